@@ -1,0 +1,108 @@
+// backend: the interface every compute backend implements (cpu_backend is the fp32 reference;
+// cuda_backend comes later). The llama forward pass in model/ is written only against it.
+// A step is: set_step(inputs) once, then a sequence of ops; activations are 2-D row-major tensors.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rl {
+
+struct gguf_tensor_info;
+
+enum class dtype { dtype_f32, dtype_f16, dtype_bf16 };
+size_t dtype_size(dtype t);
+
+/// A 2-D row-major tensor in backend memory: rows x cols, contiguous.
+struct tensor {
+    void* data = nullptr;
+    dtype type = dtype::dtype_f32;
+    int64_t rows = 0;
+    int64_t cols = 0;
+    size_t bytes() const { return static_cast<size_t>(rows * cols) * dtype_size(type); }
+    int64_t numel() const { return rows * cols; }
+};
+
+struct device_info {
+    std::string kind;              // "cpu" or "cuda"
+    std::string name;              // CPU model or GPU name
+    int compute_units = 0;         // threads or SMs
+    size_t total_memory = 0;       // bytes
+    size_t free_memory = 0;        // bytes, at the time of the call
+};
+
+/// The paged KV pool: per layer, K and V each [num_blocks, block_size, n_kv_heads, head_dim].
+struct kv_cache_layout {
+    int n_layers = 0;
+    int num_blocks = 0;
+    int block_size = 16;
+    int n_kv_heads = 0;
+    int head_dim = 0;
+};
+
+/// One sequence's slice of a step: batch rows [token_begin, token_begin + n_tokens) are its
+/// positions [start_pos, start_pos + n_tokens). Its KV for positions 0 .. start_pos+n_tokens-1
+/// lives in the physical blocks of block_table (logical block i -> block_table[i]).
+struct seq_slice {
+    int token_begin = 0;
+    int n_tokens = 0;
+    int start_pos = 0;
+    std::vector<int32_t> block_table;
+    int context_len() const { return start_pos + n_tokens; }
+};
+
+struct step_input {
+    std::vector<int32_t> tokens;      // [n_tokens], sequences concatenated
+    std::vector<int32_t> positions;   // [n_tokens]
+    std::vector<seq_slice> seqs;
+    std::vector<int32_t> logit_rows;  // batch rows whose logits are wanted, in output order
+    int n_tokens() const { return static_cast<int>(tokens.size()); }
+};
+
+struct rope_params {
+    int n_heads = 0;
+    int head_dim = 0;
+    int rope_dim = 0;
+    bool neox = false;
+    const std::vector<float>* inv_freq = nullptr;  // [rope_dim/2]
+};
+
+class backend {
+public:
+    virtual ~backend() = default;
+    virtual std::string name() const = 0;
+    virtual device_info info() const = 0;
+    virtual dtype compute_dtype() const = 0;
+
+    // --- memory -------------------------------------------------------------------------
+    virtual tensor alloc(int64_t rows, int64_t cols, dtype t) = 0;
+    virtual void release(tensor& t) = 0;
+    virtual void upload(const tensor& dst, const float* src) = 0;    // host fp32 -> dst's dtype
+    virtual void download(const tensor& src, float* dst) = 0;        // dst's dtype -> host fp32
+    /// Uploads a GGUF weight as [n_rows, row_length] in the compute dtype (dequantizing).
+    virtual tensor upload_weight(const gguf_tensor_info& t) = 0;
+    /// Allocates (or re-allocates) the paged KV pool. Throws engine_error if it does not fit.
+    virtual void alloc_kv(const kv_cache_layout& layout) = 0;
+    virtual const kv_cache_layout& kv_layout() const = 0;
+
+    // --- one step -----------------------------------------------------------------------
+    virtual void set_step(const step_input& in) = 0;
+    virtual void embed(const tensor& table /*[V,d]*/, tensor& out /*[n,d]*/) = 0;
+    virtual void rms_norm(const tensor& x /*[n,d]*/, const tensor& w /*[1,d]*/, float eps, tensor& out) = 0;
+    virtual void add(tensor& x, const tensor& y) = 0;  // x += y, same shape
+    virtual void matmul(const tensor& x /*[n,k]*/, const tensor& w /*[m,k]*/, tensor& out /*[n,m]*/) = 0;
+    virtual void add_bias(tensor& x /*[n,m]*/, const tensor& b /*[1,m]*/) = 0;
+    virtual void rope(tensor& x /*[n, n_heads*head_dim]*/, const rope_params& p) = 0;
+    /// Writes this step's K and V rows ([n, n_kv_heads*head_dim]) into the pool at their positions.
+    virtual void kv_store(int layer, const tensor& k, const tensor& v) = 0;
+    /// Causal attention of q [n, n_heads*head_dim] over each sequence's cached KV -> out (same shape).
+    virtual void attention(int layer, const tensor& q, tensor& out, int n_heads, int n_kv_heads,
+                           int head_dim, float scale) = 0;
+    virtual void silu_mul(const tensor& gate, const tensor& up, tensor& out) = 0;  // out = silu(gate) * up
+    /// out[i] = x[step.logit_rows[i]]
+    virtual void gather_logit_rows(const tensor& x, tensor& out) = 0;
+    virtual void synchronize() = 0;
+};
+
+} // namespace rl

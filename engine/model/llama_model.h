@@ -1,0 +1,51 @@
+// llama_model: the weights of a llama-family model on a backend, and its forward pass expressed
+// as backend calls (the same code drives the CPU reference and the CUDA backend).
+#pragma once
+#include "backend/backend.h"
+#include "model/model_config.h"
+#include <memory>
+#include <vector>
+
+namespace rl {
+
+class gguf_file;
+
+struct layer_weights {
+    tensor attn_norm, wq, wk, wv, wo, bq, bk, bv;  // b* only with qkv_bias
+    tensor ffn_norm, w_gate, w_up, w_down;
+};
+
+class llama_model {
+public:
+    /// Validates tensor shapes against the config and uploads every weight to the backend.
+    /// Throws engine_error naming the first missing or mis-shaped tensor.
+    static std::unique_ptr<llama_model> load(const gguf_file& f, backend& be);
+    ~llama_model();
+
+    const model_config& config() const { return cfg_; }
+    backend& get_backend() { return be_; }
+    size_t weight_bytes() const { return weight_bytes_; }   // as stored on the backend
+
+    /// One forward step over a mixed batch (prefill chunks and decodes, see step_input).
+    /// Writes host fp32 logits [in.logit_rows.size(), vocab_size] into `logits`.
+    /// The KV pool must have been allocated (backend::alloc_kv) with this model's shape.
+    void forward(const step_input& in, std::vector<float>& logits);
+
+    kv_cache_layout kv_layout_for(int num_blocks, int block_size) const;
+
+private:
+    llama_model(const model_config& cfg, backend& be) : cfg_(cfg), be_(be) {}
+    void ensure_scratch(int n_tokens, int n_logits);
+
+    model_config cfg_;
+    backend& be_;
+    std::vector<float> inv_freq_;
+    tensor tok_embd_, out_norm_, lm_head_;  // lm_head_ aliases tok_embd_ when tied
+    std::vector<layer_weights> layers_;
+    size_t weight_bytes_ = 0;
+    // activation scratch, grown on demand
+    int scratch_tokens_ = 0, scratch_logits_ = 0;
+    tensor x_, xn_, q_, k_, v_, attn_, proj_, gate_, up_, act_, last_, logits_;
+};
+
+} // namespace rl

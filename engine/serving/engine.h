@@ -1,0 +1,65 @@
+// engine: the facade over model, tokenizer and serving loop. Owns one engine thread that takes
+// typed commands from a queue (submit, cancel) and streams token_events back to each request's sink.
+#pragma once
+#include "backend/backend.h"
+#include "model/model_config.h"
+#include "serving/request.h"
+#include "tokenizer/chat_template.h"
+#include <memory>
+#include <string>
+
+namespace rl {
+
+class tokenizer;
+
+struct engine_options {
+    std::string model_path;            // a GGUF file
+    std::string backend = "cpu";       // "cpu" (or "cuda" when built)
+    int threads = 0;                   // CPU backend threads; 0 = all cores
+    int block_size = 16;               // tokens per KV block
+    int kv_blocks = 0;                 // 0 = enough for max_num_seqs full contexts, capped by memory
+    int max_num_seqs = 16;
+    int max_num_batched_tokens = 2048;
+    int max_context = 0;               // 0 = min(model context, 8192)
+};
+
+struct engine_info {
+    std::string model_name;
+    std::string model_path;
+    std::string arch;
+    std::string backend;               // "cpu (16 threads)"
+    std::string chat_template;         // "chatml", ...
+    std::string template_warning;
+    int64_t params = 0;
+    size_t weight_bytes = 0;
+    int context_length = 0;
+    int kv_blocks = 0;
+    int block_size = 0;
+};
+
+class engine {
+public:
+    /// Loads the model on the calling thread and starts the engine thread.
+    /// Throws engine_error with one clear line (missing file, not GGUF, unsupported model...).
+    static std::unique_ptr<engine> create(const engine_options& opt);
+    virtual ~engine() = default;
+
+    /// Thread-safe. Returns the request id; events go to r.on_event on the engine thread.
+    virtual uint64_t submit(request r) = 0;
+    /// Thread-safe. The request ends with finish_reason_cancelled (if not already finished).
+    virtual void cancel(uint64_t request_id) = 0;
+    /// Blocks until no request is queued or running (tests, CLI).
+    virtual void wait_idle() = 0;
+
+    virtual const engine_info& info() const = 0;
+    virtual const model_config& config() const = 0;
+    virtual const tokenizer& get_tokenizer() const = 0;
+    virtual const chat_template& get_chat_template() const = 0;
+
+    /// Renders messages with the model's template and tokenizes them (special tokens parsed).
+    std::vector<int32_t> tokenize_chat(const std::vector<chat_message>& messages) const;
+    /// Tokenizes plain text (BOS added if the model wants it).
+    std::vector<int32_t> tokenize_text(const std::string& text) const;
+};
+
+} // namespace rl

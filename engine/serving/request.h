@@ -1,0 +1,53 @@
+// request and token_event: the typed messages into and out of the engine thread.
+#pragma once
+#include "serving/sampler.h"
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace rl {
+
+enum class finish_reason {
+    finish_reason_none,       // still streaming
+    finish_reason_stop,       // end-of-generation token
+    finish_reason_length,     // max_tokens or the context limit
+    finish_reason_cancelled,
+    finish_reason_rejected,   // admission control or an invalid request; see token_event::error
+    finish_reason_error,      // the backend failed; see token_event::error
+};
+const char* to_string(finish_reason r);
+
+struct request_stats {
+    int prompt_tokens = 0;
+    int generated_tokens = 0;
+    int cached_prompt_tokens = 0;  // prompt tokens served from the prefix cache
+    double queue_ms = 0;           // submit -> first scheduled
+    double ttft_ms = 0;            // submit -> first token
+    double decode_tok_s = 0;       // (generated - 1) / (last token - first token)
+    double e2e_ms = 0;
+};
+
+/// One streamed event. Every request ends with exactly one event whose finish != none.
+struct token_event {
+    uint64_t request_id = 0;
+    int32_t token = -1;            // -1 on a final event that carries no token
+    std::string text;              // UTF-8 text this token completes (may be empty)
+    finish_reason finish = finish_reason::finish_reason_none;
+    std::string error;             // human-readable reason for rejected/error
+    request_stats stats;           // filled on the final event
+};
+
+/// Called on the engine thread: keep it short (copy, post to your own queue, return).
+using event_sink = std::function<void(const token_event&)>;
+
+struct request {
+    uint64_t conversation_id = 0;
+    std::vector<int32_t> prompt;   // already tokenized (templates are rendered at the edges)
+    sampling_params sampling;
+    int max_tokens = 256;
+    int priority = 0;              // higher runs first under the priority policy
+    event_sink on_event;
+};
+
+} // namespace rl
