@@ -1,0 +1,88 @@
+// block_manager: the paged KV pool's bookkeeping (no memory of its own: the backend holds the
+// K/V data, this decides which physical block holds what). Full blocks are content-addressed by
+// hash(parent hash, token ids) so any sequence sharing a prefix reuses them (prefix caching).
+// A block is in exactly one state: used (ref_count > 0), cached (idle, hashed, evictable LRU)
+// or free. Exercise: tests/test_block_manager.cpp.
+#pragma once
+#include <cstdint>
+#include <list>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace rl {
+
+struct block_counts {
+    int used = 0;     // referenced by at least one running sequence
+    int cached = 0;   // idle, holding a reusable prefix, evictable
+    int free = 0;     // empty
+};
+
+class block_manager {
+public:
+    block_manager(int num_blocks, int block_size, bool prefix_caching = true);
+
+    int num_blocks() const { return int(blocks_.size()); }
+    int block_size() const { return block_size_; }
+    bool prefix_caching() const { return prefix_caching_; }
+    void set_prefix_caching(bool on);   // off: drops every cached block
+
+    /// Finds the longest cached prefix of `tokens` made of full blocks, takes a reference on each,
+    /// and appends them to `table`. Never reuses the block holding the last token (its logits are
+    /// needed), so at most tokens.size()-1 tokens come from cache. Returns the tokens covered.
+    int match_prefix(const std::vector<int32_t>& tokens, std::vector<int32_t>& table, uint64_t owner);
+
+    /// Grows `table` so it covers n_tokens. Returns false (and changes nothing) when the pool,
+    /// counting evictable cached blocks, cannot supply the blocks.
+    bool grow(std::vector<int32_t>& table, int n_tokens, uint64_t owner);
+    int blocks_needed(const std::vector<int32_t>& table, int n_tokens) const;
+    int available() const { return free_count() + int(lru_.size()); }
+
+    /// Registers the full blocks among the first n_computed tokens so later requests can reuse them.
+    void commit_full_blocks(const std::vector<int32_t>& table, const std::vector<int32_t>& tokens,
+                            int n_computed);
+
+    /// Drops the sequence's references. Hashed blocks become cached (most recent), others free.
+    void release(std::vector<int32_t>& table);
+
+    block_counts counts() const;
+    uint64_t owner_of(int32_t block) const { return blocks_[size_t(block)].owner; }
+    int ref_count(int32_t block) const { return blocks_[size_t(block)].ref_count; }
+    bool is_cached_idle(int32_t block) const { return blocks_[size_t(block)].in_lru; }
+    uint64_t last_used(int32_t block) const { return blocks_[size_t(block)].last_used; }
+
+    // Counters, monotonically increasing (vLLM names: prefix_cache_queries/hits are in tokens).
+    uint64_t prefix_cache_queries() const { return queries_; }
+    uint64_t prefix_cache_hits() const { return hits_; }
+    uint64_t evicted_blocks() const { return evictions_; }
+
+    /// Checks every invariant; returns a description of the first violation, or "" when sound.
+    std::string check_invariants() const;
+
+private:
+    struct block {
+        int ref_count = 0;
+        uint64_t hash = 0;          // 0: not registered
+        std::vector<int32_t> tokens;  // the block's token ids when registered (collision check)
+        uint64_t owner = 0;
+        uint64_t last_used = 0;
+        bool in_lru = false;
+        std::list<int32_t>::iterator lru_pos;
+    };
+
+    int free_count() const { return int(free_.size()); }
+    int32_t take_block(uint64_t owner);   // free first, else evict the least recently used cached
+    void evict(int32_t b);
+    static uint64_t hash_block(uint64_t parent, const int32_t* tokens, int n);
+
+    int block_size_;
+    bool prefix_caching_;
+    uint64_t tick_ = 0;
+    std::vector<block> blocks_;
+    std::vector<int32_t> free_;
+    std::list<int32_t> lru_;                      // front = least recently used
+    std::unordered_map<uint64_t, int32_t> by_hash_;
+    uint64_t queries_ = 0, hits_ = 0, evictions_ = 0;
+};
+
+} // namespace rl

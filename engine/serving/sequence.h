@@ -1,0 +1,65 @@
+// sequence: one request's life inside the engine thread: its tokens (prompt, then generated),
+// how many have KV in the cache, its block table, sampler and stream decoder, and its timings.
+#pragma once
+#include "serving/request.h"
+#include "serving/sampler.h"
+#include "tokenizer/tokenizer.h"
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+namespace rl {
+
+using clock_type = std::chrono::steady_clock;
+
+struct sequence {
+    sequence(uint64_t id_, request r, clock_type::time_point submitted_, const tokenizer& tok)
+        : id(id_), req(std::move(r)), submitted(submitted_), smp(req.sampling), decoder(tok) {
+        tokens = req.prompt;
+        prompt_len = int(tokens.size());
+    }
+
+    int generated() const { return int(tokens.size()) - prompt_len; }
+
+    int32_t sample(const float* logits, int vocab) {
+        const int32_t t = smp.sample(logits, vocab, tokens);
+        const auto now = clock_type::now();
+        if (generated() == 0) first_token = now;
+        last_token = now;
+        tokens.push_back(t);
+        return t;
+    }
+
+    request_stats stats(clock_type::time_point now) const {
+        using ms = std::chrono::duration<double, std::milli>;
+        request_stats st;
+        st.prompt_tokens = prompt_len;
+        st.generated_tokens = generated();
+        st.cached_prompt_tokens = cached_prompt_tokens;
+        if (first_scheduled != clock_type::time_point{}) st.queue_ms = ms(first_scheduled - submitted).count();
+        if (generated() > 0) st.ttft_ms = ms(first_token - submitted).count();
+        if (generated() > 1) {
+            const double s = ms(last_token - first_token).count() / 1000.0;
+            st.decode_tok_s = s > 0 ? (generated() - 1) / s : 0;
+        }
+        st.e2e_ms = ms(now - submitted).count();
+        return st;
+    }
+
+    uint64_t id;
+    request req;
+    clock_type::time_point submitted, first_scheduled{}, first_token{}, last_token{};
+    std::vector<int32_t> tokens;
+    int prompt_len = 0;
+    int n_computed = 0;                // tokens whose K/V are in the cache
+    int scheduled = 0;                 // tokens in the step being built
+    int cached_prompt_tokens = 0;
+    int preemptions = 0;
+    std::vector<int32_t> block_table;
+    finish_reason pending_finish = finish_reason::finish_reason_none;
+    sampler smp;
+    utf8_stream_decoder decoder;
+};
+
+} // namespace rl

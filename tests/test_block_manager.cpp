@@ -1,0 +1,145 @@
+// block_manager: invariants under thousands of random operations, prefix reuse, LRU eviction.
+#include "rl_test.h"
+
+#include "serving/block_manager.h"
+
+#include <map>
+#include <random>
+
+namespace {
+
+std::vector<int32_t> seqTokens(int n, int seed) {
+    std::vector<int32_t> t(static_cast<size_t>(n), 0);
+    for (int i = 0; i < n; ++i) t[size_t(i)] = (i * 7 + seed * 13) % 1000;
+    return t;
+}
+
+} // namespace
+
+class TestBlockManager : public QObject {
+    Q_OBJECT
+private slots:
+    void randomOperationsKeepInvariants() {
+        std::mt19937 rng(7);
+        rl::block_manager bm(64, 8);
+        struct Seq { std::vector<int32_t> tokens, table; int computed = 0; };
+        std::map<int, Seq> live;
+        int nextId = 1;
+        for (int op = 0; op < 20000; ++op) {
+            const int kind = int(rng() % 4);
+            if (kind == 0 && live.size() < 12) {  // admit, sharing prefixes among a few families
+                Seq s;
+                const int family = int(rng() % 3);
+                s.tokens = seqTokens(8 + int(rng() % 60), family);
+                s.computed = bm.match_prefix(s.tokens, s.table, uint64_t(nextId));
+                QVERIFY(s.computed < int(s.tokens.size()));
+                QCOMPARE(s.computed % 8, 0);
+                if (!bm.grow(s.table, int(s.tokens.size()), uint64_t(nextId))) bm.release(s.table);
+                else live[nextId++] = s;
+            } else if (kind == 1 && !live.empty()) {  // compute and append a token
+                auto it = std::next(live.begin(), long(rng() % live.size()));
+                Seq& s = it->second;
+                s.computed = int(s.tokens.size());
+                bm.commit_full_blocks(s.table, s.tokens, s.computed);
+                s.tokens.push_back(int32_t(rng() % 1000));
+                if (!bm.grow(s.table, int(s.tokens.size()), uint64_t(it->first))) {
+                    bm.release(s.table);  // "preempted"
+                    live.erase(it);
+                }
+            } else if (kind == 2 && !live.empty()) {  // finish
+                auto it = std::next(live.begin(), long(rng() % live.size()));
+                bm.release(it->second.table);
+                live.erase(it);
+            } else if (kind == 3 && rng() % 50 == 0) {
+                bm.set_prefix_caching(rng() % 2 == 0);
+            }
+            const std::string bad = bm.check_invariants();
+            QVERIFY2(bad.empty(), ("after op " + std::to_string(op) + ": " + bad).c_str());
+            // Reference counts equal the number of live tables holding each block.
+            std::vector<int> refs(64, 0);
+            for (auto& [id, s] : live)
+                for (int32_t b : s.table) ++refs[size_t(b)];
+            for (int b = 0; b < 64; ++b) QCOMPARE(bm.ref_count(b), refs[size_t(b)]);
+            const auto c = bm.counts();
+            QCOMPARE(c.used + c.cached + c.free, 64);
+        }
+        QVERIFY(bm.prefix_cache_hits() > 0);
+        QVERIFY(bm.evicted_blocks() > 0);
+        for (auto& [id, s] : live) bm.release(s.table);
+        QCOMPARE(bm.counts().used, 0);
+        QVERIFY(bm.check_invariants().empty());
+    }
+
+    void reusesCachedPrefix() {
+        rl::block_manager bm(16, 4);
+        const auto a = seqTokens(13, 1);
+        std::vector<int32_t> t1;
+        QCOMPARE(bm.match_prefix(a, t1, 1), 0);
+        QVERIFY(bm.grow(t1, 13, 1));
+        bm.commit_full_blocks(t1, a, 13);
+        const std::vector<int32_t> first = t1;
+        bm.release(t1);
+        QCOMPARE(bm.counts().cached, 3);  // three full blocks of 4; the partial one is freed
+        auto b = a;
+        b.push_back(5);
+        std::vector<int32_t> t2;
+        QCOMPARE(bm.match_prefix(b, t2, 2), 12);
+        QCOMPARE(std::vector<int32_t>(t2.begin(), t2.begin() + 3), std::vector<int32_t>(first.begin(), first.begin() + 3));
+        QCOMPARE(bm.prefix_cache_hits(), uint64_t(12));
+        QCOMPARE(bm.prefix_cache_queries(), uint64_t(13 + 14));
+        // A prompt that is exactly the cached blocks still recomputes its last block.
+        std::vector<int32_t> t3;
+        QCOMPARE(bm.match_prefix(std::vector<int32_t>(a.begin(), a.begin() + 12), t3, 3), 8);
+        // Different tokens in block 2 share only block 1.
+        auto c = a;
+        c[5] = 999;
+        std::vector<int32_t> t4;
+        QCOMPARE(bm.match_prefix(c, t4, 4), 4);
+        QVERIFY(bm.check_invariants().empty());
+    }
+
+    void evictsLeastRecentlyUsedFirst() {
+        rl::block_manager bm(4, 4);
+        std::vector<std::vector<int32_t>> tables(4);
+        for (int s = 0; s < 4; ++s) {
+            const auto t = seqTokens(5, 10 + s);  // one full block + one token
+            std::vector<int32_t> table;
+            bm.match_prefix(t, table, uint64_t(s));
+            QVERIFY(bm.grow(table, 4, uint64_t(s)));
+            bm.commit_full_blocks(table, t, 4);
+            tables[size_t(s)] = table;
+            bm.release(table);  // released in order 0,1,2,3: 0 is least recently used
+        }
+        QCOMPARE(bm.counts().cached, 4);
+        // Touch sequence 0's block again so 1 becomes the oldest.
+        std::vector<int32_t> again;
+        QCOMPARE(bm.match_prefix(seqTokens(5, 10), again, 9), 4);
+        bm.release(again);
+        std::vector<int32_t> fresh;
+        QVERIFY(bm.grow(fresh, 4, 20));
+        QCOMPARE(fresh[0], tables[1][0]);
+        QCOMPARE(bm.evicted_blocks(), uint64_t(1));
+        QVERIFY(bm.grow(fresh, 8, 20));
+        QCOMPARE(fresh[1], tables[2][0]);
+        QVERIFY(!bm.grow(fresh, 24, 20));  // only 2 more available: refused, unchanged
+        QCOMPARE(int(fresh.size()), 2);
+        QVERIFY(bm.check_invariants().empty());
+    }
+
+    void prefixCachingOffNeverShares() {
+        rl::block_manager bm(8, 4, false);
+        const auto a = seqTokens(9, 3);
+        std::vector<int32_t> t1, t2;
+        bm.match_prefix(a, t1, 1);
+        QVERIFY(bm.grow(t1, 9, 1));
+        bm.commit_full_blocks(t1, a, 9);
+        bm.release(t1);
+        QCOMPARE(bm.counts().free, 8);
+        QCOMPARE(bm.match_prefix(a, t2, 2), 0);
+        QVERIFY(bm.check_invariants().empty());
+    }
+};
+
+RL_TEST_MAIN(TestBlockManager, randomOperationsKeepInvariants, reusesCachedPrefix, evictsLeastRecentlyUsedFirst,
+             prefixCachingOffNeverShares)
+#include "test_block_manager.moc"

@@ -1,0 +1,209 @@
+// Engine facade and thread, on the real default model and the CPU backend: streaming, stats,
+// batching invariance, preemption by recompute, cancel, and per-request rejection reasons.
+#include "rl_test.h"
+
+#include "common/engine_error.h"
+#include "serving/engine.h"
+#include "tokenizer/tokenizer.h"
+
+#include <condition_variable>
+#include <fstream>
+#include <map>
+#include <mutex>
+
+namespace {
+
+struct Collected {
+    std::vector<int32_t> tokens;
+    std::string text;
+    rl::token_event final_event;
+    bool done = false;
+};
+
+// Thread-safe collector of events for many requests.
+class Sink {
+public:
+    rl::event_sink make(int key) {
+        return [this, key](const rl::token_event& e) {
+            std::lock_guard lk(mu_);
+            Collected& c = by_key_[key];
+            if (e.finish == rl::finish_reason::finish_reason_none) c.tokens.push_back(e.token);
+            c.text += e.text;
+            if (e.finish != rl::finish_reason::finish_reason_none) {
+                c.final_event = e;
+                c.done = true;
+            }
+        };
+    }
+    Collected get(int key) {
+        std::lock_guard lk(mu_);
+        return by_key_[key];
+    }
+
+private:
+    std::mutex mu_;
+    std::map<int, Collected> by_key_;
+};
+
+bool haveModel() { return std::ifstream(RL_MODEL_PATH).good(); }
+
+rl::engine_options options() {
+    rl::engine_options o;
+    o.model_path = RL_MODEL_PATH;
+    o.max_context = 256;
+    o.block_size = 16;
+    o.max_num_seqs = 16;
+    o.max_num_batched_tokens = 512;
+    return o;
+}
+
+} // namespace
+
+class TestEngine : public QObject {
+    Q_OBJECT
+private slots:
+    void streamsAndReportsStats() {
+        if (!haveModel()) QFAIL("model missing: run scripts/fetch-model");
+        auto eng = rl::engine::create(options());
+        Sink sink;
+        rl::request r;
+        r.prompt = eng->tokenize_chat({{"user", "What is the capital of France?"}});
+        r.max_tokens = 12;
+        r.on_event = sink.make(0);
+        eng->submit(r);
+        eng->wait_idle();
+        Collected c = sink.get(0);
+        QVERIFY(c.done);
+        QVERIFY(c.final_event.finish == rl::finish_reason::finish_reason_length ||
+                c.final_event.finish == rl::finish_reason::finish_reason_stop);
+        QCOMPARE(int(c.tokens.size()), c.final_event.stats.generated_tokens);
+        QCOMPARE(c.final_event.stats.prompt_tokens, int(r.prompt.size()));
+        QVERIFY(c.final_event.stats.ttft_ms > 0);
+        QVERIFY(c.final_event.stats.e2e_ms >= c.final_event.stats.ttft_ms);
+        QVERIFY2(c.text.find("Paris") != std::string::npos, c.text.c_str());
+        QCOMPARE(c.text, eng->get_tokenizer().decode(c.tokens));
+    }
+
+    void batchedEqualsAlone() {
+        if (!haveModel()) QFAIL("model missing: run scripts/fetch-model");
+        auto eng = rl::engine::create(options());
+        const std::vector<std::string> prompts = {"Tell me about the ocean.", "Name three colors.",
+                                                  "What is 7 times 8?", "Write a short poem about rain."};
+        Sink alone, batched;
+        for (int i = 0; i < int(prompts.size()); ++i) {
+            rl::request r;
+            r.prompt = eng->tokenize_chat({{"user", prompts[size_t(i)]}});
+            r.max_tokens = 10;
+            r.on_event = alone.make(i);
+            eng->submit(r);
+            eng->wait_idle();
+        }
+        for (int i = 0; i < 16; ++i) {
+            rl::request r;
+            r.prompt = eng->tokenize_chat({{"user", prompts[size_t(i) % prompts.size()]}});
+            r.max_tokens = 10;
+            r.on_event = batched.make(i);
+            eng->submit(r);
+        }
+        eng->wait_idle();
+        for (int i = 0; i < 16; ++i) QCOMPARE(batched.get(i).tokens, alone.get(i % int(prompts.size())).tokens);
+    }
+
+    void preemptedSequencesResumeIdentically() {
+        if (!haveModel()) QFAIL("model missing: run scripts/fetch-model");
+        rl::engine_options o = options();
+        o.max_context = 64;
+        o.block_size = 8;
+        o.kv_blocks = 8;  // exactly one 64-token sequence: concurrent requests must preempt
+        auto eng = rl::engine::create(o);
+        Sink alone, together;
+        const auto prompt = eng->tokenize_text("The history of computing began");
+        for (int i = 0; i < 3; ++i) {
+            rl::request r;
+            r.prompt = prompt;
+            r.max_tokens = 30;
+            r.on_event = (i == 0 ? alone : together).make(i);
+            eng->submit(r);
+            if (i == 0) eng->wait_idle();
+        }
+        rl::request r;
+        r.prompt = prompt;
+        r.max_tokens = 30;
+        r.on_event = together.make(3);
+        eng->submit(r);
+        eng->wait_idle();
+        for (int i = 1; i <= 3; ++i) {
+            QVERIFY(together.get(i).done);
+            QCOMPARE(together.get(i).tokens, alone.get(0).tokens);
+        }
+    }
+
+    void cancelEndsTheRequest() {
+        if (!haveModel()) QFAIL("model missing: run scripts/fetch-model");
+        auto eng = rl::engine::create(options());
+        Sink sink;
+        rl::request r;
+        r.prompt = eng->tokenize_text("Count from one to one hundred:");
+        r.max_tokens = 200;
+        r.on_event = sink.make(0);
+        const uint64_t id = eng->submit(r);
+        eng->cancel(id);
+        eng->wait_idle();
+        QVERIFY(sink.get(0).done);
+        QVERIFY(sink.get(0).final_event.finish == rl::finish_reason::finish_reason_cancelled);
+        QVERIFY(int(sink.get(0).tokens.size()) < 200);
+    }
+
+    void rejectsBadRequestsWithReasons() {
+        if (!haveModel()) QFAIL("model missing: run scripts/fetch-model");
+        auto eng = rl::engine::create(options());
+        Sink sink;
+        rl::request tooLong;
+        tooLong.prompt.assign(300, 42);
+        tooLong.on_event = sink.make(0);
+        eng->submit(tooLong);
+        rl::request badSampling;
+        badSampling.prompt = {1, 2, 3};
+        badSampling.sampling.top_p = 0;
+        badSampling.on_event = sink.make(1);
+        eng->submit(badSampling);
+        rl::request empty;
+        empty.on_event = sink.make(2);
+        eng->submit(empty);
+        eng->wait_idle();
+        for (int i = 0; i < 3; ++i) {
+            QVERIFY(sink.get(i).final_event.finish == rl::finish_reason::finish_reason_rejected);
+            QVERIFY(!sink.get(i).final_event.error.empty());
+        }
+        QVERIFY(sink.get(0).final_event.error.find("context") != std::string::npos);
+    }
+
+    void badSettingsAndFilesThrow() {
+        rl::engine_options o = options();
+        o.model_path = "/nonexistent/model.gguf";
+        bool threw = false;
+        try { rl::engine::create(o); } catch (const rl::engine_error& e) {
+            threw = std::string(e.what()).find("/nonexistent/model.gguf") != std::string::npos;
+        }
+        QVERIFY(threw);
+        if (!haveModel()) QFAIL("model missing: run scripts/fetch-model");
+        o = options();
+        o.block_size = 12;
+        threw = false;
+        try { rl::engine::create(o); } catch (const rl::engine_error& e) {
+            threw = std::string(e.what()).find("power of two") != std::string::npos;
+        }
+        QVERIFY(threw);
+        o = options();
+        o.kv_blocks = 3;
+        threw = false;
+        try { rl::engine::create(o); } catch (const rl::engine_error& e) {
+            threw = std::string(e.what()).find("cannot hold") != std::string::npos;
+        }
+        QVERIFY(threw);
+    }
+};
+
+RL_TEST_MAIN(TestEngine, streamsAndReportsStats, batchedEqualsAlone, preemptedSequencesResumeIdentically,
+             cancelEndsTheRequest, rejectsBadRequestsWithReasons, badSettingsAndFilesThrow)
+#include "test_engine.moc"

@@ -1,0 +1,118 @@
+// GPU dequantization (kernels/dequant.cu) against the CPU reference (engine/gguf/dequant.cpp).
+// Tolerance: the GPU writes bf16, so each value must equal the CPU fp32 value rounded to bf16,
+// within one bf16 ulp (the GPU may fuse d*q+m into one FMA, which can move the last fp32 bit).
+// Without a CUDA device every test skips with the reason.
+#include "rl_test.h"
+
+#include "gguf/dequant.h"
+#include "common/engine_error.h"
+#include "gguf/gguf_file.h"
+#include "kernels.h"
+
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <fstream>
+#include <random>
+#include <vector>
+
+namespace {
+
+bool gpuOrSkipReason(std::string& why) { return rl::kernels::cuda_available(&why); }
+
+// Returns the number of elements further than one bf16 ulp from the rounded reference.
+int64_t compareOnGpu(rl::ggml_type type, const std::vector<uint8_t>& raw, int64_t n) {
+    std::vector<float> ref(size_t(n));
+    rl::dequantize_row(type, raw.data(), ref.data(), n);
+    void* dSrc = nullptr;
+    uint16_t* dDst = nullptr;
+    cudaMalloc(&dSrc, raw.size());
+    cudaMalloc(reinterpret_cast<void**>(&dDst), size_t(n) * 2);
+    cudaMemcpy(dSrc, raw.data(), raw.size(), cudaMemcpyHostToDevice);
+    cudaMemset(dDst, 0xFF, size_t(n) * 2);  // poison: NaN bf16, so unwritten outputs fail
+    rl::kernels::dequantize_to_bf16(type, dSrc, dDst, n, nullptr);
+    std::vector<uint16_t> got(size_t(n));
+    cudaMemcpy(got.data(), dDst, size_t(n) * 2, cudaMemcpyDeviceToHost);
+    cudaFree(dSrc);
+    cudaFree(dDst);
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        const float g = rl::bf16_to_fp32(got[size_t(i)]);
+        const float r = rl::bf16_to_fp32(rl::fp32_to_bf16(ref[size_t(i)]));
+        const float ulp = std::ldexp(1.0f, std::ilogb(std::fabs(r) > 0 ? r : 1e-30f) - 7);
+        if (!(std::fabs(g - r) <= ulp)) ++bad;
+    }
+    return bad;
+}
+
+std::vector<uint8_t> randomBlocks(rl::ggml_type type, int64_t n, std::mt19937& rng) {
+    const auto tr = rl::ggml_traits(type);
+    std::vector<uint8_t> raw(size_t(n / tr.block_elems) * tr.block_bytes);
+    std::uniform_int_distribution<int> byte(0, 255);
+    for (auto& b : raw) b = uint8_t(byte(rng));
+    // Keep fp16 scales finite and modest: overwrite the leading scale fields with real values.
+    std::uniform_real_distribution<float> scale(-0.05f, 0.05f);
+    if (type == rl::ggml_type::ggml_type_f32) {
+        auto* f = reinterpret_cast<float*>(raw.data());
+        for (int64_t i = 0; i < n; ++i) f[i] = scale(rng) * 100;
+        return raw;
+    }
+    if (type == rl::ggml_type::ggml_type_f16) {
+        auto* h = reinterpret_cast<uint16_t*>(raw.data());
+        for (int64_t i = 0; i < n; ++i) h[i] = rl::fp32_to_fp16(scale(rng) * 100);
+        return raw;
+    }
+    const int scales = type == rl::ggml_type::ggml_type_q4_1 ? 2 : 1;
+    for (size_t off = 0; off < raw.size(); off += tr.block_bytes)
+        for (int s = 0; s < scales; ++s) {
+            const uint16_t h = rl::fp32_to_fp16(scale(rng));
+            raw[off + 2 * s] = uint8_t(h & 0xFF);
+            raw[off + 2 * s + 1] = uint8_t(h >> 8);
+        }
+    return raw;
+}
+
+} // namespace
+
+class TestGpuDequant : public QObject {
+    Q_OBJECT
+private slots:
+    void randomBlocksMatchCpu() {
+        std::string why;
+        if (!gpuOrSkipReason(why)) QSKIP(("no usable CUDA device (" + why + "); GPU tests skipped").c_str());
+        std::mt19937 rng(1234);
+        for (auto t : {rl::ggml_type::ggml_type_f32, rl::ggml_type::ggml_type_f16, rl::ggml_type::ggml_type_q8_0,
+                       rl::ggml_type::ggml_type_q4_0, rl::ggml_type::ggml_type_q4_1}) {
+            const int64_t n = 32 * 1001;
+            const auto raw = randomBlocks(t, n, rng);
+            const int64_t bad = compareOnGpu(t, raw, n);
+            QVERIFY2(bad == 0, (rl::ggml_type_name(t) + ": " + std::to_string(bad) + " mismatches").c_str());
+        }
+    }
+
+    void realModelEmbeddingMatchesCpu() {
+        std::string why;
+        if (!gpuOrSkipReason(why)) QSKIP(("no usable CUDA device (" + why + "); GPU tests skipped").c_str());
+        if (!std::ifstream(RL_MODEL_PATH).good()) QFAIL("model missing: run scripts/fetch-model");
+        auto f = rl::gguf_file::open(RL_MODEL_PATH);
+        for (const char* name : {"token_embd.weight", "blk.0.attn_q.weight", "blk.29.ffn_down.weight"}) {
+            const auto& t = f->tensor(name);
+            std::vector<uint8_t> raw(t.data, t.data + t.nbytes);
+            QCOMPARE(compareOnGpu(t.type, raw, t.n_elements()), int64_t(0));
+        }
+    }
+
+    void rejectsUnsupportedType() {
+        std::string why;
+        if (!gpuOrSkipReason(why)) QSKIP(("no usable CUDA device (" + why + "); GPU tests skipped").c_str());
+        bool threw = false;
+        uint16_t dummy = 0;
+        try {
+            rl::kernels::dequantize_to_bf16(rl::ggml_type::ggml_type_q2_k, &dummy, &dummy, 256, nullptr);
+        } catch (const rl::engine_error&) { threw = true; }
+        QVERIFY(threw);
+    }
+};
+
+RL_TEST_MAIN(TestGpuDequant, randomBlocksMatchCpu, realModelEmbeddingMatchesCpu, rejectsUnsupportedType)
+#include "test_gpu_dequant.moc"
