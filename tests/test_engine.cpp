@@ -51,9 +51,9 @@ rl::engine_options options() {
     rl::engine_options o;
     o.model_path = RL_MODEL_PATH;
     o.max_context = 256;
-    o.block_size = 16;
-    o.max_num_seqs = 16;
-    o.max_num_batched_tokens = 512;
+    o.serving.block_size = 16;
+    o.serving.max_num_seqs = 16;
+    o.serving.max_num_batched_tokens = 512;
     return o;
 }
 
@@ -188,14 +188,14 @@ private slots:
         QVERIFY(threw);
         if (!haveModel()) QFAIL("model missing: run scripts/fetch-model");
         o = options();
-        o.block_size = 12;
+        o.serving.block_size = 12;
         threw = false;
         try { rl::engine::create(o); } catch (const rl::engine_error& e) {
             threw = std::string(e.what()).find("power of two") != std::string::npos;
         }
         QVERIFY(threw);
         o = options();
-        o.kv_blocks = 3;
+        o.serving.kv_blocks = 3;
         threw = false;
         try { rl::engine::create(o); } catch (const rl::engine_error& e) {
             threw = std::string(e.what()).find("cannot hold") != std::string::npos;

@@ -72,7 +72,7 @@ std::unique_ptr<rl::engine> loadEngine(const CliArgs& a) {
     rl::engine_options opt;
     opt.model_path = a.get("--model");
     opt.threads = int(number(a, "--threads", 0));
-    opt.max_num_seqs = 4;
+    opt.serving.max_num_seqs = 4;
     return rl::engine::create(opt);
 }
 

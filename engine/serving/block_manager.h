@@ -55,6 +55,8 @@ public:
     uint64_t prefix_cache_queries() const { return queries_; }
     uint64_t prefix_cache_hits() const { return hits_; }
     uint64_t evicted_blocks() const { return evictions_; }
+    /// Undoes the counting of a lookup whose admission did not go ahead (it will be retried).
+    void rollback_query(uint64_t queried, uint64_t hit) { queries_ -= queried; hits_ -= hit; }
 
     /// Checks every invariant; returns a description of the first violation, or "" when sound.
     std::string check_invariants() const;

@@ -4,6 +4,7 @@
 #include "backend/backend.h"
 #include "model/model_config.h"
 #include "serving/request.h"
+#include "serving/serving_config.h"
 #include "tokenizer/chat_template.h"
 #include <memory>
 #include <string>
@@ -16,11 +17,8 @@ struct engine_options {
     std::string model_path;            // a GGUF file
     std::string backend = "cpu";       // "cpu" (or "cuda" when built)
     int threads = 0;                   // CPU backend threads; 0 = all cores
-    int block_size = 16;               // tokens per KV block
-    int kv_blocks = 0;                 // 0 = enough for max_num_seqs full contexts, capped by memory
-    int max_num_seqs = 16;
-    int max_num_batched_tokens = 2048;
     int max_context = 0;               // 0 = min(model context, 8192)
+    serving_config serving;            // kv_blocks 0 = every seat a full context, capped by memory
 };
 
 struct engine_info {
@@ -48,6 +46,10 @@ public:
     virtual uint64_t submit(request r) = 0;
     /// Thread-safe. The request ends with finish_reason_cancelled (if not already finished).
     virtual void cancel(uint64_t request_id) = 0;
+    /// Thread-safe. Validated now (the reason is returned, "" when accepted); applied at the next
+    /// step boundary. Pool-shape changes (block_size, kv_blocks) are refused here for now.
+    virtual std::string apply(const serving_config& cfg) = 0;
+    virtual serving_config current_config() const = 0;
     /// Blocks until no request is queued or running (tests, CLI).
     virtual void wait_idle() = 0;
 

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace rl {
@@ -14,8 +15,9 @@ namespace rl {
 using clock_type = std::chrono::steady_clock;
 
 struct sequence {
-    sequence(uint64_t id_, request r, clock_type::time_point submitted_, const tokenizer& tok)
-        : id(id_), req(std::move(r)), submitted(submitted_), smp(req.sampling), decoder(tok) {
+    sequence(uint64_t id_, request r, clock_type::time_point submitted_, const tokenizer* tok = nullptr)
+        : id(id_), req(std::move(r)), submitted(submitted_), smp(req.sampling) {
+        if (tok) decoder = std::make_unique<utf8_stream_decoder>(*tok);
         tokens = req.prompt;
         prompt_len = int(tokens.size());
     }
@@ -54,12 +56,14 @@ struct sequence {
     int prompt_len = 0;
     int n_computed = 0;                // tokens whose K/V are in the cache
     int scheduled = 0;                 // tokens in the step being built
-    int cached_prompt_tokens = 0;
+    int cached_prompt_tokens = 0;      // prompt tokens served from the prefix cache at first admission
     int preemptions = 0;
+    int computed_before = 0;           // tokens that had KV before the last preemption (recompute cost)
+    bool admitted_once = false;
     std::vector<int32_t> block_table;
     finish_reason pending_finish = finish_reason::finish_reason_none;
     sampler smp;
-    utf8_stream_decoder decoder;
+    std::unique_ptr<utf8_stream_decoder> decoder;  // null in scheduler tests
 };
 
 } // namespace rl

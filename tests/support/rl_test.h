@@ -24,7 +24,9 @@ class QObject {
 public:
     virtual ~QObject() = default;
 };
-#define Q_OBJECT
+namespace rl_qtest { struct access; }
+// Test slots are private; the generated runner is a friend so it can take their addresses.
+#define Q_OBJECT friend struct ::rl_qtest::access;
 #define slots
 
 namespace rl_qtest {
@@ -78,7 +80,6 @@ int run(const char* class_name, std::initializer_list<std::pair<const char*, voi
 #define QFAIL(msg) do { std::printf("FAIL!  : %s Loc: [%s(%d)]\n", std::string(msg).c_str(), __FILE__, __LINE__); rl_qtest::current() = rl_qtest::outcome::fail; return; } while (0)
 #define QSKIP(msg) do { std::printf("SKIP   : %s\n", std::string(msg).c_str()); rl_qtest::current() = rl_qtest::outcome::skip; return; } while (0)
 #define QWARN(msg) std::printf("WARNING: %s\n", std::string(msg).c_str())
-#define QTEST_FOR_EACH_(M, C, ...) /* expanded by RL_TEST_ENTRIES */
 #define RL_TEST_ENTRY_(C, f) std::pair<const char*, void (C::*)()>{#f, &C::f}
 #define RL_TE_1(C, a) RL_TEST_ENTRY_(C, a)
 #define RL_TE_2(C, a, ...) RL_TEST_ENTRY_(C, a), RL_TE_1(C, __VA_ARGS__)
@@ -102,6 +103,9 @@ int run(const char* class_name, std::initializer_list<std::pair<const char*, voi
 #define RL_TE_20(C, a, ...) RL_TEST_ENTRY_(C, a), RL_TE_19(C, __VA_ARGS__)
 #define RL_TE_PICK_(_1,_2,_3,_4,_5,_6,_7,_8,_9,_10,_11,_12,_13,_14,_15,_16,_17,_18,_19,_20,N,...) RL_TE_##N
 #define RL_TEST_ENTRIES_(C, ...) RL_TE_PICK_(__VA_ARGS__,20,19,18,17,16,15,14,13,12,11,10,9,8,7,6,5,4,3,2,1,0)(C, __VA_ARGS__)
-#define RL_TEST_MAIN(Class, ...) \
-    int main() { return rl_qtest::run<Class>(#Class, {RL_TEST_ENTRIES_(Class, __VA_ARGS__)}); }
+#define RL_TEST_MAIN(Class, ...)                                                                   \
+    struct rl_qtest::access {                                                                      \
+        static int main_() { return rl_qtest::run<Class>(#Class, {RL_TEST_ENTRIES_(Class, __VA_ARGS__)}); } \
+    };                                                                                             \
+    int main() { return rl_qtest::access::main_(); }
 #endif

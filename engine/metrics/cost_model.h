@@ -1,0 +1,87 @@
+// cost_model: FLOPs and bytes moved by one engine step, from the model shape and the batch.
+// Pure and header-only so the same numbers serve the plots, the benchmarks and the tests
+// (tests/test_cost_model.cpp checks it against hand calculations; docs/metrics.md states it).
+//
+//   FLOPs = 2 * matmul_params * tokens            (every token passes every layer's weights)
+//         + 2 * d_model * vocab * logit_rows      (LM head, only rows whose logits are used)
+//         + 4 * n_heads * head_dim * ctx_i        (QK^T and PV, per token i at context ctx_i, per layer)
+//   Bytes = weight bytes (read once per step)
+//         + KV read: each sequence's whole context, once per layer (K and V)
+//         + KV written: every new token, once per layer (K and V)
+//         + activations: per token per layer, the hidden state and intermediates read and written
+#pragma once
+#include "model/model_config.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace rl {
+
+struct step_shape_seq {
+    int n_tokens = 0;     // tokens computed this step
+    int start_pos = 0;    // tokens already in the cache before them
+    bool logits = true;   // this sequence's last token produces logits
+};
+
+struct step_cost {
+    double flops = 0;
+    double weight_bytes = 0;
+    double kv_read_bytes = 0;
+    double kv_write_bytes = 0;
+    double activation_bytes = 0;
+    double bytes() const { return weight_bytes + kv_read_bytes + kv_write_bytes + activation_bytes; }
+    double arithmetic_intensity() const { return bytes() > 0 ? flops / bytes() : 0; }
+};
+
+struct cost_model {
+    model_config cfg;
+    double weight_elem_bytes = 2;   // as stored on the backend: 4 (fp32 CPU), 2 (bf16 GPU)
+    double kv_elem_bytes = 2;
+    double act_elem_bytes = 2;
+
+    /// Parameters that go through a matmul in each layer (q, k, v, o, gate, up, down).
+    double layer_matmul_params() const {
+        const double d = cfg.d_model, q = cfg.q_dim(), kv = cfg.kv_dim(), ff = cfg.d_ff;
+        return d * q + 2 * d * kv + q * d + 3 * d * ff;
+    }
+    double lm_head_params() const { return double(cfg.d_model) * cfg.vocab_size; }
+    /// Bytes of weights read by one step: all layers, norms, the LM head (the embedding gather is
+    /// counted per token under activations, as only the used rows are read).
+    double weight_bytes_per_step() const {
+        const double norms = double(cfg.n_layers) * 2 * cfg.d_model + cfg.d_model;
+        const double bias = cfg.qkv_bias ? double(cfg.n_layers) * (cfg.q_dim() + 2 * cfg.kv_dim()) : 0;
+        return (cfg.n_layers * layer_matmul_params() + lm_head_params()) * weight_elem_bytes +
+               (norms + bias) * 4.0;
+    }
+    /// Activation elements read + written per token per layer (residual, norm, q/k/v, attention
+    /// output, projection, gate/up/act, down) — an estimate, documented in docs/metrics.md.
+    double activation_elems_per_token_layer() const {
+        const double d = cfg.d_model, q = cfg.q_dim(), kv = cfg.kv_dim(), ff = cfg.d_ff;
+        return 2 * (4 * d + q + 2 * kv + q + 3 * ff);
+    }
+
+    step_cost cost(const std::vector<step_shape_seq>& seqs) const {
+        step_cost c;
+        double tokens = 0, logit_rows = 0, attn_flops_per_layer = 0, ctx_read = 0;
+        for (const auto& s : seqs) {
+            tokens += s.n_tokens;
+            logit_rows += s.logits ? 1 : 0;
+            // sum over new tokens of their context length: positions start_pos+1 .. start_pos+n
+            const double n = s.n_tokens, p0 = s.start_pos;
+            attn_flops_per_layer += 4.0 * cfg.n_heads * cfg.head_dim * (n * p0 + n * (n + 1) / 2);
+            ctx_read += p0 + n;
+        }
+        if (tokens == 0) return c;
+        c.flops = 2 * cfg.n_layers * layer_matmul_params() * tokens + 2 * lm_head_params() * logit_rows +
+                  cfg.n_layers * attn_flops_per_layer;
+        c.weight_bytes = weight_bytes_per_step();
+        c.kv_read_bytes = 2.0 * cfg.n_layers * cfg.kv_dim() * ctx_read * kv_elem_bytes;
+        c.kv_write_bytes = 2.0 * cfg.n_layers * cfg.kv_dim() * tokens * kv_elem_bytes;
+        c.activation_bytes = (cfg.n_layers * activation_elems_per_token_layer() * tokens +
+                              cfg.d_model * tokens /* embedding rows */ + cfg.vocab_size * logit_rows) *
+                             act_elem_bytes;
+        return c;
+    }
+};
+
+} // namespace rl

@@ -1,0 +1,50 @@
+// metrics_hub: keeps step and request records (bounded by age, >= 10 minutes) and computes
+// snapshots: gauges, counters, rolling rates and latency percentiles. Thread-safe: the engine
+// thread records, any thread snapshots. Exercise: tests/test_metrics_hub.cpp.
+#pragma once
+#include "metrics/metrics.h"
+
+#include <deque>
+#include <mutex>
+
+namespace rl {
+
+struct device_peaks {
+    double flops = 0;             // FLOP/s
+    double bytes_per_s = 0;
+    std::string source;           // "measured", "spec"
+};
+
+class metrics_hub {
+public:
+    explicit metrics_hub(double history_s = 900, double rate_window_s = 5, double latency_window_s = 60);
+
+    void set_peaks(const device_peaks& p);
+    device_peaks peaks() const;
+    void set_kv_total(int blocks);
+
+    /// Fills flops_util/bw_util from the peaks, assigns the index, stores the record.
+    void record_step(step_record r);
+    void record_request(const request_record& r);
+
+    /// Snapshot at time now_s; new_steps holds steps with index > since_index (at most max_steps,
+    /// the newest ones).
+    metrics_snapshot snapshot(double now_s, uint64_t since_index = UINT64_MAX, size_t max_steps = 20000) const;
+    std::vector<step_record> all_steps() const;
+    std::vector<request_record> all_requests() const;
+
+private:
+    mutable std::mutex mu_;
+    double history_s_, rate_window_s_, latency_window_s_;
+    device_peaks peaks_;
+    int kv_total_ = 0;
+    uint64_t next_index_ = 1;
+    std::deque<step_record> steps_;
+    std::deque<request_record> requests_;
+    metrics_snapshot totals_;     // counters only
+    step_record last_;
+};
+
+percentiles compute_percentiles(std::vector<double> v);
+
+} // namespace rl

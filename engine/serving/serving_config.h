@@ -1,0 +1,35 @@
+// serving_config: every serving knob, validated as a whole. Most apply at the next step boundary;
+// kv_blocks, block_size and gpu_memory_utilization re-size the pool (see needs_pool_restart).
+#pragma once
+#include <string>
+
+namespace rl {
+
+enum class schedule_policy { schedule_policy_fcfs, schedule_policy_priority };
+enum class preemption_mode { preemption_mode_recompute };
+
+struct serving_config {
+    int max_num_seqs = 16;               // batch-size limit
+    int max_num_batched_tokens = 2048;   // token budget per step
+    bool chunked_prefill = true;
+    bool prefix_caching = true;
+    schedule_policy policy = schedule_policy::schedule_policy_fcfs;
+    preemption_mode preemption = preemption_mode::preemption_mode_recompute;
+    int max_waiting = 1024;              // admission control: queue length
+    double max_queue_ms = 0;             // admission control: longest wait before rejection (0 = off)
+    // Pool shape (changing these restarts the pool):
+    int block_size = 16;
+    int kv_blocks = 0;                   // 0 = derive from memory (gpu_memory_utilization on the GPU)
+    double gpu_memory_utilization = 0.9;
+};
+
+const char* to_string(schedule_policy p);
+bool parse_policy(const std::string& s, schedule_policy& out);
+
+/// Returns "" when valid, else the reason naming the field ("block_size must be a power of two...").
+std::string validate(const serving_config& c);
+/// max_context: the engine's context limit; a pool smaller than one full sequence is refused.
+std::string validate_pool(const serving_config& c, int kv_blocks, int max_context);
+bool needs_pool_restart(const serving_config& a, const serving_config& b);
+
+} // namespace rl

@@ -1,0 +1,75 @@
+// cost_model against hand calculations for the SmolLM2-135M and Llama-3-8B shapes.
+// The arithmetic is written out in the comments so a reader can redo it.
+#include "rl_test.h"
+
+#include "metrics/cost_model.h"
+
+namespace {
+
+rl::model_config smollm2() {
+    rl::model_config c;
+    c.n_layers = 30; c.d_model = 576; c.n_heads = 9; c.n_kv_heads = 3; c.head_dim = 64;
+    c.d_ff = 1536; c.vocab_size = 49152;
+    return c;
+}
+
+rl::model_config llama3_8b() {
+    rl::model_config c;
+    c.n_layers = 32; c.d_model = 4096; c.n_heads = 32; c.n_kv_heads = 8; c.head_dim = 128;
+    c.d_ff = 14336; c.vocab_size = 128256;
+    return c;
+}
+
+} // namespace
+
+class TestCostModel : public QObject {
+    Q_OBJECT
+private slots:
+    void smollm2DecodeByHand() {
+        rl::cost_model m{smollm2(), 4, 4, 4};
+        // per layer: q 576*576 + k,v 2*576*192 + o 576*576 + gate,up,down 3*576*1536 = 3,538,944
+        QCOMPARE(m.layer_matmul_params(), 3538944.0);
+        // one decode token at context 100 (99 cached):
+        //   2*30*3,538,944 = 212,336,640;  LM head 2*576*49152 = 56,623,104;
+        //   attention 30 layers * 4*9*64 * 100 = 6,912,000  => 275,871,744
+        const auto c = m.cost({{1, 99, true}});
+        QCOMPARE(c.flops, 275871744.0);
+        // weights fp32: (30*3,538,944 + 28,311,552) * 4 = 537,919,488; norms (30*2*576 + 576)*4 = 140,544
+        QCOMPARE(c.weight_bytes, 537919488.0 + 140544.0);
+        // KV read: 2 (K,V) * 30 * 192 * 100 tokens * 4 B = 4,608,000; written: 2*30*192*1*4 = 46,080
+        QCOMPARE(c.kv_read_bytes, 4608000.0);
+        QCOMPARE(c.kv_write_bytes, 46080.0);
+    }
+
+    void llama3PrefillByHand() {
+        rl::cost_model m{llama3_8b(), 2, 2, 2};
+        // per layer: 2*4096*4096 + 2*4096*1024 + 3*4096*14336 = 218,103,808
+        QCOMPARE(m.layer_matmul_params(), 218103808.0);
+        // bf16 weights per step: (32*218,103,808 + 4096*128,256) * 2 = 15,009,316,864
+        //   + norms (32*2*4096 + 4096) * 4 B = 1,064,960
+        QCOMPARE(m.weight_bytes_per_step(), 15009316864.0 + 1064960.0);
+        // prefill of 2048 tokens from empty, logits for the last row only:
+        //   matmuls 2*32*218,103,808*2048 = 28,587,302,322,176
+        //   LM head 2*4096*128,256 = 1,050,673,152
+        //   attention 32 * 4*32*128 * (2048*2049/2) = 32 * 16384 * 2,098,176 = 1,100,048,498,688
+        const auto c = m.cost({{2048, 0, true}});
+        QCOMPARE(c.flops, 28587302322176.0 + 1050673152.0 + 1100048498688.0);
+        // Arithmetic intensity of a 2048-token prefill is far above the H100 ridge (~295 FLOP/B bf16).
+        QVERIFY(c.arithmetic_intensity() > 295);
+    }
+
+    void decodeIntensityGrowsWithBatch() {
+        rl::cost_model m{llama3_8b(), 2, 2, 2};
+        const auto one = m.cost({{1, 255, true}});
+        std::vector<rl::step_shape_seq> batch(64, {1, 255, true});
+        const auto b64 = m.cost(batch);
+        // batch 1 decode: ~2 FLOPs per weight byte... intensity about 1 FLOP/B; batch 64 ~ 50x more.
+        QVERIFY(one.arithmetic_intensity() < 2);
+        QVERIFY(b64.arithmetic_intensity() > 30 * one.arithmetic_intensity());
+        QCOMPARE(b64.weight_bytes, one.weight_bytes);  // weights are read once per step, not per sequence
+        QCOMPARE(m.cost({}).flops, 0.0);
+    }
+};
+
+RL_TEST_MAIN(TestCostModel, smollm2DecodeByHand, llama3PrefillByHand, decodeIntensityGrowsWithBatch)
+#include "test_cost_model.moc"
