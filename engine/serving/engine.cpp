@@ -9,6 +9,8 @@
 #endif
 #include "common/engine_error.h"
 #include "gguf/gguf_file.h"
+#include "metrics/calibrate.h"
+#include "metrics/cost_model.h"
 #include "model/llama_model.h"
 #include "serving/scheduler.h"
 #include "serving/sequence.h"
@@ -100,6 +102,11 @@ public:
         sched_ = std::make_unique<scheduler>(sc, *blocks_, max_context_);
         config_ = sc;
         config_.kv_blocks = blocks;
+        const double wbytes = double(dtype_size(be_->compute_dtype()));
+        cost_ = cost_model{cfg, wbytes, wbytes, wbytes};
+        if (opt.calibrate) hub_.set_peaks(calibrate_peaks(*be_));
+        hub_.set_kv_total(blocks);
+        t0_ = clock_type::now();
 
         info_.model_name = cfg.name;
         info_.model_path = opt.model_path;
@@ -151,6 +158,11 @@ public:
         cv_.notify_all();
         return "";
     }
+
+    metrics_snapshot snapshot(uint64_t since_index) const override { return hub_.snapshot(now_s(), since_index); }
+    device_peaks peaks() const override { return hub_.peaks(); }
+    std::vector<step_record> step_history() const override { return hub_.all_steps(); }
+    std::vector<request_record> request_history() const override { return hub_.all_requests(); }
 
     serving_config current_config() const override {
         std::lock_guard lk(mu_);
@@ -204,9 +216,15 @@ private:
         if (auto s = sched_->remove(id)) finish(*s, finish_reason::finish_reason_cancelled, "");
     }
 
+    double now_s() const { return std::chrono::duration<double>(clock_type::now() - t0_).count(); }
+
     void step() {
+        const auto t_start = clock_type::now();
+        const scheduler_counters c0 = sched_->counters();
+        const uint64_t q0 = blocks_->prefix_cache_queries(), h0 = blocks_->prefix_cache_hits(),
+                       e0 = blocks_->evicted_blocks();
         std::vector<rejection> rejected;
-        scheduled_step st = sched_->schedule(clock_type::now(), rejected);
+        scheduled_step st = sched_->schedule(t_start, rejected);
         for (auto& r : rejected) finish(*r.seq, finish_reason::finish_reason_rejected, r.reason);
         if (st.empty()) return;
         std::vector<float> logits;
@@ -225,17 +243,44 @@ private:
             if (!st.wants_logits[i]) continue;  // mid-prefill chunk
             sequence* s = st.seqs[i];
             const int32_t tok = s->sample(&logits[row++ * size_t(vocab)], vocab);
-            const bool eog = tok_->is_end_of_generation(tok);
+            const bool eog = tok_->is_end_of_generation(tok) && !s->req.ignore_eos;
             token_event ev;
             ev.request_id = s->id;
             ev.token = tok;
-            ev.text = eog ? std::string() : s->decoder->push(tok);
+            ev.text = tok_->is_end_of_generation(tok) ? std::string() : s->decoder->push(tok);
             if (s->req.on_event) s->req.on_event(ev);
             if (eog) done.emplace_back(s->id, finish_reason::finish_reason_stop);
             else if (s->generated() >= s->req.max_tokens || int(s->tokens.size()) >= max_context_)
                 done.emplace_back(s->id, finish_reason::finish_reason_length);
         }
         for (auto& [id, why] : done) finish(*sched_->remove(id), why, "");
+
+        step_record r;
+        r.t_s = std::chrono::duration<double>(t_start - t0_).count();
+        r.duration_s = std::chrono::duration<double>(clock_type::now() - t_start).count();
+        r.prefill_tokens = st.prefill_tokens;
+        r.decode_tokens = st.decode_tokens;
+        r.num_running = int(st.seqs.size());
+        r.num_waiting = sched_->num_waiting();
+        const block_counts bc = blocks_->counts();
+        r.kv_used = bc.used;
+        r.kv_cached = bc.cached;
+        r.kv_free = bc.free;
+        std::vector<step_shape_seq> shape;
+        for (size_t i = 0; i < st.seqs.size(); ++i)
+            shape.push_back({st.input.seqs[i].n_tokens, st.input.seqs[i].start_pos, bool(st.wants_logits[i])});
+        const step_cost cost = cost_.cost(shape);
+        r.flops = cost.flops;
+        r.bytes = cost.bytes();
+        const scheduler_counters& c1 = sched_->counters();
+        r.preemptions = uint32_t(c1.preemptions - c0.preemptions);
+        r.recomputed_tokens = uint32_t(c1.recomputed_tokens - c0.recomputed_tokens);
+        r.rejected = uint32_t(rejected.size());
+        r.finished = uint32_t(done.size());
+        r.prefix_queries = uint32_t(blocks_->prefix_cache_queries() - q0);
+        r.prefix_hits = uint32_t(blocks_->prefix_cache_hits() - h0);
+        r.evicted_blocks = uint32_t(blocks_->evicted_blocks() - e0);
+        hub_.record_step(r);
     }
 
     void finish(sequence& s, finish_reason why, const std::string& error) {
@@ -244,7 +289,20 @@ private:
         ev.finish = why;
         ev.error = error;
         if (s.decoder) ev.text = s.decoder->flush();
-        ev.stats = s.stats(clock_type::now());
+        const auto now = clock_type::now();
+        ev.stats = s.stats(now);
+        request_record rr;
+        rr.t_s = std::chrono::duration<double>(now - t0_).count();
+        rr.owner = s.req.conversation_id;
+        rr.queue_s = ev.stats.queue_ms / 1000;
+        rr.ttft_s = ev.stats.ttft_ms / 1000;
+        rr.tpot_s = ev.stats.decode_tok_s > 0 ? 1.0 / ev.stats.decode_tok_s : 0;
+        rr.e2e_s = ev.stats.e2e_ms / 1000;
+        rr.prompt_tokens = ev.stats.prompt_tokens;
+        rr.generated_tokens = ev.stats.generated_tokens;
+        rr.cached_prompt_tokens = ev.stats.cached_prompt_tokens;
+        rr.rejected = why == finish_reason::finish_reason_rejected;
+        hub_.record_request(rr);
         if (s.req.on_event) s.req.on_event(ev);
         std::lock_guard lk(mu_);
         if (--outstanding_ == 0) idle_cv_.notify_all();
@@ -262,6 +320,9 @@ private:
     std::unique_ptr<block_manager> blocks_;
     std::unique_ptr<scheduler> sched_;
     serving_config config_;  // guarded by mu_
+    cost_model cost_;
+    metrics_hub hub_;
+    clock_type::time_point t0_ = clock_type::now();
 
     mutable std::mutex mu_;
     std::condition_variable cv_, idle_cv_;

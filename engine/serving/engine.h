@@ -2,6 +2,7 @@
 // typed commands from a queue (submit, cancel) and streams token_events back to each request's sink.
 #pragma once
 #include "backend/backend.h"
+#include "metrics/metrics_hub.h"
 #include "model/model_config.h"
 #include "serving/request.h"
 #include "serving/serving_config.h"
@@ -19,6 +20,7 @@ struct engine_options {
     int threads = 0;                   // CPU backend threads; 0 = all cores
     int max_context = 0;               // 0 = min(model context, 8192)
     serving_config serving;            // kv_blocks 0 = every seat a full context, capped by memory
+    bool calibrate = true;             // measure the backend's peaks at start (about a second)
 };
 
 struct engine_info {
@@ -50,6 +52,11 @@ public:
     /// step boundary. Pool-shape changes (block_size, kv_blocks) are refused here for now.
     virtual std::string apply(const serving_config& cfg) = 0;
     virtual serving_config current_config() const = 0;
+    /// Thread-safe value snapshot. new_steps holds the steps after `since_index` (UINT64_MAX: none).
+    virtual metrics_snapshot snapshot(uint64_t since_index = UINT64_MAX) const = 0;
+    virtual device_peaks peaks() const = 0;
+    virtual std::vector<step_record> step_history() const = 0;
+    virtual std::vector<request_record> request_history() const = 0;
     /// Blocks until no request is queued or running (tests, CLI).
     virtual void wait_idle() = 0;
 

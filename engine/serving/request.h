@@ -47,6 +47,7 @@ struct request {
     sampling_params sampling;
     int max_tokens = 256;
     int priority = 0;              // higher runs first under the priority policy
+    bool ignore_eos = false;       // keep generating past end-of-generation (benchmarks, virtual users)
     event_sink on_event;
 };
 

@@ -1,0 +1,123 @@
+// ridgeline-bench serve: runs a load-generator scenario against the engine without a window and
+// writes every step record (CSV) and a summary (JSON). See docs/benchmarks.md for commands.
+#include "bench_common.h"
+
+#include "serving/load_generator.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+namespace {
+
+nlohmann::json percentileJson(const rl::percentiles& p) {
+    return {{"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}, {"n", p.n}};
+}
+
+void writeCsv(const std::string& path, const std::vector<rl::step_record>& steps) {
+    std::ofstream f(path);
+    if (!f) throw BenchError{"cannot write " + path};
+    f << "index,t_s,duration_s,prefill_tokens,decode_tokens,num_running,num_waiting,kv_used,kv_cached,kv_free,"
+         "flops,bytes,flops_util,bw_util,preemptions,evicted_blocks,prefix_queries,prefix_hits,"
+         "recomputed_tokens,finished,rejected\n";
+    for (const auto& r : steps)
+        f << r.index << ',' << r.t_s << ',' << r.duration_s << ',' << r.prefill_tokens << ',' << r.decode_tokens
+          << ',' << r.num_running << ',' << r.num_waiting << ',' << r.kv_used << ',' << r.kv_cached << ','
+          << r.kv_free << ',' << r.flops << ',' << r.bytes << ',' << r.flops_util << ',' << r.bw_util << ','
+          << r.preemptions << ',' << r.evicted_blocks << ',' << r.prefix_queries << ',' << r.prefix_hits << ','
+          << r.recomputed_tokens << ',' << r.finished << ',' << r.rejected << '\n';
+}
+
+} // namespace
+
+int runServe(const BenchArgs& args) {
+    rl::engine_options opt = engineOptions(args);
+    rl::scenario sc = rl::scenario_preset(args.get("--scenario", "chat"));
+    if (args.has("--users")) sc.users = int(args.number("--users", sc.users));
+    if (args.has("--rate")) sc.rate_per_s = args.number("--rate", sc.rate_per_s);
+    if (args.has("--think")) sc.think_mean_s = args.number("--think", sc.think_mean_s);
+    if (args.has("--seed")) sc.seed = uint64_t(args.number("--seed", 1));
+    if (args.has("--ramp")) sc.ramp_s = args.number("--ramp", sc.ramp_s);
+    const double duration = args.number("--duration", 30);
+    if (!(duration > 0)) throw BenchError{"--duration must be positive"};
+
+    auto eng = rl::engine::create(opt);
+    const auto& info = eng->info();
+    std::fprintf(stderr, "ridgeline-bench serve: %s on %s, %d KV blocks of %d, scenario %s, %d users, %.0f s\n",
+                 info.model_name.c_str(), info.backend.c_str(), info.kv_blocks, info.block_size, sc.name.c_str(),
+                 sc.users, duration);
+    rl::load_generator gen(*eng, sc);
+    const auto t0 = std::chrono::steady_clock::now();
+    gen.start();
+    for (double t = 0; t < duration; t += 1.0) {
+        std::this_thread::sleep_for(std::chrono::duration<double>(std::min(1.0, duration - t)));
+        const auto s = eng->snapshot();
+        const auto c = gen.counters();
+        std::fprintf(stderr, "  t=%4.0fs batch %3d waiting %3d kv %5.1f%% decode %7.1f tok/s finished %llu rejected %llu\n",
+                     t + 1, s.num_requests_running, s.num_requests_waiting, 100 * s.kv_cache_usage_perc,
+                     s.decode_tok_s, (unsigned long long)c.finished, (unsigned long long)c.rejected);
+    }
+    gen.stop();
+    eng->wait_idle();
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    const auto steps = eng->step_history();
+    const auto requests = eng->request_history();
+    const auto snap = eng->snapshot();
+    const auto lc = gen.counters();
+    int maxBatch = 0, kvPeak = 0;
+    double busy = 0, batchTime = 0;
+    for (const auto& r : steps) {
+        maxBatch = std::max(maxBatch, r.num_running);
+        kvPeak = std::max(kvPeak, r.kv_used);
+        busy += r.duration_s;
+        batchTime += r.num_running * r.duration_s;
+    }
+    std::vector<double> ttft, tpot, e2e, queue;
+    uint64_t finished = 0, rejected = 0;
+    for (const auto& r : requests) {
+        if (r.rejected) { ++rejected; continue; }
+        ++finished;
+        if (r.generated_tokens > 0) ttft.push_back(r.ttft_s);
+        if (r.generated_tokens > 1) tpot.push_back(r.tpot_s);
+        e2e.push_back(r.e2e_s);
+        queue.push_back(r.queue_s);
+    }
+    const rl::device_peaks peaks = eng->peaks();
+    nlohmann::json j = {
+        {"command", args.commandLine},
+        {"model", info.model_name}, {"backend", info.backend}, {"scenario", sc.name}, {"users", sc.users},
+        {"duration_s", wall}, {"kv_blocks", info.kv_blocks}, {"block_size", info.block_size},
+        {"max_num_seqs", opt.serving.max_num_seqs}, {"max_num_batched_tokens", opt.serving.max_num_batched_tokens},
+        {"peaks", {{"flops", peaks.flops}, {"bytes_per_s", peaks.bytes_per_s}, {"source", peaks.source}}},
+        {"totals", {{"requests_finished", finished}, {"requests_rejected", rejected},
+                    {"prompt_tokens", snap.prompt_tokens}, {"generation_tokens", snap.generation_tokens},
+                    {"streamed_tokens", lc.streamed_tokens}, {"steps", steps.size()}}},
+        {"throughput", {{"generation_tok_s", double(snap.generation_tokens) / wall},
+                        {"total_tok_s", double(snap.iteration_tokens_total) / wall},
+                        {"requests_per_s", double(finished) / wall}}},
+        {"latency_s", {{"ttft", percentileJson(rl::compute_percentiles(ttft))},
+                       {"tpot", percentileJson(rl::compute_percentiles(tpot))},
+                       {"e2e", percentileJson(rl::compute_percentiles(e2e))},
+                       {"queue", percentileJson(rl::compute_percentiles(queue))}}},
+        {"batch", {{"max", maxBatch}, {"mean", busy > 0 ? batchTime / busy : 0}}},
+        {"kv", {{"usage_peak_perc", info.kv_blocks ? double(kvPeak) / info.kv_blocks : 0}, {"peak_blocks", kvPeak}}},
+        {"prefix_cache", {{"queries", snap.prefix_cache_queries}, {"hits", snap.prefix_cache_hits}}},
+        {"evictions", snap.kv_evicted_blocks},
+        {"preemptions", snap.num_preemptions},
+        {"recomputed_tokens", snap.recomputed_tokens},
+        {"device_busy_perc", wall > 0 ? busy / wall : 0},
+    };
+    if (args.has("--csv")) writeCsv(args.get("--csv"), steps);
+    const std::string text = j.dump(2);
+    if (args.has("--json")) {
+        std::ofstream f(args.get("--json"));
+        if (!f) throw BenchError{"cannot write " + args.get("--json")};
+        f << text << '\n';
+    }
+    std::printf("%s\n", text.c_str());
+    return 0;
+}

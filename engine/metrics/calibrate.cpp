@@ -1,0 +1,67 @@
+// calibrate.cpp: see calibrate.h. Sizes are chosen to be far larger than caches (bandwidth) and
+// large enough to saturate the matmul; each measurement repeats until half the budget is used.
+#include "metrics/calibrate.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <vector>
+
+namespace rl {
+
+namespace {
+using clk = std::chrono::steady_clock;
+
+template <typename F>
+double best_seconds(backend& be, F&& op, double budget_s) {
+    op();  // warm-up
+    be.synchronize();
+    double best = 1e30;
+    const auto start = clk::now();
+    for (int i = 0; i < 50; ++i) {
+        const auto t0 = clk::now();
+        op();
+        be.synchronize();
+        best = std::min(best, std::chrono::duration<double>(clk::now() - t0).count());
+        if (std::chrono::duration<double>(clk::now() - start).count() > budget_s) break;
+    }
+    return best;
+}
+
+void fill_random(backend& be, const tensor& t) {
+    std::vector<float> host(size_t(t.numel()));
+    std::mt19937 rng(42);
+    std::uniform_real_distribution<float> u(-1.f, 1.f);
+    for (auto& x : host) x = u(rng);
+    be.upload(t, host.data());
+}
+} // namespace
+
+device_peaks calibrate_peaks(backend& be, double budget_s) {
+    device_peaks p;
+    p.source = "measured";
+    const bool gpu = be.info().kind == "cuda";
+    const dtype dt = be.compute_dtype();
+    // Matmul: [m, k] x [n, k]^T.
+    const int64_t m = gpu ? 8192 : 256, k = gpu ? 8192 : 2048, n = gpu ? 8192 : 2048;
+    tensor a = be.alloc(m, k, dt), w = be.alloc(n, k, dt), out = be.alloc(m, n, dt);
+    fill_random(be, a);
+    fill_random(be, w);
+    const double t_mm = best_seconds(be, [&] { be.matmul(a, w, out); }, budget_s / 2);
+    p.flops = 2.0 * double(m) * double(n) * double(k) / t_mm;
+    be.release(a);
+    be.release(w);
+    be.release(out);
+    // Bandwidth: x += y over buffers much larger than the last-level cache.
+    const int64_t rows = gpu ? 16384 : 2048, cols = 8192;
+    tensor x = be.alloc(rows, cols, dt), y = be.alloc(rows, cols, dt);
+    fill_random(be, x);
+    fill_random(be, y);
+    const double t_add = best_seconds(be, [&] { be.add(x, y); }, budget_s / 2);
+    p.bytes_per_s = 3.0 * double(x.bytes()) / t_add;
+    be.release(x);
+    be.release(y);
+    return p;
+}
+
+} // namespace rl

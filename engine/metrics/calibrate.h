@@ -1,0 +1,12 @@
+// calibrate: measures the achievable peaks of a backend through its own ops (about a second):
+// FLOP/s from a large matmul, bytes/s from a large elementwise add (2 reads + 1 write per element).
+// These are the "measured roof" next to any spec values; the utilisation plots divide by them.
+#pragma once
+#include "backend/backend.h"
+#include "metrics/metrics_hub.h"
+
+namespace rl {
+
+device_peaks calibrate_peaks(backend& be, double budget_s = 1.0);
+
+} // namespace rl
