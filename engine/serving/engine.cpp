@@ -3,10 +3,7 @@
 // Scheduling decisions live in scheduler.cpp, block bookkeeping in block_manager.cpp.
 #include "serving/engine.h"
 
-#if __has_include("backend/cpu_backend.h")  // TEMP while cpu_backend is being written
-#include "backend/cpu_backend.h"
-#define RL_HAVE_CPU_BACKEND_H 1
-#endif
+#include "backend/backend_factory.h"
 #include "common/engine_error.h"
 #include "gguf/gguf_file.h"
 #include "metrics/calibrate.h"
@@ -71,12 +68,7 @@ public:
         file_ = gguf_file::open(opt.model_path);
         tok_ = tokenizer::from_gguf(*file_);
         tmpl_ = chat_template::from_gguf(*file_);
-        RL_CHECK(opt.backend == "cpu", "backend '" + opt.backend + "' is not available (this build has: cpu)");
-#ifdef RL_HAVE_CPU_BACKEND_H
-        be_ = std::make_unique<cpu_backend>(opt.threads);
-#else
-        RL_THROW("cpu backend not built yet");
-#endif
+        be_ = create_backend(opt.backend, opt.threads);
         model_ = llama_model::load(*file_, *be_);
         const model_config& cfg = model_->config();
         RL_CHECK(tok_->vocab_size() <= cfg.vocab_size,

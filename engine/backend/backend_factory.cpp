@@ -1,0 +1,37 @@
+// backend_factory.cpp: see backend_factory.h.
+#include "backend/backend_factory.h"
+
+#if __has_include("backend/cpu_backend.h")  // TEMP: cpu_backend.h is being written
+#include "backend/cpu_backend.h"
+#define RL_CPU_READY 1
+#endif
+#include "common/engine_error.h"
+
+#ifdef RL_HAVE_CUDA
+#include "backend/cuda_backend.h"
+#endif
+
+namespace rl {
+
+std::vector<std::string> available_backends() {
+#ifdef RL_HAVE_CUDA
+    return {"cpu", "cuda"};
+#else
+    return {"cpu"};
+#endif
+}
+
+std::unique_ptr<backend> create_backend(const std::string& name, int threads) {
+#ifdef RL_CPU_READY
+    if (name == "cpu") return std::make_unique<cpu_backend>(threads);
+#endif
+    (void)threads;
+#ifdef RL_HAVE_CUDA
+    if (name == "cuda") return make_cuda_backend(0);
+#endif
+    std::string have;
+    for (auto& b : available_backends()) have += (have.empty() ? "" : ", ") + b;
+    RL_THROW("backend '" + name + "' is not available in this build (available: " + have + ")");
+}
+
+} // namespace rl
