@@ -30,6 +30,7 @@ private slots:
             r.duration_s = 0.1;
             r.decode_tokens = 8;
             r.prefill_tokens = 2;
+            r.sampled_tokens = 8;
             r.num_running = 8;
             r.kv_used = 40;
             r.kv_cached = 10;

@@ -11,10 +11,13 @@ namespace {
 
 using rl::clock_type;
 
+// Prompts of one conversation share their tokens (so they share cached prefixes); anonymous
+// requests get distinct tokens from their id.
 std::unique_ptr<rl::sequence> makeSeq(uint64_t id, int promptLen, int maxTokens, int priority = 0,
                                       uint64_t conversation = 0, clock_type::time_point t = clock_type::now()) {
     rl::request r;
-    for (int i = 0; i < promptLen; ++i) r.prompt.push_back(int32_t((i * 31 + int(conversation) * 7) % 500));
+    const int salt = int(conversation ? conversation : id * 1009);
+    for (int i = 0; i < promptLen; ++i) r.prompt.push_back(int32_t((i * 31 + salt * 7) % 500));
     r.max_tokens = maxTokens;
     r.priority = priority;
     r.conversation_id = conversation;

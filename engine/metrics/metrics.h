@@ -14,6 +14,7 @@ struct step_record {
     double duration_s = 0;        // schedule + forward + sample (CUDA events on the GPU)
     int prefill_tokens = 0;
     int decode_tokens = 0;
+    int sampled_tokens = 0;       // output tokens produced (streamed) by this step
     int num_running = 0;          // batch size: sequences in this step
     int num_waiting = 0;
     int kv_used = 0, kv_cached = 0, kv_free = 0;   // blocks, after the step
@@ -54,7 +55,9 @@ struct metrics_snapshot {
     int kv_used = 0, kv_cached = 0, kv_free = 0, kv_total = 0;
     // Counters since start.
     uint64_t steps = 0;
-    uint64_t prompt_tokens = 0, generation_tokens = 0, iteration_tokens_total = 0;
+    uint64_t prompt_tokens = 0;        // prefill tokens computed (recomputation included)
+    uint64_t generation_tokens = 0;    // output tokens sampled and streamed
+    uint64_t iteration_tokens_total = 0;  // prefill + decode tokens computed
     uint64_t prefix_cache_queries = 0, prefix_cache_hits = 0;
     uint64_t num_preemptions = 0, kv_evicted_blocks = 0, recomputed_tokens = 0;
     uint64_t requests_finished = 0, rejected_requests = 0;

@@ -46,7 +46,7 @@ void metrics_hub::record_step(step_record r) {
     metrics_snapshot& t = totals_;
     ++t.steps;
     t.prompt_tokens += uint64_t(r.prefill_tokens);
-    t.generation_tokens += uint64_t(r.decode_tokens);
+    t.generation_tokens += uint64_t(r.sampled_tokens);
     t.iteration_tokens_total += uint64_t(r.tokens());
     t.prefix_cache_queries += r.prefix_queries;
     t.prefix_cache_hits += r.prefix_hits;

@@ -65,6 +65,7 @@ int block_manager::match_prefix(const std::vector<int32_t>& tokens, std::vector<
         ++b.ref_count;
         b.owner = owner;
         b.last_used = ++tick_;
+        b.touched_s = now_s_;
         table.push_back(it->second);
         parent = h;
     }
@@ -95,6 +96,7 @@ int32_t block_manager::take_block(uint64_t owner) {
     b.ref_count = 1;
     b.owner = owner;
     b.last_used = ++tick_;
+        b.touched_s = now_s_;
     return id;
 }
 
@@ -134,6 +136,7 @@ void block_manager::release(std::vector<int32_t>& table) {
         block& b = blocks_[size_t(*it)];
         if (--b.ref_count > 0) continue;
         b.last_used = ++tick_;
+        b.touched_s = now_s_;
         if (b.hash && prefix_caching_) {
             b.lru_pos = lru_.insert(lru_.end(), *it);
             b.in_lru = true;
@@ -146,6 +149,17 @@ void block_manager::release(std::vector<int32_t>& table) {
         }
     }
     table.clear();
+}
+
+void block_manager::export_view(std::vector<block_view>& out) const {
+    out.resize(blocks_.size());
+    for (size_t i = 0; i < blocks_.size(); ++i) {
+        const block& b = blocks_[i];
+        const block_state st = b.ref_count > 0 ? block_state::block_state_used
+                               : b.in_lru     ? block_state::block_state_cached
+                                              : block_state::block_state_free;
+        out[i] = {st, st == block_state::block_state_free ? 0 : b.owner, b.last_used, b.touched_s};
+    }
 }
 
 block_counts block_manager::counts() const {

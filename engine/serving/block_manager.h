@@ -46,6 +46,18 @@ public:
     void release(std::vector<int32_t>& table);
 
     block_counts counts() const;
+    enum class block_state : uint8_t { block_state_free, block_state_cached, block_state_used };
+    struct block_view {
+        block_state state;
+        uint64_t owner;      // last owner (conversation id with owner bits); 0 when free
+        uint64_t last_used;  // logical clock of the last touch
+        double touched_s;    // wall time of the last touch (set_now), for "age" in the KV map
+    };
+    /// Every block's state, for the KV map. O(blocks).
+    void export_view(std::vector<block_view>& out) const;
+    uint64_t clock() const { return tick_; }
+    /// The caller's notion of now (seconds), stamped on blocks as they are touched.
+    void set_now(double now_s) { now_s_ = now_s; }
     uint64_t owner_of(int32_t block) const { return blocks_[size_t(block)].owner; }
     int ref_count(int32_t block) const { return blocks_[size_t(block)].ref_count; }
     bool is_cached_idle(int32_t block) const { return blocks_[size_t(block)].in_lru; }
@@ -68,6 +80,7 @@ private:
         std::vector<int32_t> tokens;  // the block's token ids when registered (collision check)
         uint64_t owner = 0;
         uint64_t last_used = 0;
+        double touched_s = 0;
         bool in_lru = false;
         std::list<int32_t>::iterator lru_pos;
     };
@@ -80,6 +93,7 @@ private:
     int block_size_;
     bool prefix_caching_;
     uint64_t tick_ = 0;
+    double now_s_ = 0;
     std::vector<block> blocks_;
     std::vector<int32_t> free_;
     std::list<int32_t> lru_;                      // front = least recently used

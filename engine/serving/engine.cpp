@@ -153,6 +153,10 @@ public:
 
     metrics_snapshot snapshot(uint64_t since_index) const override { return hub_.snapshot(now_s(), since_index); }
     device_peaks peaks() const override { return hub_.peaks(); }
+    kv_map_view kv_map() const override {
+        std::lock_guard lk(kv_map_mu_);
+        return kv_map_;
+    }
     std::vector<step_record> step_history() const override { return hub_.all_steps(); }
     std::vector<request_record> request_history() const override { return hub_.all_requests(); }
 
@@ -212,6 +216,7 @@ private:
 
     void step() {
         const auto t_start = clock_type::now();
+        blocks_->set_now(std::chrono::duration<double>(t_start - t0_).count());
         const scheduler_counters c0 = sched_->counters();
         const uint64_t q0 = blocks_->prefix_cache_queries(), h0 = blocks_->prefix_cache_hits(),
                        e0 = blocks_->evicted_blocks();
@@ -252,6 +257,7 @@ private:
         r.duration_s = std::chrono::duration<double>(clock_type::now() - t_start).count();
         r.prefill_tokens = st.prefill_tokens;
         r.decode_tokens = st.decode_tokens;
+        r.sampled_tokens = int(row);
         r.num_running = int(st.seqs.size());
         r.num_waiting = sched_->num_waiting();
         const block_counts bc = blocks_->counts();
@@ -273,6 +279,18 @@ private:
         r.prefix_hits = uint32_t(blocks_->prefix_cache_hits() - h0);
         r.evicted_blocks = uint32_t(blocks_->evicted_blocks() - e0);
         hub_.record_step(r);
+        publish_kv_map(r.t_s + r.duration_s);
+    }
+
+    void publish_kv_map(double now) {
+        if (now - kv_map_.t_s < 0.1 && kv_published_once_) return;  // kv_map_.t_s only changes here
+        std::vector<block_manager::block_view> view;
+        blocks_->export_view(view);
+        std::lock_guard lk(kv_map_mu_);
+        kv_map_.blocks.swap(view);
+        kv_map_.t_s = now;
+        kv_map_.block_size = blocks_->block_size();
+        kv_published_once_ = true;
     }
 
     void finish(sequence& s, finish_reason why, const std::string& error) {
@@ -315,6 +333,9 @@ private:
     cost_model cost_;
     metrics_hub hub_;
     clock_type::time_point t0_ = clock_type::now();
+    mutable std::mutex kv_map_mu_;
+    kv_map_view kv_map_;
+    bool kv_published_once_ = false;
 
     mutable std::mutex mu_;
     std::condition_variable cv_, idle_cv_;

@@ -4,6 +4,7 @@
 #include "backend/backend.h"
 #include "metrics/metrics_hub.h"
 #include "model/model_config.h"
+#include "serving/block_manager.h"
 #include "serving/request.h"
 #include "serving/serving_config.h"
 #include "tokenizer/chat_template.h"
@@ -57,6 +58,14 @@ public:
     virtual device_peaks peaks() const = 0;
     virtual std::vector<step_record> step_history() const = 0;
     virtual std::vector<request_record> request_history() const = 0;
+    /// The KV pool block by block (state, owner, last touch), republished by the engine thread at
+    /// most every 100 ms; t_s is when it was taken.
+    struct kv_map_view {
+        std::vector<block_manager::block_view> blocks;
+        double t_s = 0;
+        int block_size = 0;
+    };
+    virtual kv_map_view kv_map() const = 0;
     /// Blocks until no request is queued or running (tests, CLI).
     virtual void wait_idle() = 0;
 

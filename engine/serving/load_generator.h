@@ -53,7 +53,7 @@ public:
     const scenario& get_scenario() const { return sc_; }
 
     /// Conversation ids of virtual users have this bit set (owners in the KV map and metrics).
-    static constexpr uint64_t kVirtualOwnerBit = uint64_t(1) << 62;
+    static constexpr uint64_t kVirtualOwnerBit = kOwnerVirtualBit;
 
 private:
     struct user {

@@ -41,6 +41,19 @@ struct token_event {
 /// Called on the engine thread: keep it short (copy, post to your own queue, return).
 using event_sink = std::function<void(const token_event&)>;
 
+/// Conversation ids carry who owns them in their top bits (the KV map and metrics colour by it):
+/// plain ids are the person in the window; virtual users and API clients set these bits.
+constexpr uint64_t kOwnerVirtualBit = uint64_t(1) << 62;
+constexpr uint64_t kOwnerApiBit = uint64_t(1) << 61;
+constexpr uint64_t kOwnerAnonymousBit = uint64_t(1) << 60;  // requests without a conversation
+enum class owner_kind : uint8_t { owner_kind_person, owner_kind_virtual, owner_kind_api, owner_kind_anonymous };
+inline owner_kind owner_kind_of(uint64_t owner) {
+    if (owner & kOwnerVirtualBit) return owner_kind::owner_kind_virtual;
+    if (owner & kOwnerApiBit) return owner_kind::owner_kind_api;
+    if (owner & kOwnerAnonymousBit) return owner_kind::owner_kind_anonymous;
+    return owner_kind::owner_kind_person;
+}
+
 struct request {
     uint64_t conversation_id = 0;
     std::vector<int32_t> prompt;   // already tokenized (templates are rendered at the edges)

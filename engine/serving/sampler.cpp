@@ -1,1 +1,137 @@
-// placeholder, being written
+// sampler.cpp: see sampler.h. Filters work on (logit, id) candidates; only as much of the
+// vocabulary is sorted as the filters need (partial sorts), so 150k-entry vocabularies stay cheap.
+// Tested by test_sampler.
+#include "serving/sampler.h"
+
+#include "common/engine_error.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <unordered_set>
+
+namespace rl {
+namespace {
+
+std::string num(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
+bool by_logit_desc(const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+}
+
+} // namespace
+
+std::string validate(const sampling_params& p) {
+    if (!(p.temperature >= 0.f) || !std::isfinite(p.temperature))
+        return "temperature must be a finite number >= 0 (got " + num(p.temperature) + ")";
+    if (p.top_k < 0) return "top_k must be >= 0 (0 disables it; got " + std::to_string(p.top_k) + ")";
+    if (!(p.top_p > 0.f && p.top_p <= 1.f)) return "top_p must be in (0, 1] (got " + num(p.top_p) + ")";
+    if (!(p.min_p >= 0.f && p.min_p < 1.f)) return "min_p must be in [0, 1) (got " + num(p.min_p) + ")";
+    if (!(p.repetition_penalty > 0.f) || !std::isfinite(p.repetition_penalty))
+        return "repetition_penalty must be > 0 (1 disables it; got " + num(p.repetition_penalty) + ")";
+    if (p.repetition_window < 0)
+        return "repetition_window must be >= 0 (got " + std::to_string(p.repetition_window) + ")";
+    return {};
+}
+
+sampler::sampler(const sampling_params& p) : params_(p), rng_(p.seed) {
+    if (auto why = validate(p); !why.empty()) RL_THROW("invalid sampling parameters: " + why);
+}
+
+int32_t sampler::sample(const float* logits, int n_vocab, const std::vector<int32_t>& history) {
+    RL_CHECK(logits != nullptr && n_vocab > 0, "sampler: empty logits");
+    const sampling_params& p = params_;
+
+    // Repetition penalty (llama.cpp style): each distinct token of the recent window is made less
+    // likely once, by dividing a positive logit or multiplying a negative one.
+    std::unordered_set<int32_t> penalised;
+    if (p.repetition_penalty != 1.f && p.repetition_window > 0) {
+        const size_t from = history.size() > size_t(p.repetition_window) ? history.size() - size_t(p.repetition_window) : 0;
+        for (size_t i = from; i < history.size(); ++i)
+            if (history[i] >= 0 && history[i] < n_vocab) penalised.insert(history[i]);
+    }
+    auto logit_of = [&](int32_t id) {
+        const float l = logits[id];
+        if (penalised.empty() || !penalised.count(id)) return l;
+        return l > 0.f ? l / p.repetition_penalty : l * p.repetition_penalty;
+    };
+
+    // Greedy: argmax, ties to the lowest id. The penalty still applies, as in llama.cpp's chain.
+    if (p.temperature == 0.f) {
+        int32_t best = 0;
+        float bv = logit_of(0);
+        for (int32_t i = 1; i < n_vocab; ++i) {
+            const float v = logit_of(i);
+            if (v > bv) bv = v, best = i;
+        }
+        return best;
+    }
+
+    cand_.resize(size_t(n_vocab));
+    for (int32_t i = 0; i < n_vocab; ++i) cand_[size_t(i)] = {logit_of(i), i};
+    size_t n = cand_.size();
+    size_t sorted = 0;  // cand_[0, sorted) is in descending order and holds the largest logits
+
+    auto sort_prefix = [&](size_t k) {
+        k = std::min(k, n);
+        if (k <= sorted) return;
+        std::partial_sort(cand_.begin(), cand_.begin() + std::ptrdiff_t(k), cand_.begin() + std::ptrdiff_t(n), by_logit_desc);
+        sorted = k;
+    };
+
+    if (p.top_k > 0 && size_t(p.top_k) < n) {
+        sort_prefix(size_t(p.top_k));
+        n = size_t(p.top_k);
+    }
+    sort_prefix(1);
+    const float max_logit = cand_[0].first;
+
+    if (p.top_p < 1.f) {
+        // Probabilities before temperature (llama.cpp applies top-p ahead of temperature). Grow the
+        // sorted prefix until it holds top_p of the mass: usually a few hundred entries at most.
+        double z = 0.0;
+        for (size_t i = 0; i < n; ++i) z += std::exp(double(cand_[i].first - max_logit));
+        double cum = 0.0;
+        size_t i = 0, keep = n;
+        for (size_t want = 64;; want *= 4) {
+            sort_prefix(want);
+            for (; i < sorted; ++i) {
+                cum += std::exp(double(cand_[i].first - max_logit)) / z;
+                if (cum >= double(p.top_p)) break;
+            }
+            if (i < sorted) {
+                keep = i + 1;
+                break;
+            }
+            if (sorted >= n) break;
+        }
+        n = std::max<size_t>(1, keep);
+    }
+
+    if (p.min_p > 0.f) {
+        // p_i >= min_p * p_max  <=>  logit_i >= max_logit + log(min_p); order is preserved.
+        const float thr = max_logit + std::log(p.min_p);
+        const auto end = std::stable_partition(cand_.begin(), cand_.begin() + std::ptrdiff_t(n),
+                                               [&](const auto& c) { return c.first >= thr; });
+        n = std::max<size_t>(1, size_t(end - cand_.begin()));
+    }
+
+    // Temperature, softmax and one draw from the seeded generator (53-bit uniform in [0, 1)).
+    const double inv_t = 1.0 / double(p.temperature);
+    double z = 0.0;
+    std::vector<double> w(n);
+    for (size_t i = 0; i < n; ++i) z += (w[i] = std::exp(double(cand_[i].first - max_logit) * inv_t));
+    const double u = double(rng_() >> 11) * 0x1.0p-53 * z;
+    double acc = 0.0;
+    for (size_t i = 0; i < n; ++i) {
+        acc += w[i];
+        if (u < acc) return cand_[i].second;
+    }
+    return cand_[n - 1].second;
+}
+
+} // namespace rl

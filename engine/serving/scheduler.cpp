@@ -84,7 +84,7 @@ int scheduler::victim_for(const sequence& needy, size_t from) const {
 }
 
 void scheduler::admit_prefix(sequence& s) {
-    s.n_computed = blocks_.match_prefix(s.tokens, s.block_table, s.id);
+    s.n_computed = blocks_.match_prefix(s.tokens, s.block_table, s.owner());
 }
 
 scheduled_step scheduler::schedule(clock_type::time_point now, std::vector<rejection>& rejected) {
@@ -126,13 +126,27 @@ scheduled_step scheduler::schedule(clock_type::time_point now, std::vector<rejec
     };
     // Grows s's blocks for n more tokens, preempting lower-ranked unscheduled sequences if needed.
     auto make_room = [&](sequence& s, int n) {
-        while (!blocks_.grow(s.block_table, s.n_computed + n, s.id)) {
+        while (!blocks_.grow(s.block_table, s.n_computed + n, s.owner())) {
             const int v = victim_for(s, 0);
             if (v < 0) return false;
             preempt(size_t(v));
         }
         return true;
     };
+
+    // Under `priority`, a waiting request that outranks running ones takes their seat (and blocks)
+    // before anything is scheduled, so the person in the window never waits behind virtual users.
+    if (cfg_.policy == schedule_policy::schedule_policy_priority) {
+        while (!waiting_.empty()) {
+            const sequence& w = *waiting_.front();
+            const int chunk = std::min<int>(budget, int(w.tokens.size()));
+            const bool short_of_blocks = blocks_.available() < blocks_.blocks_needed({}, chunk);
+            if (int(running_.size()) < cfg_.max_num_seqs && !short_of_blocks) break;
+            const int v = victim_for(w, 0);
+            if (v < 0) break;
+            preempt(size_t(v));
+        }
+    }
 
     // Running sequences in rank order: pass 0 decodes, pass 1 continues chunked prefills.
     std::vector<sequence*> order;

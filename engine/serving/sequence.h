@@ -23,6 +23,8 @@ struct sequence {
     }
 
     int generated() const { return int(tokens.size()) - prompt_len; }
+    /// Who owns this sequence's blocks: its conversation, or the request itself when anonymous.
+    uint64_t owner() const { return req.conversation_id ? req.conversation_id : (kOwnerAnonymousBit | id); }
 
     int32_t sample(const float* logits, int vocab) {
         const int32_t t = smp.sample(logits, vocab, tokens);
