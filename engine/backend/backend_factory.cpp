@@ -1,10 +1,7 @@
 // backend_factory.cpp: see backend_factory.h.
 #include "backend/backend_factory.h"
 
-#if __has_include("backend/cpu_backend.h")  // TEMP: cpu_backend.h is being written
 #include "backend/cpu_backend.h"
-#define RL_CPU_READY 1
-#endif
 #include "common/engine_error.h"
 
 #ifdef RL_HAVE_CUDA
@@ -22,10 +19,7 @@ std::vector<std::string> available_backends() {
 }
 
 std::unique_ptr<backend> create_backend(const std::string& name, int threads) {
-#ifdef RL_CPU_READY
     if (name == "cpu") return std::make_unique<cpu_backend>(threads);
-#endif
-    (void)threads;
 #ifdef RL_HAVE_CUDA
     if (name == "cuda") return make_cuda_backend(0);
 #endif

@@ -1,1 +1,374 @@
-// placeholder, being written
+// cpu_backend.cpp: see cpu_backend.h. The hot loops live in cpu_kernels.h; the methods here
+// check their shapes with RL_CHECK before touching memory, then split the work over the pool.
+#include "backend/cpu_backend.h"
+
+#include "backend/cpu_kernels.h"
+#include "backend/thread_pool.h"
+#include "common/engine_error.h"
+#include "gguf/dequant.h"
+#include "gguf/gguf_file.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+namespace rl {
+namespace {
+
+using namespace cpu_kernels;
+
+size_t meminfo_bytes(const char* key) {
+    std::ifstream f("/proc/meminfo");
+    std::string k, unit;
+    size_t v = 0;
+    while (f >> k >> v) {
+        std::getline(f, unit);
+        if (k == std::string(key) + ":") return v * 1024;
+    }
+    return 0;
+}
+
+std::string mib(size_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB"; }
+
+std::string shape(const tensor& t) { return "[" + std::to_string(t.rows) + ", " + std::to_string(t.cols) + "]"; }
+
+void check_f32(const tensor& t, const char* what) {
+    RL_CHECK(t.data != nullptr, std::string("cpu_backend: ") + what + " has no storage");
+    RL_CHECK(t.type == dtype::dtype_f32, std::string("cpu_backend: ") + what + " must be f32");
+}
+
+float* f32(const tensor& t) { return static_cast<float*>(t.data); }
+
+} // namespace
+
+cpu_backend::cpu_backend(int threads) {
+    if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    pool_ = std::make_unique<thread_pool>(threads);
+    std::ifstream f("/proc/cpuinfo");
+    for (std::string line; std::getline(f, line);) {
+        if (line.rfind("model name", 0) == 0) {
+            const auto c = line.find(':');
+            cpu_name_ = c == std::string::npos ? line : line.substr(c + 1 + (c + 1 < line.size() && line[c + 1] == ' '));
+            break;
+        }
+    }
+    if (cpu_name_.empty()) cpu_name_ = "CPU";
+}
+
+cpu_backend::~cpu_backend() { std::free(kv_pool_); }
+
+int cpu_backend::threads() const { return pool_->size(); }
+
+device_info cpu_backend::info() const {
+    device_info d;
+    d.kind = "cpu";
+    d.name = cpu_name_;
+    d.compute_units = pool_->size();
+    d.total_memory = meminfo_bytes("MemTotal");
+    d.free_memory = meminfo_bytes("MemAvailable");
+    return d;
+}
+
+// --- memory ----------------------------------------------------------------------------------
+
+tensor cpu_backend::alloc(int64_t rows, int64_t cols, dtype t) {
+    RL_CHECK(rows >= 0 && cols >= 0, "cpu_backend::alloc: negative shape");
+    tensor out{nullptr, t, rows, cols};
+    const size_t bytes = std::max<size_t>(64, (out.bytes() + 63) / 64 * 64);
+    out.data = std::aligned_alloc(64, bytes);
+    RL_CHECK(out.data != nullptr, "cpu_backend: out of memory allocating " + mib(bytes));
+    allocated_ += out.bytes();
+    return out;
+}
+
+void cpu_backend::release(tensor& t) {
+    if (!t.data) return;
+    allocated_ -= std::min(allocated_, t.bytes());
+    std::free(t.data);
+    t = tensor{};
+}
+
+void cpu_backend::upload(const tensor& dst, const float* src) {
+    RL_CHECK(dst.data && src, "cpu_backend::upload: null buffer");
+    const int64_t n = dst.numel();
+    switch (dst.type) {
+    case dtype::dtype_f32: std::memcpy(dst.data, src, size_t(n) * 4); break;
+    case dtype::dtype_f16:
+        for (int64_t i = 0; i < n; ++i) static_cast<uint16_t*>(dst.data)[i] = fp32_to_fp16(src[i]);
+        break;
+    case dtype::dtype_bf16:
+        for (int64_t i = 0; i < n; ++i) static_cast<uint16_t*>(dst.data)[i] = fp32_to_bf16(src[i]);
+        break;
+    }
+}
+
+void cpu_backend::download(const tensor& src, float* dst) {
+    RL_CHECK(src.data && dst, "cpu_backend::download: null buffer");
+    const int64_t n = src.numel();
+    switch (src.type) {
+    case dtype::dtype_f32: std::memcpy(dst, src.data, size_t(n) * 4); break;
+    case dtype::dtype_f16:
+        for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_fp32(static_cast<const uint16_t*>(src.data)[i]);
+        break;
+    case dtype::dtype_bf16:
+        for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_fp32(static_cast<const uint16_t*>(src.data)[i]);
+        break;
+    }
+}
+
+tensor cpu_backend::upload_weight(const gguf_tensor_info& t) {
+    RL_CHECK(!t.dims.empty() && t.row_length() > 0, "tensor '" + t.name + "' has an empty shape");
+    const auto tr = ggml_traits(t.type);
+    RL_CHECK(tr.name && tr.dequantizable, "tensor '" + t.name + "' has unsupported type " + ggml_type_name(t.type));
+    const int64_t rows = t.n_rows(), cols = t.row_length();
+    const size_t row_bytes = ggml_row_bytes(t.type, cols);
+    RL_CHECK(t.data && t.nbytes >= row_bytes * size_t(rows), "tensor '" + t.name + "' data is truncated");
+    const size_t need = size_t(rows * cols) * 4, avail = meminfo_bytes("MemAvailable");
+    RL_CHECK(avail == 0 || need < avail, "weight '" + t.name + "' needs " + mib(need) + " as fp32 but only " +
+                                             mib(avail) + " of RAM is available");
+    tensor out = alloc(rows, cols, dtype::dtype_f32);
+    const uint8_t* src = t.data;
+    float* dst = f32(out);
+    const ggml_type ty = t.type;
+    pool_->parallel_for(rows, 64, [&](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; ++r) dequantize_row(ty, src + size_t(r) * row_bytes, dst + r * cols, cols);
+    });
+    return out;
+}
+
+void cpu_backend::alloc_kv(const kv_cache_layout& l) {
+    RL_CHECK(l.n_layers > 0 && l.num_blocks > 0 && l.block_size > 0 && l.n_kv_heads > 0 && l.head_dim > 0,
+             "cpu_backend::alloc_kv: every dimension of the KV layout must be positive");
+    std::free(kv_pool_);
+    kv_pool_ = nullptr;
+    kv_bytes_ = 0;
+    kv_ = kv_cache_layout{};
+    const size_t bytes = size_t(2) * l.n_layers * size_t(l.num_blocks) * l.block_size * l.n_kv_heads * l.head_dim * 4;
+    const size_t avail = meminfo_bytes("MemAvailable");
+    if (avail != 0 && bytes > avail)
+        RL_THROW("KV pool of " + mib(bytes) + " (" + std::to_string(l.num_blocks) + " blocks x " +
+                 std::to_string(l.block_size) + " tokens x " + std::to_string(l.n_layers) + " layers x " +
+                 std::to_string(l.n_kv_heads) + " kv heads x " + std::to_string(l.head_dim) +
+                 " dims x K,V fp32) exceeds available memory (" + mib(avail) + ")");
+    kv_pool_ = static_cast<float*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+    RL_CHECK(kv_pool_ != nullptr, "cpu_backend: out of memory allocating a KV pool of " + mib(bytes));
+    kv_ = l;
+    kv_bytes_ = bytes;
+}
+
+float* cpu_backend::k_block(int layer, int block) const {
+    const size_t per_block = size_t(kv_.block_size) * kv_.n_kv_heads * kv_.head_dim;
+    return kv_pool_ + (size_t(layer) * 2 * kv_.num_blocks + block) * per_block;
+}
+float* cpu_backend::v_block(int layer, int block) const {
+    const size_t per_block = size_t(kv_.block_size) * kv_.n_kv_heads * kv_.head_dim;
+    return kv_pool_ + ((size_t(layer) * 2 + 1) * kv_.num_blocks + block) * per_block;
+}
+
+// --- one step --------------------------------------------------------------------------------
+
+void cpu_backend::set_step(const step_input& in) {
+    const int n = in.n_tokens();
+    RL_CHECK(n > 0, "step has no tokens");
+    RL_CHECK(in.positions.size() == in.tokens.size(), "step: positions and tokens differ in length");
+    row_seq_.assign(size_t(n), -1);
+    for (size_t s = 0; s < in.seqs.size(); ++s) {
+        const seq_slice& q = in.seqs[s];
+        RL_CHECK(q.n_tokens > 0 && q.token_begin >= 0 && q.token_begin + q.n_tokens <= n && q.start_pos >= 0,
+                 "step: sequence " + std::to_string(s) + " covers rows outside the batch");
+        for (int i = 0; i < q.n_tokens; ++i) {
+            const int r = q.token_begin + i;
+            RL_CHECK(row_seq_[size_t(r)] < 0, "step: batch row " + std::to_string(r) + " belongs to two sequences");
+            RL_CHECK(in.positions[size_t(r)] == q.start_pos + i,
+                     "step: position of row " + std::to_string(r) + " disagrees with its sequence's start_pos");
+            row_seq_[size_t(r)] = int32_t(s);
+        }
+    }
+    for (int r = 0; r < n; ++r) RL_CHECK(row_seq_[size_t(r)] >= 0, "step: batch row " + std::to_string(r) + " has no sequence");
+    for (int32_t r : in.logit_rows) RL_CHECK(r >= 0 && r < n, "step: logit row " + std::to_string(r) + " is out of range");
+    step_ = in;
+}
+
+void cpu_backend::embed(const tensor& table, tensor& out) {
+    check_f32(table, "embedding table");
+    check_f32(out, "embed output");
+    const int64_t n = step_.n_tokens(), d = table.cols;
+    RL_CHECK(out.rows == n && out.cols == d, "embed: output " + shape(out) + " for table " + shape(table) +
+                                                 " and " + std::to_string(n) + " tokens");
+    for (int32_t t : step_.tokens) RL_CHECK(t >= 0 && t < table.rows, "embed: token id " + std::to_string(t) + " out of range");
+    for (int64_t i = 0; i < n; ++i) std::memcpy(f32(out) + i * d, f32(table) + int64_t(step_.tokens[size_t(i)]) * d, size_t(d) * 4);
+}
+
+void cpu_backend::rms_norm(const tensor& x, const tensor& w, float eps, tensor& out) {
+    check_f32(x, "rms_norm input");
+    check_f32(w, "rms_norm weight");
+    check_f32(out, "rms_norm output");
+    RL_CHECK(w.numel() == x.cols && out.rows == x.rows && out.cols == x.cols,
+             "rms_norm: x " + shape(x) + ", w " + shape(w) + ", out " + shape(out));
+    const int64_t d = x.cols;
+    pool_->parallel_for(x.rows, 8, [&](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; ++r) {
+            const float* xr = f32(x) + r * d;
+            float* o = f32(out) + r * d;
+            double ss = 0.0;
+            for (int64_t i = 0; i < d; ++i) ss += double(xr[i]) * xr[i];
+            const float s = float(1.0 / std::sqrt(ss / double(d) + eps));
+            for (int64_t i = 0; i < d; ++i) o[i] = xr[i] * s * f32(w)[i];
+        }
+    });
+}
+
+void cpu_backend::add(tensor& x, const tensor& y) {
+    check_f32(x, "add lhs");
+    check_f32(y, "add rhs");
+    RL_CHECK(x.rows == y.rows && x.cols == y.cols, "add: " + shape(x) + " += " + shape(y));
+    float* a = f32(x);
+    const float* b = f32(y);
+    const int64_t n = x.numel();
+    for (int64_t i = 0; i < n; ++i) a[i] += b[i];
+}
+
+void cpu_backend::matmul(const tensor& x, const tensor& w, tensor& out) {
+    check_f32(x, "matmul x");
+    check_f32(w, "matmul w");
+    check_f32(out, "matmul out");
+    RL_CHECK(x.cols == w.cols && out.rows == x.rows && out.cols == w.rows,
+             "matmul: x " + shape(x) + " . w " + shape(w) + "^T -> out " + shape(out));
+    const int64_t n = x.rows, k = x.cols, m = w.rows;
+    const float *xp = f32(x), *wp = f32(w);
+    float* op = f32(out);
+    // Split the output columns (weight rows) across threads: each thread streams its own slice of
+    // w once per row block, which is what decode (n = 1, bandwidth bound) needs too.
+    const int64_t tiles = (m + kTileC - 1) / kTileC;
+    const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, n * k * kTileC));  // >= 64k FMAs a chunk
+    pool_->parallel_for(tiles, grain, [&](int64_t b, int64_t e) {
+        matmul_cols(xp, n, k, wp, m, b * kTileC, std::min(m, e * kTileC), op);
+    });
+}
+
+void cpu_backend::add_bias(tensor& x, const tensor& b) {
+    check_f32(x, "add_bias x");
+    check_f32(b, "add_bias bias");
+    RL_CHECK(b.numel() == x.cols, "add_bias: x " + shape(x) + ", bias " + shape(b));
+    for (int64_t r = 0; r < x.rows; ++r)
+        for (int64_t c = 0; c < x.cols; ++c) f32(x)[r * x.cols + c] += f32(b)[c];
+}
+
+void cpu_backend::rope(tensor& x, const rope_params& p) {
+    check_f32(x, "rope input");
+    RL_CHECK(p.inv_freq && p.rope_dim > 0 && p.rope_dim % 2 == 0 && p.rope_dim <= p.head_dim &&
+                 int(p.inv_freq->size()) == p.rope_dim / 2,
+             "rope: rope_dim " + std::to_string(p.rope_dim) + " with head_dim " + std::to_string(p.head_dim) +
+                 " needs rope_dim/2 inverse frequencies");
+    RL_CHECK(x.rows == step_.n_tokens() && x.cols == int64_t(p.n_heads) * p.head_dim,
+             "rope: x " + shape(x) + " for " + std::to_string(step_.n_tokens()) + " tokens x " +
+                 std::to_string(p.n_heads) + " heads x " + std::to_string(p.head_dim));
+    const int half = p.rope_dim / 2;
+    pool_->parallel_for(x.rows, 4, [&](int64_t b, int64_t e) {
+        std::vector<float> cs(static_cast<size_t>(half)), sn(static_cast<size_t>(half));
+        for (int64_t r = b; r < e; ++r) {
+            const double pos = step_.positions[size_t(r)];
+            for (int i = 0; i < half; ++i) {
+                const double th = pos * double((*p.inv_freq)[size_t(i)]);
+                cs[size_t(i)] = float(std::cos(th));
+                sn[size_t(i)] = float(std::sin(th));
+            }
+            for (int h = 0; h < p.n_heads; ++h) {
+                float* v = f32(x) + r * x.cols + int64_t(h) * p.head_dim;
+                for (int i = 0; i < half; ++i) {
+                    // normal: pairs (2i, 2i+1); neox: pairs (i, i + rope_dim/2)
+                    const int i0 = p.neox ? i : 2 * i, i1 = p.neox ? i + half : 2 * i + 1;
+                    const float a = v[i0], c = v[i1];
+                    v[i0] = a * cs[size_t(i)] - c * sn[size_t(i)];
+                    v[i1] = a * sn[size_t(i)] + c * cs[size_t(i)];
+                }
+            }
+        }
+    });
+}
+
+void cpu_backend::check_kv_ready(int layer) const {
+    RL_CHECK(kv_pool_ != nullptr, "cpu_backend: the KV pool has not been allocated (alloc_kv)");
+    RL_CHECK(layer >= 0 && layer < kv_.n_layers, "cpu_backend: layer " + std::to_string(layer) + " out of range");
+    for (const seq_slice& s : step_.seqs) {
+        const int need = (s.context_len() + kv_.block_size - 1) / kv_.block_size;
+        RL_CHECK(int(s.block_table.size()) >= need, "step: a sequence with " + std::to_string(s.context_len()) +
+                                                        " positions has only " + std::to_string(s.block_table.size()) +
+                                                        " blocks in its table");
+        for (int i = 0; i < need; ++i)
+            RL_CHECK(s.block_table[size_t(i)] >= 0 && s.block_table[size_t(i)] < kv_.num_blocks,
+                     "step: block id " + std::to_string(s.block_table[size_t(i)]) + " is outside the KV pool");
+    }
+}
+
+void cpu_backend::kv_store(int layer, const tensor& k, const tensor& v) {
+    check_f32(k, "kv_store k");
+    check_f32(v, "kv_store v");
+    check_kv_ready(layer);
+    const int64_t w = int64_t(kv_.n_kv_heads) * kv_.head_dim;
+    RL_CHECK(k.rows == step_.n_tokens() && k.cols == w && v.rows == k.rows && v.cols == w,
+             "kv_store: k " + shape(k) + ", v " + shape(v) + " for a pool of " + std::to_string(kv_.n_kv_heads) +
+                 " kv heads x " + std::to_string(kv_.head_dim));
+    for (int64_t r = 0; r < k.rows; ++r) {
+        const seq_slice& s = step_.seqs[size_t(row_seq_[size_t(r)])];
+        const int pos = step_.positions[size_t(r)];
+        const int blk = s.block_table[size_t(pos / kv_.block_size)];
+        const int64_t off = int64_t(pos % kv_.block_size) * w;
+        std::memcpy(k_block(layer, blk) + off, f32(k) + r * w, size_t(w) * 4);
+        std::memcpy(v_block(layer, blk) + off, f32(v) + r * w, size_t(w) * 4);
+    }
+}
+
+void cpu_backend::attention(int layer, const tensor& q, tensor& out, int n_heads, int n_kv_heads, int head_dim,
+                            float scale) {
+    check_f32(q, "attention q");
+    check_f32(out, "attention out");
+    check_kv_ready(layer);
+    RL_CHECK(n_heads > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0, "attention: n_heads must be a multiple of n_kv_heads");
+    RL_CHECK(n_kv_heads == kv_.n_kv_heads && head_dim == kv_.head_dim,
+             "attention: kv heads / head_dim disagree with the KV pool layout");
+    RL_CHECK(q.rows == step_.n_tokens() && q.cols == int64_t(n_heads) * head_dim && out.rows == q.rows && out.cols == q.cols,
+             "attention: q " + shape(q) + ", out " + shape(out) + " for " + std::to_string(n_heads) + " heads x " +
+                 std::to_string(head_dim));
+    const attn_args a{f32(q), f32(out), k_block(layer, 0), v_block(layer, 0), n_heads, n_kv_heads, head_dim,
+                      kv_.block_size, scale};
+    pool_->parallel_for(q.rows * n_heads, 1, [&](int64_t b, int64_t e) {
+        std::vector<float> scores;
+        for (int64_t t = b; t < e; ++t) {
+            const int64_t r = t / n_heads;
+            const seq_slice& s = step_.seqs[size_t(row_seq_[size_t(r)])];
+            const int ctx = step_.positions[size_t(r)] + 1;  // causal: positions 0..p
+            scores.resize(size_t(ctx));
+            attend_one(a, r, int(t % n_heads), ctx, s.block_table.data(), scores.data());
+        }
+    });
+}
+
+void cpu_backend::silu_mul(const tensor& gate, const tensor& up, tensor& out) {
+    check_f32(gate, "silu_mul gate");
+    check_f32(up, "silu_mul up");
+    check_f32(out, "silu_mul out");
+    RL_CHECK(gate.rows == up.rows && gate.cols == up.cols && out.rows == gate.rows && out.cols == gate.cols,
+             "silu_mul: gate " + shape(gate) + ", up " + shape(up) + ", out " + shape(out));
+    const int64_t n = gate.numel();
+    pool_->parallel_for(n, 4096, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) {
+            const float g = f32(gate)[i];
+            f32(out)[i] = g / (1.f + std::exp(-g)) * f32(up)[i];
+        }
+    });
+}
+
+void cpu_backend::gather_logit_rows(const tensor& x, tensor& out) {
+    check_f32(x, "gather x");
+    check_f32(out, "gather out");
+    RL_CHECK(x.rows == step_.n_tokens() && out.rows == int64_t(step_.logit_rows.size()) && out.cols == x.cols,
+             "gather_logit_rows: x " + shape(x) + ", out " + shape(out) + " for " +
+                 std::to_string(step_.logit_rows.size()) + " logit rows");
+    for (size_t i = 0; i < step_.logit_rows.size(); ++i)
+        std::memcpy(f32(out) + int64_t(i) * x.cols, f32(x) + int64_t(step_.logit_rows[i]) * x.cols, size_t(x.cols) * 4);
+}
+
+} // namespace rl

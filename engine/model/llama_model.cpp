@@ -1,1 +1,208 @@
-// placeholder, being written
+// llama_model.cpp: loads and shape-checks the weights of a llama/qwen2 GGUF onto a backend and
+// runs the forward pass as a sequence of backend ops. The same code drives every backend; it is
+// checked end to end against llama.cpp by test_golden.
+#include "model/llama_model.h"
+
+#include "common/engine_error.h"
+#include "gguf/gguf_file.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+namespace rl {
+namespace {
+
+std::string dims_str(const std::vector<int64_t>& d) {
+    std::string s = "[";
+    for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
+    return s + "]";
+}
+
+// GGUF dims are ggml order: dims[0] is the row length (in_features), dims[1] the row count.
+const gguf_tensor_info& expect(const gguf_file& f, const std::string& name, std::vector<int64_t> dims) {
+    const gguf_tensor_info* t = f.find_tensor(name);
+    RL_CHECK(t != nullptr, "missing tensor '" + name + "'");
+    std::vector<int64_t> got = t->dims;
+    while (got.size() > dims.size() && got.back() == 1) got.pop_back();
+    RL_CHECK(got == dims, "tensor '" + name + "' has shape " + dims_str(t->dims) + ", expected " + dims_str(dims));
+    return *t;
+}
+
+tensor rows_view(const tensor& t, int64_t rows) {
+    tensor v = t;
+    v.rows = rows;
+    return v;
+}
+
+} // namespace
+
+std::unique_ptr<llama_model> llama_model::load(const gguf_file& f, backend& be) {
+    const model_config cfg = model_config::from_gguf(f);
+    std::unique_ptr<llama_model> m(new llama_model(cfg, be));
+    const int64_t d = cfg.d_model, q = cfg.q_dim(), kv = cfg.kv_dim(), ff = cfg.d_ff, V = cfg.vocab_size;
+
+    // Collect and shape-check everything first, so a bad file fails before any upload.
+    std::vector<const gguf_tensor_info*> infos;
+    auto want = [&](const std::string& name, std::vector<int64_t> dims) {
+        infos.push_back(&expect(f, name, std::move(dims)));
+    };
+    want("token_embd.weight", {d, V});
+    want("output_norm.weight", {d});
+    if (!cfg.tied_embeddings) want("output.weight", {d, V});
+    for (int l = 0; l < cfg.n_layers; ++l) {
+        const std::string p = "blk." + std::to_string(l) + ".";
+        want(p + "attn_norm.weight", {d});
+        want(p + "attn_q.weight", {d, q});
+        want(p + "attn_k.weight", {d, kv});
+        want(p + "attn_v.weight", {d, kv});
+        want(p + "attn_output.weight", {q, d});
+        if (cfg.qkv_bias) {
+            want(p + "attn_q.bias", {q});
+            want(p + "attn_k.bias", {kv});
+            want(p + "attn_v.bias", {kv});
+        }
+        want(p + "ffn_norm.weight", {d});
+        want(p + "ffn_gate.weight", {d, ff});
+        want(p + "ffn_up.weight", {d, ff});
+        want(p + "ffn_down.weight", {ff, d});
+    }
+    size_t need = 0;
+    for (const auto* t : infos) need += size_t(t->n_elements()) * dtype_size(be.compute_dtype());
+    const device_info di = be.info();
+    if (di.free_memory != 0 && need > di.free_memory)
+        RL_THROW("the weights need " + std::to_string(need >> 20) + " MiB on the " + di.kind + " backend but only " +
+                 std::to_string(di.free_memory >> 20) + " MiB is free");
+
+    // Upload in the order collected above; tensors are [out_features, in_features] on the backend.
+    size_t next = 0;
+    auto up = [&]() {
+        tensor t = be.upload_weight(*infos[next++]);
+        m->weight_bytes_ += t.bytes();
+        return t;
+    };
+    m->tok_embd_ = up();
+    m->out_norm_ = up();
+    m->lm_head_ = cfg.tied_embeddings ? m->tok_embd_ : up();
+    m->layers_.resize(size_t(cfg.n_layers));
+    for (auto& L : m->layers_) {
+        L.attn_norm = up();
+        L.wq = up();
+        L.wk = up();
+        L.wv = up();
+        L.wo = up();
+        if (cfg.qkv_bias) {
+            L.bq = up();
+            L.bk = up();
+            L.bv = up();
+        }
+        L.ffn_norm = up();
+        L.w_gate = up();
+        L.w_up = up();
+        L.w_down = up();
+    }
+    m->inv_freq_ = cfg.rope_inv_freq();
+    return m;
+}
+
+llama_model::~llama_model() {
+    if (!cfg_.tied_embeddings) be_.release(lm_head_);
+    for (tensor* t : {&tok_embd_, &out_norm_, &x_, &xn_, &q_, &k_, &v_, &attn_, &proj_, &gate_, &up_, &act_, &last_,
+                      &last_norm_, &logits_})
+        be_.release(*t);
+    for (auto& L : layers_)
+        for (tensor* t : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.bq, &L.bk, &L.bv, &L.ffn_norm, &L.w_gate,
+                          &L.w_up, &L.w_down})
+            be_.release(*t);
+}
+
+kv_cache_layout llama_model::kv_layout_for(int num_blocks, int block_size) const {
+    return kv_cache_layout{cfg_.n_layers, num_blocks, block_size, cfg_.n_kv_heads, cfg_.head_dim};
+}
+
+void llama_model::ensure_scratch(int n_tokens, int n_logits) {
+    const dtype t = be_.compute_dtype();
+    if (n_tokens > scratch_tokens_) {
+        // Grow geometrically so a sequence of slightly larger steps does not reallocate each time.
+        const int n = std::max(n_tokens, scratch_tokens_ * 3 / 2);
+        for (tensor* s : {&x_, &xn_, &q_, &k_, &v_, &attn_, &proj_, &gate_, &up_, &act_}) be_.release(*s);
+        x_ = be_.alloc(n, cfg_.d_model, t);       // [n, d] residual stream
+        xn_ = be_.alloc(n, cfg_.d_model, t);      // [n, d] normed
+        q_ = be_.alloc(n, cfg_.q_dim(), t);       // [n, n_heads*head_dim]
+        k_ = be_.alloc(n, cfg_.kv_dim(), t);      // [n, n_kv_heads*head_dim]
+        v_ = be_.alloc(n, cfg_.kv_dim(), t);
+        attn_ = be_.alloc(n, cfg_.q_dim(), t);    // [n, n_heads*head_dim]
+        proj_ = be_.alloc(n, cfg_.d_model, t);    // [n, d]
+        gate_ = be_.alloc(n, cfg_.d_ff, t);       // [n, d_ff]
+        up_ = be_.alloc(n, cfg_.d_ff, t);
+        act_ = be_.alloc(n, cfg_.d_ff, t);
+        scratch_tokens_ = n;
+    }
+    if (n_logits > scratch_logits_) {
+        const int n = std::max(n_logits, scratch_logits_ * 3 / 2);
+        for (tensor* s : {&last_, &last_norm_, &logits_}) be_.release(*s);
+        last_ = be_.alloc(n, cfg_.d_model, t);       // [n_logits, d]
+        last_norm_ = be_.alloc(n, cfg_.d_model, t);  // [n_logits, d]
+        logits_ = be_.alloc(n, cfg_.vocab_size, t);  // [n_logits, vocab]
+        scratch_logits_ = n;
+    }
+}
+
+void llama_model::forward(const step_input& in, std::vector<float>& logits) {
+    const int n = in.n_tokens();
+    const int nl = static_cast<int>(in.logit_rows.size());
+    RL_CHECK(n > 0, "forward: empty step");
+    const kv_cache_layout& kl = be_.kv_layout();
+    RL_CHECK(kl.num_blocks > 0 && kl.n_layers == cfg_.n_layers && kl.n_kv_heads == cfg_.n_kv_heads &&
+                 kl.head_dim == cfg_.head_dim,
+             "forward: the backend's KV pool is missing or was not allocated for this model's shape");
+    for (const seq_slice& s : in.seqs)
+        RL_CHECK(s.context_len() <= cfg_.context_length || cfg_.context_length <= 0,
+                 "forward: position " + std::to_string(s.context_len() - 1) + " exceeds the model's context length " +
+                     std::to_string(cfg_.context_length));
+    ensure_scratch(n, std::max(nl, 1));
+    be_.set_step(in);
+
+    tensor x = rows_view(x_, n), xn = rows_view(xn_, n), q = rows_view(q_, n), k = rows_view(k_, n),
+           v = rows_view(v_, n), attn = rows_view(attn_, n), proj = rows_view(proj_, n),
+           gate = rows_view(gate_, n), up = rows_view(up_, n), act = rows_view(act_, n);
+    const rope_params rq{cfg_.n_heads, cfg_.head_dim, cfg_.rope_dim, cfg_.rope_neox, &inv_freq_};
+    const rope_params rk{cfg_.n_kv_heads, cfg_.head_dim, cfg_.rope_dim, cfg_.rope_neox, &inv_freq_};
+    const float scale = 1.f / std::sqrt(float(cfg_.head_dim));
+
+    be_.embed(tok_embd_, x);  // x [n, d]
+    for (int l = 0; l < cfg_.n_layers; ++l) {
+        const layer_weights& L = layers_[size_t(l)];
+        be_.rms_norm(x, L.attn_norm, cfg_.norm_eps, xn);
+        be_.matmul(xn, L.wq, q);  // [n, q_dim]
+        be_.matmul(xn, L.wk, k);  // [n, kv_dim]
+        be_.matmul(xn, L.wv, v);  // [n, kv_dim]
+        if (cfg_.qkv_bias) {
+            be_.add_bias(q, L.bq);
+            be_.add_bias(k, L.bk);
+            be_.add_bias(v, L.bv);
+        }
+        be_.rope(q, rq);
+        be_.rope(k, rk);
+        be_.kv_store(l, k, v);
+        be_.attention(l, q, attn, cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim, scale);  // [n, q_dim]
+        be_.matmul(attn, L.wo, proj);  // [n, d]
+        be_.add(x, proj);
+        be_.rms_norm(x, L.ffn_norm, cfg_.norm_eps, xn);
+        be_.matmul(xn, L.w_gate, gate);  // [n, d_ff]
+        be_.matmul(xn, L.w_up, up);      // [n, d_ff]
+        be_.silu_mul(gate, up, act);
+        be_.matmul(act, L.w_down, proj);  // [n, d]
+        be_.add(x, proj);
+    }
+    logits.resize(size_t(nl) * size_t(cfg_.vocab_size));
+    if (nl == 0) return;
+    // Only the rows whose logits are wanted go through the final norm and the (large) LM head.
+    tensor last = rows_view(last_, nl), last_norm = rows_view(last_norm_, nl), out = rows_view(logits_, nl);
+    be_.gather_logit_rows(x, last);                               // [nl, d]
+    be_.rms_norm(last, out_norm_, cfg_.norm_eps, last_norm);      // [nl, d]
+    be_.matmul(last_norm, lm_head_, out);                         // [nl, vocab]
+    be_.download(out, logits.data());
+}
+
+} // namespace rl

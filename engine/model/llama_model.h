@@ -45,7 +45,7 @@ private:
     size_t weight_bytes_ = 0;
     // activation scratch, grown on demand
     int scratch_tokens_ = 0, scratch_logits_ = 0;
-    tensor x_, xn_, q_, k_, v_, attn_, proj_, gate_, up_, act_, last_, logits_;
+    tensor x_, xn_, q_, k_, v_, attn_, proj_, gate_, up_, act_, last_, last_norm_, logits_;
 };
 
 } // namespace rl

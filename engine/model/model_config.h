@@ -31,6 +31,7 @@ struct model_config {
     float rope_low_freq_factor = 1.f;
     float rope_high_freq_factor = 4.f;
     int rope_original_context = 8192;
+    std::vector<float> rope_freq_factors;  // [rope_dim/2] divisors from a rope_freqs.weight tensor, or empty
     bool qkv_bias = false;       // qwen2
     bool tied_embeddings = false;  // no output.weight: the LM head is token_embd
 

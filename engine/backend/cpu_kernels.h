@@ -1,0 +1,119 @@
+// cpu_kernels: the hot loops of cpu_backend (register-tiled matmul, paged attention for one
+// (row, head)), each compiled twice via target_clones: an AVX2+FMA version picked at load time on
+// CPUs that have it, and a baseline one. Included only by cpu_backend.cpp (internal linkage).
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+namespace rl::cpu_kernels {
+
+// The kernels pass 32-byte vectors only between always_inline helpers, so the psABI note about
+// AVX argument passing does not apply (GCC reports it at the end of the including file, so the
+// pragma stays in force; cpu_backend.cpp is the only includer).
+#pragma GCC diagnostic ignored "-Wpsabi"
+// Unaligned 8-float vector (GCC vector extension); the AVX2 clone turns it into ymm + FMA.
+typedef float v8f __attribute__((vector_size(32), aligned(4)));
+
+static inline __attribute__((always_inline)) v8f load8(const float* p) { return *reinterpret_cast<const v8f*>(p); }
+static inline __attribute__((always_inline)) float hsum(v8f v) {
+    return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+
+// out[R, C] = x[R, k] . w[C, k]^T: R x C vector accumulators over k, reduced at the end.
+template <int R, int C>
+static inline __attribute__((always_inline)) void mm_tile(const float* x, int64_t ldx, const float* w, int64_t ldw,
+                                                   int64_t k, float* out, int64_t ldo) {
+    v8f acc[R][C];
+    for (int r = 0; r < R; ++r)
+        for (int c = 0; c < C; ++c) acc[r][c] = v8f{};
+    int64_t kk = 0;
+    for (; kk + 8 <= k; kk += 8) {
+        v8f wv[C];
+        for (int c = 0; c < C; ++c) wv[c] = load8(w + c * ldw + kk);
+        for (int r = 0; r < R; ++r) {
+            const v8f xv = load8(x + r * ldx + kk);
+            for (int c = 0; c < C; ++c) acc[r][c] += xv * wv[c];
+        }
+    }
+    for (int r = 0; r < R; ++r)
+        for (int c = 0; c < C; ++c) {
+            float s = hsum(acc[r][c]);
+            for (int64_t t = kk; t < k; ++t) s += x[r * ldx + t] * w[c * ldw + t];
+            out[r * ldo + c] = s;
+        }
+}
+
+constexpr int kTileR = 3;    // x rows per tile
+constexpr int kTileC = 4;    // w rows per tile (3 x 4 accumulators + 4 w vectors fit 16 ymm)
+constexpr int64_t kRowBlock = 48;  // x rows kept hot in cache while a w tile streams over them
+
+template <int C>
+static inline __attribute__((always_inline)) void mm_rows(const float* x, int64_t n, int64_t k, const float* w,
+                                                   float* out, int64_t ldo) {
+    int64_t i = 0;
+    for (; i + kTileR <= n; i += kTileR) mm_tile<kTileR, C>(x + i * k, k, w, k, k, out + i * ldo, ldo);
+    for (; i < n; ++i) mm_tile<1, C>(x + i * k, k, w, k, k, out + i * ldo, ldo);
+}
+
+// out[:, m0:m1] for x [n, k] and w [m, k]; out is [n, m] row-major.
+static __attribute__((target_clones("arch=x86-64-v3", "default"))) void
+matmul_cols(const float* x, int64_t n, int64_t k, const float* w, int64_t m, int64_t m0, int64_t m1, float* out) {
+    for (int64_t i0 = 0; i0 < n; i0 += kRowBlock) {
+        const int64_t nb = std::min(kRowBlock, n - i0);
+        const float* xb = x + i0 * k;
+        float* ob = out + i0 * m;
+        int64_t j = m0;
+        for (; j + kTileC <= m1; j += kTileC) mm_rows<kTileC>(xb, nb, k, w + j * k, ob + j, m);
+        for (; j < m1; ++j) mm_rows<1>(xb, nb, k, w + j * k, ob + j, m);
+    }
+}
+
+static inline __attribute__((always_inline)) float dot(const float* a, const float* b, int n) {
+    v8f acc = v8f{};
+    int i = 0;
+    for (; i + 8 <= n; i += 8) acc += load8(a + i) * load8(b + i);
+    float s = hsum(acc);
+    for (; i < n; ++i) s += a[i] * b[i];
+    return s;
+}
+
+struct attn_args {
+    const float* q;          // [n, n_heads*head_dim]
+    float* out;              // same shape
+    const float* k_pool;     // this layer: [num_blocks, block_size, n_kv_heads, head_dim]
+    const float* v_pool;
+    int n_heads, n_kv_heads, head_dim, block_size;
+    float scale;
+};
+
+// One (query row, head): softmax(q . K[0..ctx)^T * scale) . V, reading K/V through the block table.
+static __attribute__((target_clones("arch=x86-64-v3", "default"))) void
+attend_one(const attn_args& a, int64_t row, int head, int ctx, const int32_t* block_table, float* scores) {
+    const int hd = a.head_dim;
+    const int g = head / (a.n_heads / a.n_kv_heads);  // GQA: consecutive q heads share a kv head
+    const int64_t tok_stride = int64_t(a.n_kv_heads) * hd;
+    const int64_t blk_stride = tok_stride * a.block_size;
+    const float* q = a.q + row * int64_t(a.n_heads) * hd + int64_t(head) * hd;
+    float mx = -INFINITY;
+    for (int j = 0; j < ctx; ++j) {
+        const float* kr = a.k_pool + block_table[j / a.block_size] * blk_stride + (j % a.block_size) * tok_stride + g * hd;
+        scores[j] = dot(q, kr, hd) * a.scale;
+        mx = std::max(mx, scores[j]);
+    }
+    double sum = 0.0;
+    for (int j = 0; j < ctx; ++j) {
+        scores[j] = std::exp(scores[j] - mx);
+        sum += scores[j];
+    }
+    const float inv = float(1.0 / sum);
+    float* o = a.out + row * int64_t(a.n_heads) * hd + int64_t(head) * hd;
+    for (int d = 0; d < hd; ++d) o[d] = 0.f;
+    for (int j = 0; j < ctx; ++j) {
+        const float* vr = a.v_pool + block_table[j / a.block_size] * blk_stride + (j % a.block_size) * tok_stride + g * hd;
+        const float p = scores[j] * inv;
+        for (int d = 0; d < hd; ++d) o[d] += p * vr[d];
+    }
+}
+
+} // namespace rl::cpu_kernels
