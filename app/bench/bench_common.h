@@ -23,3 +23,4 @@ struct BenchArgs {
 
 rl::engine_options engineOptions(const BenchArgs& args);
 int runServe(const BenchArgs& args);
+int runKernelBench(const BenchArgs& args, bool decode);

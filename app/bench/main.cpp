@@ -1,4 +1,6 @@
 // ridgeline-bench: headless benchmarks.
+//   ridgeline-bench decode|prefill --model PATH [--backend cpu|cuda] [--batch 1,8,64] [--context N]
+//                                  [--steps N] [--json FILE]
 //   ridgeline-bench serve --model PATH --scenario NAME [--backend cpu] [--users N] [--duration S]
 //                         [--kv-blocks N] [--max-num-seqs N] [--max-num-batched-tokens N]
 //                         [--block-size N] [--max-context N] [--no-prefix-caching]
@@ -12,7 +14,9 @@
 
 namespace {
 const char* kUsage =
-    "usage: ridgeline-bench serve --model PATH --scenario NAME [options]\n"
+    "usage: ridgeline-bench decode|prefill --model PATH [--backend cpu|cuda] [--batch 1,8,64,256]\n"
+    "                       [--context N] [--steps N] [--json FILE]\n"
+    "       ridgeline-bench serve --model PATH --scenario NAME [options]\n"
     "  --scenario chat|summarize|write|idle-return|ramp|poisson\n"
     "  --backend cpu          --threads N\n"
     "  --users N  --rate R (poisson)  --think S  --ramp S  --seed N  --duration S (default 30)\n"
@@ -79,6 +83,8 @@ int main(int argc, char** argv) {
     if (args.has("--help")) { std::fputs(kUsage, stdout); return 0; }
     try {
         if (args.command == "serve") return runServe(args);
+        if (args.command == "decode") return runKernelBench(args, true);
+        if (args.command == "prefill") return runKernelBench(args, false);
         std::fprintf(stderr, "ridgeline-bench: unknown command '%s'\n%s", args.command.c_str(), kUsage);
         return 2;
     } catch (const BenchError& e) {

@@ -1,0 +1,154 @@
+// ridgeline-bench decode | prefill: times the model's forward pass directly on a backend (no
+// scheduler), for a list of batch sizes, and reports tok/s, ms/step, achieved TB/s and TFLOP/s
+// (from the cost model), and those as fractions of the measured and the spec roofs.
+//   decode:  each of B sequences holds `--context` tokens of KV, then `--steps` decode steps are timed.
+//   prefill: B sequences of `--context` tokens are prefilled in one step (`--steps` repetitions).
+#include "bench_common.h"
+
+#include "backend/backend_factory.h"
+#include "gguf/gguf_file.h"
+#include "metrics/calibrate.h"
+#include "metrics/cost_model.h"
+#include "metrics/device_specs.h"
+#include "model/llama_model.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace {
+
+std::vector<int> parseList(const std::string& s) {
+    std::vector<int> out;
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+        try {
+            out.push_back(std::stoi(item));
+        } catch (const std::exception&) {
+            throw BenchError{"--batch expects a comma-separated list of integers, got '" + s + "'"};
+        }
+        if (out.back() < 1) throw BenchError{"batch sizes must be positive"};
+    }
+    return out;
+}
+
+// Builds one step for `batch` sequences: each gets `n` new tokens after `start` cached ones.
+rl::step_input makeStep(int batch, int n, int start, int blocksPerSeq, int blockSize, int vocab, uint32_t seed) {
+    rl::step_input in;
+    for (int b = 0; b < batch; ++b) {
+        rl::seq_slice sl;
+        sl.token_begin = in.n_tokens();
+        sl.n_tokens = n;
+        sl.start_pos = start;
+        for (int i = 0; i < blocksPerSeq; ++i) sl.block_table.push_back(b * blocksPerSeq + i);
+        (void)blockSize;
+        for (int i = 0; i < n; ++i) {
+            seed = seed * 1664525u + 1013904223u;
+            in.tokens.push_back(int32_t(seed % uint32_t(vocab)));
+            in.positions.push_back(start + i);
+        }
+        in.logit_rows.push_back(sl.token_begin + n - 1);
+        in.seqs.push_back(std::move(sl));
+    }
+    return in;
+}
+
+} // namespace
+
+int runKernelBench(const BenchArgs& args, bool decode) {
+    if (!args.has("--model")) throw BenchError{"--model PATH is required"};
+    const std::vector<int> batches = parseList(args.get("--batch", decode ? "1,8,64" : "1"));
+    const int context = int(args.number("--context", decode ? 256 : 2048));
+    const int steps = int(args.number("--steps", decode ? 32 : 3));
+    const int blockSize = 16;
+    if (context < 1 || steps < 1) throw BenchError{"--context and --steps must be positive"};
+
+    auto be = rl::create_backend(args.get("--backend", "cpu"), int(args.number("--threads", 0)));
+    auto file = rl::gguf_file::open(args.get("--model"));
+    auto model = rl::llama_model::load(*file, *be);
+    const rl::model_config& cfg = model->config();
+    const rl::device_info dev = be->info();
+    const rl::device_peaks measured = rl::calibrate_peaks(*be);
+    const rl::device_spec* spec = rl::find_device_spec(dev.name);
+    const double elem = double(rl::dtype_size(be->compute_dtype()));
+    const rl::cost_model cm{cfg, elem, elem, elem};
+
+    nlohmann::json results = nlohmann::json::array();
+    std::fprintf(stderr, "%s on %s (%s): measured %.1f TFLOP/s, %.2f TB/s\n", cfg.name.c_str(), dev.name.c_str(),
+                 be->name().c_str(), measured.flops / 1e12, measured.bytes_per_s / 1e12);
+    std::printf("%-6s %-8s %10s %10s %9s %9s %8s %8s %8s %8s\n", "mode", "batch", "tok/s", "ms/step", "TB/s",
+                "TFLOP/s", "%bw-meas", "%bw-spec", "%fl-meas", "%fl-spec");
+    for (int batch : batches) {
+        const int total = context + (decode ? steps : 0);
+        const int blocksPerSeq = (total + blockSize - 1) / blockSize;
+        be->alloc_kv(model->kv_layout_for(batch * blocksPerSeq, blockSize));
+        std::vector<float> logits;
+        double seconds = 0, sumFlops = 0, sumBytes = 0;
+        auto account = [&](int n, int start) {
+            std::vector<rl::step_shape_seq> shape(size_t(batch), rl::step_shape_seq{n, start, true});
+            const rl::step_cost c = cm.cost(shape);
+            sumFlops += c.flops;
+            sumBytes += c.bytes();
+        };
+        int timedSteps = 0;
+        if (decode) {
+            // Fill the context in chunks (untimed), then time the decode steps.
+            const int chunk = std::max(1, std::min(context, 4096 / batch));
+            for (int p = 0; p < context; p += chunk)
+                model->forward(makeStep(batch, std::min(chunk, context - p), p, blocksPerSeq, blockSize,
+                                        cfg.vocab_size, uint32_t(p + 7)), logits);
+            be->synchronize();
+            for (int s = 0; s < steps; ++s) {
+                const auto in = makeStep(batch, 1, context + s, blocksPerSeq, blockSize, cfg.vocab_size, uint32_t(s));
+                const auto t0 = std::chrono::steady_clock::now();
+                model->forward(in, logits);  // downloads the logits: includes the per-step sync
+                if (s > 0) {  // the first step warms up
+                    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                    ++timedSteps;
+                    account(1, context + s);
+                }
+            }
+        } else {
+            const auto in = makeStep(batch, context, 0, blocksPerSeq, blockSize, cfg.vocab_size, 3);
+            model->forward(in, logits);  // warm-up
+            for (int s = 0; s < steps; ++s) {
+                const auto t0 = std::chrono::steady_clock::now();
+                model->forward(in, logits);
+                seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                ++timedSteps;
+                account(context, 0);
+            }
+        }
+        const double per = 1.0 / std::max(1, timedSteps);
+        const double flops = sumFlops * per, bytes = sumBytes * per;
+        const double stepS = seconds * per;
+        const double tokS = (decode ? batch : double(batch) * context) / stepS;
+        const double tbs = bytes / stepS, tfs = flops / stepS;
+        const double specBw = spec ? spec->hbm_bytes_per_s : 0, specFl = spec ? spec->bf16_flops : 0;
+        std::printf("%-6s %-8d %10.1f %10.3f %9.3f %9.2f %8.1f %8.1f %8.1f %8.1f\n", decode ? "decode" : "prefill",
+                    batch, tokS, stepS * 1e3, tbs / 1e12, tfs / 1e12, 100 * tbs / measured.bytes_per_s,
+                    specBw ? 100 * tbs / specBw : 0.0, 100 * tfs / measured.flops, specFl ? 100 * tfs / specFl : 0.0);
+        results.push_back({{"batch", batch}, {"context", context}, {"steps", timedSteps}, {"tok_s", tokS},
+                           {"ms_per_step", stepS * 1e3}, {"bytes_per_step", bytes}, {"flops_per_step", flops},
+                           {"tb_s", tbs / 1e12}, {"tflop_s", tfs / 1e12},
+                           {"bw_frac_measured", tbs / measured.bytes_per_s}, {"flops_frac_measured", tfs / measured.flops},
+                           {"bw_frac_spec", specBw ? tbs / specBw : 0.0}, {"flops_frac_spec", specFl ? tfs / specFl : 0.0}});
+    }
+    nlohmann::json j = {{"command", args.commandLine}, {"mode", decode ? "decode" : "prefill"},
+                        {"model", cfg.name}, {"backend", be->name()}, {"device", dev.name},
+                        {"measured", {{"flops", measured.flops}, {"bytes_per_s", measured.bytes_per_s}}},
+                        {"spec", spec ? nlohmann::json{{"bf16_flops", spec->bf16_flops}, {"bytes_per_s", spec->hbm_bytes_per_s}}
+                                      : nlohmann::json(nullptr)},
+                        {"results", results}};
+    if (args.has("--json")) {
+        std::ofstream f(args.get("--json"));
+        if (!f) throw BenchError{"cannot write " + args.get("--json")};
+        f << j.dump(2) << '\n';
+    }
+    return 0;
+}
