@@ -11,6 +11,7 @@
 #include "metrics/cost_model.h"
 #include "metrics/device_specs.h"
 #include "model/llama_model.h"
+#include "model/synthetic.h"
 
 #include <nlohmann/json.hpp>
 
@@ -69,8 +70,15 @@ int runKernelBench(const BenchArgs& args, bool decode) {
     if (context < 1 || steps < 1) throw BenchError{"--context and --steps must be positive"};
 
     auto be = rl::create_backend(args.get("--backend", "cpu"), int(args.number("--threads", 0)));
-    auto file = rl::gguf_file::open(args.get("--model"));
-    auto model = rl::llama_model::load(*file, *be);
+    const std::string path = args.get("--model");
+    std::unique_ptr<rl::gguf_file> file;
+    std::unique_ptr<rl::llama_model> model;
+    if (rl::is_synthetic(path)) {
+        model = rl::llama_model::synthetic(rl::synthetic_config(path.substr(std::string(rl::kSyntheticPrefix).size())), *be);
+    } else {
+        file = rl::gguf_file::open(path);
+        model = rl::llama_model::load(*file, *be);
+    }
     const rl::model_config& cfg = model->config();
     const rl::device_info dev = be->info();
     const rl::device_peaks measured = rl::calibrate_peaks(*be);

@@ -97,7 +97,12 @@ int main(int argc, char** argv) {
                                        QStringLiteral("The prompt for --screenshot."), QStringLiteral("text"),
                                        QStringLiteral("What is a KV cache? Answer in two sentences."));
     parser.addOptions({modelOpt, backendOpt, threadsOpt, maxTokensOpt, shotOpt, promptOpt});
-    parser.process(app);   // handles --help / --version and exits 1 on unknown options
+    if (!parser.parse(QCoreApplication::arguments())) {
+        fail(parser.errorText() + QStringLiteral(" (try --help)"));
+        return 2;
+    }
+    if (parser.isSet(QStringLiteral("help"))) parser.showHelp(0);
+    if (parser.isSet(QStringLiteral("version"))) parser.showVersion();
 
     bool okThreads = false, okMax = false;
     EngineSettings engine;

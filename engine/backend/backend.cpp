@@ -1,5 +1,9 @@
-// backend.cpp: the few non-virtual helpers of the backend interface (dtype sizes).
+// backend.cpp: the non-virtual helpers of the backend interface (dtype sizes, random fill).
 #include "backend/backend.h"
+
+#include <algorithm>
+#include <thread>
+#include <vector>
 
 namespace rl {
 
@@ -10,6 +14,19 @@ size_t dtype_size(dtype t) {
     case dtype::dtype_bf16: return 2;
     }
     return 4;
+}
+
+void backend::fill_random(tensor& t, uint64_t seed, float lo, float hi) {
+    std::vector<float> host(size_t(t.numel()));
+    const unsigned nt = std::max(1u, std::thread::hardware_concurrency());
+    std::vector<std::thread> pool;
+    const size_t n = host.size(), per = (n + nt - 1) / nt;
+    for (unsigned w = 0; w < nt; ++w)
+        pool.emplace_back([&, w] {
+            for (size_t i = w * per; i < std::min(n, (w + 1) * per); ++i) host[i] = random_uniform_at(seed, i, lo, hi);
+        });
+    for (auto& th : pool) th.join();
+    upload(t, host.data());
 }
 
 } // namespace rl

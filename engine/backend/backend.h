@@ -103,6 +103,20 @@ public:
     /// out[i] = x[step.logit_rows[i]]
     virtual void gather_logit_rows(const tensor& x, tensor& out) = 0;
     virtual void synchronize() = 0;
+
+    /// Fills t with uniform values in [lo, hi) from a counter-based hash of (seed, index), so
+    /// every backend produces the same numbers. Synthetic models use it. The default goes
+    /// through a host buffer; backends may override it with a device kernel.
+    virtual void fill_random(tensor& t, uint64_t seed, float lo, float hi);
 };
+
+/// The value fill_random puts at `index`.
+inline float random_uniform_at(uint64_t seed, uint64_t index, float lo, float hi) {
+    uint64_t z = seed * 0x9E3779B97F4A7C15ull + index + 0x632BE59BD9B4E019ull;  // splitmix64
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return lo + (hi - lo) * float(z >> 40) * (1.0f / 16777216.0f);
+}
 
 } // namespace rl

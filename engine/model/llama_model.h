@@ -20,6 +20,8 @@ public:
     /// Validates tensor shapes against the config and uploads every weight to the backend.
     /// Throws engine_error naming the first missing or mis-shaped tensor.
     static std::unique_ptr<llama_model> load(const gguf_file& f, backend& be);
+    /// Random weights at the shape of `cfg` (see model/synthetic.h), filled on the backend.
+    static std::unique_ptr<llama_model> synthetic(const model_config& cfg, backend& be, uint64_t seed = 1);
     ~llama_model();
 
     const model_config& config() const { return cfg_; }

@@ -1,1 +1,151 @@
-// placeholder, being written
+// chat_template: renders conversations for the three template families we recognise, producing
+// the same text as the model's Jinja template would (HF transformers semantics):
+//  - ChatML ("<|im_start|>"): <|im_start|>{role}\n{content}<|im_end|>\n per message; if the
+//    template hard-codes a default system message (SmolLM2, Qwen2) it is inserted when the first
+//    message isn't a system one. Generation prompt: <|im_start|>assistant\n.
+//  - Llama 3 ("<|start_header_id|>"): <|begin_of_text|> then
+//    <|start_header_id|>{role}<|end_header_id|>\n\n{content | trim}<|eot_id|> per message.
+//    Llama 3.1's tool and "Cutting Knowledge Date" preamble are not reproduced.
+//  - Llama 2 / Mistral ("[INST]"): <s>[INST] {user | trim} [/INST] {assistant | trim} </s>...,
+//    a leading system message folded into the first user turn as <<SYS>>\n...\n<</SYS>>\n\n.
+//    (Llama 2's official template; add_generation_prompt has no effect there.)
+// Anything else, or no template at all, renders as ChatML and sets warning().
+#include "tokenizer/chat_template.h"
+
+#include "gguf/gguf_file.h"
+
+namespace rl {
+
+namespace {
+
+std::string trim(const std::string& s) {
+    const char* ws = " \t\n\r\v\f";
+    const size_t b = s.find_first_not_of(ws);
+    if (b == std::string::npos) return {};
+    return s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+// The text from `at` to `end` as the body of one Jinja string literal, unescaped; false if an
+// unescaped quote shows it spans more than one literal.
+bool literal_text(const std::string& src, size_t at, size_t end, std::string& out) {
+    out.clear();
+    for (size_t i = at; i < end; ++i) {
+        const char c = src[i];
+        if (c == '\'' || c == '"') return false;
+        if (c == '\\' && i + 1 < end) {
+            const char e = src[++i];
+            out += e == 'n' ? '\n' : e == 't' ? '\t' : e;
+            continue;
+        }
+        out += c;
+    }
+    return true;
+}
+
+// SmolLM2-style default system message: the literal following "<|im_start|>system\n" (a real
+// newline or a "\n" escape) up to "<|im_end|>", when both sit inside one string literal.
+std::string default_system_message(const std::string& src) {
+    for (const std::string_view marker : {std::string_view("<|im_start|>system\n"), std::string_view("<|im_start|>system\\n")}) {
+        for (size_t pos = src.find(marker); pos != std::string::npos; pos = src.find(marker, pos + 1)) {
+            const size_t start = pos + marker.size();
+            const size_t end = src.find("<|im_end|>", start);
+            if (end == std::string::npos) break;
+            std::string text;
+            if (end > start && literal_text(src, start, end, text)) return text;
+        }
+    }
+    return {};
+}
+
+} // namespace
+
+chat_template chat_template::from_gguf(const gguf_file& f) {
+    const gguf_value* v = f.find("tokenizer.chat_template");
+    const bool has_source = v && v->type == gguf_value_type::gguf_value_type_string;
+    chat_template t = detect(has_source ? v->as_string() : std::string());
+
+    // Prefer the vocabulary's own BOS/EOS spelling for the families that write them.
+    if (t.kind_ != chat_template_kind::chat_template_kind_chatml) {
+        if (const gguf_value* toks = f.find("tokenizer.ggml.tokens"); toks && toks->type == gguf_value_type::gguf_value_type_array) {
+            const gguf_array& arr = toks->as_array();
+            const auto text_of = [&](const char* key, std::string& dst) {
+                const int64_t id = f.get_int_or(key, -1);
+                if (id >= 0 && static_cast<size_t>(id) < arr.size() &&
+                    arr[static_cast<size_t>(id)].type == gguf_value_type::gguf_value_type_string)
+                    dst = arr[static_cast<size_t>(id)].as_string();
+            };
+            text_of("tokenizer.ggml.bos_token_id", t.bos_text_);
+            text_of("tokenizer.ggml.eos_token_id", t.eos_text_);
+        }
+    }
+    return t;
+}
+
+chat_template chat_template::detect(const std::string& src) {
+    chat_template t;
+    if (src.empty()) {
+        t.kind_ = chat_template_kind::chat_template_kind_chatml;
+        t.warning_ = "the model has no chat template; using ChatML";
+    } else if (src.find("<|start_header_id|>") != std::string::npos) {
+        t.kind_ = chat_template_kind::chat_template_kind_llama3;
+        t.bos_text_ = "<|begin_of_text|>";
+        t.eos_text_ = "<|eot_id|>";
+    } else if (src.find("<|im_start|>") != std::string::npos) {
+        t.kind_ = chat_template_kind::chat_template_kind_chatml;
+        t.default_system_ = default_system_message(src);
+    } else if (src.find("[INST]") != std::string::npos) {
+        t.kind_ = chat_template_kind::chat_template_kind_llama2;
+        t.bos_text_ = "<s>";
+        t.eos_text_ = "</s>";
+    } else {
+        t.kind_ = chat_template_kind::chat_template_kind_chatml;
+        t.warning_ = "unrecognised chat template; rendering as ChatML";
+    }
+    return t;
+}
+
+const char* chat_template::name() const {
+    switch (kind_) {
+    case chat_template_kind::chat_template_kind_chatml: return "chatml";
+    case chat_template_kind::chat_template_kind_llama3: return "llama3";
+    case chat_template_kind::chat_template_kind_llama2: return "llama2";
+    }
+    return "chatml";
+}
+
+std::string chat_template::render(const std::vector<chat_message>& messages, bool add_generation_prompt) const {
+    std::string out;
+    switch (kind_) {
+    case chat_template_kind::chat_template_kind_chatml:
+        if (!messages.empty() && !default_system_.empty() && messages[0].role != "system")
+            out += "<|im_start|>system\n" + default_system_ + "<|im_end|>\n";
+        for (const chat_message& m : messages) out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+        if (add_generation_prompt) out += "<|im_start|>assistant\n";
+        break;
+    case chat_template_kind::chat_template_kind_llama3:
+        out += bos_text_;
+        for (const chat_message& m : messages)
+            out += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + trim(m.content) + "<|eot_id|>";
+        if (add_generation_prompt) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
+        break;
+    case chat_template_kind::chat_template_kind_llama2: {
+        size_t first = 0;
+        std::string system;
+        if (!messages.empty() && messages[0].role == "system") {
+            system = messages[0].content;
+            first = 1;
+        }
+        for (size_t i = first; i < messages.size(); ++i) {
+            const chat_message& m = messages[i];
+            std::string content = m.content;
+            if (i == first && first == 1) content = "<<SYS>>\n" + system + "\n<</SYS>>\n\n" + content;
+            if (m.role == "user") out += bos_text_ + "[INST] " + trim(content) + " [/INST]";
+            else if (m.role == "assistant") out += " " + trim(content) + " " + eos_text_;
+        }
+        break;
+    }
+    }
+    return out;
+}
+
+} // namespace rl

@@ -32,6 +32,7 @@ private:
     std::string default_system_;   // e.g. SmolLM2's "You are a helpful AI assistant named SmolLM..."
     std::string warning_;
     std::string bos_text_;         // llama2/llama3 templates start with the BOS text
+    std::string eos_text_;         // llama2 closes each assistant turn with the EOS text
 };
 
 } // namespace rl

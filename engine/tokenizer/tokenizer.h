@@ -40,6 +40,13 @@ public:
     virtual token_attr attr(int32_t id) const = 0;
     virtual int32_t find_token(std::string_view text) const = 0;  // -1 if absent
     virtual std::string model_name() const = 0;     // "gpt2/smollm", "llama"
+
+protected:
+    // decode() follows llama.cpp's detokenize(remove_special=false, unparse_special=true):
+    // SentencePiece drops the space its encoder put in front of the first word, and some BPE
+    // vocabularies tidy " ," / " 's" the way clean_up_tokenization_spaces does.
+    virtual bool decode_strips_leading_space() const { return false; }
+    virtual bool decode_cleans_spaces() const { return false; }
 };
 
 /// Streams decoded text: holds back bytes of a UTF-8 character split across tokens.
