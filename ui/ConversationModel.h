@@ -1,0 +1,53 @@
+// ConversationModel: one conversation as a list model of messages (user, assistant, system).
+// Assistant replies stream in: beginAssistant() opens a row, appendText() grows it token by token,
+// finish() closes it with its ReplyStats. Qt-Core only, so tests drive it without a display;
+// TranscriptView renders it and ChatController writes to it.
+#pragma once
+#include "EngineTypes.h"
+
+#include <QAbstractListModel>
+#include <QList>
+
+class ConversationModel : public QAbstractListModel {
+    Q_OBJECT
+public:
+    enum class Sender { User, Assistant, System };
+    enum class State { Complete, Streaming, Cancelled, Failed };
+    enum DataRole { SenderRole = Qt::UserRole + 1, TextRole, StateRole };
+
+    struct Message {
+        Sender sender = Sender::User;
+        QString text;
+        State state = State::Complete;
+        ReplyStats stats;      // assistant rows, once finished
+    };
+
+    explicit ConversationModel(QObject* parent = nullptr);
+
+    int rowCount(const QModelIndex& parent = QModelIndex()) const override;
+    QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
+    QHash<int, QByteArray> roleNames() const override;
+
+    int appendUser(const QString& text);
+    int appendSystem(const QString& text);
+    /// Opens an empty streaming assistant row and returns its index.
+    int beginAssistant();
+    /// Appends streamed text to a streaming row (ignored for other rows).
+    void appendText(int row, const QString& delta);
+    /// Closes a streaming row: Complete, Cancelled or Failed by stats.finishReason.
+    void finish(int row, const ReplyStats& stats);
+    void clear();
+
+    int count() const { return int(mMessages.size()); }
+    const Message& message(int row) const { return mMessages.at(row); }
+    bool isStreaming() const;
+    /// The turns to send to the chat template: every non-empty message that is not streaming.
+    QList<ChatTurn> history() const;
+
+    static QString senderName(Sender s);
+
+private:
+    int append(Message m);
+
+    QList<Message> mMessages;
+};

@@ -1,0 +1,188 @@
+// EngineBridge: engine ownership and the engine-thread -> GUI-thread hop (see EngineBridge.h).
+// Threading contract: the loader thread and the engine thread only ever call
+// QMetaObject::invokeMethod(this, ..., Qt::QueuedConnection); every member is read and written on
+// the GUI thread, except mPending* (under mPendingMutex). The destructor joins the loader and
+// destroys the engine (which joins its thread) before QObject's destructor drops any events
+// still queued for us, so no callback outlives this object.
+#include "EngineBridge.h"
+
+#include "common/engine_error.h"
+#include "serving/engine.h"
+
+#include <QFileInfo>
+
+namespace {
+
+ReplyStats toReplyStats(const rl::token_event& ev) {
+    ReplyStats s;
+    s.finishReason = QString::fromLatin1(rl::to_string(ev.finish));
+    s.error = QString::fromStdString(ev.error);
+    s.promptTokens = ev.stats.prompt_tokens;
+    s.generatedTokens = ev.stats.generated_tokens;
+    s.cachedPromptTokens = ev.stats.cached_prompt_tokens;
+    s.queueMs = ev.stats.queue_ms;
+    s.ttftMs = ev.stats.ttft_ms;
+    s.decodeTokS = ev.stats.decode_tok_s;
+    s.e2eMs = ev.stats.e2e_ms;
+    return s;
+}
+
+ModelSummary toSummary(const rl::engine_info& i) {
+    ModelSummary m;
+    m.name = QString::fromStdString(i.model_name);
+    m.path = QString::fromStdString(i.model_path);
+    m.arch = QString::fromStdString(i.arch);
+    m.backend = QString::fromStdString(i.backend);
+    m.chatTemplate = QString::fromStdString(i.chat_template);
+    m.templateWarning = QString::fromStdString(i.template_warning);
+    m.params = i.params;
+    m.weightBytes = i.weight_bytes;
+    m.contextLength = i.context_length;
+    m.kvBlocks = i.kv_blocks;
+    m.blockSize = i.block_size;
+    if (m.name.isEmpty()) m.name = QFileInfo(m.path).completeBaseName();
+    return m;
+}
+
+} // namespace
+
+EngineBridge::EngineBridge(QObject* parent) : QObject(parent) {
+    qRegisterMetaType<ModelSummary>();
+    qRegisterMetaType<ReplyStats>();
+}
+
+EngineBridge::~EngineBridge() {
+    if (mLoader.joinable()) mLoader.join();
+    {
+        std::lock_guard lock(mPendingMutex);
+        mPendingEngine.reset();
+    }
+    mEngine.reset();   // joins the engine thread; its last events are queued and then dropped
+}
+
+bool EngineBridge::loadModel(const EngineSettings& settings) {
+    if (mLoading) return false;
+    unload();
+    mSettings = settings;
+    mLoading = true;
+    const quint64 generation = ++mGeneration;
+
+    rl::engine_options opt;
+    opt.model_path = settings.modelPath.toStdString();
+    opt.backend = settings.backend.toStdString();
+    opt.threads = settings.threads;
+    opt.calibrate = settings.calibrate;
+
+    emit loadStarted(settings.modelPath);
+    if (mLoader.joinable()) mLoader.join();
+    mLoader = std::thread([this, generation, opt] {
+        std::unique_ptr<rl::engine> e;
+        QString error;
+        try {
+            e = rl::engine::create(opt);
+        } catch (const std::exception& ex) {
+            error = QString::fromStdString(ex.what());
+        } catch (...) {
+            error = QStringLiteral("unknown error while loading the model");
+        }
+        {
+            std::lock_guard lock(mPendingMutex);
+            mPendingEngine = std::move(e);
+            mPendingError = error;
+        }
+        QMetaObject::invokeMethod(this, [this, generation] { onLoadDone(generation); },
+                                  Qt::QueuedConnection);
+    });
+    return true;
+}
+
+void EngineBridge::onLoadDone(quint64 generation) {
+    if (mLoader.joinable()) mLoader.join();   // it has posted us and is returning
+    std::unique_ptr<rl::engine> e;
+    QString error;
+    {
+        std::lock_guard lock(mPendingMutex);
+        e = std::move(mPendingEngine);
+        error = mPendingError;
+    }
+    mLoading = false;
+    if (generation != mGeneration) return;
+    if (!e) {
+        if (error.isEmpty()) error = QStringLiteral("the engine returned no model");
+        emit loadFailed(error);
+        return;
+    }
+    mEngine = std::move(e);
+    mModel = toSummary(mEngine->info());
+    emit loaded(mModel);
+}
+
+void EngineBridge::unload() {
+    if (!mEngine) return;
+    ++mGeneration;                   // anything the old engine still sends is stale
+    const QSet<quint64> ids = mInFlight;
+    mInFlight.clear();
+    mEngine.reset();
+    mModel = ModelSummary();
+    for (quint64 id : ids) {
+        ReplyStats s;
+        s.finishReason = QStringLiteral("cancelled");
+        s.error = QStringLiteral("model unloaded");
+        emit requestFinished(id, s);
+    }
+    emit unloaded();
+}
+
+quint64 EngineBridge::submitChat(const QList<ChatTurn>& turns, const GenerationSettings& gen,
+                                 quint64 conversationId, QString* error) {
+    auto fail = [&](const QString& why) -> quint64 {
+        if (error) *error = why;
+        return 0;
+    };
+    if (!mEngine) return fail(mLoading ? tr("the model is still loading") : tr("no model is loaded"));
+
+    std::vector<rl::chat_message> messages;
+    messages.reserve(size_t(turns.size()));
+    for (const ChatTurn& t : turns) messages.push_back({t.role.toStdString(), t.content.toStdString()});
+
+    rl::request r;
+    try {
+        r.prompt = mEngine->tokenize_chat(messages);
+    } catch (const std::exception& ex) {
+        return fail(tr("could not build the prompt: %1").arg(QString::fromStdString(ex.what())));
+    }
+    r.conversation_id = conversationId;
+    r.max_tokens = gen.maxTokens;
+    r.sampling.temperature = gen.temperature;
+    r.sampling.top_p = gen.topP;
+    r.sampling.top_k = gen.topK;
+    r.sampling.repetition_penalty = gen.repetitionPenalty;
+    r.sampling.seed = gen.seed;
+    const quint64 generation = mGeneration;
+    // Engine thread: copy the event, post it to the GUI thread, return.
+    r.on_event = [this, generation](const rl::token_event& ev) {
+        QMetaObject::invokeMethod(this, [this, generation, ev] { deliver(generation, ev); },
+                                  Qt::QueuedConnection);
+    };
+    quint64 id = 0;
+    try {
+        id = mEngine->submit(std::move(r));
+    } catch (const std::exception& ex) {
+        return fail(QString::fromStdString(ex.what()));
+    }
+    mInFlight.insert(id);
+    return id;
+}
+
+void EngineBridge::cancel(quint64 requestId) {
+    if (mEngine && mInFlight.contains(requestId)) mEngine->cancel(requestId);
+}
+
+void EngineBridge::deliver(quint64 generation, const rl::token_event& ev) {
+    if (generation != mGeneration || !mInFlight.contains(ev.request_id)) return;
+    if (!ev.text.empty()) emit tokenReceived(ev.request_id, QString::fromStdString(ev.text));
+    if (ev.finish != rl::finish_reason::finish_reason_none) {
+        mInFlight.remove(ev.request_id);
+        emit requestFinished(ev.request_id, toReplyStats(ev));
+    }
+}

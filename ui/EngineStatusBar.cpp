@@ -1,0 +1,102 @@
+// EngineStatusBar: model, backend, TTFT and tok/s along the bottom (see EngineStatusBar.h).
+#include "EngineStatusBar.h"
+
+#include <QFileInfo>
+#include <QLabel>
+#include <QPainter>
+
+namespace {
+
+/// A thin vertical rule between status fields, painted from the current palette.
+class FieldRule : public QWidget {
+public:
+    explicit FieldRule(QWidget* parent) : QWidget(parent) { setFixedWidth(1); }
+
+protected:
+    void paintEvent(QPaintEvent*) override {
+        QPainter p(this);
+        QColor c = palette().color(QPalette::WindowText);
+        c.setAlphaF(0.25f);
+        const int h = fontMetrics().height();
+        p.fillRect(QRect(0, (height() - h) / 2, 1, h), c);
+    }
+};
+
+void setFieldVisible(QLabel* field, bool visible) {
+    field->setVisible(visible);
+    if (auto* rule = field->property("rule").value<QWidget*>()) rule->setVisible(visible);
+}
+
+} // namespace
+
+EngineStatusBar::EngineStatusBar(QWidget* parent) : QStatusBar(parent) {
+    setObjectName(QStringLiteral("statusBar"));
+    setSizeGripEnabled(false);
+    mState = new QLabel(this);
+    mState->setObjectName(QStringLiteral("statusState"));
+    mState->setContentsMargins(6, 0, 6, 0);
+    addWidget(mState, 1);
+    mModel = addField("statusModel", tr("Model"));
+    mBackend = addField("statusBackend", tr("Backend"));
+    mTtft = addField("statusTtft", tr("Time to first token of the last reply"));
+    mSpeed = addField("statusSpeed", tr("Decode speed of the last reply (generated tokens after the first / time)"));
+    mTtft->setText(tr("TTFT –"));
+    mSpeed->setText(tr("– tok/s"));
+    mModel->setText(tr("no model"));
+    setFieldVisible(mBackend, false);
+}
+
+QLabel* EngineStatusBar::addField(const char* objectName, const QString& toolTip) {
+    auto* rule = new FieldRule(this);
+    addPermanentWidget(rule);
+    auto* l = new QLabel(this);
+    l->setProperty("rule", QVariant::fromValue<QWidget*>(rule));
+    l->setObjectName(QLatin1String(objectName));
+    l->setToolTip(toolTip);
+    l->setContentsMargins(8, 0, 8, 0);
+    addPermanentWidget(l);
+    return l;
+}
+
+void EngineStatusBar::showLoading(const QString& path) {
+    mState->setText(tr("Loading %1…").arg(QFileInfo(path).fileName()));
+    mModel->setText(tr("no model"));
+    setFieldVisible(mBackend, false);
+}
+
+void EngineStatusBar::showModel(const ModelSummary& m) {
+    mState->setText(tr("Ready"));
+    QString model = m.name;
+    if (m.params > 0) model += QStringLiteral("  ·  ") + Format::paramCount(m.params);
+    if (m.weightBytes > 0) model += QStringLiteral("  ·  ") + Format::bytes(m.weightBytes);
+    mModel->setText(model);
+    mModel->setToolTip(tr("%1\narch %2, template %3, context %4 tokens")
+                           .arg(m.path, m.arch, m.chatTemplate)
+                           .arg(m.contextLength));
+    mBackend->setText(m.backend);
+    setFieldVisible(mBackend, !m.backend.isEmpty());
+}
+
+void EngineStatusBar::showLoadError(const QString& message) {
+    mState->setText(tr("Model not loaded: %1").arg(message));
+    mModel->setText(tr("no model"));
+    setFieldVisible(mBackend, false);
+}
+
+void EngineStatusBar::showGenerating() {
+    mState->setText(tr("Generating…"));
+}
+
+void EngineStatusBar::showReply(const ReplyStats& s) {
+    if (s.failed()) {
+        mState->setText(tr("Reply failed: %1").arg(s.error.isEmpty() ? s.finishReason : s.error));
+        return;
+    }
+    mState->setText(s.finishReason == QLatin1String("cancelled")
+                        ? tr("Stopped after %1").arg(Format::tokens(s.generatedTokens))
+                        : tr("Ready  ·  %1 in %2 s")
+                              .arg(Format::tokens(s.generatedTokens))
+                              .arg(s.e2eMs / 1000.0, 0, 'f', 2));
+    mTtft->setText(s.generatedTokens > 0 ? Format::ttft(s.ttftMs) : tr("TTFT –"));
+    mSpeed->setText(s.decodeTokS > 0 ? Format::tokensPerSecond(s.decodeTokS) : tr("– tok/s"));
+}

@@ -1,0 +1,31 @@
+// EngineStatusBar: the window's status line. Left: what is happening ("Loading…", "Generating…",
+// "Ready"). Right, permanent: model, backend, and the last reply's time to first token and
+// decode tok/s. It only displays the value types it is handed.
+#pragma once
+#include "EngineTypes.h"
+
+#include <QStatusBar>
+
+class QLabel;
+
+class EngineStatusBar : public QStatusBar {
+    Q_OBJECT
+public:
+    explicit EngineStatusBar(QWidget* parent = nullptr);
+
+public slots:
+    void showLoading(const QString& path);
+    void showModel(const ModelSummary& model);
+    void showLoadError(const QString& message);
+    void showGenerating();
+    void showReply(const ReplyStats& stats);
+
+private:
+    QLabel* addField(const char* objectName, const QString& toolTip);
+
+    QLabel* mState;
+    QLabel* mModel;
+    QLabel* mBackend;
+    QLabel* mTtft;
+    QLabel* mSpeed;
+};

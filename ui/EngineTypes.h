@@ -1,0 +1,94 @@
+// EngineTypes: the Qt value types that cross between the engine and the UI: settings going in
+// (EngineSettings, GenerationSettings, ChatTurn) and snapshots coming out (ModelSummary,
+// ReplyStats). Qt-Core only; widgets never see rl:: types. Formatting helpers live here too so
+// the status bar, the transcript and the tests agree on how a number reads.
+#pragma once
+#include <QMetaType>
+#include <QString>
+
+/// How to open a model (EngineBridge::loadModel).
+struct EngineSettings {
+    QString modelPath;                      // a GGUF file
+    QString backend = QStringLiteral("cpu"); // "cpu" or "cuda"
+    int threads = 0;                        // CPU threads; 0 = all cores
+    bool calibrate = true;                  // measure the device peaks at load (about a second)
+};
+
+/// Per-reply sampling and length settings (ChatController::setGenerationSettings).
+struct GenerationSettings {
+    int maxTokens = 512;
+    float temperature = 0.7f;   // 0 = greedy
+    float topP = 0.9f;
+    int topK = 40;
+    float repetitionPenalty = 1.1f;
+    quint64 seed = 0;
+};
+
+/// One message of the conversation as the chat template sees it.
+struct ChatTurn {
+    QString role;      // "system", "user", "assistant"
+    QString content;
+};
+
+/// What the loaded model is, copied out of rl::engine_info once after loading.
+struct ModelSummary {
+    QString name;
+    QString path;
+    QString arch;
+    QString backend;           // "cpu (16 threads)"
+    QString chatTemplate;      // "chatml", ...
+    QString templateWarning;   // empty when the template was recognised
+    qint64 params = 0;
+    quint64 weightBytes = 0;
+    int contextLength = 0;
+    int kvBlocks = 0;
+    int blockSize = 0;
+};
+
+/// The end of one reply: why it stopped and its timings (from rl::request_stats).
+struct ReplyStats {
+    QString finishReason;      // "stop", "length", "cancelled", "rejected", "error"
+    QString error;             // for rejected / error
+    int promptTokens = 0;
+    int generatedTokens = 0;
+    int cachedPromptTokens = 0;
+    double queueMs = 0;
+    double ttftMs = 0;
+    double decodeTokS = 0;
+    double e2eMs = 0;
+
+    bool failed() const {
+        return finishReason == QLatin1String("error") || finishReason == QLatin1String("rejected");
+    }
+};
+
+Q_DECLARE_METATYPE(ModelSummary)
+Q_DECLARE_METATYPE(ReplyStats)
+
+namespace Format {
+/// "135M", "1.2B"
+inline QString paramCount(qint64 n) {
+    if (n >= 1000000000LL) return QString::number(n / 1e9, 'f', 1) + QLatin1Char('B');
+    if (n >= 1000000LL) return QString::number(qRound64(n / 1e6)) + QLatin1Char('M');
+    if (n >= 1000LL) return QString::number(qRound64(n / 1e3)) + QLatin1Char('K');
+    return QString::number(n);
+}
+/// "86 MiB", "1.4 GiB"
+inline QString bytes(quint64 b) {
+    if (b >= (1ULL << 30)) return QString::number(b / double(1ULL << 30), 'f', 1) + QStringLiteral(" GiB");
+    return QString::number(qRound64(b / double(1ULL << 20))) + QStringLiteral(" MiB");
+}
+/// "TTFT 42 ms", "TTFT 1.25 s"
+inline QString ttft(double ms) {
+    if (ms >= 1000) return QStringLiteral("TTFT %1 s").arg(ms / 1000.0, 0, 'f', 2);
+    return QStringLiteral("TTFT %1 ms").arg(ms, 0, 'f', ms < 10 ? 1 : 0);
+}
+/// "1 token", "16 tokens"
+inline QString tokens(int n) {
+    return n == 1 ? QStringLiteral("1 token") : QStringLiteral("%1 tokens").arg(n);
+}
+/// "183.4 tok/s"
+inline QString tokensPerSecond(double tps) {
+    return QStringLiteral("%1 tok/s").arg(tps, 0, 'f', tps < 100 ? 1 : 0);
+}
+} // namespace Format

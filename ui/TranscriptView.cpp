@@ -1,0 +1,190 @@
+// TranscriptView: incremental rich-text rendering of a conversation (see TranscriptView.h).
+#include "TranscriptView.h"
+
+#include "ConversationModel.h"
+#include "EngineTypes.h"
+
+#include <QEvent>
+#include <QScrollBar>
+#include <QTextFrame>
+
+namespace {
+
+using Sender = ConversationModel::Sender;
+using State = ConversationModel::State;
+
+QColor mix(const QColor& a, const QColor& b, qreal t) {
+    return QColor::fromRgbF(float(a.redF() * (1 - t) + b.redF() * t),
+                            float(a.greenF() * (1 - t) + b.greenF() * t),
+                            float(a.blueF() * (1 - t) + b.blueF() * t));
+}
+
+void scaleFont(QTextCharFormat& f, const QFont& base, qreal factor) {
+    if (base.pointSizeF() > 0) f.setFontPointSize(base.pointSizeF() * factor);
+}
+
+QString footerText(const ConversationModel::Message& m) {
+    const ReplyStats& s = m.stats;
+    if (m.state == State::Failed)
+        return QObject::tr("%1: %2").arg(s.finishReason, s.error.isEmpty() ? QObject::tr("no reply") : s.error);
+    QStringList parts;
+    parts << Format::tokens(s.generatedTokens);
+    if (s.generatedTokens > 0) parts << Format::ttft(s.ttftMs);
+    if (s.decodeTokS > 0) parts << Format::tokensPerSecond(s.decodeTokS);
+    if (s.cachedPromptTokens > 0) parts << QObject::tr("%1 prompt tokens cached").arg(s.cachedPromptTokens);
+    if (m.state == State::Cancelled) parts << QObject::tr("stopped");
+    else if (s.finishReason == QLatin1String("length")) parts << QObject::tr("length limit");
+    return parts.join(QStringLiteral("  ·  "));
+}
+
+} // namespace
+
+TranscriptView::TranscriptView(ConversationModel* model, QWidget* parent)
+    : QTextBrowser(parent), mModel(model) {
+    setObjectName(QStringLiteral("transcript"));
+    setReadOnly(true);
+    setOpenLinks(false);
+    setFrameShape(QFrame::NoFrame);
+    setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::TextSelectableByKeyboard);
+    document()->setDocumentMargin(14);
+
+    mFlushTimer.setSingleShot(true);
+    mFlushTimer.setInterval(30);
+    connect(&mFlushTimer, &QTimer::timeout, this, &TranscriptView::flush);
+
+    connect(mModel, &QAbstractItemModel::rowsInserted, this,
+            [this](const QModelIndex&, int first, int last) { appendRows(first, last); });
+    connect(mModel, &QAbstractItemModel::dataChanged, this,
+            [this](const QModelIndex& a, const QModelIndex& b) { markDirty(a.row(), b.row()); });
+    connect(mModel, &QAbstractItemModel::modelReset, this, &TranscriptView::rebuild);
+    connect(mModel, &QAbstractItemModel::rowsRemoved, this, &TranscriptView::rebuild);
+    rebuild();
+}
+
+void TranscriptView::changeEvent(QEvent* e) {
+    QTextBrowser::changeEvent(e);
+    if (e->type() == QEvent::PaletteChange || e->type() == QEvent::FontChange) rebuild();
+}
+
+void TranscriptView::rebuild() {
+    mFlushTimer.stop();
+    mDirty.clear();
+    mRows.clear();
+    document()->clear();
+    if (mModel->count() > 0) appendRows(0, mModel->count() - 1);
+}
+
+void TranscriptView::appendRows(int first, int last) {
+    if (first != mRows.size()) {   // an insert in the middle: not produced today, be safe
+        rebuild();
+        return;
+    }
+    const QPalette pal = palette();
+    const QColor base = pal.color(QPalette::Base);
+    const QColor text = pal.color(QPalette::Text);
+    const QColor accent = pal.color(QPalette::Highlight);
+    const bool wasAtBottom = atBottom();
+
+    for (int row = first; row <= last; ++row) {
+        const auto& m = mModel->message(row);
+        QTextFrameFormat ff;
+        ff.setPadding(10);
+        ff.setTopMargin(row == 0 ? 0 : 10);
+        ff.setBorder(1);
+        ff.setBorderStyle(QTextFrameFormat::BorderStyle_Solid);
+        if (m.sender == Sender::User) {
+            ff.setBackground(mix(base, accent, 0.10));
+            ff.setBorderBrush(mix(base, accent, 0.35));
+        } else {
+            ff.setBackground(mix(base, text, 0.025));
+            ff.setBorderBrush(mix(base, text, 0.14));
+        }
+
+        QTextCursor c(document());
+        c.movePosition(QTextCursor::End);
+        QTextFrame* frame = c.insertFrame(ff);
+
+        QTextCharFormat head;
+        head.setFontWeight(QFont::Bold);
+        scaleFont(head, font(), 0.9);
+        head.setForeground(m.sender == Sender::User ? mix(accent, text, 0.25) : mix(text, base, 0.3));
+        QTextCursor fc = frame->firstCursorPosition();
+        QTextBlockFormat headBlock;
+        headBlock.setBottomMargin(4);
+        fc.setBlockFormat(headBlock);
+        fc.insertText(m.sender == Sender::User ? tr("You") : ConversationModel::senderName(m.sender), head);
+
+        QTextBlockFormat body;
+        body.setLineHeight(115, QTextBlockFormat::ProportionalHeight);
+        QTextCharFormat bodyChars;
+        bodyChars.setForeground(text);
+        fc.insertBlock(body, bodyChars);
+
+        Rendered r{frame, 0, false, false};
+        if (m.state == State::Streaming && m.text.isEmpty()) {
+            QTextCharFormat waiting;
+            waiting.setForeground(pal.color(QPalette::PlaceholderText));
+            fc.insertText(QStringLiteral("…"), waiting);
+            r.placeholder = true;
+        }
+        mRows.append(r);
+        mDirty.insert(row);
+    }
+    flush();
+    if (wasAtBottom) scrollToBottom();
+}
+
+void TranscriptView::markDirty(int first, int last) {
+    for (int row = first; row <= last && row < mRows.size(); ++row) mDirty.insert(row);
+    if (!mFlushTimer.isActive()) mFlushTimer.start();
+}
+
+void TranscriptView::flush() {
+    mFlushTimer.stop();
+    if (mDirty.isEmpty()) return;
+    const bool wasAtBottom = atBottom();
+    const QSet<int> rows = std::exchange(mDirty, {});
+    for (int row : rows)
+        if (row >= 0 && row < mRows.size() && row < mModel->count()) renderRow(row);
+    if (wasAtBottom) scrollToBottom();
+}
+
+void TranscriptView::renderRow(int row) {
+    const auto& m = mModel->message(row);
+    Rendered& r = mRows[row];
+    if (r.closed) return;
+
+    QTextCursor c = r.frame->lastCursorPosition();
+    if (r.placeholder && (!m.text.isEmpty() || m.state != State::Streaming)) {
+        c.movePosition(QTextCursor::PreviousCharacter, QTextCursor::KeepAnchor);
+        c.removeSelectedText();
+        r.placeholder = false;
+    }
+    if (m.text.size() > r.chars) {
+        QTextCharFormat chars;
+        chars.setForeground(palette().color(QPalette::Text));
+        c.insertText(m.text.mid(r.chars), chars);
+        r.chars = m.text.size();
+    }
+    if (m.sender != Sender::Assistant || m.state == State::Streaming) return;
+
+    QTextBlockFormat fb;
+    fb.setTopMargin(6);
+    QTextCharFormat foot;
+    scaleFont(foot, font(), 0.85);
+    foot.setForeground(m.state == State::Failed
+                           ? mix(palette().color(QPalette::Text), QColor(220, 50, 47), 0.75)
+                           : palette().color(QPalette::PlaceholderText));
+    c.insertBlock(fb, foot);
+    c.insertText(footerText(m), foot);
+    r.closed = true;
+}
+
+bool TranscriptView::atBottom() const {
+    const QScrollBar* sb = verticalScrollBar();
+    return sb->value() >= sb->maximum() - 4;
+}
+
+void TranscriptView::scrollToBottom() {
+    verticalScrollBar()->setValue(verticalScrollBar()->maximum());
+}
