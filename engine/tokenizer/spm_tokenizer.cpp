@@ -132,7 +132,8 @@ std::vector<int32_t> spm_tokenizer::encode(std::string_view text, bool add_bos, 
             after_special = true;
             continue;
         }
-        const std::string escaped = escape_spaces(add_space_prefix_ && after_special ? " " + std::string(fr.text) : std::string(fr.text));
+        std::string escaped = add_space_prefix_ && after_special ? std::string(k_space_mark) : std::string();
+        escaped += escape_spaces(fr.text);
         encode_text(escaped, out);
         after_special = false;
     }

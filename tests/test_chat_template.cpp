@@ -1,0 +1,144 @@
+// test_chat_template: SmolLM2's template rendered by jinja2 (tests/golden/chat_smollm2.json)
+// must equal our render, text and llama.cpp token ids both; the three families are detected
+// from representative template sources; unknown or missing templates fall back to ChatML.
+#include "rl_test.h"
+
+#include "gguf/gguf_file.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <sstream>
+
+using namespace rl;
+
+namespace {
+
+bool exists(const std::string& p) { return std::ifstream(p).good(); }
+
+std::string show_ids(const std::vector<int32_t>& ids) {
+    std::ostringstream os;
+    for (size_t i = 0; i < ids.size(); ++i) os << (i ? ", " : "[") << ids[i];
+    os << ']';
+    return os.str();
+}
+
+// The official Llama 3 Instruct template (abridged only in whitespace).
+const char* k_llama3_src =
+    "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + "
+    "message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}"
+    "{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}"
+    "{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}";
+// The official Llama 2 chat template.
+const char* k_llama2_src =
+    "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = "
+    "messages[0]['content'] %}{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}"
+    "{% for message in loop_messages %}{% if loop.index0 == 0 and system_message != false %}{% set content = "
+    "'<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}{% else %}{% set content = "
+    "message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + "
+    "' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}"
+    "{% endfor %}";
+// Mistral Instruct v0.1.
+const char* k_mistral_src =
+    "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] "
+    "+ ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token}}{% endif %}{% endfor %}";
+// Qwen2.5: a ChatML template whose default system text sits in an escaped literal.
+const char* k_qwen_src =
+    "{%- if messages[0]['role'] == 'system' %}\n    {{- '<|im_start|>system\\n' + messages[0]['content'] + "
+    "'<|im_end|>\\n' }}\n{%- else %}\n    {{- '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. You are "
+    "a helpful assistant.<|im_end|>\\n' }}\n{%- endif %}";
+
+} // namespace
+
+class TestChatTemplate : public QObject {
+    Q_OBJECT
+private slots:
+    void golden_smollm2_renders() {
+        std::ifstream in(std::string(RL_TEST_DATA) + "/golden/chat_smollm2.json");
+        QVERIFY2(in.good(), "cannot read tests/golden/chat_smollm2.json");
+        const nlohmann::json j = nlohmann::json::parse(in);
+        if (!exists(RL_MODEL_PATH)) QFAIL("model missing: run scripts/fetch-model");
+        const auto file = gguf_file::open(RL_MODEL_PATH);
+        const chat_template from_model = chat_template::from_gguf(*file);
+        const chat_template from_source = chat_template::detect(j["chat_template"].get<std::string>());
+        const auto tok = tokenizer::from_gguf(*file);
+        QCOMPARE(from_model.kind(), chat_template_kind::chat_template_kind_chatml);
+        QVERIFY(from_model.warning().empty());
+        int n = 0;
+        for (const auto& c : j["cases"]) {
+            std::vector<chat_message> msgs;
+            for (const auto& m : c["messages"]) msgs.push_back({m["role"], m["content"]});
+            const std::string want = c["text"];
+            const bool agp = c["add_generation_prompt"];
+            const std::string got = from_model.render(msgs, agp);
+            QVERIFY2(got == want, ("render differs:\n--- ours\n" + got + "\n--- jinja2\n" + want).c_str());
+            QVERIFY(from_source.render(msgs, agp) == want);
+            const std::vector<int32_t> ids = tok->encode(got, false, true);
+            const std::vector<int32_t> want_ids = c["ids"].get<std::vector<int32_t>>();
+            QVERIFY2(ids == want_ids, ("ids differ: ours " + show_ids(ids) + ", llama.cpp " + show_ids(want_ids)).c_str());
+            ++n;
+        }
+        QVERIFY(n >= 1);
+    }
+
+    void detects_the_three_families() {
+        struct expect {
+            const char* src;
+            chat_template_kind kind;
+            const char* name;
+        };
+        for (const expect& e : {expect{k_llama3_src, chat_template_kind::chat_template_kind_llama3, "llama3"},
+                                expect{k_llama2_src, chat_template_kind::chat_template_kind_llama2, "llama2"},
+                                expect{k_mistral_src, chat_template_kind::chat_template_kind_llama2, "llama2"},
+                                expect{k_qwen_src, chat_template_kind::chat_template_kind_chatml, "chatml"}}) {
+            const chat_template t = chat_template::detect(e.src);
+            QCOMPARE(t.kind(), e.kind);
+            QCOMPARE(std::string(t.name()), std::string(e.name));
+            QVERIFY(t.warning().empty());
+        }
+    }
+
+    void chatml_default_system_message() {
+        const chat_template q = chat_template::detect(k_qwen_src);
+        QCOMPARE(q.render({{"user", "Hi"}}, true),
+                 std::string("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+                             "<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"));
+        // A system message of its own replaces the default; no messages, no default either.
+        QCOMPARE(q.render({{"system", "S"}, {"user", "Hi"}}, false),
+                 std::string("<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"));
+        QCOMPARE(q.render({}, true), std::string("<|im_start|>assistant\n"));
+    }
+
+    void llama3_render() {
+        const chat_template t = chat_template::detect(k_llama3_src);
+        const std::string got = t.render({{"system", " Be brief. "}, {"user", "Hi\n"}, {"assistant", "Hello!"}}, true);
+        QCOMPARE(got, std::string("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
+                                  "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+                                  "<|start_header_id|>assistant<|end_header_id|>\n\nHello!<|eot_id|>"
+                                  "<|start_header_id|>assistant<|end_header_id|>\n\n"));
+    }
+
+    void llama2_render() {
+        const chat_template t = chat_template::detect(k_llama2_src);
+        const std::string got =
+            t.render({{"system", "Be brief."}, {"user", "Hi"}, {"assistant", " Hello! "}, {"user", "Bye"}}, true);
+        QCOMPARE(got, std::string("<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi [/INST] Hello! </s><s>[INST] Bye [/INST]"));
+    }
+
+    void unknown_or_missing_falls_back_to_chatml() {
+        for (const char* src : {"", "{% for m in messages %}{{ m['content'] }}{% endfor %}"}) {
+            const chat_template t = chat_template::detect(src);
+            QCOMPARE(t.kind(), chat_template_kind::chat_template_kind_chatml);
+            QCOMPARE(std::string(t.name()), std::string("chatml"));
+            QVERIFY2(!t.warning().empty(), "a fallback must say so");
+            QCOMPARE(t.render({{"user", "Hi"}}, true),
+                     std::string("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"));
+        }
+    }
+};
+
+RL_TEST_MAIN(TestChatTemplate, golden_smollm2_renders, detects_the_three_families, chatml_default_system_message,
+             llama3_render, llama2_render, unknown_or_missing_falls_back_to_chatml)
+#include "test_chat_template.moc"
