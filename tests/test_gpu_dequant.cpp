@@ -22,7 +22,7 @@ bool gpuOrSkipReason(std::string& why) { return rl::kernels::cuda_available(&why
 
 // Returns the number of elements further than one bf16 ulp from the rounded reference.
 int64_t compareOnGpu(rl::ggml_type type, const std::vector<uint8_t>& raw, int64_t n) {
-    std::vector<float> ref(size_t(n));
+    std::vector<float> ref(static_cast<size_t>(n));
     rl::dequantize_row(type, raw.data(), ref.data(), n);
     void* dSrc = nullptr;
     uint16_t* dDst = nullptr;
@@ -31,7 +31,7 @@ int64_t compareOnGpu(rl::ggml_type type, const std::vector<uint8_t>& raw, int64_
     cudaMemcpy(dSrc, raw.data(), raw.size(), cudaMemcpyHostToDevice);
     cudaMemset(dDst, 0xFF, size_t(n) * 2);  // poison: NaN bf16, so unwritten outputs fail
     rl::kernels::dequantize_to_bf16(type, dSrc, dDst, n, nullptr);
-    std::vector<uint16_t> got(size_t(n));
+    std::vector<uint16_t> got(static_cast<size_t>(n));
     cudaMemcpy(got.data(), dDst, size_t(n) * 2, cudaMemcpyDeviceToHost);
     cudaFree(dSrc);
     cudaFree(dDst);

@@ -200,12 +200,14 @@ private:
     }
 
     void admit(submit_cmd&& c) {
+        // The sampler refuses invalid settings in its constructor: check them before building it.
+        std::string why = validate(c.req.sampling);
+        if (!why.empty()) c.req.sampling = sampling_params{};
         auto s = std::make_unique<sequence>(c.id, std::move(c.req), c.t, tok_.get());
-        std::string why;
         for (int32_t t : s->req.prompt)
-            if (t < 0 || t >= model_->config().vocab_size) { why = "token id " + std::to_string(t) + " out of range"; break; }
+            if (why.empty() && (t < 0 || t >= model_->config().vocab_size)) why = "token id " + std::to_string(t) + " out of range";
         if (why.empty()) why = sched_->add(s, clock_type::now());
-        if (!why.empty()) finish(*s, finish_reason::finish_reason_rejected, why);
+        if (!why.empty() && s) finish(*s, finish_reason::finish_reason_rejected, why);
     }
 
     void cancel_now(uint64_t id) {
