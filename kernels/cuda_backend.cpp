@@ -1,12 +1,226 @@
-// cuda_backend.cpp: placeholder until the CUDA backend lands; reports that it is not built yet.
-#include "backend/cuda_backend.h"
+// cuda_backend.cpp: the GPU backend. bf16 activations, weights and paged KV pool; matmuls through
+// cuBLASLt (gemm.cpp), everything else through the kernel families in kernels/. One stream per
+// backend; the host waits only in download(), synchronize(), upload() and when freeing memory.
+// set_step packs the step's bookkeeping (step_pack.h) into one pinned buffer and copies it with
+// one cudaMemcpyAsync. Tested by tests/test_gpu_kernels.cpp (op by op) and tests/test_gpu_backend.cpp
+// (whole model against cpu_backend).
+#include "cuda_backend_impl.h"
 
-#include "common/engine_error.h"
+#include "step_pack.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace rl::cuda_detail {
+
+cuda_backend::cuda_backend(int device) : device_(device) {
+    try {
+        use_device();
+        cudaDeviceProp prop{};
+        RL_CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
+        name_ = prop.name;
+        sms_ = prop.multiProcessorCount;
+        RL_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+        RL_CUDA_CHECK(cudaEventCreateWithFlags(&meta_copied_, cudaEventDisableTiming));
+        gemm_ = std::make_unique<kernels::gemm_runner>();
+    } catch (...) {
+        free_all();
+        throw;
+    }
+}
+
+cuda_backend::~cuda_backend() { free_all(); }
+
+// Destructor path: errors are ignored (nothing sensible can be done with them here).
+void cuda_backend::free_all() noexcept {
+    cudaSetDevice(device_);
+    if (stream_) cudaStreamSynchronize(stream_);
+    gemm_.reset();
+    cudaFree(kv_pool_);
+    cudaFree(meta_d_);
+    cudaFreeHost(meta_h_);
+    cudaFree(inv_freq_d_);
+    cudaFree(staging_);
+    kv_pool_ = nullptr, meta_d_ = nullptr, meta_h_ = nullptr, inv_freq_d_ = nullptr, staging_ = nullptr;
+    if (meta_copied_) cudaEventDestroy(meta_copied_);
+    if (stream_) cudaStreamDestroy(stream_);
+    meta_copied_ = nullptr, stream_ = nullptr;
+}
+
+device_info cuda_backend::info() const {
+    use_device();
+    device_info d;
+    d.kind = "cuda";
+    d.name = name_;
+    d.compute_units = sms_;
+    RL_CUDA_CHECK(cudaMemGetInfo(&d.free_memory, &d.total_memory));
+    return d;
+}
+
+// --- one step --------------------------------------------------------------------------------
+
+void cuda_backend::set_step(const step_input& in) {
+    std::vector<int32_t>& pk = pack_buf_;
+    const kernels::step_offsets o = kernels::pack_step(in, kernels::attention_prefill_tile_rows, pk);
+    use_device();
+    RL_CUDA_CHECK(cudaEventSynchronize(meta_copied_));  // the last step's copy has left meta_h_
+    if (pk.size() > meta_cap_) {
+        RL_CUDA_CHECK(cudaStreamSynchronize(stream_));  // queued kernels may still read meta_d_
+        RL_CUDA_CHECK(cudaFree(meta_d_));
+        RL_CUDA_CHECK(cudaFreeHost(meta_h_));
+        meta_d_ = nullptr, meta_h_ = nullptr, meta_cap_ = 0;
+        const size_t cap = std::max<size_t>(pk.size() * 3 / 2, 4096);
+        RL_CUDA_CHECK(cudaMallocHost(&meta_h_, cap * sizeof(int32_t)));
+        meta_d_ = static_cast<int32_t*>(device_alloc(cap * sizeof(int32_t), "step metadata"));
+        meta_cap_ = cap;
+    }
+    std::memcpy(meta_h_, pk.data(), pk.size() * sizeof(int32_t));
+    RL_CUDA_CHECK(cudaMemcpyAsync(meta_d_, meta_h_, pk.size() * sizeof(int32_t), cudaMemcpyHostToDevice, stream_));
+    RL_CUDA_CHECK(cudaEventRecord(meta_copied_, stream_));
+
+    const int32_t* d = meta_d_;
+    const int n = in.n_tokens();
+    tokens_d_ = d;
+    meta_ = kernels::step_meta{d + n, d + 2 * n, d + o.seq_token_begin, d + o.seq_n_tokens, d + o.seq_start_pos,
+                               d + o.seq_table, d + o.block_tables, n, int(in.seqs.size())};
+    logit_rows_d_ = d + o.logit_rows;
+    decode_rows_d_ = d + o.decode_rows;
+    tiles_d_ = d + o.tiles;
+    n_decode_ = o.n_decode;
+    n_tiles_ = o.n_tiles;
+    step_ = in;
+    step_checked_gen_ = 0;
+}
+
+void cuda_backend::embed(const tensor& table, tensor& out) {
+    check_bf16(table, "embedding table");
+    check_bf16(out, "embed output");
+    const int n = step_.n_tokens();
+    RL_CHECK(n > 0 && out.rows == n && out.cols == table.cols,
+             "embed: output " + shape(out) + " for table " + shape(table) + " and " + std::to_string(n) + " tokens");
+    for (int32_t t : step_.tokens) RL_CHECK(t >= 0 && t < table.rows, "embed: token id " + std::to_string(t) + " out of range");
+    kernels::embed_bf16(bf(table), table.rows, table.cols, tokens_d_, n, bf(out), stream_);
+}
+
+void cuda_backend::rms_norm(const tensor& x, const tensor& w, float eps, tensor& out) {
+    check_bf16(x, "rms_norm input");
+    check_bf16(out, "rms_norm output");
+    RL_CHECK(w.data && (w.type == dtype::dtype_bf16 || w.type == dtype::dtype_f32), "rms_norm: weight must be bf16 or f32");
+    RL_CHECK(w.numel() == x.cols && out.rows == x.rows && out.cols == x.cols,
+             "rms_norm: x " + shape(x) + ", w " + shape(w) + ", out " + shape(out));
+    kernels::rms_norm_bf16(bf(x), w.data, w.type == dtype::dtype_bf16, eps, bf(out), x.rows, x.cols, stream_);
+}
+
+void cuda_backend::add(tensor& x, const tensor& y) {
+    check_bf16(x, "add lhs");
+    check_bf16(y, "add rhs");
+    RL_CHECK(x.rows == y.rows && x.cols == y.cols, "add: " + shape(x) + " += " + shape(y));
+    kernels::add_bf16(bf(x), bf(y), x.numel(), stream_);
+}
+
+void cuda_backend::matmul(const tensor& x, const tensor& w, tensor& out) {
+    check_bf16(x, "matmul x");
+    check_bf16(w, "matmul w");
+    check_bf16(out, "matmul out");
+    RL_CHECK(x.cols == w.cols && out.rows == x.rows && out.cols == w.rows,
+             "matmul: x " + shape(x) + " . w " + shape(w) + "^T -> out " + shape(out));
+    gemm_->bf16_xwt(bf(x), bf(w), bf(out), x.rows, w.rows, x.cols, stream_);
+}
+
+void cuda_backend::add_bias(tensor& x, const tensor& b) {
+    check_bf16(x, "add_bias x");
+    check_bf16(b, "add_bias bias");
+    RL_CHECK(b.numel() == x.cols, "add_bias: x " + shape(x) + ", bias " + shape(b));
+    kernels::add_bias_bf16(bf(x), bf(b), x.rows, x.cols, stream_);
+}
+
+void cuda_backend::rope(tensor& x, const rope_params& p) {
+    check_bf16(x, "rope input");
+    RL_CHECK(p.inv_freq && p.rope_dim > 0 && p.rope_dim % 2 == 0 && p.rope_dim <= p.head_dim &&
+                 int(p.inv_freq->size()) == p.rope_dim / 2,
+             "rope: rope_dim " + std::to_string(p.rope_dim) + " with head_dim " + std::to_string(p.head_dim) +
+                 " needs rope_dim/2 inverse frequencies");
+    RL_CHECK(x.rows == step_.n_tokens() && x.cols == int64_t(p.n_heads) * p.head_dim,
+             "rope: x " + shape(x) + " for " + std::to_string(step_.n_tokens()) + " tokens x " +
+                 std::to_string(p.n_heads) + " heads x " + std::to_string(p.head_dim));
+    if (*p.inv_freq != inv_freq_h_) {  // uploaded once per model, not per call
+        if (p.inv_freq->size() > inv_freq_h_.size()) {
+            RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
+            RL_CUDA_CHECK(cudaFree(inv_freq_d_));
+            inv_freq_d_ = nullptr;
+            inv_freq_h_.clear();
+            inv_freq_d_ = static_cast<float*>(device_alloc(p.inv_freq->size() * sizeof(float), "rope frequencies"));
+        }
+        inv_freq_h_ = *p.inv_freq;
+        // Pageable source: the call returns once the bytes are staged, so inv_freq_h_ may change later.
+        RL_CUDA_CHECK(cudaMemcpyAsync(inv_freq_d_, inv_freq_h_.data(), inv_freq_h_.size() * sizeof(float),
+                                      cudaMemcpyHostToDevice, stream_));
+    }
+    kernels::rope_bf16(bf(x), x.rows, p.n_heads, p.head_dim, p.rope_dim, p.neox, meta_.positions, inv_freq_d_, stream_);
+}
+
+void cuda_backend::kv_store(int layer, const tensor& k, const tensor& v) {
+    check_bf16(k, "kv_store k");
+    check_bf16(v, "kv_store v");
+    check_step_kv(layer);
+    const int64_t w = int64_t(kv_.n_kv_heads) * kv_.head_dim;
+    RL_CHECK(k.rows == step_.n_tokens() && k.cols == w && v.rows == k.rows && v.cols == w,
+             "kv_store: k " + shape(k) + ", v " + shape(v) + " for a pool of " + std::to_string(kv_.n_kv_heads) +
+                 " kv heads x " + std::to_string(kv_.head_dim));
+    kernels::kv_store_bf16(bf(k), bf(v), layer_kv(layer), meta_, stream_);
+}
+
+void cuda_backend::attention(int layer, const tensor& q, tensor& out, int n_heads, int n_kv_heads, int head_dim,
+                             float scale) {
+    check_bf16(q, "attention q");
+    check_bf16(out, "attention out");
+    check_step_kv(layer);
+    RL_CHECK(n_heads > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0, "attention: n_heads must be a multiple of n_kv_heads");
+    RL_CHECK(n_kv_heads == kv_.n_kv_heads && head_dim == kv_.head_dim,
+             "attention: kv heads / head_dim disagree with the KV pool layout");
+    RL_CHECK(q.rows == step_.n_tokens() && q.cols == int64_t(n_heads) * head_dim && out.rows == q.rows && out.cols == q.cols,
+             "attention: q " + shape(q) + ", out " + shape(out) + " for " + std::to_string(n_heads) + " heads x " +
+                 std::to_string(head_dim));
+    const kernels::paged_kv kv = layer_kv(layer);
+    kernels::attention_prefill_bf16(bf(q), bf(out), kv, meta_, tiles_d_, n_tiles_, n_heads, scale, stream_);
+    kernels::attention_decode_bf16(bf(q), bf(out), kv, meta_, decode_rows_d_, n_decode_, n_heads, scale, stream_);
+}
+
+void cuda_backend::silu_mul(const tensor& gate, const tensor& up, tensor& out) {
+    check_bf16(gate, "silu_mul gate");
+    check_bf16(up, "silu_mul up");
+    check_bf16(out, "silu_mul out");
+    RL_CHECK(gate.rows == up.rows && gate.cols == up.cols && out.rows == gate.rows && out.cols == gate.cols,
+             "silu_mul: gate " + shape(gate) + ", up " + shape(up) + ", out " + shape(out));
+    kernels::silu_mul_bf16(bf(gate), bf(up), bf(out), gate.numel(), stream_);
+}
+
+void cuda_backend::gather_logit_rows(const tensor& x, tensor& out) {
+    check_bf16(x, "gather x");
+    check_bf16(out, "gather out");
+    const int nl = int(step_.logit_rows.size());
+    RL_CHECK(x.rows == step_.n_tokens() && out.rows == nl && out.cols == x.cols,
+             "gather_logit_rows: x " + shape(x) + ", out " + shape(out) + " for " + std::to_string(nl) + " logit rows");
+    kernels::gather_rows_bf16(bf(x), x.rows, x.cols, logit_rows_d_, nl, bf(out), stream_);
+}
+
+void cuda_backend::synchronize() {
+    use_device();
+    RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+} // namespace rl::cuda_detail
 
 namespace rl {
 
-std::unique_ptr<backend> make_cuda_backend(int) {
-    RL_THROW("the CUDA backend is not implemented yet in this build");
+std::unique_ptr<backend> make_cuda_backend(int device) {
+    std::string why;
+    if (!kernels::cuda_available(&why)) RL_THROW("no usable CUDA device: " + why);
+    int count = 0;
+    RL_CUDA_CHECK(cudaGetDeviceCount(&count));
+    RL_CHECK(device >= 0 && device < count,
+             "CUDA device " + std::to_string(device) + " does not exist (" + std::to_string(count) + " present)");
+    return std::make_unique<cuda_detail::cuda_backend>(device);
 }
 
 } // namespace rl

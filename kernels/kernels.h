@@ -17,4 +17,97 @@ void dequantize_to_bf16(ggml_type type, const void* src, uint16_t* dst, int64_t 
 /// True when a CUDA device is usable; `why` says why not otherwise.
 bool cuda_available(std::string* why);
 
+// --- one step's batch, as the attention and KV kernels see it --------------------------------
+// All bf16 tensors are uint16_t bit patterns in device memory, row-major and contiguous.
+
+/// Device copies of a step_input's bookkeeping (int32, device memory; see cuda_backend.cpp).
+struct step_meta {
+    const int32_t* positions = nullptr;        // [n_tokens] position of each batch row
+    const int32_t* row_seq = nullptr;          // [n_tokens] batch row -> sequence index
+    const int32_t* seq_token_begin = nullptr;  // [n_seqs] first batch row of the sequence
+    const int32_t* seq_n_tokens = nullptr;     // [n_seqs]
+    const int32_t* seq_start_pos = nullptr;    // [n_seqs]
+    const int32_t* seq_table = nullptr;        // [n_seqs] offset of the sequence's table in block_tables
+    const int32_t* block_tables = nullptr;     // flattened: logical block -> physical block
+    int n_tokens = 0;
+    int n_seqs = 0;
+};
+
+/// One layer of the paged KV pool: K and V each [num_blocks, block_size, n_kv_heads, head_dim] bf16.
+struct paged_kv {
+    uint16_t* k = nullptr;
+    uint16_t* v = nullptr;
+    int num_blocks = 0;
+    int block_size = 0;
+    int n_kv_heads = 0;
+    int head_dim = 0;
+};
+
+/// Query rows per prefill CTA: the backend cuts each multi-token sequence into tiles this tall.
+constexpr int attention_prefill_tile_rows = 32;
+
+// --- launchers (each checks its arguments, launches on `stream`, checks the launch) ----------
+
+/// out[i, :] = table[tokens[i], :] for i < n; table [vocab, d] bf16. Ids outside the table
+/// write NaN rows (the backend validates ids on the host first).
+void embed_bf16(const uint16_t* table, int64_t vocab, int64_t d, const int32_t* tokens, int n, uint16_t* out,
+                rl_stream stream);
+
+/// out[i, :] = src[rows[i], :] for i < n; src [src_rows, cols].
+void gather_rows_bf16(const uint16_t* src, int64_t src_rows, int64_t cols, const int32_t* rows, int n,
+                      uint16_t* out, rl_stream stream);
+/// x += y elementwise over n values.
+void add_bf16(uint16_t* x, const uint16_t* y, int64_t n, rl_stream stream);
+/// x[r, :] += bias[:] for x [rows, cols].
+void add_bias_bf16(uint16_t* x, const uint16_t* bias, int64_t rows, int64_t cols, rl_stream stream);
+void f32_to_bf16(const float* src, uint16_t* dst, int64_t n, rl_stream stream);
+void bf16_to_f32(const uint16_t* src, float* dst, int64_t n, rl_stream stream);
+
+/// out = x / sqrt(mean(x^2) + eps) * w per row; x, out [rows, d] bf16; w [d] fp32 or bf16
+/// (w_is_bf16). out may alias x.
+void rms_norm_bf16(const uint16_t* x, const void* w, bool w_is_bf16, float eps, uint16_t* out, int64_t rows,
+                   int64_t d, rl_stream stream);
+/// Fused residual add + norm: x += y (x keeps the bf16 sum), then out = rms_norm(x) * w.
+void add_rms_norm_bf16(uint16_t* x, const uint16_t* y, const void* w, bool w_is_bf16, float eps, uint16_t* out,
+                       int64_t rows, int64_t d, rl_stream stream);
+
+/// In-place rotary embedding of x [rows, n_heads*head_dim] at positions[rows]; inv_freq
+/// [rope_dim/2] fp32 (device). neox=false rotates (x[2i], x[2i+1]), true (x[i], x[i+rope_dim/2]).
+void rope_bf16(uint16_t* x, int64_t rows, int n_heads, int head_dim, int rope_dim, bool neox,
+               const int32_t* positions, const float* inv_freq, rl_stream stream);
+
+/// out = silu(gate) * up over n values.
+void silu_mul_bf16(const uint16_t* gate, const uint16_t* up, uint16_t* out, int64_t n, rl_stream stream);
+
+/// Writes k and v rows ([n_tokens, n_kv_heads*head_dim]) into the pool at each row's position.
+void kv_store_bf16(const uint16_t* k, const uint16_t* v, const paged_kv& kv, const step_meta& step,
+                   rl_stream stream);
+
+/// Attention of single-token rows (decode): rows[n_rows] are batch rows, each attending to
+/// positions 0..positions[row] of its sequence. q, out [n_tokens, n_heads*head_dim].
+/// head_dim in {64, 96, 128, 256}; n_heads a multiple of kv.n_kv_heads.
+void attention_decode_bf16(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& step,
+                           const int32_t* rows, int n_rows, int n_heads, float scale, rl_stream stream);
+
+/// Causal attention of multi-token chunks: tiles[2*t] is a sequence, tiles[2*t+1] the offset of
+/// the tile's first row inside that sequence's rows (tiles of attention_prefill_tile_rows rows).
+void attention_prefill_bf16(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& step,
+                            const int32_t* tiles, int n_tiles, int n_heads, float scale, rl_stream stream);
+
+/// cuBLASLt GEMMs on one device: out[n, m] = x[n, k] . w[m, k]^T, bf16 in and out, fp32
+/// accumulation. Owns a handle, a workspace and a cache of chosen algorithms per shape.
+class gemm_runner {
+public:
+    gemm_runner();  // on the current device
+    ~gemm_runner();
+    gemm_runner(const gemm_runner&) = delete;
+    gemm_runner& operator=(const gemm_runner&) = delete;
+    void bf16_xwt(const uint16_t* x, const uint16_t* w, uint16_t* out, int64_t n, int64_t m, int64_t k,
+                  rl_stream stream);
+
+private:
+    struct impl;
+    impl* p_ = nullptr;
+};
+
 } // namespace rl::kernels

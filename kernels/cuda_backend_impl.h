@@ -1,0 +1,98 @@
+// cuda_backend_impl.h: the CUDA backend's class, private to kernels/ (the engine sees only
+// make_cuda_backend in engine/backend/cuda_backend.h). Its methods are split over
+// cuda_backend.cpp (construction, the step ops) and cuda_backend_memory.cpp (allocation,
+// transfers, weights, the KV pool).
+#pragma once
+#include "backend/cuda_backend.h"
+
+#include "common.cuh"
+#include "kernels.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rl::cuda_detail {
+
+inline std::string shape(const tensor& t) {
+    std::string s = "[";  // appended piecewise: GCC 12 warns falsely (-Wrestrict) on "[" + to_string
+    s += std::to_string(t.rows);
+    s += ", ";
+    s += std::to_string(t.cols);
+    return s + "]";
+}
+
+inline uint16_t* bf(const tensor& t) { return static_cast<uint16_t*>(t.data); }
+
+inline void check_bf16(const tensor& t, const char* what) {
+    RL_CHECK(t.data != nullptr, std::string("cuda_backend: ") + what + " has no storage");
+    RL_CHECK(t.type == dtype::dtype_bf16, std::string("cuda_backend: ") + what + " must be bf16");
+}
+
+class cuda_backend final : public backend {
+public:
+    explicit cuda_backend(int device);
+    ~cuda_backend() override;
+
+    std::string name() const override { return "cuda"; }
+    device_info info() const override;
+    dtype compute_dtype() const override { return dtype::dtype_bf16; }
+
+    tensor alloc(int64_t rows, int64_t cols, dtype t) override;
+    void release(tensor& t) override;
+    void upload(const tensor& dst, const float* src) override;
+    void download(const tensor& src, float* dst) override;
+    tensor upload_weight(const gguf_tensor_info& t) override;
+    void alloc_kv(const kv_cache_layout& layout) override;
+    const kv_cache_layout& kv_layout() const override { return kv_; }
+
+    void set_step(const step_input& in) override;
+    void embed(const tensor& table, tensor& out) override;
+    void rms_norm(const tensor& x, const tensor& w, float eps, tensor& out) override;
+    void add(tensor& x, const tensor& y) override;
+    void matmul(const tensor& x, const tensor& w, tensor& out) override;
+    void add_bias(tensor& x, const tensor& b) override;
+    void rope(tensor& x, const rope_params& p) override;
+    void kv_store(int layer, const tensor& k, const tensor& v) override;
+    void attention(int layer, const tensor& q, tensor& out, int n_heads, int n_kv_heads, int head_dim,
+                   float scale) override;
+    void silu_mul(const tensor& gate, const tensor& up, tensor& out) override;
+    void gather_logit_rows(const tensor& x, tensor& out) override;
+    void synchronize() override;
+
+private:
+    void use_device() const { RL_CUDA_CHECK(cudaSetDevice(device_)); }
+    void* device_alloc(size_t bytes, const std::string& what);
+    void free_all() noexcept;
+    void check_step_kv(int layer);  // validates this step's block tables against the pool
+    kernels::paged_kv layer_kv(int layer) const;
+
+    int device_;
+    cudaStream_t stream_ = nullptr;
+    std::unique_ptr<kernels::gemm_runner> gemm_;
+    std::string name_;
+    int sms_ = 0;
+
+    kv_cache_layout kv_{};
+    uint16_t* kv_pool_ = nullptr;  // per layer: K [num_blocks*block_size*n_kv_heads*head_dim], then V
+    uint64_t kv_gen_ = 0;          // bumped by alloc_kv; a step's tables are checked per generation
+
+    step_input step_;
+    std::vector<int32_t> pack_buf_;  // host image of the packed step arrays (step_pack.h)
+    uint64_t step_checked_gen_ = 0;
+    int n_decode_ = 0, n_tiles_ = 0;
+    int32_t* meta_h_ = nullptr;  // pinned staging of the packed step arrays
+    int32_t* meta_d_ = nullptr;
+    size_t meta_cap_ = 0;  // int32 elements in each
+    cudaEvent_t meta_copied_ = nullptr;
+    kernels::step_meta meta_{};
+    const int32_t *tokens_d_ = nullptr, *logit_rows_d_ = nullptr, *decode_rows_d_ = nullptr, *tiles_d_ = nullptr;
+
+    std::vector<float> inv_freq_h_;  // the rope frequencies last uploaded
+    float* inv_freq_d_ = nullptr;
+    uint8_t* staging_ = nullptr;  // raw GGUF bytes on their way to the dequant kernel
+    size_t staging_cap_ = 0;
+};
+
+} // namespace rl::cuda_detail

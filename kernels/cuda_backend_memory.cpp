@@ -1,0 +1,178 @@
+// cuda_backend_memory.cpp: the CUDA backend's memory side: device allocations that fail with
+// sizes in the message, fp32 <-> dtype transfers, GGUF weights (uploaded in their file format and
+// dequantized to bf16 on the GPU) and the paged KV pool. See cuda_backend_impl.h.
+#include "cuda_backend_impl.h"
+
+#include "gguf/dequant.h"
+#include "gguf/gguf_file.h"
+
+#include <cstdio>
+
+namespace rl::cuda_detail {
+namespace {
+
+std::string gib(size_t bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f GiB", double(bytes) / double(size_t(1) << 30));
+    return buf;
+}
+
+bool gpu_dequantizable(ggml_type t) {
+    switch (t) {
+    case ggml_type::ggml_type_f32: case ggml_type::ggml_type_f16: case ggml_type::ggml_type_bf16:
+    case ggml_type::ggml_type_q8_0: case ggml_type::ggml_type_q4_0: case ggml_type::ggml_type_q4_1: return true;
+    default: return false;
+    }
+}
+
+} // namespace
+
+void* cuda_backend::device_alloc(size_t bytes, const std::string& what) {
+    size_t free_b = 0, total_b = 0;
+    RL_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+    // Refuse up front what cannot fit: no failed cudaMalloc (and no sanitizer report) for it.
+    cudaError_t err = cudaErrorMemoryAllocation;
+    void* p = nullptr;
+    if (bytes <= free_b) err = cudaMalloc(&p, bytes);
+    if (err == cudaSuccess) return p;
+    cudaGetLastError();  // an allocation failure is not sticky; clear it so later checks stay clean
+    cudaMemGetInfo(&free_b, &total_b);
+    RL_THROW(what + " (" + gib(bytes) + ") does not fit in free GPU memory (" + gib(free_b) + " of " +
+             gib(total_b) + "): " + cudaGetErrorString(err));
+}
+
+tensor cuda_backend::alloc(int64_t rows, int64_t cols, dtype t) {
+    RL_CHECK(rows >= 0 && cols >= 0, "cuda_backend::alloc: negative shape");
+    use_device();
+    tensor out{nullptr, t, rows, cols};
+    if (out.bytes() > 0) out.data = device_alloc(out.bytes(), "tensor " + shape(out));
+    return out;
+}
+
+void cuda_backend::release(tensor& t) {
+    if (!t.data) return;
+    use_device();
+    RL_CUDA_CHECK(cudaStreamSynchronize(stream_));  // queued kernels may still use it
+    RL_CUDA_CHECK(cudaFree(t.data));
+    t = tensor{};
+}
+
+void cuda_backend::upload(const tensor& dst, const float* src) {
+    RL_CHECK(dst.data && src, "cuda_backend::upload: null buffer");
+    use_device();
+    const int64_t n = dst.numel();
+    std::vector<uint16_t> half;
+    const void* from = src;
+    if (dst.type != dtype::dtype_f32) {
+        half.resize(size_t(n));
+        for (int64_t i = 0; i < n; ++i)
+            half[size_t(i)] = dst.type == dtype::dtype_bf16 ? fp32_to_bf16(src[i]) : fp32_to_fp16(src[i]);
+        from = half.data();
+    }
+    RL_CUDA_CHECK(cudaMemcpyAsync(dst.data, from, dst.bytes(), cudaMemcpyHostToDevice, stream_));
+    RL_CUDA_CHECK(cudaStreamSynchronize(stream_));  // `half` dies with this call
+}
+
+void cuda_backend::download(const tensor& src, float* dst) {
+    RL_CHECK(src.data && dst, "cuda_backend::download: null buffer");
+    use_device();
+    const int64_t n = src.numel();
+    if (src.type == dtype::dtype_f32) {
+        RL_CUDA_CHECK(cudaMemcpyAsync(dst, src.data, src.bytes(), cudaMemcpyDeviceToHost, stream_));
+        RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
+        return;
+    }
+    std::vector<uint16_t> half(static_cast<size_t>(n));
+    RL_CUDA_CHECK(cudaMemcpyAsync(half.data(), src.data, src.bytes(), cudaMemcpyDeviceToHost, stream_));
+    RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    for (int64_t i = 0; i < n; ++i)
+        dst[i] = src.type == dtype::dtype_bf16 ? bf16_to_fp32(half[size_t(i)]) : fp16_to_fp32(half[size_t(i)]);
+}
+
+tensor cuda_backend::upload_weight(const gguf_tensor_info& t) {
+    RL_CHECK(!t.dims.empty() && t.row_length() > 0, "tensor '" + t.name + "' has an empty shape");
+    const auto tr = ggml_traits(t.type);
+    RL_CHECK(tr.name && tr.dequantizable, "tensor '" + t.name + "' has unsupported type " + ggml_type_name(t.type));
+    const int64_t rows = t.n_rows(), cols = t.row_length();
+    const size_t row_bytes = ggml_row_bytes(t.type, cols), raw = row_bytes * size_t(rows);
+    RL_CHECK(t.data && t.nbytes >= raw, "tensor '" + t.name + "' data is truncated");
+    use_device();
+    tensor out{nullptr, dtype::dtype_bf16, rows, cols};
+    out.data = device_alloc(out.bytes(), "weight '" + t.name + "' " + shape(out) + " as bf16");
+    try {
+        if (gpu_dequantizable(t.type)) {
+            // Upload in the file's format and expand on the GPU; the staging buffer is reused by the
+            // next weight (stream order keeps its copy behind this dequant) and freed by alloc_kv.
+            if (raw > staging_cap_) {
+                RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
+                RL_CUDA_CHECK(cudaFree(staging_));
+                staging_ = nullptr, staging_cap_ = 0;
+                staging_ = static_cast<uint8_t*>(device_alloc(raw, "staging for weight '" + t.name + "'"));
+                staging_cap_ = raw;
+            }
+            RL_CUDA_CHECK(cudaMemcpyAsync(staging_, t.data, raw, cudaMemcpyHostToDevice, stream_));
+            kernels::dequantize_to_bf16(t.type, staging_, bf(out), rows * cols, stream_);
+        } else {
+            // K-quants and q5_*: no GPU dequant kernel yet, so expand on the host (fp32, then bf16).
+            // Slower to load, same result; replace when dequant.cu learns these formats.
+            std::vector<float> row(static_cast<size_t>(cols));
+            std::vector<uint16_t> host(static_cast<size_t>(rows * cols));
+            for (int64_t r = 0; r < rows; ++r) {
+                dequantize_row(t.type, t.data + size_t(r) * row_bytes, row.data(), cols);
+                for (int64_t c = 0; c < cols; ++c) host[size_t(r * cols + c)] = fp32_to_bf16(row[size_t(c)]);
+            }
+            RL_CUDA_CHECK(cudaMemcpyAsync(out.data, host.data(), out.bytes(), cudaMemcpyHostToDevice, stream_));
+            RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
+        }
+    } catch (...) {
+        cudaStreamSynchronize(stream_);
+        cudaFree(out.data);
+        throw;
+    }
+    return out;
+}
+
+void cuda_backend::alloc_kv(const kv_cache_layout& l) {
+    RL_CHECK(l.n_layers > 0 && l.num_blocks > 0 && l.block_size > 0 && l.n_kv_heads > 0 && l.head_dim > 0,
+             "cuda_backend::alloc_kv: every dimension of the KV layout must be positive");
+    RL_CHECK(l.head_dim % 8 == 0, "cuda_backend::alloc_kv: head_dim must be a multiple of 8");
+    use_device();
+    RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    // The pool is sized after the weights are in: give back the weight staging buffer first.
+    RL_CUDA_CHECK(cudaFree(staging_));
+    RL_CUDA_CHECK(cudaFree(kv_pool_));
+    staging_ = nullptr, staging_cap_ = 0, kv_pool_ = nullptr, kv_ = kv_cache_layout{};
+    const size_t bytes = size_t(2) * l.n_layers * size_t(l.num_blocks) * l.block_size * l.n_kv_heads * l.head_dim * 2;
+    kv_pool_ = static_cast<uint16_t*>(device_alloc(
+        bytes, "KV pool of " + std::to_string(l.num_blocks) + " blocks x " + std::to_string(l.block_size) +
+                   " tokens x " + std::to_string(l.n_layers) + " layers x " + std::to_string(l.n_kv_heads) +
+                   " kv heads x " + std::to_string(l.head_dim) + " dims x K,V bf16"));
+    // Zeroed so that no slot holds NaN bit patterns (kernels never read unwritten slots anyway).
+    RL_CUDA_CHECK(cudaMemsetAsync(kv_pool_, 0, bytes, stream_));
+    kv_ = l;
+    ++kv_gen_;
+}
+
+kernels::paged_kv cuda_backend::layer_kv(int layer) const {
+    const size_t per = size_t(kv_.num_blocks) * kv_.block_size * kv_.n_kv_heads * kv_.head_dim;
+    return kernels::paged_kv{kv_pool_ + size_t(layer) * 2 * per, kv_pool_ + (size_t(layer) * 2 + 1) * per,
+                             kv_.num_blocks, kv_.block_size, kv_.n_kv_heads, kv_.head_dim};
+}
+
+void cuda_backend::check_step_kv(int layer) {
+    RL_CHECK(kv_pool_ != nullptr, "cuda_backend: the KV pool has not been allocated (alloc_kv)");
+    RL_CHECK(layer >= 0 && layer < kv_.n_layers, "cuda_backend: layer " + std::to_string(layer) + " out of range");
+    if (step_checked_gen_ == kv_gen_) return;
+    for (const seq_slice& s : step_.seqs) {
+        const int need = (s.context_len() + kv_.block_size - 1) / kv_.block_size;
+        RL_CHECK(int(s.block_table.size()) >= need, "step: a sequence with " + std::to_string(s.context_len()) +
+                                                        " positions has only " + std::to_string(s.block_table.size()) +
+                                                        " blocks in its table");
+        for (int i = 0; i < need; ++i)
+            RL_CHECK(s.block_table[size_t(i)] >= 0 && s.block_table[size_t(i)] < kv_.num_blocks,
+                     "step: block id " + std::to_string(s.block_table[size_t(i)]) + " is outside the KV pool");
+    }
+    step_checked_gen_ = kv_gen_;
+}
+
+} // namespace rl::cuda_detail

@@ -1,0 +1,133 @@
+// elementwise.cu: the small bf16 ops of a step: residual add, bias add, row gather (logit rows),
+// and fp32 <-> bf16 conversions. Math in fp32, one rounding to bf16 per output. Each op has a
+// 16-byte path (8 values per thread) used when sizes and pointers allow, and a scalar fallback.
+// Exercised by tests/test_gpu_kernels.cpp.
+#include "bf16_vec.cuh"
+#include "common.cuh"
+#include "kernels.h"
+
+#include <algorithm>
+
+namespace rl::kernels {
+namespace {
+
+constexpr int threads = 256;
+
+// Grid for a grid-stride loop over `work` items: enough CTAs to fill the chip, capped.
+unsigned grid_for(int64_t work) { return unsigned(std::clamp<int64_t>((work + threads - 1) / threads, 1, 1 << 16)); }
+
+template <bool Vec>
+__global__ void gather_rows_kernel(const uint16_t* __restrict__ src, int64_t src_rows, int64_t cols,
+                                   const int32_t* __restrict__ rows, uint16_t* __restrict__ out) {
+    const int64_t i = blockIdx.x;
+    const int32_t r = rows[i];
+    uint16_t* o = out + i * cols;
+    if (r < 0 || int64_t(r) >= src_rows) {  // validated on the host; poison rather than read outside
+        for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) o[c] = 0x7FC0;
+        return;
+    }
+    const uint16_t* s = src + int64_t(r) * cols;
+    if constexpr (Vec) {
+        for (int64_t c = int64_t(threadIdx.x) * 8; c < cols; c += int64_t(blockDim.x) * 8)
+            *reinterpret_cast<uint4*>(o + c) = *reinterpret_cast<const uint4*>(s + c);
+    } else {
+        for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) o[c] = s[c];
+    }
+}
+
+__global__ void add_vec_kernel(uint16_t* __restrict__ x, const uint16_t* __restrict__ y, int64_t n8) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n8; i += int64_t(gridDim.x) * blockDim.x) {
+        float a[8], b[8];
+        load8_bf16(x + i * 8, a);
+        load8_bf16(y + i * 8, b);
+#pragma unroll
+        for (int e = 0; e < 8; ++e) a[e] += b[e];
+        store8_bf16(x + i * 8, a);
+    }
+}
+
+__global__ void add_scalar_kernel(uint16_t* __restrict__ x, const uint16_t* __restrict__ y, int64_t n) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+        x[i] = f32_to_bf16(bf16_to_f32(x[i]) + bf16_to_f32(y[i]));
+}
+
+// Vec: cols % 8 == 0, so an 8-wide chunk never straddles two rows.
+template <bool Vec>
+__global__ void add_bias_kernel(uint16_t* __restrict__ x, const uint16_t* __restrict__ bias, int64_t rows,
+                                int64_t cols) {
+    const int64_t n = rows * cols;
+    const int64_t step = int64_t(gridDim.x) * blockDim.x;
+    if constexpr (Vec) {
+        for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n / 8; i += step) {
+            float a[8], b[8];
+            load8_bf16(x + i * 8, a);
+            load8_bf16(bias + (i * 8) % cols, b);
+#pragma unroll
+            for (int e = 0; e < 8; ++e) a[e] += b[e];
+            store8_bf16(x + i * 8, a);
+        }
+    } else {
+        for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += step)
+            x[i] = f32_to_bf16(bf16_to_f32(x[i]) + bf16_to_f32(bias[i % cols]));
+    }
+}
+
+__global__ void f32_to_bf16_kernel(const float* __restrict__ src, uint16_t* __restrict__ dst, int64_t n) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+        dst[i] = f32_to_bf16(src[i]);
+}
+
+__global__ void bf16_to_f32_kernel(const uint16_t* __restrict__ src, float* __restrict__ dst, int64_t n) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+        dst[i] = bf16_to_f32(src[i]);
+}
+
+} // namespace
+
+void gather_rows_bf16(const uint16_t* src, int64_t src_rows, int64_t cols, const int32_t* rows, int n,
+                      uint16_t* out, rl_stream stream) {
+    RL_CHECK(src && rows && out, "gather_rows_bf16: null pointer");
+    RL_CHECK(src_rows >= 0 && cols > 0 && n >= 0, "gather_rows_bf16: bad shape");
+    if (n == 0) return;
+    if (cols % 8 == 0 && aligned16(src) && aligned16(out))
+        gather_rows_kernel<true><<<unsigned(n), 128, 0, stream>>>(src, src_rows, cols, rows, out);
+    else
+        gather_rows_kernel<false><<<unsigned(n), 128, 0, stream>>>(src, src_rows, cols, rows, out);
+    RL_CUDA_CHECK_LAUNCH();
+}
+
+void add_bf16(uint16_t* x, const uint16_t* y, int64_t n, rl_stream stream) {
+    RL_CHECK(x && y && n >= 0, "add_bf16: bad arguments");
+    if (n == 0) return;
+    if (n % 8 == 0 && aligned16(x) && aligned16(y))
+        add_vec_kernel<<<grid_for(n / 8), threads, 0, stream>>>(x, y, n / 8);
+    else
+        add_scalar_kernel<<<grid_for(n), threads, 0, stream>>>(x, y, n);
+    RL_CUDA_CHECK_LAUNCH();
+}
+
+void add_bias_bf16(uint16_t* x, const uint16_t* bias, int64_t rows, int64_t cols, rl_stream stream) {
+    RL_CHECK(x && bias && rows >= 0 && cols > 0, "add_bias_bf16: bad arguments");
+    if (rows == 0) return;
+    if (cols % 8 == 0 && aligned16(x) && aligned16(bias))
+        add_bias_kernel<true><<<grid_for(rows * cols / 8), threads, 0, stream>>>(x, bias, rows, cols);
+    else
+        add_bias_kernel<false><<<grid_for(rows * cols), threads, 0, stream>>>(x, bias, rows, cols);
+    RL_CUDA_CHECK_LAUNCH();
+}
+
+void f32_to_bf16(const float* src, uint16_t* dst, int64_t n, rl_stream stream) {
+    RL_CHECK(src && dst && n >= 0, "f32_to_bf16: bad arguments");
+    if (n == 0) return;
+    f32_to_bf16_kernel<<<grid_for(n), threads, 0, stream>>>(src, dst, n);
+    RL_CUDA_CHECK_LAUNCH();
+}
+
+void bf16_to_f32(const uint16_t* src, float* dst, int64_t n, rl_stream stream) {
+    RL_CHECK(src && dst && n >= 0, "bf16_to_f32: bad arguments");
+    if (n == 0) return;
+    bf16_to_f32_kernel<<<grid_for(n), threads, 0, stream>>>(src, dst, n);
+    RL_CUDA_CHECK_LAUNCH();
+}
+
+} // namespace rl::kernels

@@ -1,0 +1,48 @@
+// embedding.cu: token embedding lookup, out[i, :] = table[tokens[i], :] (bf16 table, bf16 rows).
+// One CTA per token row; 16-byte copies when the row length and pointers allow, else 2-byte.
+// Exercised by tests/test_gpu_kernels.cpp (embed) and, end to end, tests/test_gpu_backend.cpp.
+#include "bf16_vec.cuh"
+#include "common.cuh"
+#include "kernels.h"
+
+namespace rl::kernels {
+namespace {
+
+constexpr uint16_t bf16_nan = 0x7FC0;
+
+template <bool Vec>
+__global__ void embed_kernel(const uint16_t* __restrict__ table, int64_t vocab, int64_t d,
+                             const int32_t* __restrict__ tokens, uint16_t* __restrict__ out) {
+    const int64_t row = blockIdx.x;
+    const int32_t id = tokens[row];
+    uint16_t* o = out + row * d;
+    // The host validated the ids; an id that is still out of range poisons its row rather than
+    // reading outside the table.
+    if (id < 0 || int64_t(id) >= vocab) {
+        for (int64_t c = threadIdx.x; c < d; c += blockDim.x) o[c] = bf16_nan;
+        return;
+    }
+    const uint16_t* src = table + int64_t(id) * d;
+    if constexpr (Vec) {
+        for (int64_t c = int64_t(threadIdx.x) * 8; c < d; c += int64_t(blockDim.x) * 8)
+            *reinterpret_cast<uint4*>(o + c) = *reinterpret_cast<const uint4*>(src + c);
+    } else {
+        for (int64_t c = threadIdx.x; c < d; c += blockDim.x) o[c] = src[c];
+    }
+}
+
+} // namespace
+
+void embed_bf16(const uint16_t* table, int64_t vocab, int64_t d, const int32_t* tokens, int n, uint16_t* out,
+                rl_stream stream) {
+    RL_CHECK(table && tokens && out, "embed_bf16: null pointer");
+    RL_CHECK(vocab > 0 && d > 0 && n >= 0, "embed_bf16: bad shape");
+    if (n == 0) return;
+    const bool vec = d % 8 == 0 && aligned16(table) && aligned16(out);
+    const int threads = 128;
+    if (vec) embed_kernel<true><<<unsigned(n), threads, 0, stream>>>(table, vocab, d, tokens, out);
+    else embed_kernel<false><<<unsigned(n), threads, 0, stream>>>(table, vocab, d, tokens, out);
+    RL_CUDA_CHECK_LAUNCH();
+}
+
+} // namespace rl::kernels

@@ -1,0 +1,126 @@
+// gemm.cpp: the cuBLASLt wrapper for the backend's matmul, out[n, m] = x[n, k] . w[m, k]^T with
+// bf16 operands, fp32 accumulation and bf16 output, all row-major.
+// cuBLAS is column-major, and a row-major [r, c] matrix with leading dimension c is the same
+// memory as a column-major [c, r] matrix. So w (row-major [m, k]) is column-major W = [k, m],
+// x is column-major X = [k, n], and out is column-major O = [m, n]; out = x.w^T becomes
+// O = W^T . X: A = W (k x m, lda = k) with op(A) = T, B = X (k x n, ldb = k) with op(B) = N,
+// C = D = O (m x n, ldc = m). tests/test_gpu_kernels.cpp checks this against a CPU product.
+// Algorithms come from cuBLASLt's heuristic once per (shape, alignment) and are cached.
+#include "common.cuh"
+#include "kernels.h"
+
+#include <cublasLt.h>
+
+#include <map>
+#include <tuple>
+
+#define RL_CUBLAS_CHECK(call)                                                                            \
+    do {                                                                                                 \
+        cublasStatus_t rl_st_ = (call);                                                                  \
+        if (rl_st_ != CUBLAS_STATUS_SUCCESS)                                                             \
+            throw ::rl::engine_error(std::string("cuBLAS error: ") + cublasLtGetStatusString(rl_st_) +  \
+                                         " in " #call, __FILE__, __LINE__);                             \
+    } while (0)
+
+namespace rl::kernels {
+namespace {
+
+constexpr size_t workspace_bytes = size_t(32) << 20;  // what cuBLAS recommends for Hopper
+
+// Largest power of two (<= 256) dividing both the address and the row pitch in bytes: the
+// alignment cuBLASLt may assume for every row of the operand.
+uint32_t alignment_of(const void* p, int64_t ld_elems) {
+    const uint64_t bits = uint64_t(reinterpret_cast<uintptr_t>(p)) | uint64_t(ld_elems * 2) | 256u;
+    return uint32_t(bits & (~bits + 1));
+}
+
+struct plan {
+    cublasLtMatmulDesc_t desc = nullptr;
+    cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+    cublasLtMatmulAlgo_t algo{};
+};
+
+using plan_key = std::tuple<int64_t, int64_t, int64_t, uint32_t, uint32_t, uint32_t>;  // n, m, k, alignments
+
+} // namespace
+
+struct gemm_runner::impl {
+    cublasLtHandle_t handle = nullptr;
+    void* workspace = nullptr;
+    std::map<plan_key, plan> plans;
+
+    ~impl() {
+        for (auto& [key, p] : plans) {
+            if (p.a) cublasLtMatrixLayoutDestroy(p.a);
+            if (p.b) cublasLtMatrixLayoutDestroy(p.b);
+            if (p.c) cublasLtMatrixLayoutDestroy(p.c);
+            if (p.desc) cublasLtMatmulDescDestroy(p.desc);
+        }
+        if (workspace) cudaFree(workspace);
+        if (handle) cublasLtDestroy(handle);
+    }
+
+    const plan& get(int64_t n, int64_t m, int64_t k, uint32_t al_w, uint32_t al_x, uint32_t al_o) {
+        const plan_key key{n, m, k, al_w, al_x, al_o};
+        if (auto it = plans.find(key); it != plans.end()) return it->second;
+        plan p;
+        RL_CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+        const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+        RL_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
+        RL_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
+        RL_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.a, CUDA_R_16BF, uint64_t(k), uint64_t(m), k));  // W
+        RL_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.b, CUDA_R_16BF, uint64_t(k), uint64_t(n), k));  // X
+        RL_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.c, CUDA_R_16BF, uint64_t(m), uint64_t(n), m));  // O
+
+        cublasLtMatmulPreference_t pref = nullptr;
+        RL_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+        const uint64_t ws = workspace_bytes;
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_w, sizeof(al_w));
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_x, sizeof(al_x));
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_o, sizeof(al_o));
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_o, sizeof(al_o));
+        cublasLtMatmulHeuristicResult_t result{};
+        int found = 0;
+        const cublasStatus_t st =
+            cublasLtMatmulAlgoGetHeuristic(handle, p.desc, p.a, p.b, p.c, p.c, pref, 1, &result, &found);
+        cublasLtMatmulPreferenceDestroy(pref);
+        if (st != CUBLAS_STATUS_SUCCESS || found == 0) {
+            cublasLtMatrixLayoutDestroy(p.a);
+            cublasLtMatrixLayoutDestroy(p.b);
+            cublasLtMatrixLayoutDestroy(p.c);
+            cublasLtMatmulDescDestroy(p.desc);
+            RL_THROW("cuBLASLt has no bf16 algorithm for out[" + std::to_string(n) + ", " + std::to_string(m) +
+                     "] = x[" + std::to_string(n) + ", " + std::to_string(k) + "] . w^T (" +
+                     cublasLtGetStatusString(st) + ")");
+        }
+        p.algo = result.algo;
+        return plans.emplace(key, p).first->second;
+    }
+};
+
+gemm_runner::gemm_runner() : p_(new impl) {
+    try {
+        RL_CUBLAS_CHECK(cublasLtCreate(&p_->handle));
+        RL_CUDA_CHECK(cudaMalloc(&p_->workspace, workspace_bytes));
+    } catch (...) {
+        delete p_;
+        throw;
+    }
+}
+
+gemm_runner::~gemm_runner() { delete p_; }
+
+void gemm_runner::bf16_xwt(const uint16_t* x, const uint16_t* w, uint16_t* out, int64_t n, int64_t m, int64_t k,
+                           rl_stream stream) {
+    RL_CHECK(x && w && out, "gemm bf16_xwt: null pointer");
+    RL_CHECK(n >= 0 && m > 0 && k > 0, "gemm bf16_xwt: bad shape [" + std::to_string(n) + ", " +
+                                           std::to_string(m) + ", " + std::to_string(k) + "]");
+    if (n == 0) return;
+    const plan& p = p_->get(n, m, k, alignment_of(w, k), alignment_of(x, k), alignment_of(out, m));
+    const float alpha = 1.f, beta = 0.f;
+    RL_CUBLAS_CHECK(cublasLtMatmul(p_->handle, p.desc, &alpha, w, p.a, x, p.b, &beta, out, p.c, out, p.c, &p.algo,
+                                   p_->workspace, workspace_bytes, stream));
+}
+
+} // namespace rl::kernels

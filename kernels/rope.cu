@@ -1,0 +1,58 @@
+// rope.cu: in-place rotary position embedding of q or k rows ([rows, n_heads*head_dim] bf16).
+// One thread per (row, rotated pair); it computes the angle once (in fp64, like the CPU
+// reference: pos * inv_freq reaches thousands of radians, where fp32 would lose ~1e-3 rad) and
+// applies it to that pair in every head. neox=false rotates (x[2i], x[2i+1]); neox=true
+// rotates (x[i], x[i + rope_dim/2]). Dims past rope_dim are left alone.
+// Exercised by tests/test_gpu_kernels.cpp.
+#include "bf16_vec.cuh"
+#include "common.cuh"
+#include "kernels.h"
+
+namespace rl::kernels {
+namespace {
+
+constexpr int threads = 128;
+
+__global__ void rope_kernel(uint16_t* __restrict__ x, int64_t rows, int n_heads, int head_dim, int half, bool neox,
+                            const int32_t* __restrict__ positions, const float* __restrict__ inv_freq) {
+    const int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+    if (idx >= rows * half) return;
+    const int64_t row = idx / half;
+    const int i = int(idx % half);
+    // Angle and its reduction to [-pi, pi] in fp64, then the fast fp32 sincos on the small
+    // reduced angle (abs error ~1e-6, far under bf16's); a full fp64 sincos would pull in a
+    // local-memory slow path for huge arguments.
+    const double th = double(positions[row]) * double(inv_freq[i]);
+    const double two_pi = 6.283185307179586;
+    const float r = float(th - rint(th / two_pi) * two_pi);
+    float sn, cs;
+    __sincosf(r, &sn, &cs);
+    const int i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
+    uint16_t* xr = x + row * int64_t(n_heads) * head_dim;
+    for (int h = 0; h < n_heads; ++h) {
+        uint16_t* v = xr + int64_t(h) * head_dim;
+        const float a = bf16_to_f32(v[i0]), b = bf16_to_f32(v[i1]);
+        v[i0] = f32_to_bf16(a * cs - b * sn);
+        v[i1] = f32_to_bf16(a * sn + b * cs);
+    }
+}
+
+} // namespace
+
+void rope_bf16(uint16_t* x, int64_t rows, int n_heads, int head_dim, int rope_dim, bool neox,
+               const int32_t* positions, const float* inv_freq, rl_stream stream) {
+    RL_CHECK(x && positions && inv_freq, "rope_bf16: null pointer");
+    RL_CHECK(rows >= 0 && n_heads > 0 && head_dim > 0, "rope_bf16: bad shape");
+    RL_CHECK(rope_dim > 0 && rope_dim % 2 == 0 && rope_dim <= head_dim,
+             "rope_bf16: rope_dim " + std::to_string(rope_dim) + " must be even and <= head_dim " +
+                 std::to_string(head_dim));
+    if (rows == 0) return;
+    const int64_t work = rows * (rope_dim / 2);
+    const int64_t blocks = (work + threads - 1) / threads;
+    RL_CHECK(blocks <= 0x7FFFFFFF, "rope_bf16: too many rows");
+    rope_kernel<<<unsigned(blocks), threads, 0, stream>>>(x, rows, n_heads, head_dim, rope_dim / 2, neox, positions,
+                                                          inv_freq);
+    RL_CUDA_CHECK_LAUNCH();
+}
+
+} // namespace rl::kernels
