@@ -77,9 +77,10 @@ int runServe(const BenchArgs& args) {
         batchTime += r.num_running * r.duration_s;
     }
     std::vector<double> ttft, tpot, e2e, queue;
-    uint64_t finished = 0, rejected = 0;
+    uint64_t finished = 0, rejected = 0, cancelled = 0;
     for (const auto& r : requests) {
         if (r.rejected) { ++rejected; continue; }
+        if (r.cancelled) { ++cancelled; continue; }  // in flight when the run ended
         ++finished;
         if (r.generated_tokens > 0) ttft.push_back(r.ttft_s);
         if (r.generated_tokens > 1) tpot.push_back(r.tpot_s);
@@ -94,6 +95,7 @@ int runServe(const BenchArgs& args) {
         {"max_num_seqs", opt.serving.max_num_seqs}, {"max_num_batched_tokens", opt.serving.max_num_batched_tokens},
         {"peaks", {{"flops", peaks.flops}, {"bytes_per_s", peaks.bytes_per_s}, {"source", peaks.source}}},
         {"totals", {{"requests_finished", finished}, {"requests_rejected", rejected},
+                    {"requests_cancelled_at_end", cancelled},
                     {"prompt_tokens", snap.prompt_tokens}, {"generation_tokens", snap.generation_tokens},
                     {"streamed_tokens", lc.streamed_tokens}, {"steps", steps.size()}}},
         {"throughput", {{"generation_tok_s", double(snap.generation_tokens) / wall},

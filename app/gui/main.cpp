@@ -1,21 +1,28 @@
-// ridgeline: the Qt window. Opens the model given by --model, else $RIDGELINE_MODEL, else the
-// build's default (RL_DEFAULT_MODEL), and chats with it.
+// ridgeline: the Qt workbench window. Opens the model given by --model, else $RIDGELINE_MODEL, else
+// the one used last time (settings), else the build's default (RL_DEFAULT_MODEL).
 //   ridgeline [--model PATH] [--backend cpu|cuda] [--threads N] [--max-tokens N]
-//   ridgeline --screenshot FILE.png [--prompt TEXT]   one reply, grab the window, exit
+//   ridgeline --screenshot FILE.png [--prompt TEXT] [--scenario NAME] [--after SECONDS] [--size WxH]
+//     loads the default model (not the saved one), optionally starts the scenario's virtual users,
+//     sends the prompt, waits --after seconds (default: until the reply finishes), saves a grab of
+//     the whole window and exits. Its data (conversations, settings) live in a temporary directory
+//     unless $RIDGELINE_DATA_DIR is set, so screenshots never touch your history.
 // Exit codes: 0 ok, 1 runtime failure (reply failed, PNG not written, timeout), 2 bad arguments
 // or a model that cannot be loaded (--screenshot only; the window itself reports and keeps going).
 #include "ChatController.h"
+#include "ChatPanel.h"
 #include "EngineBridge.h"
 #include "MainWindow.h"
 #include "TranscriptView.h"
-#include "ChatPanel.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QFileInfo>
+#include <QRegularExpression>
+#include <QTemporaryDir>
 #include <QTimer>
 
 #include <cstdio>
+#include <memory>
 
 #ifndef RL_DEFAULT_MODEL
 #define RL_DEFAULT_MODEL ""
@@ -29,37 +36,58 @@ void fail(const QString& message) {
     std::fprintf(stderr, "ridgeline: %s\n", qPrintable(message));
 }
 
-/// --screenshot: load, send one prompt, wait for the whole reply, grab, save, quit.
-void runScreenshot(MainWindow& window, const QString& file, const QString& prompt) {
+struct ShotOptions {
+    QString file;
+    QString prompt;
+    QString scenario;     // "" = no virtual users
+    double afterS = -1;   // < 0: until the reply finishes
+};
+
+void grabAndExit(MainWindow& window, const QString& file) {
+    window.chatPanel()->transcript()->flush();
+    if (!window.grab().save(file, "PNG")) {
+        fail(QStringLiteral("could not write %1").arg(file));
+        QCoreApplication::exit(1);
+        return;
+    }
+    std::printf("ridgeline: saved %s\n", qPrintable(QFileInfo(file).absoluteFilePath()));
+    QCoreApplication::exit(0);
+}
+
+/// --screenshot: load, maybe start virtual users, send one prompt, wait, grab, save, quit.
+void runScreenshot(MainWindow& window, const ShotOptions& o) {
     QObject::connect(window.bridge(), &EngineBridge::loadFailed, &window, [](const QString& msg) {
         fail(QStringLiteral("could not load the model: %1").arg(msg));
         QCoreApplication::exit(2);
     });
-    QObject::connect(window.bridge(), &EngineBridge::loaded, &window, [&window, prompt] {
-        if (!window.sendPrompt(prompt)) {
-            fail(QStringLiteral("could not send the prompt"));
-            QCoreApplication::exit(1);
+    QObject::connect(window.bridge(), &EngineBridge::loaded, &window, [&window, o] {
+        if (!o.scenario.isEmpty()) {
+            if (const QString err = window.startScenario(o.scenario); !err.isEmpty()) {
+                fail(QStringLiteral("could not start scenario %1: %2").arg(o.scenario, err));
+                QCoreApplication::exit(2);
+                return;
+            }
         }
-    });
-    QObject::connect(window.chat(), &ChatController::replyFinished, &window,
-                     [&window, file](const ReplyStats& stats) {
-        if (stats.failed()) {
-            fail(QStringLiteral("the reply failed (%1): %2").arg(stats.finishReason, stats.error));
+        if (!window.sendPrompt(o.prompt)) {
+            fail(QStringLiteral("could not send the prompt"));
             QCoreApplication::exit(1);
             return;
         }
-        // Let the transcript flush and the status bar lay out before the grab.
-        QTimer::singleShot(150, &window, [&window, file] {
-            window.chatPanel()->transcript()->flush();
-            if (!window.grab().save(file, "PNG")) {
-                fail(QStringLiteral("could not write %1").arg(file));
+        if (o.afterS >= 0)
+            QTimer::singleShot(int(o.afterS * 1000), &window, [&window, o] { grabAndExit(window, o.file); });
+    });
+    if (o.afterS < 0) {
+        QObject::connect(window.chat(), &ChatController::replyFinished, &window,
+                         [&window, o](const ReplyStats& stats) {
+            if (stats.failed()) {
+                fail(QStringLiteral("the reply failed (%1): %2").arg(stats.finishReason, stats.error));
                 QCoreApplication::exit(1);
                 return;
             }
-            std::printf("ridgeline: saved %s\n", qPrintable(QFileInfo(file).absoluteFilePath()));
-            QCoreApplication::exit(0);
+            // Let the transcript flush, plots replot and the status bar lay out before the grab.
+            QTimer::singleShot(400, &window, [&window, o] { grabAndExit(window, o.file); });
         });
-    });
+    }
     QTimer::singleShot(kScreenshotTimeoutMs, &window, [] {
         fail(QStringLiteral("timed out waiting for the reply"));
         QCoreApplication::exit(1);
@@ -96,7 +124,18 @@ int main(int argc, char** argv) {
     const QCommandLineOption promptOpt(QStringLiteral("prompt"),
                                        QStringLiteral("The prompt for --screenshot."), QStringLiteral("text"),
                                        QStringLiteral("What is a KV cache? Answer in two sentences."));
-    parser.addOptions({modelOpt, backendOpt, threadsOpt, maxTokensOpt, shotOpt, promptOpt});
+    const QCommandLineOption scenarioOpt(QStringLiteral("scenario"),
+                                         QStringLiteral("--screenshot: start this scenario's virtual users "
+                                                        "(chat, summarize, write, idle-return, ramp)."),
+                                         QStringLiteral("name"));
+    const QCommandLineOption afterOpt(QStringLiteral("after"),
+                                      QStringLiteral("--screenshot: grab after this many seconds "
+                                                     "(default: when the reply finishes)."),
+                                      QStringLiteral("seconds"));
+    const QCommandLineOption sizeOpt(QStringLiteral("size"), QStringLiteral("Window size (default 1800x1100)."),
+                                     QStringLiteral("WxH"));
+    parser.addOptions({modelOpt, backendOpt, threadsOpt, maxTokensOpt, shotOpt, promptOpt, scenarioOpt, afterOpt,
+                       sizeOpt});
     if (!parser.parse(QCoreApplication::arguments())) {
         fail(parser.errorText() + QStringLiteral(" (try --help)"));
         return 2;
@@ -118,20 +157,50 @@ int main(int argc, char** argv) {
         fail(QStringLiteral("unexpected argument '%1' (try --help)").arg(parser.positionalArguments().first()));
         return 2;
     }
-    engine.modelPath = parser.value(modelOpt);
-    if (engine.modelPath.isEmpty()) engine.modelPath = qEnvironmentVariable("RIDGELINE_MODEL");
-    if (engine.modelPath.isEmpty()) engine.modelPath = QStringLiteral(RL_DEFAULT_MODEL);
+    QSize size;
+    if (parser.isSet(sizeOpt)) {
+        const auto m = QRegularExpression(QStringLiteral("^(\\d+)x(\\d+)$")).match(parser.value(sizeOpt));
+        if (!m.hasMatch() || m.captured(1).toInt() < 320 || m.captured(2).toInt() < 240) {
+            fail(QStringLiteral("--size takes WxH, at least 320x240 (try --help)"));
+            return 2;
+        }
+        size = QSize(m.captured(1).toInt(), m.captured(2).toInt());
+    }
+    const bool shot = parser.isSet(shotOpt);
+    ShotOptions o;
+    if (shot) {
+        o.file = parser.value(shotOpt);
+        o.prompt = parser.value(promptOpt).trimmed();
+        o.scenario = parser.value(scenarioOpt).trimmed();
+        bool okAfter = true;
+        if (parser.isSet(afterOpt)) o.afterS = parser.value(afterOpt).toDouble(&okAfter);
+        if (o.prompt.isEmpty() || !okAfter || (parser.isSet(afterOpt) && o.afterS < 0)) {
+            fail(QStringLiteral("--prompt must not be empty and --after takes seconds (try --help)"));
+            return 2;
+        }
+        if (size.isEmpty()) size = QSize(1800, 1100);
+    }
+    // Screenshots run on a throwaway data directory unless the caller chose one.
+    std::unique_ptr<QTemporaryDir> scratch;
+    if (shot && qEnvironmentVariableIsEmpty("RIDGELINE_DATA_DIR")) {
+        scratch = std::make_unique<QTemporaryDir>();
+        qputenv("RIDGELINE_DATA_DIR", scratch->path().toLocal8Bit());
+    }
 
     MainWindow window;
     window.setGenerationSettings(gen);
-    if (parser.isSet(shotOpt)) {
-        const QString prompt = parser.value(promptOpt).trimmed();
-        if (prompt.isEmpty()) {
-            fail(QStringLiteral("--prompt is empty"));
-            return 2;
-        }
-        runScreenshot(window, parser.value(shotOpt), prompt);
-    }
+    engine.modelPath = parser.value(modelOpt);
+    if (engine.modelPath.isEmpty()) engine.modelPath = qEnvironmentVariable("RIDGELINE_MODEL");
+    const EngineSettings saved = window.savedEngineSettings(engine);
+    if (engine.modelPath.isEmpty() && !shot && !saved.modelPath.isEmpty() &&
+        (saved.modelPath.startsWith(QLatin1String("synthetic:")) || QFileInfo::exists(saved.modelPath)))
+        engine.modelPath = saved.modelPath;
+    if (engine.modelPath.isEmpty()) engine.modelPath = QStringLiteral(RL_DEFAULT_MODEL);
+    engine.serving = saved.serving;
+    if (!parser.isSet(backendOpt) && !shot) engine.backend = saved.backend;
+
+    if (shot) runScreenshot(window, o);
+    if (!size.isEmpty()) window.resize(size);
     window.show();
     window.loadModel(engine);
     return app.exec();

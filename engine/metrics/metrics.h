@@ -39,6 +39,7 @@ struct request_record {
     double queue_s = 0, ttft_s = 0, tpot_s = 0, e2e_s = 0;
     int prompt_tokens = 0, generated_tokens = 0, cached_prompt_tokens = 0;
     bool rejected = false;
+    bool cancelled = false;       // by its owner, or at shutdown
 };
 
 struct percentiles {
@@ -60,7 +61,8 @@ struct metrics_snapshot {
     uint64_t iteration_tokens_total = 0;  // prefill + decode tokens computed
     uint64_t prefix_cache_queries = 0, prefix_cache_hits = 0;
     uint64_t num_preemptions = 0, kv_evicted_blocks = 0, recomputed_tokens = 0;
-    uint64_t requests_finished = 0, rejected_requests = 0;
+    uint64_t requests_finished = 0;    // ended by a stop token or a length limit
+    uint64_t requests_cancelled = 0, rejected_requests = 0;
     // Rolling over the rate window (wall-clock time, idle included).
     double window_s = 0;
     double prefill_tok_s = 0, decode_tok_s = 0;

@@ -61,6 +61,7 @@ void metrics_hub::record_step(step_record r) {
 void metrics_hub::record_request(const request_record& r) {
     std::lock_guard lk(mu_);
     if (r.rejected) ++totals_.rejected_requests;
+    else if (r.cancelled) ++totals_.requests_cancelled;
     else ++totals_.requests_finished;
     requests_.push_back(r);
     while (!requests_.empty() && requests_.front().t_s < r.t_s - history_s_) requests_.pop_front();
@@ -108,7 +109,7 @@ metrics_snapshot metrics_hub::snapshot(double now_s, uint64_t since_index, size_
 
     std::vector<double> ttft, tpot, e2e, queue;
     for (auto it = requests_.rbegin(); it != requests_.rend() && it->t_s >= now_s - latency_window_s_; ++it) {
-        if (it->rejected) continue;
+        if (it->rejected || it->cancelled) continue;
         if (it->generated_tokens > 0) ttft.push_back(it->ttft_s);
         if (it->generated_tokens > 1) tpot.push_back(it->tpot_s);
         e2e.push_back(it->e2e_s);

@@ -314,6 +314,7 @@ private:
         rr.generated_tokens = ev.stats.generated_tokens;
         rr.cached_prompt_tokens = ev.stats.cached_prompt_tokens;
         rr.rejected = why == finish_reason::finish_reason_rejected;
+        rr.cancelled = why == finish_reason::finish_reason_cancelled;
         hub_.record_request(rr);
         if (s.req.on_event) s.req.on_event(ev);
         std::lock_guard lk(mu_);
