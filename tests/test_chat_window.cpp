@@ -20,7 +20,10 @@
 #include <QPushButton>
 #include <QRegularExpression>
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <QTemporaryFile>
+
+#include <memory>
 
 using Sender = ConversationModel::Sender;
 using State = ConversationModel::State;
@@ -42,9 +45,12 @@ private:
     QString label(const char* name) const;
 
     MainWindow* mWindow = nullptr;
+    std::unique_ptr<QTemporaryDir> mDataDir;   // each test starts with no saved conversations
 };
 
 void TestChatWindow::init() {
+    mDataDir = std::make_unique<QTemporaryDir>();
+    qputenv("RIDGELINE_DATA_DIR", mDataDir->path().toLocal8Bit());
     mWindow = new MainWindow;
     GenerationSettings g;
     g.maxTokens = 16;
@@ -57,6 +63,7 @@ void TestChatWindow::init() {
 void TestChatWindow::cleanup() {
     delete mWindow;   // joins the loader and the engine thread
     mWindow = nullptr;
+    mDataDir.reset();
 }
 
 bool TestChatWindow::loadDefaultModel() {

@@ -1,72 +1,142 @@
-// ChatController: one chat's send / stream / stop logic (see ChatController.h).
+// ChatController: send / stream / stop / regenerate / edit over many conversations
+// (see ChatController.h).
 #include "ChatController.h"
 
 #include "ConversationModel.h"
+#include "ConversationStore.h"
 #include "EngineBridge.h"
 
-#include <atomic>
+using Sender = ConversationModel::Sender;
+using State = ConversationModel::State;
 
-namespace {
-quint64 nextConversationId() {
-    static std::atomic<quint64> next{1};
-    return next++;
-}
-} // namespace
-
-ChatController::ChatController(EngineBridge* bridge, ConversationModel* model, QObject* parent)
-    : QObject(parent), mBridge(bridge), mModel(model), mConversationId(nextConversationId()) {
+ChatController::ChatController(EngineBridge* bridge, ConversationStore* store, QObject* parent)
+    : QObject(parent), mBridge(bridge), mStore(store) {
     connect(mBridge, &EngineBridge::tokenReceived, this, &ChatController::onToken);
     connect(mBridge, &EngineBridge::requestFinished, this, &ChatController::onFinished);
+    // A new engine has an empty cache: nothing it computes next is a re-computation.
+    connect(mBridge, &EngineBridge::loaded, this, [this] { mComputed.clear(); });
+    connect(mStore, &ConversationStore::currentChanged, this, &ChatController::updateBusy);
 }
+
+bool ChatController::wasRecomputed(int cached, int prompt, int previousComputed, int blockSize) {
+    if (previousComputed <= 0 || blockSize <= 0) return false;
+    const int reusable = qMin(previousComputed, prompt - 1);     // the last prompt token is always run
+    const int expected = (reusable / blockSize) * blockSize - blockSize;   // full blocks, one of slack
+    return expected > 0 && cached < expected;
+}
+
+ConversationModel* ChatController::model() const {
+    const int cur = mStore->current();
+    return cur >= 0 ? mStore->at(cur).model : nullptr;
+}
+
+quint64 ChatController::conversationId() const {
+    const int cur = mStore->current();
+    return cur >= 0 ? mStore->at(cur).id : 0;
+}
+
+quint64 ChatController::pendingFor(quint64 conversationId) const {
+    for (auto it = mPending.begin(); it != mPending.end(); ++it)
+        if (it->conversationId == conversationId) return it.key();
+    return 0;
+}
+
+bool ChatController::isBusy() const { return pendingFor(conversationId()) != 0; }
 
 bool ChatController::send(const QString& text) {
     const QString prompt = text.trimmed();
-    if (prompt.isEmpty() || isBusy() || !mBridge->isLoaded()) return false;
+    if (prompt.isEmpty() || isBusy() || !mBridge->isLoaded() || !model()) return false;
+    model()->appendUser(prompt);
+    return submit(false);
+}
 
-    mModel->appendUser(prompt);
-    const QList<ChatTurn> turns = mModel->history();
-    mReplyRow = mModel->beginAssistant();
-    emit busyChanged(true);
-    emit replyStarted();
+bool ChatController::submit(bool resetBaseline) {
+    ConversationModel* m = model();
+    const quint64 conv = conversationId();
+    if (resetBaseline) mComputed.remove(conv);
+    const QList<ChatTurn> turns = m->history();
+    Pending p{conv, m, m->beginAssistant()};
 
     QString error;
-    mRequestId = mBridge->submitChat(turns, mSettings, mConversationId, &error);
-    if (mRequestId == 0) {
+    const quint64 id = mBridge->submitChat(turns, mSettings, conv, &error);
+    if (id == 0) {
         ReplyStats s;
         s.finishReason = QStringLiteral("error");
         s.error = error;
-        finishReply(s);
+        m->finish(p.row, s);
+        emit replyStarted();
+        emit replyFinished(s);
+        return true;
     }
+    mPending.insert(id, p);
+    updateBusy();
+    emit replyStarted();
     return true;
 }
 
 void ChatController::stop() {
-    if (mRequestId != 0) mBridge->cancel(mRequestId);
+    if (const quint64 id = pendingFor(conversationId())) mBridge->cancel(id);
 }
 
 void ChatController::newConversation() {
-    if (isBusy()) {
-        ReplyStats s;
-        s.finishReason = QStringLiteral("cancelled");
-        mBridge->cancel(mRequestId);
-        finishReply(s);   // its late events no longer match mRequestId
+    mStore->setCurrent(mStore->create());
+}
+
+bool ChatController::regenerate() {
+    ConversationModel* m = model();
+    if (!m || isBusy() || !mBridge->isLoaded() || m->count() < 2) return false;
+    const int last = m->count() - 1;
+    if (m->message(last).sender != Sender::Assistant) return false;
+    m->truncate(last);
+    return submit(false);
+}
+
+bool ChatController::editAndResend(int row, const QString& text) {
+    ConversationModel* m = model();
+    const QString prompt = text.trimmed();
+    if (!m || isBusy() || !mBridge->isLoaded() || prompt.isEmpty()) return false;
+    if (row < 0 || row >= m->count() || m->message(row).sender != Sender::User) return false;
+    m->truncate(row);
+    m->appendUser(prompt);
+    return submit(true);   // the prefix changed: the old baseline says nothing about the cache
+}
+
+void ChatController::deleteConversation(int row) {
+    if (row < 0 || row >= mStore->count()) return;
+    const quint64 conv = mStore->at(row).id;
+    if (const quint64 id = pendingFor(conv)) {
+        mPending.remove(id);
+        mBridge->cancel(id);
     }
-    mModel->clear();
-    mConversationId = nextConversationId();
+    mComputed.remove(conv);
+    mStore->remove(row);
+    updateBusy();
 }
 
 void ChatController::onToken(quint64 requestId, const QString& text) {
-    if (requestId != 0 && requestId == mRequestId) mModel->appendText(mReplyRow, text);
+    auto it = mPending.find(requestId);
+    if (it != mPending.end() && it->model) it->model->appendText(it->row, text);
 }
 
-void ChatController::onFinished(quint64 requestId, const ReplyStats& stats) {
-    if (requestId != 0 && requestId == mRequestId) finishReply(stats);
+void ChatController::onFinished(quint64 requestId, const ReplyStats& in) {
+    auto it = mPending.find(requestId);
+    if (it == mPending.end()) return;
+    const Pending p = *it;
+    mPending.erase(it);
+    ReplyStats stats = in;
+    if (!stats.failed() && mBridge->isLoaded() && mBridge->servingConfig().prefix_caching)
+        stats.recomputed = wasRecomputed(stats.cachedPromptTokens, stats.promptTokens,
+                                         mComputed.value(p.conversationId, 0), mBridge->model().blockSize);
+    if (!stats.failed() && stats.promptTokens > 0)
+        mComputed.insert(p.conversationId, stats.promptTokens + qMax(0, stats.generatedTokens - 1));
+    if (p.model) p.model->finish(p.row, stats);
+    updateBusy();
+    if (p.conversationId == conversationId()) emit replyFinished(stats);
 }
 
-void ChatController::finishReply(const ReplyStats& stats) {
-    mModel->finish(mReplyRow, stats);
-    mRequestId = 0;
-    mReplyRow = -1;
-    emit busyChanged(false);
-    emit replyFinished(stats);
+void ChatController::updateBusy() {
+    const bool busy = isBusy();
+    if (busy == mBusy) return;
+    mBusy = busy;
+    emit busyChanged(busy);
 }

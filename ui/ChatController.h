@@ -1,32 +1,55 @@
-// ChatController: the logic of one chat. Sends the user's text with the conversation history
-// through the EngineBridge, streams the reply into a ConversationModel, stops it on request.
-// Qt-Core only (no widgets): ChatPanel calls send()/stop(), MainWindow just connects them.
-// A later issue runs several of these, one per conversation, over one bridge.
+// ChatController: the chat logic over every conversation in a ConversationStore. Sends the
+// person's text with the conversation's history through the EngineBridge (priority 10, so the
+// priority policy puts it ahead of virtual users), streams each reply into its own conversation
+// (switching conversations does not stop a reply), stops, regenerates the last reply, and
+// edit-and-resends a past user message (the tail after it is dropped). It also decides whether a
+// reply was "recomputed after eviction": see wasRecomputed().
+// Qt-Core only (no widgets): ChatPanel asks, MainWindow connects.
+// Exercise: tests/test_chat_window.cpp, tests/test_workbench_window.cpp.
 #pragma once
+#include "ConversationModel.h"
 #include "EngineTypes.h"
 
+#include <QHash>
 #include <QObject>
+#include <QPointer>
 
-class ConversationModel;
+class ConversationStore;
 class EngineBridge;
 
 class ChatController : public QObject {
     Q_OBJECT
 public:
-    ChatController(EngineBridge* bridge, ConversationModel* model, QObject* parent = nullptr);
+    ChatController(EngineBridge* bridge, ConversationStore* store, QObject* parent = nullptr);
 
     void setGenerationSettings(const GenerationSettings& s) { mSettings = s; }
     const GenerationSettings& generationSettings() const { return mSettings; }
-    bool isBusy() const { return mRequestId != 0 || mReplyRow >= 0; }
-    ConversationModel* model() const { return mModel; }
+    /// Whether the current conversation has a reply streaming.
+    bool isBusy() const;
+    /// The current conversation.
+    ConversationModel* model() const;
+    quint64 conversationId() const;
+    ConversationStore* store() const { return mStore; }
+
+    /// True when the engine recomputed tokens this conversation had already computed: the cached
+    /// prompt is shorter than what the previous turn left in the KV cache (previousComputed,
+    /// capped by this prompt), counting only full blocks and allowing one block for the template
+    /// re-tokenizing the turn boundary. previousComputed <= 0: no baseline (first turn, new model).
+    static bool wasRecomputed(int cachedPromptTokens, int promptTokens, int previousComputed, int blockSize);
 
 public slots:
     /// Appends the user's message and starts a reply. False if empty, busy or no model.
     bool send(const QString& text);
-    /// Cancels the reply in progress (it finishes as "cancelled", keeping its text).
+    /// Cancels the current conversation's reply (it finishes as "cancelled", keeping its text).
     void stop();
-    /// Clears the conversation (stops a running reply first).
+    /// Creates an empty conversation and makes it current.
     void newConversation();
+    /// Drops the last reply of the current conversation and asks again. False if not possible.
+    bool regenerate();
+    /// Replaces user message `row` with text, drops everything after it, and sends it again.
+    bool editAndResend(int row, const QString& text);
+    /// Deletes a conversation, cancelling its reply if one is streaming.
+    void deleteConversation(int row);
 
 signals:
     void busyChanged(bool busy);
@@ -34,14 +57,22 @@ signals:
     void replyFinished(const ReplyStats& stats);
 
 private:
+    struct Pending {
+        quint64 conversationId = 0;
+        QPointer<ConversationModel> model;
+        int row = -1;
+    };
+
+    bool submit(bool resetBaseline);
+    quint64 pendingFor(quint64 conversationId) const;
     void onToken(quint64 requestId, const QString& text);
     void onFinished(quint64 requestId, const ReplyStats& stats);
-    void finishReply(const ReplyStats& stats);
+    void updateBusy();
 
     EngineBridge* mBridge;
-    ConversationModel* mModel;
+    ConversationStore* mStore;
     GenerationSettings mSettings;
-    quint64 mConversationId;   // the engine keeps this conversation's prefix between turns
-    quint64 mRequestId = 0;
-    int mReplyRow = -1;
+    QHash<quint64, Pending> mPending;      // by request id
+    QHash<quint64, int> mComputed;         // conversation id -> tokens its last turn computed
+    bool mBusy = false;
 };

@@ -1,10 +1,12 @@
 // ChatPanel: transcript + input + buttons (see ChatPanel.h).
 #include "ChatPanel.h"
 
+#include "ConversationModel.h"
 #include "TranscriptView.h"
 
 #include <QHBoxLayout>
 #include <QKeyEvent>
+#include <QLabel>
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QShortcut>
@@ -32,6 +34,25 @@ ChatPanel::ChatPanel(ConversationModel* model, QWidget* parent) : QWidget(parent
     mNew->setObjectName(QStringLiteral("newButton"));
     mNew->setToolTip(tr("Start a new conversation"));
 
+    mRegenerate = new QPushButton(tr("Regenerate"), this);
+    mRegenerate->setObjectName(QStringLiteral("regenerateButton"));
+    mRegenerate->setToolTip(tr("Drop the last reply and ask again"));
+    mRegenerate->setFlat(true);
+    mCopy = new QPushButton(tr("Copy reply"), this);
+    mCopy->setObjectName(QStringLiteral("copyButton"));
+    mCopy->setToolTip(tr("Copy the last reply's text to the clipboard"));
+    mCopy->setFlat(true);
+    mEditNote = new QLabel(this);
+    mEditNote->setObjectName(QStringLiteral("editNote"));
+    mEditNote->hide();
+    auto* actions = new QHBoxLayout;
+    actions->setContentsMargins(10, 6, 10, 0);
+    actions->setSpacing(4);
+    actions->addWidget(mEditNote, 1);
+    actions->addStretch();
+    actions->addWidget(mRegenerate);
+    actions->addWidget(mCopy);
+
     auto* buttons = new QVBoxLayout;
     buttons->setSpacing(4);
     buttons->addWidget(mSend);
@@ -49,21 +70,64 @@ ChatPanel::ChatPanel(ConversationModel* model, QWidget* parent) : QWidget(parent
     layout->setContentsMargins(0, 0, 0, 0);
     layout->setSpacing(0);
     layout->addWidget(mTranscript, 1);
+    layout->addLayout(actions);
     layout->addLayout(inputRow);
 
     connect(mSend, &QPushButton::clicked, this, &ChatPanel::submit);
     connect(mStop, &QPushButton::clicked, this, &ChatPanel::stopRequested);
     connect(mNew, &QPushButton::clicked, this, &ChatPanel::newConversationRequested);
+    connect(mRegenerate, &QPushButton::clicked, this, &ChatPanel::regenerateRequested);
+    connect(mCopy, &QPushButton::clicked, this, &ChatPanel::copyLastReply);
     connect(mInput, &QPlainTextEdit::textChanged, this, &ChatPanel::updateButtons);
+    connect(mTranscript, &TranscriptView::editRequested, this, &ChatPanel::beginEdit);
+    connect(mTranscript, &TranscriptView::regenerateRequested, this, &ChatPanel::regenerateRequested);
 
     auto* esc = new QShortcut(QKeySequence(Qt::Key_Escape), this);
     esc->setContext(Qt::WidgetWithChildrenShortcut);
     connect(esc, &QShortcut::activated, this, [this] {
-        if (mBusy) emit stopRequested();
+        if (mEditRow >= 0) cancelEdit();
+        else if (mBusy) emit stopRequested();
     });
 
     setFocusProxy(mInput);
     setReady(false);
+}
+
+void ChatPanel::setModel(ConversationModel* model) {
+    cancelEdit();
+    mTranscript->setModel(model);
+    updateButtons();
+}
+
+void ChatPanel::beginEdit(int row) {
+    ConversationModel* m = mTranscript->model();
+    if (!m || row < 0 || row >= m->count() || m->message(row).sender != ConversationModel::Sender::User) return;
+    mEditRow = row;
+    mInput->setPlainText(m->message(row).text);
+    mEditNote->setText(tr("<b>Editing a message.</b> Ctrl+Enter resends it and drops the replies after it; "
+                          "Esc cancels."));
+    mEditNote->show();
+    mInput->setFocus();
+    mInput->moveCursor(QTextCursor::End);
+    updateButtons();
+}
+
+void ChatPanel::cancelEdit() {
+    if (mEditRow < 0) return;
+    mEditRow = -1;
+    mEditNote->hide();
+    mInput->clear();
+    updateButtons();
+}
+
+void ChatPanel::copyLastReply() {
+    ConversationModel* m = mTranscript->model();
+    if (!m) return;
+    for (int row = m->count() - 1; row >= 0; --row)
+        if (m->message(row).sender == ConversationModel::Sender::Assistant) {
+            mTranscript->copyRow(row);
+            return;
+        }
 }
 
 QString ChatPanel::inputText() const { return mInput->toPlainText(); }
@@ -86,8 +150,11 @@ void ChatPanel::setBusy(bool busy) {
 void ChatPanel::submit() {
     const QString text = inputText().trimmed();
     if (!mReady || mBusy || text.isEmpty()) return;
+    const int editRow = std::exchange(mEditRow, -1);
+    mEditNote->hide();
     mInput->clear();
-    emit sendRequested(text);
+    if (editRow >= 0) emit editResendRequested(editRow, text);
+    else emit sendRequested(text);
 }
 
 bool ChatPanel::eventFilter(QObject* watched, QEvent* event) {
@@ -106,4 +173,9 @@ void ChatPanel::updateButtons() {
     mSend->setEnabled(mReady && !mBusy && !mInput->toPlainText().trimmed().isEmpty());
     mStop->setEnabled(mBusy);
     mInput->setEnabled(mReady);
+    ConversationModel* m = mTranscript->model();
+    const bool hasReply = m && m->count() > 0 &&
+                          m->message(m->count() - 1).sender == ConversationModel::Sender::Assistant;
+    mRegenerate->setEnabled(mReady && !mBusy && hasReply);
+    mCopy->setEnabled(hasReply);
 }

@@ -1,7 +1,9 @@
-// ChatPanel: the chat widget. A TranscriptView over a ConversationModel, an input box and
-// Send / Stop / New buttons. Thin: it only emits what the user asked for (sendRequested,
-// stopRequested, newConversationRequested) and shows the state it is told (setReady, setBusy).
-// Keys: Ctrl+Enter sends, Esc stops.
+// ChatPanel: the chat widget. A TranscriptView over a ConversationModel, an input box,
+// Send / Stop / New buttons and a row of reply actions (Regenerate, Copy reply). Thin: it only
+// emits what the user asked for (sendRequested, stopRequested, newConversationRequested,
+// regenerateRequested, editResendRequested) and shows the state it is told (setReady, setBusy).
+// Edit-and-resend: beginEdit() (from the transcript's context menu) puts a past message in the
+// input box; Ctrl+Enter resends it, Esc cancels the edit. Keys: Ctrl+Enter sends, Esc stops.
 #pragma once
 #include <QWidget>
 
@@ -16,6 +18,10 @@ class ChatPanel : public QWidget {
 public:
     explicit ChatPanel(ConversationModel* model, QWidget* parent = nullptr);
 
+    /// Shows another conversation (cancels an edit in progress).
+    void setModel(ConversationModel* model);
+    bool isEditing() const { return mEditRow >= 0; }
+
     TranscriptView* transcript() const { return mTranscript; }
     QPlainTextEdit* input() const { return mInput; }
     QString inputText() const;
@@ -27,11 +33,18 @@ public slots:
     void setBusy(bool busy);
     /// Emits sendRequested with the input's text and clears it, when ready, idle and non-empty.
     void submit();
+    /// Puts user message `row` into the input box for editing.
+    void beginEdit(int row);
+    void cancelEdit();
+    /// Copies the last reply of the conversation to the clipboard.
+    void copyLastReply();
 
 signals:
     void sendRequested(const QString& text);
     void stopRequested();
     void newConversationRequested();
+    void regenerateRequested();
+    void editResendRequested(int row, const QString& text);
 
 protected:
     bool eventFilter(QObject* watched, QEvent* event) override;
@@ -44,6 +57,10 @@ private:
     QPushButton* mSend;
     QPushButton* mStop;
     QPushButton* mNew;
+    QPushButton* mRegenerate;
+    QPushButton* mCopy;
+    QLabel* mEditNote;
+    int mEditRow = -1;
     bool mReady = false;
     bool mBusy = false;
 };

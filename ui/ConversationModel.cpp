@@ -1,6 +1,8 @@
 // ConversationModel: the message store behind one chat (see ConversationModel.h).
 #include "ConversationModel.h"
 
+#include <QJsonObject>
+
 ConversationModel::ConversationModel(QObject* parent) : QAbstractListModel(parent) {}
 
 int ConversationModel::rowCount(const QModelIndex& parent) const {
@@ -93,4 +95,80 @@ QString ConversationModel::senderName(Sender s) {
     case Sender::System: return QStringLiteral("System");
     }
     return {};
+}
+
+void ConversationModel::truncate(int row) {
+    row = qMax(0, row);
+    if (row >= count()) return;
+    beginRemoveRows(QModelIndex(), row, count() - 1);
+    mMessages.erase(mMessages.begin() + row, mMessages.end());
+    endRemoveRows();
+}
+
+void ConversationModel::setRecomputed(int row, bool recomputed) {
+    if (row < 0 || row >= count()) return;
+    mMessages[row].stats.recomputed = recomputed;
+}
+
+namespace {
+const char* const kSenders[] = {"user", "assistant", "system"};
+const char* const kStates[] = {"complete", "streaming", "cancelled", "failed"};
+template <size_t N>
+int indexOf(const char* const (&names)[N], const QString& s, int fallback) {
+    for (size_t i = 0; i < N; ++i)
+        if (s == QLatin1String(names[i])) return int(i);
+    return fallback;
+}
+} // namespace
+
+QJsonArray ConversationModel::toJson() const {
+    QJsonArray out;
+    for (const Message& m : mMessages) {
+        QJsonObject o{{"sender", kSenders[int(m.sender)]}, {"text", m.text}, {"state", kStates[int(m.state)]}};
+        if (m.sender == Sender::Assistant && m.state != State::Streaming) {
+            const ReplyStats& s = m.stats;
+            o.insert(QStringLiteral("stats"),
+                     QJsonObject{{"finish_reason", s.finishReason},
+                                 {"error", s.error},
+                                 {"prompt_tokens", s.promptTokens},
+                                 {"generated_tokens", s.generatedTokens},
+                                 {"cached_prompt_tokens", s.cachedPromptTokens},
+                                 {"queue_ms", s.queueMs},
+                                 {"ttft_ms", s.ttftMs},
+                                 {"decode_tok_s", s.decodeTokS},
+                                 {"e2e_ms", s.e2eMs},
+                                 {"recomputed", s.recomputed}});
+        }
+        out.append(o);
+    }
+    return out;
+}
+
+void ConversationModel::loadJson(const QJsonArray& messages) {
+    beginResetModel();
+    mMessages.clear();
+    for (const QJsonValue& v : messages) {
+        const QJsonObject o = v.toObject();
+        Message m;
+        m.sender = Sender(indexOf(kSenders, o.value(QLatin1String("sender")).toString(), 0));
+        m.text = o.value(QLatin1String("text")).toString();
+        m.state = State(indexOf(kStates, o.value(QLatin1String("state")).toString(), 0));
+        const QJsonObject s = o.value(QLatin1String("stats")).toObject();
+        m.stats.finishReason = s.value(QLatin1String("finish_reason")).toString();
+        m.stats.error = s.value(QLatin1String("error")).toString();
+        m.stats.promptTokens = s.value(QLatin1String("prompt_tokens")).toInt();
+        m.stats.generatedTokens = s.value(QLatin1String("generated_tokens")).toInt();
+        m.stats.cachedPromptTokens = s.value(QLatin1String("cached_prompt_tokens")).toInt();
+        m.stats.queueMs = s.value(QLatin1String("queue_ms")).toDouble();
+        m.stats.ttftMs = s.value(QLatin1String("ttft_ms")).toDouble();
+        m.stats.decodeTokS = s.value(QLatin1String("decode_tok_s")).toDouble();
+        m.stats.e2eMs = s.value(QLatin1String("e2e_ms")).toDouble();
+        m.stats.recomputed = s.value(QLatin1String("recomputed")).toBool();
+        if (m.state == State::Streaming) {   // the app went away mid-reply
+            m.state = State::Cancelled;
+            m.stats.finishReason = QStringLiteral("cancelled");
+        }
+        mMessages.append(m);
+    }
+    endResetModel();
 }

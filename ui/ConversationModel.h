@@ -1,11 +1,13 @@
 // ConversationModel: one conversation as a list model of messages (user, assistant, system).
 // Assistant replies stream in: beginAssistant() opens a row, appendText() grows it token by token,
-// finish() closes it with its ReplyStats. Qt-Core only, so tests drive it without a display;
-// TranscriptView renders it and ChatController writes to it.
+// finish() closes it with its ReplyStats. truncate() drops a tail (regenerate, edit-and-resend).
+// toJson()/loadJson() are what ConversationStore persists. Qt-Core only, so tests drive it
+// without a display; TranscriptView renders it and ChatController writes to it.
 #pragma once
 #include "EngineTypes.h"
 
 #include <QAbstractListModel>
+#include <QJsonArray>
 #include <QList>
 
 class ConversationModel : public QAbstractListModel {
@@ -37,6 +39,14 @@ public:
     /// Closes a streaming row: Complete, Cancelled or Failed by stats.finishReason.
     void finish(int row, const ReplyStats& stats);
     void clear();
+    /// Removes rows [row, count()). Streaming rows must have been finished first.
+    void truncate(int row);
+    /// Marks a reply (finished) as recomputed after eviction and re-renders it.
+    void setRecomputed(int row, bool recomputed);
+
+    QJsonArray toJson() const;
+    /// Replaces the content. A reply that was still streaming when saved reads as Cancelled.
+    void loadJson(const QJsonArray& messages);
 
     int count() const { return int(mMessages.size()); }
     const Message& message(int row) const { return mMessages.at(row); }

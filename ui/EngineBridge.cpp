@@ -1,13 +1,16 @@
 // EngineBridge: engine ownership and the engine-thread -> GUI-thread hop (see EngineBridge.h).
 // Threading contract: the loader thread and the engine thread only ever call
 // QMetaObject::invokeMethod(this, ..., Qt::QueuedConnection); every member is read and written on
-// the GUI thread, except mPending* (under mPendingMutex). The destructor joins the loader and
-// destroys the engine (which joins its thread) before QObject's destructor drops any events
-// still queued for us, so no callback outlives this object.
+// the GUI thread, except mPending* (under mPendingMutex). The destructor joins the loader, stops
+// the virtual users, and destroys the engine (which joins its thread) before QObject's destructor
+// drops any events still queued for us, so no callback outlives this object.
 #include "EngineBridge.h"
+
+#include "MetricsPump.h"
 
 #include "common/engine_error.h"
 #include "serving/engine.h"
+#include "serving/load_generator.h"
 
 #include <QFileInfo>
 
@@ -46,9 +49,12 @@ ModelSummary toSummary(const rl::engine_info& i) {
 
 } // namespace
 
-EngineBridge::EngineBridge(QObject* parent) : QObject(parent) {
+EngineBridge::EngineBridge(QObject* parent) : QObject(parent), mPump(new MetricsPump(this)) {
     qRegisterMetaType<ModelSummary>();
     qRegisterMetaType<ReplyStats>();
+    qRegisterMetaType<LoadCounters>();
+    mCountersTimer.setInterval(500);
+    connect(&mCountersTimer, &QTimer::timeout, this, [this] { emit loadCountersChanged(loadCounters()); });
 }
 
 EngineBridge::~EngineBridge() {
@@ -57,25 +63,29 @@ EngineBridge::~EngineBridge() {
         std::lock_guard lock(mPendingMutex);
         mPendingEngine.reset();
     }
+    mCountersTimer.stop();
+    mPump->stop();
+    if (mLoadGen) mLoadGen->stop();
+    mLoadGen.reset();  // before the engine it talks to
     mEngine.reset();   // joins the engine thread; its last events are queued and then dropped
 }
 
 bool EngineBridge::loadModel(const EngineSettings& settings) {
-    if (mLoading) return false;
-    unload();
-    mSettings = settings;
-    mLoading = true;
-    const quint64 generation = ++mGeneration;
+    if (mLoaderBusy) return false;
+    if (mLoader.joinable()) mLoader.join();   // finished: it has posted its result already
+    mPendingSettings = settings;
+    mLoading = mLoaderBusy = true;
+    const quint64 ticket = ++mLoadTicket;
 
     rl::engine_options opt;
     opt.model_path = settings.modelPath.toStdString();
     opt.backend = settings.backend.toStdString();
     opt.threads = settings.threads;
     opt.calibrate = settings.calibrate;
+    opt.serving = settings.serving;
 
     emit loadStarted(settings.modelPath);
-    if (mLoader.joinable()) mLoader.join();
-    mLoader = std::thread([this, generation, opt] {
+    mLoader = std::thread([this, ticket, opt] {
         std::unique_ptr<rl::engine> e;
         QString error;
         try {
@@ -90,14 +100,21 @@ bool EngineBridge::loadModel(const EngineSettings& settings) {
             mPendingEngine = std::move(e);
             mPendingError = error;
         }
-        QMetaObject::invokeMethod(this, [this, generation] { onLoadDone(generation); },
-                                  Qt::QueuedConnection);
+        QMetaObject::invokeMethod(this, [this, ticket] { onLoadDone(ticket); }, Qt::QueuedConnection);
     });
     return true;
 }
 
-void EngineBridge::onLoadDone(quint64 generation) {
+void EngineBridge::cancelLoad() {
+    if (!mLoading) return;
+    ++mLoadTicket;   // the result, when it arrives, is stale
+    mLoading = false;
+    emit loadCancelled();
+}
+
+void EngineBridge::onLoadDone(quint64 ticket) {
     if (mLoader.joinable()) mLoader.join();   // it has posted us and is returning
+    mLoaderBusy = false;
     std::unique_ptr<rl::engine> e;
     QString error;
     {
@@ -105,20 +122,28 @@ void EngineBridge::onLoadDone(quint64 generation) {
         e = std::move(mPendingEngine);
         error = mPendingError;
     }
+    if (ticket != mLoadTicket) return;   // cancelled: e (if any) is destroyed here, unused
     mLoading = false;
-    if (generation != mGeneration) return;
     if (!e) {
         if (error.isEmpty()) error = QStringLiteral("the engine returned no model");
         emit loadFailed(error);
         return;
     }
+    unload();
+    mSettings = mPendingSettings;
     mEngine = std::move(e);
     mModel = toSummary(mEngine->info());
+    mModel.layers = mEngine->config().n_layers;
+    mPump->start(mEngine.get());
     emit loaded(mModel);
+    emit servingConfigChanged();
 }
 
 void EngineBridge::unload() {
     if (!mEngine) return;
+    stopLoadGenerator();
+    mPump->stop();
+    emit aboutToUnload();
     ++mGeneration;                   // anything the old engine still sends is stale
     const QSet<quint64> ids = mInFlight;
     mInFlight.clear();
@@ -152,6 +177,7 @@ quint64 EngineBridge::submitChat(const QList<ChatTurn>& turns, const GenerationS
         return fail(tr("could not build the prompt: %1").arg(QString::fromStdString(ex.what())));
     }
     r.conversation_id = conversationId;
+    r.priority = gen.priority;
     r.max_tokens = gen.maxTokens;
     r.sampling.temperature = gen.temperature;
     r.sampling.top_p = gen.topP;
@@ -185,4 +211,75 @@ void EngineBridge::deliver(quint64 generation, const rl::token_event& ev) {
         mInFlight.remove(ev.request_id);
         emit requestFinished(ev.request_id, toReplyStats(ev));
     }
+}
+
+QString EngineBridge::applyServing(const rl::serving_config& cfg) {
+    QString why;
+    if (mEngine) {
+        why = QString::fromStdString(mEngine->apply(cfg));
+    } else {
+        why = QString::fromStdString(rl::validate(cfg));
+        if (why.isEmpty()) mSettings.serving = cfg;
+    }
+    if (!why.isEmpty()) return why;
+    if (mEngine) {
+        mSettings.serving = mEngine->current_config();
+        mSettings.serving.kv_blocks = cfg.kv_blocks;   // keep "0 = automatic" for the next load
+    }
+    emit servingConfigChanged();
+    return {};
+}
+
+rl::serving_config EngineBridge::servingConfig() const {
+    return mEngine ? mEngine->current_config() : mSettings.serving;
+}
+
+QString EngineBridge::startLoadGenerator(const rl::scenario& sc) {
+    if (!mEngine) return tr("no model is loaded");
+    stopLoadGenerator();
+    try {
+        mLoadGen = std::make_unique<rl::load_generator>(*mEngine, sc);
+        mLoadGen->start();
+    } catch (const std::exception& ex) {
+        mLoadGen.reset();
+        return QString::fromStdString(ex.what());
+    }
+    mLoadPaused = false;
+    mCountersTimer.start();
+    emit loadCountersChanged(loadCounters());
+    return {};
+}
+
+void EngineBridge::setLoadGeneratorPaused(bool paused) {
+    if (!mLoadGen) return;
+    mLoadGen->set_paused(paused);
+    mLoadPaused = paused;
+    emit loadCountersChanged(loadCounters());
+}
+
+void EngineBridge::stopLoadGenerator() {
+    if (!mLoadGen) return;
+    mCountersTimer.stop();
+    mLoadGen->stop();
+    LoadCounters last = loadCounters();
+    mLoadGen.reset();
+    last.running = false;
+    last.paused = false;
+    emit loadCountersChanged(last);
+}
+
+LoadCounters EngineBridge::loadCounters() const {
+    LoadCounters c;
+    if (!mLoadGen) return c;
+    const rl::load_counters k = mLoadGen->counters();
+    c.running = true;
+    c.paused = mLoadPaused;
+    c.scenario = QString::fromStdString(mLoadGen->get_scenario().name);
+    c.submitted = k.submitted;
+    c.finished = k.finished;
+    c.rejected = k.rejected;
+    c.errors = k.errors;
+    c.streamedTokens = k.streamed_tokens;
+    c.activeUsers = k.active_users;
+    return c;
 }

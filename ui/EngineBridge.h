@@ -1,13 +1,16 @@
-// EngineBridge: the one QObject that owns an rl::engine. Loads models off the GUI thread,
-// submits chat requests, and turns the engine's token events (delivered on the engine thread)
-// into Qt signals on the GUI thread via queued invokeMethod. Nothing here touches a widget.
-// Exercise: tests/test_chat_window.cpp (chatRoundTrip, badModelShowsError).
+// EngineBridge: the one QObject that owns an rl::engine and its load generator. Loads models off
+// the GUI thread (the old model keeps serving until the new one is ready; a cancelled load is
+// discarded when it arrives), submits chat requests, applies serving configs, runs virtual users,
+// and turns the engine's token events (delivered on the engine thread) into Qt signals on the GUI
+// thread via queued invokeMethod. Nothing here touches a widget.
+// Exercise: tests/test_chat_window.cpp, tests/test_workbench_window.cpp.
 #pragma once
 #include "EngineTypes.h"
 
 #include <QList>
 #include <QObject>
 #include <QSet>
+#include <QTimer>
 
 #include <memory>
 #include <mutex>
@@ -15,8 +18,13 @@
 
 namespace rl {
 class engine;
+class load_generator;
+struct scenario;
+struct serving_config;
 struct token_event;
 } // namespace rl
+
+class MetricsPump;
 
 class EngineBridge : public QObject {
     Q_OBJECT
@@ -24,11 +32,20 @@ public:
     explicit EngineBridge(QObject* parent = nullptr);
     ~EngineBridge() override;
 
-    /// Starts loading on a worker thread and returns at once; ends in loaded() or loadFailed().
-    /// Any current model is unloaded first (its requests finish as cancelled).
-    /// Returns false (and does nothing) while another load is in progress.
+    /// Starts loading on a worker thread and returns at once; ends in loaded(), loadFailed() or
+    /// (after cancelLoad) loadCancelled(). The current model keeps running until the new one is
+    /// ready; then it is unloaded (its requests finish as cancelled, virtual users stop).
+    /// Returns false (and does nothing) while another load is still running on the worker.
     bool loadModel(const EngineSettings& settings);
+    /// Forgets the load in progress: its result is discarded when it arrives, the current model
+    /// (if any) stays. Emits loadCancelled().
+    void cancelLoad();
     bool isLoading() const { return mLoading; }
+    /// The engine for read-only observers on the GUI thread (metrics); null when none is loaded.
+    rl::engine* engine() const { return mEngine.get(); }
+    /// Polls the loaded engine (started after a load, stopped before an unload); connect its
+    /// frameReady to the live instruments.
+    MetricsPump* metricsPump() const { return mPump; }
     bool isLoaded() const { return mEngine != nullptr; }
     const ModelSummary& model() const { return mModel; }
     const EngineSettings& settings() const { return mSettings; }
@@ -41,11 +58,32 @@ public:
     void cancel(quint64 requestId);
     int inFlight() const { return int(mInFlight.size()); }
 
+    /// Validates and applies at the engine's next step boundary. Returns "" or the reason it was
+    /// refused (the previous config stays in force). Without a model, only validates and keeps
+    /// the config for the next load.
+    QString applyServing(const rl::serving_config& cfg);
+    /// The engine's config (kv_blocks resolved) or, with no model, the one the next load will use.
+    rl::serving_config servingConfig() const;
+
+    /// Starts the scenario's virtual users (stopping any already running). "" or the reason.
+    QString startLoadGenerator(const rl::scenario& sc);
+    void setLoadGeneratorPaused(bool paused);
+    /// Cancels what the virtual users have in flight and waits for it (a few ms).
+    void stopLoadGenerator();
+    bool isLoadGeneratorRunning() const { return mLoadGen != nullptr; }
+    LoadCounters loadCounters() const;
+
 signals:
     void loadStarted(const QString& path);
     void loaded(const ModelSummary& model);
     void loadFailed(const QString& message);
+    void loadCancelled();
+    /// Emitted just before the engine is destroyed (observers drop their pointer to it).
+    void aboutToUnload();
     void unloaded();
+    void servingConfigChanged();
+    /// Every 500 ms while virtual users run, and once when they stop.
+    void loadCountersChanged(const LoadCounters& counters);
     /// Streamed text of one token (may be several characters; never empty).
     void tokenReceived(quint64 requestId, const QString& text);
     /// Exactly once per submitted request.
@@ -53,15 +91,23 @@ signals:
 
 private:
     void unload();
-    void onLoadDone(quint64 generation);
+    void onLoadDone(quint64 ticket);
     void deliver(quint64 generation, const rl::token_event& ev);
 
     std::unique_ptr<rl::engine> mEngine;
     EngineSettings mSettings;
     ModelSummary mModel;
+    EngineSettings mPendingSettings;  // what the load in progress was asked for
     bool mLoading = false;
-    quint64 mGeneration = 0;          // bumped per load: events from an older engine are dropped
+    bool mLoaderBusy = false;         // the worker is still running (also after cancelLoad)
+    quint64 mLoadTicket = 0;          // bumped per load and per cancel: stale results are dropped
+    quint64 mGeneration = 0;          // bumped per unload: events from an older engine are dropped
     QSet<quint64> mInFlight;
+
+    MetricsPump* mPump;                             // stopped before mEngine goes
+    std::unique_ptr<rl::load_generator> mLoadGen;   // stopped before mEngine goes
+    bool mLoadPaused = false;
+    QTimer mCountersTimer;
 
     std::thread mLoader;
     std::mutex mPendingMutex;         // guards the two below, written by the loader thread

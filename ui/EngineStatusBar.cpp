@@ -38,12 +38,27 @@ EngineStatusBar::EngineStatusBar(QWidget* parent) : QStatusBar(parent) {
     addWidget(mState, 1);
     mModel = addField("statusModel", tr("Model"));
     mBackend = addField("statusBackend", tr("Backend"));
+    mLiveTokS = addField("statusLiveTokS", tr("Engine decode throughput over the rate window (all requests)"));
+    mBatch = addField("statusBatch", tr("num_requests_running: sequences in the latest step"));
+    mKv = addField("statusKv", tr("kv_cache_usage_perc: KV blocks in use / pool"));
     mTtft = addField("statusTtft", tr("Time to first token of the last reply"));
     mSpeed = addField("statusSpeed", tr("Decode speed of the last reply (generated tokens after the first / time)"));
     mTtft->setText(tr("TTFT –"));
     mSpeed->setText(tr("– tok/s"));
     mModel->setText(tr("no model"));
     setFieldVisible(mBackend, false);
+    clearLive();
+}
+
+void EngineStatusBar::showLive(double decodeTokS, int batch, double kvUsage) {
+    mLiveTokS->setText(tr("engine %1").arg(Format::tokensPerSecond(decodeTokS)));
+    mBatch->setText(tr("batch %1").arg(batch));
+    mKv->setText(tr("KV %1%").arg(kvUsage * 100.0, 0, 'f', 1));
+    for (QLabel* l : {mLiveTokS, mBatch, mKv}) setFieldVisible(l, true);
+}
+
+void EngineStatusBar::clearLive() {
+    for (QLabel* l : {mLiveTokS, mBatch, mKv}) setFieldVisible(l, false);
 }
 
 QLabel* EngineStatusBar::addField(const char* objectName, const QString& toolTip) {

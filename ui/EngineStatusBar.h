@@ -1,6 +1,7 @@
 // EngineStatusBar: the window's status line. Left: what is happening ("Loading…", "Generating…",
-// "Ready"). Right, permanent: model, backend, and the last reply's time to first token and
-// decode tok/s. It only displays the value types it is handed.
+// "Ready"). Right, permanent: model, backend, the engine's live decode tok/s, batch size
+// (num_requests_running) and KV use (kv_cache_usage_perc) from metrics frames, and the last
+// reply's time to first token and decode tok/s. It only displays the value types it is handed.
 #pragma once
 #include "EngineTypes.h"
 
@@ -19,6 +20,9 @@ public slots:
     void showLoadError(const QString& message);
     void showGenerating();
     void showReply(const ReplyStats& stats);
+    /// Live engine gauges (from a MetricsFrame's snapshot).
+    void showLive(double decodeTokS, int batch, double kvUsage);
+    void clearLive();
 
 private:
     QLabel* addField(const char* objectName, const QString& toolTip);
@@ -28,4 +32,7 @@ private:
     QLabel* mBackend;
     QLabel* mTtft;
     QLabel* mSpeed;
+    QLabel* mLiveTokS;
+    QLabel* mBatch;
+    QLabel* mKv;
 };

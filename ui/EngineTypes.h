@@ -1,8 +1,12 @@
 // EngineTypes: the Qt value types that cross between the engine and the UI: settings going in
 // (EngineSettings, GenerationSettings, ChatTurn) and snapshots coming out (ModelSummary,
-// ReplyStats). Qt-Core only; widgets never see rl:: types. Formatting helpers live here too so
-// the status bar, the transcript and the tests agree on how a number reads.
+// ReplyStats, LoadCounters). Qt-Core only. The engine's plain knob structs (rl::serving_config,
+// rl::scenario: no threads, no pointers) are used as values as they are, rather than mirrored
+// field by field. Formatting helpers live here too so the status bar, the transcript and the
+// tests agree on how a number reads.
 #pragma once
+#include "serving/serving_config.h"
+
 #include <QMetaType>
 #include <QString>
 
@@ -12,6 +16,7 @@ struct EngineSettings {
     QString backend = QStringLiteral("cpu"); // "cpu" or "cuda"
     int threads = 0;                        // CPU threads; 0 = all cores
     bool calibrate = true;                  // measure the device peaks at load (about a second)
+    rl::serving_config serving;             // the pool shape (block_size, kv_blocks) is fixed per load
 };
 
 /// Per-reply sampling and length settings (ChatController::setGenerationSettings).
@@ -22,6 +27,7 @@ struct GenerationSettings {
     int topK = 40;
     float repetitionPenalty = 1.1f;
     quint64 seed = 0;
+    int priority = 10;          // the person outranks virtual users (0) under the priority policy
 };
 
 /// One message of the conversation as the chat template sees it.
@@ -41,6 +47,7 @@ struct ModelSummary {
     qint64 params = 0;
     quint64 weightBytes = 0;
     int contextLength = 0;
+    int layers = 0;
     int kvBlocks = 0;
     int blockSize = 0;
 };
@@ -56,14 +63,28 @@ struct ReplyStats {
     double ttftMs = 0;
     double decodeTokS = 0;
     double e2eMs = 0;
+    /// Set by ChatController: the engine recomputed part of what this conversation's previous
+    /// turn had computed (its cached blocks were evicted in between).
+    bool recomputed = false;
 
+    bool rejected() const { return finishReason == QLatin1String("rejected"); }
     bool failed() const {
         return finishReason == QLatin1String("error") || finishReason == QLatin1String("rejected");
     }
 };
 
+/// The load generator's running totals (rl::load_counters), polled every 500 ms.
+struct LoadCounters {
+    bool running = false;
+    bool paused = false;
+    QString scenario;
+    quint64 submitted = 0, finished = 0, rejected = 0, errors = 0, streamedTokens = 0;
+    int activeUsers = 0;
+};
+
 Q_DECLARE_METATYPE(ModelSummary)
 Q_DECLARE_METATYPE(ReplyStats)
+Q_DECLARE_METATYPE(LoadCounters)
 
 namespace Format {
 /// "135M", "1.2B"

@@ -1,117 +1,381 @@
-// MainWindow: wiring of bridge, conversation, chat panel, banner and status bar (see MainWindow.h).
+// MainWindow: wiring of stores, bridge, controllers, panels and docks (see MainWindow.h).
 #include "MainWindow.h"
 
 #include "ChatController.h"
 #include "ChatPanel.h"
+#include "ConversationListPanel.h"
 #include "ConversationModel.h"
+#include "ConversationStore.h"
+#include "DevicePanel.h"
 #include "EngineBridge.h"
 #include "EngineStatusBar.h"
+#include "KvBlockMapWidget.h"
+#include "LoadGeneratorPanel.h"
 #include "MessageBanner.h"
+#include "MetricsPump.h"
+#include "ModelPanel.h"
+#include "PlotsPanel.h"
+#include "RooflineWidget.h"
+#include "ServingController.h"
+#include "ServingPanel.h"
+#include "SessionFile.h"
+#include "SettingsStore.h"
 
 #include <QApplication>
+#include <QCloseEvent>
+#include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QScrollArea>
+#include <QScrollBar>
+#include <QSplitter>
 #include <QVBoxLayout>
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     setObjectName(QStringLiteral("mainWindow"));
     setWindowTitle(QStringLiteral("Ridgeline"));
+    setDockNestingEnabled(true);
 
+    mSettings = new SettingsStore(this);
+    mStore = new ConversationStore(this);
+    const QString settingsError = mSettings->load();
+    const QString conversationsError = mStore->load();
     mBridge = new EngineBridge(this);
-    mConversation = new ConversationModel(this);
-    mChat = new ChatController(mBridge, mConversation, this);
+    mChat = new ChatController(mBridge, mStore, this);
+    mServing = new ServingController(mBridge, mSettings, this);
+    mBridge->applyServing(mSettings->serving());   // validated; the next load uses it
 
     auto* central = new QWidget(this);
     mBanner = new MessageBanner(central);
-    mChatPanel = new ChatPanel(mConversation, central);
+    mConversationList = new ConversationListPanel(mStore, central);
+    mChatPanel = new ChatPanel(conversation(), central);
+    auto* split = new QSplitter(Qt::Horizontal, central);
+    split->setObjectName(QStringLiteral("chatSplitter"));
+    split->addWidget(mConversationList);
+    split->addWidget(mChatPanel);
+    split->setStretchFactor(1, 1);
+    split->setSizes({190, 600});
     auto* layout = new QVBoxLayout(central);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->setSpacing(0);
     layout->addWidget(mBanner);
-    layout->addWidget(mChatPanel, 1);
+    layout->addWidget(split, 1);
     setCentralWidget(central);
 
     mStatus = new EngineStatusBar(this);
     setStatusBar(mStatus);
+    buildDocks();
     buildMenus();
+    connectChat();
+    connectEngine();
+    connectPanels();
 
-    // user -> chat logic
-    connect(mChatPanel, &ChatPanel::sendRequested, mChat, &ChatController::send);
-    connect(mChatPanel, &ChatPanel::stopRequested, mChat, &ChatController::stop);
-    connect(mChatPanel, &ChatPanel::newConversationRequested, mChat, &ChatController::newConversation);
-    // chat logic -> view state
-    connect(mChat, &ChatController::busyChanged, mChatPanel, &ChatPanel::setBusy);
-    connect(mChat, &ChatController::replyStarted, mStatus, &EngineStatusBar::showGenerating);
-    connect(mChat, &ChatController::replyFinished, mStatus, &EngineStatusBar::showReply);
-    // engine lifecycle -> view state
-    connect(mBridge, &EngineBridge::loadStarted, this, [this](const QString& path) {
-        mBanner->hide();
-        mStatus->showLoading(path);
-        mChatPanel->setReady(false, tr("Loading %1…").arg(QFileInfo(path).fileName()));
-    });
-    connect(mBridge, &EngineBridge::loaded, this, &MainWindow::onLoaded);
-    connect(mBridge, &EngineBridge::loadFailed, this, &MainWindow::onLoadFailed);
+    mChatPanel->setReady(false, tr("No model loaded. Use File ▸ Open Model… or the Model panel."));
+    resize(1800, 1100);
+    if (!restoreGeometry(mSettings->windowBytes("geometry"))) resize(1800, 1100);
+    restoreState(mSettings->windowBytes("state"));
 
-    mChatPanel->setReady(false, tr("No model loaded. Use File ▸ Open Model…"));
-    resize(880, 640);
+    const QString err = QStringList{settingsError, conversationsError}.join(QLatin1Char('\n')).trimmed();
+    if (!err.isEmpty()) mBanner->showMessage(MessageBanner::Kind::Error, err);
 }
 
-MainWindow::~MainWindow() = default;
+MainWindow::~MainWindow() {
+    saveLayout();
+    mBridge->stopLoadGenerator();
+}
+
+QDockWidget* MainWindow::addDock(const QString& title, const char* name, QWidget* w, Qt::DockWidgetArea area) {
+    auto* d = new QDockWidget(title, this);
+    d->setObjectName(QLatin1String(name));
+    d->setWidget(w);
+    addDockWidget(area, d);
+    return d;
+}
+
+void MainWindow::buildDocks() {
+    auto scrolled = [this](QWidget* w) {
+        auto* s = new QScrollArea(this);
+        s->setWidget(w);
+        s->setWidgetResizable(true);
+        s->setFrameShape(QFrame::NoFrame);
+        s->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+        s->setMinimumWidth(w->minimumSizeHint().width() + s->verticalScrollBar()->sizeHint().width());
+        return s;
+    };
+    mModelPanel = new ModelPanel(this);
+    mServingPanel = new ServingPanel(this);
+    mLoadPanel = new LoadGeneratorPanel(this);
+    mPlots = new PlotsPanel(this);
+    mRoofline = new RooflineWidget(this);
+    mKvMap = new KvBlockMapWidget(this);
+    mDevice = new DevicePanel(this);
+
+    // Side columns run the full height; the plots sit under the chat.
+    setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
+    setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
+    QDockWidget* model = addDock(tr("Model"), "modelDock", scrolled(mModelPanel), Qt::LeftDockWidgetArea);
+    QDockWidget* device = addDock(tr("Device"), "deviceDock", scrolled(mDevice), Qt::LeftDockWidgetArea);
+    QDockWidget* kv = addDock(tr("KV blocks"), "kvDock", mKvMap, Qt::LeftDockWidgetArea);
+    QDockWidget* serving = addDock(tr("Serving"), "servingDock", scrolled(mServingPanel), Qt::RightDockWidgetArea);
+    QDockWidget* load = addDock(tr("Load generator"), "loadDock", scrolled(mLoadPanel), Qt::RightDockWidgetArea);
+    QDockWidget* roof = addDock(tr("Roofline"), "rooflineDock", mRoofline, Qt::RightDockWidgetArea);
+    QDockWidget* plots = addDock(tr("Plots"), "plotsDock", mPlots, Qt::BottomDockWidgetArea);
+    resizeDocks({model, serving}, {340, 400}, Qt::Horizontal);
+    resizeDocks({model, device, kv}, {400, 300, 300}, Qt::Vertical);
+    resizeDocks({serving, load, roof}, {420, 300, 300}, Qt::Vertical);
+    resizeDocks({plots}, {540}, Qt::Vertical);
+}
+
+QDockWidget* MainWindow::dock(const QString& objectName) const { return findChild<QDockWidget*>(objectName); }
 
 void MainWindow::buildMenus() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("&Open Model…"), QKeySequence::Open, this, &MainWindow::openModelDialog);
+    file->addSeparator();
+    file->addAction(tr("&Save Session…"), QKeySequence::Save, this, [this] {
+        const QString p = QFileDialog::getSaveFileName(this, tr("Save Session"), QString(), tr("Sessions (*.json)"));
+        QString err;
+        if (!p.isEmpty() && !saveSession(p, &err)) reportError(tr("Could not save the session: %1").arg(err));
+    });
+    file->addAction(tr("Open Sess&ion…"), this, [this] {
+        const QString p = QFileDialog::getOpenFileName(this, tr("Open Session"), QString(), tr("Sessions (*.json)"));
+        QString err;
+        if (!p.isEmpty() && !openSession(p, &err)) reportError(tr("Could not open the session: %1").arg(err));
+    });
+    file->addAction(tr("&Export Metrics CSV…"), this, [this] {
+        const QString p = QFileDialog::getSaveFileName(this, tr("Export Metrics"), QString(), tr("CSV (*.csv)"));
+        QString err;
+        if (!p.isEmpty() && !exportMetricsCsv(p, &err)) reportError(tr("Could not export: %1").arg(err));
+    });
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
     QMenu* chat = menuBar()->addMenu(tr("&Chat"));
     chat->addAction(tr("&New Conversation"), QKeySequence::New, mChat, &ChatController::newConversation);
     chat->addAction(tr("&Stop Generating"), mChat, &ChatController::stop);
+    chat->addAction(tr("&Regenerate Last Reply"), mChat, &ChatController::regenerate);
+    chat->addAction(tr("&Copy Last Reply"), mChatPanel, &ChatPanel::copyLastReply);
+
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    for (QDockWidget* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About Ridgeline"), this, &MainWindow::showAbout);
 }
 
+void MainWindow::connectChat() {
+    connect(mChatPanel, &ChatPanel::sendRequested, mChat, &ChatController::send);
+    connect(mChatPanel, &ChatPanel::stopRequested, mChat, &ChatController::stop);
+    connect(mChatPanel, &ChatPanel::newConversationRequested, mChat, &ChatController::newConversation);
+    connect(mChatPanel, &ChatPanel::regenerateRequested, mChat, &ChatController::regenerate);
+    connect(mChatPanel, &ChatPanel::editResendRequested, mChat, &ChatController::editAndResend);
+    connect(mConversationList, &ConversationListPanel::newRequested, mChat, &ChatController::newConversation);
+    connect(mConversationList, &ConversationListPanel::deleteRequested, mChat, &ChatController::deleteConversation);
+    connect(mStore, &ConversationStore::currentChanged, this, &MainWindow::showCurrentConversation);
+    connect(mStore, &ConversationStore::saveFailed, this, &MainWindow::reportError);
+    connect(mSettings, &SettingsStore::saveFailed, this, &MainWindow::reportError);
+    connect(mChat, &ChatController::busyChanged, mChatPanel, &ChatPanel::setBusy);
+    connect(mChat, &ChatController::replyStarted, mStatus, &EngineStatusBar::showGenerating);
+    connect(mChat, &ChatController::replyFinished, mStatus, &EngineStatusBar::showReply);
+}
+
+void MainWindow::connectEngine() {
+    connect(mBridge, &EngineBridge::loadStarted, this, [this](const QString& path) {
+        mBanner->hide();
+        mStatus->showLoading(path);
+        mModelPanel->showLoading(path);
+        if (!mBridge->isLoaded())
+            mChatPanel->setReady(false, tr("Loading %1…").arg(QFileInfo(path).fileName()));
+    });
+    connect(mBridge, &EngineBridge::loaded, this, &MainWindow::onLoaded);
+    connect(mBridge, &EngineBridge::loadFailed, this, &MainWindow::onLoadFailed);
+    connect(mBridge, &EngineBridge::loadCancelled, this, [this] {
+        mModelPanel->showIdle(tr("Load cancelled."));
+        if (mBridge->isLoaded()) mStatus->showModel(mBridge->model());
+        else mStatus->showLoadError(tr("load cancelled"));
+        if (!mBridge->isLoaded()) mChatPanel->setReady(false, tr("No model loaded."));
+    });
+    connect(mBridge, &EngineBridge::aboutToUnload, this, [this] {
+        mStatus->clearLive();
+        mLoadPanel->setEngineReady(false);
+    });
+    MetricsPump* pump = mBridge->metricsPump();
+    connect(pump, &MetricsPump::frameReady, mPlots, &PlotsPanel::onFrame);
+    connect(pump, &MetricsPump::frameReady, mRoofline, &RooflineWidget::onFrame);
+    connect(pump, &MetricsPump::frameReady, mKvMap, &KvBlockMapWidget::onFrame);
+    connect(pump, &MetricsPump::frameReady, mDevice, &DevicePanel::onFrame);
+    connect(pump, &MetricsPump::frameReady, this, [this](const MetricsFrame& f) {
+        mStatus->showLive(f.snap.decode_tok_s, f.snap.num_requests_running, f.snap.kv_cache_usage_perc);
+    });
+}
+
+void MainWindow::connectPanels() {
+    // Serving: the panel asks, the controller decides, the panel shows the outcome.
+    connect(mServingPanel, &ServingPanel::changeRequested, mServing,
+            [this](const rl::serving_config& c) { mServing->change(c); });
+    connect(mServing, &ServingController::configChanged, this, [this](const rl::serving_config& c) {
+        mServingPanel->setConfig(mServing->restartPending() ? mServing->pendingPool() : c,
+                                 mBridge->isLoaded() ? mServing->engineConfig().kv_blocks : 0);
+    });
+    connect(mServing, &ServingController::refused, mServingPanel, &ServingPanel::showRefusal);
+    connect(mServing, &ServingController::poolRestartNeeded, mServingPanel, &ServingPanel::setRestartPending);
+    connect(mServingPanel, &ServingPanel::restartConfirmed, mServing, [this] { mServing->restartPool(); });
+    connect(mServingPanel, &ServingPanel::restartDiscarded, mServing, &ServingController::discardPoolChange);
+    connect(mServingPanel, &ServingPanel::presetLoadRequested, mServing, &ServingController::loadPreset);
+    connect(mServingPanel, &ServingPanel::presetSaveRequested, mServing, &ServingController::savePreset);
+    connect(mServingPanel, &ServingPanel::presetDeleteRequested, mSettings, &SettingsStore::removePreset);
+    connect(mSettings, &SettingsStore::presetsChanged, this,
+            [this] { mServingPanel->setPresetNames(mSettings->presetNames()); });
+    mServingPanel->setPresetNames(mSettings->presetNames());
+    mServingPanel->setConfig(mServing->config(), 0);
+
+    // Load generator: owned by the bridge, counters polled there.
+    mLoadPanel->setScenario(mSettings->scenario());
+    connect(mLoadPanel, &LoadGeneratorPanel::scenarioEdited, mSettings, &SettingsStore::setScenario);
+    connect(mLoadPanel, &LoadGeneratorPanel::startRequested, this, [this](const rl::scenario& s) {
+        mSettings->setScenario(s);
+        if (const QString err = mBridge->startLoadGenerator(s); !err.isEmpty()) mLoadPanel->showError(err);
+    });
+    connect(mLoadPanel, &LoadGeneratorPanel::pauseRequested, mBridge, &EngineBridge::setLoadGeneratorPaused);
+    connect(mLoadPanel, &LoadGeneratorPanel::stopRequested, mBridge, &EngineBridge::stopLoadGenerator);
+    connect(mBridge, &EngineBridge::loadCountersChanged, mLoadPanel, &LoadGeneratorPanel::showCounters);
+
+    // Model: load / cancel; the recent list lives in the settings.
+    mModelPanel->setRecentModels(mSettings->recentModels());
+    const EngineSettings saved = savedEngineSettings(EngineSettings());
+    mModelPanel->setSelection(saved.modelPath, saved.backend);
+    connect(mModelPanel, &ModelPanel::loadRequested, this, [this](const QString& source, const QString& backend) {
+        EngineSettings s = mBridge->isLoaded() ? mBridge->settings() : savedEngineSettings(EngineSettings());
+        s.modelPath = source;
+        s.backend = backend;
+        s.serving = mServing->restartPending() ? mServing->pendingPool() : mServing->config();
+        loadModel(s);
+    });
+    connect(mModelPanel, &ModelPanel::cancelRequested, mBridge, &EngineBridge::cancelLoad);
+}
+
+void MainWindow::showCurrentConversation() {
+    mChatPanel->setModel(conversation());
+    mChatPanel->setBusy(mChat->isBusy());
+}
+
+ConversationModel* MainWindow::conversation() const { return mChat->model(); }
+
+EngineSettings MainWindow::savedEngineSettings(const EngineSettings& defaults) const {
+    return mSettings->engineSettings(defaults);
+}
+
 void MainWindow::loadModel(const EngineSettings& settings) {
     if (!mBridge->loadModel(settings))
-        mBanner->showMessage(MessageBanner::Kind::Warning, tr("A model is already loading."));
+        mBanner->showMessage(MessageBanner::Kind::Warning, tr("A model is still loading; try again when it is done."));
 }
 
-bool MainWindow::sendPrompt(const QString& text) {
-    return mChat->send(text);
-}
+bool MainWindow::sendPrompt(const QString& text) { return mChat->send(text); }
 
-void MainWindow::setGenerationSettings(const GenerationSettings& settings) {
-    mChat->setGenerationSettings(settings);
+void MainWindow::setGenerationSettings(const GenerationSettings& settings) { mChat->setGenerationSettings(settings); }
+
+QString MainWindow::startScenario(const QString& name) {
+    if (!name.isEmpty()) {
+        try {
+            mLoadPanel->setScenario(rl::scenario_preset(name.toStdString()));
+        } catch (const std::exception& ex) {
+            return QString::fromStdString(ex.what());
+        }
+    }
+    const rl::scenario s = mLoadPanel->scenario();
+    mSettings->setScenario(s);
+    return mBridge->startLoadGenerator(s);
 }
 
 void MainWindow::onLoaded(const ModelSummary& model) {
     setWindowTitle(tr("%1 — Ridgeline").arg(model.name));
     mStatus->showModel(model);
+    mModelPanel->showModel(model);
+    mLoadPanel->setEngineReady(true);
+    mSettings->setEngineSettings(mBridge->settings());
+    if (!model.path.startsWith(QLatin1String("synthetic:"))) mSettings->addRecentModel(model.path);
+    mModelPanel->setRecentModels(mSettings->recentModels());
+    mModelPanel->setSelection(model.path, mBridge->settings().backend);
     mChatPanel->setReady(true, tr("Ask %1 something.\nCtrl+Enter sends, Esc stops.").arg(model.name));
     mChatPanel->setFocus();
-    if (!model.templateWarning.isEmpty())
-        mBanner->showMessage(MessageBanner::Kind::Warning, model.templateWarning);
+    if (!model.templateWarning.isEmpty()) mBanner->showMessage(MessageBanner::Kind::Warning, model.templateWarning);
 }
 
 void MainWindow::onLoadFailed(const QString& message) {
+    mModelPanel->showIdle(tr("Could not load: %1").arg(message));
+    mBanner->showMessage(MessageBanner::Kind::Error, tr("Could not load the model: %1").arg(message));
+    if (mBridge->isLoaded()) {   // the previous model is still serving
+        mStatus->showModel(mBridge->model());
+        return;
+    }
     setWindowTitle(QStringLiteral("Ridgeline"));
     mStatus->showLoadError(message);
-    mBanner->showMessage(MessageBanner::Kind::Error, tr("Could not load the model: %1").arg(message));
-    mChatPanel->setReady(false, tr("No model loaded. Use File ▸ Open Model…"));
+    mChatPanel->setReady(false, tr("No model loaded. Use File ▸ Open Model… or the Model panel."));
+}
+
+void MainWindow::reportError(const QString& message) { mBanner->showMessage(MessageBanner::Kind::Error, message); }
+
+bool MainWindow::saveSession(const QString& path, QString* error) {
+    Session s;
+    const EngineSettings e = mBridge->isLoaded() ? mBridge->settings() : savedEngineSettings(EngineSettings());
+    s.modelPath = e.modelPath;
+    s.backend = e.backend;
+    s.serving = mServing->config();
+    s.scenario = mLoadPanel->scenario();
+    mStore->saveNow();
+    s.conversations = mStore->toJson();
+    s.metricsCsv = mPlots->history().size() > 0 ? mPlots->history().toCsv() : QString();
+    return SessionFile::save(path, s, error);
+}
+
+bool MainWindow::openSession(const QString& path, QString* error) {
+    Session s;
+    if (!SessionFile::open(path, &s, error)) return false;
+    QString why;
+    if (mServing->change(s.serving, &why) == ServingController::Result::Refused)
+        reportError(tr("The session's serving settings were refused: %1").arg(why));
+    mLoadPanel->setScenario(s.scenario);
+    mSettings->setScenario(s.scenario);
+    const int first = mStore->count();
+    mStore->importJson(s.conversations, tr("[%1] ").arg(QFileInfo(path).completeBaseName()));
+    if (mStore->count() > first) mStore->setCurrent(first);
+    mModelPanel->setSelection(s.modelPath, s.backend);
+    mBanner->showMessage(MessageBanner::Kind::Info,
+                         tr("Opened session %1 (saved %2): %3 conversations, model %4%5.")
+                             .arg(QFileInfo(path).fileName(), s.savedAt)
+                             .arg(mStore->count() - first)
+                             .arg(QFileInfo(s.modelPath).fileName(),
+                                  s.metricsCsv.isEmpty() ? QString() : tr(", metrics history included")));
+    return true;
+}
+
+bool MainWindow::exportMetricsCsv(const QString& path, QString* error) { return mPlots->saveCsv(path, error); }
+
+void MainWindow::saveLayout() {
+    if (mLayoutSaved) return;
+    mLayoutSaved = true;
+    mSettings->setWindowBytes("geometry", saveGeometry());
+    mSettings->setWindowBytes("state", saveState());
+    mSettings->saveNow();
+    mStore->saveNow();
+}
+
+void MainWindow::closeEvent(QCloseEvent* e) {
+    saveLayout();
+    mLayoutSaved = false;   // the window may be shown again
+    QMainWindow::closeEvent(e);
 }
 
 void MainWindow::openModelDialog() {
-    const QString start = mBridge->settings().modelPath.isEmpty()
-                              ? QString()
-                              : QFileInfo(mBridge->settings().modelPath).absolutePath();
+    const QString start = QFileInfo(mBridge->settings().modelPath).absolutePath();
     const QString path = QFileDialog::getOpenFileName(this, tr("Open Model"), start,
                                                       tr("GGUF models (*.gguf);;All files (*)"));
     if (path.isEmpty()) return;
-    EngineSettings s = mBridge->settings();
+    EngineSettings s = mBridge->isLoaded() ? mBridge->settings() : savedEngineSettings(EngineSettings());
     s.modelPath = path;
+    s.serving = mServing->config();
     loadModel(s);
 }
 

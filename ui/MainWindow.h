@@ -1,18 +1,34 @@
-// MainWindow: composes the workbench. It owns the EngineBridge, one ConversationModel with its
-// ChatController, and lays out the MessageBanner, ChatPanel and EngineStatusBar; it holds no
-// logic of its own beyond connecting them. A later issue adds dock panels (plots, KV map) and
-// several conversations around the same bridge.
+// MainWindow: composes the workbench; it holds no logic of its own beyond connecting parts.
+// Owns the stores (SettingsStore, ConversationStore: persisted under JsonFile::dataDir()), the
+// EngineBridge (engine, load generator, metrics pump), the ChatController and ServingController.
+// Central: the message banner over the conversation list and the chat. Docks: Model, Serving,
+// Load generator, Plots, Roofline, KV blocks, Device (their layout is remembered). File menu:
+// open model, save/open session, export metrics CSV. Keys: Ctrl+Enter sends, Esc stops, Ctrl+N new.
+// Exercise: tests/test_chat_window.cpp, tests/test_workbench_window.cpp.
 #pragma once
 #include "EngineTypes.h"
+#include "serving/load_generator.h"
 
 #include <QMainWindow>
 
 class ChatController;
 class ChatPanel;
+class ConversationListPanel;
 class ConversationModel;
+class ConversationStore;
+class DevicePanel;
 class EngineBridge;
 class EngineStatusBar;
+class KvBlockMapWidget;
+class LoadGeneratorPanel;
 class MessageBanner;
+class ModelPanel;
+class PlotsPanel;
+class QDockWidget;
+class RooflineWidget;
+class ServingController;
+class ServingPanel;
+class SettingsStore;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -22,28 +38,67 @@ public:
 
     /// Loads a model off the GUI thread; errors appear in the banner and the window keeps running.
     void loadModel(const EngineSettings& settings);
+    /// The model, backend and serving config saved from the last session, over defaults.
+    EngineSettings savedEngineSettings(const EngineSettings& defaults) const;
     /// Sends text as if typed into the input box and sent. False if not ready or busy.
     bool sendPrompt(const QString& text);
     void setGenerationSettings(const GenerationSettings& settings);
+    /// Starts the virtual users of a scenario preset (name "" = the panel's scenario). "" or why not.
+    QString startScenario(const QString& name = QString());
+
+    bool saveSession(const QString& path, QString* error = nullptr);
+    bool openSession(const QString& path, QString* error = nullptr);
+    bool exportMetricsCsv(const QString& path, QString* error = nullptr);
 
     EngineBridge* bridge() const { return mBridge; }
     ChatController* chat() const { return mChat; }
-    ConversationModel* conversation() const { return mConversation; }
+    /// The current conversation.
+    ConversationModel* conversation() const;
+    ConversationStore* conversations() const { return mStore; }
+    SettingsStore* settings() const { return mSettings; }
+    ServingController* serving() const { return mServing; }
     ChatPanel* chatPanel() const { return mChatPanel; }
+    ServingPanel* servingPanel() const { return mServingPanel; }
+    LoadGeneratorPanel* loadPanel() const { return mLoadPanel; }
+    ModelPanel* modelPanel() const { return mModelPanel; }
+    PlotsPanel* plotsPanel() const { return mPlots; }
     MessageBanner* banner() const { return mBanner; }
     EngineStatusBar* engineStatus() const { return mStatus; }
+    QDockWidget* dock(const QString& objectName) const;
+
+protected:
+    void closeEvent(QCloseEvent* e) override;
 
 private:
+    QDockWidget* addDock(const QString& title, const char* name, QWidget* w, Qt::DockWidgetArea area);
+    void buildDocks();
     void buildMenus();
+    void connectChat();
+    void connectEngine();
+    void connectPanels();
+    void saveLayout();
     void openModelDialog();
     void showAbout();
+    void showCurrentConversation();
     void onLoaded(const ModelSummary& model);
     void onLoadFailed(const QString& message);
+    void reportError(const QString& message);
 
+    SettingsStore* mSettings;
+    ConversationStore* mStore;
     EngineBridge* mBridge;
-    ConversationModel* mConversation;
     ChatController* mChat;
+    ServingController* mServing;
+    ConversationListPanel* mConversationList;
     ChatPanel* mChatPanel;
+    ServingPanel* mServingPanel;
+    LoadGeneratorPanel* mLoadPanel;
+    ModelPanel* mModelPanel;
+    PlotsPanel* mPlots;
+    RooflineWidget* mRoofline;
+    KvBlockMapWidget* mKvMap;
+    DevicePanel* mDevice;
     MessageBanner* mBanner;
     EngineStatusBar* mStatus;
+    bool mLayoutSaved = false;
 };

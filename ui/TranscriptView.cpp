@@ -4,7 +4,11 @@
 #include "ConversationModel.h"
 #include "EngineTypes.h"
 
+#include <QClipboard>
+#include <QContextMenuEvent>
 #include <QEvent>
+#include <QGuiApplication>
+#include <QMenu>
 #include <QScrollBar>
 #include <QTextFrame>
 
@@ -23,20 +27,6 @@ void scaleFont(QTextCharFormat& f, const QFont& base, qreal factor) {
     if (base.pointSizeF() > 0) f.setFontPointSize(base.pointSizeF() * factor);
 }
 
-QString footerText(const ConversationModel::Message& m) {
-    const ReplyStats& s = m.stats;
-    if (m.state == State::Failed)
-        return QObject::tr("%1: %2").arg(s.finishReason, s.error.isEmpty() ? QObject::tr("no reply") : s.error);
-    QStringList parts;
-    parts << Format::tokens(s.generatedTokens);
-    if (s.generatedTokens > 0) parts << Format::ttft(s.ttftMs);
-    if (s.decodeTokS > 0) parts << Format::tokensPerSecond(s.decodeTokS);
-    if (s.cachedPromptTokens > 0) parts << QObject::tr("%1 prompt tokens cached").arg(s.cachedPromptTokens);
-    if (m.state == State::Cancelled) parts << QObject::tr("stopped");
-    else if (s.finishReason == QLatin1String("length")) parts << QObject::tr("length limit");
-    return parts.join(QStringLiteral("  ·  "));
-}
-
 } // namespace
 
 TranscriptView::TranscriptView(ConversationModel* model, QWidget* parent)
@@ -52,13 +42,72 @@ TranscriptView::TranscriptView(ConversationModel* model, QWidget* parent)
     mFlushTimer.setInterval(30);
     connect(&mFlushTimer, &QTimer::timeout, this, &TranscriptView::flush);
 
-    connect(mModel, &QAbstractItemModel::rowsInserted, this,
-            [this](const QModelIndex&, int first, int last) { appendRows(first, last); });
-    connect(mModel, &QAbstractItemModel::dataChanged, this,
-            [this](const QModelIndex& a, const QModelIndex& b) { markDirty(a.row(), b.row()); });
-    connect(mModel, &QAbstractItemModel::modelReset, this, &TranscriptView::rebuild);
-    connect(mModel, &QAbstractItemModel::rowsRemoved, this, &TranscriptView::rebuild);
+    mModel = nullptr;
+    setModel(model);
+}
+
+void TranscriptView::setModel(ConversationModel* model) {
+    for (const auto& c : std::as_const(mModelConnections)) disconnect(c);
+    mModelConnections.clear();
+    mModel = model;
+    if (mModel) {
+        mModelConnections
+            << connect(mModel, &QAbstractItemModel::rowsInserted, this,
+                       [this](const QModelIndex&, int first, int last) { appendRows(first, last); })
+            << connect(mModel, &QAbstractItemModel::dataChanged, this,
+                       [this](const QModelIndex& a, const QModelIndex& b) { markDirty(a.row(), b.row()); })
+            << connect(mModel, &QAbstractItemModel::modelReset, this, &TranscriptView::rebuild)
+            << connect(mModel, &QAbstractItemModel::rowsRemoved, this, &TranscriptView::rebuild);
+    }
     rebuild();
+    scrollToBottom();
+}
+
+QString TranscriptView::footerText(const ConversationModel* model, int row) {
+    const ConversationModel::Message& m = model->message(row);
+    const ReplyStats& s = m.stats;
+    if (m.state == State::Failed && s.rejected())
+        return tr("At capacity: %1").arg(s.error.isEmpty() ? tr("the server is full") : s.error);
+    if (m.state == State::Failed)
+        return tr("%1: %2").arg(s.finishReason, s.error.isEmpty() ? tr("no reply") : s.error);
+    QStringList parts;
+    parts << Format::tokens(s.generatedTokens);
+    if (s.generatedTokens > 0) parts << Format::ttft(s.ttftMs);
+    if (s.decodeTokS > 0) parts << Format::tokensPerSecond(s.decodeTokS);
+    if (s.promptTokens > 0) parts << tr("%1 of %2 prompt tokens cached").arg(s.cachedPromptTokens).arg(s.promptTokens);
+    if (s.recomputed) parts << tr("recomputed after eviction");
+    if (m.state == State::Cancelled) parts << tr("stopped");
+    else if (s.finishReason == QLatin1String("length")) parts << tr("length limit");
+    return parts.join(QStringLiteral("  ·  "));
+}
+
+int TranscriptView::rowAt(const QPoint& viewportPos) const {
+    const QTextCursor c = cursorForPosition(viewportPos);
+    for (QTextFrame* f = c.currentFrame(); f; f = f->parentFrame())
+        for (int row = 0; row < mRows.size(); ++row)
+            if (mRows[row].frame == f) return row;
+    return -1;
+}
+
+void TranscriptView::copyRow(int row) {
+    if (mModel && row >= 0 && row < mModel->count())
+        QGuiApplication::clipboard()->setText(mModel->message(row).text);
+}
+
+void TranscriptView::contextMenuEvent(QContextMenuEvent* e) {
+    QMenu* menu = createStandardContextMenu(e->pos());
+    const int row = rowAt(viewport()->mapFrom(this, e->pos()));
+    if (mModel && row >= 0 && row < mModel->count()) {
+        const auto& m = mModel->message(row);
+        menu->addSeparator();
+        menu->addAction(tr("Copy Message"), this, [this, row] { copyRow(row); });
+        if (m.sender == Sender::User && !mModel->isStreaming())
+            menu->addAction(tr("Edit and Resend…"), this, [this, row] { emit editRequested(row); });
+        if (m.sender == Sender::Assistant && row == mModel->count() - 1 && m.state != State::Streaming)
+            menu->addAction(tr("Regenerate"), this, &TranscriptView::regenerateRequested);
+    }
+    menu->exec(e->globalPos());
+    delete menu;
 }
 
 void TranscriptView::changeEvent(QEvent* e) {
@@ -71,7 +120,7 @@ void TranscriptView::rebuild() {
     mDirty.clear();
     mRows.clear();
     document()->clear();
-    if (mModel->count() > 0) appendRows(0, mModel->count() - 1);
+    if (mModel && mModel->count() > 0) appendRows(0, mModel->count() - 1);
 }
 
 void TranscriptView::appendRows(int first, int last) {
@@ -145,7 +194,7 @@ void TranscriptView::flush() {
     const bool wasAtBottom = atBottom();
     const QSet<int> rows = std::exchange(mDirty, {});
     for (int row : rows)
-        if (row >= 0 && row < mRows.size() && row < mModel->count()) renderRow(row);
+        if (mModel && row >= 0 && row < mRows.size() && row < mModel->count()) renderRow(row);
     if (wasAtBottom) scrollToBottom();
 }
 
@@ -176,7 +225,7 @@ void TranscriptView::renderRow(int row) {
                            ? mix(palette().color(QPalette::Text), QColor(220, 50, 47), 0.75)
                            : palette().color(QPalette::PlaceholderText));
     c.insertBlock(fb, foot);
-    c.insertText(footerText(m), foot);
+    c.insertText(footerText(mModel, row), foot);
     r.closed = true;
 }
 

@@ -112,6 +112,7 @@ int runServe(const BenchArgs& args) {
         {"preemptions", snap.num_preemptions},
         {"recomputed_tokens", snap.recomputed_tokens},
         {"device_busy_perc", wall > 0 ? busy / wall : 0},
+        {"metrics_overhead_frac", snap.busy_s > 0 ? snap.metrics_overhead_s / snap.busy_s : 0},
     };
     if (args.has("--csv")) writeCsv(args.get("--csv"), steps);
     const std::string text = j.dump(2);

@@ -56,6 +56,8 @@ struct metrics_snapshot {
     int kv_used = 0, kv_cached = 0, kv_free = 0, kv_total = 0;
     // Counters since start.
     uint64_t steps = 0;
+    double busy_s = 0;                 // sum of step durations
+    double metrics_overhead_s = 0;     // engine time spent recording metrics (must stay << busy_s)
     uint64_t prompt_tokens = 0;        // prefill tokens computed (recomputation included)
     uint64_t generation_tokens = 0;    // output tokens sampled and streamed
     uint64_t iteration_tokens_total = 0;  // prefill + decode tokens computed

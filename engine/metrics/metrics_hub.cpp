@@ -45,6 +45,7 @@ void metrics_hub::record_step(step_record r) {
     }
     metrics_snapshot& t = totals_;
     ++t.steps;
+    t.busy_s += r.duration_s;
     t.prompt_tokens += uint64_t(r.prefill_tokens);
     t.generation_tokens += uint64_t(r.sampled_tokens);
     t.iteration_tokens_total += uint64_t(r.tokens());
@@ -56,6 +57,11 @@ void metrics_hub::record_step(step_record r) {
     last_ = r;
     steps_.push_back(r);
     while (!steps_.empty() && steps_.front().t_s < r.t_s - history_s_) steps_.pop_front();
+}
+
+void metrics_hub::add_overhead(double seconds) {
+    std::lock_guard lk(mu_);
+    totals_.metrics_overhead_s += seconds;
 }
 
 void metrics_hub::record_request(const request_record& r) {

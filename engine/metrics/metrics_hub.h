@@ -26,6 +26,8 @@ public:
     /// Fills flops_util/bw_util from the peaks, assigns the index, stores the record.
     void record_step(step_record r);
     void record_request(const request_record& r);
+    /// Time the engine spent on metrics bookkeeping (records, KV map), to show it stays small.
+    void add_overhead(double seconds);
 
     /// Snapshot at time now_s; new_steps holds steps with index > since_index (at most max_steps,
     /// the newest ones).

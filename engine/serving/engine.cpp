@@ -9,8 +9,10 @@
 #include "metrics/calibrate.h"
 #include "metrics/cost_model.h"
 #include "model/llama_model.h"
+#include "model/synthetic.h"
 #include "serving/scheduler.h"
 #include "serving/sequence.h"
+#include "tokenizer/byte_tokenizer.h"
 #include "tokenizer/tokenizer.h"
 
 #include <algorithm>
@@ -65,11 +67,19 @@ using command = std::variant<submit_cmd, cancel_cmd, apply_cmd>;
 class engine_impl final : public engine {
 public:
     explicit engine_impl(const engine_options& opt) : opt_(opt) {
-        file_ = gguf_file::open(opt.model_path);
-        tok_ = tokenizer::from_gguf(*file_);
-        tmpl_ = chat_template::from_gguf(*file_);
         be_ = create_backend(opt.backend, opt.threads);
-        model_ = llama_model::load(*file_, *be_);
+        if (is_synthetic(opt.model_path)) {
+            // Random weights at a real shape; text goes through a byte-level stand-in tokenizer.
+            const model_config scfg = synthetic_config(opt.model_path.substr(std::string(kSyntheticPrefix).size()));
+            model_ = llama_model::synthetic(scfg, *be_);
+            tok_ = make_byte_tokenizer(scfg.vocab_size);
+            tmpl_ = chat_template::detect("");
+        } else {
+            file_ = gguf_file::open(opt.model_path);
+            tok_ = tokenizer::from_gguf(*file_);
+            tmpl_ = chat_template::from_gguf(*file_);
+            model_ = llama_model::load(*file_, *be_);
+        }
         const model_config& cfg = model_->config();
         RL_CHECK(tok_->vocab_size() <= cfg.vocab_size,
                  "tokenizer has " + std::to_string(tok_->vocab_size()) + " tokens but the embedding has " +
@@ -79,15 +89,11 @@ public:
         max_context_ = opt.max_context > 0 ? std::min(opt.max_context, cfg.context_length)
                                            : std::min(cfg.context_length, 8192);
         const int blocks_per_seq = (max_context_ + sc.block_size - 1) / sc.block_size;
+        const kv_cache_layout one = model_->kv_layout_for(1, sc.block_size);
+        per_block_bytes_ = size_t(2) * one.n_layers * one.block_size * one.n_kv_heads * one.head_dim *
+                           dtype_size(be_->compute_dtype());
         int blocks = sc.kv_blocks;
-        if (blocks <= 0) {
-            // Default: every seat a full context, but at most a fifth of free RAM, at least one seat.
-            const kv_cache_layout one = model_->kv_layout_for(1, sc.block_size);
-            const size_t per_block = size_t(2) * one.n_layers * one.block_size * one.n_kv_heads * one.head_dim *
-                                     dtype_size(be_->compute_dtype());
-            const size_t cap = std::max<size_t>(mem_available_bytes() / 5, per_block * blocks_per_seq);
-            blocks = int(std::min<size_t>(size_t(blocks_per_seq) * sc.max_num_seqs, cap / per_block));
-        }
+        if (blocks <= 0) blocks = default_pool_blocks(sc, blocks_per_seq);
         if (auto why = validate_pool(sc, blocks, max_context_); !why.empty()) RL_THROW(why);
         be_->alloc_kv(model_->kv_layout_for(blocks, sc.block_size));
         blocks_ = std::make_unique<block_manager>(blocks, sc.block_size, sc.prefix_caching);
@@ -111,7 +117,27 @@ public:
         info_.context_length = max_context_;
         info_.kv_blocks = blocks;
         info_.block_size = sc.block_size;
+        info_.kv_bytes_per_block = per_block_bytes_;
+        info_.dtype = be_->compute_dtype() == dtype::dtype_f32 ? "fp32" : "bf16";
+        device_ = be_->info();
         thread_ = std::thread([this] { run(); });
+    }
+
+    // The pool when kv_blocks is 0. On a GPU, as vLLM: gpu_memory_utilization of total memory may
+    // be used, minus what is already in use (weights, workspace). On the CPU the same fraction of
+    // available RAM, capped at 1 GiB and at every seat holding a full context.
+    int default_pool_blocks(const serving_config& sc, int blocks_per_seq) const {
+        const device_info di = be_->info();
+        size_t budget = 0;
+        if (di.kind == "cuda") {
+            const double allowed = double(di.total_memory) * sc.gpu_memory_utilization;
+            const double used = double(di.total_memory - di.free_memory);
+            budget = allowed > used ? size_t(allowed - used) : 0;
+            return int(std::min<size_t>(budget / per_block_bytes_, size_t(1) << 22));
+        }
+        budget = std::min<size_t>(size_t(double(mem_available_bytes()) * sc.gpu_memory_utilization), size_t(1) << 30);
+        budget = std::max(budget, per_block_bytes_ * size_t(blocks_per_seq));
+        return int(std::min<size_t>(size_t(blocks_per_seq) * size_t(sc.max_num_seqs), budget / per_block_bytes_));
     }
 
     ~engine_impl() override {
@@ -153,6 +179,7 @@ public:
 
     metrics_snapshot snapshot(uint64_t since_index) const override { return hub_.snapshot(now_s(), since_index); }
     device_peaks peaks() const override { return hub_.peaks(); }
+    device_info device() const override { return device_; }
     kv_map_view kv_map() const override {
         std::lock_guard lk(kv_map_mu_);
         return kv_map_;
@@ -280,8 +307,10 @@ private:
         r.prefix_queries = uint32_t(blocks_->prefix_cache_queries() - q0);
         r.prefix_hits = uint32_t(blocks_->prefix_cache_hits() - h0);
         r.evicted_blocks = uint32_t(blocks_->evicted_blocks() - e0);
+        const auto t_rec = clock_type::now();
         hub_.record_step(r);
         publish_kv_map(r.t_s + r.duration_s);
+        hub_.add_overhead(std::chrono::duration<double>(clock_type::now() - t_rec).count());
     }
 
     void publish_kv_map(double now) {
@@ -335,6 +364,8 @@ private:
     serving_config config_;  // guarded by mu_
     cost_model cost_;
     metrics_hub hub_;
+    size_t per_block_bytes_ = 0;
+    device_info device_;
     clock_type::time_point t0_ = clock_type::now();
     mutable std::mutex kv_map_mu_;
     kv_map_view kv_map_;

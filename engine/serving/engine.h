@@ -16,7 +16,7 @@ namespace rl {
 class tokenizer;
 
 struct engine_options {
-    std::string model_path;            // a GGUF file
+    std::string model_path;            // a GGUF file, or synthetic:NAME (model/synthetic.h)
     std::string backend = "cpu";       // "cpu" (or "cuda" when built)
     int threads = 0;                   // CPU backend threads; 0 = all cores
     int max_context = 0;               // 0 = min(model context, 8192)
@@ -36,6 +36,8 @@ struct engine_info {
     int context_length = 0;
     int kv_blocks = 0;
     int block_size = 0;
+    size_t kv_bytes_per_block = 0;     // K and V, all layers
+    std::string dtype;                 // compute dtype of weights and KV: "fp32" (cpu), "bf16" (cuda)
 };
 
 class engine {
@@ -56,6 +58,7 @@ public:
     /// Thread-safe value snapshot. new_steps holds the steps after `since_index` (UINT64_MAX: none).
     virtual metrics_snapshot snapshot(uint64_t since_index = UINT64_MAX) const = 0;
     virtual device_peaks peaks() const = 0;
+    virtual device_info device() const = 0;   // as read at load time
     virtual std::vector<step_record> step_history() const = 0;
     virtual std::vector<request_record> request_history() const = 0;
     /// The KV pool block by block (state, owner, last touch), republished by the engine thread at

@@ -13,7 +13,9 @@ struct serving_config {
     int max_num_batched_tokens = 2048;   // token budget per step
     bool chunked_prefill = true;
     bool prefix_caching = true;
-    schedule_policy policy = schedule_policy::schedule_policy_fcfs;
+    // priority by default: the person in the window (priority 10) outranks virtual users (0); among
+    // equal priorities it is first come, first served.
+    schedule_policy policy = schedule_policy::schedule_policy_priority;
     preemption_mode preemption = preemption_mode::preemption_mode_recompute;
     int max_waiting = 1024;              // admission control: queue length
     double max_queue_ms = 0;             // admission control: longest wait before rejection (0 = off)

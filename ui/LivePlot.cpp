@@ -1,0 +1,219 @@
+// LivePlot.cpp: see LivePlot.h.
+#include "LivePlot.h"
+
+#include "PlotStyle.h"
+
+#include <QMenu>
+#include <QToolTip>
+
+LivePlot::LivePlot(const QString& title, const QString& yLabel, QWidget* parent) : QCustomPlot(parent) {
+    setNoAntialiasingOnDrag(true);
+    setNotAntialiasedElements(QCP::aeAll);           // cheap lines; text stays antialiased
+    setAntialiasedElements(QCP::aeNone);
+    setMinimumHeight(150);
+    // Row 0: title on the left, a horizontal legend on the right.
+    plotLayout()->insertRow(0);
+    auto* top = new QCPLayoutGrid;
+    plotLayout()->addElement(0, 0, top);
+    mTitle = new QCPTextElement(this, title, QFont(font().family(), font().pointSize(), QFont::Bold));
+    mTitle->setTextFlags(Qt::AlignLeft | Qt::AlignVCenter);
+    top->addElement(0, 0, mTitle);
+    legend->setVisible(true);
+    axisRect()->insetLayout()->take(legend);
+    top->addElement(0, 1, legend);
+    top->setColumnStretchFactor(0, 1);
+    top->setColumnStretchFactor(1, 0.01);
+    top->setMargins(QMargins(0, 0, 0, 0));
+    legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+    legend->setWrap(4);
+    legend->setIconSize(14, 8);
+    legend->setRowSpacing(0);
+    legend->setColumnSpacing(6);
+    legend->setMargins(QMargins(4, 1, 4, 1));
+    QFont small = font();
+    small.setPointSizeF(font().pointSizeF() * 0.85);
+    legend->setFont(small);
+    plotLayout()->setRowStretchFactor(0, 0.001);
+    plotLayout()->setRowSpacing(0);
+
+    // Left and right margins fixed so stacked plots share one time axis alignment.
+    axisRect()->setAutoMargins(QCP::msTop | QCP::msBottom);
+    axisRect()->setMargins(QMargins(64, 0, 64, 0));
+    xAxis->setLabel(QStringLiteral("time (s)"));
+    xAxis->setLabelPadding(1);
+    xAxis->setTickLabelFont(small);
+    xAxis->setLabelFont(small);
+    yAxis->setLabel(yLabel);
+    yAxis->setTickLabelFont(small);
+    yAxis->setLabelFont(small);
+    yAxis2->setTickLabelFont(small);
+    yAxis2->setLabelFont(small);
+    yAxis->setRange(0, 1);
+    yAxis->ticker()->setTickCount(4);
+    yAxis2->ticker()->setTickCount(4);
+    xAxis->setRange(-60, 0);
+    restyle();
+}
+
+int LivePlot::addSeries(const QString& name, const QColor& color, ValueFn value, const SeriesOptions& opt) {
+    QCPAxis* valueAxis = opt.rightAxis ? yAxis2 : yAxis;
+    if (opt.rightAxis && !mHasRight) {
+        mHasRight = true;
+        yAxis2->setVisible(true);
+        yAxis2->setTickLabels(true);
+        yAxis2->setRange(0, 1);
+    }
+    QCPGraph* g = addGraph(xAxis, opt.marker ? yAxis2 : valueAxis);
+    g->setName(name);
+    g->setPen(QPen(color, 1, opt.style));
+    g->setAdaptiveSampling(true);
+    if (opt.marker) {
+        g->setLineStyle(QCPGraph::lsImpulse);   // a vertical line from 0 to 1 on a hidden 0..1 axis
+        if (!mHasRight) {
+            yAxis2->setVisible(false);
+            yAxis2->setRange(0, 1);
+        }
+    }
+    if (opt.fillBelow != -1) {
+        QColor fill = color;
+        fill.setAlpha(150);
+        g->setBrush(fill);
+        if (opt.fillBelow >= 0) g->setChannelFillGraph(mSeries[size_t(opt.fillBelow)].graph);
+    }
+    mSeries.push_back({g, std::move(value), opt});
+    if (opt.paletteColor) restyle();
+    return int(mSeries.size()) - 1;
+}
+
+void LivePlot::setLegendColumns(int columns) { legend->setWrap(std::max(1, columns)); }
+
+void LivePlot::setRightAxisLabel(const QString& label) { yAxis2->setLabel(label); }
+
+void LivePlot::setValueFloor(double leftTop, double rightTop) {
+    mLeftFloor = leftTop;
+    mRightFloor = rightTop;
+}
+
+void LivePlot::setFixedLeftRange(double lo, double hi) {
+    mFixedLeft = true;
+    yAxis->setRange(lo, hi);
+}
+
+void LivePlot::sync(const MetricsHistory& h, int64_t from) {
+    mHistory = &h;
+    const double firstKey = MetricsHistory::binCenter(h.begin()) - MetricsHistory::kBinS / 2;
+    const double fromKey = MetricsHistory::binCenter(from) - MetricsHistory::kBinS / 2;
+    const int n = int(std::max<int64_t>(0, h.end() - from));
+    QVector<double> keys, values;
+    for (Series& s : mSeries) {
+        auto data = s.graph->data();
+        data->removeBefore(firstKey);
+        data->removeAfter(fromKey);
+        keys.clear();
+        values.clear();
+        keys.reserve(n);
+        values.reserve(n);
+        for (int64_t i = from; i < h.end(); ++i) {
+            const HistoryBin& b = h.bin(i);
+            const double v = s.value(b);
+            if (s.opt.marker && !(v > 0)) continue;
+            keys.append(MetricsHistory::binCenter(i));
+            values.append(s.opt.marker ? 1.0 : v);
+        }
+        if (!keys.isEmpty()) s.graph->addData(keys, values, true);
+    }
+}
+
+void LivePlot::refresh(double now, double windowS, bool follow) {
+    // Until a window's worth has passed the view is [0, window] and fills from the left.
+    if (follow) xAxis->setRange(std::max(now, windowS), windowS, Qt::AlignRight);
+    rescaleValues();
+    replot(QCustomPlot::rpQueuedReplot);
+}
+
+void LivePlot::rescaleValues() {
+    double top[2] = {0, 0};
+    const QCPRange keys = xAxis->range();
+    for (const Series& s : mSeries) {
+        if (s.opt.marker) continue;
+        bool found = false;
+        const QCPRange r = s.graph->getValueRange(found, QCP::sdBoth, keys);
+        if (found) top[s.opt.rightAxis] = std::max(top[s.opt.rightAxis], r.upper);
+    }
+    auto nice = [](double v) {   // 1, 2, 5 x 10^k above v, so the axis does not jitter every frame
+        const double p = std::pow(10.0, std::floor(std::log10(v)));
+        for (double m : {1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0})
+            if (m * p >= v) return m * p;
+        return 10 * p;
+    };
+    if (mFixedLeft) {
+    } else if (mTightTop && top[0] > 0) {
+        yAxis->setRange(0, top[0]);
+    } else if (mCap > 0 && top[0] <= mCap) {
+        yAxis->setRange(0, mCapTop);
+    } else {
+        yAxis->setRange(0, nice(std::max(mLeftFloor, top[0] * 1.08)));
+    }
+    if (mHasRight) yAxis2->setRange(0, nice(std::max(mRightFloor, top[1] * 1.08)));
+}
+
+void LivePlot::restyle() {
+    PlotStyle::applyPlotPalette(this, palette());
+    for (const Series& s : mSeries) {
+        if (!s.opt.paletteColor) continue;
+        const QColor c = s.opt.paletteColor(palette());
+        QPen pen = s.graph->pen();
+        pen.setColor(c);
+        s.graph->setPen(pen);
+        if (s.graph->brush().style() != Qt::NoBrush) {
+            QColor fill = c;
+            fill.setAlpha(150);
+            s.graph->setBrush(fill);
+        }
+    }
+    if (mHasRight) {   // dual-axis plots: each axis label in its series' colour
+        for (const Series& s : mSeries) {
+            if (s.opt.marker) continue;
+            (s.opt.rightAxis ? yAxis2 : yAxis)->setLabelColor(s.graph->pen().color());
+        }
+    }
+}
+
+void LivePlot::changeEvent(QEvent* event) {
+    QCustomPlot::changeEvent(event);
+    if (event->type() == QEvent::PaletteChange) {
+        restyle();
+        replot(QCustomPlot::rpQueuedReplot);
+    }
+}
+
+void LivePlot::mouseMoveEvent(QMouseEvent* event) {
+    QCustomPlot::mouseMoveEvent(event);
+    if (!mHistory || mHistory->size() == 0 || !axisRect()->rect().contains(event->pos())) {
+        QToolTip::hideText();
+        return;
+    }
+    const double key = xAxis->pixelToCoord(event->pos().x());
+    const int64_t i = int64_t(std::floor(key / MetricsHistory::kBinS));
+    if (i < mHistory->begin() || i >= mHistory->end()) {
+        QToolTip::hideText();
+        return;
+    }
+    const HistoryBin& b = mHistory->bin(i);
+    QString text = QStringLiteral("<b>t = %1 s</b>").arg(MetricsHistory::binCenter(i), 0, 'f', 1);
+    for (const Series& s : mSeries) {
+        const double v = s.opt.tip ? s.opt.tip(b) : s.value(b);
+        const QString shown = std::isnan(v) ? QStringLiteral("–") : QString::number(v, 'g', 4);
+        if (s.opt.marker && !(v > 0)) continue;
+        text += QStringLiteral("<br><span style='color:%1'>■</span> %2: %3 %4")
+                    .arg(s.graph->pen().color().name(), s.graph->name(), shown, s.opt.unit);
+    }
+    QToolTip::showText(event->globalPosition().toPoint(), text, this);
+}
+
+void LivePlot::contextMenuEvent(QContextMenuEvent* event) {
+    QMenu menu(this);
+    menu.addAction(tr("Save as PNG…"), this, [this] { emit saveRequested(this); });
+    menu.addAction(tr("Save history as CSV…"), this, [this] { emit saveCsvRequested(); });
+    menu.exec(event->globalPos());
+}

@@ -1,0 +1,83 @@
+// LivePlot: one scrolling time-series plot of the workbench (a QCustomPlot). Each series reads one
+// value per MetricsHistory bin through a function; sync() appends the bins that changed and drops
+// the ones the history forgot, so the plot holds at most the history's bins (6,000 for 10 min).
+// It never replots by itself: PlotsPanel's 40 ms timer calls refresh() on dirty plots.
+// Pen width 1; the only fills are the stacked KV areas (fillBelow). Hover shows the values of the
+// bin under the cursor. Exercise: tests/test_workbench_plots.cpp (plotsGainData).
+#pragma once
+#include "MetricsHistory.h"
+
+#include <qcustomplot.h>
+
+#include <functional>
+
+/// How a LivePlot series is drawn: LiveSeriesOptions().unit("tok/s").right().dashed() ...
+struct LiveSeriesOptions {
+    Qt::PenStyle style = Qt::SolidLine;
+    bool rightAxis = false;
+    std::function<double(const HistoryBin&)> tip;   ///< value shown on hover (default: the plotted one)
+    QString unit;                                    ///< shown on hover after the value
+    int fillBelow = -1;   ///< fill down to this series' line (-2: to zero; -1: no fill)
+    bool marker = false;  ///< event marker: a full-height line at bins where value > 0
+    std::function<QColor(const QPalette&)> paletteColor;   ///< colour that follows the palette
+    LiveSeriesOptions& dashed() { style = Qt::DashLine; return *this; }
+    LiveSeriesOptions& right() { rightAxis = true; return *this; }
+    LiveSeriesOptions& withTip(std::function<double(const HistoryBin&)> f) { tip = std::move(f); return *this; }
+    LiveSeriesOptions& withUnit(const QString& u) { unit = u; return *this; }
+    LiveSeriesOptions& fillTo(int series) { fillBelow = series; return *this; }
+    LiveSeriesOptions& asMarker() { marker = true; return *this; }
+    LiveSeriesOptions& colorFrom(std::function<QColor(const QPalette&)> f) { paletteColor = std::move(f); return *this; }
+};
+
+class LivePlot : public QCustomPlot {
+    Q_OBJECT
+public:
+    using ValueFn = std::function<double(const HistoryBin&)>;
+    using SeriesOptions = LiveSeriesOptions;
+    LivePlot(const QString& title, const QString& yLabel, QWidget* parent = nullptr);
+
+    /// Adds a series; returns its index (== graph index).
+    int addSeries(const QString& name, const QColor& color, ValueFn value, const SeriesOptions& opt = {});
+    void setRightAxisLabel(const QString& label);
+    void setValueFloor(double leftTop, double rightTop = 1);   ///< autoscale never goes below this top
+    void setFixedLeftRange(double lo, double hi);
+    /// Left axis top = the data's maximum exactly (the KV pool size), no rounding up.
+    void setTightTop(bool tight) { mTightTop = tight; }
+    /// Left axis 0..top while the data stays at or under `cap` (percentages: 105 for 100 %).
+    void setPreferredTop(double cap, double top) { mCap = cap, mCapTop = top; }
+    void setLegendColumns(int columns);
+
+    /// Brings the graphs in line with the history's bins from `from` (absolute index) on.
+    void sync(const MetricsHistory& history, int64_t from);
+    /// Follows `now` with a window of windowS seconds unless paused; rescales values; replots.
+    void refresh(double now, double windowS, bool follow);
+    void setHistory(const MetricsHistory* h) { mHistory = h; }
+    int seriesCount() const { return int(mSeries.size()); }
+
+signals:
+    void saveRequested(LivePlot* plot);
+    void saveCsvRequested();
+
+protected:
+    void mouseMoveEvent(QMouseEvent* event) override;
+    void changeEvent(QEvent* event) override;
+    void contextMenuEvent(QContextMenuEvent* event) override;
+
+private:
+    struct Series {
+        QCPGraph* graph;
+        ValueFn value;
+        SeriesOptions opt;
+    };
+    void rescaleValues();
+    void restyle();
+
+    std::vector<Series> mSeries;
+    QCPTextElement* mTitle;
+    const MetricsHistory* mHistory = nullptr;
+    double mLeftFloor = 1, mRightFloor = 1;
+    bool mFixedLeft = false;
+    bool mTightTop = false;
+    double mCap = 0, mCapTop = 0;
+    bool mHasRight = false;
+};

@@ -1,0 +1,47 @@
+// PlotStyle.cpp: see PlotStyle.h.
+#include "PlotStyle.h"
+
+#include <qcustomplot.h>
+
+namespace PlotStyle {
+
+QColor blend(const QColor& c, const QColor& bg, double t) {
+    auto mix = [t](int a, int b) { return int(a + (b - a) * t + 0.5); };
+    return QColor(mix(c.red(), bg.red()), mix(c.green(), bg.green()), mix(c.blue(), bg.blue()));
+}
+
+bool isDark(const QPalette& pal) { return pal.color(QPalette::Base).lightness() < 128; }
+
+QColor neutral(const QPalette& pal) { return isDark(pal) ? QColor(0xB0, 0xB0, 0xB0) : QColor(0x55, 0x55, 0x55); }
+
+void applyPlotPalette(QCustomPlot* plot, const QPalette& pal) {
+    const QColor bg = pal.color(QPalette::Base);
+    const QColor fg = pal.color(QPalette::Text);
+    const QColor grid = blend(fg, bg, 0.85);
+    const QColor sub = blend(fg, bg, 0.93);
+    plot->setBackground(bg);
+    for (QCPAxisRect* rect : plot->axisRects()) {
+        rect->setBackground(bg);
+        for (QCPAxis* ax : rect->axes()) {
+            ax->setBasePen(QPen(blend(fg, bg, 0.5), 1));
+            ax->setTickPen(QPen(blend(fg, bg, 0.5), 1));
+            ax->setSubTickPen(QPen(blend(fg, bg, 0.5), 1));
+            ax->setTickLabelColor(fg);
+            ax->setLabelColor(fg);
+            ax->grid()->setPen(QPen(grid, 1, Qt::SolidLine));
+            ax->grid()->setSubGridPen(QPen(sub, 1, Qt::DotLine));
+            ax->grid()->setZeroLinePen(Qt::NoPen);
+        }
+    }
+    if (plot->legend) {
+        QColor lb = bg;
+        lb.setAlpha(210);
+        plot->legend->setBrush(lb);
+        plot->legend->setBorderPen(Qt::NoPen);
+        plot->legend->setTextColor(fg);
+    }
+    for (QCPLayoutElement* e : plot->plotLayout()->elements(true))
+        if (auto* t = qobject_cast<QCPTextElement*>(e)) t->setTextColor(fg);
+}
+
+} // namespace PlotStyle

@@ -1,0 +1,208 @@
+// PlotsPanel.cpp: see PlotsPanel.h. Series names follow docs/metrics.md.
+#include "PlotsPanel.h"
+
+#include "LivePlot.h"
+#include "PlotStyle.h"
+
+#include <QComboBox>
+#include <QFileDialog>
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPushButton>
+#include <QTimer>
+
+PlotsPanel::PlotsPanel(QWidget* parent) : QWidget(parent) {
+    auto* bar = new QHBoxLayout;
+    bar->addWidget(new QLabel(tr("Window")));
+    mWindowBox = new QComboBox;
+    for (auto [label, s] : {std::pair{"30 s", 30}, {"1 min", 60}, {"2 min", 120}, {"5 min", 300}, {"10 min", 600}})
+        mWindowBox->addItem(tr(label), s);
+    mWindowBox->setCurrentIndex(1);
+    mWindowBox->setToolTip(tr("Visible time span; 10 minutes of history are kept"));
+    bar->addWidget(mWindowBox);
+    mPauseButton = new QPushButton(tr("Pause"));
+    mPauseButton->setCheckable(true);
+    mPauseButton->setToolTip(tr("Freeze the view (data keeps arriving); wheel zooms and drag pans"));
+    bar->addWidget(mPauseButton);
+    auto* csv = new QPushButton(tr("Save CSV…"));
+    csv->setToolTip(tr("All 100 ms bins of the kept history"));
+    bar->addWidget(csv);
+    mStatus = new QLabel;
+    mStatus->setObjectName(QStringLiteral("plotsStatus"));
+    bar->addStretch(1);
+    bar->addWidget(mStatus);
+
+    mGrid = new QGridLayout;
+    mGrid->setSpacing(2);
+    auto* outer = new QVBoxLayout(this);
+    outer->setContentsMargins(4, 4, 4, 4);
+    outer->addLayout(bar);
+    outer->addLayout(mGrid, 1);
+    buildPlots();
+    setColumns(2);
+
+    mReplotTimer = new QTimer(this);
+    mReplotTimer->setSingleShot(true);
+    mReplotTimer->setInterval(40);
+    connect(mReplotTimer, &QTimer::timeout, this, &PlotsPanel::flush);
+    connect(mWindowBox, &QComboBox::currentIndexChanged, this,
+            [this](int i) { setWindowSeconds(mWindowBox->itemData(i).toDouble()); });
+    connect(mPauseButton, &QPushButton::toggled, this, &PlotsPanel::setPaused);
+    connect(csv, &QPushButton::clicked, this, &PlotsPanel::askSaveCsv);
+}
+
+void PlotsPanel::buildPlots() {
+    using O = LivePlot::SeriesOptions;
+    auto make = [this](const QString& title, const QString& y) {
+        auto* p = new LivePlot(title, y, this);
+        p->setHistory(&mHistory);
+        connect(p, &LivePlot::saveRequested, this, &PlotsPanel::askSavePng);
+        connect(p, &LivePlot::saveCsvRequested, this, &PlotsPanel::askSaveCsv);
+        connect(p->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this,
+                [this](const QCPRange& r) { syncRanges(r.lower, r.upper); });
+        mPlots.append(p);
+        return p;
+    };
+    const QString tokS = QStringLiteral("tok/s"), pct = QStringLiteral("%"), ms = QStringLiteral("ms");
+
+    LivePlot* p = make(tr("Token throughput"), tr("tokens/s"));
+    p->addSeries(QStringLiteral("prefill_tok_s"), PlotStyle::prefill(), [](const HistoryBin& b) { return b.prefillTokS; }, O().withUnit(tokS));
+    p->addSeries(QStringLiteral("decode_tok_s"), PlotStyle::decode(), [](const HistoryBin& b) { return b.decodeTokS; }, O().withUnit(tokS));
+
+    p = make(tr("KV cache (pool blocks by state)"), tr("blocks"));
+    auto freeColor = [](const QPalette& pal) { return PlotStyle::blend(PlotStyle::neutral(pal), pal.color(QPalette::Base), 0.8); };
+    p->addSeries(tr("used (running)"), PlotStyle::kvUsed(), [](const HistoryBin& b) { return b.kvUsed; },
+                 O().withUnit(tr("blocks")).fillTo(-2));
+    p->addSeries(tr("cached idle"), PlotStyle::kvCached(), [](const HistoryBin& b) { return b.kvUsed + b.kvCached; },
+                 O().withTip([](const HistoryBin& b) { return b.kvCached; }).withUnit(tr("blocks")).fillTo(0));
+    p->addSeries(tr("free"), freeColor(palette()), [](const HistoryBin& b) { return b.kvUsed + b.kvCached + b.kvFree; },
+                 O().withTip([](const HistoryBin& b) { return b.kvFree; }).withUnit(tr("blocks")).fillTo(1).colorFrom(freeColor));
+    p->addSeries(QStringLiteral("kv_evicted_blocks"), PlotStyle::eviction(), [](const HistoryBin& b) { return double(b.evictions); },
+                 O().withUnit(tr("blocks")).asMarker());
+    p->addSeries(QStringLiteral("num_preemptions"), PlotStyle::preemption(), [](const HistoryBin& b) { return double(b.preemptions); },
+                 O().dashed().asMarker());
+    p->setTightTop(true);
+    p->setLegendColumns(3);
+
+    p = make(tr("Batch and queue"), tr("requests"));
+    p->addSeries(QStringLiteral("num_requests_running"), PlotStyle::running(), [](const HistoryBin& b) { return b.batch; });
+    p->addSeries(QStringLiteral("num_requests_waiting"), PlotStyle::waiting(), [](const HistoryBin& b) { return b.waiting; });
+
+    p = make(tr("Device utilization (of measured peak)"), tr("% of peak"));
+    p->addSeries(QStringLiteral("flops_utilization"), PlotStyle::flops(), [](const HistoryBin& b) { return 100 * b.flopsUtil; }, O().withUnit(pct));
+    p->addSeries(QStringLiteral("bandwidth_utilization"), PlotStyle::bandwidth(), [](const HistoryBin& b) { return 100 * b.bwUtil; }, O().withUnit(pct));
+    p->addSeries(tr("busy % (misleading)"), PlotStyle::neutral(palette()), [](const HistoryBin& b) { return 100 * b.busy; },
+                 O().dashed().withUnit(pct).colorFrom(PlotStyle::neutral));
+    p->setPreferredTop(100, 105);
+
+    p = make(tr("Latency (60 s window)"), tr("TTFT (ms)"));
+    p->addSeries(tr("TTFT p50"), PlotStyle::ttft(), [](const HistoryBin& b) { return 1000 * b.ttftP50; }, O().withUnit(ms));
+    p->addSeries(tr("TTFT p99"), PlotStyle::ttft(), [](const HistoryBin& b) { return 1000 * b.ttftP99; }, O().dashed().withUnit(ms));
+    p->addSeries(tr("TPOT p50"), PlotStyle::tpot(), [](const HistoryBin& b) { return 1000 * b.tpotP50; }, O().right().withUnit(ms));
+    p->addSeries(tr("TPOT p99"), PlotStyle::tpot(), [](const HistoryBin& b) { return 1000 * b.tpotP99; },
+                 O().dashed().right().withUnit(ms));
+    p->setRightAxisLabel(tr("TPOT (ms)"));
+
+    p = make(tr("Prefix cache (5 s window)"), tr("hit rate (%)"));
+    p->addSeries(QStringLiteral("prefix_hit_rate"), PlotStyle::hitRate(), [](const HistoryBin& b) { return 100 * b.rollingHitRate; }, O().withUnit(pct));
+    p->addSeries(QStringLiteral("recomputed_tok_s"), PlotStyle::recomputed(), [](const HistoryBin& b) { return b.rollingRecomputedTokS; },
+                 O().right().withUnit(tokS));
+    p->setFixedLeftRange(0, 105);
+    p->setRightAxisLabel(tr("recomputed tok/s"));
+    for (LivePlot* lp : mPlots) lp->refresh(0, mWindowS, true);
+}
+
+void PlotsPanel::setColumns(int columns) {
+    mColumns = std::max(1, columns);
+    for (LivePlot* p : mPlots) mGrid->removeWidget(p);
+    for (int i = 0; i < mPlots.size(); ++i) mGrid->addWidget(mPlots[i], i / mColumns, i % mColumns);
+}
+
+void PlotsPanel::onFrame(const MetricsFrame& frame) {
+    if (frame.snap.t_s + 1.0 < mHistory.now()) clear();   // time went backwards: a new engine
+    const int64_t from = mHistory.addFrame(frame);
+    for (LivePlot* p : mPlots) p->sync(mHistory, from);
+    const rl::metrics_snapshot& s = mHistory.latest();
+    mStatus->setText(tr("t = %1 s · %2 steps · %3 bins").arg(s.t_s, 0, 'f', 1).arg(s.steps).arg(mHistory.size()));
+    markDirty();
+}
+
+void PlotsPanel::markDirty() {
+    mDirty = true;
+    if (!mReplotTimer->isActive()) mReplotTimer->start();
+}
+
+void PlotsPanel::flush() {
+    if (!mDirty) return;
+    mDirty = false;
+    mSyncing = true;   // following moves every x axis: not a user drag to propagate
+    for (LivePlot* p : mPlots) p->refresh(mHistory.now(), mWindowS, !mPaused);
+    mSyncing = false;
+}
+
+void PlotsPanel::setWindowSeconds(double seconds) {
+    mWindowS = std::clamp(seconds, 30.0, mHistory.keepSeconds());
+    const int i = mWindowBox->findData(int(mWindowS));
+    if (i >= 0 && i != mWindowBox->currentIndex()) mWindowBox->setCurrentIndex(i);
+    if (mPaused) {   // keep the frozen view's right edge, change its span
+        const double right = mPlots[0]->xAxis->range().upper;
+        mPlots[0]->xAxis->setRange(right, mWindowS, Qt::AlignRight);
+    }
+    markDirty();
+}
+
+void PlotsPanel::setPaused(bool paused) {
+    mPaused = paused;
+    if (mPauseButton->isChecked() != paused) mPauseButton->setChecked(paused);
+    mPauseButton->setText(paused ? tr("Resume") : tr("Pause"));
+    for (LivePlot* p : mPlots) {
+        p->setInteraction(QCP::iRangeDrag, paused);
+        p->setInteraction(QCP::iRangeZoom, paused);
+        p->axisRect()->setRangeDrag(Qt::Horizontal);
+        p->axisRect()->setRangeZoom(Qt::Horizontal);
+    }
+    markDirty();
+}
+
+void PlotsPanel::syncRanges(double lower, double upper) {
+    const QCPRange range(lower, upper);
+    if (mSyncing) return;
+    mSyncing = true;
+    for (LivePlot* p : mPlots) {
+        if (p->xAxis->range() != range) {
+            p->xAxis->setRange(range);
+            p->replot(QCustomPlot::rpQueuedReplot);
+        }
+    }
+    mSyncing = false;
+}
+
+void PlotsPanel::clear() {
+    mHistory.clear();
+    for (LivePlot* p : mPlots)
+        for (int g = 0; g < p->graphCount(); ++g) p->graph(g)->data()->clear();
+    markDirty();
+}
+
+bool PlotsPanel::savePng(int index, const QString& path, int width, int height) {
+    LivePlot* p = plot(index);
+    if (!p) return false;
+    mDirty = true;
+    flush();
+    return p->savePng(path, width, height);
+}
+
+bool PlotsPanel::saveCsv(const QString& path, QString* error) const { return mHistory.saveCsv(path, error); }
+
+void PlotsPanel::askSavePng(LivePlot* p) {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Save plot as PNG"), QStringLiteral("plot.png"),
+                                                      tr("PNG images (*.png)"));
+    if (!path.isEmpty()) savePng(int(mPlots.indexOf(p)), path);
+}
+
+void PlotsPanel::askSaveCsv() {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Save history as CSV"), QStringLiteral("ridgeline-metrics.csv"),
+                                                      tr("CSV files (*.csv)"));
+    if (!path.isEmpty()) saveCsv(path);
+}

@@ -1,0 +1,66 @@
+// PlotsPanel: the six live plots of the workbench on one shared, scrolling time axis: token
+// throughput, KV cache fill (with eviction and preemption markers), batch and queue, device
+// utilisation (with the misleading busy %), latency percentiles, prefix cache. Frames only update
+// the history and the graphs' data and mark plots dirty; one 40 ms timer replots the dirty ones
+// (rpQueuedReplot). Pause freezes the view (data keeps accumulating) and allows wheel zoom and
+// drag on the time axis, shared by all six. Exercise: tests/test_workbench_plots.cpp.
+#pragma once
+#include "MetricsHistory.h"
+
+#include <QWidget>
+
+class LivePlot;
+class QComboBox;
+class QGridLayout;
+class QLabel;
+class QPushButton;
+class QTimer;
+
+class PlotsPanel : public QWidget {
+    Q_OBJECT
+public:
+    enum Plot { Throughput, KvCache, Batch, Utilization, Latency, PrefixCache, PlotCount };
+
+    explicit PlotsPanel(QWidget* parent = nullptr);
+
+    LivePlot* plot(int index) const { return mPlots.value(index); }
+    const MetricsHistory& history() const { return mHistory; }
+    double windowSeconds() const { return mWindowS; }
+    bool isPaused() const { return mPaused; }
+    /// Lays the plots out in `columns` columns (1: a vertical stack; default 2).
+    void setColumns(int columns);
+
+    /// Renders plot `index` to a PNG (current data, even if no replot happened yet).
+    bool savePng(int index, const QString& path, int width = 0, int height = 0);
+    bool saveCsv(const QString& path, QString* error = nullptr) const;
+
+public slots:
+    /// Connect MetricsPump::frameReady here.
+    void onFrame(const MetricsFrame& frame);
+    void setWindowSeconds(double seconds);   ///< clamped to 30 s .. the history's 10 min
+    void setPaused(bool paused);
+    /// Forgets everything (a new engine was loaded).
+    void clear();
+    /// Applies pending data to the axes and replots dirty plots now (the timer does this).
+    void flush();
+
+private:
+    void buildPlots();
+    void markDirty();
+    void askSavePng(LivePlot* p);
+    void askSaveCsv();
+    void syncRanges(double lower, double upper);   // a paused plot was dragged or zoomed
+
+    MetricsHistory mHistory;
+    QVector<LivePlot*> mPlots;
+    QGridLayout* mGrid;
+    QComboBox* mWindowBox;
+    QPushButton* mPauseButton;
+    QLabel* mStatus;
+    QTimer* mReplotTimer;
+    double mWindowS = 60;
+    bool mPaused = false;
+    bool mDirty = false;
+    bool mSyncing = false;
+    int mColumns = 2;
+};

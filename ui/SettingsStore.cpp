@@ -1,0 +1,140 @@
+// SettingsStore: settings.json and presets.json (see SettingsStore.h).
+#include "SettingsStore.h"
+
+#include "EngineJson.h"
+#include "JsonFile.h"
+
+#include <QJsonArray>
+
+SettingsStore::SettingsStore(QObject* parent, const QString& dir)
+    : QObject(parent), mDir(dir.isEmpty() ? JsonFile::dataDir() : dir) {
+    mSaveTimer.setSingleShot(true);
+    mSaveTimer.setInterval(300);
+    connect(&mSaveTimer, &QTimer::timeout, this, [this] {
+        const QString err = saveNow();
+        if (!err.isEmpty()) emit saveFailed(err);
+    });
+}
+
+SettingsStore::~SettingsStore() {
+    if (mDirty) saveNow();
+}
+
+QString SettingsStore::load() {
+    QStringList errors;
+    QString e;
+    if (JsonFile::read(settingsFile(), &mSettings, &e) == JsonFile::ReadResult::Corrupt) errors << e;
+    if (JsonFile::read(presetsFile(), &mPresets, &e) == JsonFile::ReadResult::Corrupt) errors << e;
+    mDirty = false;
+    emit presetsChanged();
+    return errors.join(QLatin1Char('\n'));
+}
+
+QString SettingsStore::saveNow() {
+    mSaveTimer.stop();
+    QString error;
+    if (!JsonFile::write(settingsFile(), mSettings, &error)) return error;
+    mDirty = false;
+    return {};
+}
+
+void SettingsStore::setValue(const QString& key, const QJsonValue& v) {
+    if (mSettings.value(key) == v) return;
+    mSettings.insert(key, v);
+    scheduleSave();
+}
+
+void SettingsStore::scheduleSave() {
+    mDirty = true;
+    if (!mSaveTimer.isActive()) mSaveTimer.start();
+}
+
+EngineSettings SettingsStore::engineSettings(const EngineSettings& defaults) const {
+    EngineSettings s = defaults;
+    const QJsonObject m = value(QStringLiteral("model")).toObject();
+    s.modelPath = m.value(QLatin1String("path")).toString(s.modelPath);
+    s.backend = m.value(QLatin1String("backend")).toString(s.backend);
+    s.serving = serving();
+    return s;
+}
+
+void SettingsStore::setEngineSettings(const EngineSettings& s) {
+    setValue(QStringLiteral("model"), QJsonObject{{"path", s.modelPath}, {"backend", s.backend}});
+    setServing(s.serving);
+}
+
+rl::serving_config SettingsStore::serving() const {
+    return EngineJson::servingFromJson(value(QStringLiteral("serving")).toObject());
+}
+
+void SettingsStore::setServing(const rl::serving_config& c) {
+    setValue(QStringLiteral("serving"), EngineJson::toJson(c));
+}
+
+rl::scenario SettingsStore::scenario() const {
+    return EngineJson::scenarioFromJson(value(QStringLiteral("scenario")).toObject());
+}
+
+void SettingsStore::setScenario(const rl::scenario& s) {
+    setValue(QStringLiteral("scenario"), EngineJson::toJson(s));
+}
+
+GenerationSettings SettingsStore::generation(const GenerationSettings& defaults) const {
+    return EngineJson::generationFromJson(value(QStringLiteral("generation")).toObject(), defaults);
+}
+
+void SettingsStore::setGeneration(const GenerationSettings& g) {
+    setValue(QStringLiteral("generation"), EngineJson::toJson(g));
+}
+
+QStringList SettingsStore::recentModels() const {
+    QStringList out;
+    for (const QJsonValue& v : value(QStringLiteral("recent_models")).toArray()) out << v.toString();
+    return out;
+}
+
+void SettingsStore::addRecentModel(const QString& path) {
+    if (path.isEmpty()) return;
+    QStringList list = recentModels();
+    list.removeAll(path);
+    list.prepend(path);
+    while (list.size() > 8) list.removeLast();
+    setValue(QStringLiteral("recent_models"), QJsonArray::fromStringList(list));
+}
+
+QByteArray SettingsStore::windowBytes(const char* key) const {
+    const QString b64 = value(QStringLiteral("window")).toObject().value(QLatin1String(key)).toString();
+    return QByteArray::fromBase64(b64.toLatin1());
+}
+
+void SettingsStore::setWindowBytes(const char* key, const QByteArray& bytes) {
+    QJsonObject w = value(QStringLiteral("window")).toObject();
+    w.insert(QLatin1String(key), QString::fromLatin1(bytes.toBase64()));
+    setValue(QStringLiteral("window"), w);
+}
+
+QStringList SettingsStore::presetNames() const {
+    QStringList names = mPresets.keys();
+    names.sort(Qt::CaseInsensitive);
+    return names;
+}
+
+rl::serving_config SettingsStore::preset(const QString& name) const {
+    return EngineJson::servingFromJson(mPresets.value(name).toObject());
+}
+
+void SettingsStore::savePreset(const QString& name, const rl::serving_config& c) {
+    if (name.trimmed().isEmpty()) return;
+    mPresets.insert(name.trimmed(), EngineJson::toJson(c));
+    QString err;
+    if (!JsonFile::write(presetsFile(), mPresets, &err)) emit saveFailed(err);
+    emit presetsChanged();
+}
+
+void SettingsStore::removePreset(const QString& name) {
+    if (!mPresets.contains(name)) return;
+    mPresets.remove(name);
+    QString err;
+    if (!JsonFile::write(presetsFile(), mPresets, &err)) emit saveFailed(err);
+    emit presetsChanged();
+}

@@ -1,0 +1,67 @@
+// SettingsStore: the window's persisted settings (settings.json) and the named serving presets
+// (presets.json), both under JsonFile::dataDir() and both written atomically a moment after a
+// change and on destruction. A corrupt file is set aside as "<name>.bad" by JsonFile and the
+// reason is returned from load() for the banner; the app then runs on defaults.
+// Keys: "model" {path, backend}, "recent_models" [..], "serving" {serving_config},
+// "scenario" {scenario}, "generation" {..}, "window" {geometry, state} (base64).
+// Qt-Core only. Exercise: tests/test_workbench_window.cpp (settingsPersist, corruptSettingsSetAside).
+#pragma once
+#include "EngineTypes.h"
+#include "serving/load_generator.h"
+
+#include <QJsonObject>
+#include <QObject>
+#include <QStringList>
+#include <QTimer>
+
+class SettingsStore : public QObject {
+    Q_OBJECT
+public:
+    /// dir: "" = JsonFile::dataDir()
+    explicit SettingsStore(QObject* parent = nullptr, const QString& dir = QString());
+    ~SettingsStore() override;
+
+    /// Reads both files; returns "" or the reasons (one per line) files were set aside.
+    QString load();
+    QString saveNow();
+    QString settingsFile() const { return mDir + QStringLiteral("/settings.json"); }
+    QString presetsFile() const { return mDir + QStringLiteral("/presets.json"); }
+
+    QJsonValue value(const QString& key) const { return mSettings.value(key); }
+    void setValue(const QString& key, const QJsonValue& v);
+
+    EngineSettings engineSettings(const EngineSettings& defaults) const;
+    void setEngineSettings(const EngineSettings& s);   // model path, backend, serving
+    rl::serving_config serving() const;
+    void setServing(const rl::serving_config& c);
+    rl::scenario scenario() const;
+    void setScenario(const rl::scenario& s);
+    GenerationSettings generation(const GenerationSettings& defaults) const;
+    void setGeneration(const GenerationSettings& g);
+
+    QStringList recentModels() const;
+    /// Moves path to the front of the recent list (at most 8 entries).
+    void addRecentModel(const QString& path);
+
+    QByteArray windowBytes(const char* key) const;
+    void setWindowBytes(const char* key, const QByteArray& bytes);
+
+    QStringList presetNames() const;
+    bool hasPreset(const QString& name) const { return mPresets.contains(name); }
+    rl::serving_config preset(const QString& name) const;
+    void savePreset(const QString& name, const rl::serving_config& c);
+    void removePreset(const QString& name);
+
+signals:
+    void saveFailed(const QString& error);
+    void presetsChanged();
+
+private:
+    void scheduleSave();
+
+    QString mDir;
+    QJsonObject mSettings;
+    QJsonObject mPresets;
+    bool mDirty = false;
+    QTimer mSaveTimer;
+};
