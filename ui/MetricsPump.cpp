@@ -34,9 +34,7 @@ public:
         mStatic.weightBytes = double(info.weight_bytes);
         mStatic.kvBlocks = info.kv_blocks;
         mStatic.blockSize = info.block_size;
-        // The engine's compute dtype: fp32 on the CPU reference, bf16 on the GPU (docs/metrics.md).
-        const double elem = mDevice.kind == "cpu" ? 4.0 : 2.0;
-        mStatic.kvPoolBytes = info.kv_blocks * kvBytesPerBlock(mEngine->config(), info.block_size, elem);
+        mStatic.kvPoolBytes = double(info.kv_blocks) * double(info.kv_bytes_per_block);
         if (const rl::device_spec* s = rl::find_device_spec(mDevice.name)) {
             mStatic.specBandwidth = s->hbm_bytes_per_s;
             mStatic.specBf16 = s->bf16_flops;
@@ -125,20 +123,9 @@ void MetricsPump::setDeviceInfo(const rl::device_info& info) {
 void MetricsPump::start(rl::engine* eng) {
     stop();
     if (!eng) return;
-    rl::device_info dev = mDevice;
-    const std::string backend = eng->info().backend;
-    if (!mHaveDevice) {
-        if (backend.rfind("cpu", 0) == 0) {
-            // "cpu (16 threads)" -> 16; the backend's pool size.
-            int threads = 0;
-            if (auto p = backend.find('('); p != std::string::npos) threads = std::atoi(backend.c_str() + p + 1);
-            if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
-            dev = hostCpuInfo(threads);
-        } else {
-            dev.kind = "cuda";
-            dev.name = backend;
-        }
-    }
+    // The engine reports its backend's device as read at load time; the CPU's free memory is
+    // refreshed from /proc while running (the GPU's is fixed by the pool sizing).
+    rl::device_info dev = mHaveDevice ? mDevice : eng->device();
     mShared = std::make_shared<Shared>();
     mThread = new QThread;
     mThread->setObjectName(QStringLiteral("MetricsPump"));

@@ -97,6 +97,13 @@ void runScreenshot(MainWindow& window, const ShotOptions& o) {
 } // namespace
 
 int main(int argc, char** argv) {
+    // --help and --version must work without a display (over ssh, in CI): no window is shown.
+    for (int i = 1; i < argc; ++i) {
+        const QByteArray a(argv[i]);
+        if ((a == "--help" || a == "-h" || a == "--help-all" || a == "--version" || a == "-v") &&
+            qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+            qputenv("QT_QPA_PLATFORM", "offscreen");
+    }
     QApplication app(argc, argv);
     QApplication::setApplicationName(QStringLiteral("ridgeline"));
     QApplication::setApplicationDisplayName(QStringLiteral("Ridgeline"));
@@ -111,8 +118,8 @@ int main(int argc, char** argv) {
         {QStringLiteral("m"), QStringLiteral("model")},
         QStringLiteral("GGUF model to open (default: $RIDGELINE_MODEL, else %1).").arg(RL_DEFAULT_MODEL),
         QStringLiteral("path"));
-    const QCommandLineOption backendOpt(QStringLiteral("backend"), QStringLiteral("cpu or cuda (default cpu)."),
-                                        QStringLiteral("name"), QStringLiteral("cpu"));
+    const QCommandLineOption backendOpt(QStringLiteral("backend"), QStringLiteral("auto, cpu or cuda (default auto: cuda when a GPU is usable)."),
+                                        QStringLiteral("name"), QStringLiteral("auto"));
     const QCommandLineOption threadsOpt(QStringLiteral("threads"), QStringLiteral("CPU threads (default: all cores)."),
                                         QStringLiteral("n"), QStringLiteral("0"));
     const QCommandLineOption maxTokensOpt(QStringLiteral("max-tokens"),

@@ -6,6 +6,7 @@
 
 #ifdef RL_HAVE_CUDA
 #include "backend/cuda_backend.h"
+#include "kernels.h"
 #endif
 
 namespace rl {
@@ -18,7 +19,17 @@ std::vector<std::string> available_backends() {
 #endif
 }
 
-std::unique_ptr<backend> create_backend(const std::string& name, int threads) {
+std::string resolve_backend(const std::string& name) {
+    if (name != "auto") return name;
+#ifdef RL_HAVE_CUDA
+    std::string why;
+    if (kernels::cuda_available(&why)) return "cuda";
+#endif
+    return "cpu";
+}
+
+std::unique_ptr<backend> create_backend(const std::string& requested, int threads) {
+    const std::string name = resolve_backend(requested);
     if (name == "cpu") return std::make_unique<cpu_backend>(threads);
 #ifdef RL_HAVE_CUDA
     if (name == "cuda") return make_cuda_backend(0);
