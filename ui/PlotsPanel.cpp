@@ -75,13 +75,28 @@ void PlotsPanel::buildPlots() {
     p->addSeries(tr("used (running)"), PlotStyle::kvUsed(), [](const HistoryBin& b) { return b.kvUsed; },
                  O().withUnit(tr("blocks")).fillTo(-2));
     p->addSeries(tr("cached idle"), PlotStyle::kvCached(), [](const HistoryBin& b) { return b.kvUsed + b.kvCached; },
-                 O().withTip([](const HistoryBin& b) { return b.kvCached; }).withUnit(tr("blocks")).fillTo(0));
+                 O().withTip([](const HistoryBin& b) { return b.kvCached; }).withUnit(tr("blocks")).fillTo(-2));
     p->addSeries(tr("free"), freeColor(palette()), [](const HistoryBin& b) { return b.kvUsed + b.kvCached + b.kvFree; },
-                 O().withTip([](const HistoryBin& b) { return b.kvFree; }).withUnit(tr("blocks")).fillTo(1).colorFrom(freeColor));
+                 O().withTip([](const HistoryBin& b) { return b.kvFree; }).withUnit(tr("blocks")).fillTo(-2).colorFrom(freeColor));
     p->addSeries(QStringLiteral("kv_evicted_blocks"), PlotStyle::eviction(), [](const HistoryBin& b) { return double(b.evictions); },
                  O().withUnit(tr("blocks")).asMarker());
     p->addSeries(QStringLiteral("num_preemptions"), PlotStyle::preemption(), [](const HistoryBin& b) { return double(b.preemptions); },
                  O().dashed().asMarker());
+    // The stack is drawn as cumulative areas filled down to zero, largest first, each opaque over
+    // the one below: the same picture as channel fills between graphs at a fraction of the cost
+    // (channel fills of 6000-point series took ~20 ms per replot). Layers inserted directly above
+    // "main" give the order main (free) < cached < used < markers < axes.
+    for (const char* name : {"kvMarkers", "kvUsedLayer", "kvCachedLayer"})
+        p->addLayer(QString::fromLatin1(name), p->layer(QStringLiteral("main")), QCustomPlot::limAbove);
+    for (int g = 0; g < 3; ++g) {
+        QColor c = p->graph(g)->brush().color();
+        c.setAlpha(255);
+        p->graph(g)->setBrush(c);
+    }
+    p->graph(1)->setLayer(QStringLiteral("kvCachedLayer"));
+    p->graph(0)->setLayer(QStringLiteral("kvUsedLayer"));
+    p->graph(3)->setLayer(QStringLiteral("kvMarkers"));
+    p->graph(4)->setLayer(QStringLiteral("kvMarkers"));
     p->setTightTop(true);
     p->setLegendColumns(3);
 
