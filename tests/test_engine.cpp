@@ -142,6 +142,57 @@ private slots:
         }
     }
 
+    // The same conversation turn gives the same greedy tokens whether its prefix comes from the
+    // prefix cache, is computed fresh (caching off), or is recomputed after its blocks were evicted.
+    void cachedAndRecomputedPrefixGiveSameOutput() {
+        if (!haveModel()) QFAIL("model missing: run scripts/fetch-model");
+        rl::engine_options o = options();
+        o.serving.kv_blocks = 16;  // 256 tokens: one unrelated request evicts everything
+        auto eng = rl::engine::create(o);
+        const std::vector<rl::chat_message> turn1 = {{"user", "Name a large ocean."}};
+        Sink sink;
+        auto run = [&](int key, uint64_t conversation, const std::vector<rl::chat_message>& msgs) {
+            rl::request r;
+            r.conversation_id = conversation;
+            r.prompt = eng->tokenize_chat(msgs);
+            r.max_tokens = 12;
+            r.on_event = sink.make(key);
+            eng->submit(r);
+            eng->wait_idle();
+            return sink.get(key);
+        };
+        const Collected first = run(0, 7, turn1);
+        auto turn2 = turn1;
+        turn2.push_back({"assistant", first.text});
+        turn2.push_back({"user", "And a small one?"});
+        const Collected cached = run(1, 7, turn2);
+        QVERIFY2(cached.final_event.stats.cached_prompt_tokens >= 16, "turn 2 should reuse turn 1's blocks");
+        // Evict: an unrelated long prompt takes nearly the whole pool. (It shares the template's
+        // system-prompt blocks with turn 2, so those stay cached.)
+        std::string filler;
+        for (int i = 0; i < 34; ++i) filler += "river stone " + std::to_string(i) + ", ";
+        std::vector<rl::chat_message> other = {{"user", filler}};
+        run(2, 99, other);
+        const uint64_t recomputedBefore = eng->snapshot().recomputed_tokens;
+        const Collected recomputed = run(3, 7, turn2);
+        // Turn 2 had computed its whole prompt and reply; what eviction took must be computed again.
+        QVERIFY(eng->snapshot().recomputed_tokens >= recomputedBefore + 16);
+        QVERIFY(eng->snapshot().kv_evicted_blocks > 0);
+        QCOMPARE(recomputed.tokens, cached.tokens);
+        // And with prefix caching off, computed from scratch.
+        rl::engine_options off = options();
+        off.serving.prefix_caching = false;
+        auto eng2 = rl::engine::create(off);
+        Sink sink2;
+        rl::request r;
+        r.prompt = eng2->tokenize_chat(turn2);
+        r.max_tokens = 12;
+        r.on_event = sink2.make(0);
+        eng2->submit(r);
+        eng2->wait_idle();
+        QCOMPARE(sink2.get(0).tokens, cached.tokens);
+    }
+
     void cancelEndsTheRequest() {
         if (!haveModel()) QFAIL("model missing: run scripts/fetch-model");
         auto eng = rl::engine::create(options());
@@ -209,5 +260,5 @@ private slots:
 };
 
 RL_TEST_MAIN(TestEngine, streamsAndReportsStats, batchedEqualsAlone, preemptedSequencesResumeIdentically,
-             cancelEndsTheRequest, rejectsBadRequestsWithReasons, badSettingsAndFilesThrow)
+             cachedAndRecomputedPrefixGiveSameOutput, cancelEndsTheRequest, rejectsBadRequestsWithReasons, badSettingsAndFilesThrow)
 #include "test_engine.moc"
