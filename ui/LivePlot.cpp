@@ -113,15 +113,38 @@ void LivePlot::sync(const MetricsHistory& h, int64_t from) {
         values.clear();
         keys.reserve(n);
         values.reserve(n);
-        for (int64_t i = from; i < h.end(); ++i) {
-            const HistoryBin& b = h.bin(i);
-            const double v = s.value(b);
-            if (s.opt.marker && !(v > 0)) continue;
-            keys.append(MetricsHistory::binCenter(i));
-            values.append(s.opt.marker ? 1.0 : v);
+        if (s.opt.fillBelow != -1 && mFillGroup > 1) {
+            // Whole groups from the one holding `from`; the last group may be partial.
+            const int64_t g = mFillGroup;
+            const int64_t start = std::max<int64_t>(h.begin(), (from / g) * g);
+            data->removeAfter(MetricsHistory::binCenter(start) - MetricsHistory::kBinS / 2);
+            for (int64_t i = start; i < h.end(); i += g) {
+                const int64_t last = std::min<int64_t>(h.end(), i + g);
+                double sum = 0;
+                for (int64_t j = i; j < last; ++j) sum += s.value(h.bin(j));
+                keys.append((MetricsHistory::binCenter(i) + MetricsHistory::binCenter(last - 1)) / 2);
+                values.append(sum / double(last - i));
+            }
+        } else {
+            for (int64_t i = from; i < h.end(); ++i) {
+                const HistoryBin& b = h.bin(i);
+                const double v = s.value(b);
+                if (s.opt.marker && !(v > 0)) continue;
+                keys.append(MetricsHistory::binCenter(i));
+                values.append(s.opt.marker ? 1.0 : v);
+            }
         }
         if (!keys.isEmpty()) s.graph->addData(keys, values, true);
     }
+}
+
+bool LivePlot::setFillGrouping(int bins) {
+    bins = std::max(1, bins);
+    if (bins == mFillGroup) return false;
+    mFillGroup = bins;
+    for (Series& s : mSeries)
+        if (s.opt.fillBelow != -1) s.graph->data()->clear();
+    return true;
 }
 
 void LivePlot::refresh(double now, double windowS, bool follow) {

@@ -49,6 +49,10 @@ public:
 
     /// Brings the graphs in line with the history's bins from `from` (absolute index) on.
     void sync(const MetricsHistory& history, int64_t from);
+    /// Filled series draw one point per `bins` bins (their mean): a filled polygon costs far more
+    /// than a line, and 10 minutes at 100 ms would be 6,000 vertices for a ~700 px wide plot.
+    /// Returns true when the grouping changed (the caller then re-syncs from the oldest bin).
+    bool setFillGrouping(int bins);
     /// Follows `now` with a window of windowS seconds unless paused; rescales values; replots.
     void refresh(double now, double windowS, bool follow);
     void setHistory(const MetricsHistory* h) { mHistory = h; }
@@ -80,4 +84,5 @@ private:
     bool mTightTop = false;
     double mCap = 0, mCapTop = 0;
     bool mHasRight = false;
+    int mFillGroup = 1;
 };

@@ -158,6 +158,10 @@ void PlotsPanel::flush() {
 
 void PlotsPanel::setWindowSeconds(double seconds) {
     mWindowS = std::clamp(seconds, 30.0, mHistory.keepSeconds());
+    // About 600 filled points across the window (one per 100 ms bin up to a one-minute window).
+    const int group = std::max(1, int(mWindowS / MetricsHistory::kBinS / 600.0));
+    for (LivePlot* p : mPlots)
+        if (p->setFillGrouping(group) && mHistory.size() > 0) p->sync(mHistory, mHistory.begin());
     const int i = mWindowBox->findData(int(mWindowS));
     if (i >= 0 && i != mWindowBox->currentIndex()) mWindowBox->setCurrentIndex(i);
     if (mPaused) {   // keep the frozen view's right edge, change its span
