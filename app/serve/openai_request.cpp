@@ -1,0 +1,193 @@
+// openai_request.cpp: see openai_request.h. Fields accepted (others are refused so that a client
+// never silently gets behaviour it did not ask for): model, messages | prompt, max_tokens,
+// max_completion_tokens, temperature, top_p, top_k, min_p, repetition_penalty, seed, stop, stream,
+// stream_options, n (1 only), user (ignored). A JSON null counts as absent.
+#include "openai_request.h"
+
+#include <cmath>
+#include <limits>
+#include <set>
+
+using nlohmann::json;
+
+namespace {
+
+struct Invalid {
+    std::string message;
+    std::string param;
+};
+
+const std::set<std::string> kCommonFields = {"model", "max_tokens", "max_completion_tokens", "temperature", "top_p",
+                                             "top_k", "min_p", "repetition_penalty", "seed", "stop", "stream",
+                                             "stream_options", "n", "user"};
+
+const char* typeName(const json& v) {
+    switch (v.type()) {
+    case json::value_t::object: return "an object";
+    case json::value_t::array: return "an array";
+    case json::value_t::string: return "a string";
+    case json::value_t::boolean: return "a boolean";
+    case json::value_t::null: return "null";
+    default: return "a number";
+    }
+}
+
+bool present(const json& o, const char* key) { return o.contains(key) && !o.at(key).is_null(); }
+
+double number(const json& o, const char* key, double lo, double hi) {
+    const json& v = o.at(key);
+    if (!v.is_number()) throw Invalid{std::string("'") + key + "' must be a number, got " + typeName(v), key};
+    const double d = v.get<double>();
+    if (!std::isfinite(d) || d < lo || d > hi)
+        throw Invalid{std::string("'") + key + "' must be between " + json(lo).dump() + " and " + json(hi).dump() +
+                          ", got " + v.dump(),
+                      key};
+    return d;
+}
+
+int64_t integer(const json& o, const char* key, int64_t lo, int64_t hi) {
+    const json& v = o.at(key);
+    if (!v.is_number_integer())
+        throw Invalid{std::string("'") + key + "' must be an integer, got " + (v.is_number() ? v.dump() : typeName(v)),
+                      key};
+    if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
+        throw Invalid{std::string("'") + key + "' is out of range", key};
+    const int64_t i = v.get<int64_t>();
+    if (i < lo || i > hi)
+        throw Invalid{std::string("'") + key + "' must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
+                          ", got " + std::to_string(i),
+                      key};
+    return i;
+}
+
+std::string text(const json& v, const std::string& what) {
+    if (!v.is_string()) throw Invalid{what + " must be a string, got " + typeName(v), what};
+    return v.get<std::string>();
+}
+
+// OpenAI content: a string, or an array of {"type": "text", "text": ...} parts.
+std::string messageContent(const json& c, const std::string& where) {
+    if (c.is_string()) return c.get<std::string>();
+    if (!c.is_array()) throw Invalid{where + ".content must be a string, got " + typeName(c), "messages"};
+    std::string out;
+    for (const auto& part : c) {
+        if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string())
+            throw Invalid{where + ".content: only text parts ({\"type\": \"text\", \"text\": ...}) are supported",
+                          "messages"};
+        out += part["text"].get<std::string>();
+    }
+    return out;
+}
+
+std::vector<rl::chat_message> messages(const json& v) {
+    if (!v.is_array()) throw Invalid{"'messages' must be an array, got " + std::string(typeName(v)), "messages"};
+    if (v.empty()) throw Invalid{"'messages' must not be empty", "messages"};
+    std::vector<rl::chat_message> out;
+    for (size_t i = 0; i < v.size(); ++i) {
+        const std::string where = "messages[" + std::to_string(i) + "]";
+        const json& m = v[i];
+        if (!m.is_object()) throw Invalid{where + " must be an object", "messages"};
+        for (auto it = m.begin(); it != m.end(); ++it)
+            if (it.key() != "role" && it.key() != "content" && it.key() != "name")
+                throw Invalid{where + ": unknown field '" + it.key() + "'", "messages"};
+        if (!m.contains("role")) throw Invalid{where + ".role is required", "messages"};
+        const std::string role = text(m["role"], where + ".role");
+        if (role != "system" && role != "user" && role != "assistant")
+            throw Invalid{where + ".role must be system, user or assistant, got '" + role + "'", "messages"};
+        if (!m.contains("content")) throw Invalid{where + ".content is required", "messages"};
+        out.push_back({role, messageContent(m["content"], where)});
+    }
+    return out;
+}
+
+std::vector<std::string> stops(const json& v) {
+    std::vector<std::string> out;
+    if (v.is_string()) out.push_back(v.get<std::string>());
+    else if (v.is_array()) {
+        for (const auto& s : v) out.push_back(text(s, "'stop' entries"));
+        if (out.size() > 16) throw Invalid{"'stop' takes at most 16 strings", "stop"};
+    } else {
+        throw Invalid{"'stop' must be a string or an array of strings, got " + std::string(typeName(v)), "stop"};
+    }
+    for (const auto& s : out)
+        if (s.empty()) throw Invalid{"'stop' strings must not be empty", "stop"};
+    return out;
+}
+
+ApiRequest parseObject(const json& o, bool chat) {
+    if (!o.is_object()) throw Invalid{"the request body must be a JSON object", ""};
+    for (auto it = o.begin(); it != o.end(); ++it)
+        if (!kCommonFields.count(it.key()) && it.key() != (chat ? "messages" : "prompt"))
+            throw Invalid{"unknown field '" + it.key() + "'", it.key()};
+    ApiRequest r;
+    r.chat = chat;
+    if (!present(o, "model")) throw Invalid{"'model' is required (see GET /v1/models)", "model"};
+    r.model = text(o["model"], "'model'");
+    if (chat) {
+        if (!present(o, "messages")) throw Invalid{"'messages' is required", "messages"};
+        r.messages = messages(o["messages"]);
+    } else {
+        if (!present(o, "prompt")) throw Invalid{"'prompt' is required", "prompt"};
+        if (!o["prompt"].is_string()) throw Invalid{"'prompt' must be a string (token arrays and batches are not supported)", "prompt"};
+        r.prompt = o["prompt"].get<std::string>();
+    }
+    if (present(o, "n") && integer(o, "n", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()) != 1)
+        throw Invalid{"'n' must be 1: this server returns one choice per request", "n"};
+    const char* maxKey = present(o, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
+    if (present(o, maxKey)) r.maxTokens = int(integer(o, maxKey, 1, std::numeric_limits<int>::max()));
+    if (present(o, "temperature")) r.sampling.temperature = float(number(o, "temperature", 0, 2));
+    if (present(o, "top_p")) r.sampling.top_p = float(number(o, "top_p", 0, 1));
+    if (present(o, "top_k")) r.sampling.top_k = int(integer(o, "top_k", -1, 1 << 20));
+    if (r.sampling.top_k < 0) r.sampling.top_k = 0;   // vLLM: -1 = off
+    if (present(o, "min_p")) r.sampling.min_p = float(number(o, "min_p", 0, 1));
+    if (present(o, "repetition_penalty")) r.sampling.repetition_penalty = float(number(o, "repetition_penalty", 0.01, 10));
+    if (present(o, "seed")) r.sampling.seed = uint64_t(integer(o, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()));
+    if (present(o, "stop")) r.stop = stops(o["stop"]);
+    if (present(o, "stream")) {
+        if (!o["stream"].is_boolean()) throw Invalid{"'stream' must be a boolean", "stream"};
+        r.stream = o["stream"].get<bool>();
+    }
+    if (present(o, "stream_options")) {
+        const json& so = o["stream_options"];
+        if (!so.is_object()) throw Invalid{"'stream_options' must be an object", "stream_options"};
+        for (auto it = so.begin(); it != so.end(); ++it) {
+            if (it.key() != "include_usage") throw Invalid{"stream_options: unknown field '" + it.key() + "'", "stream_options"};
+            if (!it.value().is_boolean()) throw Invalid{"stream_options.include_usage must be a boolean", "stream_options"};
+            r.includeUsage = it.value().get<bool>();
+        }
+    }
+    if (present(o, "user") && !o["user"].is_string()) throw Invalid{"'user' must be a string", "user"};
+    if (auto why = rl::validate(r.sampling); !why.empty()) throw Invalid{why, ""};
+    return r;
+}
+
+} // namespace
+
+nlohmann::json errorBody(const ApiError& e) {
+    json err = {{"message", e.message}, {"type", e.type}, {"code", nullptr}, {"param", nullptr}};
+    if (!e.code.empty()) err["code"] = e.code;
+    if (!e.param.empty()) err["param"] = e.param;
+    return json{{"error", err}};
+}
+
+std::string dumpJson(const nlohmann::json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+std::optional<ApiRequest> parseApiRequest(const std::string& body, bool chat, ApiError& err) {
+    err = ApiError{};
+    json o;
+    try {
+        o = json::parse(body);
+    } catch (const json::parse_error& e) {
+        err.message = std::string("malformed JSON: ") + e.what();
+        return std::nullopt;
+    }
+    try {
+        return parseObject(o, chat);
+    } catch (const Invalid& e) {
+        err.message = e.message;
+        err.param = e.param;
+    } catch (const json::exception& e) {
+        err.message = std::string("invalid request: ") + e.what();
+    }
+    return std::nullopt;
+}

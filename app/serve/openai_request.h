@@ -1,0 +1,41 @@
+// openai_request: the edge where OpenAI JSON becomes typed values. Parses and validates the body of
+// /v1/chat/completions and /v1/completions (strict: wrong types and unknown fields are errors),
+// and builds the error object {"error": {message, type, code}}. No engine calls here.
+// Exercised by tests/test_serve.cpp.
+#pragma once
+#include "serving/sampler.h"
+#include "tokenizer/chat_template.h"
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+/// An HTTP error with the OpenAI error body.
+struct ApiError {
+    int status = 400;
+    std::string message;
+    std::string type = "invalid_request_error";
+    std::string code;          // e.g. "model_not_found"; empty -> null
+    std::string param;         // the offending field; empty -> null
+};
+
+nlohmann::json errorBody(const ApiError& e);
+/// nlohmann's dump with invalid UTF-8 replaced, never throwing.
+std::string dumpJson(const nlohmann::json& j);
+
+struct ApiRequest {
+    bool chat = true;
+    std::string model;
+    std::vector<rl::chat_message> messages;   // chat
+    std::string prompt;                       // completions
+    std::optional<int> maxTokens;
+    rl::sampling_params sampling;
+    std::vector<std::string> stop;
+    bool stream = false;
+    bool includeUsage = false;                // stream_options.include_usage
+};
+
+/// Parses a request body. Returns std::nullopt and fills `err` on any problem.
+std::optional<ApiRequest> parseApiRequest(const std::string& body, bool chat, ApiError& err);

@@ -1,0 +1,50 @@
+// PrometheusExporter: renders GET /metrics in the Prometheus text format with vLLM's metric names,
+// types and histogram buckets (vllm/v1/metrics/loggers.py), plus ridgeline: metrics. Histograms
+// are cumulative since start: collect() feeds them from the engine's step and request records
+// through cursors, and is called often enough (every scrape and every few seconds) that records
+// never age out of the hub's 15-minute history before they are counted.
+// Exercised by tests/test_serve.cpp.
+#pragma once
+#include "serving/engine.h"
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+class PrometheusExporter {
+public:
+    /// inFlight: how many API requests the server has submitted and not yet seen end.
+    PrometheusExporter(rl::engine& eng, std::string modelId, std::function<int()> inFlight);
+
+    /// The owner of a request the server cancelled because a stop string matched: it counts as
+    /// finished (not cancelled) in the latency histograms.
+    void noteStoppedOwner(uint64_t owner);
+    /// Feeds new step and request records into the cumulative histograms.
+    void collect();
+    /// collect(), then the whole exposition.
+    std::string render();
+
+    struct Histogram {
+        std::vector<double> bounds;     // upper bounds, ascending; +Inf is implicit
+        std::vector<uint64_t> counts;   // per bucket (not cumulative), bounds.size() + 1
+        double sum = 0;
+        uint64_t count = 0;
+        void observe(double v);
+    };
+
+private:
+    void collectLocked();
+
+    rl::engine& mEngine;
+    std::string mModelId;
+    std::function<int()> mInFlight;
+    std::mutex mMutex;
+    uint64_t mStepCursor = 0;                 // highest step index counted
+    double mRequestCursorT = -1;              // t_s of the newest request record counted
+    size_t mRequestsAtCursorT = 0;            // how many records with exactly that t_s were counted
+    std::unordered_set<uint64_t> mStoppedOwners;
+    Histogram mIterationTokens, mTtft, mTpot, mE2e, mQueue;
+};
