@@ -1,4 +1,6 @@
-// cuda_backend.cpp: the GPU backend. bf16 activations, weights and paged KV pool; matmuls through
+// cuda_backend.cpp: the GPU backend. bf16 activations, weights and paged KV pool, with the residual
+// stream in f32 where the model allocates it so (embed, add, rms_norm, add_rms_norm and the row
+// gather accept f32 x; matmul may write f32, e.g. the logits); matmuls through
 // cuBLASLt (gemm.cpp), everything else through the kernel families in kernels/. One stream per
 // backend; the host waits only in download(), synchronize(), upload() and when freeing memory.
 // set_step packs the step's bookkeeping (step_pack.h) into one pinned buffer and copies it with
@@ -41,6 +43,10 @@ void cuda_backend::free_all() noexcept {
     cudaFreeHost(meta_h_);
     cudaFree(inv_freq_d_);
     cudaFree(staging_);
+    cudaFree(ids_d_);
+    cudaFreeHost(ids_h_);
+    ids_d_ = nullptr, ids_h_ = nullptr;
+    forget_graphs();
     kv_pool_ = nullptr, meta_d_ = nullptr, meta_h_ = nullptr, inv_freq_d_ = nullptr, staging_ = nullptr;
     if (meta_copied_) cudaEventDestroy(meta_copied_);
     if (stream_) cudaStreamDestroy(stream_);
@@ -66,6 +72,7 @@ void cuda_backend::set_step(const step_input& in) {
     RL_CUDA_CHECK(cudaEventSynchronize(meta_copied_));  // the last step's copy has left meta_h_
     if (pk.size() > meta_cap_) {
         RL_CUDA_CHECK(cudaStreamSynchronize(stream_));  // queued kernels may still read meta_d_
+        forget_graphs();                                // they point at the old buffer
         RL_CUDA_CHECK(cudaFree(meta_d_));
         RL_CUDA_CHECK(cudaFreeHost(meta_h_));
         meta_d_ = nullptr, meta_h_ = nullptr, meta_cap_ = 0;
@@ -94,37 +101,53 @@ void cuda_backend::set_step(const step_input& in) {
 
 void cuda_backend::embed(const tensor& table, tensor& out) {
     check_bf16(table, "embedding table");
-    check_bf16(out, "embed output");
+    check_act(out, "embed output");
     const int n = step_.n_tokens();
     RL_CHECK(n > 0 && out.rows == n && out.cols == table.cols,
              "embed: output " + shape(out) + " for table " + shape(table) + " and " + std::to_string(n) + " tokens");
     for (int32_t t : step_.tokens) RL_CHECK(t >= 0 && t < table.rows, "embed: token id " + std::to_string(t) + " out of range");
-    kernels::embed_bf16(bf(table), table.rows, table.cols, tokens_d_, n, bf(out), stream_);
+    embed_vocab_ = table.rows;  // a replayed step checks its ids against it
+    if (is_f32(out)) kernels::embed_bf16_f32(bf(table), table.rows, table.cols, tokens_d_, n, f32(out), stream_);
+    else kernels::embed_bf16(bf(table), table.rows, table.cols, tokens_d_, n, bf(out), stream_);
 }
 
 void cuda_backend::rms_norm(const tensor& x, const tensor& w, float eps, tensor& out) {
-    check_bf16(x, "rms_norm input");
+    check_act(x, "rms_norm input");
     check_bf16(out, "rms_norm output");
     RL_CHECK(w.data && (w.type == dtype::dtype_bf16 || w.type == dtype::dtype_f32), "rms_norm: weight must be bf16 or f32");
     RL_CHECK(w.numel() == x.cols && out.rows == x.rows && out.cols == x.cols,
              "rms_norm: x " + shape(x) + ", w " + shape(w) + ", out " + shape(out));
-    kernels::rms_norm_bf16(bf(x), w.data, w.type == dtype::dtype_bf16, eps, bf(out), x.rows, x.cols, stream_);
+    if (is_f32(x)) kernels::rms_norm_f32(f32(x), w.data, w.type == dtype::dtype_bf16, eps, bf(out), x.rows, x.cols, stream_);
+    else kernels::rms_norm_bf16(bf(x), w.data, w.type == dtype::dtype_bf16, eps, bf(out), x.rows, x.cols, stream_);
+}
+
+void cuda_backend::add_rms_norm(tensor& x, const tensor& y, const tensor& w, float eps, tensor& out) {
+    check_act(x, "add_rms_norm x");
+    check_bf16(y, "add_rms_norm y");
+    check_bf16(out, "add_rms_norm output");
+    RL_CHECK(w.data && (w.type == dtype::dtype_bf16 || w.type == dtype::dtype_f32), "add_rms_norm: weight must be bf16 or f32");
+    RL_CHECK(w.numel() == x.cols && y.rows == x.rows && y.cols == x.cols && out.rows == x.rows && out.cols == x.cols,
+             "add_rms_norm: x " + shape(x) + ", y " + shape(y) + ", w " + shape(w) + ", out " + shape(out));
+    const bool wb = w.type == dtype::dtype_bf16;
+    if (is_f32(x)) kernels::add_rms_norm_f32(f32(x), bf(y), w.data, wb, eps, bf(out), x.rows, x.cols, stream_);
+    else kernels::add_rms_norm_bf16(bf(x), bf(y), w.data, wb, eps, bf(out), x.rows, x.cols, stream_);
 }
 
 void cuda_backend::add(tensor& x, const tensor& y) {
-    check_bf16(x, "add lhs");
+    check_act(x, "add lhs");
     check_bf16(y, "add rhs");
     RL_CHECK(x.rows == y.rows && x.cols == y.cols, "add: " + shape(x) + " += " + shape(y));
-    kernels::add_bf16(bf(x), bf(y), x.numel(), stream_);
+    if (is_f32(x)) kernels::add_f32_bf16(f32(x), bf(y), x.numel(), stream_);
+    else kernels::add_bf16(bf(x), bf(y), x.numel(), stream_);
 }
 
 void cuda_backend::matmul(const tensor& x, const tensor& w, tensor& out) {
     check_bf16(x, "matmul x");
     check_bf16(w, "matmul w");
-    check_bf16(out, "matmul out");
+    check_act(out, "matmul out");
     RL_CHECK(x.cols == w.cols && out.rows == x.rows && out.cols == w.rows,
              "matmul: x " + shape(x) + " . w " + shape(w) + "^T -> out " + shape(out));
-    gemm_->bf16_xwt(bf(x), bf(w), bf(out), x.rows, w.rows, x.cols, stream_);
+    gemm_->bf16_xwt(bf(x), bf(w), out.data, x.rows, w.rows, x.cols, stream_, is_f32(out));
 }
 
 void cuda_backend::add_bias(tensor& x, const tensor& b) {
@@ -144,6 +167,8 @@ void cuda_backend::rope(tensor& x, const rope_params& p) {
              "rope: x " + shape(x) + " for " + std::to_string(step_.n_tokens()) + " tokens x " +
                  std::to_string(p.n_heads) + " heads x " + std::to_string(p.head_dim));
     if (*p.inv_freq != inv_freq_h_) {  // uploaded once per model, not per call
+        RL_CHECK(!recording_, "rope: new frequencies while recording a step graph");
+        forget_graphs();  // recordings read inv_freq_d_
         if (p.inv_freq->size() > inv_freq_h_.size()) {
             RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
             RL_CUDA_CHECK(cudaFree(inv_freq_d_));
@@ -196,12 +221,32 @@ void cuda_backend::silu_mul(const tensor& gate, const tensor& up, tensor& out) {
 }
 
 void cuda_backend::gather_logit_rows(const tensor& x, tensor& out) {
-    check_bf16(x, "gather x");
-    check_bf16(out, "gather out");
+    check_act(x, "gather x");
+    check_act(out, "gather out");
+    RL_CHECK(x.type == out.type, "gather_logit_rows: x and out differ in dtype");
     const int nl = int(step_.logit_rows.size());
     RL_CHECK(x.rows == step_.n_tokens() && out.rows == nl && out.cols == x.cols,
              "gather_logit_rows: x " + shape(x) + ", out " + shape(out) + " for " + std::to_string(nl) + " logit rows");
-    kernels::gather_rows_bf16(bf(x), x.rows, x.cols, logit_rows_d_, nl, bf(out), stream_);
+    kernels::gather_rows(x.data, x.rows, x.cols, int(dtype_size(x.type)), logit_rows_d_, nl, out.data, stream_);
+}
+
+void cuda_backend::argmax_rows(const tensor& x, std::vector<int32_t>& ids) {
+    check_act(x, "argmax_rows x");
+    use_device();
+    if (size_t(x.rows) > ids_cap_) {
+        RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
+        RL_CUDA_CHECK(cudaFree(ids_d_));
+        RL_CUDA_CHECK(cudaFreeHost(ids_h_));
+        ids_d_ = nullptr, ids_h_ = nullptr, ids_cap_ = 0;
+        const size_t cap = std::max<size_t>(size_t(x.rows), 256);
+        RL_CUDA_CHECK(cudaMallocHost(&ids_h_, cap * sizeof(int32_t)));
+        ids_d_ = static_cast<int32_t*>(device_alloc(cap * sizeof(int32_t), "argmax ids"));
+        ids_cap_ = cap;
+    }
+    kernels::argmax_rows(x.data, !is_f32(x), x.rows, x.cols, ids_d_, stream_);
+    RL_CUDA_CHECK(cudaMemcpyAsync(ids_h_, ids_d_, size_t(x.rows) * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
+    RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    ids.assign(ids_h_, ids_h_ + x.rows);
 }
 
 void cuda_backend::synchronize() {

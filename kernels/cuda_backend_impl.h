@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <unordered_map>
+
 namespace rl::cuda_detail {
 
 inline std::string shape(const tensor& t) {
@@ -24,10 +26,19 @@ inline std::string shape(const tensor& t) {
 }
 
 inline uint16_t* bf(const tensor& t) { return static_cast<uint16_t*>(t.data); }
+inline float* f32(const tensor& t) { return static_cast<float*>(t.data); }
+inline bool is_f32(const tensor& t) { return t.type == dtype::dtype_f32; }
 
 inline void check_bf16(const tensor& t, const char* what) {
     RL_CHECK(t.data != nullptr, std::string("cuda_backend: ") + what + " has no storage");
     RL_CHECK(t.type == dtype::dtype_bf16, std::string("cuda_backend: ") + what + " must be bf16");
+}
+
+// Activations: bf16, or f32 (the residual stream, the logits).
+inline void check_act(const tensor& t, const char* what) {
+    RL_CHECK(t.data != nullptr, std::string("cuda_backend: ") + what + " has no storage");
+    RL_CHECK(t.type == dtype::dtype_bf16 || t.type == dtype::dtype_f32,
+             std::string("cuda_backend: ") + what + " must be bf16 or f32");
 }
 
 class cuda_backend final : public backend {
@@ -51,6 +62,7 @@ public:
     void embed(const tensor& table, tensor& out) override;
     void rms_norm(const tensor& x, const tensor& w, float eps, tensor& out) override;
     void add(tensor& x, const tensor& y) override;
+    void add_rms_norm(tensor& x, const tensor& y, const tensor& w, float eps, tensor& out) override;
     void matmul(const tensor& x, const tensor& w, tensor& out) override;
     void add_bias(tensor& x, const tensor& b) override;
     void rope(tensor& x, const rope_params& p) override;
@@ -60,6 +72,12 @@ public:
     void silu_mul(const tensor& gate, const tensor& up, tensor& out) override;
     void gather_logit_rows(const tensor& x, tensor& out) override;
     void synchronize() override;
+    void argmax_rows(const tensor& x, std::vector<int32_t>& ids) override;
+    // CUDA graphs (cuda_graphs.cpp)
+    bool graph_replay(uint64_t key) override;
+    bool graph_begin(uint64_t key) override;
+    void graph_end() override;
+    void graph_abort() noexcept override;
 
 private:
     void use_device() const { RL_CUDA_CHECK(cudaSetDevice(device_)); }
@@ -67,6 +85,7 @@ private:
     void free_all() noexcept;
     void check_step_kv(int layer);  // validates this step's block tables against the pool
     kernels::paged_kv layer_kv(int layer) const;
+    void forget_graphs() noexcept;  // after any buffer a recording may use goes away
 
     int device_;
     cudaStream_t stream_ = nullptr;
@@ -93,6 +112,20 @@ private:
     float* inv_freq_d_ = nullptr;
     uint8_t* staging_ = nullptr;  // raw GGUF bytes on their way to the dequant kernel
     size_t staging_cap_ = 0;
+
+    int32_t* ids_d_ = nullptr;  // argmax_rows results, and their pinned host copy
+    int32_t* ids_h_ = nullptr;
+    size_t ids_cap_ = 0;
+
+    struct graph_entry {
+        cudaGraphExec_t exec = nullptr;
+        int seen = 0;          // recorded on the second sighting of a key: one-off shapes stay eager
+        int64_t vocab = 0;     // the embedding table's rows at recording time (replay checks ids)
+    };
+    std::unordered_map<uint64_t, graph_entry> graphs_;
+    bool recording_ = false;
+    uint64_t recording_key_ = 0;
+    int64_t embed_vocab_ = 0;
 };
 
 } // namespace rl::cuda_detail

@@ -53,6 +53,7 @@ void cuda_backend::release(tensor& t) {
     if (!t.data) return;
     use_device();
     RL_CUDA_CHECK(cudaStreamSynchronize(stream_));  // queued kernels may still use it
+    forget_graphs();                                // a recording may point at it
     RL_CUDA_CHECK(cudaFree(t.data));
     t = tensor{};
 }
@@ -138,6 +139,7 @@ void cuda_backend::alloc_kv(const kv_cache_layout& l) {
     RL_CHECK(l.head_dim % 8 == 0, "cuda_backend::alloc_kv: head_dim must be a multiple of 8");
     use_device();
     RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    forget_graphs();
     // The pool is sized after the weights are in: give back the weight staging buffer first.
     RL_CUDA_CHECK(cudaFree(staging_));
     RL_CUDA_CHECK(cudaFree(kv_pool_));

@@ -46,6 +46,23 @@ __global__ void add_vec_kernel(uint16_t* __restrict__ x, const uint16_t* __restr
     }
 }
 
+__global__ void add_f32_bf16_kernel(float* __restrict__ x, const uint16_t* __restrict__ y, int64_t n, bool vec) {
+    const int64_t step = int64_t(gridDim.x) * blockDim.x;
+    if (vec) {
+        for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n / 8; i += step) {
+            float b[8];
+            load8_bf16(y + i * 8, b);
+            float4* p = reinterpret_cast<float4*>(x + i * 8);
+            float4 a0 = p[0], a1 = p[1];
+            a0.x += b[0], a0.y += b[1], a0.z += b[2], a0.w += b[3];
+            a1.x += b[4], a1.y += b[5], a1.z += b[6], a1.w += b[7];
+            p[0] = a0, p[1] = a1;
+        }
+    } else {
+        for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += step) x[i] += bf16_to_f32(y[i]);
+    }
+}
+
 __global__ void add_scalar_kernel(uint16_t* __restrict__ x, const uint16_t* __restrict__ y, int64_t n) {
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
         x[i] = f32_to_bf16(bf16_to_f32(x[i]) + bf16_to_f32(y[i]));
@@ -84,11 +101,16 @@ __global__ void bf16_to_f32_kernel(const uint16_t* __restrict__ src, float* __re
 
 } // namespace
 
-void gather_rows_bf16(const uint16_t* src, int64_t src_rows, int64_t cols, const int32_t* rows, int n,
-                      uint16_t* out, rl_stream stream) {
-    RL_CHECK(src && rows && out, "gather_rows_bf16: null pointer");
-    RL_CHECK(src_rows >= 0 && cols > 0 && n >= 0, "gather_rows_bf16: bad shape");
+// Rows are copied as 16-bit units: an f32 row of c values is 2c units (a poisoned f32 row reads
+// 0x7FC07FC0, a NaN too).
+void gather_rows(const void* src_v, int64_t src_rows, int64_t cols_e, int elem_bytes, const int32_t* rows, int n,
+                 void* out_v, rl_stream stream) {
+    RL_CHECK(src_v && rows && out_v, "gather_rows: null pointer");
+    RL_CHECK(src_rows >= 0 && cols_e > 0 && n >= 0 && (elem_bytes == 2 || elem_bytes == 4), "gather_rows: bad shape");
     if (n == 0) return;
+    const auto* src = static_cast<const uint16_t*>(src_v);
+    auto* out = static_cast<uint16_t*>(out_v);
+    const int64_t cols = cols_e * elem_bytes / 2;
     if (cols % 8 == 0 && aligned16(src) && aligned16(out))
         gather_rows_kernel<true><<<unsigned(n), 128, 0, stream>>>(src, src_rows, cols, rows, out);
     else
@@ -103,6 +125,14 @@ void add_bf16(uint16_t* x, const uint16_t* y, int64_t n, rl_stream stream) {
         add_vec_kernel<<<grid_for(n / 8), threads, 0, stream>>>(x, y, n / 8);
     else
         add_scalar_kernel<<<grid_for(n), threads, 0, stream>>>(x, y, n);
+    RL_CUDA_CHECK_LAUNCH();
+}
+
+void add_f32_bf16(float* x, const uint16_t* y, int64_t n, rl_stream stream) {
+    RL_CHECK(x && y && n >= 0, "add_f32_bf16: bad arguments");
+    if (n == 0) return;
+    const bool vec = n % 8 == 0 && aligned16(x) && aligned16(y);
+    add_f32_bf16_kernel<<<grid_for(vec ? n / 8 : n), threads, 0, stream>>>(x, y, n, vec);
     RL_CUDA_CHECK_LAUNCH();
 }
 

@@ -1,4 +1,5 @@
-// embedding.cu: token embedding lookup, out[i, :] = table[tokens[i], :] (bf16 table, bf16 rows).
+// embedding.cu: token embedding lookup, out[i, :] = table[tokens[i], :] (bf16 table; bf16 rows, or
+// f32 rows for the model's f32 residual stream).
 // One CTA per token row; 16-byte copies when the row length and pointers allow, else 2-byte.
 // Exercised by tests/test_gpu_kernels.cpp (embed) and, end to end, tests/test_gpu_backend.cpp.
 #include "bf16_vec.cuh"
@@ -9,6 +10,16 @@ namespace rl::kernels {
 namespace {
 
 constexpr uint16_t bf16_nan = 0x7FC0;
+
+__global__ void embed_f32_kernel(const uint16_t* __restrict__ table, int64_t vocab, int64_t d,
+                                 const int32_t* __restrict__ tokens, float* __restrict__ out) {
+    const int64_t row = blockIdx.x;
+    const int32_t id = tokens[row];
+    float* o = out + row * d;
+    const bool bad = id < 0 || int64_t(id) >= vocab;
+    const uint16_t* src = table + (bad ? 0 : int64_t(id) * d);
+    for (int64_t c = threadIdx.x; c < d; c += blockDim.x) o[c] = bad ? __int_as_float(0x7FC00000) : bf16_to_f32(src[c]);
+}
 
 template <bool Vec>
 __global__ void embed_kernel(const uint16_t* __restrict__ table, int64_t vocab, int64_t d,
@@ -42,6 +53,15 @@ void embed_bf16(const uint16_t* table, int64_t vocab, int64_t d, const int32_t* 
     const int threads = 128;
     if (vec) embed_kernel<true><<<unsigned(n), threads, 0, stream>>>(table, vocab, d, tokens, out);
     else embed_kernel<false><<<unsigned(n), threads, 0, stream>>>(table, vocab, d, tokens, out);
+    RL_CUDA_CHECK_LAUNCH();
+}
+
+void embed_bf16_f32(const uint16_t* table, int64_t vocab, int64_t d, const int32_t* tokens, int n, float* out,
+                    rl_stream stream) {
+    RL_CHECK(table && tokens && out, "embed_bf16_f32: null pointer");
+    RL_CHECK(vocab > 0 && d > 0 && n >= 0, "embed_bf16_f32: bad shape");
+    if (n == 0) return;
+    embed_f32_kernel<<<unsigned(n), 256, 0, stream>>>(table, vocab, d, tokens, out);
     RL_CUDA_CHECK_LAUNCH();
 }
 

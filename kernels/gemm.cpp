@@ -1,17 +1,20 @@
 // gemm.cpp: the cuBLASLt wrapper for the backend's matmul, out[n, m] = x[n, k] . w[m, k]^T with
-// bf16 operands, fp32 accumulation and bf16 output, all row-major.
+// bf16 operands, fp32 accumulation and bf16 (or, for the logits, f32) output, all row-major.
 // cuBLAS is column-major, and a row-major [r, c] matrix with leading dimension c is the same
 // memory as a column-major [c, r] matrix. So w (row-major [m, k]) is column-major W = [k, m],
 // x is column-major X = [k, n], and out is column-major O = [m, n]; out = x.w^T becomes
 // O = W^T . X: A = W (k x m, lda = k) with op(A) = T, B = X (k x n, ldb = k) with op(B) = N,
 // C = D = O (m x n, ldc = m). tests/test_gpu_kernels.cpp checks this against a CPU product.
+// With RIDGELINE_GEMV=1, products with at most gemv_max_rows rows of x go to gemv.cu instead.
 // Algorithms come from cuBLASLt's heuristic once per (shape, alignment) and are cached.
 #include "common.cuh"
 #include "kernels.h"
 
 #include <cublasLt.h>
 
+#include <cstdlib>
 #include <map>
+#include <string>
 #include <tuple>
 
 #define RL_CUBLAS_CHECK(call)                                                                            \
@@ -29,8 +32,8 @@ constexpr size_t workspace_bytes = size_t(32) << 20;  // what cuBLAS recommends 
 
 // Largest power of two (<= 256) dividing both the address and the row pitch in bytes: the
 // alignment cuBLASLt may assume for every row of the operand.
-uint32_t alignment_of(const void* p, int64_t ld_elems) {
-    const uint64_t bits = uint64_t(reinterpret_cast<uintptr_t>(p)) | uint64_t(ld_elems * 2) | 256u;
+uint32_t alignment_of(const void* p, int64_t ld_elems, int elem_bytes = 2) {
+    const uint64_t bits = uint64_t(reinterpret_cast<uintptr_t>(p)) | uint64_t(ld_elems * elem_bytes) | 256u;
     return uint32_t(bits & (~bits + 1));
 }
 
@@ -40,7 +43,7 @@ struct plan {
     cublasLtMatmulAlgo_t algo{};
 };
 
-using plan_key = std::tuple<int64_t, int64_t, int64_t, uint32_t, uint32_t, uint32_t>;  // n, m, k, alignments
+using plan_key = std::tuple<int64_t, int64_t, int64_t, uint32_t, uint32_t, uint32_t, bool>;  // n, m, k, alignments, f32 out
 
 } // namespace
 
@@ -48,6 +51,13 @@ struct gemm_runner::impl {
     cublasLtHandle_t handle = nullptr;
     void* workspace = nullptr;
     std::map<plan_key, plan> plans;
+    // Experimental, off by default: RIDGELINE_GEMV=1 sends products of n <= gemv_max_rows rows
+    // to gemv.cu. Measured on an H100 (llama3-8b decode, ctx 256): n=1 124.4 tok/s vs cuBLASLt
+    // 123.3 (parity), n=8 420 vs 953 (x re-read per row from L1 dominates): not promoted.
+    bool use_gemv = [] {
+        const char* v = std::getenv("RIDGELINE_GEMV");
+        return v && std::string(v) == "1";
+    }();
 
     ~impl() {
         for (auto& [key, p] : plans) {
@@ -60,8 +70,8 @@ struct gemm_runner::impl {
         if (handle) cublasLtDestroy(handle);
     }
 
-    const plan& get(int64_t n, int64_t m, int64_t k, uint32_t al_w, uint32_t al_x, uint32_t al_o) {
-        const plan_key key{n, m, k, al_w, al_x, al_o};
+    const plan& get(int64_t n, int64_t m, int64_t k, uint32_t al_w, uint32_t al_x, uint32_t al_o, bool out_f32) {
+        const plan_key key{n, m, k, al_w, al_x, al_o, out_f32};
         if (auto it = plans.find(key); it != plans.end()) return it->second;
         plan p;
         RL_CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
@@ -70,7 +80,7 @@ struct gemm_runner::impl {
         RL_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
         RL_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.a, CUDA_R_16BF, uint64_t(k), uint64_t(m), k));  // W
         RL_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.b, CUDA_R_16BF, uint64_t(k), uint64_t(n), k));  // X
-        RL_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.c, CUDA_R_16BF, uint64_t(m), uint64_t(n), m));  // O
+        RL_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.c, out_f32 ? CUDA_R_32F : CUDA_R_16BF, uint64_t(m), uint64_t(n), m));  // O
 
         cublasLtMatmulPreference_t pref = nullptr;
         RL_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
@@ -111,13 +121,14 @@ gemm_runner::gemm_runner() : p_(new impl) {
 
 gemm_runner::~gemm_runner() { delete p_; }
 
-void gemm_runner::bf16_xwt(const uint16_t* x, const uint16_t* w, uint16_t* out, int64_t n, int64_t m, int64_t k,
-                           rl_stream stream) {
+void gemm_runner::bf16_xwt(const uint16_t* x, const uint16_t* w, void* out, int64_t n, int64_t m, int64_t k,
+                           rl_stream stream, bool out_f32) {
     RL_CHECK(x && w && out, "gemm bf16_xwt: null pointer");
     RL_CHECK(n >= 0 && m > 0 && k > 0, "gemm bf16_xwt: bad shape [" + std::to_string(n) + ", " +
                                            std::to_string(m) + ", " + std::to_string(k) + "]");
     if (n == 0) return;
-    const plan& p = p_->get(n, m, k, alignment_of(w, k), alignment_of(x, k), alignment_of(out, m));
+    if (p_->use_gemv && gemv_bf16_supported(x, w, n, m, k)) return gemv_bf16(x, w, out, n, m, k, out_f32, stream);
+    const plan& p = p_->get(n, m, k, alignment_of(w, k), alignment_of(x, k), alignment_of(out, m, out_f32 ? 4 : 2), out_f32);
     const float alpha = 1.f, beta = 0.f;
     RL_CUBLAS_CHECK(cublasLtMatmul(p_->handle, p.desc, &alpha, w, p.a, x, p.b, &beta, out, p.c, out, p.c, &p.algo,
                                    p_->workspace, workspace_bytes, stream));

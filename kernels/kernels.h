@@ -53,11 +53,25 @@ constexpr int attention_prefill_tile_rows = 32;
 void embed_bf16(const uint16_t* table, int64_t vocab, int64_t d, const int32_t* tokens, int n, uint16_t* out,
                 rl_stream stream);
 
-/// out[i, :] = src[rows[i], :] for i < n; src [src_rows, cols].
-void gather_rows_bf16(const uint16_t* src, int64_t src_rows, int64_t cols, const int32_t* rows, int n,
-                      uint16_t* out, rl_stream stream);
+/// The same into f32 rows (the residual stream): out [n, d] f32.
+void embed_bf16_f32(const uint16_t* table, int64_t vocab, int64_t d, const int32_t* tokens, int n, float* out,
+                    rl_stream stream);
+
+/// out[i, :] = src[rows[i], :] for i < n; src [src_rows, cols] of elem_bytes (2 or 4) each.
+void gather_rows(const void* src, int64_t src_rows, int64_t cols, int elem_bytes, const int32_t* rows, int n,
+                 void* out, rl_stream stream);
+inline void gather_rows_bf16(const uint16_t* src, int64_t src_rows, int64_t cols, const int32_t* rows, int n,
+                             uint16_t* out, rl_stream stream) {
+    gather_rows(src, src_rows, cols, 2, rows, n, out, stream);
+}
 /// x += y elementwise over n values.
 void add_bf16(uint16_t* x, const uint16_t* y, int64_t n, rl_stream stream);
+/// x (f32) += y (bf16) elementwise over n values.
+void add_f32_bf16(float* x, const uint16_t* y, int64_t n, rl_stream stream);
+
+/// ids[r] = column of the largest value of row r of x [rows, cols] (f32 or bf16); the first on
+/// ties, NaNs ignored (a row of NaNs gives 0). ids in device memory.
+void argmax_rows(const void* x, bool x_is_bf16, int64_t rows, int64_t cols, int32_t* ids, rl_stream stream);
 /// x[r, :] += bias[:] for x [rows, cols].
 void add_bias_bf16(uint16_t* x, const uint16_t* bias, int64_t rows, int64_t cols, rl_stream stream);
 void f32_to_bf16(const float* src, uint16_t* dst, int64_t n, rl_stream stream);
@@ -70,6 +84,13 @@ void rms_norm_bf16(const uint16_t* x, const void* w, bool w_is_bf16, float eps, 
 /// Fused residual add + norm: x += y (x keeps the bf16 sum), then out = rms_norm(x) * w.
 void add_rms_norm_bf16(uint16_t* x, const uint16_t* y, const void* w, bool w_is_bf16, float eps, uint16_t* out,
                        int64_t rows, int64_t d, rl_stream stream);
+
+/// The same over an f32 residual stream: x [rows, d] f32 (updated in place in f32 by the fused
+/// variant, y bf16), out [rows, d] bf16.
+void rms_norm_f32(const float* x, const void* w, bool w_is_bf16, float eps, uint16_t* out, int64_t rows, int64_t d,
+                  rl_stream stream);
+void add_rms_norm_f32(float* x, const uint16_t* y, const void* w, bool w_is_bf16, float eps, uint16_t* out,
+                      int64_t rows, int64_t d, rl_stream stream);
 
 /// In-place rotary embedding of x [rows, n_heads*head_dim] at positions[rows]; inv_freq
 /// [rope_dim/2] fp32 (device). neox=false rotates (x[2i], x[2i+1]), true (x[i], x[i+rope_dim/2]).
@@ -94,6 +115,14 @@ void attention_decode_bf16(const uint16_t* q, uint16_t* out, const paged_kv& kv,
 void attention_prefill_bf16(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& step,
                             const int32_t* tiles, int n_tiles, int n_heads, float scale, rl_stream stream);
 
+/// Decode's skinny matmul (gemv.cu): out[n, m] = x[n, k] . w[m, k]^T for n <= gemv_max_rows,
+/// bf16 operands, fp32 accumulation, bf16 or f32 out. Experimental: gemm_runner uses it only
+/// with RIDGELINE_GEMV=1 in the environment (see gemm.cpp for why).
+constexpr int64_t gemv_max_rows = 8;
+bool gemv_bf16_supported(const uint16_t* x, const uint16_t* w, int64_t n, int64_t m, int64_t k);
+void gemv_bf16(const uint16_t* x, const uint16_t* w, void* out, int64_t n, int64_t m, int64_t k, bool out_f32,
+               rl_stream stream);
+
 /// cuBLASLt GEMMs on one device: out[n, m] = x[n, k] . w[m, k]^T, bf16 in and out, fp32
 /// accumulation. Owns a handle, a workspace and a cache of chosen algorithms per shape.
 class gemm_runner {
@@ -102,8 +131,9 @@ public:
     ~gemm_runner();
     gemm_runner(const gemm_runner&) = delete;
     gemm_runner& operator=(const gemm_runner&) = delete;
-    void bf16_xwt(const uint16_t* x, const uint16_t* w, uint16_t* out, int64_t n, int64_t m, int64_t k,
-                  rl_stream stream);
+    /// out_f32: out is f32 instead of bf16.
+    void bf16_xwt(const uint16_t* x, const uint16_t* w, void* out, int64_t n, int64_t m, int64_t k, rl_stream stream,
+                  bool out_f32 = false);
 
 private:
     struct impl;

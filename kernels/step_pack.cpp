@@ -45,8 +45,6 @@ step_offsets pack_step(const step_input& in, int tile_rows, std::vector<int32_t>
         pk.push_back(int32_t(table_off));
         table_off += s.block_table.size();
     }
-    o.block_tables = pk.size();
-    for (const seq_slice& s : in.seqs) pk.insert(pk.end(), s.block_table.begin(), s.block_table.end());
     o.logit_rows = pk.size();
     pk.insert(pk.end(), in.logit_rows.begin(), in.logit_rows.end());
     o.decode_rows = pk.size();
@@ -63,6 +61,10 @@ step_offsets pack_step(const step_input& in, int tile_rows, std::vector<int32_t>
     }
     o.n_decode = int(o.tiles - o.decode_rows);
     o.n_tiles = int((pk.size() - o.tiles) / 2);
+    // Last, so that every other offset depends only on (n, n_seqs, logit rows, decodes, tiles):
+    // a recorded decode step (cuda_graphs.cpp) replays with the same offsets.
+    o.block_tables = pk.size();
+    for (const seq_slice& s : in.seqs) pk.insert(pk.end(), s.block_table.begin(), s.block_table.end());
     return o;
 }
 

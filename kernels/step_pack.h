@@ -13,7 +13,7 @@ namespace rl::kernels {
 /// Element offsets into the packed buffer. tokens at 0, positions at n, row_seq at 2n.
 struct step_offsets {
     size_t seq_token_begin = 0, seq_n_tokens = 0, seq_start_pos = 0, seq_table = 0;  // [n_seqs] each
-    size_t block_tables = 0;  // all sequences' tables, concatenated
+    size_t block_tables = 0;  // all sequences' tables, concatenated (packed last)
     size_t logit_rows = 0;
     size_t decode_rows = 0;  // batch rows of single-token sequences
     size_t tiles = 0;        // (sequence, first row in it) pairs for multi-token sequences

@@ -1,10 +1,13 @@
 // The CUDA backend end to end: SmolLM2-135M (Q4_1) loaded on both cpu_backend (the fp32
 // reference) and the CUDA backend, driven by the same llama_model::forward, logits compared.
-// Expected agreement: the GPU keeps weights, activations, the residual stream and the KV cache
-// in bf16 (the CPU in fp32), so logits differ by a relative L2 of about 1e-2..3e-2 after 30
-// layers; the test allows 5e-2 and prints what it measured. Greedy (top-1) tokens must match;
-// the one exception is a near tie: the GPU's pick is within 0.25 of the CPU's best logit, which
-// bf16 rounding can flip; it is printed as a warning.
+// Expected agreement: the GPU keeps weights, matmul inputs and the KV cache in bf16 but the
+// residual stream and the logits in f32 (the CPU: everything f32), so the logits differ by bf16
+// rounding of each sublayer's inputs and outputs only; the test allows MAX_REL_L2 (below) and
+// prints what it measured. Greedy (top-1) tokens must match; the one exception is a near tie:
+// the GPU's pick is within 0.25 of the CPU's best logit, which bf16 rounding can flip; it is
+// printed as a warning. Every step is also run through forward_greedy (on-device argmax), which
+// must pick the argmax of the GPU's own logits; repeated decode steps of one shape exercise the
+// recorded (CUDA graph) path: the first runs eagerly, the second records, later ones replay.
 // Without a CUDA device every test skips with the reason; without the model file it fails.
 #include "rl_test.h"
 
@@ -31,6 +34,11 @@ namespace {
         if (!rl::kernels::cuda_available(&why_)) QSKIP(("no usable CUDA device (" + why_ + "); GPU tests skipped").c_str()); \
     } while (0)
 
+// Measured on an H100: with the bf16 residual stream the worst prefill row reached 0.112; with
+// the f32 residual stream and f32 logits 0.038 (prefill) and 0.035 (batched step 0). What is
+// left is bf16 rounding of the weights (Q4_1 values d*q+m rounded to 8 mantissa bits) and of each
+// matmul input and output. The bound keeps ~25% headroom over that and fails a return to the
+// bf16 residual (3x over it).
 constexpr double max_rel_l2 = 5e-2;
 constexpr float tie_margin = 0.25f;
 
@@ -64,6 +72,8 @@ step_check run_both(pair_of_models& m, const rl::step_input& in, const std::stri
     std::vector<float> lc, lg;
     m.mc->forward(in, lc);
     m.mg->forward(in, lg);
+    std::vector<int32_t> ids;
+    m.mg->forward_greedy(in, ids);  // the same step again (rewrites the same KV): argmax on the device
     step_check r;
     const int V = m.vocab();
     for (size_t row = 0; row < in.logit_rows.size(); ++row) {
@@ -80,6 +90,8 @@ step_check run_both(pair_of_models& m, const rl::step_input& in, const std::stri
         r.worst = std::max(r.worst, rel);
         const size_t tc = argmax(c, V), tg = argmax(g, V);
         r.next.push_back(int32_t(tc));
+        if (ids.size() != in.logit_rows.size() || ids[row] != int32_t(tg))
+            r.error = what + " row " + std::to_string(row) + ": forward_greedy disagrees with the GPU logits' argmax";
         if (tc != tg) {
             const std::string msg = what + " row " + std::to_string(row) + ": top-1 cpu " + std::to_string(tc) + " (" +
                                     std::to_string(c[tc]) + ") vs gpu " + std::to_string(tg) + " (cpu logit " +

@@ -464,7 +464,8 @@ private slots:
         QVERIFY(throws([&] { g.be->kv_store(0, k, k); }));
         QVERIFY(throws([&] { g.be->attention(0, q, o, 9, 3, 64, 0.125f); }));
         rl::tensor f32 = g.put(vec(3 * 576, 1.f), 3, 576, rl::dtype::dtype_f32);
-        QVERIFY(throws([&] { g.be->add(f32, q); }));  // activations must be bf16
+        QVERIFY(throws([&] { g.be->add(q, f32); }));  // the addend must be bf16 (x may be f32: the residual)
+        QVERIFY(throws([&] { g.be->matmul(f32, q, o); }));  // matmul operands must be bf16
         QVERIFY(throws([&] { g.be->set_step(rl::step_input{}); }));
     }
 };

@@ -3,6 +3,10 @@
 // (from the cost model), and those as fractions of the measured and the spec roofs.
 //   decode:  each of B sequences holds `--context` tokens of KV, then `--steps` decode steps are timed.
 //   prefill: B sequences of `--context` tokens are prefilled in one step (`--steps` repetitions).
+// Each timed step is the whole forward plus what the engine needs back from it. By default that
+// is the greedy token of every sequence, chosen on the backend (llama_model::forward_greedy:
+// 4 bytes per sequence come back); `--logits host` downloads the full f32 logits rows instead
+// (the engine's sampler path today; for llama3-8b at batch 64 that is 33 MB per step).
 #include "bench_common.h"
 
 #include "backend/backend_factory.h"
@@ -68,6 +72,11 @@ int runKernelBench(const BenchArgs& args, bool decode) {
     const int steps = int(args.number("--steps", decode ? 32 : 3));
     const int blockSize = 16;
     if (context < 1 || steps < 1) throw BenchError{"--context and --steps must be positive"};
+    const std::string logitsMode = args.get("--logits", "device");
+    if (logitsMode != "device" && logitsMode != "host") throw BenchError{"--logits expects device or host"};
+    const bool onDevice = logitsMode == "device";
+    const char* sampling = onDevice ? "greedy argmax on the backend (token ids copied back, logits stay on the device)"
+                                    : "full f32 logits rows copied to the host each step";
 
     auto be = rl::create_backend(args.get("--backend", "cpu"), int(args.number("--threads", 0)));
     const std::string path = args.get("--model");
@@ -89,6 +98,7 @@ int runKernelBench(const BenchArgs& args, bool decode) {
     nlohmann::json results = nlohmann::json::array();
     std::fprintf(stderr, "%s on %s (%s): measured %.1f TFLOP/s, %.2f TB/s\n", cfg.name.c_str(), dev.name.c_str(),
                  be->name().c_str(), measured.flops / 1e12, measured.bytes_per_s / 1e12);
+    std::printf("sampling: %s\n", sampling);
     std::printf("%-6s %-8s %10s %10s %9s %9s %8s %8s %8s %8s\n", "mode", "batch", "tok/s", "ms/step", "TB/s",
                 "TFLOP/s", "%bw-meas", "%bw-spec", "%fl-meas", "%fl-spec");
     for (int batch : batches) {
@@ -96,6 +106,11 @@ int runKernelBench(const BenchArgs& args, bool decode) {
         const int blocksPerSeq = (total + blockSize - 1) / blockSize;
         be->alloc_kv(model->kv_layout_for(batch * blocksPerSeq, blockSize));
         std::vector<float> logits;
+        std::vector<int32_t> ids;
+        auto step = [&](const rl::step_input& in) {
+            if (onDevice) model->forward_greedy(in, ids);  // includes the per-step sync
+            else model->forward(in, logits);
+        };
         double seconds = 0, sumFlops = 0, sumBytes = 0;
         auto account = [&](int n, int start) {
             std::vector<rl::step_shape_seq> shape(size_t(batch), rl::step_shape_seq{n, start, true});
@@ -108,13 +123,13 @@ int runKernelBench(const BenchArgs& args, bool decode) {
             // Fill the context in chunks (untimed), then time the decode steps.
             const int chunk = std::max(1, std::min(context, 4096 / batch));
             for (int p = 0; p < context; p += chunk)
-                model->forward(makeStep(batch, std::min(chunk, context - p), p, blocksPerSeq, blockSize,
-                                        cfg.vocab_size, uint32_t(p + 7)), logits);
+                step(makeStep(batch, std::min(chunk, context - p), p, blocksPerSeq, blockSize, cfg.vocab_size,
+                              uint32_t(p + 7)));
             be->synchronize();
             for (int s = 0; s < steps; ++s) {
                 const auto in = makeStep(batch, 1, context + s, blocksPerSeq, blockSize, cfg.vocab_size, uint32_t(s));
                 const auto t0 = std::chrono::steady_clock::now();
-                model->forward(in, logits);  // downloads the logits: includes the per-step sync
+                step(in);
                 if (s > 0) {  // the first step warms up
                     seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
                     ++timedSteps;
@@ -123,10 +138,10 @@ int runKernelBench(const BenchArgs& args, bool decode) {
             }
         } else {
             const auto in = makeStep(batch, context, 0, blocksPerSeq, blockSize, cfg.vocab_size, 3);
-            model->forward(in, logits);  // warm-up
+            step(in);  // warm-up
             for (int s = 0; s < steps; ++s) {
                 const auto t0 = std::chrono::steady_clock::now();
-                model->forward(in, logits);
+                step(in);
                 seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
                 ++timedSteps;
                 account(context, 0);
@@ -149,6 +164,7 @@ int runKernelBench(const BenchArgs& args, bool decode) {
     }
     nlohmann::json j = {{"command", args.commandLine}, {"mode", decode ? "decode" : "prefill"},
                         {"model", cfg.name}, {"backend", be->name()}, {"device", dev.name},
+                        {"sampling", sampling}, {"logits", logitsMode},
                         {"measured", {{"flops", measured.flops}, {"bytes_per_s", measured.bytes_per_s}}},
                         {"spec", spec ? nlohmann::json{{"bf16_flops", spec->bf16_flops}, {"bytes_per_s", spec->hbm_bytes_per_s}}
                                       : nlohmann::json(nullptr)},

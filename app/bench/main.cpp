@@ -1,6 +1,6 @@
 // ridgeline-bench: headless benchmarks.
 //   ridgeline-bench decode|prefill --model PATH [--backend cpu|cuda] [--batch 1,8,64] [--context N]
-//                                  [--steps N] [--json FILE]
+//                                  [--steps N] [--logits device|host] [--json FILE]
 //   ridgeline-bench serve --model PATH --scenario NAME [--backend cpu] [--users N] [--duration S]
 //                         [--kv-blocks N] [--max-num-seqs N] [--max-num-batched-tokens N]
 //                         [--block-size N] [--max-context N] [--no-prefix-caching]
@@ -15,7 +15,8 @@
 namespace {
 const char* kUsage =
     "usage: ridgeline-bench decode|prefill --model PATH [--backend cpu|cuda] [--batch 1,8,64,256]\n"
-    "                       [--context N] [--steps N] [--json FILE]\n"
+    "                       [--context N] [--steps N] [--logits device|host] [--json FILE]\n"
+    "    --logits device (default): greedy token chosen on the backend; host: download all logits\n"
     "       ridgeline-bench serve --model PATH --scenario NAME [options]\n"
     "  --scenario chat|summarize|write|idle-return|ramp|poisson\n"
     "  --backend cpu          --threads N\n"

@@ -16,6 +16,19 @@ size_t dtype_size(dtype t) {
     return 4;
 }
 
+void backend::argmax_rows(const tensor& x, std::vector<int32_t>& ids) {
+    std::vector<float> host(size_t(x.numel()));
+    if (!host.empty()) download(x, host.data());
+    ids.assign(size_t(x.rows), 0);
+    for (int64_t r = 0; r < x.rows; ++r) {
+        const float* v = host.data() + r * x.cols;
+        int64_t best = 0;
+        for (int64_t c = 1; c < x.cols; ++c)
+            if (v[c] > v[best] || (v[best] != v[best] && v[c] == v[c])) best = c;  // NaN loses
+        ids[size_t(r)] = int32_t(best);
+    }
+}
+
 void backend::fill_random(tensor& t, uint64_t seed, float lo, float hi) {
     std::vector<float> host(size_t(t.numel()));
     const unsigned nt = std::max(1u, std::thread::hardware_concurrency());

@@ -91,6 +91,12 @@ public:
     virtual void embed(const tensor& table /*[V,d]*/, tensor& out /*[n,d]*/) = 0;
     virtual void rms_norm(const tensor& x /*[n,d]*/, const tensor& w /*[1,d]*/, float eps, tensor& out) = 0;
     virtual void add(tensor& x, const tensor& y) = 0;  // x += y, same shape
+    /// x += y, then out = rms_norm(x) * w. The default is add() then rms_norm(); backends may fuse.
+    /// x (the residual stream) may be kept in f32 while y and out are in the compute dtype.
+    virtual void add_rms_norm(tensor& x, const tensor& y, const tensor& w, float eps, tensor& out) {
+        add(x, y);
+        rms_norm(x, w, eps, out);
+    }
     virtual void matmul(const tensor& x /*[n,k]*/, const tensor& w /*[m,k]*/, tensor& out /*[n,m]*/) = 0;
     virtual void add_bias(tensor& x /*[n,m]*/, const tensor& b /*[1,m]*/) = 0;
     virtual void rope(tensor& x /*[n, n_heads*head_dim]*/, const rope_params& p) = 0;
@@ -103,6 +109,22 @@ public:
     /// out[i] = x[step.logit_rows[i]]
     virtual void gather_logit_rows(const tensor& x, tensor& out) = 0;
     virtual void synchronize() = 0;
+    /// ids[i] = index of the largest value of row i of x (the first one on ties; NaNs ignored).
+    /// The default downloads x; backends may reduce on the device and copy back only the ids.
+    virtual void argmax_rows(const tensor& x, std::vector<int32_t>& ids);
+
+    // --- optional: replay of a recorded step (CUDA graphs) ---------------------------------
+    // A caller that issues the same op sequence over the same tensors for every step with the
+    // same `key` (after set_step) may ask for it to be recorded once and replayed. Protocol:
+    //   if (!graph_replay(key)) { bool rec = graph_begin(key); <ops>; if (rec) graph_end(); }
+    // graph_replay: launches the recorded ops for `key` and returns true, or returns false.
+    // graph_begin: true when it started recording (the ops are then only recorded, and
+    // graph_end runs them); graph_abort discards a recording after an exception. Any release()
+    // or alloc_kv() forgets every recording. The defaults record nothing.
+    virtual bool graph_replay(uint64_t /*key*/) { return false; }
+    virtual bool graph_begin(uint64_t /*key*/) { return false; }
+    virtual void graph_end() {}
+    virtual void graph_abort() noexcept {}
 
     /// Fills t with uniform values in [lo, hi) from a counter-based hash of (seed, index), so
     /// every backend produces the same numbers. Synthetic models use it. The default goes

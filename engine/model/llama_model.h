@@ -32,12 +32,19 @@ public:
     /// Writes host fp32 logits [in.logit_rows.size(), vocab_size] into `logits`.
     /// The KV pool must have been allocated (backend::alloc_kv) with this model's shape.
     void forward(const step_input& in, std::vector<float>& logits);
+    /// The same step, but only the greedy token of each logit row comes back (ids[i] = argmax of
+    /// logit row i, reduced on the backend): no [rows, vocab] download.
+    void forward_greedy(const step_input& in, std::vector<int32_t>& ids);
 
     kv_cache_layout kv_layout_for(int num_blocks, int block_size) const;
 
 private:
     llama_model(const model_config& cfg, backend& be) : cfg_(cfg), be_(be) {}
     void ensure_scratch(int n_tokens, int n_logits);
+    /// Runs the step; returns the device logits [in.logit_rows.size(), vocab] (rows == 0: none).
+    /// Decode-only steps are recorded once per (batch, logit rows) and replayed (backend graphs).
+    tensor run_step(const step_input& in);
+    void run_ops(const step_input& in);
 
     model_config cfg_;
     backend& be_;
@@ -45,7 +52,8 @@ private:
     tensor tok_embd_, out_norm_, lm_head_;  // lm_head_ aliases tok_embd_ when tied
     std::vector<layer_weights> layers_;
     size_t weight_bytes_ = 0;
-    // activation scratch, grown on demand
+    // activation scratch, grown on demand. x_ (the residual stream) and last_ are f32 on every
+    // backend; the others are in the compute dtype; logits_ is f32.
     int scratch_tokens_ = 0, scratch_logits_ = 0;
     tensor x_, xn_, q_, k_, v_, attn_, proj_, gate_, up_, act_, last_, last_norm_, logits_;
 };

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# cuda-perf-check.sh: the CUDA backend's accuracy and speed check for one lent-GPU session, in
+# two calls because the SmolLM2 model travels in two carried pieces (see device-session.sh):
+#   call 1 (carry .carry1 .carry-json):  scripts/cuda-perf-check.sh build $OUT
+#       stashes modelpart.00, builds the GPU tests and ridgeline-bench, runs the model-free GPU
+#       tests and the synthetic llama3-8b decode/prefill benches.
+#   call 2 (carry .carry2 .carry-json), while the machine is still warm:  ... model $OUT
+#       joins the model, runs test_gpu_backend (GPU vs CPU logits), the SmolLM2 decode benches,
+#       and compute-sanitizer memcheck on the backend and residual tests.
+#   or, in one call (carry .carry-model .carry-json):  ... all $OUT
+#       uses .carry-model/smol4.gguf (SmolLM2-135M with every tensor Q4_1, 39 MB) as the test
+#       model: the GPU-vs-CPU comparison then runs on that variant of the same network.
+# Builds only the targets it needs, so an unrelated broken target does not stop it.
+set -uo pipefail
+phase=${1:?usage: cuda-perf-check.sh build|model OUT}
+out=${2:?usage: cuda-perf-check.sh build|model OUT}
+cd "$(dirname "$0")/.."
+b=build-gpu
+bench=$b/app/ridgeline-bench
+m=models/SmolLM2-135M-Instruct.Q4_1.gguf
+run() { echo "== $*"; "$@"; }
+build() {
+  cmake -S . -B $b -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIDGELINE_GUI=OFF -DRIDGELINE_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES=90 -DRIDGELINE_JSON_INCLUDE_DIR=$PWD/.carry-json >"$out/configure.log" 2>&1 || { tail -20 "$out/configure.log"; exit 1; }
+  cmake --build $b -j16 --target ridgeline-bench test_gpu_kernels test_gpu_residual test_gpu_backend test_gpu_dequant \
+    >"$out/build.log" 2>&1 || { grep -E "error|FAILED" "$out/build.log" | head -30; exit 1; }
+}
+if [ "$phase" = all ]; then
+  mkdir -p models
+  [ -f $m ] || cp .carry-model/smol4.gguf $m
+  sha256sum $m
+  build
+  run $b/tests/test_gpu_kernels 2>&1 | grep -E "FAIL|Totals"
+  run $b/tests/test_gpu_residual 2>&1 | grep -E "FAIL|rel L2|Totals"
+  run $b/tests/test_gpu_backend 2>&1 | grep -E "rel L2|WARN|FAIL|Totals"
+  run $bench decode --model $m --backend cuda --batch 1,8,64,256 --context 256 --steps 32 --json "$out/decode-smollm2.json"
+  run $bench decode --model synthetic:llama3-8b --backend cuda --batch 1,8,64 --context 256 --steps 16 --json "$out/decode-llama3-8b.json"
+  RIDGELINE_GEMV=0 run $bench decode --model synthetic:llama3-8b --backend cuda --batch 1,8 --context 256 --steps 16
+  run $bench prefill --model synthetic:llama3-8b --backend cuda --batch 1 --context 2048 --steps 3 --json "$out/prefill-llama3-8b.json"
+  for t in test_gpu_residual test_gpu_backend; do
+    echo "== memcheck $t"; timeout 100 compute-sanitizer --tool memcheck --error-exitcode 3 $b/tests/$t >"$out/memcheck-$t.log" 2>&1; echo "rc=$?"; tail -2 "$out/memcheck-$t.log"
+  done
+elif [ "$phase" = build ]; then
+  mkdir -p /tmp/rl && cp .carry1/modelpart.00 /tmp/rl/ 2>/dev/null
+  nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv
+  build
+  run $b/tests/test_gpu_kernels 2>&1 | tail -4
+  run $b/tests/test_gpu_residual 2>&1 | grep -E "PASS|FAIL|rel L2|Totals"
+  for lg in device host; do
+    run $bench decode --model synthetic:llama3-8b --backend cuda --batch 1,8,64 --context 256 --steps 16 --logits $lg --json "$out/decode-llama3-8b-$lg.json"
+  done
+  RIDGELINE_CUDA_GRAPHS=0 run $bench decode --model synthetic:llama3-8b --backend cuda --batch 1,64 --context 256 --steps 16
+  run $bench prefill --model synthetic:llama3-8b --backend cuda --batch 1 --context 2048 --steps 3 --json "$out/prefill-llama3-8b.json"
+else
+  mkdir -p models
+  [ -f $m ] || cat /tmp/rl/modelpart.00 .carry2/modelpart.01 > $m
+  sha256sum $m
+  [ -x $bench ] || build
+  run $b/tests/test_gpu_backend 2>&1 | grep -E "rel L2|WARN|PASS|FAIL|Totals"
+  run $bench decode --model $m --backend cuda --batch 1,8,64,256 --context 256 --steps 32 --json "$out/decode-smollm2.json"
+  run $bench decode --model $m --backend cuda --batch 1,64 --context 256 --steps 32 --logits host
+  RIDGELINE_CUDA_GRAPHS=0 run $bench decode --model $m --backend cuda --batch 1,64 --context 256 --steps 32
+  for t in test_gpu_residual test_gpu_backend; do
+    echo "== memcheck $t"; timeout 150 compute-sanitizer --tool memcheck --error-exitcode 3 $b/tests/$t >"$out/memcheck-$t.log" 2>&1; echo "rc=$?"; tail -2 "$out/memcheck-$t.log"
+  done
+fi
