@@ -1,0 +1,74 @@
+// remote_metrics: what the workbench's plots need, read from another server's /metrics page.
+// Knows which metric names vLLM, SGLang and llama-server (and ridgeline-serve, which writes vLLM's
+// names) use for running and waiting requests, KV fill, prompt and generation token counters and
+// the TTFT/TPOT histograms; detects the engine from the names; and turns two successive scrapes
+// into one remote_sample (counter deltas over the elapsed time, resets handled as Prometheus'
+// rate() does). Names and their version history: remote_metrics.cpp. Pure C++, no Qt.
+// Exercise: tests/test_remote_metrics.cpp (fixtures in tests/data/remote/), tests/test_remote_serve.cpp.
+#pragma once
+#include "metrics/prom_text.h"
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <string_view>
+
+namespace rl {
+
+enum class remote_format { remote_format_unknown, remote_format_vllm, remote_format_sglang, remote_format_llamacpp };
+
+/// "vLLM", "SGLang", "llama-server" or "unknown".
+const char* remote_format_name(remote_format f);
+
+/// The engine whose metric names the page uses (the one with the most known names present).
+remote_format detect_remote_format(const prom::exposition& e);
+
+/// One scrape, engine-neutral. NaN: the engine (or this version of it) does not export the value.
+struct remote_scrape {
+    static constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+    remote_format format = remote_format::remote_format_unknown;
+    std::string server;          ///< "vLLM", "SGLang", "llama-server" or "ridgeline-serve"
+    double t_s = 0;              ///< when it was taken, on the caller's clock
+    // Gauges.
+    double running = kNaN, waiting = kNaN;
+    double kv_usage = kNaN;      ///< fraction of the KV pool in use, 0..1
+    double gen_throughput = kNaN;  ///< the engine's own tok/s estimate (SGLang, llama-server), if any
+    double cache_hit_rate = kNaN;  ///< the engine's own prefix-cache hit rate gauge (SGLang)
+    // Counters since the server started.
+    double prompt_tokens = kNaN, generation_tokens = kNaN;
+    double prefix_queries = kNaN, prefix_hits = kNaN;   ///< tokens (vLLM)
+    double preemptions = kNaN;
+    // Histograms (seconds).
+    prom::histogram ttft, tpot;
+};
+
+/// Parses and reads one page. False with a message naming `source` (the URL) when the page is not
+/// Prometheus text or holds no metrics of a known engine.
+bool read_remote_scrape(std::string_view text, double t_s, std::string_view source, remote_scrape& out,
+                        std::string& error);
+/// The same from an already parsed page (format detection included).
+bool read_remote_scrape(const prom::exposition& e, double t_s, std::string_view source, remote_scrape& out,
+                        std::string& error);
+
+/// What happened between two scrapes. Rates are per second of the interval; gauges are those of
+/// the later scrape. NaN where the engine does not export the input.
+struct remote_sample {
+    static constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+    double t0_s = 0, t1_s = 0;
+    double running = kNaN, waiting = kNaN, kv_usage = kNaN;
+    double prompt_tokens = kNaN, generation_tokens = kNaN;   ///< counter deltas over the interval
+    double prompt_tok_s = kNaN, generation_tok_s = kNaN;
+    double ttft_count = 0;                ///< first tokens observed in the interval
+    double ttft_mean_s = kNaN, ttft_p50_s = kNaN, ttft_p99_s = kNaN;   ///< NaN when ttft_count is 0
+    double tpot_count = 0;
+    double tpot_mean_s = kNaN, tpot_p50_s = kNaN, tpot_p99_s = kNaN;
+    double prefix_hit_rate = kNaN;        ///< hits / queries in the interval (vLLM), or SGLang's gauge
+    double preemptions = kNaN;
+    bool counter_reset = false;           ///< some counter went down: the server restarted
+};
+
+/// The interval from `prev` to `cur` (cur.t_s > prev.t_s). A counter that went down is taken to
+/// have restarted from zero, so its delta is its current value (Prometheus' rate()).
+remote_sample remote_sample_between(const remote_scrape& prev, const remote_scrape& cur);
+
+} // namespace rl
