@@ -9,6 +9,7 @@
 #include "DevicePanel.h"
 #include "EngineBridge.h"
 #include "EngineStatusBar.h"
+#include "ExportCommandDialog.h"
 #include "KvBlockMapWidget.h"
 #include "LoadGeneratorPanel.h"
 #include "MessageBanner.h"
@@ -16,6 +17,8 @@
 #include "ModelPanel.h"
 #include "PlotsPanel.h"
 #include "RooflineWidget.h"
+#include "ServerController.h"
+#include "ServerPanel.h"
 #include "ServingController.h"
 #include "ServingPanel.h"
 #include "SessionFile.h"
@@ -45,6 +48,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     mBridge = new EngineBridge(this);
     mChat = new ChatController(mBridge, mStore, this);
     mServing = new ServingController(mBridge, mSettings, this);
+    mApiServer = new ServerController(mBridge, mSettings, this);
     mBridge->applyServing(mSettings->serving());   // validated; the next load uses it
 
     auto* central = new QWidget(this);
@@ -82,6 +86,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 }
 
 MainWindow::~MainWindow() {
+    mApiServer->shutdown();   // before the bridge (created earlier, destroyed earlier) drops the engine
     saveLayout();
     mBridge->stopLoadGenerator();
 }
@@ -122,6 +127,10 @@ void MainWindow::buildDocks() {
     QDockWidget* load = addDock(tr("Load generator"), "loadDock", scrolled(mLoadPanel), Qt::RightDockWidgetArea);
     QDockWidget* roof = addDock(tr("Roofline"), "rooflineDock", mRoofline, Qt::RightDockWidgetArea);
     QDockWidget* plots = addDock(tr("Plots"), "plotsDock", mPlots, Qt::BottomDockWidgetArea);
+    QDockWidget* server = addDock(tr("API server"), "serverDock", scrolled(new ServerPanel(mApiServer, this)),
+                                  Qt::RightDockWidgetArea);
+    tabifyDockWidget(load, server);
+    load->raise();
     resizeDocks({model, serving}, {340, 400}, Qt::Horizontal);
     resizeDocks({model, device, kv}, {400, 300, 300}, Qt::Vertical);
     resizeDocks({serving, load, roof}, {420, 300, 300}, Qt::Vertical);
@@ -149,6 +158,8 @@ void MainWindow::buildMenus() {
         QString err;
         if (!p.isEmpty() && !exportMetricsCsv(p, &err)) reportError(tr("Could not export: %1").arg(err));
     });
+    file->addAction(tr("Export as &vLLM / SGLang / llama-server Command…"), this, &MainWindow::showExportCommands)
+        ->setObjectName(QStringLiteral("exportCommandsAction"));
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
@@ -176,6 +187,7 @@ void MainWindow::connectChat() {
     connect(mStore, &ConversationStore::currentChanged, this, &MainWindow::showCurrentConversation);
     connect(mStore, &ConversationStore::saveFailed, this, &MainWindow::reportError);
     connect(mSettings, &SettingsStore::saveFailed, this, &MainWindow::reportError);
+    connect(mApiServer, &ServerController::failed, this, &MainWindow::reportError);
     connect(mChat, &ChatController::busyChanged, mChatPanel, &ChatPanel::setBusy);
     connect(mChat, &ChatController::replyStarted, mStatus, &EngineStatusBar::showGenerating);
     connect(mChat, &ChatController::replyFinished, mStatus, &EngineStatusBar::showReply);
@@ -352,6 +364,15 @@ bool MainWindow::openSession(const QString& path, QString* error) {
 }
 
 bool MainWindow::exportMetricsCsv(const QString& path, QString* error) { return mPlots->saveCsv(path, error); }
+
+void MainWindow::showExportCommands() {
+    const bool loaded = mBridge->isLoaded();
+    const QString model = loaded ? mBridge->model().path : savedEngineSettings(EngineSettings()).modelPath;
+    auto* d = new ExportCommandDialog(
+        ExportCommandDialog::inputFor(mServing->config(), model, loaded ? mBridge->model().contextLength : 0), this);
+    d->setAttribute(Qt::WA_DeleteOnClose);
+    d->show();
+}
 
 void MainWindow::saveLayout() {
     if (mLayoutSaved) return;

@@ -2,8 +2,10 @@
 // Owns the stores (SettingsStore, ConversationStore: persisted under JsonFile::dataDir()), the
 // EngineBridge (engine, load generator, metrics pump), the ChatController and ServingController.
 // Central: the message banner over the conversation list and the chat. Docks: Model, Serving,
-// Load generator, Plots, Roofline, KV blocks, Device (their layout is remembered). File menu:
-// open model, save/open session, export metrics CSV. Keys: Ctrl+Enter sends, Esc stops, Ctrl+N new.
+// Load generator, API server (ServerController), Plots, Roofline, KV blocks, Device (their layout
+// is remembered). File menu: open model, save/open session, export metrics CSV, export the
+// serving settings as vLLM / SGLang / llama-server commands.
+// Keys: Ctrl+Enter sends, Esc stops, Ctrl+N new.
 // Exercise: tests/test_chat_window.cpp, tests/test_workbench_window.cpp.
 #pragma once
 #include "EngineTypes.h"
@@ -26,6 +28,8 @@ class ModelPanel;
 class PlotsPanel;
 class QDockWidget;
 class RooflineWidget;
+class ServerController;
+class ServerPanel;
 class ServingController;
 class ServingPanel;
 class SettingsStore;
@@ -49,6 +53,8 @@ public:
     bool saveSession(const QString& path, QString* error = nullptr);
     bool openSession(const QString& path, QString* error = nullptr);
     bool exportMetricsCsv(const QString& path, QString* error = nullptr);
+    /// Opens the non-modal dialog with the config in force as vLLM / SGLang / llama-server commands.
+    void showExportCommands();
 
     EngineBridge* bridge() const { return mBridge; }
     ChatController* chat() const { return mChat; }
@@ -57,6 +63,7 @@ public:
     ConversationStore* conversations() const { return mStore; }
     SettingsStore* settings() const { return mSettings; }
     ServingController* serving() const { return mServing; }
+    ServerController* apiServer() const { return mApiServer; }
     ChatPanel* chatPanel() const { return mChatPanel; }
     ServingPanel* servingPanel() const { return mServingPanel; }
     LoadGeneratorPanel* loadPanel() const { return mLoadPanel; }
@@ -89,6 +96,7 @@ private:
     EngineBridge* mBridge;
     ChatController* mChat;
     ServingController* mServing;
+    ServerController* mApiServer;   // the OpenAI-compatible API on mBridge's engine
     ConversationListPanel* mConversationList;
     ChatPanel* mChatPanel;
     ServingPanel* mServingPanel;
