@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
     for (int i = 0; i < argc; ++i) args.commandLine += (i ? " " : "") + std::string(argv[i]);
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
+        if (a == "-h") a = "--help";
         if (a.rfind("--", 0) == 0) {
             if (kFlags.count(a)) args.options[a] = "1";
             else if (i + 1 < argc) args.options[a] = argv[++i];
@@ -82,6 +83,10 @@ int main(int argc, char** argv) {
     }
     if (args.has("--version")) { std::printf("ridgeline-bench %s\n", RL_VERSION); return 0; }
     if (args.has("--help")) { std::fputs(kUsage, stdout); return 0; }
+    if (args.command.empty()) {
+        std::fprintf(stderr, "ridgeline-bench: a command is needed: serve, decode or prefill (try --help)\n");
+        return 2;
+    }
     try {
         if (args.command == "serve") return runServe(args);
         if (args.command == "decode") return runKernelBench(args, true);

@@ -1,22 +1,30 @@
 // ridgeline: the Qt workbench window. Opens the model given by --model, else $RIDGELINE_MODEL, else
-// the one used last time (settings), else the build's default (RL_DEFAULT_MODEL).
+// the one used last time (settings), else the default model (SmolLM2-135M-Instruct.Q4_1.gguf) from
+// the checkout's models/ (only when run from its build tree) or from the user's data dir
+// ($XDG_DATA_HOME/ridgeline/models). With none of these, FirstRunDialog offers to download it
+// (lib/ridgeline/fetch-model), to open a file or to start on a synthetic model (ModelLocator.h).
 //   ridgeline [--model PATH] [--backend cpu|cuda] [--threads N] [--max-tokens N]
 //   ridgeline --screenshot FILE.png [--prompt TEXT] [--scenario NAME] [--after SECONDS] [--size WxH]
 //     loads the default model (not the saved one), optionally starts the scenario's virtual users,
 //     sends the prompt, waits --after seconds (default: until the reply finishes), saves a grab of
 //     the whole window and exits. Its data (conversations, settings) live in a temporary directory
-//     unless $RIDGELINE_DATA_DIR is set, so screenshots never touch your history.
-// Exit codes: 0 ok, 1 runtime failure (reply failed, PNG not written, timeout), 2 bad arguments
-// or a model that cannot be loaded (--screenshot only; the window itself reports and keeps going).
+//     unless $RIDGELINE_DATA_DIR is set, so screenshots never touch your history. With no model
+//     found it saves a grab of the first-run dialog instead and exits 2.
+// --help and --version need no display. Exit codes (docs/packaging.md): 0 ok, 1 runtime failure
+// (reply failed, PNG not written, timeout), 2 bad arguments, or (--screenshot only) a model that
+// cannot be loaded or none found; the window itself reports load errors and keeps going.
 #include "ChatController.h"
 #include "ChatPanel.h"
 #include "EngineBridge.h"
+#include "FirstRunDialog.h"
 #include "MainWindow.h"
+#include "ModelLocator.h"
 #include "TranscriptView.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QFileInfo>
+#include <QIcon>
 #include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTimer>
@@ -27,6 +35,12 @@
 #ifndef RL_DEFAULT_MODEL
 #define RL_DEFAULT_MODEL ""
 #endif
+#ifndef RL_SOURCE_FETCH_SCRIPT
+#define RL_SOURCE_FETCH_SCRIPT ""
+#endif
+#ifndef RL_BUILD_APP_DIR
+#define RL_BUILD_APP_DIR ""
+#endif
 
 namespace {
 
@@ -34,6 +48,15 @@ constexpr int kScreenshotTimeoutMs = 300'000;
 
 void fail(const QString& message) {
     std::fprintf(stderr, "ridgeline: %s\n", qPrintable(message));
+}
+
+bool isFile(const QString& path) { return QFileInfo(path).isFile(); }
+
+/// True when this binary is the one in its build tree (not an installed copy): only then may it
+/// use the checkout's models/ and packaging/fetch-model.
+bool runFromBuildTree() {
+    const QString built = QFileInfo(QStringLiteral(RL_BUILD_APP_DIR)).canonicalFilePath();
+    return !built.isEmpty() && QFileInfo(QCoreApplication::applicationDirPath()).canonicalFilePath() == built;
 }
 
 struct ShotOptions {
@@ -97,26 +120,20 @@ void runScreenshot(MainWindow& window, const ShotOptions& o) {
 } // namespace
 
 int main(int argc, char** argv) {
-    // --help and --version must work without a display (over ssh, in CI): no window is shown.
-    for (int i = 1; i < argc; ++i) {
-        const QByteArray a(argv[i]);
-        if ((a == "--help" || a == "-h" || a == "--help-all" || a == "--version" || a == "-v") &&
-            qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
-            qputenv("QT_QPA_PLATFORM", "offscreen");
-    }
-    QApplication app(argc, argv);
-    QApplication::setApplicationName(QStringLiteral("ridgeline"));
-    QApplication::setApplicationDisplayName(QStringLiteral("Ridgeline"));
-    QApplication::setApplicationVersion(QStringLiteral(RL_VERSION));
-    QApplication::setOrganizationName(QStringLiteral("Ridgeline"));
-
+    // Everything about the arguments is decided before QApplication exists, so --help, --version
+    // and usage errors (exit 2) work without a display (over ssh, in CI). Qt's own options
+    // (-platform, -style) are not accepted here: use QT_QPA_PLATFORM and QT_STYLE_OVERRIDE.
+    QStringList rawArgs;
+    for (int i = 0; i < argc; ++i) rawArgs << QString::fromLocal8Bit(argv[i]);
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("Ridgeline: a desktop LLM inference workbench."));
     parser.addHelpOption();
     parser.addVersionOption();
     const QCommandLineOption modelOpt(
         {QStringLiteral("m"), QStringLiteral("model")},
-        QStringLiteral("GGUF model to open (default: $RIDGELINE_MODEL, else %1).").arg(RL_DEFAULT_MODEL),
+        QStringLiteral("GGUF model to open, or synthetic:NAME (default: $RIDGELINE_MODEL, else the one used "
+                       "last time, else %1 in %2; when there is none, a dialog offers to download it).")
+            .arg(QLatin1String(ModelLocator::kDefaultModelFile), ModelLocator::userModelDir()),
         QStringLiteral("path"));
     const QCommandLineOption backendOpt(QStringLiteral("backend"), QStringLiteral("auto, cpu or cuda (default auto: cuda when a GPU is usable)."),
                                         QStringLiteral("name"), QStringLiteral("auto"));
@@ -143,12 +160,18 @@ int main(int argc, char** argv) {
                                      QStringLiteral("WxH"));
     parser.addOptions({modelOpt, backendOpt, threadsOpt, maxTokensOpt, shotOpt, promptOpt, scenarioOpt, afterOpt,
                        sizeOpt});
-    if (!parser.parse(QCoreApplication::arguments())) {
+    if (!parser.parse(rawArgs)) {
         fail(parser.errorText() + QStringLiteral(" (try --help)"));
         return 2;
     }
-    if (parser.isSet(QStringLiteral("help"))) parser.showHelp(0);
-    if (parser.isSet(QStringLiteral("version"))) parser.showVersion();
+    if (parser.isSet(QStringLiteral("help")) || parser.isSet(QStringLiteral("help-all")) ||
+        parser.isSet(QStringLiteral("version"))) {
+        QCoreApplication info(argc, argv);   // no GUI: prints and exits 0
+        QCoreApplication::setApplicationName(QStringLiteral("ridgeline"));
+        QCoreApplication::setApplicationVersion(QStringLiteral(RL_VERSION));
+        if (parser.isSet(QStringLiteral("version"))) parser.showVersion();
+        parser.showHelp(0);
+    }
 
     bool okThreads = false, okMax = false;
     EngineSettings engine;
@@ -158,6 +181,11 @@ int main(int argc, char** argv) {
     gen.maxTokens = parser.value(maxTokensOpt).toInt(&okMax);
     if (!okThreads || engine.threads < 0 || !okMax || gen.maxTokens <= 0) {
         fail(QStringLiteral("--threads and --max-tokens take a non-negative number (try --help)"));
+        return 2;
+    }
+    if (engine.backend != QLatin1String("auto") && engine.backend != QLatin1String("cpu") &&
+        engine.backend != QLatin1String("cuda")) {
+        fail(QStringLiteral("--backend takes auto, cpu or cuda (try --help)"));
         return 2;
     }
     if (!parser.positionalArguments().isEmpty()) {
@@ -187,6 +215,13 @@ int main(int argc, char** argv) {
         }
         if (size.isEmpty()) size = QSize(1800, 1100);
     }
+    QApplication app(argc, argv);
+    QApplication::setApplicationName(QStringLiteral("ridgeline"));
+    QApplication::setApplicationDisplayName(QStringLiteral("Ridgeline"));
+    QApplication::setApplicationVersion(QStringLiteral(RL_VERSION));
+    QApplication::setOrganizationName(QStringLiteral("Ridgeline"));
+    QApplication::setWindowIcon(QIcon::fromTheme(QStringLiteral("ridgeline")));
+
     // Screenshots run on a throwaway data directory unless the caller chose one.
     std::unique_ptr<QTemporaryDir> scratch;
     if (shot && qEnvironmentVariableIsEmpty("RIDGELINE_DATA_DIR")) {
@@ -196,19 +231,43 @@ int main(int argc, char** argv) {
 
     MainWindow window;
     window.setGenerationSettings(gen);
-    engine.modelPath = parser.value(modelOpt);
-    if (engine.modelPath.isEmpty()) engine.modelPath = qEnvironmentVariable("RIDGELINE_MODEL");
     const EngineSettings saved = window.savedEngineSettings(engine);
-    if (engine.modelPath.isEmpty() && !shot && !saved.modelPath.isEmpty() &&
-        (saved.modelPath.startsWith(QLatin1String("synthetic:")) || QFileInfo::exists(saved.modelPath)))
-        engine.modelPath = saved.modelPath;
-    if (engine.modelPath.isEmpty()) engine.modelPath = QStringLiteral(RL_DEFAULT_MODEL);
+    const bool fromBuildTree = runFromBuildTree();
+    ModelLocator::Candidates candidates;
+    candidates.argument = parser.value(modelOpt);
+    candidates.environment = qEnvironmentVariable("RIDGELINE_MODEL");
+    if (!shot) candidates.saved = saved.modelPath;
+    if (fromBuildTree) candidates.sourceDefault = QStringLiteral(RL_DEFAULT_MODEL);
+    candidates.userDefault = ModelLocator::userDefaultModel();
+    const ModelLocator::Choice choice = ModelLocator::choose(candidates, isFile);
+    engine.modelPath = choice.path;
     engine.serving = saved.serving;
     if (!parser.isSet(backendOpt) && !shot) engine.backend = saved.backend;
 
-    if (shot) runScreenshot(window, o);
     if (!size.isEmpty()) window.resize(size);
     window.show();
+    if (engine.modelPath.isEmpty()) {
+        const QString script = ModelLocator::fetchScript(
+            QCoreApplication::applicationDirPath(), fromBuildTree ? QStringLiteral(RL_SOURCE_FETCH_SCRIPT) : QString(),
+            isFile);
+        FirstRunDialog first(choice.searched, script, ModelLocator::userModelDir(), &window);
+        if (shot) {   // nobody to click: save what a first start shows, say what to do, exit 2
+            first.show();
+            QCoreApplication::processEvents();
+            if (!first.grab().save(o.file, "PNG")) {
+                fail(QStringLiteral("no model found, and could not write %1").arg(o.file));
+                return 1;
+            }
+            fail(QStringLiteral("no model found (looked in %1); saved the first-run dialog to %2. Download the "
+                                "default model with %3, or pass --model PATH|synthetic:NAME")
+                     .arg(choice.searched.join(QStringLiteral(", ")), QFileInfo(o.file).absoluteFilePath(),
+                          script.isEmpty() ? QStringLiteral("fetch-model") : script));
+            return 2;
+        }
+        if (first.exec() == QDialog::Accepted) engine.modelPath = first.chosenModel();
+        if (engine.modelPath.isEmpty()) return app.exec();   // "Not now": the window, no model
+    }
+    if (shot) runScreenshot(window, o);
     window.loadModel(engine);
     return app.exec();
 }
