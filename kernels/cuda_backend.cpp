@@ -44,8 +44,9 @@ void cuda_backend::free_all() noexcept {
     cudaFree(inv_freq_d_);
     cudaFree(staging_);
     cudaFree(ids_d_);
+    cudaFree(attn_ws_);
     cudaFreeHost(ids_h_);
-    ids_d_ = nullptr, ids_h_ = nullptr;
+    ids_d_ = nullptr, ids_h_ = nullptr, attn_ws_ = nullptr, attn_ws_cap_ = 0;
     forget_graphs();
     kv_pool_ = nullptr, meta_d_ = nullptr, meta_h_ = nullptr, inv_freq_d_ = nullptr, staging_ = nullptr;
     if (meta_copied_) cudaEventDestroy(meta_copied_);
@@ -208,7 +209,21 @@ void cuda_backend::attention(int layer, const tensor& q, tensor& out, int n_head
                  std::to_string(head_dim));
     const kernels::paged_kv kv = layer_kv(layer);
     kernels::attention_prefill_bf16(bf(q), bf(out), kv, meta_, tiles_d_, n_tiles_, n_heads, scale, stream_);
-    kernels::attention_decode_bf16(bf(q), bf(out), kv, meta_, decode_rows_d_, n_decode_, n_heads, scale, stream_);
+    const int splits = kernels::attention_decode_splits(n_decode_, n_heads, n_kv_heads, sms_);
+    const int64_t ws = kernels::attention_decode_ws_floats(n_decode_, n_heads, head_dim, splits);
+    if (ws > attn_ws_cap_) {
+        // The eager first run of a step shape grows it, before that shape is ever recorded.
+        RL_CHECK(!recording_, "attention: decode workspace must grow while recording a step graph");
+        RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
+        forget_graphs();  // recordings point at the old workspace
+        RL_CUDA_CHECK(cudaFree(attn_ws_));
+        attn_ws_ = nullptr, attn_ws_cap_ = 0;
+        const int64_t cap = std::max<int64_t>(ws * 3 / 2, 1 << 16);
+        attn_ws_ = static_cast<float*>(device_alloc(size_t(cap) * sizeof(float), "decode attention workspace"));
+        attn_ws_cap_ = cap;
+    }
+    kernels::attention_decode_bf16(bf(q), bf(out), kv, meta_, decode_rows_d_, n_decode_, n_heads, scale, stream_,
+                                   splits, attn_ws_, attn_ws_cap_);
 }
 
 void cuda_backend::silu_mul(const tensor& gate, const tensor& up, tensor& out) {

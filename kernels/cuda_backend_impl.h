@@ -110,6 +110,8 @@ private:
 
     std::vector<float> inv_freq_h_;  // the rope frequencies last uploaded
     float* inv_freq_d_ = nullptr;
+    float* attn_ws_ = nullptr;  // split-K partial states of decode attention
+    int64_t attn_ws_cap_ = 0;   // floats
     uint8_t* staging_ = nullptr;  // raw GGUF bytes on their way to the dequant kernel
     size_t staging_cap_ = 0;
 

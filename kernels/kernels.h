@@ -107,8 +107,15 @@ void kv_store_bf16(const uint16_t* k, const uint16_t* v, const paged_kv& kv, con
 /// Attention of single-token rows (decode): rows[n_rows] are batch rows, each attending to
 /// positions 0..positions[row] of its sequence. q, out [n_tokens, n_heads*head_dim].
 /// head_dim in {64, 96, 128, 256}; n_heads a multiple of kv.n_kv_heads.
+/// n_split > 1 splits every row's context into that many slices (more CTAs at small batch) and
+/// needs ws with attention_decode_ws_floats(...) floats; attention_decode_splits picks n_split
+/// from the batch shape alone (so a recorded graph stays valid as contexts grow).
 void attention_decode_bf16(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& step,
-                           const int32_t* rows, int n_rows, int n_heads, float scale, rl_stream stream);
+                           const int32_t* rows, int n_rows, int n_heads, float scale, rl_stream stream,
+                           int n_split = 1, float* ws = nullptr, int64_t ws_floats = 0);
+constexpr int attention_decode_max_splits = 16;
+int attention_decode_splits(int n_rows, int n_heads, int n_kv_heads, int sms);
+int64_t attention_decode_ws_floats(int n_rows, int n_heads, int head_dim, int n_split);
 
 /// Causal attention of multi-token chunks: tiles[2*t] is a sequence, tiles[2*t+1] the offset of
 /// the tile's first row inside that sequence's rows (tiles of attention_prefill_tile_rows rows).

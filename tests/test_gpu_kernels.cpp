@@ -412,6 +412,26 @@ private slots:
         }
     }
 
+    // Decode attention without split-K (100 rows x 3 kv heads fill the SMs: n_split 1) and with
+    // it (2 rows: up to 16 slices, most of them empty for short contexts).
+    void attentionSplitAndUnsplit() {
+        GPU_OR_SKIP();
+        gpu g;
+        std::mt19937 rng(11);
+        const int n_seqs = 100;
+        QCOMPARE(rl::kernels::attention_decode_splits(n_seqs, 9, 3, 132), 1);
+        QVERIFY(rl::kernels::attention_decode_splits(2, 9, 3, 132) > 1);
+        attn_harness h(g, attn_case{9, 3, 64, 16}, n_seqs, 80, rng);
+        std::vector<std::pair<int, int>> prefill, decode;
+        for (int s = 0; s < n_seqs; ++s) {
+            prefill.push_back({s, 1 + (s * 7) % 60});
+            decode.push_back({s, 1});
+        }
+        CHECK_REL("attention prefill x100", h.step(prefill));
+        CHECK_REL("attention decode x100", h.step(decode));
+        CHECK_REL("attention decode x2", h.step({{3, 1}, {97, 1}}));
+    }
+
     // GQA 32:8, head_dim 128: a long prompt (decode contexts past 4 warps x 32 keys), continued chunks.
     void attentionGqa32x8() {
         GPU_OR_SKIP();
@@ -471,6 +491,7 @@ private slots:
 };
 
 RL_TEST_MAIN(TestGpuKernels, deviceInfo, uploadDownloadRoundTrip, embedAndGatherRows, rmsNorm, fusedAddRmsNorm,
-             addBiasSiluMul, rope, matmulMatchesCpu, attentionGqa9x3, attentionGqa32x8, attentionOtherShapes,
+             addBiasSiluMul, rope, matmulMatchesCpu, attentionGqa9x3, attentionSplitAndUnsplit, attentionGqa32x8,
+             attentionOtherShapes,
              rejectsBadInput)
 #include "test_gpu_kernels.moc"
