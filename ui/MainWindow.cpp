@@ -16,6 +16,7 @@
 #include "MetricsPump.h"
 #include "ModelPanel.h"
 #include "PlotsPanel.h"
+#include "RemoteMetricsSource.h"
 #include "RooflineWidget.h"
 #include "ServerController.h"
 #include "ServerPanel.h"
@@ -29,6 +30,7 @@
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QInputDialog>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QScrollArea>
@@ -161,6 +163,12 @@ void MainWindow::buildMenus() {
     file->addAction(tr("Export as &vLLM / SGLang / llama-server Command…"), this, &MainWindow::showExportCommands)
         ->setObjectName(QStringLiteral("exportCommandsAction"));
     file->addSeparator();
+    file->addAction(tr("&Watch Remote Server…"), this, &MainWindow::askWatchRemote)
+        ->setObjectName(QStringLiteral("watchRemoteAction"));
+    mLocalAction = file->addAction(tr("Back to &Local Engine"), this, &MainWindow::watchLocal);
+    mLocalAction->setObjectName(QStringLiteral("watchLocalAction"));
+    mLocalAction->setEnabled(false);
+    file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
     QMenu* chat = menuBar()->addMenu(tr("&Chat"));
@@ -215,6 +223,12 @@ void MainWindow::connectEngine() {
     });
     MetricsPump* pump = mBridge->metricsPump();
     connect(pump, &MetricsPump::frameReady, mPlots, &PlotsPanel::onFrame);
+    // Remote mode: the same plots fed by another server's /metrics (watchRemote, watchLocal).
+    mRemote = new RemoteMetricsSource(this);
+    connect(mRemote, &RemoteMetricsSource::frameReady, mPlots, &PlotsPanel::onFrame);
+    connect(mRemote, &RemoteMetricsSource::markerChanged, mPlots, &PlotsPanel::setRemoteMarker);
+    connect(mRemote, &RemoteMetricsSource::failed, this, [this](const QString& m) { reportError(tr("Remote metrics: %1").arg(m)); });
+    connect(mRemote, &RemoteMetricsSource::recovered, mBanner, &QWidget::hide);
     connect(pump, &MetricsPump::frameReady, mRoofline, &RooflineWidget::onFrame);
     connect(pump, &MetricsPump::frameReady, mKvMap, &KvBlockMapWidget::onFrame);
     connect(pump, &MetricsPump::frameReady, mDevice, &DevicePanel::onFrame);
@@ -404,4 +418,33 @@ void MainWindow::showAbout() {
     QMessageBox::about(this, tr("About Ridgeline"),
                        tr("<b>Ridgeline</b> %1<br>A desktop LLM inference workbench.")
                            .arg(QStringLiteral(RL_VERSION)));
+}
+
+void MainWindow::askWatchRemote() {
+    bool ok = false;
+    const QString last = mRemote->url().isValid() ? mRemote->url().toString() : QStringLiteral("http://127.0.0.1:8000/metrics");
+    const QString text = QInputDialog::getText(this, tr("Watch Remote Server"),
+                                               tr("Prometheus /metrics URL of a vLLM, SGLang, llama-server or ridgeline-serve:"),
+                                               QLineEdit::Normal, last, &ok);
+    if (!ok) return;
+    const QUrl url = RemoteMetricsSource::normalizeUrl(text);
+    if (!url.isValid()) return reportError(tr("Not an http(s) URL: %1").arg(text));
+    watchRemote(url);
+}
+
+void MainWindow::watchRemote(const QUrl& url) {
+    disconnect(mBridge->metricsPump(), &MetricsPump::frameReady, mPlots, &PlotsPanel::onFrame);
+    mPlots->clear();   // remote time starts at 0 when watching starts
+    mBanner->hide();
+    mRemote->start(url);
+    mLocalAction->setEnabled(true);
+}
+
+void MainWindow::watchLocal() {
+    if (!mRemote->isRunning()) return;
+    mRemote->stop();
+    mPlots->setRemoteMarker(QString());
+    mPlots->clear();
+    connect(mBridge->metricsPump(), &MetricsPump::frameReady, mPlots, &PlotsPanel::onFrame, Qt::UniqueConnection);
+    mLocalAction->setEnabled(false);
 }

@@ -26,7 +26,10 @@ class LoadGeneratorPanel;
 class MessageBanner;
 class ModelPanel;
 class PlotsPanel;
+class QAction;
 class QDockWidget;
+class QUrl;
+class RemoteMetricsSource;
 class RooflineWidget;
 class ServerController;
 class ServerPanel;
@@ -55,6 +58,11 @@ public:
     bool exportMetricsCsv(const QString& path, QString* error = nullptr);
     /// Opens the non-modal dialog with the config in force as vLLM / SGLang / llama-server commands.
     void showExportCommands();
+    /// Remote mode: the plots show the /metrics of another server (vLLM, SGLang, llama-server,
+    /// ridgeline-serve) instead of this engine's; watchLocal() goes back. The local engine keeps running.
+    void watchRemote(const QUrl& url);
+    void watchLocal();
+    RemoteMetricsSource* remoteSource() const { return mRemote; }
 
     EngineBridge* bridge() const { return mBridge; }
     ChatController* chat() const { return mChat; }
@@ -90,6 +98,7 @@ private:
     void onLoaded(const ModelSummary& model);
     void onLoadFailed(const QString& message);
     void reportError(const QString& message);
+    void askWatchRemote();
 
     SettingsStore* mSettings;
     ConversationStore* mStore;
@@ -108,5 +117,7 @@ private:
     DevicePanel* mDevice;
     MessageBanner* mBanner;
     EngineStatusBar* mStatus;
+    RemoteMetricsSource* mRemote = nullptr;
+    QAction* mLocalAction = nullptr;
     bool mLayoutSaved = false;
 };

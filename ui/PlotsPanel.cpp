@@ -33,11 +33,20 @@ PlotsPanel::PlotsPanel(QWidget* parent) : QWidget(parent) {
     bar->addStretch(1);
     bar->addWidget(mStatus);
 
+    // Remote mode's marker: its own row, in the highlight colour, so it cannot be missed.
+    mRemoteLabel = new QLabel;
+    mRemoteLabel->setObjectName(QStringLiteral("remoteMarker"));
+    mRemoteLabel->setStyleSheet(QStringLiteral("QLabel { font-weight: bold; color: palette(highlighted-text);"
+                                               " background: palette(highlight); padding: 2px 6px; }"));
+    mRemoteLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    mRemoteLabel->hide();
+
     mGrid = new QGridLayout;
     mGrid->setSpacing(2);
     auto* outer = new QVBoxLayout(this);
     outer->setContentsMargins(4, 4, 4, 4);
     outer->addLayout(bar);
+    outer->addWidget(mRemoteLabel);
     outer->addLayout(mGrid, 1);
     buildPlots();
     setColumns(2);
@@ -126,6 +135,18 @@ void PlotsPanel::buildPlots() {
     p->setFixedLeftRange(0, 105);
     p->setRightAxisLabel(tr("recomputed tok/s"));
     for (LivePlot* lp : mPlots) lp->refresh(0, mWindowS, true);
+}
+
+void PlotsPanel::setRemoteMarker(const QString& marker) {
+    mRemoteMarker = marker;
+    const bool remote = !marker.isEmpty();
+    mRemoteLabel->setText(marker);
+    mRemoteLabel->setVisible(remote);
+    // A remote KV gauge is a fraction of a pool whose block count we do not know.
+    mPlots[KvCache]->yAxis->setLabel(remote ? tr("% of pool") : tr("blocks"));
+    // FLOP and byte utilisation need the cost model and the step timings: not exported remotely.
+    mPlots[Utilization]->setVisible(!remote);
+    markDirty();
 }
 
 void PlotsPanel::setColumns(int columns) {

@@ -3,7 +3,9 @@
 // utilisation (with the misleading busy %), latency percentiles, prefix cache. Frames only update
 // the history and the graphs' data and mark plots dirty; one 40 ms timer replots the dirty ones
 // (rpQueuedReplot). Pause freezes the view (data keeps accumulating) and allows wheel zoom and
-// drag on the time axis, shared by all six. Exercise: tests/test_workbench_plots.cpp.
+// drag on the time axis, shared by all six. In remote mode (RemoteMetricsSource feeds onFrame) a
+// marker names the server and scrape interval, KV fill reads in % of the pool and the utilisation
+// plot, which a remote server cannot supply, is hidden. Exercise: tests/test_workbench_plots.cpp.
 #pragma once
 #include "MetricsHistory.h"
 
@@ -27,6 +29,11 @@ public:
     const MetricsHistory& history() const { return mHistory; }
     double windowSeconds() const { return mWindowS; }
     bool isPaused() const { return mPaused; }
+    /// Remote mode: a non-empty `marker` ("REMOTE: <url> · scrape every 2 s") is shown over the
+    /// plots; empty returns to the local engine's presentation.
+    void setRemoteMarker(const QString& marker);
+    bool isRemote() const { return !mRemoteMarker.isEmpty(); }
+    QString remoteMarker() const { return mRemoteMarker; }
     /// Lays the plots out in `columns` columns (1: a vertical stack; default 2).
     void setColumns(int columns);
 
@@ -57,6 +64,8 @@ private:
     QComboBox* mWindowBox;
     QPushButton* mPauseButton;
     QLabel* mStatus;
+    QLabel* mRemoteLabel;
+    QString mRemoteMarker;
     QTimer* mReplotTimer;
     double mWindowS = 60;
     bool mPaused = false;
