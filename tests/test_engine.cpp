@@ -140,6 +140,17 @@ private slots:
             QVERIFY(together.get(i).done);
             QCOMPARE(together.get(i).tokens, alone.get(0).tokens);
         }
+        // Idle now: the gauges and the KV map show no running request and no used block, even
+        // though the last step's record had a batch of 1 and used blocks.
+        const rl::metrics_snapshot snap = eng->snapshot();
+        QCOMPARE(snap.num_requests_running, 0);
+        QCOMPARE(snap.num_requests_waiting, 0);
+        QCOMPARE(snap.kv_used, 0);
+        QCOMPARE(snap.kv_used + snap.kv_cached + snap.kv_free, 8);
+        QVERIFY(eng->step_history().back().num_running > 0);
+        const auto map = eng->kv_map();
+        QCOMPARE(int(map.blocks.size()), 8);
+        for (const auto& b : map.blocks) QVERIFY(b.state != rl::block_manager::block_state::block_state_used);
     }
 
     // The same conversation turn gives the same greedy tokens whether its prefix comes from the

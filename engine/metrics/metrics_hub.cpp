@@ -59,6 +59,12 @@ void metrics_hub::record_step(step_record r) {
     while (!steps_.empty() && steps_.front().t_s < r.t_s - history_s_) steps_.pop_front();
 }
 
+void metrics_hub::set_gauges(int running, int waiting, int kv_used, int kv_cached, int kv_free) {
+    std::lock_guard lk(mu_);
+    live_ = gauges{running, waiting, kv_used, kv_cached, kv_free};
+    has_live_ = true;
+}
+
 void metrics_hub::add_overhead(double seconds) {
     std::lock_guard lk(mu_);
     totals_.metrics_overhead_s += seconds;
@@ -77,11 +83,19 @@ metrics_snapshot metrics_hub::snapshot(double now_s, uint64_t since_index, size_
     std::lock_guard lk(mu_);
     metrics_snapshot s = totals_;
     s.t_s = now_s;
-    s.num_requests_running = last_.num_running;
-    s.num_requests_waiting = last_.num_waiting;
-    s.kv_used = last_.kv_used;
-    s.kv_cached = last_.kv_cached;
-    s.kv_free = steps_.empty() ? kv_total_ : last_.kv_free;
+    if (has_live_) {
+        s.num_requests_running = live_.running;
+        s.num_requests_waiting = live_.waiting;
+        s.kv_used = live_.kv_used;
+        s.kv_cached = live_.kv_cached;
+        s.kv_free = live_.kv_free;
+    } else {
+        s.num_requests_running = last_.num_running;
+        s.num_requests_waiting = last_.num_waiting;
+        s.kv_used = last_.kv_used;
+        s.kv_cached = last_.kv_cached;
+        s.kv_free = steps_.empty() ? kv_total_ : last_.kv_free;
+    }
     s.kv_total = kv_total_;
     s.kv_cache_usage_perc = kv_total_ > 0 ? double(s.kv_used) / kv_total_ : 0;
 

@@ -26,6 +26,10 @@ public:
     /// Fills flops_util/bw_util from the peaks, assigns the index, stores the record.
     void record_step(step_record r);
     void record_request(const request_record& r);
+    /// The gauges as they stand now (after a step's finished requests left, or a cancel, or a
+    /// rejection while idle). A step record's num_running is that step's batch; the
+    /// num_requests_running gauge must drop to 0 once the engine is idle.
+    void set_gauges(int running, int waiting, int kv_used, int kv_cached, int kv_free);
     /// Time the engine spent on metrics bookkeeping (records, KV map), to show it stays small.
     void add_overhead(double seconds);
 
@@ -45,6 +49,9 @@ private:
     std::deque<request_record> requests_;
     metrics_snapshot totals_;     // counters only
     step_record last_;
+    struct gauges { int running = 0, waiting = 0, kv_used = 0, kv_cached = 0, kv_free = 0; };
+    gauges live_;
+    bool has_live_ = false;
 };
 
 percentiles compute_percentiles(std::vector<double> v);

@@ -194,7 +194,7 @@ public:
 
     void wait_idle() override {
         std::unique_lock lk(mu_);
-        idle_cv_.wait(lk, [this] { return outstanding_ == 0; });
+        idle_cv_.wait(lk, [this] { return outstanding_ == 0 && !in_step_; });
     }
 
     const engine_info& info() const override { return info_; }
@@ -211,6 +211,7 @@ private:
                 cv_.wait(lk, [this] { return stop_ || !queue_.empty() || !sched_->idle(); });
                 if (stop_) break;
                 cmds.swap(queue_);
+                in_step_ = true;  // wait_idle() waits until this round's records are in
             }
             for (auto& c : cmds) {
                 if (auto* s = std::get_if<submit_cmd>(&c)) admit(std::move(*s));
@@ -218,6 +219,13 @@ private:
                 else cancel_now(std::get<cancel_cmd>(c).id);
             }
             if (!sched_->idle()) step();
+            publish_gauges();
+            if (sched_->idle()) publish_kv_map(now_s(), true);  // the map shows the idle pool
+            {
+                std::lock_guard lk(mu_);
+                in_step_ = false;
+                if (outstanding_ == 0) idle_cv_.notify_all();
+            }
         }
         // Shutting down: every request still gets its final event.
         std::vector<uint64_t> ids;
@@ -313,8 +321,13 @@ private:
         hub_.add_overhead(std::chrono::duration<double>(clock_type::now() - t_rec).count());
     }
 
-    void publish_kv_map(double now) {
-        if (now - kv_map_.t_s < 0.1 && kv_published_once_) return;  // kv_map_.t_s only changes here
+    void publish_gauges() {
+        const block_counts bc = blocks_->counts();
+        hub_.set_gauges(int(sched_->running().size()), sched_->num_waiting(), bc.used, bc.cached, bc.free);
+    }
+
+    void publish_kv_map(double now, bool force = false) {
+        if (!force && now - kv_map_.t_s < 0.1 && kv_published_once_) return;  // kv_map_.t_s only changes here
         std::vector<block_manager::block_view> view;
         blocks_->export_view(view);
         std::lock_guard lk(kv_map_mu_);
@@ -375,6 +388,7 @@ private:
     std::condition_variable cv_, idle_cv_;
     std::deque<command> queue_;
     bool stop_ = false;
+    bool in_step_ = false;  // the engine thread is handling a round of commands and a step
     uint64_t next_id_ = 0;
     int outstanding_ = 0;
 
