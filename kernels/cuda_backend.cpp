@@ -50,6 +50,8 @@ void cuda_backend::free_all() noexcept {
     forget_graphs();
     kv_pool_ = nullptr, meta_d_ = nullptr, meta_h_ = nullptr, inv_freq_d_ = nullptr, staging_ = nullptr;
     if (meta_copied_) cudaEventDestroy(meta_copied_);
+    for (cudaEvent_t& e : timer_ev_)
+        if (e) cudaEventDestroy(e), e = nullptr;
     if (stream_) cudaStreamDestroy(stream_);
     meta_copied_ = nullptr, stream_ = nullptr;
 }
@@ -62,6 +64,23 @@ device_info cuda_backend::info() const {
     d.compute_units = sms_;
     RL_CUDA_CHECK(cudaMemGetInfo(&d.free_memory, &d.total_memory));
     return d;
+}
+
+void cuda_backend::timer_begin() {
+    use_device();
+    for (cudaEvent_t& e : timer_ev_)
+        if (!e) RL_CUDA_CHECK(cudaEventCreate(&e));
+    RL_CUDA_CHECK(cudaEventRecord(timer_ev_[0], stream_));
+}
+
+double cuda_backend::timer_end_s() {
+    RL_CHECK(timer_ev_[0], "timer_end_s: timer_begin was not called");
+    use_device();
+    RL_CUDA_CHECK(cudaEventRecord(timer_ev_[1], stream_));
+    RL_CUDA_CHECK(cudaEventSynchronize(timer_ev_[1]));
+    float ms = 0;
+    RL_CUDA_CHECK(cudaEventElapsedTime(&ms, timer_ev_[0], timer_ev_[1]));
+    return ms / 1e3;
 }
 
 // --- one step --------------------------------------------------------------------------------

@@ -72,6 +72,8 @@ public:
     void silu_mul(const tensor& gate, const tensor& up, tensor& out) override;
     void gather_logit_rows(const tensor& x, tensor& out) override;
     void synchronize() override;
+    void timer_begin() override;
+    double timer_end_s() override;
     void argmax_rows(const tensor& x, std::vector<int32_t>& ids) override;
     // CUDA graphs (cuda_graphs.cpp)
     bool graph_replay(uint64_t key) override;
@@ -110,6 +112,7 @@ private:
 
     std::vector<float> inv_freq_h_;  // the rope frequencies last uploaded
     float* inv_freq_d_ = nullptr;
+    cudaEvent_t timer_ev_[2] = {nullptr, nullptr};  // timer_begin / timer_end_s
     float* attn_ws_ = nullptr;  // split-K partial states of decode attention
     int64_t attn_ws_cap_ = 0;   // floats
     uint8_t* staging_ = nullptr;  // raw GGUF bytes on their way to the dequant kernel

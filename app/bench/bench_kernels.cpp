@@ -99,8 +99,8 @@ int runKernelBench(const BenchArgs& args, bool decode) {
     std::fprintf(stderr, "%s on %s (%s): measured %.1f TFLOP/s, %.2f TB/s\n", cfg.name.c_str(), dev.name.c_str(),
                  be->name().c_str(), measured.flops / 1e12, measured.bytes_per_s / 1e12);
     std::printf("sampling: %s\n", sampling);
-    std::printf("%-6s %-8s %10s %10s %9s %9s %8s %8s %8s %8s\n", "mode", "batch", "tok/s", "ms/step", "TB/s",
-                "TFLOP/s", "%bw-meas", "%bw-spec", "%fl-meas", "%fl-spec");
+    std::printf("%-6s %-8s %10s %10s %9s %9s %8s %8s %8s %8s %9s\n", "mode", "batch", "tok/s", "ms/step", "TB/s",
+                "TFLOP/s", "%bw-meas", "%bw-spec", "%fl-meas", "%fl-spec", "ev-ms");
     for (int batch : batches) {
         const int total = context + (decode ? steps : 0);
         const int blocksPerSeq = (total + blockSize - 1) / blockSize;
@@ -111,7 +111,18 @@ int runKernelBench(const BenchArgs& args, bool decode) {
             if (onDevice) model->forward_greedy(in, ids);  // includes the per-step sync
             else model->forward(in, logits);
         };
-        double seconds = 0, sumFlops = 0, sumBytes = 0;
+        double seconds = 0, evSeconds = 0, sumFlops = 0, sumBytes = 0;
+        // Each timed step is also timed by the backend's device timer (CUDA events around the
+        // step's work on its stream): the check that wall-clock step times are device time.
+        auto timed = [&](const rl::step_input& in) {
+            be->timer_begin();
+            const auto t0 = std::chrono::steady_clock::now();
+            step(in);
+            const double ev = be->timer_end_s();
+            const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            seconds += wall;
+            evSeconds += ev;
+        };
         auto account = [&](int n, int start) {
             std::vector<rl::step_shape_seq> shape(size_t(batch), rl::step_shape_seq{n, start, true});
             const rl::step_cost c = cm.cost(shape);
@@ -128,10 +139,9 @@ int runKernelBench(const BenchArgs& args, bool decode) {
             be->synchronize();
             for (int s = 0; s < steps; ++s) {
                 const auto in = makeStep(batch, 1, context + s, blocksPerSeq, blockSize, cfg.vocab_size, uint32_t(s));
-                const auto t0 = std::chrono::steady_clock::now();
-                step(in);
-                if (s > 0) {  // the first step warms up
-                    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                if (s == 0) step(in);  // the first step warms up
+                if (s > 0) {
+                    timed(in);
                     ++timedSteps;
                     account(1, context + s);
                 }
@@ -140,9 +150,7 @@ int runKernelBench(const BenchArgs& args, bool decode) {
             const auto in = makeStep(batch, context, 0, blocksPerSeq, blockSize, cfg.vocab_size, 3);
             step(in);  // warm-up
             for (int s = 0; s < steps; ++s) {
-                const auto t0 = std::chrono::steady_clock::now();
-                step(in);
-                seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                timed(in);
                 ++timedSteps;
                 account(context, 0);
             }
@@ -150,14 +158,16 @@ int runKernelBench(const BenchArgs& args, bool decode) {
         const double per = 1.0 / std::max(1, timedSteps);
         const double flops = sumFlops * per, bytes = sumBytes * per;
         const double stepS = seconds * per;
+        const double evStepS = evSeconds >= 0 ? evSeconds * per : -1;  // -1: no device timer
         const double tokS = (decode ? batch : double(batch) * context) / stepS;
         const double tbs = bytes / stepS, tfs = flops / stepS;
         const double specBw = spec ? spec->hbm_bytes_per_s : 0, specFl = spec ? spec->bf16_flops : 0;
-        std::printf("%-6s %-8d %10.1f %10.3f %9.3f %9.2f %8.1f %8.1f %8.1f %8.1f\n", decode ? "decode" : "prefill",
+        std::printf("%-6s %-8d %10.1f %10.3f %9.3f %9.2f %8.1f %8.1f %8.1f %8.1f %9.3f\n", decode ? "decode" : "prefill",
                     batch, tokS, stepS * 1e3, tbs / 1e12, tfs / 1e12, 100 * tbs / measured.bytes_per_s,
-                    specBw ? 100 * tbs / specBw : 0.0, 100 * tfs / measured.flops, specFl ? 100 * tfs / specFl : 0.0);
+                    specBw ? 100 * tbs / specBw : 0.0, 100 * tfs / measured.flops, specFl ? 100 * tfs / specFl : 0.0,
+                    evStepS * 1e3);
         results.push_back({{"batch", batch}, {"context", context}, {"steps", timedSteps}, {"tok_s", tokS},
-                           {"ms_per_step", stepS * 1e3}, {"bytes_per_step", bytes}, {"flops_per_step", flops},
+                           {"ms_per_step", stepS * 1e3}, {"event_ms_per_step", evStepS * 1e3}, {"bytes_per_step", bytes}, {"flops_per_step", flops},
                            {"tb_s", tbs / 1e12}, {"tflop_s", tfs / 1e12},
                            {"bw_frac_measured", tbs / measured.bytes_per_s}, {"flops_frac_measured", tfs / measured.flops},
                            {"bw_frac_spec", specBw ? tbs / specBw : 0.0}, {"flops_frac_spec", specFl ? tfs / specFl : 0.0}});

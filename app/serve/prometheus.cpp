@@ -142,14 +142,12 @@ std::string PrometheusExporter::render() {
     std::lock_guard lk(mMutex);
     collectLocked();
     const rl::metrics_snapshot s = mEngine.snapshot();
-    // The engine's gauges are those of its latest step; once the server has nothing in flight
-    // (it is the engine's only client) nothing runs, waits or holds KV blocks.
-    const bool idle = mInFlight && mInFlight() == 0;
+    // The engine publishes its gauges after every round (and when it goes idle), so they are
+    // right whoever else uses the engine: virtual users, the window's chat, other API clients.
     Writer w(mModelId);
-    w.gauge("vllm:num_requests_running", "Number of requests in model execution batches.",
-            idle ? 0 : s.num_requests_running);
-    w.gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", idle ? 0 : s.num_requests_waiting);
-    w.gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", idle ? 0 : s.kv_cache_usage_perc);
+    w.gauge("vllm:num_requests_running", "Number of requests in model execution batches.", s.num_requests_running);
+    w.gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", s.num_requests_waiting);
+    w.gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", s.kv_cache_usage_perc);
     w.counter("vllm:prefix_cache_queries", "Prefix cache queries, in terms of number of queried tokens.",
               s.prefix_cache_queries);
     w.counter("vllm:prefix_cache_hits", "Prefix cache hits, in terms of number of cached tokens.", s.prefix_cache_hits);

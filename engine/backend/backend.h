@@ -113,6 +113,13 @@ public:
     /// The default downloads x; backends may reduce on the device and copy back only the ids.
     virtual void argmax_rows(const tensor& x, std::vector<int32_t>& ids);
 
+    // --- optional: device-side timing ----------------------------------------------------
+    /// Times the device work queued between timer_begin() and timer_end_s() (CUDA events on the
+    /// backend's stream), to set next to the host's wall clock. timer_end_s waits for that work
+    /// and returns seconds, or -1 when the backend has no device timer (the CPU backend).
+    virtual void timer_begin() {}
+    virtual double timer_end_s() { return -1; }
+
     // --- optional: replay of a recorded step (CUDA graphs) ---------------------------------
     // A caller that issues the same op sequence over the same tensors for every step with the
     // same `key` (after set_step) may ask for it to be recorded once and replayed. Protocol:
