@@ -1,0 +1,48 @@
+// fuzz_openai_request: arbitrary bytes as the body of POST /v1/chat/completions and
+// /v1/completions through parseApiRequest (app/serve/openai_request.h), then what the server does
+// next with the result: the error body dumped to text, or the messages rendered as ChatML.
+// Contract checked: parseApiRequest never throws; it returns a request or fills a non-empty
+// message; an accepted chat request has messages, and dumpJson never throws.
+#include "fuzz_targets.h"
+
+#include "openai_request.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace rl_fuzz {
+
+namespace {
+
+[[noreturn]] void fail(const char* what) {
+    std::fprintf(stderr, "fuzz_openai_request: %s\n", what);
+    std::abort();
+}
+
+void one(const std::string& body, bool chat) {
+    ApiError err;
+    const std::optional<ApiRequest> r = parseApiRequest(body, chat, err);
+    if (!r) {
+        if (err.message.empty()) fail("refused without a message");
+        (void)dumpJson(errorBody(err));
+        return;
+    }
+    if (chat && r->messages.empty()) fail("accepted a chat request without messages");
+    if (r->maxTokens && *r->maxTokens < 1) fail("accepted max_tokens < 1");
+    static const rl::chat_template chatml = rl::chat_template::detect("<|im_start|>");
+    (void)chatml.render(r->messages, true);
+    (void)dumpJson(nlohmann::json{{"model", r->model}, {"prompt", r->prompt}});
+}
+
+} // namespace
+
+void openai_request_init() {}
+
+int openai_request_one(const uint8_t* data, size_t size) {
+    const std::string body(reinterpret_cast<const char*>(data), size);
+    one(body, true);
+    one(body, false);
+    return 0;
+}
+
+} // namespace rl_fuzz
