@@ -40,10 +40,11 @@ ReadResult read(const QString& file, QJsonObject* out, QString* error) {
             return ReadResult::Ok;
         }
     }
-    // Set the bad file aside so the next save cannot destroy what might still be recovered.
-    const QString bad = file + QStringLiteral(".bad");
-    QFile::remove(bad);
-    const bool moved = QFile::rename(file, bad);
+    // Set the bad file aside so the next save cannot destroy what might still be recovered. An
+    // earlier .bad is kept too (the second corruption gets .bad.2, ...): nothing is overwritten.
+    QString bad = file + QStringLiteral(".bad");
+    for (int n = 2; QFile::exists(bad) && n < 1000; ++n) bad = file + QStringLiteral(".bad.%1").arg(n);
+    const bool moved = !QFile::exists(bad) && QFile::rename(file, bad);
     if (error) {
         *error = moved ? QObject::tr("%1 is corrupt (%2); it was set aside as %3 and defaults are used.")
                              .arg(QFileInfo(file).fileName(), why, QFileInfo(bad).fileName())

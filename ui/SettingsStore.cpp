@@ -25,6 +25,15 @@ QString SettingsStore::load() {
     QString e;
     if (JsonFile::read(settingsFile(), &mSettings, &e) == JsonFile::ReadResult::Corrupt) errors << e;
     if (JsonFile::read(presetsFile(), &mPresets, &e) == JsonFile::ReadResult::Corrupt) errors << e;
+    // A file that parses can still hold impossible serving values (hand-edited, an older build):
+    // refuse them with the reason and start from the defaults rather than fail at the next load.
+    if (mSettings.contains(QLatin1String("serving"))) {
+        if (const std::string why = rl::validate(serving()); !why.empty()) {
+            errors << tr("settings.json: the saved serving settings were refused (%1); defaults are used.")
+                          .arg(QString::fromStdString(why));
+            mSettings.remove(QStringLiteral("serving"));
+        }
+    }
     mDirty = false;
     emit presetsChanged();
     return errors.join(QLatin1Char('\n'));

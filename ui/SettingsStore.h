@@ -1,10 +1,12 @@
 // SettingsStore: the window's persisted settings (settings.json) and the named serving presets
 // (presets.json), both under JsonFile::dataDir() and both written atomically a moment after a
 // change and on destruction. A corrupt file is set aside as "<name>.bad" by JsonFile and the
-// reason is returned from load() for the banner; the app then runs on defaults.
+// reason is returned from load() for the banner; the app then runs on defaults. Saved serving
+// values that parse but are impossible (rl::validate) are refused the same way.
 // Keys: "model" {path, backend}, "recent_models" [..], "serving" {serving_config},
 // "scenario" {scenario}, "generation" {..}, "window" {geometry, state} (base64).
-// Qt-Core only. Exercise: tests/test_workbench_window.cpp (settingsPersist, corruptSettingsSetAside).
+// Qt-Core only. Exercise: tests/test_workbench_window.cpp (settingsPersist, corruptSettingsSetAside),
+// tests/test_json_files.cpp.
 #pragma once
 #include "EngineTypes.h"
 #include "serving/load_generator.h"

@@ -147,12 +147,14 @@ void ApiServer::installRoutes() {
     s.new_task_queue = [workers] { return new ConnectionPool(workers, 2); };
     s.set_read_timeout(mOptions.readTimeoutS, 0);
     s.set_write_timeout(mOptions.writeTimeoutS, 0);
-    s.set_keep_alive_timeout(5);
+    s.set_keep_alive_timeout(mOptions.keepAliveTimeoutS);
     s.set_payload_max_length(mOptions.maxBodyBytes);
 
     s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
         if (tOverflowThread) {
             res.set_header("Retry-After", "1");
+            // Its body (if any) stays unread: ask the client to hang up rather than reuse the socket.
+            res.set_header("Connection", "close");
             jsonError(res, 503, "server at capacity: " + std::to_string(mMaxConnections) + " connections are open",
                       "server_busy", "too_many_connections");
             return httplib::Server::HandlerResponse::Handled;

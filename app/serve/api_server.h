@@ -23,9 +23,12 @@ struct ServeOptions {
     int port = 8080;                  // 0 = any free port (tests)
     std::string apiKey;               // non-empty: /v1/* needs "Authorization: Bearer KEY"
     int maxConnections = 0;           // worker threads; 0 = 2 * max_num_seqs + 4, at least 8
+    // A client silent this long while sending its request (or not reading its answer) loses
+    // its connection and worker: slow and half-open clients cannot hold workers for ever.
     int readTimeoutS = 30;
     int writeTimeoutS = 30;
-    size_t maxBodyBytes = size_t(1) << 20;
+    int keepAliveTimeoutS = 5;        // an idle kept-alive connection is closed after this
+    size_t maxBodyBytes = size_t(1) << 20;   // larger bodies: 413 before any parsing
     bool accessLog = false;           // one line per request on stderr
 };
 

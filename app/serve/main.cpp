@@ -1,7 +1,8 @@
 // ridgeline-serve: headless OpenAI-compatible server over one engine (docs/api.md).
 //   ridgeline-serve --model PATH|synthetic:NAME [--backend cpu|cuda|auto] [--host 127.0.0.1]
 //                   [--port 8080] [--api-key KEY] [--max-context N] [--max-num-seqs N]
-//                   [--kv-blocks N] [--threads N] [--max-connections N] [--quiet]
+//                   [--kv-blocks N] [--threads N] [--max-connections N] [--max-body-bytes N]
+//                   [--timeout S] [--quiet]
 // SIGINT/SIGTERM cancel the requests in flight and stop the server.
 #include "api_server.h"
 
@@ -28,6 +29,9 @@ const char* kUsage =
     "  --threads N               CPU backend threads (default: all cores)\n"
     "  --max-connections N       open connections served at once, beyond that 503\n"
     "                            (default 2 * max-num-seqs + 4, at least 8)\n"
+    "  --max-body-bytes N        larger request bodies get 413 (default 1048576)\n"
+    "  --timeout S               seconds a client may stay silent mid-request or not read\n"
+    "                            its answer before it is disconnected (default 30)\n"
     "  --quiet                   no access log on stderr\n"
     "endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health,\n"
     "           GET /metrics (Prometheus)\n"
@@ -81,7 +85,7 @@ int main(int argc, char** argv) {
     }
     static const std::set<std::string> kKnown = {"--model", "--backend", "--host", "--port", "--api-key",
                                                  "--max-context", "--max-num-seqs", "--kv-blocks", "--threads",
-                                                 "--max-connections", "--quiet"};
+                                                 "--max-connections", "--max-body-bytes", "--timeout", "--quiet"};
     for (auto& [k, v] : o)
         if (!kKnown.count(k)) {
             std::fprintf(stderr, "ridgeline-serve: unknown option %s (try --help)\n", k.c_str());
@@ -116,6 +120,8 @@ int main(int argc, char** argv) {
         so.apiKey = o.count("--api-key") ? o["--api-key"] : "";
         if (o.count("--api-key") && so.apiKey.empty()) throw BadArgument{"--api-key must not be empty"};
         so.maxConnections = integer(o, "--max-connections", 0, 1);
+        so.maxBodyBytes = size_t(integer(o, "--max-body-bytes", int(so.maxBodyBytes), 1024));
+        so.readTimeoutS = so.writeTimeoutS = integer(o, "--timeout", so.readTimeoutS, 1);
         so.accessLog = !o.count("--quiet");
     } catch (const BadArgument& e) {
         std::fprintf(stderr, "ridgeline-serve: %s\n", e.message.c_str());

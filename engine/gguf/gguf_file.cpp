@@ -248,10 +248,10 @@ void gguf_file::parse() {
     // Smallest tensor info: name length, n_dims, type, offset. Smallest key/value: key length,
     // type, a one-byte value. Reject counts the file cannot hold before reserving anything.
     constexpr size_t min_kv = 8 + 4 + 1, min_tensor = 8 + 4 + 4 + 8;
-    RL_CHECK(n_kv <= c.left() / min_kv,
-             "metadata count " + std::to_string(n_kv) + " is too large for the " + std::to_string(size_) + "-byte file");
-    RL_CHECK(n_tensors <= c.left() / min_tensor,
-             "tensor count " + std::to_string(n_tensors) + " is too large for the " + std::to_string(size_) + "-byte file");
+    RL_CHECK(n_kv <= c.left() / min_kv, "metadata count " + std::to_string(n_kv) + " is too large for the " +
+                                            std::to_string(size_) + "-byte file (corrupt or truncated)");
+    RL_CHECK(n_tensors <= c.left() / min_tensor, "tensor count " + std::to_string(n_tensors) + " is too large for the " +
+                                                     std::to_string(size_) + "-byte file (corrupt or truncated)");
 
     for (uint64_t i = 0; i < n_kv; ++i) {
         std::string key = c.read_string("metadata key");
@@ -314,7 +314,7 @@ void gguf_file::parse() {
                         !__builtin_add_overflow(begin, static_cast<uint64_t>(t.nbytes), &end) && end <= size_;
         RL_CHECK(ok, "tensor '" + t.name + "' data out of bounds (offset " + std::to_string(t.offset) + ", " +
                          std::to_string(t.nbytes) + " bytes, data section at " + std::to_string(data_start) +
-                         ", file " + std::to_string(size_) + " bytes)");
+                         ", file " + std::to_string(size_) + " bytes): the file is truncated or corrupt");
         t.data = base_ + begin;
     }
 }

@@ -5,6 +5,7 @@
 
 #include "common/engine_error.h"
 #include "gguf/gguf_file.h"
+#include "model/memory_fit.h"
 
 #include <algorithm>
 #include <cmath>
@@ -45,8 +46,17 @@ std::unique_ptr<llama_model> llama_model::load(const gguf_file& f, backend& be) 
     // Collect and shape-check everything first, so a bad file fails before any upload.
     std::vector<const gguf_tensor_info*> infos;
     auto want = [&](const std::string& name, std::vector<int64_t> dims) {
-        infos.push_back(&expect(f, name, std::move(dims)));
+        const gguf_tensor_info& t = expect(f, name, std::move(dims));
+        // A type the reader knows but cannot dequantize fails here, not after gigabytes of uploads.
+        RL_CHECK(ggml_traits(t.type).dequantizable, "tensor '" + name + "' has type " + ggml_type_name(t.type) +
+                                                        ", which this engine cannot dequantize (supported: f32, f16, "
+                                                        "bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q4_k, q5_k, q6_k)");
+        infos.push_back(&t);
     };
+    // The vocabulary and the embedding must agree; say so in those words rather than as a shape.
+    if (const gguf_tensor_info* te = f.find_tensor("token_embd.weight"); te && te->dims.size() == 2 && te->dims[0] == d)
+        RL_CHECK(te->dims[1] == V, "the vocabulary has " + std::to_string(V) + " tokens but token_embd.weight has " +
+                                       std::to_string(te->dims[1]) + " rows");
     want("token_embd.weight", {d, V});
     want("output_norm.weight", {d});
     if (!cfg.tied_embeddings) want("output.weight", {d, V});
@@ -70,9 +80,9 @@ std::unique_ptr<llama_model> llama_model::load(const gguf_file& f, backend& be) 
     size_t need = 0;
     for (const auto* t : infos) need += size_t(t->n_elements()) * dtype_size(be.compute_dtype());
     const device_info di = be.info();
-    if (di.free_memory != 0 && need > di.free_memory)
-        RL_THROW("the weights need " + std::to_string(need >> 20) + " MiB on the " + di.kind + " backend but only " +
-                 std::to_string(di.free_memory >> 20) + " MiB is free");
+    const std::string name = f.path().empty() ? cfg.name : f.path().substr(f.path().find_last_of('/') + 1);
+    if (auto why = weights_fit(need, di.free_memory, di.kind, be.compute_dtype() == dtype::dtype_f32 ? "fp32" : "bf16", name); !why.empty())
+        RL_THROW(why);
 
     // Upload in the order collected above; tensors are [out_features, in_features] on the backend.
     size_t next = 0;

@@ -5,6 +5,7 @@
 
 #include "common/engine_error.h"
 #include "model/llama_model.h"
+#include "model/memory_fit.h"
 
 #include <cmath>
 
@@ -48,9 +49,7 @@ std::unique_ptr<llama_model> llama_model::synthetic(const model_config& cfg, bac
     const dtype dt = be.compute_dtype();
     const size_t need = size_t(cfg.param_count()) * dtype_size(dt);
     const device_info di = be.info();
-    if (di.free_memory != 0 && need > di.free_memory)
-        RL_THROW("synthetic model " + cfg.name + " needs " + std::to_string(need >> 20) + " MiB on the " + di.kind +
-                 " backend but only " + std::to_string(di.free_memory >> 20) + " MiB is free");
+    if (auto why = weights_fit(need, di.free_memory, di.kind, dt == dtype::dtype_f32 ? "fp32" : "bf16", cfg.name); !why.empty()) RL_THROW(why);
     uint64_t stream = seed * 1000003;
     auto make = [&](int64_t rows, int64_t cols, float scale, bool ones = false) {
         tensor t = be.alloc(rows, cols, dt);

@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <deque>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <variant>
@@ -62,7 +63,8 @@ size_t mem_available_bytes() {
 struct submit_cmd { uint64_t id; request req; clock_type::time_point t; };
 struct cancel_cmd { uint64_t id; };
 struct apply_cmd { serving_config cfg; };
-using command = std::variant<submit_cmd, cancel_cmd, apply_cmd>;
+struct check_cmd { std::shared_ptr<std::promise<std::string>> result; };
+using command = std::variant<submit_cmd, cancel_cmd, apply_cmd, check_cmd>;
 
 class engine_impl final : public engine {
 public:
@@ -75,15 +77,20 @@ public:
             tok_ = make_byte_tokenizer(scfg.vocab_size);
             tmpl_ = chat_template::detect("");
         } else {
-            file_ = gguf_file::open(opt.model_path);
-            tok_ = tokenizer::from_gguf(*file_);
-            tmpl_ = chat_template::from_gguf(*file_);
-            model_ = llama_model::load(*file_, *be_);
+            file_ = gguf_file::open(opt.model_path);   // its errors already name the file
+            try {
+                tok_ = tokenizer::from_gguf(*file_);
+                tmpl_ = chat_template::from_gguf(*file_);
+                model_ = llama_model::load(*file_, *be_);
+                RL_CHECK(tok_->vocab_size() <= model_->config().vocab_size,
+                         "tokenizer has " + std::to_string(tok_->vocab_size()) + " tokens but the embedding has " +
+                             std::to_string(model_->config().vocab_size) + " rows");
+            } catch (const engine_error& e) {
+                // One line that says which file is wrong as well as what is wrong with it.
+                throw engine_error("'" + opt.model_path + "': " + e.what(), e.file(), e.line());
+            }
         }
         const model_config& cfg = model_->config();
-        RL_CHECK(tok_->vocab_size() <= cfg.vocab_size,
-                 "tokenizer has " + std::to_string(tok_->vocab_size()) + " tokens but the embedding has " +
-                     std::to_string(cfg.vocab_size) + " rows");
         const serving_config& sc = opt.serving;
         if (auto why = validate(sc); !why.empty()) RL_THROW(why);
         max_context_ = opt.max_context > 0 ? std::min(opt.max_context, cfg.context_length)
@@ -192,6 +199,17 @@ public:
         return config_;
     }
 
+    std::string check_kv_invariants() override {
+        auto result = std::make_shared<std::promise<std::string>>();
+        std::future<std::string> f = result->get_future();
+        {
+            std::lock_guard lk(mu_);
+            queue_.push_back(check_cmd{result});
+            cv_.notify_all();
+        }
+        return f.get();
+    }
+
     void wait_idle() override {
         std::unique_lock lk(mu_);
         idle_cv_.wait(lk, [this] { return outstanding_ == 0 && !in_step_; });
@@ -216,6 +234,7 @@ private:
             for (auto& c : cmds) {
                 if (auto* s = std::get_if<submit_cmd>(&c)) admit(std::move(*s));
                 else if (auto* a = std::get_if<apply_cmd>(&c)) sched_->set_config(a->cfg);
+                else if (auto* k = std::get_if<check_cmd>(&c)) k->result->set_value(blocks_->check_invariants());
                 else cancel_now(std::get<cancel_cmd>(c).id);
             }
             if (!sched_->idle()) step();

@@ -71,6 +71,9 @@ public:
     virtual kv_map_view kv_map() const = 0;
     /// Blocks until no request is queued or running (tests, CLI).
     virtual void wait_idle() = 0;
+    /// Thread-safe debug hook (tests): runs block_manager::check_invariants() on the engine thread
+    /// between steps; "" when the KV bookkeeping is sound, else the first violation.
+    virtual std::string check_kv_invariants() = 0;
 
     virtual const engine_info& info() const = 0;
     virtual const model_config& config() const = 0;

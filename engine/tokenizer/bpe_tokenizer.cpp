@@ -65,6 +65,9 @@ bpe_tokenizer::bpe_tokenizer(const gguf_file& f) {
 
     const gguf_value* merges = f.find("tokenizer.ggml.merges");
     RL_CHECK(merges != nullptr, "gpt2 tokenizer without tokenizer.ggml.merges");
+    RL_CHECK(merges->type == gguf_value_type::gguf_value_type_array &&
+                 (merges->as_array().empty() || merges->elem_type == gguf_value_type::gguf_value_type_string),
+             "tokenizer.ggml.merges must be an array of strings");
     const gguf_array& m = merges->as_array();
     ranks_.reserve(m.size());
     std::string key;

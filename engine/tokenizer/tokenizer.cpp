@@ -134,10 +134,24 @@ std::string utf8_stream_decoder::flush() {
 void vocab_tokenizer::load_vocab(const gguf_file& f, const special_defaults& d) {
     const gguf_array& tokens = f.get_array("tokenizer.ggml.tokens");
     RL_CHECK(!tokens.empty(), "tokenizer.ggml.tokens is empty");
+    // Element types are checked here so a hostile file's message names the key, not "a value".
+    using vt = gguf_value_type;
+    RL_CHECK(f.find("tokenizer.ggml.tokens")->elem_type == vt::gguf_value_type_string,
+             "tokenizer.ggml.tokens must be an array of strings");
     const gguf_value* types = f.find("tokenizer.ggml.token_type");
     const gguf_value* scores = f.find("tokenizer.ggml.scores");
-    if (types) RL_CHECK(types->as_array().size() >= tokens.size(), "tokenizer.ggml.token_type is shorter than the vocabulary");
-    if (scores) RL_CHECK(scores->as_array().size() >= tokens.size(), "tokenizer.ggml.scores is shorter than the vocabulary");
+    if (types) {
+        f.get_array("tokenizer.ggml.token_type");   // throws "key ... has type T, expected array"
+        for (const gguf_value& t : types->as_array())
+            RL_CHECK(t.is_int(), "tokenizer.ggml.token_type must be an array of integers");
+        RL_CHECK(types->as_array().size() >= tokens.size(), "tokenizer.ggml.token_type is shorter than the vocabulary");
+    }
+    if (scores) {
+        f.get_array("tokenizer.ggml.scores");
+        for (const gguf_value& v : scores->as_array())
+            RL_CHECK(v.is_float() || v.is_int(), "tokenizer.ggml.scores must be an array of numbers");
+        RL_CHECK(scores->as_array().size() >= tokens.size(), "tokenizer.ggml.scores is shorter than the vocabulary");
+    }
 
     const size_t n = tokens.size();
     texts_.resize(n);
