@@ -16,6 +16,7 @@
 #include "tokenizer/tokenizer.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <condition_variable>
 #include <deque>
 #include <fstream>
@@ -280,9 +281,21 @@ private:
         scheduled_step st = sched_->schedule(t_start, rejected);
         for (auto& r : rejected) finish(*r.seq, finish_reason::finish_reason_rejected, r.reason);
         if (st.empty()) return;
+        // When every row that gets a token samples greedily without a penalty, the argmax is
+        // taken on the backend and only token ids come back (on the GPU this saves downloading
+        // rows x vocab fp32 logits per step; virtual users sample greedily by default).
+        static const bool device_greedy = [] {  // RIDGELINE_DEVICE_GREEDY=0: always download logits (A/B)
+            const char* v = std::getenv("RIDGELINE_DEVICE_GREEDY");
+            return !(v && std::string(v) == "0");
+        }();
+        bool greedy = device_greedy;
+        for (size_t i = 0; i < st.seqs.size() && greedy; ++i)
+            if (st.wants_logits[i] && !st.seqs[i]->device_greedy_ok()) greedy = false;
         std::vector<float> logits;
+        std::vector<int32_t> ids;
         try {
-            model_->forward(st.input, logits);
+            if (greedy) model_->forward_greedy(st.input, ids);
+            else model_->forward(st.input, logits);
         } catch (const std::exception& e) {
             // The step failed as a whole: its requests end with the error; the engine keeps running.
             for (sequence* s : st.seqs) finish(*sched_->remove(s->id), finish_reason::finish_reason_error, e.what());
@@ -295,7 +308,7 @@ private:
         for (size_t i = 0; i < st.seqs.size(); ++i) {
             if (!st.wants_logits[i]) continue;  // mid-prefill chunk
             sequence* s = st.seqs[i];
-            const int32_t tok = s->sample(&logits[row++ * size_t(vocab)], vocab);
+            const int32_t tok = greedy ? s->accept(ids[row++]) : s->sample(&logits[row++ * size_t(vocab)], vocab);
             const bool eog = tok_->is_end_of_generation(tok) && !s->req.ignore_eos;
             token_event ev;
             ev.request_id = s->id;

@@ -26,8 +26,12 @@ struct sequence {
     /// Who owns this sequence's blocks: its conversation, or the request itself when anonymous.
     uint64_t owner() const { return req.conversation_id ? req.conversation_id : (kOwnerAnonymousBit | id); }
 
-    int32_t sample(const float* logits, int vocab) {
-        const int32_t t = smp.sample(logits, vocab, tokens);
+    int32_t sample(const float* logits, int vocab) { return accept(smp.sample(logits, vocab, tokens)); }
+    /// Greedy without a repetition penalty is the argmax of the raw logits, which the backend
+    /// can take on the device (only the token id crosses to the host).
+    bool device_greedy_ok() const { return req.sampling.temperature == 0.f && req.sampling.repetition_penalty == 1.f; }
+    /// Records a token chosen elsewhere (the device argmax) as if sample() had drawn it.
+    int32_t accept(int32_t t) {
         const auto now = clock_type::now();
         if (generated() == 0) first_token = now;
         last_token = now;
