@@ -37,7 +37,7 @@ private slots:
         sc.output_tokens = 6;
         rl::load_generator gen(*eng, sc);
         gen.start();
-        for (int i = 0; i < 200 && gen.counters().finished < 6; ++i)
+        for (int i = 0; i < 1200 && gen.counters().finished < 6; ++i)  // up to 120 s on a busy machine
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
         gen.stop();
         eng->wait_idle();
