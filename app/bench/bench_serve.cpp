@@ -11,7 +11,17 @@
 #include <fstream>
 #include <thread>
 
+#include <unistd.h>
+
 namespace {
+
+// Resident set size of this process from /proc/self/statm (Linux), MiB; -1 elsewhere.
+double residentMiB() {
+    std::ifstream f("/proc/self/statm");
+    long long pages = 0, resident = 0;
+    if (!(f >> pages >> resident)) return -1;
+    return double(resident) * double(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
 
 nlohmann::json percentileJson(const rl::percentiles& p) {
     return {{"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}, {"n", p.n}};
@@ -51,9 +61,16 @@ int runServe(const BenchArgs& args) {
                  sc.users, duration);
     rl::load_generator gen(*eng, sc);
     const auto t0 = std::chrono::steady_clock::now();
+    // Soak figures: resident memory once the pools, caches and histories have warmed up (10% of
+    // the run, at most 60 s) and at the end, to show it stays flat.
+    const double warmup = std::min(60.0, duration / 10);
+    double rssWarm = -1, rssPeak = 0;
     gen.start();
     for (double t = 0; t < duration; t += 1.0) {
         std::this_thread::sleep_for(std::chrono::duration<double>(std::min(1.0, duration - t)));
+        const double rss = residentMiB();
+        rssPeak = std::max(rssPeak, rss);
+        if (rssWarm < 0 && t + 1 >= warmup) rssWarm = rss;
         const auto s = eng->snapshot();
         const auto c = gen.counters();
         std::fprintf(stderr, "  t=%4.0fs batch %3d waiting %3d kv %5.1f%% decode %7.1f tok/s finished %llu rejected %llu\n",
@@ -63,6 +80,7 @@ int runServe(const BenchArgs& args) {
     gen.stop();
     eng->wait_idle();
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double rssEnd = residentMiB();
 
     const auto steps = eng->step_history();
     const auto requests = eng->request_history();
@@ -113,6 +131,15 @@ int runServe(const BenchArgs& args) {
         {"recomputed_tokens", snap.recomputed_tokens},
         {"device_busy_perc", wall > 0 ? busy / wall : 0},
         {"metrics_overhead_frac", snap.busy_s > 0 ? snap.metrics_overhead_s / snap.busy_s : 0},
+        // Every submitted request must end finished, rejected (with a reason) or cancelled by the
+        // stop at the end; "stuck" counts the ones the engine never ended.
+        {"soak", {{"rss_after_warmup_mib", rssWarm}, {"rss_end_mib", rssEnd}, {"rss_peak_mib", rssPeak},
+                  {"rss_growth_perc", rssWarm > 0 ? 100 * (rssEnd - rssWarm) / rssWarm : 0.0},
+                  {"warmup_s", warmup}, {"submitted", lc.submitted},
+                  {"ended", snap.requests_finished + snap.rejected_requests + snap.requests_cancelled},
+                  {"stuck", int64_t(lc.submitted) - int64_t(snap.requests_finished + snap.rejected_requests +
+                                                            snap.requests_cancelled)},
+                  {"streamed_equals_generated", lc.streamed_tokens == snap.generation_tokens}}},
     };
     if (args.has("--csv")) writeCsv(args.get("--csv"), steps);
     const std::string text = j.dump(2);
