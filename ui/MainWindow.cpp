@@ -9,7 +9,6 @@
 #include "DevicePanel.h"
 #include "EngineBridge.h"
 #include "EngineStatusBar.h"
-#include "ExportCommandDialog.h"
 #include "KvBlockMapWidget.h"
 #include "LoadGeneratorPanel.h"
 #include "MessageBanner.h"
@@ -28,11 +27,7 @@
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDockWidget>
-#include <QFileDialog>
 #include <QFileInfo>
-#include <QInputDialog>
-#include <QMenuBar>
-#include <QMessageBox>
 #include <QScrollArea>
 #include <QScrollBar>
 #include <QSplitter>
@@ -140,49 +135,6 @@ void MainWindow::buildDocks() {
 }
 
 QDockWidget* MainWindow::dock(const QString& objectName) const { return findChild<QDockWidget*>(objectName); }
-
-void MainWindow::buildMenus() {
-    QMenu* file = menuBar()->addMenu(tr("&File"));
-    file->addAction(tr("&Open Model…"), QKeySequence::Open, this, &MainWindow::openModelDialog);
-    file->addSeparator();
-    file->addAction(tr("&Save Session…"), QKeySequence::Save, this, [this] {
-        const QString p = QFileDialog::getSaveFileName(this, tr("Save Session"), QString(), tr("Sessions (*.json)"));
-        QString err;
-        if (!p.isEmpty() && !saveSession(p, &err)) reportError(tr("Could not save the session: %1").arg(err));
-    });
-    file->addAction(tr("Open Sess&ion…"), this, [this] {
-        const QString p = QFileDialog::getOpenFileName(this, tr("Open Session"), QString(), tr("Sessions (*.json)"));
-        QString err;
-        if (!p.isEmpty() && !openSession(p, &err)) reportError(tr("Could not open the session: %1").arg(err));
-    });
-    file->addAction(tr("&Export Metrics CSV…"), this, [this] {
-        const QString p = QFileDialog::getSaveFileName(this, tr("Export Metrics"), QString(), tr("CSV (*.csv)"));
-        QString err;
-        if (!p.isEmpty() && !exportMetricsCsv(p, &err)) reportError(tr("Could not export: %1").arg(err));
-    });
-    file->addAction(tr("Export as &vLLM / SGLang / llama-server Command…"), this, &MainWindow::showExportCommands)
-        ->setObjectName(QStringLiteral("exportCommandsAction"));
-    file->addSeparator();
-    file->addAction(tr("&Watch Remote Server…"), this, &MainWindow::askWatchRemote)
-        ->setObjectName(QStringLiteral("watchRemoteAction"));
-    mLocalAction = file->addAction(tr("Back to &Local Engine"), this, &MainWindow::watchLocal);
-    mLocalAction->setObjectName(QStringLiteral("watchLocalAction"));
-    mLocalAction->setEnabled(false);
-    file->addSeparator();
-    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
-
-    QMenu* chat = menuBar()->addMenu(tr("&Chat"));
-    chat->addAction(tr("&New Conversation"), QKeySequence::New, mChat, &ChatController::newConversation);
-    chat->addAction(tr("&Stop Generating"), mChat, &ChatController::stop);
-    chat->addAction(tr("&Regenerate Last Reply"), mChat, &ChatController::regenerate);
-    chat->addAction(tr("&Copy Last Reply"), mChatPanel, &ChatPanel::copyLastReply);
-
-    QMenu* view = menuBar()->addMenu(tr("&View"));
-    for (QDockWidget* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());
-
-    QMenu* help = menuBar()->addMenu(tr("&Help"));
-    help->addAction(tr("&About Ridgeline"), this, &MainWindow::showAbout);
-}
 
 void MainWindow::connectChat() {
     connect(mChatPanel, &ChatPanel::sendRequested, mChat, &ChatController::send);
@@ -379,15 +331,6 @@ bool MainWindow::openSession(const QString& path, QString* error) {
 
 bool MainWindow::exportMetricsCsv(const QString& path, QString* error) { return mPlots->saveCsv(path, error); }
 
-void MainWindow::showExportCommands() {
-    const bool loaded = mBridge->isLoaded();
-    const QString model = loaded ? mBridge->model().path : savedEngineSettings(EngineSettings()).modelPath;
-    auto* d = new ExportCommandDialog(
-        ExportCommandDialog::inputFor(mServing->config(), model, loaded ? mBridge->model().contextLength : 0), this);
-    d->setAttribute(Qt::WA_DeleteOnClose);
-    d->show();
-}
-
 void MainWindow::saveLayout() {
     if (mLayoutSaved) return;
     mLayoutSaved = true;
@@ -401,50 +344,4 @@ void MainWindow::closeEvent(QCloseEvent* e) {
     saveLayout();
     mLayoutSaved = false;   // the window may be shown again
     QMainWindow::closeEvent(e);
-}
-
-void MainWindow::openModelDialog() {
-    const QString start = QFileInfo(mBridge->settings().modelPath).absolutePath();
-    const QString path = QFileDialog::getOpenFileName(this, tr("Open Model"), start,
-                                                      tr("GGUF models (*.gguf);;All files (*)"));
-    if (path.isEmpty()) return;
-    EngineSettings s = mBridge->isLoaded() ? mBridge->settings() : savedEngineSettings(EngineSettings());
-    s.modelPath = path;
-    s.serving = mServing->config();
-    loadModel(s);
-}
-
-void MainWindow::showAbout() {
-    QMessageBox::about(this, tr("About Ridgeline"),
-                       tr("<b>Ridgeline</b> %1<br>A desktop LLM inference workbench.")
-                           .arg(QStringLiteral(RL_VERSION)));
-}
-
-void MainWindow::askWatchRemote() {
-    bool ok = false;
-    const QString last = mRemote->url().isValid() ? mRemote->url().toString() : QStringLiteral("http://127.0.0.1:8000/metrics");
-    const QString text = QInputDialog::getText(this, tr("Watch Remote Server"),
-                                               tr("Prometheus /metrics URL of a vLLM, SGLang, llama-server or ridgeline-serve:"),
-                                               QLineEdit::Normal, last, &ok);
-    if (!ok) return;
-    const QUrl url = RemoteMetricsSource::normalizeUrl(text);
-    if (!url.isValid()) return reportError(tr("Not an http(s) URL: %1").arg(text));
-    watchRemote(url);
-}
-
-void MainWindow::watchRemote(const QUrl& url) {
-    disconnect(mBridge->metricsPump(), &MetricsPump::frameReady, mPlots, &PlotsPanel::onFrame);
-    mPlots->clear();   // remote time starts at 0 when watching starts
-    mBanner->hide();
-    mRemote->start(url);
-    mLocalAction->setEnabled(true);
-}
-
-void MainWindow::watchLocal() {
-    if (!mRemote->isRunning()) return;
-    mRemote->stop();
-    mPlots->setRemoteMarker(QString());
-    mPlots->clear();
-    connect(mBridge->metricsPump(), &MetricsPump::frameReady, mPlots, &PlotsPanel::onFrame, Qt::UniqueConnection);
-    mLocalAction->setEnabled(false);
 }
