@@ -177,7 +177,9 @@ std::optional<ApiRequest> parseApiRequest(const std::string& body, bool chat, Ap
     json o;
     try {
         o = json::parse(body);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
+        // Not only parse_error: a number literal beyond double ("1e999") is out_of_range 406,
+        // which escaped here and failed the request with a 500 (found by fuzz_openai_request).
         err.message = std::string("malformed JSON: ") + e.what();
         return std::nullopt;
     }
