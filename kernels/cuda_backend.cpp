@@ -220,12 +220,7 @@ void cuda_backend::attention(int layer, const tensor& q, tensor& out, int n_head
     check_bf16(q, "attention q");
     check_bf16(out, "attention out");
     check_step_kv(layer);
-    RL_CHECK(n_heads > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0, "attention: n_heads must be a multiple of n_kv_heads");
-    RL_CHECK(n_kv_heads == kv_.n_kv_heads && head_dim == kv_.head_dim,
-             "attention: kv heads / head_dim disagree with the KV pool layout");
-    RL_CHECK(q.rows == step_.n_tokens() && q.cols == int64_t(n_heads) * head_dim && out.rows == q.rows && out.cols == q.cols,
-             "attention: q " + shape(q) + ", out " + shape(out) + " for " + std::to_string(n_heads) + " heads x " +
-                 std::to_string(head_dim));
+    check_attention_args(q, out, n_heads, n_kv_heads, head_dim, step_.n_tokens(), kv_);
     const kernels::paged_kv kv = layer_kv(layer);
     kernels::attention_prefill_bf16(bf(q), bf(out), kv, meta_, tiles_d_, n_tiles_, n_heads, scale, stream_);
     const int splits = kernels::attention_decode_splits(n_decode_, n_heads, n_kv_heads, sms_);

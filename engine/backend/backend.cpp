@@ -1,5 +1,6 @@
 // backend.cpp: the non-virtual helpers of the backend interface (dtype sizes, random fill).
 #include "backend/backend.h"
+#include "common/engine_error.h"
 
 #include <algorithm>
 #include <thread>
@@ -27,6 +28,18 @@ void backend::argmax_rows(const tensor& x, std::vector<int32_t>& ids) {
             if (v[c] > v[best] || (v[best] != v[best] && v[c] == v[c])) best = c;  // NaN loses
         ids[size_t(r)] = int32_t(best);
     }
+}
+
+std::string shape_of(const tensor& t) { return "[" + std::to_string(t.rows) + ", " + std::to_string(t.cols) + "]"; }
+
+void check_attention_args(const tensor& q, const tensor& out, int n_heads, int n_kv_heads, int head_dim,
+                          int n_tokens, const kv_cache_layout& kv) {
+    RL_CHECK(n_heads > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0, "attention: n_heads must be a multiple of n_kv_heads");
+    RL_CHECK(n_kv_heads == kv.n_kv_heads && head_dim == kv.head_dim,
+             "attention: kv heads / head_dim disagree with the KV pool layout");
+    RL_CHECK(q.rows == n_tokens && q.cols == int64_t(n_heads) * head_dim && out.rows == q.rows && out.cols == q.cols,
+             "attention: q " + shape_of(q) + ", out " + shape_of(out) + " for " + std::to_string(n_heads) + " heads x " +
+                 std::to_string(head_dim));
 }
 
 void backend::fill_random(tensor& t, uint64_t seed, float lo, float hi) {

@@ -139,6 +139,13 @@ public:
     virtual void fill_random(tensor& t, uint64_t seed, float lo, float hi);
 };
 
+/// "[rows, cols]", for error messages.
+std::string shape_of(const tensor& t);
+/// The argument checks every backend's attention() makes (heads, pool layout, q/out shapes for a
+/// step of n_tokens); throws engine_error naming what disagrees.
+void check_attention_args(const tensor& q, const tensor& out, int n_heads, int n_kv_heads, int head_dim,
+                          int n_tokens, const kv_cache_layout& kv);
+
 /// The value fill_random puts at `index`.
 inline float random_uniform_at(uint64_t seed, uint64_t index, float lo, float hi) {
     uint64_t z = seed * 0x9E3779B97F4A7C15ull + index + 0x632BE59BD9B4E019ull;  // splitmix64

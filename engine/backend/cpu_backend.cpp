@@ -326,12 +326,7 @@ void cpu_backend::attention(int layer, const tensor& q, tensor& out, int n_heads
     check_f32(q, "attention q");
     check_f32(out, "attention out");
     check_kv_ready(layer);
-    RL_CHECK(n_heads > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0, "attention: n_heads must be a multiple of n_kv_heads");
-    RL_CHECK(n_kv_heads == kv_.n_kv_heads && head_dim == kv_.head_dim,
-             "attention: kv heads / head_dim disagree with the KV pool layout");
-    RL_CHECK(q.rows == step_.n_tokens() && q.cols == int64_t(n_heads) * head_dim && out.rows == q.rows && out.cols == q.cols,
-             "attention: q " + shape(q) + ", out " + shape(out) + " for " + std::to_string(n_heads) + " heads x " +
-                 std::to_string(head_dim));
+    check_attention_args(q, out, n_heads, n_kv_heads, head_dim, step_.n_tokens(), kv_);
     const attn_args a{f32(q), f32(out), k_block(layer, 0), v_block(layer, 0), n_heads, n_kv_heads, head_dim,
                       kv_.block_size, scale};
     pool_->parallel_for(q.rows * n_heads, 1, [&](int64_t b, int64_t e) {
