@@ -154,6 +154,10 @@ void cpu_backend::alloc_kv(const kv_cache_layout& l) {
                  " dims x K,V fp32) exceeds available memory (" + mib(avail) + ")");
     kv_pool_ = static_cast<float*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
     RL_CHECK(kv_pool_ != nullptr, "cpu_backend: out of memory allocating a KV pool of " + mib(bytes));
+    // Touch every page now: the pool is then resident from the start, as the window's memory
+    // figures say, instead of growing the RSS block by block as first use reaches it (a soak
+    // would read that as a leak).
+    std::memset(kv_pool_, 0, bytes);
     kv_ = l;
     kv_bytes_ = bytes;
 }
