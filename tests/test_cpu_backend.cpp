@@ -146,6 +146,7 @@ void TestCpuBackend::rmsNormMatchesReference() {
         for (int j = 0; j < d; ++j) ref[size_t(i) * d + j] = xh[size_t(i) * d + j] * s * wh[size_t(j)];
     }
     QVERIFY(max_rel_err(get(be, o), ref) < 1e-5);
+    for (tensor* t : {&x, &w, &o}) be.release(*t);  // the owner frees (LeakSanitizer, scripts/asan-check)
 }
 
 void TestCpuBackend::ropeBothModes() {
@@ -235,6 +236,7 @@ void TestCpuBackend::siluMulAndElementwise() {
         QCOMPARE(gv[size_t(j)], th[size_t(3 * 8 + j)]);
         QCOMPARE(gv[size_t(8 + j)], th[size_t(2 * 8 + j)]);
     }
+    for (tensor* t : {&g, &u, &o, &b, &table, &e, &gat}) be.release(*t);
 }
 
 void TestCpuBackend::pagedAttentionMatchesDense() {
@@ -290,6 +292,7 @@ void TestCpuBackend::pagedAttentionMatchesDense() {
         QVERIFY2(max_rel_err(mine, ref) < 1e-5, std::string("sequence " + std::to_string(s)).c_str());
         row += size_t(count[s]);
     }
+    be.release(q), be.release(o);
 }
 
 void TestCpuBackend::chunkedPrefillEqualsOneShot() {
@@ -309,6 +312,7 @@ void TestCpuBackend::chunkedPrefillEqualsOneShot() {
             be.attention(0, q, o, H, G, hd, 0.25f);
             const auto r = get(be, o);
             out.insert(out.end(), r.begin(), r.end());
+            for (tensor* t : {&q, &k, &v, &o}) be.release(*t);
         }
         return out;
     };
@@ -348,6 +352,7 @@ void TestCpuBackend::shapeMismatchThrows() {
     bad.positions[1] = 5;  // disagrees with start_pos
     try { be.set_step(bad); } catch (const engine_error&) { threw = true; }
     QVERIFY(threw);
+    for (tensor* t : {&x, &w, &o}) be.release(*t);
 }
 
 RL_TEST_MAIN(TestCpuBackend, matmulOddShapes, rmsNormMatchesReference, ropeBothModes, llama3RopeScaling,
