@@ -114,14 +114,17 @@ void RooflineWidget::setRoof(Roof& roof, double flops, double bw) {
     roof.graph->setData({kXMin, ridge, kXMax}, {kXMin * bw, flops, flops}, true);
     roof.ridge->setData({ridge}, {flops}, true);
     roof.label->position->setCoords(ridge, flops);
-    roof.label->setText(tr("ridge %1 FLOP/B (%2)").arg(ridge, 0, 'g', 3).arg(roof.name));
+    // The label runs along the flat roof on whichever side of the ridge has room: a CPU's ridge
+    // (a few FLOP/B) sits near the left edge, where right-aligned text would be clipped.
+    roof.label->setPositionAlignment((ridge < std::sqrt(kXMin * kXMax) ? Qt::AlignLeft : Qt::AlignRight) | Qt::AlignTop);
+    roof.label->setText(tr("ridge %1 FLOP/B\n(%2)").arg(ridge, 0, 'g', 3).arg(roof.name));   // two short lines fit a narrow dock
     roof.graph->setName(tr("%1 (%2, %3)").arg(roof.name, si(flops, QStringLiteral("FLOP/s")), si(bw, QStringLiteral("B/s"))));
 }
 
 QStringList RooflineWidget::ridgeLabels() const {
     QStringList out;
     for (const Roof& r : mRoofs)
-        if (r.label->visible()) out << r.label->text();
+        if (r.label->visible()) out << r.label->text().replace(QLatin1Char('\n'), QLatin1Char(' '));
     return out;
 }
 

@@ -23,7 +23,7 @@ public:
 
     /// Points currently drawn (tests).
     int pointCount() const { return int(mSteps.size()); }
-    /// Labels of the ridge points currently shown, e.g. "ridge 295 FLOP/B (bf16 spec)".
+    /// Labels of the ridge points currently shown, on one line, e.g. "ridge 295 FLOP/B (bf16 spec)".
     QStringList ridgeLabels() const;
 
 public slots:
