@@ -95,8 +95,7 @@ ApiServer::ApiServer(rl::engine& eng, std::string modelId, ServeOptions opt)
                           ? mOptions.maxConnections
                           : std::clamp(2 * mEngine.current_config().max_num_seqs + 4, 8, 256);
     mServer = std::make_unique<httplib::Server>();
-    mExporter = std::make_unique<PrometheusExporter>(mEngine, mModelId,
-                                                     [this] { return mRoutes ? mRoutes->inFlight() : 0; });
+    mExporter = std::make_unique<PrometheusExporter>(mEngine, mModelId);
     mRoutes = std::make_unique<OpenAiRoutes>(mEngine, mModelId, mExporter.get());
     installRoutes();
     mCollector = std::thread([this] {

@@ -88,8 +88,8 @@ void PrometheusExporter::Histogram::observe(double v) {
     ++count;
 }
 
-PrometheusExporter::PrometheusExporter(rl::engine& eng, std::string modelId, std::function<int()> inFlight)
-    : mEngine(eng), mModelId(std::move(modelId)), mInFlight(std::move(inFlight)) {
+PrometheusExporter::PrometheusExporter(rl::engine& eng, std::string modelId)
+    : mEngine(eng), mModelId(std::move(modelId)) {
     mIterationTokens.bounds = kIterationTokenBuckets;
     mTtft.bounds = kTtftBuckets;
     mTpot.bounds = kTpotBuckets;

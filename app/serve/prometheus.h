@@ -8,7 +8,7 @@
 #include "serving/engine.h"
 
 #include <cstdint>
-#include <functional>
+
 #include <mutex>
 #include <string>
 #include <unordered_set>
@@ -16,8 +16,7 @@
 
 class PrometheusExporter {
 public:
-    /// inFlight: how many API requests the server has submitted and not yet seen end.
-    PrometheusExporter(rl::engine& eng, std::string modelId, std::function<int()> inFlight);
+    PrometheusExporter(rl::engine& eng, std::string modelId);
 
     /// The owner of a request the server cancelled because a stop string matched: it counts as
     /// finished (not cancelled) in the latency histograms.
@@ -40,7 +39,6 @@ private:
 
     rl::engine& mEngine;
     std::string mModelId;
-    std::function<int()> mInFlight;
     std::mutex mMutex;
     uint64_t mStepCursor = 0;                 // highest step index counted
     double mRequestCursorT = -1;              // t_s of the newest request record counted

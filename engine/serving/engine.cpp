@@ -50,17 +50,6 @@ std::vector<int32_t> engine::tokenize_text(const std::string& text) const {
 
 namespace {
 
-size_t mem_available_bytes() {
-    std::ifstream f("/proc/meminfo");
-    std::string key;
-    size_t kb = 0;
-    while (f >> key >> kb) {
-        if (key == "MemAvailable:") return kb * 1024;
-        f.ignore(256, '\n');
-    }
-    return 0;
-}
-
 struct submit_cmd { uint64_t id; request req; clock_type::time_point t; };
 struct cancel_cmd { uint64_t id; };
 struct apply_cmd { serving_config cfg; };
@@ -143,7 +132,8 @@ public:
             budget = allowed > used ? size_t(allowed - used) : 0;
             return int(std::min<size_t>(budget / per_block_bytes_, size_t(1) << 22));
         }
-        budget = std::min<size_t>(size_t(double(mem_available_bytes()) * sc.gpu_memory_utilization), size_t(1) << 30);
+        // The CPU backend reports MemAvailable as its free memory.
+        budget = std::min<size_t>(size_t(double(di.free_memory) * sc.gpu_memory_utilization), size_t(1) << 30);
         budget = std::max(budget, per_block_bytes_ * size_t(blocks_per_seq));
         return int(std::min<size_t>(size_t(blocks_per_seq) * size_t(sc.max_num_seqs), budget / per_block_bytes_));
     }
