@@ -4,6 +4,7 @@
 #include "bf16_vec.cuh"
 #include "common.cuh"
 #include "kernels.h"
+#include "launch.cuh"
 
 #include <algorithm>
 
@@ -17,6 +18,8 @@ __device__ __forceinline__ float silu(float g) { return g / (1.f + expf(-g)); }
 
 __global__ void silu_mul_vec_kernel(const uint16_t* __restrict__ gate, const uint16_t* __restrict__ up,
                                     uint16_t* __restrict__ out, int64_t n8) {
+    pdl_wait();
+    pdl_trigger();
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n8; i += int64_t(gridDim.x) * blockDim.x) {
         float g[8], u[8];
         load8_bf16(gate + i * 8, g);
@@ -29,6 +32,8 @@ __global__ void silu_mul_vec_kernel(const uint16_t* __restrict__ gate, const uin
 
 __global__ void silu_mul_scalar_kernel(const uint16_t* __restrict__ gate, const uint16_t* __restrict__ up,
                                        uint16_t* __restrict__ out, int64_t n) {
+    pdl_wait();
+    pdl_trigger();
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
         out[i] = f32_to_bf16(silu(bf16_to_f32(gate[i])) * bf16_to_f32(up[i]));
 }
@@ -41,8 +46,8 @@ void silu_mul_bf16(const uint16_t* gate, const uint16_t* up, uint16_t* out, int6
     const bool vec = n % 8 == 0 && aligned16(gate) && aligned16(up) && aligned16(out);
     const int64_t work = vec ? n / 8 : n;
     const unsigned grid = unsigned(std::clamp<int64_t>((work + threads - 1) / threads, 1, 1 << 16));
-    if (vec) silu_mul_vec_kernel<<<grid, threads, 0, stream>>>(gate, up, out, n / 8);
-    else silu_mul_scalar_kernel<<<grid, threads, 0, stream>>>(gate, up, out, n);
+    if (vec) launch(silu_mul_vec_kernel, grid, threads, 0, stream, gate, up, out, n / 8);
+    else launch(silu_mul_scalar_kernel, grid, threads, 0, stream, gate, up, out, n);
     RL_CUDA_CHECK_LAUNCH();
 }
 

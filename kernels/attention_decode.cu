@@ -14,6 +14,7 @@
 #include "bf16_vec.cuh"
 #include "common.cuh"
 #include "kernels.h"
+#include "launch.cuh"
 
 #include <algorithm>
 #include <cmath>
@@ -52,6 +53,8 @@ __global__ void __launch_bounds__(n_warps * 32)
     attention_decode_kernel(const uint16_t* __restrict__ q, uint16_t* __restrict__ out, paged_kv kv, step_meta st,
                             const int32_t* __restrict__ rows, int n_heads, int group, float scale_log2, int n_split,
                             float* __restrict__ ws) {
+    pdl_wait();
+    pdl_trigger();
     constexpr int dpl = D / 32;  // output dims per lane
     __shared__ float q_s[GP][D];
     __shared__ float red_m[n_warps][GP], red_l[n_warps][GP];
@@ -196,6 +199,8 @@ __global__ void __launch_bounds__(n_warps * 32)
 // m = -inf, l = 0 and weigh 0; slice 0 always holds key 0, so M is finite.
 __global__ void attention_decode_merge_kernel(const float* __restrict__ ws, uint16_t* __restrict__ out,
                                               const int32_t* __restrict__ rows, int n_heads, int d, int n_split) {
+    pdl_wait();
+    pdl_trigger();
     const int r = blockIdx.x, h = blockIdx.y;
     const float* ph = ws + (int64_t(r) * n_heads + h) * n_split * part_floats(d);
     float M = -INFINITY;
@@ -214,21 +219,20 @@ __global__ void attention_decode_merge_kernel(const float* __restrict__ ws, uint
 }
 
 template <int D, int GP>
-void launch(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& st, const int32_t* rows,
+void launch_family(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& st, const int32_t* rows,
             int n_rows, int n_heads, int group, float scale_log2, int n_split, float* ws, cudaStream_t stream) {
     const dim3 grid{unsigned(n_rows), unsigned(kv.n_kv_heads), unsigned((group + GP - 1) / GP * n_split)};
-    attention_decode_kernel<D, GP>
-        <<<grid, n_warps * 32, 0, stream>>>(q, out, kv, st, rows, n_heads, group, scale_log2, n_split, ws);
+    launch(attention_decode_kernel<D, GP>, grid, n_warps * 32, 0, stream, q, out, kv, st, rows, n_heads, group, scale_log2, n_split, ws);
 }
 
 template <int D>
 void launch_d(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& st, const int32_t* rows,
               int n_rows, int n_heads, int group, float scale_log2, int n_split, float* ws, cudaStream_t stream) {
     // Smallest head chunk that covers the group (one CTA per kv head up to groups of 8).
-    if (group <= 1) launch<D, 1>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, stream);
-    else if (group <= 2) launch<D, 2>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, stream);
-    else if (group <= 4) launch<D, 4>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, stream);
-    else launch<D, 8>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, stream);
+    if (group <= 1) launch_family<D, 1>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, stream);
+    else if (group <= 2) launch_family<D, 2>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, stream);
+    else if (group <= 4) launch_family<D, 4>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, stream);
+    else launch_family<D, 8>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, stream);
 }
 
 } // namespace
@@ -273,8 +277,7 @@ void attention_decode_bf16(const uint16_t* q, uint16_t* out, const paged_kv& kv,
     }
     RL_CUDA_CHECK_LAUNCH();
     if (n_split > 1) {
-        attention_decode_merge_kernel<<<dim3(unsigned(n_rows), unsigned(n_heads)), std::min(kv.head_dim, 128), 0, stream>>>(
-            ws, out, rows, n_heads, kv.head_dim, n_split);
+        launch(attention_decode_merge_kernel, dim3(unsigned(n_rows), unsigned(n_heads)), std::min(kv.head_dim, 128), 0, stream, ws, out, rows, n_heads, kv.head_dim, n_split);
         RL_CUDA_CHECK_LAUNCH();
     }
 }

@@ -11,6 +11,7 @@
 #include "bf16_vec.cuh"
 #include "common.cuh"
 #include "kernels.h"
+#include "launch.cuh"
 
 #include <cmath>
 
@@ -33,6 +34,8 @@ template <int D>
 __global__ void __launch_bounds__(n_warps * 32)
     attention_prefill_kernel(const uint16_t* __restrict__ q, uint16_t* __restrict__ out, paged_kv kv, step_meta st,
                              const int32_t* __restrict__ tiles, int n_heads, int group, float scale_log2) {
+    pdl_wait();
+    pdl_trigger();
     constexpr int dpl = D / 32, ldk = D + 1, c8 = D / 8;
     extern __shared__ float smem[];
     float* q_s = smem;            // [bq][D]
@@ -150,7 +153,7 @@ __global__ void __launch_bounds__(n_warps * 32)
 }
 
 template <int D>
-void launch(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& st, const int32_t* tiles,
+void launch_family(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& st, const int32_t* tiles,
             int n_tiles, int n_heads, int group, float scale_log2, cudaStream_t stream) {
     constexpr size_t smem = smem_bytes<D>();
     // Above 48 KB a kernel must opt in to more dynamic shared memory (per device; cheap to repeat).
@@ -158,7 +161,7 @@ void launch(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_met
         RL_CUDA_CHECK(cudaFuncSetAttribute(attention_prefill_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                            int(smem)));
     const dim3 grid{unsigned(n_tiles), unsigned(n_heads), 1u};
-    attention_prefill_kernel<D><<<grid, n_warps * 32, smem, stream>>>(q, out, kv, st, tiles, n_heads, group, scale_log2);
+    launch(attention_prefill_kernel<D>, grid, n_warps * 32, smem, stream, q, out, kv, st, tiles, n_heads, group, scale_log2);
 }
 
 } // namespace
@@ -178,10 +181,10 @@ void attention_prefill_bf16(const uint16_t* q, uint16_t* out, const paged_kv& kv
     const int group = n_heads / kv.n_kv_heads;
     const float sl = scale * log2e;
     switch (kv.head_dim) {
-    case 64: launch<64>(q, out, kv, step, tiles, n_tiles, n_heads, group, sl, stream); break;
-    case 96: launch<96>(q, out, kv, step, tiles, n_tiles, n_heads, group, sl, stream); break;
-    case 128: launch<128>(q, out, kv, step, tiles, n_tiles, n_heads, group, sl, stream); break;
-    case 256: launch<256>(q, out, kv, step, tiles, n_tiles, n_heads, group, sl, stream); break;
+    case 64: launch_family<64>(q, out, kv, step, tiles, n_tiles, n_heads, group, sl, stream); break;
+    case 96: launch_family<96>(q, out, kv, step, tiles, n_tiles, n_heads, group, sl, stream); break;
+    case 128: launch_family<128>(q, out, kv, step, tiles, n_tiles, n_heads, group, sl, stream); break;
+    case 256: launch_family<256>(q, out, kv, step, tiles, n_tiles, n_heads, group, sl, stream); break;
     default: RL_THROW("attention_prefill_bf16: head_dim " + std::to_string(kv.head_dim) + " is not supported (64, 96, 128, 256)");
     }
     RL_CUDA_CHECK_LAUNCH();

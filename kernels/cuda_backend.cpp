@@ -167,6 +167,9 @@ void cuda_backend::matmul(const tensor& x, const tensor& w, tensor& out) {
     check_act(out, "matmul out");
     RL_CHECK(x.cols == w.cols && out.rows == x.rows && out.cols == w.rows,
              "matmul: x " + shape(x) + " . w " + shape(w) + "^T -> out " + shape(out));
+    const kernels::gemv_segment seg{bf(w), out.data, w.rows};
+    if (gemm_->prefers_gemv(x.rows) && kernels::gemv_bf16_supported(bf(x), &seg, 1, x.rows, x.cols))
+        return kernels::gemv_bf16(bf(x), &seg, 1, x.rows, x.cols, is_f32(out), stream_);
     gemm_->bf16_xwt(bf(x), bf(w), out.data, x.rows, w.rows, x.cols, stream_, is_f32(out));
 }
 
@@ -177,7 +180,7 @@ void cuda_backend::add_bias(tensor& x, const tensor& b) {
     kernels::add_bias_bf16(bf(x), bf(b), x.rows, x.cols, stream_);
 }
 
-void cuda_backend::rope(tensor& x, const rope_params& p) {
+void cuda_backend::check_rope(const tensor& x, const rope_params& p) const {
     check_bf16(x, "rope input");
     RL_CHECK(p.inv_freq && p.rope_dim > 0 && p.rope_dim % 2 == 0 && p.rope_dim <= p.head_dim &&
                  int(p.inv_freq->size()) == p.rope_dim / 2,
@@ -186,21 +189,28 @@ void cuda_backend::rope(tensor& x, const rope_params& p) {
     RL_CHECK(x.rows == step_.n_tokens() && x.cols == int64_t(p.n_heads) * p.head_dim,
              "rope: x " + shape(x) + " for " + std::to_string(step_.n_tokens()) + " tokens x " +
                  std::to_string(p.n_heads) + " heads x " + std::to_string(p.head_dim));
-    if (*p.inv_freq != inv_freq_h_) {  // uploaded once per model, not per call
-        RL_CHECK(!recording_, "rope: new frequencies while recording a step graph");
-        forget_graphs();  // recordings read inv_freq_d_
-        if (p.inv_freq->size() > inv_freq_h_.size()) {
-            RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
-            RL_CUDA_CHECK(cudaFree(inv_freq_d_));
-            inv_freq_d_ = nullptr;
-            inv_freq_h_.clear();
-            inv_freq_d_ = static_cast<float*>(device_alloc(p.inv_freq->size() * sizeof(float), "rope frequencies"));
-        }
-        inv_freq_h_ = *p.inv_freq;
-        // Pageable source: the call returns once the bytes are staged, so inv_freq_h_ may change later.
-        RL_CUDA_CHECK(cudaMemcpyAsync(inv_freq_d_, inv_freq_h_.data(), inv_freq_h_.size() * sizeof(float),
-                                      cudaMemcpyHostToDevice, stream_));
+}
+
+void cuda_backend::upload_inv_freq(const std::vector<float>& f) {
+    if (f == inv_freq_h_) return;  // uploaded once per model, not per call
+    RL_CHECK(!recording_, "rope: new frequencies while recording a step graph");
+    forget_graphs();  // recordings read inv_freq_d_
+    if (f.size() > inv_freq_h_.size()) {
+        RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
+        RL_CUDA_CHECK(cudaFree(inv_freq_d_));
+        inv_freq_d_ = nullptr;
+        inv_freq_h_.clear();
+        inv_freq_d_ = static_cast<float*>(device_alloc(f.size() * sizeof(float), "rope frequencies"));
     }
+    inv_freq_h_ = f;
+    // Pageable source: the call returns once the bytes are staged, so inv_freq_h_ may change later.
+    RL_CUDA_CHECK(cudaMemcpyAsync(inv_freq_d_, inv_freq_h_.data(), inv_freq_h_.size() * sizeof(float),
+                                  cudaMemcpyHostToDevice, stream_));
+}
+
+void cuda_backend::rope(tensor& x, const rope_params& p) {
+    check_rope(x, p);
+    upload_inv_freq(*p.inv_freq);
     kernels::rope_bf16(bf(x), x.rows, p.n_heads, p.head_dim, p.rope_dim, p.neox, meta_.positions, inv_freq_d_, stream_);
 }
 

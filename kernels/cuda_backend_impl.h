@@ -70,6 +70,12 @@ public:
     void attention(int layer, const tensor& q, tensor& out, int n_heads, int n_kv_heads, int head_dim,
                    float scale) override;
     void silu_mul(const tensor& gate, const tensor& up, tensor& out) override;
+    // fused forms (cuda_fused.cpp): decode's few-row products go to gemv.cu, rope + store fuse
+    void matmuls(const tensor& x, std::span<const tensor* const> w, std::span<tensor* const> out) override;
+    void gate_up_silu(const tensor& x, const tensor& w_gate, const tensor& w_up, tensor& gate, tensor& up,
+                      tensor& act) override;
+    void rope_kv_store(int layer, tensor& q, tensor& k, const tensor& v, const rope_params& rq,
+                       const rope_params& rk) override;
     void gather_logit_rows(const tensor& x, tensor& out) override;
     void synchronize() override;
     void timer_begin() override;
@@ -88,6 +94,8 @@ private:
     void check_step_kv(int layer);  // validates this step's block tables against the pool
     kernels::paged_kv layer_kv(int layer) const;
     void forget_graphs() noexcept;  // after any buffer a recording may use goes away
+    void upload_inv_freq(const std::vector<float>& f);  // rope frequencies, once per model
+    void check_rope(const tensor& x, const rope_params& p) const;
 
     int device_;
     cudaStream_t stream_ = nullptr;

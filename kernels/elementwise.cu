@@ -5,6 +5,7 @@
 #include "bf16_vec.cuh"
 #include "common.cuh"
 #include "kernels.h"
+#include "launch.cuh"
 
 #include <algorithm>
 
@@ -19,6 +20,8 @@ unsigned grid_for(int64_t work) { return unsigned(std::clamp<int64_t>((work + th
 template <bool Vec>
 __global__ void gather_rows_kernel(const uint16_t* __restrict__ src, int64_t src_rows, int64_t cols,
                                    const int32_t* __restrict__ rows, uint16_t* __restrict__ out) {
+    pdl_wait();
+    pdl_trigger();
     const int64_t i = blockIdx.x;
     const int32_t r = rows[i];
     uint16_t* o = out + i * cols;
@@ -36,6 +39,8 @@ __global__ void gather_rows_kernel(const uint16_t* __restrict__ src, int64_t src
 }
 
 __global__ void add_vec_kernel(uint16_t* __restrict__ x, const uint16_t* __restrict__ y, int64_t n8) {
+    pdl_wait();
+    pdl_trigger();
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n8; i += int64_t(gridDim.x) * blockDim.x) {
         float a[8], b[8];
         load8_bf16(x + i * 8, a);
@@ -47,6 +52,8 @@ __global__ void add_vec_kernel(uint16_t* __restrict__ x, const uint16_t* __restr
 }
 
 __global__ void add_f32_bf16_kernel(float* __restrict__ x, const uint16_t* __restrict__ y, int64_t n, bool vec) {
+    pdl_wait();
+    pdl_trigger();
     const int64_t step = int64_t(gridDim.x) * blockDim.x;
     if (vec) {
         for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n / 8; i += step) {
@@ -64,6 +71,8 @@ __global__ void add_f32_bf16_kernel(float* __restrict__ x, const uint16_t* __res
 }
 
 __global__ void add_scalar_kernel(uint16_t* __restrict__ x, const uint16_t* __restrict__ y, int64_t n) {
+    pdl_wait();
+    pdl_trigger();
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
         x[i] = f32_to_bf16(bf16_to_f32(x[i]) + bf16_to_f32(y[i]));
 }
@@ -72,6 +81,8 @@ __global__ void add_scalar_kernel(uint16_t* __restrict__ x, const uint16_t* __re
 template <bool Vec>
 __global__ void add_bias_kernel(uint16_t* __restrict__ x, const uint16_t* __restrict__ bias, int64_t rows,
                                 int64_t cols) {
+    pdl_wait();
+    pdl_trigger();
     const int64_t n = rows * cols;
     const int64_t step = int64_t(gridDim.x) * blockDim.x;
     if constexpr (Vec) {
@@ -90,11 +101,15 @@ __global__ void add_bias_kernel(uint16_t* __restrict__ x, const uint16_t* __rest
 }
 
 __global__ void f32_to_bf16_kernel(const float* __restrict__ src, uint16_t* __restrict__ dst, int64_t n) {
+    pdl_wait();
+    pdl_trigger();
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
         dst[i] = f32_to_bf16(src[i]);
 }
 
 __global__ void bf16_to_f32_kernel(const uint16_t* __restrict__ src, float* __restrict__ dst, int64_t n) {
+    pdl_wait();
+    pdl_trigger();
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
         dst[i] = bf16_to_f32(src[i]);
 }
@@ -112,9 +127,9 @@ void gather_rows(const void* src_v, int64_t src_rows, int64_t cols_e, int elem_b
     auto* out = static_cast<uint16_t*>(out_v);
     const int64_t cols = cols_e * elem_bytes / 2;
     if (cols % 8 == 0 && aligned16(src) && aligned16(out))
-        gather_rows_kernel<true><<<unsigned(n), 128, 0, stream>>>(src, src_rows, cols, rows, out);
+        launch(gather_rows_kernel<true>, unsigned(n), 128, 0, stream, src, src_rows, cols, rows, out);
     else
-        gather_rows_kernel<false><<<unsigned(n), 128, 0, stream>>>(src, src_rows, cols, rows, out);
+        launch(gather_rows_kernel<false>, unsigned(n), 128, 0, stream, src, src_rows, cols, rows, out);
     RL_CUDA_CHECK_LAUNCH();
 }
 
@@ -122,9 +137,9 @@ void add_bf16(uint16_t* x, const uint16_t* y, int64_t n, rl_stream stream) {
     RL_CHECK(x && y && n >= 0, "add_bf16: bad arguments");
     if (n == 0) return;
     if (n % 8 == 0 && aligned16(x) && aligned16(y))
-        add_vec_kernel<<<grid_for(n / 8), threads, 0, stream>>>(x, y, n / 8);
+        launch(add_vec_kernel, grid_for(n / 8), threads, 0, stream, x, y, n / 8);
     else
-        add_scalar_kernel<<<grid_for(n), threads, 0, stream>>>(x, y, n);
+        launch(add_scalar_kernel, grid_for(n), threads, 0, stream, x, y, n);
     RL_CUDA_CHECK_LAUNCH();
 }
 
@@ -132,7 +147,7 @@ void add_f32_bf16(float* x, const uint16_t* y, int64_t n, rl_stream stream) {
     RL_CHECK(x && y && n >= 0, "add_f32_bf16: bad arguments");
     if (n == 0) return;
     const bool vec = n % 8 == 0 && aligned16(x) && aligned16(y);
-    add_f32_bf16_kernel<<<grid_for(vec ? n / 8 : n), threads, 0, stream>>>(x, y, n, vec);
+    launch(add_f32_bf16_kernel, grid_for(vec ? n / 8 : n), threads, 0, stream, x, y, n, vec);
     RL_CUDA_CHECK_LAUNCH();
 }
 
@@ -140,23 +155,23 @@ void add_bias_bf16(uint16_t* x, const uint16_t* bias, int64_t rows, int64_t cols
     RL_CHECK(x && bias && rows >= 0 && cols > 0, "add_bias_bf16: bad arguments");
     if (rows == 0) return;
     if (cols % 8 == 0 && aligned16(x) && aligned16(bias))
-        add_bias_kernel<true><<<grid_for(rows * cols / 8), threads, 0, stream>>>(x, bias, rows, cols);
+        launch(add_bias_kernel<true>, grid_for(rows * cols / 8), threads, 0, stream, x, bias, rows, cols);
     else
-        add_bias_kernel<false><<<grid_for(rows * cols), threads, 0, stream>>>(x, bias, rows, cols);
+        launch(add_bias_kernel<false>, grid_for(rows * cols), threads, 0, stream, x, bias, rows, cols);
     RL_CUDA_CHECK_LAUNCH();
 }
 
 void f32_to_bf16(const float* src, uint16_t* dst, int64_t n, rl_stream stream) {
     RL_CHECK(src && dst && n >= 0, "f32_to_bf16: bad arguments");
     if (n == 0) return;
-    f32_to_bf16_kernel<<<grid_for(n), threads, 0, stream>>>(src, dst, n);
+    launch(f32_to_bf16_kernel, grid_for(n), threads, 0, stream, src, dst, n);
     RL_CUDA_CHECK_LAUNCH();
 }
 
 void bf16_to_f32(const uint16_t* src, float* dst, int64_t n, rl_stream stream) {
     RL_CHECK(src && dst && n >= 0, "bf16_to_f32: bad arguments");
     if (n == 0) return;
-    bf16_to_f32_kernel<<<grid_for(n), threads, 0, stream>>>(src, dst, n);
+    launch(bf16_to_f32_kernel, grid_for(n), threads, 0, stream, src, dst, n);
     RL_CUDA_CHECK_LAUNCH();
 }
 

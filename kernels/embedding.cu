@@ -5,6 +5,7 @@
 #include "bf16_vec.cuh"
 #include "common.cuh"
 #include "kernels.h"
+#include "launch.cuh"
 
 namespace rl::kernels {
 namespace {
@@ -13,6 +14,8 @@ constexpr uint16_t bf16_nan = 0x7FC0;
 
 __global__ void embed_f32_kernel(const uint16_t* __restrict__ table, int64_t vocab, int64_t d,
                                  const int32_t* __restrict__ tokens, float* __restrict__ out) {
+    pdl_wait();
+    pdl_trigger();
     const int64_t row = blockIdx.x;
     const int32_t id = tokens[row];
     float* o = out + row * d;
@@ -24,6 +27,8 @@ __global__ void embed_f32_kernel(const uint16_t* __restrict__ table, int64_t voc
 template <bool Vec>
 __global__ void embed_kernel(const uint16_t* __restrict__ table, int64_t vocab, int64_t d,
                              const int32_t* __restrict__ tokens, uint16_t* __restrict__ out) {
+    pdl_wait();
+    pdl_trigger();
     const int64_t row = blockIdx.x;
     const int32_t id = tokens[row];
     uint16_t* o = out + row * d;
@@ -51,8 +56,8 @@ void embed_bf16(const uint16_t* table, int64_t vocab, int64_t d, const int32_t* 
     if (n == 0) return;
     const bool vec = d % 8 == 0 && aligned16(table) && aligned16(out);
     const int threads = 128;
-    if (vec) embed_kernel<true><<<unsigned(n), threads, 0, stream>>>(table, vocab, d, tokens, out);
-    else embed_kernel<false><<<unsigned(n), threads, 0, stream>>>(table, vocab, d, tokens, out);
+    if (vec) launch(embed_kernel<true>, unsigned(n), threads, 0, stream, table, vocab, d, tokens, out);
+    else launch(embed_kernel<false>, unsigned(n), threads, 0, stream, table, vocab, d, tokens, out);
     RL_CUDA_CHECK_LAUNCH();
 }
 
@@ -61,7 +66,7 @@ void embed_bf16_f32(const uint16_t* table, int64_t vocab, int64_t d, const int32
     RL_CHECK(table && tokens && out, "embed_bf16_f32: null pointer");
     RL_CHECK(vocab > 0 && d > 0 && n >= 0, "embed_bf16_f32: bad shape");
     if (n == 0) return;
-    embed_f32_kernel<<<unsigned(n), 256, 0, stream>>>(table, vocab, d, tokens, out);
+    launch(embed_f32_kernel, unsigned(n), 256, 0, stream, table, vocab, d, tokens, out);
     RL_CUDA_CHECK_LAUNCH();
 }
 

@@ -5,7 +5,7 @@
 // x is column-major X = [k, n], and out is column-major O = [m, n]; out = x.w^T becomes
 // O = W^T . X: A = W (k x m, lda = k) with op(A) = T, B = X (k x n, ldb = k) with op(B) = N,
 // C = D = O (m x n, ldc = m). tests/test_gpu_kernels.cpp checks this against a CPU product.
-// With RIDGELINE_GEMV=1, products with at most gemv_max_rows rows of x go to gemv.cu instead.
+// Products of few rows (decode) go to gemv.cu instead when prefers_gemv says so; the backend asks.
 // Algorithms come from cuBLASLt's heuristic once per (shape, alignment) and are cached.
 #include "common.cuh"
 #include "kernels.h"
@@ -51,12 +51,12 @@ struct gemm_runner::impl {
     cublasLtHandle_t handle = nullptr;
     void* workspace = nullptr;
     std::map<plan_key, plan> plans;
-    // Experimental, off by default: RIDGELINE_GEMV=1 sends products of n <= gemv_max_rows rows
-    // to gemv.cu. Measured on an H100 (llama3-8b decode, ctx 256): n=1 124.4 tok/s vs cuBLASLt
-    // 123.3 (parity), n=8 420 vs 953 (x re-read per row from L1 dominates): not promoted.
-    bool use_gemv = [] {
-        const char* v = std::getenv("RIDGELINE_GEMV");
-        return v && std::string(v) == "1";
+    int64_t gemv_rows = [] {
+        const char* v = std::getenv("RIDGELINE_GEMV_MAX_ROWS");
+        if (!v || !*v) return gemv_default_rows;
+        char* end = nullptr;
+        const long r = std::strtol(v, &end, 10);
+        return (*end == 0 && r >= 0 && r <= gemv_max_rows) ? int64_t(r) : gemv_default_rows;
     }();
 
     ~impl() {
@@ -127,11 +127,12 @@ void gemm_runner::bf16_xwt(const uint16_t* x, const uint16_t* w, void* out, int6
     RL_CHECK(n >= 0 && m > 0 && k > 0, "gemm bf16_xwt: bad shape [" + std::to_string(n) + ", " +
                                            std::to_string(m) + ", " + std::to_string(k) + "]");
     if (n == 0) return;
-    if (p_->use_gemv && gemv_bf16_supported(x, w, n, m, k)) return gemv_bf16(x, w, out, n, m, k, out_f32, stream);
     const plan& p = p_->get(n, m, k, alignment_of(w, k), alignment_of(x, k), alignment_of(out, m, out_f32 ? 4 : 2), out_f32);
     const float alpha = 1.f, beta = 0.f;
     RL_CUBLAS_CHECK(cublasLtMatmul(p_->handle, p.desc, &alpha, w, p.a, x, p.b, &beta, out, p.c, out, p.c, &p.algo,
                                    p_->workspace, workspace_bytes, stream));
 }
+
+bool gemm_runner::prefers_gemv(int64_t n) const { return n >= 1 && n <= p_->gemv_rows; }
 
 } // namespace rl::kernels

@@ -122,13 +122,31 @@ int64_t attention_decode_ws_floats(int n_rows, int n_heads, int head_dim, int n_
 void attention_prefill_bf16(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& step,
                             const int32_t* tiles, int n_tiles, int n_heads, float scale, rl_stream stream);
 
-/// Decode's skinny matmul (gemv.cu): out[n, m] = x[n, k] . w[m, k]^T for n <= gemv_max_rows,
-/// bf16 operands, fp32 accumulation, bf16 or f32 out. Experimental: gemm_runner uses it only
-/// with RIDGELINE_GEMV=1 in the environment (see gemm.cpp for why).
+/// Decode's skinny matmuls (gemv.cu): out_s[n, m_s] = x[n, k] . w_s[m_s, k]^T for up to
+/// gemv_max_segments weight matrices sharing x, n <= gemv_max_rows, bf16 operands, fp32
+/// accumulation, bf16 or f32 out (all segments alike). GLU mode (glu_out non-null; two
+/// segments of equal m, gate then up; their out pointers unused): writes only
+/// glu_out[n, m] = bf16(silu(gate) * up) from the bf16-rounded gate and up. Launched with PDL.
 constexpr int64_t gemv_max_rows = 8;
-bool gemv_bf16_supported(const uint16_t* x, const uint16_t* w, int64_t n, int64_t m, int64_t k);
-void gemv_bf16(const uint16_t* x, const uint16_t* w, void* out, int64_t n, int64_t m, int64_t k, bool out_f32,
-               rl_stream stream);
+constexpr int gemv_max_segments = 3;
+struct gemv_segment {
+    const uint16_t* w = nullptr;  // [m, k]
+    void* out = nullptr;          // [n, m]
+    int64_t m = 0;
+};
+bool gemv_bf16_supported(const uint16_t* x, const gemv_segment* segs, int n_seg, int64_t n, int64_t k,
+                         bool glu = false);
+void gemv_bf16(const uint16_t* x, const gemv_segment* segs, int n_seg, int64_t n, int64_t k, bool out_f32,
+               rl_stream stream, uint16_t* glu_out = nullptr);
+
+/// Fused rope + KV store: rotates q [rows, n_heads*head_dim] in place, and writes k (rotated) and
+/// v rows ([rows, n_kv_heads*head_dim]) into the pool at each row's position, in one launch. k
+/// itself is left as it was. Same numerics as rope_bf16 twice and kv_store_bf16.
+void rope_kv_store_bf16(uint16_t* q, const uint16_t* k, const uint16_t* v, int n_heads, int rope_dim, bool neox,
+                        const float* inv_freq, const paged_kv& kv, const step_meta& step, rl_stream stream);
+
+/// Up to this many rows, decode's products go to gemv.cu by default (measured: docs/benchmarks.md).
+constexpr int64_t gemv_default_rows = 4;
 
 /// cuBLASLt GEMMs on one device: out[n, m] = x[n, k] . w[m, k]^T, bf16 in and out, fp32
 /// accumulation. Owns a handle, a workspace and a cache of chosen algorithms per shape.
@@ -141,6 +159,9 @@ public:
     /// out_f32: out is f32 instead of bf16.
     void bf16_xwt(const uint16_t* x, const uint16_t* w, void* out, int64_t n, int64_t m, int64_t k, rl_stream stream,
                   bool out_f32 = false);
+    /// Whether products of n rows should go to gemv_bf16 rather than cuBLASLt: n <= the gemv
+    /// row limit (default gemv_default_rows; RIDGELINE_GEMV_MAX_ROWS=0..8 overrides, 0 = never).
+    bool prefers_gemv(int64_t n) const;
 
 private:
     struct impl;

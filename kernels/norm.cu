@@ -6,6 +6,7 @@
 #include "bf16_vec.cuh"
 #include "common.cuh"
 #include "kernels.h"
+#include "launch.cuh"
 
 namespace rl::kernels {
 namespace {
@@ -44,6 +45,8 @@ template <typename X> __device__ __forceinline__ float keep(float v) {
 template <bool Vec, bool Add, typename X, typename W>
 __global__ void __launch_bounds__(threads) rms_norm_kernel(X* x, const uint16_t* y, const W* __restrict__ w,
                                                            float eps, uint16_t* out, int64_t d) {
+    pdl_wait();
+    pdl_trigger();
     __shared__ float scratch[32];
     const int64_t row = blockIdx.x;
     X* xr = x + row * d;
@@ -89,11 +92,11 @@ __global__ void __launch_bounds__(threads) rms_norm_kernel(X* x, const uint16_t*
 }
 
 template <bool Add, typename X, typename W>
-void launch(X* x, const uint16_t* y, const W* w, float eps, uint16_t* out, int64_t rows, int64_t d,
+void launch_family(X* x, const uint16_t* y, const W* w, float eps, uint16_t* out, int64_t rows, int64_t d,
             cudaStream_t stream) {
     const bool vec = d % 8 == 0 && aligned16(x) && aligned16(out) && aligned16(w) && (!Add || aligned16(y));
-    if (vec) rms_norm_kernel<true, Add, X, W><<<unsigned(rows), threads, 0, stream>>>(x, y, w, eps, out, d);
-    else rms_norm_kernel<false, Add, X, W><<<unsigned(rows), threads, 0, stream>>>(x, y, w, eps, out, d);
+    if (vec) launch(rms_norm_kernel<true, Add, X, W>, unsigned(rows), threads, 0, stream, x, y, w, eps, out, d);
+    else launch(rms_norm_kernel<false, Add, X, W>, unsigned(rows), threads, 0, stream, x, y, w, eps, out, d);
     RL_CUDA_CHECK_LAUNCH();
 }
 
@@ -104,8 +107,8 @@ void dispatch(X* x, const uint16_t* y, const void* w, bool w_is_bf16, float eps,
     RL_CHECK(rows >= 0 && d > 0 && rows <= 0x7FFFFFFF, "rms_norm_bf16: bad shape");
     RL_CHECK(eps >= 0.f, "rms_norm_bf16: negative eps");
     if (rows == 0) return;
-    if (w_is_bf16) launch<Add>(x, y, static_cast<const uint16_t*>(w), eps, out, rows, d, stream);
-    else launch<Add>(x, y, static_cast<const float*>(w), eps, out, rows, d, stream);
+    if (w_is_bf16) launch_family<Add>(x, y, static_cast<const uint16_t*>(w), eps, out, rows, d, stream);
+    else launch_family<Add>(x, y, static_cast<const float*>(w), eps, out, rows, d, stream);
 }
 
 } // namespace

@@ -1,6 +1,5 @@
 // rope.cu: in-place rotary position embedding of q or k rows ([rows, n_heads*head_dim] bf16).
-// One thread per (row, head, rotated pair), each computing its angle (in fp64, like the CPU
-// reference: pos * inv_freq reaches thousands of radians, where fp32 would lose ~1e-3 rad). An
+// One thread per (row, head, rotated pair), each computing its angle (rope_math.cuh). An
 // earlier version had one thread per (row, pair) loop over the heads: at batch 1 that was 64
 // threads doing 32 dependent load-store rounds, 10 us per call on an H200 (ncu). neox=false rotates (x[2i], x[2i+1]); neox=true
 // rotates (x[i], x[i + rope_dim/2]). Dims past rope_dim are left alone.
@@ -8,6 +7,8 @@
 #include "bf16_vec.cuh"
 #include "common.cuh"
 #include "kernels.h"
+#include "launch.cuh"
+#include "rope_math.cuh"
 
 namespace rl::kernels {
 namespace {
@@ -16,19 +17,15 @@ constexpr int threads = 128;
 
 __global__ void rope_kernel(uint16_t* __restrict__ x, int64_t rows, int n_heads, int head_dim, int half, bool neox,
                             const int32_t* __restrict__ positions, const float* __restrict__ inv_freq) {
+    pdl_wait();
+    pdl_trigger();
     const int64_t row = blockIdx.x;
     const int idx = blockIdx.y * blockDim.x + threadIdx.x;  // head * half + pair
     if (row >= rows || idx >= n_heads * half) return;
     const int h = idx / half, i = idx % half;
-    // Angle and its reduction to [-pi, pi] in fp64, then the fast fp32 sincos on the small
-    // reduced angle (abs error ~1e-6, far under bf16's); a full fp64 sincos would pull in a
-    // local-memory slow path for huge arguments.
-    const double th = double(positions[row]) * double(inv_freq[i]);
-    const double two_pi = 6.283185307179586;
-    const float r = float(th - rint(th / two_pi) * two_pi);
     float sn, cs;
-    __sincosf(r, &sn, &cs);
-    const int i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
+    rope_sincos(positions[row], inv_freq[i], &sn, &cs);
+    const int i0 = rope_lo(i, half, neox), i1 = rope_hi(i, half, neox);
     uint16_t* v = x + row * int64_t(n_heads) * head_dim + int64_t(h) * head_dim;
     const float a = bf16_to_f32(v[i0]), b = bf16_to_f32(v[i1]);
     v[i0] = f32_to_bf16(a * cs - b * sn);
@@ -48,8 +45,7 @@ void rope_bf16(uint16_t* x, int64_t rows, int n_heads, int head_dim, int rope_di
     const int64_t per_row = int64_t(n_heads) * (rope_dim / 2);
     RL_CHECK(rows <= 0x7FFFFFFF && (per_row + threads - 1) / threads <= 65535, "rope_bf16: too many rows or heads for one launch");
     const dim3 grid{unsigned(rows), unsigned((per_row + threads - 1) / threads)};
-    rope_kernel<<<grid, threads, 0, stream>>>(x, rows, n_heads, head_dim, rope_dim / 2, neox, positions, inv_freq);
-    RL_CUDA_CHECK_LAUNCH();
+    launch(rope_kernel, grid, threads, 0, stream, x, rows, n_heads, head_dim, rope_dim / 2, neox, positions, inv_freq);
 }
 
 } // namespace rl::kernels

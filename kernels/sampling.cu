@@ -8,6 +8,7 @@
 #include "bf16_vec.cuh"
 #include "common.cuh"
 #include "kernels.h"
+#include "launch.cuh"
 
 #include <climits>
 
@@ -23,6 +24,8 @@ __device__ __forceinline__ void take(float v, int c, float& best, int& idx) {
 template <bool BF16, bool Vec>
 __global__ void __launch_bounds__(threads) argmax_rows_kernel(const void* __restrict__ x, int64_t cols,
                                                               int32_t* __restrict__ ids) {
+    pdl_wait();
+    pdl_trigger();
     __shared__ float s_best[threads / 32];
     __shared__ int s_idx[threads / 32];
     const int64_t row = blockIdx.x;
@@ -82,11 +85,11 @@ void argmax_rows(const void* x, bool x_is_bf16, int64_t rows, int64_t cols, int3
     if (rows == 0) return;
     const unsigned grid = unsigned(rows);
     if (x_is_bf16) {
-        if (cols % 8 == 0 && aligned16(x)) argmax_rows_kernel<true, true><<<grid, threads, 0, stream>>>(x, cols, ids);
-        else argmax_rows_kernel<true, false><<<grid, threads, 0, stream>>>(x, cols, ids);
+        if (cols % 8 == 0 && aligned16(x)) launch(argmax_rows_kernel<true, true>, grid, threads, 0, stream, x, cols, ids);
+        else launch(argmax_rows_kernel<true, false>, grid, threads, 0, stream, x, cols, ids);
     } else {
-        if (cols % 4 == 0 && aligned16(x)) argmax_rows_kernel<false, true><<<grid, threads, 0, stream>>>(x, cols, ids);
-        else argmax_rows_kernel<false, false><<<grid, threads, 0, stream>>>(x, cols, ids);
+        if (cols % 4 == 0 && aligned16(x)) launch(argmax_rows_kernel<false, true>, grid, threads, 0, stream, x, cols, ids);
+        else launch(argmax_rows_kernel<false, false>, grid, threads, 0, stream, x, cols, ids);
     }
     RL_CUDA_CHECK_LAUNCH();
 }

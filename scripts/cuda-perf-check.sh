@@ -23,6 +23,7 @@ build() {
   cmake -S . -B $b -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIDGELINE_GUI=OFF -DRIDGELINE_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES=90 -DRIDGELINE_JSON_INCLUDE_DIR=$PWD/.carry-json >"$out/configure.log" 2>&1 || { tail -20 "$out/configure.log"; exit 1; }
   cmake --build $b -j16 --target ridgeline-bench test_gpu_kernels test_gpu_residual test_gpu_backend test_gpu_dequant \
+    test_gpu_fused test_gpu_memory \
     >"$out/build.log" 2>&1 || { grep -E "error|FAILED" "$out/build.log" | head -30; exit 1; }
 }
 if [ "$phase" = all ]; then
@@ -45,12 +46,17 @@ elif [ "$phase" = build ]; then
   nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv
   build
   run $b/tests/test_gpu_kernels 2>&1 | tail -4
-  run $b/tests/test_gpu_residual 2>&1 | grep -E "PASS|FAIL|rel L2|Totals"
-  for lg in device host; do
-    run $bench decode --model synthetic:llama3-8b --backend cuda --batch 1,8,64 --context 256 --steps 16 --logits $lg --json "$out/decode-llama3-8b-$lg.json"
-  done
-  RIDGELINE_CUDA_GRAPHS=0 run $bench decode --model synthetic:llama3-8b --backend cuda --batch 1,64 --context 256 --steps 16
-  run $bench prefill --model synthetic:llama3-8b --backend cuda --batch 1 --context 2048 --steps 3 --json "$out/prefill-llama3-8b.json"
+  run $b/tests/test_gpu_residual 2>&1 | grep -E "FAIL|Totals"
+  run $b/tests/test_gpu_fused 2>&1 | grep -E "FAIL|Totals|n8 k576 m3001|glu|gate_up_silu"
+  run $b/tests/test_gpu_memory 2>&1 | grep -E "refused|free before|FAIL|Totals"
+  # The decode fusions against their switches: PDL off, gemv off (cuBLASLt for every product).
+  s=synthetic:smollm2-135m l=synthetic:llama3-8b
+  run $bench decode --model $s --backend cuda --batch 1,2,4,8,64,256 --context 256 --steps 32 --json "$out/decode-smollm2-synth.json"
+  RIDGELINE_PDL=0 run $bench decode --model $s --backend cuda --batch 1 --context 256 --steps 32
+  RIDGELINE_GEMV_MAX_ROWS=0 run $bench decode --model $s --backend cuda --batch 1,4 --context 256 --steps 32
+  run $bench decode --model $l --backend cuda --batch 1,2,4,8,64 --context 256 --steps 16 --json "$out/decode-llama3-8b.json"
+  RIDGELINE_GEMV_MAX_ROWS=0 run $bench decode --model $l --backend cuda --batch 1,4 --context 256 --steps 16
+  run $bench prefill --model $l --backend cuda --batch 1 --context 2048 --steps 3 --json "$out/prefill-llama3-8b.json"
 else
   mkdir -p models
   [ -f $m ] || cat /tmp/rl/modelpart.00 .carry2/modelpart.01 > $m
@@ -58,9 +64,18 @@ else
   [ -x $bench ] || build
   run $b/tests/test_gpu_backend 2>&1 | grep -E "rel L2|WARN|PASS|FAIL|Totals"
   run $bench decode --model $m --backend cuda --batch 1,8,64,256 --context 256 --steps 32 --json "$out/decode-smollm2.json"
-  run $bench decode --model $m --backend cuda --batch 1,64 --context 256 --steps 32 --logits host
-  RIDGELINE_CUDA_GRAPHS=0 run $bench decode --model $m --backend cuda --batch 1,64 --context 256 --steps 32
-  for t in test_gpu_residual test_gpu_backend; do
+  for t in test_gpu_backend test_gpu_fused; do
     echo "== memcheck $t"; timeout 150 compute-sanitizer --tool memcheck --error-exitcode 3 $b/tests/$t >"$out/memcheck-$t.log" 2>&1; echo "rc=$?"; tail -2 "$out/memcheck-$t.log"
   done
+  # Soak: chat at saturation for SOAK_S seconds; device memory from nvidia-smi after the warm-up
+  # (10% of the run, at most 60 s) and 5 s before the end, next to the bench's own soak record.
+  d=${SOAK_S:-240}
+  $bench serve --model $m --backend cuda --scenario chat --users 64 --duration $d --json "$out/soak-cuda.json" >"$out/soak.log" 2>&1 &
+  pid=$!
+  w=$(( d / 10 < 60 ? d / 10 : 60 )); sleep $(( w + 5 ))
+  echo "device memory after warm-up: $(nvidia-smi --query-gpu=memory.used --format=csv,noheader)"
+  sleep $(( d - w - 10 ))
+  echo "device memory before the end: $(nvidia-smi --query-gpu=memory.used --format=csv,noheader)"
+  wait $pid; echo "serve exit $?"; tail -6 "$out/soak.log"
+  python3 -c "import json,sys; print(json.dumps(json.load(open(sys.argv[1])).get('soak'), indent=1))" "$out/soak-cuda.json"
 fi

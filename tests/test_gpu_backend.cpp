@@ -9,7 +9,7 @@
 // must pick the argmax of the GPU's own logits; repeated decode steps of one shape exercise the
 // recorded (CUDA graph) path: the first runs eagerly, the second records, later ones replay.
 // Without a CUDA device every test skips with the reason; without the model file it fails.
-#include "rl_test.h"
+#include "gpu_test.h"
 
 #include "backend/cpu_backend.h"
 #include "backend/cuda_backend.h"
@@ -28,11 +28,6 @@
 
 namespace {
 
-#define GPU_OR_SKIP()                                                                                  \
-    do {                                                                                               \
-        std::string why_;                                                                              \
-        if (!rl::kernels::cuda_available(&why_)) QSKIP(("no usable CUDA device (" + why_ + "); GPU tests skipped").c_str()); \
-    } while (0)
 
 // Measured on an H100: with the bf16 residual stream the worst prefill row reached 0.112; with
 // the f32 residual stream and f32 logits 0.038 (prefill) and 0.035 (batched step 0). What is

@@ -7,90 +7,17 @@
 //   GEMM (bf16 operands, fp32 accumulation, bf16 out): < 1e-2;
 //   attention (fp32 math over bf16 q, K, V; bf16 out): < 1e-2.
 // Without a CUDA device every test skips with the reason.
-#include "rl_test.h"
+#include "gpu_test.h"
 
-#include "backend/cuda_backend.h"
 #include "common/engine_error.h"
-#include "gguf/dequant.h"
-#include "kernels.h"
 
 #include <cuda_runtime.h>
 
-#include <algorithm>
-#include <cstdio>
-#include <cmath>
-#include <limits>
-#include <memory>
 #include <numeric>
-#include <random>
-#include <string>
-#include <vector>
 
 namespace {
 
-#define GPU_OR_SKIP()                                                                                  \
-    do {                                                                                               \
-        std::string why_;                                                                              \
-        if (!rl::kernels::cuda_available(&why_)) QSKIP(("no usable CUDA device (" + why_ + "); GPU tests skipped").c_str()); \
-    } while (0)
-
-// Fails the test when err >= 1e-2 (see the tolerances above); prints the error either way.
-#define CHECK_REL(what, err)                                \
-    do {                                                    \
-        const double e_ = (err);                            \
-        const std::string m_ = fmt((what), e_);             \
-        QVERIFY2(e_ < 1e-2, m_.c_str());                    \
-    } while (0)
-
-using vec = std::vector<float>;
-const float nan_f = std::numeric_limits<float>::quiet_NaN();
-
-float rb(float x) { return rl::bf16_to_fp32(rl::fp32_to_bf16(x)); }
-
-vec randn(size_t n, std::mt19937& rng, float scale = 1.f) {
-    std::normal_distribution<float> d(0.f, scale);
-    vec v(n);
-    for (auto& x : v) x = rb(d(rng));  // bf16-exact, so the reference sees what the GPU sees
-    return v;
-}
-
-// ||got - ref|| / ||ref||; +inf if any output is not finite.
-double rel_l2(const vec& got, const std::vector<double>& ref) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < got.size(); ++i) {
-        if (!std::isfinite(got[i])) return std::numeric_limits<double>::infinity();
-        num += (got[i] - ref[i]) * (got[i] - ref[i]);
-        den += ref[i] * ref[i];
-    }
-    return std::sqrt(num / std::max(den, 1e-300));
-}
-
-struct gpu {
-    std::unique_ptr<rl::backend> be = rl::make_cuda_backend(0);
-    std::vector<rl::tensor> owned;
-    ~gpu() {
-        for (auto& t : owned) be->release(t);
-    }
-    rl::tensor put(const vec& v, int64_t rows, int64_t cols, rl::dtype t = rl::dtype::dtype_bf16) {
-        owned.push_back(be->alloc(rows, cols, t));
-        be->upload(owned.back(), v.data());
-        return owned.back();
-    }
-    rl::tensor poisoned(int64_t rows, int64_t cols) { return put(vec(size_t(rows * cols), nan_f), rows, cols); }
-    vec get(const rl::tensor& t) {
-        vec v(size_t(t.numel()));
-        be->download(t, v.data());
-        return v;
-    }
-};
-
-rl::step_input one_seq_step(const std::vector<int32_t>& tokens, int start_pos) {
-    rl::step_input in;
-    in.tokens = tokens;
-    for (size_t i = 0; i < tokens.size(); ++i) in.positions.push_back(start_pos + int(i));
-    in.seqs.push_back(rl::seq_slice{0, int(tokens.size()), start_pos, {}});
-    return in;
-}
+using namespace rl_gpu_test;
 
 // --- paged attention harness ----------------------------------------------------------------
 
@@ -187,13 +114,6 @@ private:
     std::vector<int> len_;
     std::vector<vec> k_hist_, v_hist_;
 };
-
-// QVERIFY2 messages (const char* for QtTest): "what: rel L2 x".
-// Also prints every measured error, so a run shows the margins and not only PASS.
-std::string fmt(const std::string& what, double err) {
-    std::printf("  %-28s rel L2 %.3g\n", what.c_str(), err);
-    return what + ": rel L2 " + std::to_string(err);
-}
 
 } // namespace
 

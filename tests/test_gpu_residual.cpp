@@ -5,66 +5,12 @@
 // and GEMM with f32 output (bf16 operands, fp32 accumulation) < 1e-2 relative L2 (bf16 rounding
 // of the output alone is ~2e-3; with f32 output the GEMM lands near 1e-6); argmax exact.
 // Without a CUDA device every test skips with the reason.
-#include "rl_test.h"
-
-#include "backend/cuda_backend.h"
-#include "gguf/dequant.h"
-#include "kernels.h"
-
-#include <cmath>
-#include <limits>
-#include <memory>
-#include <random>
-#include <string>
-#include <vector>
+#include "gpu_test.h"
 
 namespace {
 
-#define GPU_OR_SKIP()                                                                                  \
-    do {                                                                                               \
-        std::string why_;                                                                              \
-        if (!rl::kernels::cuda_available(&why_)) QSKIP(("no usable CUDA device (" + why_ + "); GPU tests skipped").c_str()); \
-    } while (0)
-
-using vec = std::vector<float>;
+using namespace rl_gpu_test;
 constexpr rl::dtype f32 = rl::dtype::dtype_f32, bf16 = rl::dtype::dtype_bf16;
-const float nan_f = std::numeric_limits<float>::quiet_NaN();
-
-vec randn(size_t n, std::mt19937& rng, float scale, bool bf16_exact) {
-    std::normal_distribution<float> d(0.f, scale);
-    vec v(n);
-    for (auto& x : v) x = bf16_exact ? rl::bf16_to_fp32(rl::fp32_to_bf16(d(rng))) : d(rng);
-    return v;
-}
-
-double rel_l2(const vec& got, const std::vector<double>& ref) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < got.size(); ++i) {
-        if (!std::isfinite(got[i])) return INFINITY;
-        num += (got[i] - ref[i]) * (got[i] - ref[i]);
-        den += ref[i] * ref[i];
-    }
-    return std::sqrt(num / std::max(den, 1e-300));
-}
-
-struct gpu {
-    std::unique_ptr<rl::backend> be = rl::make_cuda_backend(0);
-    std::vector<rl::tensor> owned;
-    ~gpu() {
-        for (auto& t : owned) be->release(t);
-    }
-    rl::tensor put(const vec& v, int64_t rows, int64_t cols, rl::dtype t) {
-        owned.push_back(be->alloc(rows, cols, t));
-        be->upload(owned.back(), v.data());
-        return owned.back();
-    }
-    rl::tensor poisoned(int64_t rows, int64_t cols, rl::dtype t) { return put(vec(size_t(rows * cols), nan_f), rows, cols, t); }
-    vec get(const rl::tensor& t) {
-        vec v(size_t(t.numel()));
-        be->download(t, v.data());
-        return v;
-    }
-};
 
 } // namespace
 

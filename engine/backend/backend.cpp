@@ -17,6 +17,12 @@ size_t dtype_size(dtype t) {
     return 4;
 }
 
+void backend::matmuls(const tensor& x, std::span<const tensor* const> w, std::span<tensor* const> out) {
+    RL_CHECK(w.size() == out.size(), "matmuls: " + std::to_string(w.size()) + " weights for " +
+                                         std::to_string(out.size()) + " outputs");
+    for (size_t i = 0; i < w.size(); ++i) matmul(x, *w[i], *out[i]);
+}
+
 void backend::argmax_rows(const tensor& x, std::vector<int32_t>& ids) {
     std::vector<float> host(size_t(x.numel()));
     if (!host.empty()) download(x, host.data());

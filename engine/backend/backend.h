@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -99,6 +100,27 @@ public:
     }
     virtual void matmul(const tensor& x /*[n,k]*/, const tensor& w /*[m,k]*/, tensor& out /*[n,m]*/) = 0;
     virtual void add_bias(tensor& x /*[n,m]*/, const tensor& b /*[1,m]*/) = 0;
+
+    // --- fused forms (the defaults compose the ops above; backends may fuse) -------------
+    /// out[i] = x . w[i]^T for products that share x (q, k, v; gate, up): one pass over x.
+    virtual void matmuls(const tensor& x, std::span<const tensor* const> w, std::span<tensor* const> out);
+    /// gate = x . w_gate^T, up = x . w_up^T, act = silu(gate) * up. A fused backend may write
+    /// act alone (gate and up are then unspecified).
+    virtual void gate_up_silu(const tensor& x, const tensor& w_gate, const tensor& w_up, tensor& gate, tensor& up,
+                              tensor& act) {
+        const tensor* w[] = {&w_gate, &w_up};
+        tensor* out[] = {&gate, &up};
+        matmuls(x, w, out);
+        silu_mul(gate, up, act);
+    }
+    /// rope(q, rq); rope(k, rk); kv_store(layer, k, v). Afterwards k's contents are unspecified
+    /// (a fused backend may write the rotated k to the pool only).
+    virtual void rope_kv_store(int layer, tensor& q, tensor& k, const tensor& v, const rope_params& rq,
+                               const rope_params& rk) {
+        rope(q, rq);
+        rope(k, rk);
+        kv_store(layer, k, v);
+    }
     virtual void rope(tensor& x /*[n, n_heads*head_dim]*/, const rope_params& p) = 0;
     /// Writes this step's K and V rows ([n, n_kv_heads*head_dim]) into the pool at their positions.
     virtual void kv_store(int layer, const tensor& k, const tensor& v) = 0;

@@ -207,24 +207,20 @@ void llama_model::run_ops(const step_input& in) {
     for (int l = 0; l < cfg_.n_layers; ++l) {
         const layer_weights& L = layers_[size_t(l)];
         // xn holds rms_norm(x) * attn_norm here
-        be_.matmul(xn, L.wq, q);  // [n, q_dim]
-        be_.matmul(xn, L.wk, k);  // [n, kv_dim]
-        be_.matmul(xn, L.wv, v);  // [n, kv_dim]
+        const tensor* qkv_w[] = {&L.wq, &L.wk, &L.wv};
+        tensor* qkv_out[] = {&q, &k, &v};
+        be_.matmuls(xn, qkv_w, qkv_out);  // q [n, q_dim], k and v [n, kv_dim]
         if (cfg_.qkv_bias) {
             be_.add_bias(q, L.bq);
             be_.add_bias(k, L.bk);
             be_.add_bias(v, L.bv);
         }
-        be_.rope(q, rq);
-        be_.rope(k, rk);
-        be_.kv_store(l, k, v);
+        be_.rope_kv_store(l, q, k, v, rq, rk);  // q rotated; rotated k and v into the pool
         be_.attention(l, q, attn, cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim, scale);  // [n, q_dim]
         be_.matmul(attn, L.wo, proj);                                  // [n, d]
         be_.add_rms_norm(x, proj, L.ffn_norm, cfg_.norm_eps, xn);      // x += proj; xn = norm(x)
-        be_.matmul(xn, L.w_gate, gate);  // [n, d_ff]
-        be_.matmul(xn, L.w_up, up);      // [n, d_ff]
-        be_.silu_mul(gate, up, act);
-        be_.matmul(act, L.w_down, proj);  // [n, d]
+        be_.gate_up_silu(xn, L.w_gate, L.w_up, gate, up, act);  // act = silu(xn.w_gate^T) * xn.w_up^T
+        be_.matmul(act, L.w_down, proj);                        // [n, d]
         if (l + 1 < cfg_.n_layers) be_.add_rms_norm(x, proj, layers_[size_t(l) + 1].attn_norm, cfg_.norm_eps, xn);
         else be_.add(x, proj);
     }

@@ -1,0 +1,48 @@
+// launch.cuh: kernel launches with programmatic dependent launch (PDL, Hopper and later). A decode
+// step is ~250-450 small dependent kernels; without PDL each one waits for its predecessor to
+// finish before its own blocks are even scheduled (a few us per edge, most of a SmolLM2 step).
+// With PDL a kernel asks for its successor to be launched at once (pdl_trigger), and the
+// successor's blocks sit in pdl_wait until the predecessor has completed and its writes are
+// visible. So every kernel launched through rl::kernels::launch must call pdl_wait() before it
+// touches global memory; after that nothing changes for correctness (the wait is a full
+// completion barrier, and transitive along the chain). Off below sm_90 and with RIDGELINE_PDL=0.
+#pragma once
+#include "common.cuh"
+
+#include <utility>
+
+namespace rl::kernels {
+
+/// True when launches on the current device use PDL (compute capability >= 9, RIDGELINE_PDL != 0).
+bool pdl_enabled();
+
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+// Launches kernel<<<grid, block, smem, stream>>>(args...) with the PDL attribute when enabled,
+// and checks the launch.
+template <typename... K, typename... A>
+void launch(void (*kernel)(K...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, A&&... args) {
+    cudaLaunchConfig_t cfg{};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = stream;
+    cudaLaunchAttribute attr{};
+    attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr.val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = &attr;
+    cfg.numAttrs = pdl_enabled() ? 1 : 0;
+    RL_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, std::forward<A>(args)...));
+}
+
+} // namespace rl::kernels
