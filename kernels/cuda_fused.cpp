@@ -22,7 +22,9 @@ void cuda_backend::matmuls(const tensor& x, std::span<const tensor* const> w, st
         segs[i] = kernels::gemv_segment{bf(*w[i]), out[i]->data, w[i]->rows};
     }
     const int n_seg = int(w.size());
-    if (gemm_->prefers_gemv(x.rows) && kernels::gemv_bf16_supported(bf(x), segs, n_seg, x.rows, x.cols))
+    size_t bytes = 0;
+    for (const tensor* t : w) bytes += t->bytes();
+    if (gemm_->prefers_gemv(x.rows, bytes) && kernels::gemv_bf16_supported(bf(x), segs, n_seg, x.rows, x.cols))
         return kernels::gemv_bf16(bf(x), segs, n_seg, x.rows, x.cols, out_f32, stream_);
     for (size_t i = 0; i < w.size(); ++i)
         gemm_->bf16_xwt(bf(x), bf(*w[i]), out[i]->data, x.rows, w[i]->rows, x.cols, stream_, out_f32);
@@ -38,7 +40,8 @@ void cuda_backend::gate_up_silu(const tensor& x, const tensor& w_gate, const ten
                  act.cols == w_gate.rows,
              "gate_up_silu: x " + shape(x) + ", w_gate " + shape(w_gate) + ", w_up " + shape(w_up) + ", act " + shape(act));
     const kernels::gemv_segment segs[] = {{bf(w_gate), nullptr, w_gate.rows}, {bf(w_up), nullptr, w_up.rows}};
-    if (gemm_->prefers_gemv(x.rows) && kernels::gemv_bf16_supported(bf(x), segs, 2, x.rows, x.cols, true))
+    if (gemm_->prefers_gemv(x.rows, w_gate.bytes() + w_up.bytes()) &&
+        kernels::gemv_bf16_supported(bf(x), segs, 2, x.rows, x.cols, true))
         return kernels::gemv_bf16(bf(x), segs, 2, x.rows, x.cols, false, stream_, bf(act));
     backend::gate_up_silu(x, w_gate, w_up, gate, up, act);
 }

@@ -133,6 +133,8 @@ void gemm_runner::bf16_xwt(const uint16_t* x, const uint16_t* w, void* out, int6
                                    p_->workspace, workspace_bytes, stream));
 }
 
-bool gemm_runner::prefers_gemv(int64_t n) const { return n >= 1 && n <= p_->gemv_rows; }
+bool gemm_runner::prefers_gemv(int64_t n, size_t weight_bytes) const {
+    return n >= 1 && n <= p_->gemv_rows && (n <= 2 || weight_bytes <= gemv_large_weights);
+}
 
 } // namespace rl::kernels

@@ -2,6 +2,7 @@
 // Each launcher checks its inputs, launches on the given stream and checks the launch.
 #pragma once
 #include "gguf/ggml_types.h"
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -145,8 +146,11 @@ void gemv_bf16(const uint16_t* x, const gemv_segment* segs, int n_seg, int64_t n
 void rope_kv_store_bf16(uint16_t* q, const uint16_t* k, const uint16_t* v, int n_heads, int rope_dim, bool neox,
                         const float* inv_freq, const paged_kv& kv, const step_meta& step, rl_stream stream);
 
-/// Up to this many rows, decode's products go to gemv.cu by default (measured: docs/benchmarks.md).
+/// Up to this many rows, decode's products go to gemv.cu by default; at 3-4 rows only weights up
+/// to gemv_large_weights bytes do (H200: gemv won at 4 rows on SmolLM2's small matrices, 3,277 vs
+/// 2,713 tok/s, and lost on Llama-3-8B's, 520 vs 679; at 1-2 rows it won on both). docs/benchmarks.md.
 constexpr int64_t gemv_default_rows = 4;
+constexpr size_t gemv_large_weights = size_t(16) << 20;
 
 /// cuBLASLt GEMMs on one device: out[n, m] = x[n, k] . w[m, k]^T, bf16 in and out, fp32
 /// accumulation. Owns a handle, a workspace and a cache of chosen algorithms per shape.
@@ -159,9 +163,10 @@ public:
     /// out_f32: out is f32 instead of bf16.
     void bf16_xwt(const uint16_t* x, const uint16_t* w, void* out, int64_t n, int64_t m, int64_t k, rl_stream stream,
                   bool out_f32 = false);
-    /// Whether products of n rows should go to gemv_bf16 rather than cuBLASLt: n <= the gemv
-    /// row limit (default gemv_default_rows; RIDGELINE_GEMV_MAX_ROWS=0..8 overrides, 0 = never).
-    bool prefers_gemv(int64_t n) const;
+    /// Whether a product of n rows over weight_bytes of weights should go to gemv_bf16 rather
+    /// than cuBLASLt: n <= the gemv row limit (default gemv_default_rows; RIDGELINE_GEMV_MAX_ROWS
+    /// =0..8 overrides, 0 = never), and past 2 rows only for weights up to gemv_large_weights.
+    bool prefers_gemv(int64_t n, size_t weight_bytes) const;
 
 private:
     struct impl;

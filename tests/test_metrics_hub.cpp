@@ -82,6 +82,36 @@ private slots:
         QCOMPARE(int(hub.snapshot(100.0).new_steps.size()), 0);
     }
 
+    // A fast GPU runs ~1,000 steps/s: the history is capped by count as well as age, and the
+    // counters since start (steps, peaks, batch-time) do not depend on what the history kept.
+    void historyCappedByCountCountersKeepCounting() {
+        rl::metrics_hub hub(900, 5, 60, 100, 50);
+        for (int i = 0; i < 1000; ++i) {
+            rl::step_record r;
+            r.t_s = i * 0.001;
+            r.duration_s = 0.001;
+            r.num_running = i == 10 ? 64 : 8;  // the peak batch is long gone from the history
+            r.kv_used = i == 20 ? 900 : 100;
+            hub.record_step(r);
+        }
+        for (int i = 0; i < 80; ++i) {
+            rl::request_record q;
+            q.t_s = 1 + i * 0.01;
+            q.rejected = i < 5;
+            hub.record_request(q);
+        }
+        QCOMPARE(hub.all_steps().size(), size_t(100));
+        QCOMPARE(hub.all_steps().back().index, uint64_t(1000));
+        QCOMPARE(hub.all_requests().size(), size_t(50));
+        const auto s = hub.snapshot(1.0);
+        QCOMPARE(s.steps, uint64_t(1000));
+        QCOMPARE(s.max_batch, 64);
+        QCOMPARE(s.kv_used_peak, 900);
+        QVERIFY(std::abs(s.batch_time_s - (999 * 8 + 64) * 0.001) < 1e-9);
+        QCOMPARE(s.rejected_requests, uint64_t(5));
+        QCOMPARE(s.requests_finished, uint64_t(75));
+    }
+
     void latencyPercentilesSkipRejected() {
         rl::metrics_hub hub;
         for (int i = 1; i <= 10; ++i) {
@@ -108,5 +138,5 @@ private slots:
 };
 
 RL_TEST_MAIN(TestMetricsHub, percentilesNearestRank, rollingRatesCountIdleTime, cursorAndHistoryBound,
-             latencyPercentilesSkipRejected)
+             historyCappedByCountCountersKeepCounting, latencyPercentilesSkipRejected)
 #include "test_metrics_hub.moc"

@@ -86,25 +86,20 @@ int runServe(const BenchArgs& args) {
     const auto requests = eng->request_history();
     const auto snap = eng->snapshot();
     const auto lc = gen.counters();
-    int maxBatch = 0, kvPeak = 0;
-    double busy = 0, batchTime = 0;
-    for (const auto& r : steps) {
-        maxBatch = std::max(maxBatch, r.num_running);
-        kvPeak = std::max(kvPeak, r.kv_used);
-        busy += r.duration_s;
-        batchTime += r.num_running * r.duration_s;
-    }
+    // Counts and peaks come from the engine's counters since start; the histories are bounded
+    // (metrics_hub), so latency percentiles are over the last requests it keeps.
     std::vector<double> ttft, tpot, e2e, queue;
-    uint64_t finished = 0, rejected = 0, cancelled = 0;
     for (const auto& r : requests) {
-        if (r.rejected) { ++rejected; continue; }
-        if (r.cancelled) { ++cancelled; continue; }  // in flight when the run ended
-        ++finished;
+        if (r.rejected || r.cancelled) continue;
         if (r.generated_tokens > 0) ttft.push_back(r.ttft_s);
         if (r.generated_tokens > 1) tpot.push_back(r.tpot_s);
         e2e.push_back(r.e2e_s);
         queue.push_back(r.queue_s);
     }
+    const uint64_t finished = snap.requests_finished, rejected = snap.rejected_requests,
+                   cancelled = snap.requests_cancelled;
+    const int maxBatch = snap.max_batch, kvPeak = snap.kv_used_peak;
+    const double busy = snap.busy_s, batchTime = snap.batch_time_s;
     const rl::device_peaks peaks = eng->peaks();
     nlohmann::json j = {
         {"command", args.commandLine},
@@ -115,10 +110,11 @@ int runServe(const BenchArgs& args) {
         {"totals", {{"requests_finished", finished}, {"requests_rejected", rejected},
                     {"requests_cancelled_at_end", cancelled},
                     {"prompt_tokens", snap.prompt_tokens}, {"generation_tokens", snap.generation_tokens},
-                    {"streamed_tokens", lc.streamed_tokens}, {"steps", steps.size()}}},
+                    {"streamed_tokens", lc.streamed_tokens}, {"steps", snap.steps}}},
         {"throughput", {{"generation_tok_s", double(snap.generation_tokens) / wall},
                         {"total_tok_s", double(snap.iteration_tokens_total) / wall},
                         {"requests_per_s", double(finished) / wall}}},
+        {"latency_requests", e2e.size()},
         {"latency_s", {{"ttft", percentileJson(rl::compute_percentiles(ttft))},
                        {"tpot", percentileJson(rl::compute_percentiles(tpot))},
                        {"e2e", percentileJson(rl::compute_percentiles(e2e))},

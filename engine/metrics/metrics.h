@@ -65,6 +65,8 @@ struct metrics_snapshot {
     uint64_t num_preemptions = 0, kv_evicted_blocks = 0, recomputed_tokens = 0;
     uint64_t requests_finished = 0;    // ended by a stop token or a length limit
     uint64_t requests_cancelled = 0, rejected_requests = 0;
+    int max_batch = 0, kv_used_peak = 0;  // largest step batch and KV blocks in use, since start
+    double batch_time_s = 0;              // sum of batch x step duration (mean batch = this / busy_s)
     // Rolling over the rate window (wall-clock time, idle included).
     double window_s = 0;
     double prefill_tok_s = 0, decode_tok_s = 0;

@@ -18,8 +18,10 @@ percentiles compute_percentiles(std::vector<double> v) {
     return p;
 }
 
-metrics_hub::metrics_hub(double history_s, double rate_window_s, double latency_window_s)
-    : history_s_(history_s), rate_window_s_(rate_window_s), latency_window_s_(latency_window_s) {}
+metrics_hub::metrics_hub(double history_s, double rate_window_s, double latency_window_s, size_t max_steps,
+                         size_t max_requests)
+    : history_s_(history_s), rate_window_s_(rate_window_s), latency_window_s_(latency_window_s),
+      max_steps_(std::max<size_t>(max_steps, 1)), max_requests_(std::max<size_t>(max_requests, 1)) {}
 
 void metrics_hub::set_peaks(const device_peaks& p) {
     std::lock_guard lk(mu_);
@@ -54,9 +56,12 @@ void metrics_hub::record_step(step_record r) {
     t.num_preemptions += r.preemptions;
     t.kv_evicted_blocks += r.evicted_blocks;
     t.recomputed_tokens += r.recomputed_tokens;
+    t.max_batch = std::max(t.max_batch, r.num_running);
+    t.kv_used_peak = std::max(t.kv_used_peak, r.kv_used);
+    t.batch_time_s += r.num_running * r.duration_s;
     last_ = r;
     steps_.push_back(r);
-    while (!steps_.empty() && steps_.front().t_s < r.t_s - history_s_) steps_.pop_front();
+    while (!steps_.empty() && (steps_.size() > max_steps_ || steps_.front().t_s < r.t_s - history_s_)) steps_.pop_front();
 }
 
 void metrics_hub::set_gauges(int running, int waiting, int kv_used, int kv_cached, int kv_free) {
@@ -76,7 +81,8 @@ void metrics_hub::record_request(const request_record& r) {
     else if (r.cancelled) ++totals_.requests_cancelled;
     else ++totals_.requests_finished;
     requests_.push_back(r);
-    while (!requests_.empty() && requests_.front().t_s < r.t_s - history_s_) requests_.pop_front();
+    while (!requests_.empty() && (requests_.size() > max_requests_ || requests_.front().t_s < r.t_s - history_s_))
+        requests_.pop_front();
 }
 
 metrics_snapshot metrics_hub::snapshot(double now_s, uint64_t since_index, size_t max_steps) const {

@@ -1,5 +1,7 @@
-// metrics_hub: keeps step and request records (bounded by age, >= 10 minutes) and computes
-// snapshots: gauges, counters, rolling rates and latency percentiles. Thread-safe: the engine
+// metrics_hub: keeps step and request records (bounded by age, 15 minutes, and by count, so a
+// GPU doing ~1,000 steps/s does not grow the history for 15 minutes: a soak showed +23 MiB of RSS
+// in 3 minutes) and computes snapshots: gauges, counters since start (which never depend on the
+// history), rolling rates and latency percentiles. Thread-safe: the engine
 // thread records, any thread snapshots. Exercise: tests/test_metrics_hub.cpp.
 #pragma once
 #include "metrics/metrics.h"
@@ -17,7 +19,11 @@ struct device_peaks {
 
 class metrics_hub {
 public:
-    explicit metrics_hub(double history_s = 900, double rate_window_s = 5, double latency_window_s = 60);
+    /// Records older than history_s, or beyond the newest max_steps / max_requests, are dropped.
+    /// Readers that follow the history by cursor (the window, /metrics every 2 s) must come back
+    /// before max_steps more steps have run: 32,768 is ~30 s at the fastest step rate measured.
+    explicit metrics_hub(double history_s = 900, double rate_window_s = 5, double latency_window_s = 60,
+                         size_t max_steps = 32768, size_t max_requests = 65536);
 
     void set_peaks(const device_peaks& p);
     device_peaks peaks() const;
@@ -42,6 +48,7 @@ public:
 private:
     mutable std::mutex mu_;
     double history_s_, rate_window_s_, latency_window_s_;
+    size_t max_steps_, max_requests_;
     device_peaks peaks_;
     int kv_total_ = 0;
     uint64_t next_index_ = 1;
