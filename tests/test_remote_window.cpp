@@ -2,14 +2,23 @@
 // tiny in-test HTTP responder serving the committed vLLM fixtures), the plots show the REMOTE
 // marker and the scraped numbers, a refused URL gives one banner message, and watchLocal() returns
 // to the local engine's presentation. No model is loaded: the local engine is not needed.
+#include "EngineStatusBar.h"
 #include "LivePlot.h"
 #include "MainWindow.h"
 #include "MessageBanner.h"
 #include "PlotsPanel.h"
 #include "RemoteMetricsSource.h"
+#include "SettingsStore.h"
 
 #include <QAction>
+#include <QApplication>
+#include <QDialog>
+#include <QDoubleSpinBox>
+#include <QLineEdit>
+#include <QTimer>
+#include <QJsonObject>
 #include <QLabel>
+#include <QStatusBar>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTemporaryDir>
@@ -82,8 +91,20 @@ private slots:
         QVERIFY(!marker->isVisible());
         QVERIFY(!back->isEnabled());
 
+        auto* liveTokS = mWindow->statusBar()->findChild<QLabel*>(QStringLiteral("statusLiveTokS"));
+        QVERIFY(liveTokS);
         mWindow->watchRemote(url);
         QVERIFY(plots->isRemote());
+        // The status bar's live fields still describe this window's engine, and say so.
+        QVERIFY2(liveTokS->toolTip().contains(QStringLiteral("remote server")), qPrintable(liveTokS->toolTip()));
+        auto* status = qobject_cast<EngineStatusBar*>(mWindow->statusBar());
+        QVERIFY(status);
+        status->showLive(12.0, 3, 0.25);   // what a local metrics frame would show
+        QVERIFY2(liveTokS->text().startsWith(QStringLiteral("local engine")), qPrintable(liveTokS->text()));
+        // The server watched is remembered for the next time.
+        const QJsonObject saved = mWindow->settings()->value(QStringLiteral("remote")).toObject();
+        QCOMPARE(saved.value(QStringLiteral("url")).toString(), url.toString());
+        QCOMPARE(saved.value(QStringLiteral("interval_ms")).toInt(), 2000);
         QVERIFY(marker->isVisible());
         QCOMPARE(marker->text(), QStringLiteral("REMOTE: %1 · scrape every 2 s").arg(url.toString()));
         QVERIFY(back->isEnabled());
@@ -111,12 +132,45 @@ private slots:
 
         mWindow->watchLocal();
         QVERIFY(!plots->isRemote());
+        QVERIFY(!liveTokS->toolTip().contains(QStringLiteral("remote server")));
+        QVERIFY2(liveTokS->text().startsWith(QStringLiteral("engine")), qPrintable(liveTokS->text()));
         QVERIFY(!marker->isVisible());
         QVERIFY(!back->isEnabled());
         QVERIFY(plots->plot(PlotsPanel::Utilization)->isVisible());
         QCOMPARE(plots->plot(PlotsPanel::KvCache)->yAxis->label(), QStringLiteral("blocks"));
         QCOMPARE(plots->history().size(), int64_t(0));
         QVERIFY(!mWindow->remoteSource()->isRunning());
+    }
+
+    // File > Watch Remote Server: the dialog starts from the last server and interval watched
+    // (settings.json "remote"), and OK starts watching with what it holds.
+    void dialogStartsFromLastServer() {
+        FakeMetricsServer server({fixture("vllm-1.txt")});
+        QVERIFY(server.listen(QHostAddress::LocalHost, 0));
+        const QString url = QStringLiteral("http://127.0.0.1:%1/metrics").arg(server.serverPort());
+        mWindow->settings()->setValue(QStringLiteral("remote"),
+                                      QJsonObject{{QStringLiteral("url"), url}, {QStringLiteral("interval_ms"), 500}});
+        QString seenUrl;
+        double seenEvery = 0;
+        QTimer::singleShot(0, this, [&] {
+            auto* dlg = qobject_cast<QDialog*>(QApplication::activeModalWidget());
+            if (!dlg) return;
+            auto* edit = dlg->findChild<QLineEdit*>(QStringLiteral("remoteUrlEdit"));
+            auto* every = dlg->findChild<QDoubleSpinBox*>(QStringLiteral("remoteIntervalSpin"));
+            if (edit) seenUrl = edit->text();
+            if (every) seenEvery = every->value();
+            if (!qEnvironmentVariableIsEmpty("RIDGELINE_GRAB_DIALOG")) dlg->grab().save(qEnvironmentVariable("RIDGELINE_GRAB_DIALOG"));
+            if (every) every->setValue(0.3);
+            dlg->accept();
+        });
+        mWindow->findChild<QAction*>(QStringLiteral("watchRemoteAction"))->trigger();
+        QCOMPARE(seenUrl, url);
+        QCOMPARE(seenEvery, 0.5);
+        QVERIFY(mWindow->remoteSource()->isRunning());
+        QCOMPARE(mWindow->remoteSource()->url().toString(), url);
+        QCOMPARE(mWindow->remoteSource()->intervalMs(), 300);
+        QCOMPARE(mWindow->settings()->value(QStringLiteral("remote")).toObject().value(QStringLiteral("interval_ms")).toInt(), 300);
+        mWindow->watchLocal();
     }
 
     void refusedUrlShowsOneMessage() {

@@ -51,10 +51,26 @@ EngineStatusBar::EngineStatusBar(QWidget* parent) : QStatusBar(parent) {
 }
 
 void EngineStatusBar::showLive(double decodeTokS, int batch, double kvUsage) {
-    mLiveTokS->setText(tr("engine %1").arg(Format::tokensPerSecond(decodeTokS)));
-    mBatch->setText(tr("batch %1").arg(batch));
-    mKv->setText(tr("KV %1%").arg(kvUsage * 100.0, 0, 'f', 1));
+    const QString local = mRemote ? tr("local ") : QString();
+    mLiveTokS->setText(local + tr("engine %1").arg(Format::tokensPerSecond(decodeTokS)));
+    mBatch->setText(local + tr("batch %1").arg(batch));
+    mKv->setText(local + tr("KV %1%").arg(kvUsage * 100.0, 0, 'f', 1));
     for (QLabel* l : {mLiveTokS, mBatch, mKv}) setFieldVisible(l, true);
+}
+
+void EngineStatusBar::setRemoteActive(bool remote) {
+    mRemote = remote;
+    const QString note = tr("\n(this window's engine; the plots show the remote server)");
+    const QString tips[] = {tr("Engine decode throughput over the rate window (all requests)"),
+                            tr("num_requests_running: sequences in the latest step"),
+                            tr("kv_cache_usage_perc: KV blocks in use / pool")};
+    QLabel* fields[] = {mLiveTokS, mBatch, mKv};
+    for (int i = 0; i < 3; ++i) {
+        fields[i]->setToolTip(remote ? tips[i] + note : tips[i]);
+        const QString t = fields[i]->text();
+        if (remote && !t.startsWith(tr("local "))) fields[i]->setText(tr("local ") + t);
+        if (!remote && t.startsWith(tr("local "))) fields[i]->setText(t.mid(tr("local ").size()));
+    }
 }
 
 void EngineStatusBar::clearLive() {

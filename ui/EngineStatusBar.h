@@ -23,6 +23,9 @@ public slots:
     /// Live engine gauges (from a MetricsFrame's snapshot).
     void showLive(double decodeTokS, int batch, double kvUsage);
     void clearLive();
+    /// While the plots watch a remote server, the live fields still describe this window's
+    /// engine: they say so ("local …") rather than read as the remote server's numbers.
+    void setRemoteActive(bool remote);
 
 private:
     QLabel* addField(const char* objectName, const QString& toolTip);
@@ -35,4 +38,5 @@ private:
     QLabel* mLiveTokS;
     QLabel* mBatch;
     QLabel* mKv;
+    bool mRemote = false;
 };

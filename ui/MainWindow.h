@@ -60,7 +60,8 @@ public:
     void showExportCommands();
     /// Remote mode: the plots show the /metrics of another server (vLLM, SGLang, llama-server,
     /// ridgeline-serve) instead of this engine's; watchLocal() goes back. The local engine keeps running.
-    void watchRemote(const QUrl& url);
+    /// intervalMs > 0 sets the scrape interval; the URL and interval are remembered in settings.
+    void watchRemote(const QUrl& url, int intervalMs = -1);
     void watchLocal();
     RemoteMetricsSource* remoteSource() const { return mRemote; }
 

@@ -12,8 +12,16 @@
 #include "PlotsPanel.h"
 #include "RemoteMetricsSource.h"
 #include "ServingController.h"
+#include "SettingsStore.h"
+#include "EngineStatusBar.h"
 
 #include <QAction>
+#include <QDialog>
+#include <QDialogButtonBox>
+#include <QDoubleSpinBox>
+#include <QFormLayout>
+#include <QJsonObject>
+#include <QLineEdit>
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -91,28 +99,54 @@ void MainWindow::showAbout() {
 }
 
 void MainWindow::askWatchRemote() {
-    bool ok = false;
-    const QString last = mRemote->url().isValid() ? mRemote->url().toString() : QStringLiteral("http://127.0.0.1:8000/metrics");
-    const QString text = QInputDialog::getText(this, tr("Watch Remote Server"),
-                                               tr("Prometheus /metrics URL of a vLLM, SGLang, llama-server or ridgeline-serve:"),
-                                               QLineEdit::Normal, last, &ok);
-    if (!ok) return;
-    const QUrl url = RemoteMetricsSource::normalizeUrl(text);
-    if (!url.isValid()) return reportError(tr("Not an http(s) URL: %1").arg(text));
-    watchRemote(url);
+    // The last server watched and its scrape interval are remembered in settings.json ("remote").
+    const QJsonObject saved = mSettings->value(QStringLiteral("remote")).toObject();
+    QString last = saved.value(QStringLiteral("url")).toString();
+    if (mRemote->url().isValid()) last = mRemote->url().toString();
+    if (last.isEmpty()) last = QStringLiteral("http://127.0.0.1:8000/metrics");
+    const int savedMs = saved.value(QStringLiteral("interval_ms")).toInt(RemoteMetricsSource::kDefaultIntervalMs);
+
+    QDialog dlg(this);
+    dlg.setWindowTitle(tr("Watch Remote Server"));
+    auto* form = new QFormLayout(&dlg);
+    auto* urlEdit = new QLineEdit(last, &dlg);
+    urlEdit->setObjectName(QStringLiteral("remoteUrlEdit"));
+    urlEdit->setMinimumWidth(420);
+    urlEdit->setToolTip(tr("Prometheus /metrics URL of a vLLM, SGLang, llama-server or ridgeline-serve"));
+    auto* every = new QDoubleSpinBox(&dlg);
+    every->setObjectName(QStringLiteral("remoteIntervalSpin"));
+    every->setRange(0.1, 600);
+    every->setDecimals(1);
+    every->setSuffix(tr(" s"));
+    every->setValue(savedMs / 1000.0);
+    form->addRow(tr("/metrics URL"), urlEdit);
+    form->addRow(tr("Scrape every"), every);
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, &dlg);
+    connect(buttons, &QDialogButtonBox::accepted, &dlg, &QDialog::accept);
+    connect(buttons, &QDialogButtonBox::rejected, &dlg, &QDialog::reject);
+    form->addRow(buttons);
+    if (dlg.exec() != QDialog::Accepted) return;
+    const QUrl url = RemoteMetricsSource::normalizeUrl(urlEdit->text());
+    if (!url.isValid()) return reportError(tr("Not an http(s) URL: %1").arg(urlEdit->text()));
+    watchRemote(url, int(every->value() * 1000));
 }
 
-void MainWindow::watchRemote(const QUrl& url) {
+void MainWindow::watchRemote(const QUrl& url, int intervalMs) {
     disconnect(mBridge->metricsPump(), &MetricsPump::frameReady, mPlots, &PlotsPanel::onFrame);
     mPlots->clear();   // remote time starts at 0 when watching starts
     mBanner->hide();
+    if (intervalMs > 0) mRemote->setIntervalMs(intervalMs);
     mRemote->start(url);
+    mStatus->setRemoteActive(true);
+    mSettings->setValue(QStringLiteral("remote"), QJsonObject{{QStringLiteral("url"), url.toString()},
+                                                              {QStringLiteral("interval_ms"), mRemote->intervalMs()}});
     mLocalAction->setEnabled(true);
 }
 
 void MainWindow::watchLocal() {
     if (!mRemote->isRunning()) return;
     mRemote->stop();
+    mStatus->setRemoteActive(false);
     mPlots->setRemoteMarker(QString());
     mPlots->clear();
     connect(mBridge->metricsPump(), &MetricsPump::frameReady, mPlots, &PlotsPanel::onFrame, Qt::UniqueConnection);

@@ -4,7 +4,8 @@
 // reason is returned from load() for the banner; the app then runs on defaults. Saved serving
 // values that parse but are impossible (rl::validate) are refused the same way.
 // Keys: "model" {path, backend}, "recent_models" [..], "serving" {serving_config},
-// "scenario" {scenario}, "generation" {..}, "window" {geometry, state} (base64).
+// "scenario" {scenario}, "generation" {..}, "window" {geometry, state} (base64), "remote" {url,
+// interval_ms} (the last server watched in remote mode).
 // Qt-Core only. Exercise: tests/test_workbench_window.cpp (settingsPersist, corruptSettingsSetAside),
 // tests/test_json_files.cpp.
 #pragma once
