@@ -10,6 +10,8 @@
 
 #include "step_pack.h"
 
+#include "backend/row_sampling.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -46,7 +48,9 @@ void cuda_backend::free_all() noexcept {
     cudaFree(ids_d_);
     cudaFree(attn_ws_);
     cudaFreeHost(ids_h_);
-    ids_d_ = nullptr, ids_h_ = nullptr, attn_ws_ = nullptr, attn_ws_cap_ = 0;
+    cudaFree(sparams_d_);
+    cudaFreeHost(sparams_h_);
+    ids_d_ = nullptr, ids_h_ = nullptr, attn_ws_ = nullptr, attn_ws_cap_ = 0, sparams_d_ = nullptr, sparams_h_ = nullptr;
     forget_graphs();
     kv_pool_ = nullptr, meta_d_ = nullptr, meta_h_ = nullptr, inv_freq_d_ = nullptr, staging_ = nullptr;
     if (meta_copied_) cudaEventDestroy(meta_copied_);
@@ -269,21 +273,46 @@ void cuda_backend::gather_logit_rows(const tensor& x, tensor& out) {
     kernels::gather_rows(x.data, x.rows, x.cols, int(dtype_size(x.type)), logit_rows_d_, nl, out.data, stream_);
 }
 
+void cuda_backend::ensure_ids(size_t rows) {
+    if (rows <= ids_cap_) return;
+    RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    RL_CUDA_CHECK(cudaFree(ids_d_));
+    RL_CUDA_CHECK(cudaFreeHost(ids_h_));
+    RL_CUDA_CHECK(cudaFree(sparams_d_));
+    RL_CUDA_CHECK(cudaFreeHost(sparams_h_));
+    ids_d_ = nullptr, ids_h_ = nullptr, sparams_d_ = nullptr, sparams_h_ = nullptr, ids_cap_ = 0;
+    const size_t cap = std::max<size_t>(rows, 256);
+    RL_CUDA_CHECK(cudaMallocHost(&ids_h_, cap * sizeof(int32_t)));
+    RL_CUDA_CHECK(cudaMallocHost(&sparams_h_, cap * sizeof(kernels::device_sample_params)));
+    ids_d_ = static_cast<int32_t*>(device_alloc(cap * sizeof(int32_t), "argmax ids"));
+    sparams_d_ = static_cast<kernels::device_sample_params*>(
+        device_alloc(cap * sizeof(kernels::device_sample_params), "sampling parameters"));
+    ids_cap_ = cap;
+}
+
 void cuda_backend::argmax_rows(const tensor& x, std::vector<int32_t>& ids) {
     check_act(x, "argmax_rows x");
     use_device();
-    if (size_t(x.rows) > ids_cap_) {
-        RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
-        RL_CUDA_CHECK(cudaFree(ids_d_));
-        RL_CUDA_CHECK(cudaFreeHost(ids_h_));
-        ids_d_ = nullptr, ids_h_ = nullptr, ids_cap_ = 0;
-        const size_t cap = std::max<size_t>(size_t(x.rows), 256);
-        RL_CUDA_CHECK(cudaMallocHost(&ids_h_, cap * sizeof(int32_t)));
-        ids_d_ = static_cast<int32_t*>(device_alloc(cap * sizeof(int32_t), "argmax ids"));
-        ids_cap_ = cap;
-    }
+    ensure_ids(size_t(x.rows));
     kernels::argmax_rows(x.data, !is_f32(x), x.rows, x.cols, ids_d_, stream_);
     RL_CUDA_CHECK(cudaMemcpyAsync(ids_h_, ids_d_, size_t(x.rows) * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
+    RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    ids.assign(ids_h_, ids_h_ + x.rows);
+}
+
+void cuda_backend::sample_rows(const tensor& x, const std::vector<row_sampling>& p, std::vector<int32_t>& ids) {
+    check_act(x, "sample_rows x");
+    RL_CHECK(is_f32(x) && size_t(x.rows) == p.size(),
+             "sample_rows: " + std::to_string(p.size()) + " parameter sets for f32 logits " + shape(x));
+    use_device();
+    ensure_ids(p.size());
+    // The last call's parameter copy has left the pinned buffer: every call ends synchronised.
+    for (size_t r = 0; r < p.size(); ++r)
+        sparams_h_[r] = kernels::device_sample_params{p[r].temperature, p[r].top_p, p[r].min_p, p[r].u, p[r].top_k, {0, 0, 0}};
+    RL_CUDA_CHECK(cudaMemcpyAsync(sparams_d_, sparams_h_, p.size() * sizeof(kernels::device_sample_params),
+                                  cudaMemcpyHostToDevice, stream_));
+    kernels::sample_rows(f32(x), x.rows, x.cols, sparams_d_, ids_d_, stream_);
+    RL_CUDA_CHECK(cudaMemcpyAsync(ids_h_, ids_d_, p.size() * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
     RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
     ids.assign(ids_h_, ids_h_ + x.rows);
 }

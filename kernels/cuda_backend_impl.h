@@ -81,6 +81,8 @@ public:
     void timer_begin() override;
     double timer_end_s() override;
     void argmax_rows(const tensor& x, std::vector<int32_t>& ids) override;
+    void sample_rows(const tensor& x, const std::vector<row_sampling>& p, std::vector<int32_t>& ids) override;
+    bool samples_on_device() const override { return true; }
     // CUDA graphs (cuda_graphs.cpp)
     bool graph_replay(uint64_t key) override;
     bool graph_begin(uint64_t key) override;
@@ -126,7 +128,10 @@ private:
     uint8_t* staging_ = nullptr;  // raw GGUF bytes on their way to the dequant kernel
     size_t staging_cap_ = 0;
 
-    int32_t* ids_d_ = nullptr;  // argmax_rows results, and their pinned host copy
+    void ensure_ids(size_t rows);  // grows ids_d_ / ids_h_ and the sampling parameter buffers
+    kernels::device_sample_params* sparams_d_ = nullptr;  // sample_rows parameters, and their pinned staging
+    kernels::device_sample_params* sparams_h_ = nullptr;
+    int32_t* ids_d_ = nullptr;  // argmax_rows / sample_rows results, and their pinned host copy
     int32_t* ids_h_ = nullptr;
     size_t ids_cap_ = 0;
 

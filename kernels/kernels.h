@@ -73,6 +73,15 @@ void add_f32_bf16(float* x, const uint16_t* y, int64_t n, rl_stream stream);
 /// ids[r] = column of the largest value of row r of x [rows, cols] (f32 or bf16); the first on
 /// ties, NaNs ignored (a row of NaNs gives 0). ids in device memory.
 void argmax_rows(const void* x, bool x_is_bf16, int64_t rows, int64_t cols, int32_t* ids, rl_stream stream);
+/// Per-row sampling parameters on the device (the layout of rl::row_sampling, padded).
+struct device_sample_params {
+    float temperature = 0.f, top_p = 1.f, min_p = 0.f, u = 0.f;
+    int32_t top_k = 0, pad[3] = {0, 0, 0};
+};
+/// ids[r] = the token drawn from f32 logits row r of x [rows, vocab] under params[r], by the rule
+/// of engine/backend/row_sampling.h (temperature 0: the argmax). params and ids in device memory.
+void sample_rows(const float* x, int64_t rows, int64_t vocab, const device_sample_params* params, int32_t* ids,
+                 rl_stream stream);
 /// x[r, :] += bias[:] for x [rows, cols].
 void add_bias_bf16(uint16_t* x, const uint16_t* bias, int64_t rows, int64_t cols, rl_stream stream);
 void f32_to_bf16(const float* src, uint16_t* dst, int64_t n, rl_stream stream);

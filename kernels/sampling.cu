@@ -5,12 +5,19 @@
 // reduction. Ties go to the lowest column (like std::max_element), NaNs never win.
 // Exercised by tests/test_gpu_kernels.cpp and, through llama_model::forward_greedy, by
 // tests/test_gpu_backend.cpp.
+// sample_rows: one draw per f32 logits row under temperature / top-k / top-p / min-p, the rule
+// of engine/backend/row_sampling.h: the kept set is {key(x) >= t}, with t found by 32-step
+// bisections on the keys (counts for top-k, masses for top-p: one block reduction per step), and
+// the draw is an inverse CDF in token order over contiguous per-thread chunks (a block scan of
+// the chunk sums finds the chunk, its thread finds the token). Exercised by test_gpu_sampling.
 #include "bf16_vec.cuh"
 #include "common.cuh"
 #include "kernels.h"
 #include "launch.cuh"
 
 #include <climits>
+#include <cub/block/block_reduce.cuh>
+#include <cub/block/block_scan.cuh>
 
 namespace rl::kernels {
 namespace {
@@ -92,6 +99,170 @@ void argmax_rows(const void* x, bool x_is_bf16, int64_t rows, int64_t cols, int3
         else launch(argmax_rows_kernel<false, false>, grid, threads, 0, stream, x, cols, ids);
     }
     RL_CUDA_CHECK_LAUNCH();
+}
+
+namespace {
+
+constexpr int sample_threads = 1024;
+
+__device__ __forceinline__ uint32_t skey(float f) {
+    if (f != f) return 0;
+    const uint32_t b = __float_as_uint(f);
+    const uint32_t k = (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+    return k == 0x007FFFFFu ? 0 : k;
+}
+
+struct max_f { __device__ float operator()(float a, float b) const { return fmaxf(a, b); } };
+struct min_i { __device__ int operator()(int a, int b) const { return a < b ? a : b; } };
+struct max_i { __device__ int operator()(int a, int b) const { return a > b ? a : b; } };
+
+using block_reduce_f = cub::BlockReduce<float, sample_threads>;
+using block_reduce_i = cub::BlockReduce<int, sample_threads>;
+using block_scan_f = cub::BlockScan<float, sample_threads>;
+
+struct sample_smem {
+    union {
+        typename block_reduce_f::TempStorage rf;
+        typename block_reduce_i::TempStorage ri;
+        typename block_scan_f::TempStorage scan;
+    } t;
+    float f;
+    int i;
+    uint32_t u;
+};
+
+__device__ float block_max_f(float v, sample_smem& sm) {
+    const float r = block_reduce_f(sm.t.rf).Reduce(v, max_f());
+    if (threadIdx.x == 0) sm.f = r;
+    __syncthreads();
+    const float out = sm.f;
+    __syncthreads();
+    return out;
+}
+
+__device__ float block_sum_f(float v, sample_smem& sm) {
+    const float r = block_reduce_f(sm.t.rf).Sum(v);
+    if (threadIdx.x == 0) sm.f = r;
+    __syncthreads();
+    const float out = sm.f;
+    __syncthreads();
+    return out;
+}
+
+__device__ int block_sum_i(int v, sample_smem& sm) {
+    const int r = block_reduce_i(sm.t.ri).Sum(v);
+    if (threadIdx.x == 0) sm.i = r;
+    __syncthreads();
+    const int out = sm.i;
+    __syncthreads();
+    return out;
+}
+
+__device__ int block_min_i(int v, sample_smem& sm) {
+    const int r = block_reduce_i(sm.t.ri).Reduce(v, min_i());
+    if (threadIdx.x == 0) sm.i = r;
+    __syncthreads();
+    const int out = sm.i;
+    __syncthreads();
+    return out;
+}
+
+__global__ void __launch_bounds__(sample_threads) sample_rows_kernel(const float* __restrict__ x, int vocab,
+                                                                     const device_sample_params* __restrict__ params,
+                                                                     int32_t* __restrict__ ids) {
+    pdl_wait();
+    pdl_trigger();
+    __shared__ sample_smem sm;
+    const float* row = x + int64_t(blockIdx.x) * vocab;
+    const device_sample_params p = params[blockIdx.x];
+    const int tid = threadIdx.x;
+
+    float mx = -INFINITY;
+    for (int i = tid; i < vocab; i += sample_threads) mx = fmaxf(mx, row[i]);  // fmaxf drops NaN
+    mx = block_max_f(mx, sm);
+    // Greedy (and a row with nothing finite): the lowest id holding the maximum.
+    int first = INT_MAX;
+    for (int i = tid; i < vocab; i += sample_threads)
+        if (row[i] == mx) { first = i; break; }
+    first = block_min_i(first, sm);
+    if (p.temperature <= 0.f || !(mx > -INFINITY)) {
+        if (tid == 0) ids[blockIdx.x] = first == INT_MAX ? 0 : first;
+        return;
+    }
+
+    // Kept-set threshold on the keys (row_sampling.cpp does the same searches).
+    uint32_t t = 1;
+    auto largest_true = [&](uint32_t lo, auto pred) {
+        uint64_t l = lo, h = uint64_t(1) << 32;
+        while (h - l > 1) {
+            const uint64_t m = l + (h - l) / 2;
+            if (pred(uint32_t(m))) l = m;
+            else h = m;
+        }
+        return uint32_t(l);
+    };
+    if (p.top_k > 0 && p.top_k < vocab)
+        t = largest_true(t, [&](uint32_t c) {
+            int n = 0;
+            for (int i = tid; i < vocab; i += sample_threads) n += skey(row[i]) >= c;
+            return block_sum_i(n, sm) >= p.top_k;
+        });
+    if (p.top_p < 1.f) {
+        auto mass = [&](uint32_t c) {
+            float s = 0.f;
+            for (int i = tid; i < vocab; i += sample_threads)
+                if (skey(row[i]) >= c) s += __expf(row[i] - mx);
+            return block_sum_f(s, sm);
+        };
+        const float want = p.top_p * mass(t);
+        t = largest_true(t, [&](uint32_t c) { return mass(c) >= want; });
+    }
+    if (p.min_p > 0.f) {
+        const uint32_t m = skey(mx + logf(p.min_p));
+        if (m > t) t = m;
+    }
+    const uint32_t top = skey(mx);
+    if (t > top) t = top;
+
+    // Inverse CDF in token order: thread tid owns tokens [tid*chunk, (tid+1)*chunk).
+    const float inv_t = 1.f / p.temperature;
+    const int chunk = (vocab + sample_threads - 1) / sample_threads;
+    const int b = tid * chunk, e = min(vocab, b + chunk);
+    float mine = 0.f;
+    int last = -1;
+    for (int i = b; i < e; ++i)
+        if (skey(row[i]) >= t) mine += __expf((row[i] - mx) * inv_t), last = i;
+    float before = 0.f, total = 0.f;
+    block_scan_f(sm.t.scan).ExclusiveSum(mine, before, total);
+    __syncthreads();
+    const float target = p.u * total;
+    int pick = INT_MAX;
+    if (mine > 0.f && target >= before && target < before + mine) {
+        float cum = before;
+        pick = last;  // rounding: the chunk's last kept token
+        for (int i = b; i < e; ++i) {
+            if (skey(row[i]) < t) continue;
+            cum += __expf((row[i] - mx) * inv_t);
+            if (cum > target) { pick = i; break; }
+        }
+    }
+    pick = block_min_i(pick, sm);
+    if (pick == INT_MAX) {  // target at or past the total (u ~ 1): the last kept token
+        const int l = block_reduce_i(sm.t.ri).Reduce(last, max_i());
+        if (tid == 0) ids[blockIdx.x] = l >= 0 ? l : first;
+        return;
+    }
+    if (tid == 0) ids[blockIdx.x] = pick;
+}
+
+} // namespace
+
+void sample_rows(const float* x, int64_t rows, int64_t vocab, const device_sample_params* params, int32_t* ids,
+                 rl_stream stream) {
+    RL_CHECK(x && params && ids, "sample_rows: null pointer");
+    RL_CHECK(rows >= 0 && rows <= 0x7FFFFFFF && vocab > 0 && vocab < INT_MAX, "sample_rows: bad shape");
+    if (rows == 0) return;
+    launch(sample_rows_kernel, unsigned(rows), sample_threads, 0, stream, x, int(vocab), params, ids);
 }
 
 } // namespace rl::kernels

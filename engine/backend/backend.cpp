@@ -1,5 +1,6 @@
 // backend.cpp: the non-virtual helpers of the backend interface (dtype sizes, random fill).
 #include "backend/backend.h"
+#include "backend/row_sampling.h"
 #include "common/engine_error.h"
 
 #include <algorithm>
@@ -21,6 +22,16 @@ void backend::matmuls(const tensor& x, std::span<const tensor* const> w, std::sp
     RL_CHECK(w.size() == out.size(), "matmuls: " + std::to_string(w.size()) + " weights for " +
                                          std::to_string(out.size()) + " outputs");
     for (size_t i = 0; i < w.size(); ++i) matmul(x, *w[i], *out[i]);
+}
+
+void backend::sample_rows(const tensor& x, const std::vector<row_sampling>& p, std::vector<int32_t>& ids) {
+    RL_CHECK(x.type == dtype::dtype_f32 && size_t(x.rows) == p.size(),
+             "sample_rows: " + std::to_string(p.size()) + " parameter sets for logits " + shape_of(x));
+    std::vector<float> host(size_t(x.numel()));
+    download(x, host.data());
+    ids.resize(p.size());
+    for (size_t r = 0; r < p.size(); ++r)
+        ids[r] = sample_row_reference(host.data() + r * size_t(x.cols), int(x.cols), p[r]);
 }
 
 void backend::argmax_rows(const tensor& x, std::vector<int32_t>& ids) {

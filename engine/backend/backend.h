@@ -11,6 +11,7 @@
 namespace rl {
 
 struct gguf_tensor_info;
+struct row_sampling;
 
 enum class dtype { dtype_f32, dtype_f16, dtype_bf16 };
 size_t dtype_size(dtype t);
@@ -134,6 +135,11 @@ public:
     /// ids[i] = index of the largest value of row i of x (the first one on ties; NaNs ignored).
     /// The default downloads x; backends may reduce on the device and copy back only the ids.
     virtual void argmax_rows(const tensor& x, std::vector<int32_t>& ids);
+    /// ids[i] = the token drawn from row i of x (f32 logits) under p[i], by the rule of
+    /// backend/row_sampling.h. The default downloads x and runs the host reference.
+    virtual void sample_rows(const tensor& x, const std::vector<row_sampling>& p, std::vector<int32_t>& ids);
+    /// True when sample_rows runs on the device, so only token ids cross to the host.
+    virtual bool samples_on_device() const { return false; }
 
     // --- optional: device-side timing ----------------------------------------------------
     /// Times the device work queued between timer_begin() and timer_end_s() (CUDA events on the

@@ -247,4 +247,13 @@ void llama_model::forward_greedy(const step_input& in, std::vector<int32_t>& ids
     be_.argmax_rows(out, ids);
 }
 
+void llama_model::forward_sample(const step_input& in, const std::vector<row_sampling>& p, std::vector<int32_t>& ids) {
+    const tensor out = run_step(in);
+    if (out.rows == 0) {
+        ids.clear();
+        return;
+    }
+    be_.sample_rows(out, p, ids);
+}
+
 } // namespace rl

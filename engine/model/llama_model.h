@@ -8,6 +8,8 @@
 
 namespace rl {
 
+struct row_sampling;
+
 class gguf_file;
 
 struct layer_weights {
@@ -35,6 +37,9 @@ public:
     /// The same step, but only the greedy token of each logit row comes back (ids[i] = argmax of
     /// logit row i, reduced on the backend): no [rows, vocab] download.
     void forward_greedy(const step_input& in, std::vector<int32_t>& ids);
+    /// The step, then one draw per logit row under p (backend::sample_rows; on the GPU only the
+    /// ids come back).
+    void forward_sample(const step_input& in, const std::vector<row_sampling>& p, std::vector<int32_t>& ids);
 
     kv_cache_layout kv_layout_for(int num_blocks, int block_size) const;
 

@@ -281,10 +281,25 @@ private:
         bool greedy = device_greedy;
         for (size_t i = 0; i < st.seqs.size() && greedy; ++i)
             if (st.wants_logits[i] && !st.seqs[i]->device_greedy_ok()) greedy = false;
+        // Otherwise, on a backend that samples on the device (RIDGELINE_DEVICE_SAMPLING=0: never),
+        // rows without a repetition penalty are drawn there too (row_sampling.h: same kept set as
+        // the host sampler, draw in token order), each with a uniform from its own seeded stream.
+        static const bool device_sampling = [] {
+            const char* v = std::getenv("RIDGELINE_DEVICE_SAMPLING");
+            return !(v && std::string(v) == "0");
+        }();
+        bool on_device = !greedy && device_sampling && be_->samples_on_device();
+        for (size_t i = 0; i < st.seqs.size() && on_device; ++i)
+            if (st.wants_logits[i] && !st.seqs[i]->device_sample_ok()) on_device = false;
+        std::vector<row_sampling> draws;
+        if (on_device)
+            for (size_t i = 0; i < st.seqs.size(); ++i)
+                if (st.wants_logits[i]) draws.push_back(st.seqs[i]->device_sampling());
         std::vector<float> logits;
         std::vector<int32_t> ids;
         try {
             if (greedy) model_->forward_greedy(st.input, ids);
+            else if (on_device) model_->forward_sample(st.input, draws, ids);
             else model_->forward(st.input, logits);
         } catch (const std::exception& e) {
             // The step failed as a whole: its requests end with the error; the engine keeps running.
@@ -298,7 +313,7 @@ private:
         for (size_t i = 0; i < st.seqs.size(); ++i) {
             if (!st.wants_logits[i]) continue;  // mid-prefill chunk
             sequence* s = st.seqs[i];
-            const int32_t tok = greedy ? s->accept(ids[row++]) : s->sample(&logits[row++ * size_t(vocab)], vocab);
+            const int32_t tok = greedy || on_device ? s->accept(ids[row++]) : s->sample(&logits[row++ * size_t(vocab)], vocab);
             const bool eog = tok_->is_end_of_generation(tok) && !s->req.ignore_eos;
             token_event ev;
             ev.request_id = s->id;

@@ -42,6 +42,11 @@ sampler::sampler(const sampling_params& p) : params_(p), rng_(p.seed) {
     if (auto why = validate(p); !why.empty()) RL_THROW("invalid sampling parameters: " + why);
 }
 
+float sampler::uniform() {
+    const float u = float(double(rng_() >> 11) * 0x1.0p-53);
+    return u < 1.f ? u : 0.99999994f;  // rounding to float may reach 1
+}
+
 int32_t sampler::sample(const float* logits, int n_vocab, const std::vector<int32_t>& history) {
     RL_CHECK(logits != nullptr && n_vocab > 0, "sampler: empty logits");
     const sampling_params& p = params_;

@@ -27,6 +27,9 @@ public:
     /// history: the sequence's tokens so far (prompt + generated), for the repetition penalty.
     int32_t sample(const float* logits, int n_vocab, const std::vector<int32_t>& history);
     const sampling_params& params() const { return params_; }
+    /// The next uniform draw in [0, 1) from this sampler's seeded stream (for a draw made elsewhere,
+    /// e.g. on the GPU: backend::sample_rows).
+    float uniform();
 
 private:
     sampling_params params_;

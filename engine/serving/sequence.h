@@ -2,6 +2,7 @@
 // how many have KV in the cache, its block table, sampler and stream decoder, and its timings.
 #pragma once
 #include "serving/request.h"
+#include "backend/row_sampling.h"
 #include "serving/sampler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -30,6 +31,13 @@ struct sequence {
     /// Greedy without a repetition penalty is the argmax of the raw logits, which the backend
     /// can take on the device (only the token id crosses to the host).
     bool device_greedy_ok() const { return req.sampling.temperature == 0.f && req.sampling.repetition_penalty == 1.f; }
+    /// Any setting but a repetition penalty (which needs the history) can be drawn on the device.
+    bool device_sample_ok() const { return req.sampling.repetition_penalty == 1.f; }
+    /// The parameters of this sequence's next draw on the device (takes one uniform from its stream).
+    row_sampling device_sampling() {
+        const sampling_params& p = req.sampling;
+        return row_sampling{p.temperature, p.top_k, p.top_p, p.min_p, p.temperature > 0.f ? smp.uniform() : 0.f};
+    }
     /// Records a token chosen elsewhere (the device argmax) as if sample() had drawn it.
     int32_t accept(int32_t t) {
         const auto now = clock_type::now();
