@@ -2,11 +2,13 @@
 // inverse CDF over the kept set in token order, so over a fine grid of u each kept token's share
 // must equal its tempered softmax weight; the kept set must agree with the host sampler's chain
 // (every token sampler.cpp draws over many seeds is kept); greedy is the lowest-id argmax; NaN
-// and -inf logits are never drawn.
+// and -inf logits are never drawn. Also the engine's per-step choice of path (step_sampling.h).
 #include "rl_test.h"
 
 #include "backend/row_sampling.h"
 #include "serving/sampler.h"
+#include "serving/sequence.h"
+#include "serving/step_sampling.h"
 
 #include <cmath>
 #include <limits>
@@ -97,6 +99,37 @@ private slots:
         }
     }
 
+    // One path per step: all greedy -> device argmax; any sampled row -> device draws when the
+    // backend can (one uniform per drawing row, greedy rows get u = 0); a penalised row -> host.
+    void planPicksOnePathPerStep() {
+        auto seq = [](uint64_t id, rl::sampling_params p) {
+            rl::request r;
+            r.prompt = {1, 2};
+            r.sampling = p;
+            return std::make_unique<rl::sequence>(id, r, rl::clock_type::now());
+        };
+        auto greedy = seq(1, {}), warm = seq(2, rl::sampling_params{0.8f, 0, 0.9f, 0.f, 1.f, 64, 5}),
+             penal = seq(3, rl::sampling_params{0.8f, 0, 1.f, 0.f, 1.3f, 64, 6}), chunk = seq(4, rl::sampling_params{0.8f});
+        auto step = [](std::vector<rl::sequence*> s, std::vector<bool> wants) {
+            rl::scheduled_step st;
+            st.seqs = s;
+            st.wants_logits = wants;
+            return st;
+        };
+        QVERIFY(rl::plan_sampling(step({greedy.get()}, {true}), true).path == rl::sample_path::device_greedy);
+        // A mid-prefill chunk gets no token, so its settings do not matter.
+        QVERIFY(rl::plan_sampling(step({greedy.get(), chunk.get()}, {true, false}), false).path == rl::sample_path::device_greedy);
+        const rl::step_sampling d = rl::plan_sampling(step({greedy.get(), warm.get()}, {true, true}), true);
+        QVERIFY(d.path == rl::sample_path::device_draw);
+        QCOMPARE(int(d.draws.size()), 2);
+        QCOMPARE(d.draws[0].temperature, 0.f);
+        QCOMPARE(d.draws[0].u, 0.f);
+        QCOMPARE(d.draws[1].top_p, 0.9f);
+        QVERIFY(d.draws[1].u >= 0.f && d.draws[1].u < 1.f);
+        QVERIFY(rl::plan_sampling(step({greedy.get(), warm.get()}, {true, true}), false).path == rl::sample_path::host);
+        QVERIFY(rl::plan_sampling(step({warm.get(), penal.get()}, {true, true}), true).path == rl::sample_path::host);
+    }
+
     void uniformStaysBelowOne() {
         rl::sampler s(rl::sampling_params{1.f, 0, 1.f, 0.f, 1.f, 64, 42});
         rl::sampler s2(rl::sampling_params{1.f, 0, 1.f, 0.f, 1.f, 64, 42});
@@ -112,5 +145,5 @@ private slots:
 };
 
 RL_TEST_MAIN(TestRowSampling, greedyIsLowestArgmax, drawMatchesTemperedSoftmaxOverKeptSet, keptSetCoversHostSampler,
-             uniformStaysBelowOne)
+             planPicksOnePathPerStep, uniformStaysBelowOne)
 #include "test_row_sampling.moc"

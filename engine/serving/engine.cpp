@@ -10,13 +10,13 @@
 #include "metrics/cost_model.h"
 #include "model/llama_model.h"
 #include "model/synthetic.h"
+#include "serving/step_sampling.h"
 #include "serving/scheduler.h"
 #include "serving/sequence.h"
 #include "tokenizer/byte_tokenizer.h"
 #include "tokenizer/tokenizer.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <condition_variable>
 #include <deque>
 #include <fstream>
@@ -271,35 +271,13 @@ private:
         scheduled_step st = sched_->schedule(t_start, rejected);
         for (auto& r : rejected) finish(*r.seq, finish_reason::finish_reason_rejected, r.reason);
         if (st.empty()) return;
-        // When every row that gets a token samples greedily without a penalty, the argmax is
-        // taken on the backend and only token ids come back (on the GPU this saves downloading
-        // rows x vocab fp32 logits per step; virtual users sample greedily by default).
-        static const bool device_greedy = [] {  // RIDGELINE_DEVICE_GREEDY=0: always download logits (A/B)
-            const char* v = std::getenv("RIDGELINE_DEVICE_GREEDY");
-            return !(v && std::string(v) == "0");
-        }();
-        bool greedy = device_greedy;
-        for (size_t i = 0; i < st.seqs.size() && greedy; ++i)
-            if (st.wants_logits[i] && !st.seqs[i]->device_greedy_ok()) greedy = false;
-        // Otherwise, on a backend that samples on the device (RIDGELINE_DEVICE_SAMPLING=0: never),
-        // rows without a repetition penalty are drawn there too (row_sampling.h: same kept set as
-        // the host sampler, draw in token order), each with a uniform from its own seeded stream.
-        static const bool device_sampling = [] {
-            const char* v = std::getenv("RIDGELINE_DEVICE_SAMPLING");
-            return !(v && std::string(v) == "0");
-        }();
-        bool on_device = !greedy && device_sampling && be_->samples_on_device();
-        for (size_t i = 0; i < st.seqs.size() && on_device; ++i)
-            if (st.wants_logits[i] && !st.seqs[i]->device_sample_ok()) on_device = false;
-        std::vector<row_sampling> draws;
-        if (on_device)
-            for (size_t i = 0; i < st.seqs.size(); ++i)
-                if (st.wants_logits[i]) draws.push_back(st.seqs[i]->device_sampling());
+        // Greedy argmax or device draws when every row allows it (only ids cross), else host.
+        step_sampling how = plan_sampling(st, be_->samples_on_device());
         std::vector<float> logits;
         std::vector<int32_t> ids;
         try {
-            if (greedy) model_->forward_greedy(st.input, ids);
-            else if (on_device) model_->forward_sample(st.input, draws, ids);
+            if (how.path == sample_path::device_greedy) model_->forward_greedy(st.input, ids);
+            else if (how.path == sample_path::device_draw) model_->forward_sample(st.input, how.draws, ids);
             else model_->forward(st.input, logits);
         } catch (const std::exception& e) {
             // The step failed as a whole: its requests end with the error; the engine keeps running.
@@ -313,7 +291,8 @@ private:
         for (size_t i = 0; i < st.seqs.size(); ++i) {
             if (!st.wants_logits[i]) continue;  // mid-prefill chunk
             sequence* s = st.seqs[i];
-            const int32_t tok = greedy || on_device ? s->accept(ids[row++]) : s->sample(&logits[row++ * size_t(vocab)], vocab);
+            const int32_t tok = how.path != sample_path::host ? s->accept(ids[row++])
+                                                              : s->sample(&logits[row++ * size_t(vocab)], vocab);
             const bool eog = tok_->is_end_of_generation(tok) && !s->req.ignore_eos;
             token_event ev;
             ev.request_id = s->id;

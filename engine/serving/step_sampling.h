@@ -1,0 +1,25 @@
+// step_sampling: how one step's tokens are chosen. Greedy rows without a penalty take the argmax
+// on the backend; otherwise, when the backend samples on the device, rows without a repetition
+// penalty are drawn there (row_sampling.h); a step with any other row downloads the logits and
+// samples on the host. One path per step (the forward call differs). RIDGELINE_DEVICE_GREEDY=0 /
+// RIDGELINE_DEVICE_SAMPLING=0 turn the device paths off (A/B runs). Pure: tested by test_row_sampling,
+// and through the engine by test_engine (CPU) and test_gpu_sampling (GPU).
+#pragma once
+#include "backend/row_sampling.h"
+#include "serving/scheduler.h"
+
+#include <vector>
+
+namespace rl {
+
+enum class sample_path { device_greedy, device_draw, host };
+
+struct step_sampling {
+    sample_path path = sample_path::host;
+    std::vector<row_sampling> draws;  // device_draw: one per row that wants a token, in order
+};
+
+/// Decides the path for `st`; for device_draw, takes one uniform from each drawing sequence.
+step_sampling plan_sampling(const scheduled_step& st, bool backend_samples_on_device);
+
+} // namespace rl
