@@ -1,8 +1,10 @@
 // load_generator on the real model (CPU backend): virtual users submit real text, stream, finish;
-// streamed tokens equal the engine's generation count; presets and bad scenarios are checked.
+// streamed tokens equal the engine's generation count (users sampling at temperature 0.7);
+// presets and bad scenarios (an impossible top_p) are checked.
 #include "rl_test.h"
 
 #include "common/engine_error.h"
+#include "serving/engine.h"
 #include "serving/load_generator.h"
 
 #include <fstream>
@@ -21,6 +23,20 @@ private slots:
             threw = std::string(e.what()).find("idle-return") != std::string::npos;
         }
         QVERIFY(threw);
+        // Impossible sampling settings are refused with the reason, before any user starts.
+        rl::scenario bad = rl::scenario_preset("chat");
+        bad.top_p = 0.f;
+        std::string why;
+        try {
+            rl::engine_options o;
+            o.model_path = "synthetic:smollm2-135m";
+            o.calibrate = false;
+            o.max_context = 64;
+            o.serving.kv_blocks = 16;
+            auto eng = rl::engine::create(o);
+            rl::load_generator gen(*eng, bad);
+        } catch (const rl::engine_error& e) { why = e.what(); }
+        QVERIFY2(why.find("top_p") != std::string::npos, why.c_str());
     }
 
     void virtualUsersDriveTheEngine() {
@@ -35,6 +51,8 @@ private slots:
         sc.think_mean_s = 0.05;
         sc.prompt_tokens = 16;
         sc.output_tokens = 6;
+        sc.temperature = 0.7f;  // sampled, not greedy: the host sampler path on the CPU
+        sc.top_p = 0.9f;
         rl::load_generator gen(*eng, sc);
         gen.start();
         for (int i = 0; i < 1200 && gen.counters().finished < 6; ++i)  // up to 120 s on a busy machine

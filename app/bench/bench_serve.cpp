@@ -3,6 +3,7 @@
 #include "bench_common.h"
 
 #include "serving/load_generator.h"
+#include "serving/sampler.h"
 
 #include <nlohmann/json.hpp>
 
@@ -51,6 +52,10 @@ int runServe(const BenchArgs& args) {
     if (args.has("--think")) sc.think_mean_s = args.number("--think", sc.think_mean_s);
     if (args.has("--seed")) sc.seed = uint64_t(args.number("--seed", 1));
     if (args.has("--ramp")) sc.ramp_s = args.number("--ramp", sc.ramp_s);
+    if (args.has("--temperature")) sc.temperature = float(args.number("--temperature", 0));
+    if (args.has("--top-p")) sc.top_p = float(args.number("--top-p", 1));
+    if (const std::string why = rl::validate(rl::sampling_params{sc.temperature, 0, sc.top_p}); !why.empty())
+        throw BenchError{why};
     const double duration = args.number("--duration", 30);
     if (!(duration > 0)) throw BenchError{"--duration must be positive"};
 
@@ -104,6 +109,7 @@ int runServe(const BenchArgs& args) {
     nlohmann::json j = {
         {"command", args.commandLine},
         {"model", info.model_name}, {"backend", info.backend}, {"scenario", sc.name}, {"users", sc.users},
+        {"sampling", {{"temperature", sc.temperature}, {"top_p", sc.top_p}}},
         {"duration_s", wall}, {"kv_blocks", info.kv_blocks}, {"block_size", info.block_size},
         {"max_num_seqs", opt.serving.max_num_seqs}, {"max_num_batched_tokens", opt.serving.max_num_batched_tokens},
         {"peaks", {{"flops", peaks.flops}, {"bytes_per_s", peaks.bytes_per_s}, {"source", peaks.source}}},

@@ -21,9 +21,10 @@ const char* kUsage =
     "  --scenario chat|summarize|write|idle-return|ramp|poisson\n"
     "  --backend cpu          --threads N\n"
     "  --users N  --rate R (poisson)  --think S  --ramp S  --seed N  --duration S (default 30)\n"
+    "  --temperature T  --top-p P   the users' sampling (default greedy; on cuda drawn on the GPU)\n"
     "  --kv-blocks N  --block-size N  --max-num-seqs N  --max-num-batched-tokens N  --max-context N\n"
     "  --no-prefix-caching  --no-chunked-prefill  --policy fcfs|priority  --max-waiting N  --max-queue-ms MS\n"
-    "  --json FILE (summary)  --csv FILE (every step)\n"
+    "  --json FILE (summary)  --csv FILE (the last 32,768 steps)\n"
     "exit codes: 0 ok, 1 runtime failure, 2 bad arguments or model\n";
 const std::set<std::string> kFlags = {"--no-prefix-caching", "--no-chunked-prefill", "--help", "--version"};
 } // namespace

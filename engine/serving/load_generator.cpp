@@ -1,6 +1,7 @@
 // load_generator.cpp: one thread drives all virtual users. Engine events arrive on the engine
 // thread and are handed over through an inbox; the thread sleeps until the next user is due.
 #include "serving/load_generator.h"
+#include "serving/sampler.h"
 
 #include "common/engine_error.h"
 #include "serving/passages.h"
@@ -48,6 +49,8 @@ load_generator::load_generator(engine& eng, const scenario& sc)
     RL_CHECK(sc.users >= 1 || sc.open_loop, "a closed-loop scenario needs at least one user");
     RL_CHECK(!sc.open_loop || sc.rate_per_s > 0, "an open-loop scenario needs a positive rate");
     RL_CHECK(sc.prompt_tokens >= 1 && sc.output_tokens >= 1, "prompt and output lengths must be positive");
+    if (const std::string why = validate(sampling_params{sc.temperature, 0, sc.top_p}); !why.empty())
+        RL_THROW("scenario sampling: " + why);
 }
 
 load_generator::~load_generator() { stop(); }
@@ -122,6 +125,9 @@ void load_generator::submit_turn(size_t ui, double now_s) {
     r.max_tokens = std::max(1, int(sc_.output_tokens * uniform(0.5, 1.5)));
     r.ignore_eos = sc_.ignore_eos;
     r.priority = sc_.priority;
+    r.sampling.temperature = sc_.temperature;
+    r.sampling.top_p = sc_.top_p;
+    r.sampling.seed = rng_state_ ^ (uint64_t(ui) << 32);  // per request, reproducible from the scenario seed
     // Keep the conversation inside the context: start over when it would not fit.
     const int limit = eng_.info().context_length;
     if (int(r.prompt.size()) + r.max_tokens >= limit && u.history.size() > 1) {

@@ -28,6 +28,8 @@ struct scenario {
     double ramp_s = 0;               // users rise linearly from 1 to `users` over this time
     bool ignore_eos = true;          // produce the drawn output length, as serving benchmarks do
     int priority = 0;                // the person in the window runs at a higher priority
+    float temperature = 0.f;         // the users' sampling (0: greedy, the default, as benchmarks use)
+    float top_p = 1.f;
     uint64_t seed = 1;
 };
 
