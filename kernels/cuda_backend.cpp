@@ -166,15 +166,9 @@ void cuda_backend::add(tensor& x, const tensor& y) {
 }
 
 void cuda_backend::matmul(const tensor& x, const tensor& w, tensor& out) {
-    check_bf16(x, "matmul x");
-    check_bf16(w, "matmul w");
-    check_act(out, "matmul out");
-    RL_CHECK(x.cols == w.cols && out.rows == x.rows && out.cols == w.rows,
-             "matmul: x " + shape(x) + " . w " + shape(w) + "^T -> out " + shape(out));
-    const kernels::gemv_segment seg{bf(w), out.data, w.rows};
-    if (gemm_->prefers_gemv(x.rows, w.bytes()) && kernels::gemv_bf16_supported(bf(x), &seg, 1, x.rows, x.cols))
-        return kernels::gemv_bf16(bf(x), &seg, 1, x.rows, x.cols, is_f32(out), stream_);
-    gemm_->bf16_xwt(bf(x), bf(w), out.data, x.rows, w.rows, x.cols, stream_, is_f32(out));
+    const tensor* ws[] = {&w};  // one product: the same checks and GEMV-or-cuBLASLt choice as several
+    tensor* outs[] = {&out};
+    matmuls(x, ws, outs);
 }
 
 void cuda_backend::add_bias(tensor& x, const tensor& b) {

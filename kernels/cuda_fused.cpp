@@ -1,7 +1,8 @@
 // cuda_fused.cpp: the CUDA backend's fused forms of the step ops (backend.h). Decode's products
 // of few rows go to gemv.cu (q, k and v in one launch; gate and up in one that writes only
 // silu(gate) * up), rope of q and k fuses with the KV store. Larger batches take the unfused
-// path (cuBLASLt, separate kernels). A SmolLM2 decode step drops from ~15 to ~8 kernels per layer. Numerics match the unfused ops (tests/test_gpu_fused.cpp compares them).
+// path (cuBLASLt, separate kernels); matmul() is matmuls() of one weight. A SmolLM2 decode step
+// drops from ~15 to ~8 kernels per layer. Numerics match the unfused ops (tests/test_gpu_fused.cpp).
 #include "cuda_backend_impl.h"
 
 namespace rl::cuda_detail {
@@ -11,19 +12,18 @@ void cuda_backend::matmuls(const tensor& x, std::span<const tensor* const> w, st
              "matmuls: " + std::to_string(w.size()) + " weights for " + std::to_string(out.size()) + " outputs");
     check_bf16(x, "matmul x");
     kernels::gemv_segment segs[kernels::gemv_max_segments];
-    bool out_f32 = false;
+    const bool out_f32 = is_f32(*out[0]);
+    size_t bytes = 0;
     for (size_t i = 0; i < w.size(); ++i) {
         check_bf16(*w[i], "matmul w");
         check_act(*out[i], "matmul out");
         RL_CHECK(x.cols == w[i]->cols && out[i]->rows == x.rows && out[i]->cols == w[i]->rows,
                  "matmul: x " + shape(x) + " . w " + shape(*w[i]) + "^T -> out " + shape(*out[i]));
-        if (i == 0) out_f32 = is_f32(*out[i]);
         RL_CHECK(is_f32(*out[i]) == out_f32, "matmuls: outputs differ in dtype");
         segs[i] = kernels::gemv_segment{bf(*w[i]), out[i]->data, w[i]->rows};
+        bytes += w[i]->bytes();
     }
     const int n_seg = int(w.size());
-    size_t bytes = 0;
-    for (const tensor* t : w) bytes += t->bytes();
     if (gemm_->prefers_gemv(x.rows, bytes) && kernels::gemv_bf16_supported(bf(x), segs, n_seg, x.rows, x.cols))
         return kernels::gemv_bf16(bf(x), segs, n_seg, x.rows, x.cols, out_f32, stream_);
     for (size_t i = 0; i < w.size(); ++i)

@@ -32,6 +32,18 @@ struct memory_hog {
 
 constexpr size_t GiB = size_t(1) << 30;
 
+// Gives `m` a small KV pool and runs one greedy step of `prompt`: the backend is still usable.
+void decodes(rl::backend& be, rl::llama_model& m, const rl::model_config& cfg, const std::vector<int32_t>& prompt) {
+    be.alloc_kv(rl::kv_cache_layout{cfg.n_layers, 8, 16, cfg.n_kv_heads, cfg.head_dim});
+    rl::step_input in = rl_gpu_test::one_seq_step(prompt, 0);
+    in.seqs[0].block_table = {2};
+    in.logit_rows = {int32_t(prompt.size()) - 1};
+    std::vector<int32_t> ids;
+    m.forward_greedy(in, ids);
+    QCOMPARE(ids.size(), size_t(1));
+    QVERIFY(ids[0] >= 0 && ids[0] < cfg.vocab_size);
+}
+
 } // namespace
 
 class TestGpuMemory : public QObject {
@@ -63,14 +75,7 @@ private slots:
         // The same backend still works: a model that fits loads and decodes.
         const rl::model_config cfg = rl::synthetic_config("smollm2-135m");
         auto m = rl::llama_model::synthetic(cfg, *be);
-        be->alloc_kv(rl::kv_cache_layout{cfg.n_layers, 8, 16, cfg.n_kv_heads, cfg.head_dim});
-        rl::step_input in = rl_gpu_test::one_seq_step({1, 2, 3, 4}, 0);
-        in.seqs[0].block_table = {2};
-        in.logit_rows = {3};
-        std::vector<int32_t> ids;
-        m->forward_greedy(in, ids);
-        QCOMPARE(ids.size(), size_t(1));
-        QVERIFY(ids[0] >= 0 && ids[0] < cfg.vocab_size);
+        decodes(*be, *m, cfg, {1, 2, 3, 4});
     }
 
     // Weights that fit, then a KV pool larger than what is left: refused with the sizes, the
@@ -94,14 +99,7 @@ private slots:
         }
         std::printf("  refused: %s\n", message.c_str());
         QVERIFY2(message.find("does not fit in free GPU memory") != std::string::npos, message.c_str());
-        be->alloc_kv(rl::kv_cache_layout{cfg.n_layers, 8, 16, cfg.n_kv_heads, cfg.head_dim});
-        rl::step_input in = rl_gpu_test::one_seq_step({5, 6}, 0);
-        in.seqs[0].block_table = {1};
-        in.logit_rows = {1};
-        std::vector<int32_t> ids;
-        m->forward_greedy(in, ids);
-        QCOMPARE(ids.size(), size_t(1));
-        QVERIFY(ids[0] >= 0 && ids[0] < cfg.vocab_size);
+        decodes(*be, *m, cfg, {5, 6});
     }
 };
 

@@ -51,26 +51,24 @@ EngineStatusBar::EngineStatusBar(QWidget* parent) : QStatusBar(parent) {
 }
 
 void EngineStatusBar::showLive(double decodeTokS, int batch, double kvUsage) {
-    const QString local = mRemote ? tr("local ") : QString();
-    mLiveTokS->setText(local + tr("engine %1").arg(Format::tokensPerSecond(decodeTokS)));
-    mBatch->setText(local + tr("batch %1").arg(batch));
-    mKv->setText(local + tr("KV %1%").arg(kvUsage * 100.0, 0, 'f', 1));
+    mLive = {decodeTokS, batch, kvUsage};
+    renderLive();
     for (QLabel* l : {mLiveTokS, mBatch, mKv}) setFieldVisible(l, true);
 }
 
 void EngineStatusBar::setRemoteActive(bool remote) {
     mRemote = remote;
     const QString note = tr("\n(this window's engine; the plots show the remote server)");
-    const QString tips[] = {tr("Engine decode throughput over the rate window (all requests)"),
-                            tr("num_requests_running: sequences in the latest step"),
-                            tr("kv_cache_usage_perc: KV blocks in use / pool")};
-    QLabel* fields[] = {mLiveTokS, mBatch, mKv};
-    for (int i = 0; i < 3; ++i) {
-        fields[i]->setToolTip(remote ? tips[i] + note : tips[i]);
-        const QString t = fields[i]->text();
-        if (remote && !t.startsWith(tr("local "))) fields[i]->setText(tr("local ") + t);
-        if (!remote && t.startsWith(tr("local "))) fields[i]->setText(t.mid(tr("local ").size()));
-    }
+    for (QLabel* l : {mLiveTokS, mBatch, mKv})
+        l->setToolTip(l->property("baseToolTip").toString() + (remote ? note : QString()));
+    renderLive();
+}
+
+void EngineStatusBar::renderLive() {
+    const QString local = mRemote ? tr("local ") : QString();
+    mLiveTokS->setText(local + tr("engine %1").arg(Format::tokensPerSecond(mLive.decodeTokS)));
+    mBatch->setText(local + tr("batch %1").arg(mLive.batch));
+    mKv->setText(local + tr("KV %1%").arg(mLive.kvUsage * 100.0, 0, 'f', 1));
 }
 
 void EngineStatusBar::clearLive() {
@@ -84,6 +82,7 @@ QLabel* EngineStatusBar::addField(const char* objectName, const QString& toolTip
     l->setProperty("rule", QVariant::fromValue<QWidget*>(rule));
     l->setObjectName(QLatin1String(objectName));
     l->setToolTip(toolTip);
+    l->setProperty("baseToolTip", toolTip);
     l->setContentsMargins(8, 0, 8, 0);
     addPermanentWidget(l);
     return l;

@@ -29,6 +29,7 @@ public slots:
 
 private:
     QLabel* addField(const char* objectName, const QString& toolTip);
+    void renderLive();  // the live fields from mLive, prefixed "local" while remote
 
     QLabel* mState;
     QLabel* mModel;
@@ -38,5 +39,6 @@ private:
     QLabel* mLiveTokS;
     QLabel* mBatch;
     QLabel* mKv;
+    struct { double decodeTokS = 0; int batch = 0; double kvUsage = 0; } mLive;
     bool mRemote = false;
 };

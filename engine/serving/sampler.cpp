@@ -42,8 +42,10 @@ sampler::sampler(const sampling_params& p) : params_(p), rng_(p.seed) {
     if (auto why = validate(p); !why.empty()) RL_THROW("invalid sampling parameters: " + why);
 }
 
+double sampler::uniform53() { return double(rng_() >> 11) * 0x1.0p-53; }
+
 float sampler::uniform() {
-    const float u = float(double(rng_() >> 11) * 0x1.0p-53);
+    const float u = float(uniform53());
     return u < 1.f ? u : 0.99999994f;  // rounding to float may reach 1
 }
 
@@ -130,7 +132,7 @@ int32_t sampler::sample(const float* logits, int n_vocab, const std::vector<int3
     double z = 0.0;
     std::vector<double> w(n);
     for (size_t i = 0; i < n; ++i) z += (w[i] = std::exp(double(cand_[i].first - max_logit) * inv_t));
-    const double u = double(rng_() >> 11) * 0x1.0p-53 * z;
+    const double u = uniform53() * z;
     double acc = 0.0;
     for (size_t i = 0; i < n; ++i) {
         acc += w[i];

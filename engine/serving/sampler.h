@@ -32,6 +32,7 @@ public:
     float uniform();
 
 private:
+    double uniform53();  // the next draw in [0, 1) with 53 random bits
     sampling_params params_;
     std::mt19937_64 rng_;
     std::vector<std::pair<float, int32_t>> cand_;  // scratch
