@@ -52,6 +52,10 @@ model_config model_config::from_gguf(const gguf_file& f) {
                                                  std::to_string(c.n_heads) + ")");
         c.head_dim = c.d_model / c.n_heads;
     }
+    // q_dim() and kv_dim() are ints: a hostile header must not overflow them (fuzz_gguf found it).
+    RL_CHECK(int64_t(c.n_heads) * c.head_dim <= (int64_t(1) << 24),
+             "attention.head_count (" + std::to_string(c.n_heads) + ") x head dim (" + std::to_string(c.head_dim) +
+                 ") is too large");
     c.context_length = optional_int(f, a + "context_length", 2048);
     c.norm_eps = static_cast<float>(f.get_float_or(a + "attention.layer_norm_rms_epsilon", 1e-5));
     RL_CHECK(c.norm_eps > 0.f && c.norm_eps < 1.f, "attention.layer_norm_rms_epsilon must be in (0, 1)");
