@@ -44,8 +44,9 @@ struct paged_kv {
     int head_dim = 0;
 };
 
-/// Query rows per prefill CTA: the backend cuts each multi-token sequence into tiles this tall.
-constexpr int attention_prefill_tile_rows = 32;
+/// Query rows per prefill CTA: the backend cuts each multi-token sequence into tiles this tall
+/// (4 warps x one 16-row MMA tile in attention_prefill.cu).
+constexpr int attention_prefill_tile_rows = 64;
 
 // --- launchers (each checks its arguments, launches on `stream`, checks the launch) ----------
 
@@ -129,8 +130,15 @@ int64_t attention_decode_ws_floats(int n_rows, int n_heads, int head_dim, int n_
 
 /// Causal attention of multi-token chunks: tiles[2*t] is a sequence, tiles[2*t+1] the offset of
 /// the tile's first row inside that sequence's rows (tiles of attention_prefill_tile_rows rows).
+/// Tensor cores for head_dim 64/96/128; otherwise, or with RIDGELINE_PREFILL_MMA=0, the fp32 kernel.
 void attention_prefill_bf16(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& step,
                             const int32_t* tiles, int n_tiles, int n_heads, float scale, rl_stream stream);
+/// The same on CUDA cores in fp32 (head_dim 64/96/128/256): the fallback and the A/B baseline.
+void attention_prefill_simt_bf16(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& step,
+                                 const int32_t* tiles, int n_tiles, int n_heads, float scale, rl_stream stream);
+/// The argument checks both prefill launchers share; `who` names the launcher in the message.
+void check_attention_prefill_args(const uint16_t* q, const uint16_t* out, const paged_kv& kv, const step_meta& step,
+                                  const int32_t* tiles, int n_tiles, int n_heads, const char* who);
 
 /// Decode's skinny matmuls (gemv.cu): out_s[n, m_s] = x[n, k] . w_s[m_s, k]^T for up to
 /// gemv_max_segments weight matrices sharing x, n <= gemv_max_rows, bf16 operands, fp32
