@@ -8,8 +8,10 @@
 // Split-K: at small batch (rows x kv heads far below the SM count) blockIdx.z also picks one of
 // n_split slices of the context; the slice length is computed in the kernel from the row's
 // context, so a CUDA graph captured for a batch size stays right as contexts grow. Each slice
-// writes its partial (max, sum, unnormalised output) to a workspace and a second kernel merges
-// them. Without this a batch-1 step ran 8 CTAs on 132 SMs (33 us per layer for 256 keys on H200).
+// writes its partial (max, sum, unnormalised output) to a workspace and counts itself in on a
+// per-(row, head chunk) counter; the slice that arrives last merges the partials and resets the
+// counter (a separate merge kernel cost one more launch per layer, ~6 us of a 30 us SmolLM2 step
+// share). Without split-K a batch-1 step ran 8 CTAs on 132 SMs (33 us per layer for 256 keys).
 // Exercised by tests/test_gpu_kernels.cpp (decode and mixed steps, GQA 9:3, 32:8, 16:2).
 #include "bf16_vec.cuh"
 #include "common.cuh"
@@ -48,11 +50,47 @@ __device__ __forceinline__ void load_bf16_n(const uint16_t* p, float (&v)[N]) {
 // Partial state of one (row, head, split): m, l, then o[D], all fp32.
 __host__ __device__ constexpr int64_t part_floats(int d) { return int64_t(d) + 2; }
 
-template <int D, int GP>
+// Called by every thread of a split CTA after it wrote its partial states (base: split 0 of
+// the CTA's first head; heads n_split * part_floats apart). Counts the CTA in; the last of the
+// n_split CTAs merges all partials into out (the CTA's first head's row slice) and resets the
+// counter for the next launch. Slices past a short context left m = -inf, l = 0 and weigh 0;
+// slice 0 always holds key 0, so M is finite. Partials are read through L2 (__ldcg): other CTAs
+// wrote them, and this SM's L1 may hold none of it coherently.
+template <int D>
+__device__ void merge_if_last(const float* base, int gn, int n_split, int* counter, uint16_t* out) {
+    __shared__ bool last;
+    __threadfence();  // this thread's partial writes are visible before the count says so
+    __syncthreads();
+    if (threadIdx.x == 0) last = atomicAdd(counter, 1) == n_split - 1;
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    for (int i = threadIdx.x; i < gn * D; i += blockDim.x) {
+        const int h = i / D, d = i % D;
+        const float* ph = base + int64_t(h) * n_split * part_floats(D);
+        float M = -INFINITY;
+        for (int s = 0; s < n_split; ++s) M = fmaxf(M, __ldcg(ph + s * part_floats(D)));
+        float L = 0.f, O = 0.f;
+        for (int s = 0; s < n_split; ++s) {
+            const float* p = ph + s * part_floats(D);
+            const float l = __ldcg(p + 1);
+            if (l == 0.f) continue;  // empty slice (its o was never written)
+            const float f = exp2f(__ldcg(p) - M);
+            L += l * f;
+            O += __ldcg(p + 2 + d) * f;
+        }
+        out[int64_t(h) * D + d] = f32_to_bf16(O / L);
+    }
+    if (threadIdx.x == 0) *counter = 0;
+}
+
+// Split: n_split > 1 (partials, counters and the last CTA's merge; compiled out otherwise, as the
+// merge's registers cost the unsplit kernel occupancy: 89 vs 72 at head_dim 64, 4 heads).
+template <int D, int GP, bool Split>
 __global__ void __launch_bounds__(n_warps * 32)
     attention_decode_kernel(const uint16_t* __restrict__ q, uint16_t* __restrict__ out, paged_kv kv, step_meta st,
                             const int32_t* __restrict__ rows, int n_heads, int group, float scale_log2, int n_split,
-                            float* __restrict__ ws) {
+                            float* __restrict__ ws, int* __restrict__ counters) {
     pdl_wait();
     pdl_trigger();
     constexpr int dpl = D / 32;  // output dims per lane
@@ -70,12 +108,16 @@ __global__ void __launch_bounds__(n_warps * 32)
     // This CTA's keys [k_begin, k_end): slices of whole 32-key tiles.
     const int slice = (((ctx + n_split - 1) / n_split) + 31) / 32 * 32;
     const int k_begin = split * slice, k_end = min(ctx, k_begin + slice);
-    float* part = n_split > 1 ? ws + ((int64_t(blockIdx.x) * n_heads + h_first) * n_split + split) * part_floats(D) : nullptr;
-    if (k_begin >= k_end) {  // nothing left for this slice: an empty partial state
+    float* part = Split ? ws + ((int64_t(blockIdx.x) * n_heads + h_first) * n_split + split) * part_floats(D) : nullptr;
+    if (Split && k_begin >= k_end) {  // nothing left for this slice: an empty partial state
         for (int h = threadIdx.x; h < gn; h += blockDim.x) {
             part[int64_t(h) * n_split * part_floats(D)] = -INFINITY;
             part[int64_t(h) * n_split * part_floats(D) + 1] = 0.f;
         }
+        if constexpr (Split)
+            merge_if_last<D>(part - int64_t(split) * part_floats(D), gn, n_split,
+                             counters + (int64_t(blockIdx.x) * gridDim.y + kvh) * (gridDim.z / n_split) + hc,
+                             out + row * int64_t(n_heads) * D + int64_t(h_first) * D);
         return;
     }
     const int32_t* bt = st.block_tables + st.seq_table[seq];
@@ -185,7 +227,7 @@ __global__ void __launch_bounds__(n_warps * 32)
             L += red_l[w][h] * f;
             O += red_o[w][h][d] * f;
         }
-        if (part) {
+        if constexpr (Split) {
             float* ph = part + int64_t(h) * n_split * part_floats(D);
             if (d == 0) ph[0] = M, ph[1] = L;
             ph[2 + d] = O;
@@ -193,46 +235,32 @@ __global__ void __launch_bounds__(n_warps * 32)
             out[row * q_stride + int64_t(h_first + h) * D + d] = f32_to_bf16(O / L);
         }
     }
-}
-
-// Merges the n_split partial states of each (row, head). Slices past a short context left
-// m = -inf, l = 0 and weigh 0; slice 0 always holds key 0, so M is finite.
-__global__ void attention_decode_merge_kernel(const float* __restrict__ ws, uint16_t* __restrict__ out,
-                                              const int32_t* __restrict__ rows, int n_heads, int d, int n_split) {
-    pdl_wait();
-    pdl_trigger();
-    const int r = blockIdx.x, h = blockIdx.y;
-    const float* ph = ws + (int64_t(r) * n_heads + h) * n_split * part_floats(d);
-    float M = -INFINITY;
-    for (int s = 0; s < n_split; ++s) M = fmaxf(M, ph[s * part_floats(d)]);
-    for (int e = threadIdx.x; e < d; e += blockDim.x) {
-        float L = 0.f, O = 0.f;
-        for (int s = 0; s < n_split; ++s) {
-            const float* p = ph + s * part_floats(d);
-            if (p[1] == 0.f) continue;  // empty slice (its o was never written)
-            const float f = exp2f(p[0] - M);
-            L += p[1] * f;
-            O += p[2 + e] * f;
-        }
-        out[int64_t(rows[r]) * n_heads * d + int64_t(h) * d + e] = f32_to_bf16(O / L);
-    }
+    if constexpr (Split)
+        merge_if_last<D>(part - int64_t(split) * part_floats(D), gn, n_split,
+                         counters + (int64_t(blockIdx.x) * gridDim.y + kvh) * (gridDim.z / n_split) + hc,
+                         out + row * q_stride + int64_t(h_first) * D);
 }
 
 template <int D, int GP>
 void launch_family(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& st, const int32_t* rows,
-            int n_rows, int n_heads, int group, float scale_log2, int n_split, float* ws, cudaStream_t stream) {
+            int n_rows, int n_heads, int group, float scale_log2, int n_split, float* ws, int* cnt, cudaStream_t stream) {
     const dim3 grid{unsigned(n_rows), unsigned(kv.n_kv_heads), unsigned((group + GP - 1) / GP * n_split)};
-    launch(attention_decode_kernel<D, GP>, grid, n_warps * 32, 0, stream, q, out, kv, st, rows, n_heads, group, scale_log2, n_split, ws);
+    if (n_split > 1)
+        launch(attention_decode_kernel<D, GP, true>, grid, n_warps * 32, 0, stream, q, out, kv, st, rows, n_heads, group,
+               scale_log2, n_split, ws, cnt);
+    else
+        launch(attention_decode_kernel<D, GP, false>, grid, n_warps * 32, 0, stream, q, out, kv, st, rows, n_heads, group,
+               scale_log2, n_split, ws, cnt);
 }
 
 template <int D>
 void launch_d(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& st, const int32_t* rows,
-              int n_rows, int n_heads, int group, float scale_log2, int n_split, float* ws, cudaStream_t stream) {
+              int n_rows, int n_heads, int group, float scale_log2, int n_split, float* ws, int* cnt, cudaStream_t stream) {
     // Smallest head chunk that covers the group (one CTA per kv head up to groups of 8).
-    if (group <= 1) launch_family<D, 1>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, stream);
-    else if (group <= 2) launch_family<D, 2>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, stream);
-    else if (group <= 4) launch_family<D, 4>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, stream);
-    else launch_family<D, 8>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, stream);
+    if (group <= 1) launch_family<D, 1>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, cnt, stream);
+    else if (group <= 2) launch_family<D, 2>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, cnt, stream);
+    else if (group <= 4) launch_family<D, 4>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, cnt, stream);
+    else launch_family<D, 8>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, cnt, stream);
 }
 
 } // namespace
@@ -252,7 +280,7 @@ int64_t attention_decode_ws_floats(int n_rows, int n_heads, int head_dim, int n_
 
 void attention_decode_bf16(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& step,
                            const int32_t* rows, int n_rows, int n_heads, float scale, rl_stream stream, int n_split,
-                           float* ws, int64_t ws_floats) {
+                           float* ws, int64_t ws_floats, int* counters, int64_t n_counters) {
     RL_CHECK(q && out && kv.k && kv.v && rows, "attention_decode_bf16: null pointer");
     RL_CHECK(step.positions && step.row_seq && step.seq_table && step.block_tables, "attention_decode_bf16: step not set");
     RL_CHECK(kv.n_kv_heads > 0 && kv.block_size > 0 && n_heads > 0 && n_heads % kv.n_kv_heads == 0,
@@ -265,21 +293,19 @@ void attention_decode_bf16(const uint16_t* q, uint16_t* out, const paged_kv& kv,
                  std::to_string(attention_decode_max_splits));
     RL_CHECK(n_split == 1 || (ws && ws_floats >= attention_decode_ws_floats(n_rows, n_heads, kv.head_dim, n_split)),
              "attention_decode_bf16: workspace too small for " + std::to_string(n_split) + " splits");
+    RL_CHECK(n_split == 1 || (counters && n_counters >= int64_t(n_rows) * n_heads),
+             "attention_decode_bf16: split-K needs n_rows x n_heads zeroed counters");
     if (n_rows == 0) return;
     const int group = n_heads / kv.n_kv_heads;
     const float sl = scale * log2e;
     switch (kv.head_dim) {
-    case 64: launch_d<64>(q, out, kv, step, rows, n_rows, n_heads, group, sl, n_split, ws, stream); break;
-    case 96: launch_d<96>(q, out, kv, step, rows, n_rows, n_heads, group, sl, n_split, ws, stream); break;
-    case 128: launch_d<128>(q, out, kv, step, rows, n_rows, n_heads, group, sl, n_split, ws, stream); break;
-    case 256: launch_d<256>(q, out, kv, step, rows, n_rows, n_heads, group, sl, n_split, ws, stream); break;
+    case 64: launch_d<64>(q, out, kv, step, rows, n_rows, n_heads, group, sl, n_split, ws, counters, stream); break;
+    case 96: launch_d<96>(q, out, kv, step, rows, n_rows, n_heads, group, sl, n_split, ws, counters, stream); break;
+    case 128: launch_d<128>(q, out, kv, step, rows, n_rows, n_heads, group, sl, n_split, ws, counters, stream); break;
+    case 256: launch_d<256>(q, out, kv, step, rows, n_rows, n_heads, group, sl, n_split, ws, counters, stream); break;
     default: RL_THROW("attention_decode_bf16: head_dim " + std::to_string(kv.head_dim) + " is not supported (64, 96, 128, 256)");
     }
     RL_CUDA_CHECK_LAUNCH();
-    if (n_split > 1) {
-        launch(attention_decode_merge_kernel, dim3(unsigned(n_rows), unsigned(n_heads)), std::min(kv.head_dim, 128), 0, stream, ws, out, rows, n_heads, kv.head_dim, n_split);
-        RL_CUDA_CHECK_LAUNCH();
-    }
 }
 
 } // namespace rl::kernels

@@ -50,7 +50,7 @@ void cuda_backend::free_all() noexcept {
     cudaFreeHost(ids_h_);
     cudaFree(sparams_d_);
     cudaFreeHost(sparams_h_);
-    ids_d_ = nullptr, ids_h_ = nullptr, attn_ws_ = nullptr, attn_ws_cap_ = 0, sparams_d_ = nullptr, sparams_h_ = nullptr;
+    ids_d_ = nullptr, ids_h_ = nullptr, attn_ws_ = nullptr, attn_ws_cap_ = 0, attn_cnt_ = nullptr, attn_cnt_cap_ = 0, sparams_d_ = nullptr, sparams_h_ = nullptr;
     forget_graphs();
     kv_pool_ = nullptr, meta_d_ = nullptr, meta_h_ = nullptr, inv_freq_d_ = nullptr, staging_ = nullptr;
     if (meta_copied_) cudaEventDestroy(meta_copied_);
@@ -233,19 +233,24 @@ void cuda_backend::attention(int layer, const tensor& q, tensor& out, int n_head
     kernels::attention_prefill_bf16(bf(q), bf(out), kv, meta_, tiles_d_, n_tiles_, n_heads, scale, stream_);
     const int splits = kernels::attention_decode_splits(n_decode_, n_heads, n_kv_heads, sms_);
     const int64_t ws = kernels::attention_decode_ws_floats(n_decode_, n_heads, head_dim, splits);
-    if (ws > attn_ws_cap_) {
+    const int64_t counters = int64_t(n_decode_) * n_heads;  // split-K arrival counters
+    if (ws > attn_ws_cap_ || (splits > 1 && counters > attn_cnt_cap_)) {
         // The eager first run of a step shape grows it, before that shape is ever recorded.
         RL_CHECK(!recording_, "attention: decode workspace must grow while recording a step graph");
         RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
         forget_graphs();  // recordings point at the old workspace
         RL_CUDA_CHECK(cudaFree(attn_ws_));
-        attn_ws_ = nullptr, attn_ws_cap_ = 0;
-        const int64_t cap = std::max<int64_t>(ws * 3 / 2, 1 << 16);
-        attn_ws_ = static_cast<float*>(device_alloc(size_t(cap) * sizeof(float), "decode attention workspace"));
+        attn_ws_ = nullptr, attn_ws_cap_ = 0, attn_cnt_ = nullptr, attn_cnt_cap_ = 0;
+        // One allocation: the partial states, then the counters (zeroed once; launches leave them zero).
+        const int64_t cap = std::max<int64_t>(ws * 3 / 2, 1 << 16), ccap = std::max<int64_t>(counters * 3 / 2, 1 << 12);
+        attn_ws_ = static_cast<float*>(device_alloc(size_t(cap + ccap) * sizeof(float), "decode attention workspace"));
         attn_ws_cap_ = cap;
+        attn_cnt_ = reinterpret_cast<int*>(attn_ws_ + cap);
+        attn_cnt_cap_ = ccap;
+        RL_CUDA_CHECK(cudaMemsetAsync(attn_cnt_, 0, size_t(ccap) * sizeof(int), stream_));
     }
     kernels::attention_decode_bf16(bf(q), bf(out), kv, meta_, decode_rows_d_, n_decode_, n_heads, scale, stream_,
-                                   splits, attn_ws_, attn_ws_cap_);
+                                   splits, attn_ws_, attn_ws_cap_, attn_cnt_, attn_cnt_cap_);
 }
 
 void cuda_backend::silu_mul(const tensor& gate, const tensor& up, tensor& out) {

@@ -74,6 +74,12 @@ public:
     void matmuls(const tensor& x, std::span<const tensor* const> w, std::span<tensor* const> out) override;
     void gate_up_silu(const tensor& x, const tensor& w_gate, const tensor& w_up, tensor& gate, tensor& up,
                       tensor& act) override;
+    void norm_matmuls(const tensor& x, const tensor& norm_w, float eps, tensor& xn, std::span<const tensor* const> w,
+                      std::span<tensor* const> out) override;
+    void norm_gate_up_silu(const tensor& x, const tensor& norm_w, float eps, tensor& xn, const tensor& w_gate,
+                           const tensor& w_up, tensor& gate, tensor& up, tensor& act) override;
+    void matmul_add(const tensor& a, const tensor& w, tensor& tmp, tensor& x) override;
+    bool fuses_residual(int64_t n_rows) const override;
     void rope_kv_store(int layer, tensor& q, tensor& k, const tensor& v, const rope_params& rq,
                        const rope_params& rk) override;
     void gather_logit_rows(const tensor& x, tensor& out) override;
@@ -125,6 +131,8 @@ private:
     cudaEvent_t timer_ev_[2] = {nullptr, nullptr};  // timer_begin / timer_end_s
     float* attn_ws_ = nullptr;  // split-K partial states of decode attention
     int64_t attn_ws_cap_ = 0;   // floats
+    int* attn_cnt_ = nullptr;   // split-K arrival counters, after the partial states
+    int64_t attn_cnt_cap_ = 0;
     uint8_t* staging_ = nullptr;  // raw GGUF bytes on their way to the dequant kernel
     size_t staging_cap_ = 0;
 

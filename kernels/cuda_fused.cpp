@@ -1,11 +1,89 @@
 // cuda_fused.cpp: the CUDA backend's fused forms of the step ops (backend.h). Decode's products
 // of few rows go to gemv.cu (q, k and v in one launch; gate and up in one that writes only
 // silu(gate) * up), rope of q and k fuses with the KV store. Larger batches take the unfused
-// path (cuBLASLt, separate kernels); matmul() is matmuls() of one weight. A SmolLM2 decode step
-// drops from ~15 to ~8 kernels per layer. Numerics match the unfused ops (tests/test_gpu_fused.cpp).
+// path (cuBLASLt, separate kernels); matmul() is matmuls() of one weight. At 1-2 rows the GEMVs
+// also take over the residual stream's RMSNorm (prologue) and adds (epilogue), so a SmolLM2 decode
+// layer is 6 kernels (~15 unfused). Numerics match the unfused ops (tests/test_gpu_fused.cpp).
 #include "cuda_backend_impl.h"
 
+#include <cstdlib>
+#include <cstring>
+
 namespace rl::cuda_detail {
+
+namespace {
+
+// RIDGELINE_FUSE_RESIDUAL=0 keeps decode's norms and adds as their own kernels (for A/B runs).
+bool fuse_residual_enabled() {
+    static const bool on = [] {
+        const char* v = std::getenv("RIDGELINE_FUSE_RESIDUAL");
+        return !(v && std::strcmp(v, "0") == 0);
+    }();
+    return on;
+}
+
+} // namespace
+
+bool cuda_backend::fuses_residual(int64_t n_rows) const {
+    // At <= 2 rows every product goes to the GEMV whatever its size (prefers_gemv).
+    return fuse_residual_enabled() && n_rows <= 2 && gemm_->prefers_gemv(n_rows, SIZE_MAX);
+}
+
+// The GEMV norm prologue for x (the f32 residual) and norm_w, or nullopt-like {} when x is not f32.
+static kernels::gemv_ends norm_ends(const tensor& x, const tensor& norm_w, float eps) {
+    kernels::gemv_ends e;
+    if (x.type != dtype::dtype_f32 || !(norm_w.type == dtype::dtype_f32 || norm_w.type == dtype::dtype_bf16) ||
+        norm_w.numel() != x.cols)
+        return e;
+    e.norm_x = static_cast<const float*>(x.data);
+    e.norm_w = norm_w.data;
+    e.norm_w_bf16 = norm_w.type == dtype::dtype_bf16;
+    e.eps = eps;
+    return e;
+}
+
+void cuda_backend::norm_matmuls(const tensor& x, const tensor& norm_w, float eps, tensor& xn,
+                                std::span<const tensor* const> w, std::span<tensor* const> out) {
+    const kernels::gemv_ends e = norm_ends(x, norm_w, eps);
+    if (e.norm_x && fuses_residual(x.rows) && w.size() == out.size() && !w.empty() &&
+        w.size() <= size_t(kernels::gemv_max_segments)) {
+        kernels::gemv_segment segs[kernels::gemv_max_segments];
+        bool ok = true;
+        for (size_t i = 0; i < w.size(); ++i) {
+            ok = ok && w[i]->type == dtype::dtype_bf16 && out[i]->type == dtype::dtype_bf16 && w[i]->cols == x.cols &&
+                 out[i]->rows == x.rows && out[i]->cols == w[i]->rows;
+            segs[i] = kernels::gemv_segment{bf(*w[i]), out[i]->data, w[i]->rows};
+        }
+        if (ok && kernels::gemv_bf16_supported(nullptr, segs, int(w.size()), x.rows, x.cols, false, e))
+            return kernels::gemv_bf16(nullptr, segs, int(w.size()), x.rows, x.cols, false, stream_, nullptr, e);
+    }
+    backend::norm_matmuls(x, norm_w, eps, xn, w, out);
+}
+
+void cuda_backend::norm_gate_up_silu(const tensor& x, const tensor& norm_w, float eps, tensor& xn,
+                                     const tensor& w_gate, const tensor& w_up, tensor& gate, tensor& up, tensor& act) {
+    const kernels::gemv_ends e = norm_ends(x, norm_w, eps);
+    if (e.norm_x && fuses_residual(x.rows) && w_gate.type == dtype::dtype_bf16 && w_up.type == dtype::dtype_bf16 &&
+        act.type == dtype::dtype_bf16 && w_gate.rows == w_up.rows && w_gate.cols == x.cols && w_up.cols == x.cols &&
+        act.rows == x.rows && act.cols == w_gate.rows) {
+        const kernels::gemv_segment segs[] = {{bf(w_gate), nullptr, w_gate.rows}, {bf(w_up), nullptr, w_up.rows}};
+        if (kernels::gemv_bf16_supported(nullptr, segs, 2, x.rows, x.cols, true, e))
+            return kernels::gemv_bf16(nullptr, segs, 2, x.rows, x.cols, false, stream_, bf(act), e);
+    }
+    backend::norm_gate_up_silu(x, norm_w, eps, xn, w_gate, w_up, gate, up, act);
+}
+
+void cuda_backend::matmul_add(const tensor& a, const tensor& w, tensor& tmp, tensor& x) {
+    if (fuses_residual(a.rows) && x.type == dtype::dtype_f32 && a.type == dtype::dtype_bf16 &&
+        w.type == dtype::dtype_bf16 && w.cols == a.cols && x.rows == a.rows && x.cols == w.rows) {
+        kernels::gemv_ends e;
+        e.add_to_out = true;
+        const kernels::gemv_segment seg{bf(w), x.data, w.rows};
+        if (kernels::gemv_bf16_supported(bf(a), &seg, 1, a.rows, a.cols, false, e))
+            return kernels::gemv_bf16(bf(a), &seg, 1, a.rows, a.cols, true, stream_, nullptr, e);
+    }
+    backend::matmul_add(a, w, tmp, x);
+}
 
 void cuda_backend::matmuls(const tensor& x, std::span<const tensor* const> w, std::span<tensor* const> out) {
     RL_CHECK(w.size() == out.size() && !w.empty() && w.size() <= size_t(kernels::gemv_max_segments),

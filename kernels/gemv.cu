@@ -11,6 +11,14 @@
 // through the non-allocating L1 path, so x stays cached) and dots them with the n rows of x.
 // R > 1 at larger n amortises each x chunk (load and convert) over R weight chunks; the FMAs
 // (n per weight) are what limits n = 8. Needs k % 8 == 0 and 16-byte aligned x and w.
+// Decode is launch-latency bound at small models, so the kernel also hides latency and saves
+// launches: each warp loads its first weight chunks before pdl_wait (weights are never written by
+// an earlier kernel, so they stream in while the previous kernel finishes), and two optional ends
+// replace the residual kernels: a prologue that takes the f32 residual stream and applies RMSNorm
+// itself (each CTA sums the row's squares and keeps the normalised bf16 row in shared memory,
+// exactly what rms_norm would have written), and an epilogue that adds the bf16-rounded product
+// into the f32 residual (what add would have done). A SmolLM2 layer then needs no norm or add
+// kernel.
 // Exercised by tests/test_gpu_fused.cpp; the dispatch (which n go here) is in gemm.cpp.
 #include "bf16_vec.cuh"
 #include "launch.cuh"
@@ -26,11 +34,17 @@ struct gemv_params {
     const uint16_t* w[gemv_max_segments];
     void* out[gemv_max_segments];
     int m_end[gemv_max_segments];  // exclusive end of each segment in the concatenated rows
-    int n_seg;
     const uint16_t* x;
     uint16_t* glu_out;  // GLU mode: [n, m] bf16(silu(gate) * up)
     int n, k;
+    // Norm prologue: x = bf16(rms_norm(xf) * norm_w) instead of the bf16 x above.
+    const float* xf;
+    const void* norm_w;
+    bool norm_w_bf16;
+    float eps;
 };
+
+enum out_mode { out_bf16, out_f32, out_add_f32 };  // out_add_f32: out[i, j] += bf16(product)
 
 __device__ __forceinline__ uint4 ld_stream(const uint16_t* p) {
     uint4 r;
@@ -49,32 +63,78 @@ __device__ __forceinline__ void widen(const uint4 raw, float (&v)[8]) {
     }
 }
 
-template <int N, int R, int U, bool Glu, bool OutF32>
+__device__ __forceinline__ uint4 ld_weight(const uint16_t* w, int c, int k) {
+    return (w && c < k) ? ld_stream(w + c) : make_uint4(0, 0, 0, 0);
+}
+
+// The Norm prologue: xs[i][0..k) = bf16(xf[i] * rsqrt(mean(xf[i]^2) + eps) * w), for every row.
+// Called by all threads of the CTA (two barriers).
+template <int N>
+__device__ void norm_rows(const gemv_params& p, uint16_t* xs) {
+    __shared__ float red[N][warps];
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+#pragma unroll
+    for (int i = 0; i < N; ++i) {
+        if (i >= p.n) break;
+        float ss = 0.f;
+        for (int c = threadIdx.x * 4; c < p.k; c += warps * 32 * 4) {
+            const float4 v = *reinterpret_cast<const float4*>(p.xf + int64_t(i) * p.k + c);
+            ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+        }
+        ss = warp_sum(ss);
+        if (lane == 0) red[i][warp] = ss;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int i = 0; i < N; ++i) {
+        if (i >= p.n) break;
+        float t = 0.f;
+#pragma unroll
+        for (int w = 0; w < warps; ++w) t += red[i][w];
+        const float inv = rsqrtf(t / float(p.k) + p.eps);
+        for (int c = threadIdx.x * 8; c < p.k; c += warps * 32 * 8) {
+            const float* xr = p.xf + int64_t(i) * p.k + c;
+            const float4 a = *reinterpret_cast<const float4*>(xr), b = *reinterpret_cast<const float4*>(xr + 4);
+            float g[8];
+            if (p.norm_w_bf16) load8_bf16(static_cast<const uint16_t*>(p.norm_w) + c, g);
+            else {
+                const float* wp = static_cast<const float*>(p.norm_w) + c;
+                const float4 ga = *reinterpret_cast<const float4*>(wp), gb = *reinterpret_cast<const float4*>(wp + 4);
+                g[0] = ga.x, g[1] = ga.y, g[2] = ga.z, g[3] = ga.w, g[4] = gb.x, g[5] = gb.y, g[6] = gb.z, g[7] = gb.w;
+            }
+            const float v[8] = {a.x * inv * g[0], a.y * inv * g[1], a.z * inv * g[2], a.w * inv * g[3],
+                                b.x * inv * g[4], b.y * inv * g[5], b.z * inv * g[6], b.w * inv * g[7]};
+            store8_bf16(xs + int64_t(i) * p.k + c, v);
+        }
+    }
+    __syncthreads();
+}
+
+template <int N, int R, int U, bool Glu, int Out, bool Norm>
 __global__ void __launch_bounds__(warps * 32) gemv_kernel(const gemv_params p) {
-    pdl_wait();
-    pdl_trigger();
+    extern __shared__ uint4 xs_raw[];  // Norm: [n][k] bf16
     const int lane = threadIdx.x % 32;
     const int warp_id = int(blockIdx.x) * warps + int(threadIdx.x) / 32;
     const uint16_t* wr[R];
     void* orow[R];
     int ocol[R], om[R];
+    bool active;
     if constexpr (Glu) {
         static_assert(R == 2, "GLU mode pairs row j of gate with row j of up");
-        const int m = p.m_end[0];
-        if (warp_id >= m) return;
-        wr[0] = p.w[0] + int64_t(warp_id) * p.k;
-        wr[1] = p.w[1] + int64_t(warp_id) * p.k;
+        active = warp_id < p.m_end[0];
+        wr[0] = active ? p.w[0] + int64_t(warp_id) * p.k : nullptr;
+        wr[1] = active ? p.w[1] + int64_t(warp_id) * p.k : nullptr;
     } else {
         const int j0 = warp_id * R;
         const int m_total = p.m_end[gemv_max_segments - 1];  // the host repeats the last end
-        if (j0 >= m_total) return;
+        active = j0 < m_total;
 #pragma unroll
         for (int r = 0; r < R; ++r) {
             const int j = j0 + r;
             wr[r] = nullptr;
             if (j >= m_total) continue;
             // Selects instead of p.w[s]: a dynamic index would copy the parameters to local memory.
-            const bool s1 = j >= p.m_end[0], s2 = j >= p.m_end[1] && p.n_seg > 2;
+            const bool s1 = j >= p.m_end[0], s2 = j >= p.m_end[1];
             const int begin = s2 ? p.m_end[1] : s1 ? p.m_end[0] : 0;
             const int end = s2 ? p.m_end[2] : s1 ? p.m_end[1] : p.m_end[0];
             wr[r] = (s2 ? p.w[2] : s1 ? p.w[1] : p.w[0]) + int64_t(j - begin) * p.k;
@@ -83,21 +143,34 @@ __global__ void __launch_bounds__(warps * 32) gemv_kernel(const gemv_params p) {
             om[r] = end - begin;
         }
     }
+    // The first weight chunks, before waiting for the previous kernel.
+    constexpr int stride = 32 * 8 * U;
+    uint4 raw[U][R];
+#pragma unroll
+    for (int u = 0; u < U; ++u)
+#pragma unroll
+        for (int r = 0; r < R; ++r) raw[u][r] = ld_weight(wr[r], lane * 8 + u * 32 * 8, p.k);
+    pdl_wait();
+    pdl_trigger();
+    const uint16_t* x = p.x;
+    if constexpr (Norm) {
+        norm_rows<N>(p, reinterpret_cast<uint16_t*>(xs_raw));
+        x = reinterpret_cast<const uint16_t*>(xs_raw);
+    }
+    if (!active) return;
+
     float acc[R][N];
 #pragma unroll
     for (int r = 0; r < R; ++r)
 #pragma unroll
         for (int i = 0; i < N; ++i) acc[r][i] = 0.f;
 
-    for (int c0 = lane * 8; c0 < p.k; c0 += 32 * 8 * U) {
-        uint4 raw[U][R];
+    for (int c0 = lane * 8; c0 < p.k; c0 += stride) {
+        if (c0 != lane * 8)  // the first chunks were loaded before pdl_wait
 #pragma unroll
-        for (int u = 0; u < U; ++u)
+            for (int u = 0; u < U; ++u)
 #pragma unroll
-            for (int r = 0; r < R; ++r) {
-                const int c = c0 + u * 32 * 8;
-                raw[u][r] = (c < p.k && wr[r]) ? ld_stream(wr[r] + c) : make_uint4(0, 0, 0, 0);
-            }
+                for (int r = 0; r < R; ++r) raw[u][r] = ld_weight(wr[r], c0 + u * 32 * 8, p.k);
 #pragma unroll
         for (int u = 0; u < U; ++u) {
             const int c = c0 + u * 32 * 8;
@@ -109,7 +182,8 @@ __global__ void __launch_bounds__(warps * 32) gemv_kernel(const gemv_params p) {
             for (int i = 0; i < N; ++i) {
                 if (i >= p.n) break;
                 float xf[8];
-                widen(__ldg(reinterpret_cast<const uint4*>(p.x + int64_t(i) * p.k + c)), xf);
+                const uint4* xp = reinterpret_cast<const uint4*>(x + int64_t(i) * p.k + c);
+                widen(Norm ? *xp : __ldg(xp), xf);
 #pragma unroll
                 for (int r = 0; r < R; ++r)
 #pragma unroll
@@ -135,33 +209,44 @@ __global__ void __launch_bounds__(warps * 32) gemv_kernel(const gemv_params p) {
                 const float s = warp_sum(acc[r][i]);
                 if (lane == 0 && wr[r]) {
                     const int64_t o = int64_t(i) * om[r] + ocol[r];
-                    if constexpr (OutF32) static_cast<float*>(orow[r])[o] = s;
+                    if constexpr (Out == out_f32) static_cast<float*>(orow[r])[o] = s;
+                    else if constexpr (Out == out_add_f32) static_cast<float*>(orow[r])[o] += bf16_to_f32(f32_to_bf16(s));
                     else static_cast<uint16_t*>(orow[r])[o] = f32_to_bf16(s);
                 }
             }
     }
 }
 
-template <int N, int R, int U>
-void launch_n(const gemv_params& p, bool out_f32, cudaStream_t s) {
-    const int m_total = p.m_end[gemv_max_segments - 1];
-    const unsigned grid = unsigned((m_total + warps * R - 1) / (warps * R));
-    if (out_f32) launch(gemv_kernel<N, R, U, false, true>, grid, warps * 32, 0, s, p);
-    else launch(gemv_kernel<N, R, U, false, false>, grid, warps * 32, 0, s, p);
+template <int N, int R, int U, bool Glu, bool Norm>
+void launch_out(const gemv_params& p, int out, unsigned grid, size_t smem, cudaStream_t s) {
+    if (Glu || out == out_bf16) launch(gemv_kernel<N, R, U, Glu, out_bf16, Norm>, grid, warps * 32, smem, s, p);
+    else if (out == out_f32) launch(gemv_kernel<N, R, U, false, out_f32, Norm>, grid, warps * 32, smem, s, p);
+    else launch(gemv_kernel<N, R, U, false, out_add_f32, Norm>, grid, warps * 32, smem, s, p);
 }
 
-template <int N, int U>
-void launch_glu(const gemv_params& p, cudaStream_t s) {
-    const unsigned grid = unsigned((p.m_end[0] + warps - 1) / warps);
-    launch(gemv_kernel<N, 2, U, true, false>, grid, warps * 32, 0, s, p);
+template <int N, int R, int U, bool Glu>
+void launch_n(const gemv_params& p, int out, cudaStream_t s) {
+    const int rows_per_cta = Glu ? warps : warps * R;
+    const int m = Glu ? p.m_end[0] : p.m_end[gemv_max_segments - 1];
+    const unsigned grid = unsigned((m + rows_per_cta - 1) / rows_per_cta);
+    if (p.xf) launch_out<N, R, U, Glu, true>(p, out, grid, size_t(p.n) * p.k * 2, s);
+    else launch_out<N, R, U, Glu, false>(p, out, grid, 0, s);
 }
 
 } // namespace
 
-bool gemv_bf16_supported(const uint16_t* x, const gemv_segment* segs, int n_seg, int64_t n, int64_t k, bool glu) {
-    if (!x || !segs || n < 1 || n > gemv_max_rows || n_seg < 1 || n_seg > gemv_max_segments) return false;
-    if (k <= 0 || k % 8 != 0 || k >= (int64_t(1) << 30) || !aligned16(x)) return false;
-    if (glu && (n_seg != 2 || segs[0].m != segs[1].m)) return false;
+bool gemv_bf16_supported(const uint16_t* x, const gemv_segment* segs, int n_seg, int64_t n, int64_t k, bool glu,
+                         const gemv_ends& ends) {
+    if (!segs || n < 1 || n > gemv_max_rows || n_seg < 1 || n_seg > gemv_max_segments) return false;
+    if (k <= 0 || k % 8 != 0 || k >= (int64_t(1) << 30)) return false;
+    if (ends.norm_x) {
+        if (!ends.norm_w || !aligned16(ends.norm_x) || !aligned16(ends.norm_w) || ends.eps < 0.f) return false;
+        if (n * k * 2 > gemv_norm_smem_max) return false;  // the normalised rows live in shared memory
+    } else if (!x || !aligned16(x)) {
+        return false;
+    }
+    if (glu && (n_seg != 2 || segs[0].m != segs[1].m || ends.add_to_out)) return false;
+    if (ends.add_to_out && n_seg != 1) return false;
     int64_t m_total = 0;
     for (int s = 0; s < n_seg; ++s) {
         if (!segs[s].w || (!glu && !segs[s].out) || segs[s].m <= 0 || !aligned16(segs[s].w)) return false;
@@ -171,9 +256,10 @@ bool gemv_bf16_supported(const uint16_t* x, const gemv_segment* segs, int n_seg,
 }
 
 void gemv_bf16(const uint16_t* x, const gemv_segment* segs, int n_seg, int64_t n, int64_t k, bool out_f32,
-               rl_stream stream, uint16_t* glu_out) {
-    RL_CHECK(gemv_bf16_supported(x, segs, n_seg, n, k, glu_out != nullptr),
+               rl_stream stream, uint16_t* glu_out, const gemv_ends& ends) {
+    RL_CHECK(gemv_bf16_supported(x, segs, n_seg, n, k, glu_out != nullptr, ends),
              "gemv_bf16: unsupported shape or alignment (n " + std::to_string(n) + ", k " + std::to_string(k) + ")");
+    RL_CHECK(!ends.add_to_out || out_f32, "gemv_bf16: adding into the output needs an f32 output");
     gemv_params p{};
     int end = 0;
     for (int s = 0; s < n_seg; ++s) {
@@ -183,20 +269,24 @@ void gemv_bf16(const uint16_t* x, const gemv_segment* segs, int n_seg, int64_t n
         p.m_end[s] = end;
     }
     for (int s = n_seg; s < gemv_max_segments; ++s) p.m_end[s] = end;  // empty trailing segments
-    p.n_seg = n_seg;
     p.x = x;
     p.glu_out = glu_out;
     p.n = int(n);
     p.k = int(k);
+    p.xf = ends.norm_x;
+    p.norm_w = ends.norm_w;
+    p.norm_w_bf16 = ends.norm_w_bf16;
+    p.eps = ends.eps;
+    const int out = ends.add_to_out ? int(out_add_f32) : out_f32 ? int(out_mode::out_f32) : int(out_bf16);
     if (glu_out) {
-        if (n == 1) launch_glu<1, 2>(p, stream);
-        else if (n == 2) launch_glu<2, 2>(p, stream);
-        else if (n <= 4) launch_glu<4, 2>(p, stream);
-        else launch_glu<8, 1>(p, stream);
-    } else if (n == 1) launch_n<1, 2, 2>(p, out_f32, stream);  // two rows per warp: 4.1 TB/s vs 2.8 with one (ncu, H200)
-    else if (n == 2) launch_n<2, 2, 2>(p, out_f32, stream);
-    else if (n <= 4) launch_n<4, 2, 2>(p, out_f32, stream);
-    else launch_n<8, 4, 1>(p, out_f32, stream);
+        if (n == 1) launch_n<1, 2, 2, true>(p, out, stream);
+        else if (n == 2) launch_n<2, 2, 2, true>(p, out, stream);
+        else if (n <= 4) launch_n<4, 2, 2, true>(p, out, stream);
+        else launch_n<8, 2, 1, true>(p, out, stream);
+    } else if (n == 1) launch_n<1, 2, 2, false>(p, out, stream);  // two rows per warp: 4.1 TB/s vs 2.8 with one (ncu, H200)
+    else if (n == 2) launch_n<2, 2, 2, false>(p, out, stream);
+    else if (n <= 4) launch_n<4, 2, 2, false>(p, out, stream);
+    else launch_n<8, 4, 1, false>(p, out, stream);
 }
 
 } // namespace rl::kernels

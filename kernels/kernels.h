@@ -119,11 +119,13 @@ void kv_store_bf16(const uint16_t* k, const uint16_t* v, const paged_kv& kv, con
 /// positions 0..positions[row] of its sequence. q, out [n_tokens, n_heads*head_dim].
 /// head_dim in {64, 96, 128, 256}; n_heads a multiple of kv.n_kv_heads.
 /// n_split > 1 splits every row's context into that many slices (more CTAs at small batch) and
-/// needs ws with attention_decode_ws_floats(...) floats; attention_decode_splits picks n_split
-/// from the batch shape alone (so a recorded graph stays valid as contexts grow).
+/// needs ws with attention_decode_ws_floats(...) floats and n_rows * n_heads int counters that
+/// are zero before the first launch (each launch leaves them zero); attention_decode_splits picks
+/// n_split from the batch shape alone (so a recorded graph stays valid as contexts grow).
 void attention_decode_bf16(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& step,
                            const int32_t* rows, int n_rows, int n_heads, float scale, rl_stream stream,
-                           int n_split = 1, float* ws = nullptr, int64_t ws_floats = 0);
+                           int n_split = 1, float* ws = nullptr, int64_t ws_floats = 0, int* counters = nullptr,
+                           int64_t n_counters = 0);
 constexpr int attention_decode_max_splits = 16;
 int attention_decode_splits(int n_rows, int n_heads, int n_kv_heads, int sms);
 int64_t attention_decode_ws_floats(int n_rows, int n_heads, int head_dim, int n_split);
@@ -152,10 +154,22 @@ struct gemv_segment {
     void* out = nullptr;          // [n, m]
     int64_t m = 0;
 };
+/// Optional ends of a GEMV that replace decode's residual kernels. norm_x: x is not read; each
+/// row is instead bf16(rms_norm(norm_x row) * norm_w) (norm_x [n, k] f32, norm_w [k] f32 or bf16),
+/// as rms_norm would have written it; needs n * k * 2 <= gemv_norm_smem_max. add_to_out (one
+/// segment, f32 out): out += bf16(product) instead of out = product, as add would.
+struct gemv_ends {
+    const float* norm_x = nullptr;
+    const void* norm_w = nullptr;
+    bool norm_w_bf16 = false;
+    float eps = 0.f;
+    bool add_to_out = false;
+};
+constexpr int64_t gemv_norm_smem_max = 48 * 1024;
 bool gemv_bf16_supported(const uint16_t* x, const gemv_segment* segs, int n_seg, int64_t n, int64_t k,
-                         bool glu = false);
+                         bool glu = false, const gemv_ends& ends = {});
 void gemv_bf16(const uint16_t* x, const gemv_segment* segs, int n_seg, int64_t n, int64_t k, bool out_f32,
-               rl_stream stream, uint16_t* glu_out = nullptr);
+               rl_stream stream, uint16_t* glu_out = nullptr, const gemv_ends& ends = {});
 
 /// Fused rope + KV store: rotates q [rows, n_heads*head_dim] in place, and writes k (rotated) and
 /// v rows ([rows, n_kv_heads*head_dim]) into the pool at each row's position, in one launch. k

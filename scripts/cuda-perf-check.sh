@@ -23,7 +23,7 @@ build() {
   cmake -S . -B $b -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIDGELINE_GUI=OFF -DRIDGELINE_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES=90 -DRIDGELINE_JSON_INCLUDE_DIR=$PWD/.carry-json >"$out/configure.log" 2>&1 || { tail -20 "$out/configure.log"; exit 1; }
   cmake --build $b -j16 --target ridgeline-bench test_gpu_kernels test_gpu_residual test_gpu_backend test_gpu_dequant \
-    test_gpu_fused test_gpu_memory \
+    test_gpu_fused test_gpu_memory test_gpu_sampling \
     >"$out/build.log" 2>&1 || { grep -E "error|FAILED" "$out/build.log" | head -30; exit 1; }
 }
 if [ "$phase" = all ]; then
@@ -45,17 +45,20 @@ elif [ "$phase" = build ]; then
   mkdir -p /tmp/rl && cp .carry1/modelpart.00 /tmp/rl/ 2>/dev/null
   nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv
   build
-  run $b/tests/test_gpu_kernels 2>&1 | tail -4
+  run $b/tests/test_gpu_kernels 2>&1 | grep -E "FAIL|Totals"
   run $b/tests/test_gpu_residual 2>&1 | grep -E "FAIL|Totals"
-  run $b/tests/test_gpu_fused 2>&1 | grep -E "FAIL|Totals|n8 k576 m3001|glu|gate_up_silu"
+  run $b/tests/test_gpu_fused 2>&1 | grep -E "FAIL|Totals|norm|matmul_add"
   run $b/tests/test_gpu_memory 2>&1 | grep -E "refused|free before|FAIL|Totals"
-  # The decode fusions against their switches: PDL off, gemv off (cuBLASLt for every product).
+  run $b/tests/test_gpu_sampling 2>&1 | grep -E "FAIL|Totals"
+  for t in test_gpu_fused test_gpu_kernels; do
+    echo "== memcheck $t"; timeout 120 compute-sanitizer --tool memcheck --error-exitcode 3 $b/tests/$t >"$out/memcheck-$t.log" 2>&1; echo "rc=$?"; tail -1 "$out/memcheck-$t.log"
+  done
+  # The decode fusions against their switches: residual ends off (norm/add kernels), gemv off.
   s=synthetic:smollm2-135m l=synthetic:llama3-8b
   run $bench decode --model $s --backend cuda --batch 1,2,4,8,64,256 --context 256 --steps 32 --json "$out/decode-smollm2-synth.json"
-  RIDGELINE_PDL=0 run $bench decode --model $s --backend cuda --batch 1 --context 256 --steps 32
-  RIDGELINE_GEMV_MAX_ROWS=0 run $bench decode --model $s --backend cuda --batch 1,4 --context 256 --steps 32
+  RIDGELINE_FUSE_RESIDUAL=0 run $bench decode --model $s --backend cuda --batch 1,2 --context 256 --steps 32
   run $bench decode --model $l --backend cuda --batch 1,2,4,8,64 --context 256 --steps 16 --json "$out/decode-llama3-8b.json"
-  RIDGELINE_GEMV_MAX_ROWS=0 run $bench decode --model $l --backend cuda --batch 1,4 --context 256 --steps 16
+  RIDGELINE_FUSE_RESIDUAL=0 run $bench decode --model $l --backend cuda --batch 1,2 --context 256 --steps 16
   run $bench prefill --model $l --backend cuda --batch 1 --context 2048 --steps 3 --json "$out/prefill-llama3-8b.json"
 else
   mkdir -p models

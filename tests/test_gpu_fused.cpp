@@ -4,6 +4,9 @@
 //    CPU product of the same bf16 inputs (tolerance as for any GEMM: rel L2 < 1e-2);
 //  - the backend's matmuls / gate_up_silu at decode batches (gemv) and at a batch that takes
 //    cuBLASLt (the unfused path);
+//  - the residual ends (norm_matmuls, norm_gate_up_silu, matmul_add: RMSNorm in the GEMV's
+//    prologue, the residual add in its epilogue) against a double CPU reference, at the row
+//    counts that fuse (1, 2) and one that composes the unfused ops (3);
 //  - rope_kv_store against rope, rope and kv_store: q and the attention over the stored K/V must
 //    be bit-identical (same arithmetic, one launch instead of three).
 // Without a CUDA device every test skips with the reason.
@@ -12,6 +15,9 @@
 #include "common/engine_error.h"
 
 #include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdlib>
 
 namespace {
 
@@ -135,6 +141,56 @@ private slots:
         }
     }
 
+    // RMSNorm folded into the products that read it, and the residual add into the product that
+    // feeds it, through the backend: fused at 1-2 rows, composed from the plain ops at 3.
+    void backendResidualEnds() {
+        GPU_OR_SKIP();
+        gpu g;
+        std::mt19937 rng(23);
+        QVERIFY2(g.be->fuses_residual(1) || std::getenv("RIDGELINE_FUSE_RESIDUAL"), "decode at one row should fuse");
+        QVERIFY(!g.be->fuses_residual(3));
+        const float eps = 1e-5f;
+        for (int64_t n : {1, 2, 3}) {
+            const int64_t d = 576, ff = 1536, kv = 192;
+            vec x = randn(size_t(n * d), rng), nw = randn(size_t(d), rng, 0.2f);
+            for (float& v : nw) v += 1.f;
+            const vec wk = randn(size_t(kv * d), rng, 0.05f), wg = randn(size_t(ff * d), rng, 0.05f),
+                      wu = randn(size_t(ff * d), rng, 0.05f), wd = randn(size_t(d * ff), rng, 0.05f),
+                      a = randn(size_t(n * ff), rng);
+            rl::tensor tx = g.put(x, n, d, rl::dtype::dtype_f32), tnw = g.put(nw, 1, d, rl::dtype::dtype_f32),
+                       twk = g.put(wk, kv, d), twg = g.put(wg, ff, d), twu = g.put(wu, ff, d), twd = g.put(wd, d, ff),
+                       ta = g.put(a, n, ff);
+            rl::tensor xn = g.poisoned(n, d), k = g.poisoned(n, kv), gate = g.poisoned(n, ff), up = g.poisoned(n, ff),
+                       act = g.poisoned(n, ff), tmp = g.poisoned(n, d);
+            // Reference: xn = bf16(x * rsqrt(mean(x^2) + eps) * nw), as rms_norm writes it.
+            vec xn_ref(size_t(n * d));
+            for (int64_t i = 0; i < n; ++i) {
+                double ss = 0;
+                for (int64_t c = 0; c < d; ++c) ss += double(x[size_t(i * d + c)]) * x[size_t(i * d + c)];
+                const double inv = 1.0 / std::sqrt(ss / double(d) + eps);
+                for (int64_t c = 0; c < d; ++c) xn_ref[size_t(i * d + c)] = rb(float(x[size_t(i * d + c)] * inv * nw[size_t(c)]));
+            }
+            const rl::tensor* w[] = {&twk};
+            rl::tensor* o[] = {&k};
+            g.be->norm_matmuls(tx, tnw, eps, xn, w, o);
+            g.be->norm_gate_up_silu(tx, tnw, eps, xn, twg, twu, gate, up, act);
+            g.be->matmul_add(ta, twd, tmp, tx);
+            const std::string tag = " n" + std::to_string(n);
+            CHECK_REL("norm_matmuls" + tag, rel_l2(g.get(k), ref_product(xn_ref, wk, n, kv, d)));
+            CHECK_REL("norm_gate_up_silu" + tag,
+                      rel_l2(g.get(act), ref_glu(ref_product(xn_ref, wg, n, ff, d), ref_product(xn_ref, wu, n, ff, d))));
+            // x += bf16(a . wd^T): compare what was added (x is exact in f32, so the difference is too, to f32 rounding).
+            const vec x2 = g.get(tx);
+            const auto prod = ref_product(a, wd, n, d, ff);
+            std::vector<double> added(prod.size()), want(prod.size());
+            for (size_t i = 0; i < prod.size(); ++i) {
+                added[i] = double(x2[i]) - double(x[i]);
+                want[i] = rb(float(prod[i]));
+            }
+            CHECK_REL("matmul_add" + tag, rel_l2(vec(added.begin(), added.end()), want));
+        }
+    }
+
     void ropeKvStoreEqualsUnfused() {
         GPU_OR_SKIP();
         struct rc { int n_heads, n_kv, head_dim, rope_dim; bool neox; };
@@ -182,5 +238,6 @@ private slots:
     }
 };
 
-RL_TEST_MAIN(TestGpuFused, gemvEveryRowCount, gemvRefusesWhatItCannotDo, backendFusedProducts, ropeKvStoreEqualsUnfused)
+RL_TEST_MAIN(TestGpuFused, gemvEveryRowCount, gemvRefusesWhatItCannotDo, backendFusedProducts, backendResidualEnds,
+             ropeKvStoreEqualsUnfused)
 #include "test_gpu_fused.moc"

@@ -114,6 +114,28 @@ public:
         matmuls(x, w, out);
         silu_mul(gate, up, act);
     }
+    /// out[i] = (rms_norm(x) * norm_w) . w[i]^T, x the residual stream: the norm folded into the
+    /// products that read it. xn receives the normalised rows when the backend composes
+    /// (rms_norm, then matmuls); a fusing backend may leave it unwritten.
+    virtual void norm_matmuls(const tensor& x, const tensor& norm_w, float eps, tensor& xn,
+                              std::span<const tensor* const> w, std::span<tensor* const> out) {
+        rms_norm(x, norm_w, eps, xn);
+        matmuls(xn, w, out);
+    }
+    /// gate_up_silu of rms_norm(x) * norm_w, with xn as in norm_matmuls.
+    virtual void norm_gate_up_silu(const tensor& x, const tensor& norm_w, float eps, tensor& xn, const tensor& w_gate,
+                                   const tensor& w_up, tensor& gate, tensor& up, tensor& act) {
+        rms_norm(x, norm_w, eps, xn);
+        gate_up_silu(xn, w_gate, w_up, gate, up, act);
+    }
+    /// x += a . w^T, x the residual stream; tmp receives the product when the backend composes.
+    virtual void matmul_add(const tensor& a, const tensor& w, tensor& tmp, tensor& x) {
+        matmul(a, w, tmp);
+        add(x, tmp);
+    }
+    /// True when norm_matmuls, norm_gate_up_silu and matmul_add fuse for steps of n_rows rows, so
+    /// a layer should use them instead of add_rms_norm (which saves a pass when they do not).
+    virtual bool fuses_residual(int64_t /*n_rows*/) const { return false; }
     /// rope(q, rq); rope(k, rk); kv_store(layer, k, v). Afterwards k's contents are unspecified
     /// (a fused backend may write the rotated k to the pool only).
     virtual void rope_kv_store(int layer, tensor& q, tensor& k, const tensor& v, const rope_params& rq,

@@ -203,13 +203,17 @@ void llama_model::run_ops(const step_input& in) {
     const float scale = 1.f / std::sqrt(float(cfg_.head_dim));
 
     be_.embed(tok_embd_, x);  // x [n, d] f32
-    be_.rms_norm(x, layers_[0].attn_norm, cfg_.norm_eps, xn);
+    // Two orders of the same ops: with fusing backends (decode at few rows on CUDA) the norms and
+    // residual adds ride inside the products; otherwise one add_rms_norm pass per sublayer.
+    const bool fused = be_.fuses_residual(n);
+    if (!fused) be_.rms_norm(x, layers_[0].attn_norm, cfg_.norm_eps, xn);
     for (int l = 0; l < cfg_.n_layers; ++l) {
         const layer_weights& L = layers_[size_t(l)];
-        // xn holds rms_norm(x) * attn_norm here
         const tensor* qkv_w[] = {&L.wq, &L.wk, &L.wv};
         tensor* qkv_out[] = {&q, &k, &v};
-        be_.matmuls(xn, qkv_w, qkv_out);  // q [n, q_dim], k and v [n, kv_dim]
+        if (fused) be_.norm_matmuls(x, L.attn_norm, cfg_.norm_eps, xn, qkv_w, qkv_out);
+        else be_.matmuls(xn, qkv_w, qkv_out);  // xn holds rms_norm(x) * attn_norm here
+        // q [n, q_dim], k and v [n, kv_dim]
         if (cfg_.qkv_bias) {
             be_.add_bias(q, L.bq);
             be_.add_bias(k, L.bk);
@@ -217,6 +221,12 @@ void llama_model::run_ops(const step_input& in) {
         }
         be_.rope_kv_store(l, q, k, v, rq, rk);  // q rotated; rotated k and v into the pool
         be_.attention(l, q, attn, cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim, scale);  // [n, q_dim]
+        if (fused) {
+            be_.matmul_add(attn, L.wo, proj, x);  // x += attn . wo^T
+            be_.norm_gate_up_silu(x, L.ffn_norm, cfg_.norm_eps, xn, L.w_gate, L.w_up, gate, up, act);
+            be_.matmul_add(act, L.w_down, proj, x);
+            continue;
+        }
         be_.matmul(attn, L.wo, proj);                                  // [n, d]
         be_.add_rms_norm(x, proj, L.ffn_norm, cfg_.norm_eps, xn);      // x += proj; xn = norm(x)
         be_.gate_up_silu(xn, L.w_gate, L.w_up, gate, up, act);  // act = silu(xn.w_gate^T) * xn.w_up^T
