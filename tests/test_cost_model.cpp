@@ -58,6 +58,29 @@ private slots:
         QVERIFY(c.arithmetic_intensity() > 295);
     }
 
+    // The GPU's tiled-GEMM re-reads (gemm_streaming), by hand for a 2048-token Llama-3-8B prefill
+    // on 132 SMs: tokens span 2 panels of 1024, so every product of more than one wave reads its
+    // weights twice; inputs are re-read once per extra 4096-feature panel.
+    //   q, o (4096 x 4096; 16 x 16 = 256 tiles): + W 33,554,432 each
+    //   k, v (1024 x 4096; 16 x 4 = 64 tiles, one wave): nothing
+    //   gate, up (14336 x 4096): + W 117,440,512 + input 3 x 2048 x 4096 x 2 = 50,331,648, each
+    //   down (4096 x 14336): + W 117,440,512
+    //   per layer 2*33,554,432 + 2*(117,440,512 + 50,331,648) + 117,440,512 = 520,093,696
+    // The LM head (one logit row) and every decode step add nothing.
+    void gemmRereadsByHand() {
+        rl::cost_model m{llama3_8b(), 2, 2, 2};
+        const auto off = m.cost({{2048, 0, true}});
+        QCOMPARE(off.gemm_reread_bytes, 0.0);  // sms = 0: CPU backends
+        m.gemm.sms = 132;
+        const auto on = m.cost({{2048, 0, true}});
+        QCOMPARE(on.gemm_reread_bytes, 32 * 520093696.0);
+        QCOMPARE(on.bytes(), off.bytes() + 32 * 520093696.0);
+        QCOMPARE(on.flops, off.flops);
+        std::vector<rl::step_shape_seq> decode(64, {1, 255, true});
+        QCOMPARE(m.cost(decode).gemm_reread_bytes, 0.0);
+        QCOMPARE(m.cost({{1024, 0, true}}).gemm_reread_bytes, 0.0);  // one panel of tokens
+    }
+
     void decodeIntensityGrowsWithBatch() {
         rl::cost_model m{llama3_8b(), 2, 2, 2};
         const auto one = m.cost({{1, 255, true}});
@@ -71,5 +94,5 @@ private slots:
     }
 };
 
-RL_TEST_MAIN(TestCostModel, smollm2DecodeByHand, llama3PrefillByHand, decodeIntensityGrowsWithBatch)
+RL_TEST_MAIN(TestCostModel, smollm2DecodeByHand, llama3PrefillByHand, gemmRereadsByHand, decodeIntensityGrowsWithBatch)
 #include "test_cost_model.moc"

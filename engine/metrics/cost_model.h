@@ -9,9 +9,11 @@
 //         + KV read: each sequence's whole context, once per layer (K and V)
 //         + KV written: every new token, once per layer (K and V)
 //         + activations: per token per layer, the hidden state and intermediates read and written
+//         + GEMM re-reads (GPU only, large steps): see gemm_streaming
 #pragma once
 #include "model/model_config.h"
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -23,13 +25,42 @@ struct step_shape_seq {
     bool logits = true;   // this sequence's last token produces logits
 };
 
+/// How a tiled GEMM library on a GPU streams operands that do not stay in L2 (cuBLASLt on Hopper,
+/// measured per GEMM with Nsight Compute, docs/metrics.md). Output tiles run in waves of one CTA
+/// per SM; a wave covers a super-tile of wave_rows tokens x wave_cols output features and reads
+/// that super-tile's panels of the input and of the weights, and nothing survives from one wave
+/// to the next (the weights stream far past L2). So a product of M tokens and N features that
+/// needs more than one wave and more than one panel of tokens reads its weights
+/// ceil(M / wave_rows) times and its input ceil(N / wave_cols) times instead of once. Decode
+/// (M below wave_rows) is unaffected. sms = 0
+/// (the CPU backend) turns the term off. The wave of 8 x 16 tiles of 128 x 256 (128 tiles, one
+/// per SM of 132) is what the H200's counters show for prefill's q, o, gate, up and down.
+struct gemm_streaming {
+    int sms = 0;
+    double tile_rows = 128, tile_cols = 256;
+    double wave_rows = 1024, wave_cols = 4096;
+
+    /// Bytes read beyond once-each for x [m, k] . w [n, k]^T.
+    double reread_bytes(double m, double n, double k, double w_elem, double x_elem) const {
+        if (sms <= 0 || m <= 0 || n <= 0) return 0;
+        const double tiles = std::ceil(m / tile_rows) * std::ceil(n / tile_cols);
+        if (tiles <= sms) return 0;  // one wave: every panel read once
+        // With one panel of tokens (m <= wave_rows, every decode step) every wave reads the same
+        // input rows, which stay in L2; the input is re-read only when waves alternate panels.
+        const double token_panels = std::ceil(m / wave_rows);
+        if (token_panels <= 1) return 0;
+        return (token_panels - 1) * n * k * w_elem + (std::ceil(n / wave_cols) - 1) * m * k * x_elem;
+    }
+};
+
 struct step_cost {
     double flops = 0;
     double weight_bytes = 0;
     double kv_read_bytes = 0;
     double kv_write_bytes = 0;
     double activation_bytes = 0;
-    double bytes() const { return weight_bytes + kv_read_bytes + kv_write_bytes + activation_bytes; }
+    double gemm_reread_bytes = 0;
+    double bytes() const { return weight_bytes + kv_read_bytes + kv_write_bytes + activation_bytes + gemm_reread_bytes; }
     double arithmetic_intensity() const { return bytes() > 0 ? flops / bytes() : 0; }
 };
 
@@ -38,6 +69,7 @@ struct cost_model {
     double weight_elem_bytes = 2;   // as stored on the backend: 4 (fp32 CPU), 2 (bf16 GPU)
     double kv_elem_bytes = 2;
     double act_elem_bytes = 2;
+    gemm_streaming gemm;            // off unless the backend is a GPU (set sms)
 
     /// Parameters that go through a matmul in each layer (q, k, v, o, gate, up, down).
     double layer_matmul_params() const {
@@ -77,6 +109,12 @@ struct cost_model {
         c.weight_bytes = weight_bytes_per_step();
         c.kv_read_bytes = 2.0 * cfg.n_layers * cfg.kv_dim() * ctx_read * kv_elem_bytes;
         c.kv_write_bytes = 2.0 * cfg.n_layers * cfg.kv_dim() * tokens * kv_elem_bytes;
+        const double d = cfg.d_model, q = cfg.q_dim(), kv = cfg.kv_dim(), ff = cfg.d_ff, we = weight_elem_bytes,
+                     xe = act_elem_bytes;
+        const double per_layer = gemm.reread_bytes(tokens, q, d, we, xe) + 2 * gemm.reread_bytes(tokens, kv, d, we, xe) +
+                                 gemm.reread_bytes(tokens, d, q, we, xe) + 2 * gemm.reread_bytes(tokens, ff, d, we, xe) +
+                                 gemm.reread_bytes(tokens, d, ff, we, xe);
+        c.gemm_reread_bytes = cfg.n_layers * per_layer + gemm.reread_bytes(logit_rows, cfg.vocab_size, d, we, xe);
         c.activation_bytes = (cfg.n_layers * activation_elems_per_token_layer() * tokens +
                               cfg.d_model * tokens /* embedding rows */ + cfg.vocab_size * logit_rows) *
                              act_elem_bytes;

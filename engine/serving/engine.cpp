@@ -99,6 +99,7 @@ public:
         config_.kv_blocks = blocks;
         const double wbytes = double(dtype_size(be_->compute_dtype()));
         cost_ = cost_model{cfg, wbytes, wbytes, wbytes};
+        if (be_->info().kind == "cuda") cost_.gemm.sms = be_->info().compute_units;  // tiled GEMM re-reads
         if (opt.calibrate) hub_.set_peaks(calibrate_peaks(*be_));
         hub_.set_kv_total(blocks);
         t0_ = clock_type::now();
