@@ -19,8 +19,6 @@
 #include "mma.cuh"
 
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
 
 namespace rl::kernels {
 namespace {
@@ -213,10 +211,7 @@ void launch_mma(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step
 }
 
 bool mma_enabled() {
-    static const bool on = [] {
-        const char* v = std::getenv("RIDGELINE_PREFILL_MMA");
-        return !(v && std::strcmp(v, "0") == 0);
-    }();
+    static const bool on = env_switch_on("RIDGELINE_PREFILL_MMA");
     return on;
 }
 

@@ -6,8 +6,7 @@
 // layer is 6 kernels (~15 unfused). Numerics match the unfused ops (tests/test_gpu_fused.cpp).
 #include "cuda_backend_impl.h"
 
-#include <cstdlib>
-#include <cstring>
+#include <cstdint>
 
 namespace rl::cuda_detail {
 
@@ -15,10 +14,7 @@ namespace {
 
 // RIDGELINE_FUSE_RESIDUAL=0 keeps decode's norms and adds as their own kernels (for A/B runs).
 bool fuse_residual_enabled() {
-    static const bool on = [] {
-        const char* v = std::getenv("RIDGELINE_FUSE_RESIDUAL");
-        return !(v && std::strcmp(v, "0") == 0);
-    }();
+    static const bool on = kernels::env_switch_on("RIDGELINE_FUSE_RESIDUAL");
     return on;
 }
 

@@ -15,10 +15,7 @@
 namespace rl::cuda_detail {
 namespace {
 bool graphs_enabled() {
-    static const bool on = [] {
-        const char* v = std::getenv("RIDGELINE_CUDA_GRAPHS");
-        return !(v && std::string(v) == "0");
-    }();
+    static const bool on = kernels::env_switch_on("RIDGELINE_CUDA_GRAPHS");
     return on;
 }
 constexpr size_t max_graphs = 64;  // one per (batch, logit rows) shape; the engine's batch sizes vary

@@ -44,6 +44,10 @@ struct paged_kv {
     int head_dim = 0;
 };
 
+/// The A/B switches (RIDGELINE_PDL, RIDGELINE_CUDA_GRAPHS, RIDGELINE_PREFILL_MMA,
+/// RIDGELINE_FUSE_RESIDUAL): on unless the environment variable is "0".
+bool env_switch_on(const char* name);
+
 /// Query rows per prefill CTA: the backend cuts each multi-token sequence into tiles this tall
 /// (4 warps x one 16-row MMA tile in attention_prefill.cu).
 constexpr int attention_prefill_tile_rows = 64;

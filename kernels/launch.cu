@@ -1,4 +1,5 @@
-// launch.cu: whether launches use programmatic dependent launch (see launch.cuh).
+// launch.cu: whether launches use programmatic dependent launch (see launch.cuh), and the A/B switches.
+#include "kernels.h"
 #include "launch.cuh"
 
 #include <cstdlib>
@@ -6,11 +7,13 @@
 
 namespace rl::kernels {
 
+bool env_switch_on(const char* name) {
+    const char* v = std::getenv(name);
+    return !(v && std::string(v) == "0");
+}
+
 bool pdl_enabled() {
-    static const bool env_on = [] {
-        const char* v = std::getenv("RIDGELINE_PDL");
-        return !(v && std::string(v) == "0");
-    }();
+    static const bool env_on = env_switch_on("RIDGELINE_PDL");
     if (!env_on) return false;
     constexpr int max_devices = 64;
     static int major[max_devices] = {};  // 0: not asked yet (benign race: every writer stores the same value)
