@@ -1,5 +1,6 @@
 // calibrate: measures the achievable peaks of a backend through its own ops (about a second):
-// FLOP/s from a large matmul, bytes/s from a large elementwise add (2 reads + 1 write per element).
+// FLOP/s from a large matmul, bytes/s as the faster of a large elementwise add (2 reads + 1 write
+// per element) and a one-row matmul streaming a weight far larger than the caches (decode's pattern).
 // These are the "measured roof" next to any spec values; the utilisation plots divide by them.
 #pragma once
 #include "backend/backend.h"
