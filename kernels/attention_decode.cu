@@ -109,15 +109,19 @@ __global__ void __launch_bounds__(n_warps * 32)
     const int slice = (((ctx + n_split - 1) / n_split) + 31) / 32 * 32;
     const int k_begin = split * slice, k_end = min(ctx, k_begin + slice);
     float* part = Split ? ws + ((int64_t(blockIdx.x) * n_heads + h_first) * n_split + split) * part_floats(D) : nullptr;
+    // After this CTA's partials are written: count it in; the last slice merges them all.
+    auto finish_split = [&] {
+        if constexpr (Split)
+            merge_if_last<D>(part - int64_t(split) * part_floats(D), gn, n_split,
+                             counters + (int64_t(blockIdx.x) * gridDim.y + kvh) * (gridDim.z / n_split) + hc,
+                             out + row * int64_t(n_heads) * D + int64_t(h_first) * D);
+    };
     if (Split && k_begin >= k_end) {  // nothing left for this slice: an empty partial state
         for (int h = threadIdx.x; h < gn; h += blockDim.x) {
             part[int64_t(h) * n_split * part_floats(D)] = -INFINITY;
             part[int64_t(h) * n_split * part_floats(D) + 1] = 0.f;
         }
-        if constexpr (Split)
-            merge_if_last<D>(part - int64_t(split) * part_floats(D), gn, n_split,
-                             counters + (int64_t(blockIdx.x) * gridDim.y + kvh) * (gridDim.z / n_split) + hc,
-                             out + row * int64_t(n_heads) * D + int64_t(h_first) * D);
+        finish_split();
         return;
     }
     const int32_t* bt = st.block_tables + st.seq_table[seq];
@@ -235,10 +239,7 @@ __global__ void __launch_bounds__(n_warps * 32)
             out[row * q_stride + int64_t(h_first + h) * D + d] = f32_to_bf16(O / L);
         }
     }
-    if constexpr (Split)
-        merge_if_last<D>(part - int64_t(split) * part_floats(D), gn, n_split,
-                         counters + (int64_t(blockIdx.x) * gridDim.y + kvh) * (gridDim.z / n_split) + hc,
-                         out + row * q_stride + int64_t(h_first) * D);
+    finish_split();
 }
 
 template <int D, int GP>

@@ -21,6 +21,12 @@ __device__ __forceinline__ void load8_bf16(const uint16_t* p, float (&v)[8]) {
     }
 }
 
+// 8 consecutive floats (p 16-byte aligned) -> v, in two 16-byte loads.
+__device__ __forceinline__ void load8_f32(const float* p, float (&v)[8]) {
+    const float4 a = *reinterpret_cast<const float4*>(p), b = *reinterpret_cast<const float4*>(p + 4);
+    v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+}
+
 // 8 floats -> 8 bf16 (round to nearest even) at p (16-byte aligned).
 __device__ __forceinline__ void store8_bf16(uint16_t* p, const float (&v)[8]) {
     uint32_t w[4];

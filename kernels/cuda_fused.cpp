@@ -21,8 +21,8 @@ bool fuse_residual_enabled() {
 } // namespace
 
 bool cuda_backend::fuses_residual(int64_t n_rows) const {
-    // At <= 2 rows every product goes to the GEMV whatever its size (prefers_gemv).
-    return fuse_residual_enabled() && n_rows <= 2 && gemm_->prefers_gemv(n_rows, SIZE_MAX);
+    // True when every product of n_rows goes to the GEMV whatever its size: 1-2 rows (prefers_gemv).
+    return fuse_residual_enabled() && gemm_->prefers_gemv(n_rows, SIZE_MAX);
 }
 
 // The GEMV norm prologue for x (the f32 residual) and norm_w, or nullopt-like {} when x is not f32.
@@ -38,20 +38,36 @@ static kernels::gemv_ends norm_ends(const tensor& x, const tensor& norm_w, float
     return e;
 }
 
+// The checks every product of x [rows, cols] with w[i] makes, and its GEMV segments; returns
+// the weights' bytes and sets out_f32 (all outputs alike).
+static size_t product_segments(const tensor& x, std::span<const tensor* const> w, std::span<tensor* const> out,
+                               kernels::gemv_segment* segs, bool& out_f32) {
+    RL_CHECK(w.size() == out.size() && !w.empty() && w.size() <= size_t(kernels::gemv_max_segments),
+             "matmuls: " + std::to_string(w.size()) + " weights for " + std::to_string(out.size()) + " outputs");
+    out_f32 = is_f32(*out[0]);
+    size_t bytes = 0;
+    for (size_t i = 0; i < w.size(); ++i) {
+        check_bf16(*w[i], "matmul w");
+        check_act(*out[i], "matmul out");
+        RL_CHECK(x.cols == w[i]->cols && out[i]->rows == x.rows && out[i]->cols == w[i]->rows,
+                 "matmul: x " + shape(x) + " . w " + shape(*w[i]) + "^T -> out " + shape(*out[i]));
+        RL_CHECK(is_f32(*out[i]) == out_f32, "matmuls: outputs differ in dtype");
+        segs[i] = kernels::gemv_segment{bf(*w[i]), out[i]->data, w[i]->rows};
+        bytes += w[i]->bytes();
+    }
+    return bytes;
+}
+
 void cuda_backend::norm_matmuls(const tensor& x, const tensor& norm_w, float eps, tensor& xn,
                                 std::span<const tensor* const> w, std::span<tensor* const> out) {
     const kernels::gemv_ends e = norm_ends(x, norm_w, eps);
-    if (e.norm_x && fuses_residual(x.rows) && w.size() == out.size() && !w.empty() &&
-        w.size() <= size_t(kernels::gemv_max_segments)) {
+    if (e.norm_x && fuses_residual(x.rows)) {
         kernels::gemv_segment segs[kernels::gemv_max_segments];
-        bool ok = true;
-        for (size_t i = 0; i < w.size(); ++i) {
-            ok = ok && w[i]->type == dtype::dtype_bf16 && out[i]->type == dtype::dtype_bf16 && w[i]->cols == x.cols &&
-                 out[i]->rows == x.rows && out[i]->cols == w[i]->rows;
-            segs[i] = kernels::gemv_segment{bf(*w[i]), out[i]->data, w[i]->rows};
-        }
-        if (ok && kernels::gemv_bf16_supported(nullptr, segs, int(w.size()), x.rows, x.cols, false, e))
-            return kernels::gemv_bf16(nullptr, segs, int(w.size()), x.rows, x.cols, false, stream_, nullptr, e);
+        bool out_f32 = false;
+        product_segments(x, w, out, segs, out_f32);
+        const int n_seg = int(w.size());
+        if (!out_f32 && kernels::gemv_bf16_supported(nullptr, segs, n_seg, x.rows, x.cols, false, e))
+            return kernels::gemv_bf16(nullptr, segs, n_seg, x.rows, x.cols, false, stream_, nullptr, e);
     }
     backend::norm_matmuls(x, norm_w, eps, xn, w, out);
 }
@@ -82,21 +98,10 @@ void cuda_backend::matmul_add(const tensor& a, const tensor& w, tensor& tmp, ten
 }
 
 void cuda_backend::matmuls(const tensor& x, std::span<const tensor* const> w, std::span<tensor* const> out) {
-    RL_CHECK(w.size() == out.size() && !w.empty() && w.size() <= size_t(kernels::gemv_max_segments),
-             "matmuls: " + std::to_string(w.size()) + " weights for " + std::to_string(out.size()) + " outputs");
     check_bf16(x, "matmul x");
     kernels::gemv_segment segs[kernels::gemv_max_segments];
-    const bool out_f32 = is_f32(*out[0]);
-    size_t bytes = 0;
-    for (size_t i = 0; i < w.size(); ++i) {
-        check_bf16(*w[i], "matmul w");
-        check_act(*out[i], "matmul out");
-        RL_CHECK(x.cols == w[i]->cols && out[i]->rows == x.rows && out[i]->cols == w[i]->rows,
-                 "matmul: x " + shape(x) + " . w " + shape(*w[i]) + "^T -> out " + shape(*out[i]));
-        RL_CHECK(is_f32(*out[i]) == out_f32, "matmuls: outputs differ in dtype");
-        segs[i] = kernels::gemv_segment{bf(*w[i]), out[i]->data, w[i]->rows};
-        bytes += w[i]->bytes();
-    }
+    bool out_f32 = false;
+    const size_t bytes = product_segments(x, w, out, segs, out_f32);
     const int n_seg = int(w.size());
     if (gemm_->prefers_gemv(x.rows, bytes) && kernels::gemv_bf16_supported(bf(x), segs, n_seg, x.rows, x.cols))
         return kernels::gemv_bf16(bf(x), segs, n_seg, x.rows, x.cols, out_f32, stream_);

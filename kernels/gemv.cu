@@ -93,17 +93,12 @@ __device__ void norm_rows(const gemv_params& p, uint16_t* xs) {
         for (int w = 0; w < warps; ++w) t += red[i][w];
         const float inv = rsqrtf(t / float(p.k) + p.eps);
         for (int c = threadIdx.x * 8; c < p.k; c += warps * 32 * 8) {
-            const float* xr = p.xf + int64_t(i) * p.k + c;
-            const float4 a = *reinterpret_cast<const float4*>(xr), b = *reinterpret_cast<const float4*>(xr + 4);
-            float g[8];
+            float v[8], g[8];
+            load8_f32(p.xf + int64_t(i) * p.k + c, v);
             if (p.norm_w_bf16) load8_bf16(static_cast<const uint16_t*>(p.norm_w) + c, g);
-            else {
-                const float* wp = static_cast<const float*>(p.norm_w) + c;
-                const float4 ga = *reinterpret_cast<const float4*>(wp), gb = *reinterpret_cast<const float4*>(wp + 4);
-                g[0] = ga.x, g[1] = ga.y, g[2] = ga.z, g[3] = ga.w, g[4] = gb.x, g[5] = gb.y, g[6] = gb.z, g[7] = gb.w;
-            }
-            const float v[8] = {a.x * inv * g[0], a.y * inv * g[1], a.z * inv * g[2], a.w * inv * g[3],
-                                b.x * inv * g[4], b.y * inv * g[5], b.z * inv * g[6], b.w * inv * g[7]};
+            else load8_f32(static_cast<const float*>(p.norm_w) + c, g);
+#pragma unroll
+            for (int e = 0; e < 8; ++e) v[e] = v[e] * inv * g[e];
             store8_bf16(xs + int64_t(i) * p.k + c, v);
         }
     }

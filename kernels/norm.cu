@@ -13,10 +13,7 @@ namespace {
 
 constexpr int threads = 128;
 
-__device__ __forceinline__ void load8_w(const float* w, float (&v)[8]) {
-    const float4 a = *reinterpret_cast<const float4*>(w), b = *reinterpret_cast<const float4*>(w + 4);
-    v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
-}
+__device__ __forceinline__ void load8_w(const float* w, float (&v)[8]) { load8_f32(w, v); }
 __device__ __forceinline__ void load8_w(const uint16_t* w, float (&v)[8]) { load8_bf16(w, v); }
 __device__ __forceinline__ float load_w(const float* w, int64_t i) { return w[i]; }
 __device__ __forceinline__ float load_w(const uint16_t* w, int64_t i) { return bf16_to_f32(w[i]); }

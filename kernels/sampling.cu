@@ -16,6 +16,7 @@
 #include "launch.cuh"
 
 #include <climits>
+#include <type_traits>
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
 
@@ -112,9 +113,12 @@ __device__ __forceinline__ uint32_t skey(float f) {
     return k == 0x007FFFFFu ? 0 : k;
 }
 
-struct max_f { __device__ float operator()(float a, float b) const { return fmaxf(a, b); } };
-struct min_i { __device__ int operator()(int a, int b) const { return a < b ? a : b; } };
-struct max_i { __device__ int operator()(int a, int b) const { return a > b ? a : b; } };
+struct max_op {
+    __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+    __device__ int operator()(int a, int b) const { return a > b ? a : b; }
+};
+struct min_op { __device__ int operator()(int a, int b) const { return a < b ? a : b; } };
+struct sum_op {};  // BlockReduce::Sum
 
 using block_reduce_f = cub::BlockReduce<float, sample_threads>;
 using block_reduce_i = cub::BlockReduce<int, sample_threads>;
@@ -128,41 +132,24 @@ struct sample_smem {
     } t;
     float f;
     int i;
-    uint32_t u;
 };
 
-__device__ float block_max_f(float v, sample_smem& sm) {
-    const float r = block_reduce_f(sm.t.rf).Reduce(v, max_f());
-    if (threadIdx.x == 0) sm.f = r;
+// v reduced over the block with op (max_op, min_op or sum_op), handed to every thread; the
+// trailing barrier lets the next call reuse sm at once.
+template <typename T, typename Op>
+__device__ T block_all(T v, Op op, sample_smem& sm) {
+    constexpr bool f = std::is_same_v<T, float>;
+    auto reduce = [&](auto&& br) {
+        if constexpr (std::is_same_v<Op, sum_op>) return br.Sum(v);
+        else return br.Reduce(v, op);
+    };
+    T r;
+    T* slot;
+    if constexpr (f) r = reduce(block_reduce_f(sm.t.rf)), slot = &sm.f;
+    else r = reduce(block_reduce_i(sm.t.ri)), slot = &sm.i;
+    if (threadIdx.x == 0) *slot = r;
     __syncthreads();
-    const float out = sm.f;
-    __syncthreads();
-    return out;
-}
-
-__device__ float block_sum_f(float v, sample_smem& sm) {
-    const float r = block_reduce_f(sm.t.rf).Sum(v);
-    if (threadIdx.x == 0) sm.f = r;
-    __syncthreads();
-    const float out = sm.f;
-    __syncthreads();
-    return out;
-}
-
-__device__ int block_sum_i(int v, sample_smem& sm) {
-    const int r = block_reduce_i(sm.t.ri).Sum(v);
-    if (threadIdx.x == 0) sm.i = r;
-    __syncthreads();
-    const int out = sm.i;
-    __syncthreads();
-    return out;
-}
-
-__device__ int block_min_i(int v, sample_smem& sm) {
-    const int r = block_reduce_i(sm.t.ri).Reduce(v, min_i());
-    if (threadIdx.x == 0) sm.i = r;
-    __syncthreads();
-    const int out = sm.i;
+    const T out = *slot;
     __syncthreads();
     return out;
 }
@@ -179,12 +166,12 @@ __global__ void __launch_bounds__(sample_threads) sample_rows_kernel(const float
 
     float mx = -INFINITY;
     for (int i = tid; i < vocab; i += sample_threads) mx = fmaxf(mx, row[i]);  // fmaxf drops NaN
-    mx = block_max_f(mx, sm);
+    mx = block_all(mx, max_op(), sm);
     // Greedy (and a row with nothing finite): the lowest id holding the maximum.
     int first = INT_MAX;
     for (int i = tid; i < vocab; i += sample_threads)
         if (row[i] == mx) { first = i; break; }
-    first = block_min_i(first, sm);
+    first = block_all(first, min_op(), sm);
     if (p.temperature <= 0.f || !(mx > -INFINITY)) {
         if (tid == 0) ids[blockIdx.x] = first == INT_MAX ? 0 : first;
         return;
@@ -205,14 +192,14 @@ __global__ void __launch_bounds__(sample_threads) sample_rows_kernel(const float
         t = largest_true(t, [&](uint32_t c) {
             int n = 0;
             for (int i = tid; i < vocab; i += sample_threads) n += skey(row[i]) >= c;
-            return block_sum_i(n, sm) >= p.top_k;
+            return block_all(n, sum_op(), sm) >= p.top_k;
         });
     if (p.top_p < 1.f) {
         auto mass = [&](uint32_t c) {
             float s = 0.f;
             for (int i = tid; i < vocab; i += sample_threads)
                 if (skey(row[i]) >= c) s += __expf(row[i] - mx);
-            return block_sum_f(s, sm);
+            return block_all(s, sum_op(), sm);
         };
         const float want = p.top_p * mass(t);
         t = largest_true(t, [&](uint32_t c) { return mass(c) >= want; });
@@ -246,9 +233,9 @@ __global__ void __launch_bounds__(sample_threads) sample_rows_kernel(const float
             if (cum > target) { pick = i; break; }
         }
     }
-    pick = block_min_i(pick, sm);
+    pick = block_all(pick, min_op(), sm);
     if (pick == INT_MAX) {  // target at or past the total (u ~ 1): the last kept token
-        const int l = block_reduce_i(sm.t.ri).Reduce(last, max_i());
+        const int l = block_reduce_i(sm.t.ri).Reduce(last, max_op());
         if (tid == 0) ids[blockIdx.x] = l >= 0 ? l : first;
         return;
     }
