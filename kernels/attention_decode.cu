@@ -1,18 +1,25 @@
 // attention_decode.cu: paged attention for single-token rows (decode). One CTA per (row, kv head,
 // chunk of up to 8 query heads of that kv head's GQA group), so each K/V row is read once for
-// the whole group. 4 warps split the context into 32-key tiles (warp w takes tiles w, w+4, ...);
+// the whole group. 4 warps split the CTA's keys into 32-key tiles (warp w takes tiles w, w+4, ...);
 // within a tile lane j scores key j against every head of the group (q in shared memory,
 // pre-scaled by scale*log2(e) so exp2 gives the softmax), the warp keeps an online softmax
-// (running max m, sum l, output o with lane owning dims lane, lane+32, ...), and at the end the
-// 4 warps' partial states are merged through shared memory. No score matrix is materialised.
+// (running max m, sum l, output o with lane owning dims lane*dpl ..), and at the end the 4 warps'
+// partial states are merged through shared memory. No score matrix is materialised.
+// Latency, not bandwidth, bounds this kernel at small batch (a SmolLM2 step reads ~200 KB of KV
+// per layer), so the loads are ordered to shorten the chain of dependent round trips: the step's
+// metadata and block-table entries are read before pdl_wait (the host wrote them before the
+// step's first kernel), and each tile's K row and its first value rows are issued together, so
+// a tile costs one round trip, not one for K and one per batch of V rows.
 // Split-K: at small batch (rows x kv heads far below the SM count) blockIdx.z also picks one of
-// n_split slices of the context; the slice length is computed in the kernel from the row's
-// context, so a CUDA graph captured for a batch size stays right as contexts grow. Each slice
+// n_split slices of the context. The graph of a batch size is recorded once while contexts grow,
+// so the slices are sized in the kernel: whole tiles, at least n_warps per slice while the
+// context allows (a one-tile slice idles 3 warps and adds a partial to merge), at most n_split
+// slices; unused slices exit at once, and a context of one slice is written directly. Each slice
 // writes its partial (max, sum, unnormalised output) to a workspace and counts itself in on a
-// per-(row, head chunk) counter; the slice that arrives last merges the partials and resets the
-// counter (a separate merge kernel cost one more launch per layer, ~6 us of a 30 us SmolLM2 step
-// share). Without split-K a batch-1 step ran 8 CTAs on 132 SMs (33 us per layer for 256 keys).
-// Exercised by tests/test_gpu_kernels.cpp (decode and mixed steps, GQA 9:3, 32:8, 16:2).
+// per-(row, head chunk) counter; the last to arrive merges the partials and resets the counter
+// (a separate merge kernel cost one more launch per layer).
+// Exercised by tests/test_gpu_kernels.cpp (decode and mixed steps, GQA 9:3, 32:8, 16:2, 4:4,
+// long contexts that use every slice).
 #include "bf16_vec.cuh"
 #include "common.cuh"
 #include "kernels.h"
@@ -27,108 +34,174 @@ namespace {
 constexpr int n_warps = 4;
 constexpr float log2e = 1.4426950408889634f;
 
-// D: head_dim (multiple of 32). GP: query heads per CTA (1, 2, 4 or 8; unused ones are zero).
-// N consecutive bf16 -> floats with one 4/8/16-byte load where N allows (V rows: lane owns dims
-// lane*N .. lane*N+N-1, so a warp reads the row in one wide, coalesced instruction).
+// N consecutive bf16 held raw in ceil(N/2) 32-bit registers (a V row slice: lane owns N dims, so
+// a warp reads the row in one wide, coalesced instruction); widened to fp32 at use.
 template <int N>
-__device__ __forceinline__ void load_bf16_n(const uint16_t* p, float (&v)[N]) {
+struct raw_bf16 {
+    uint32_t w[(N + 1) / 2];
+};
+
+template <int N>
+__device__ __forceinline__ raw_bf16<N> load_raw(const uint16_t* p) {
+    raw_bf16<N> r;
     if constexpr (N == 8) {
-        load8_bf16(p, v);
+        const uint4 t = *reinterpret_cast<const uint4*>(p);
+        r.w[0] = t.x, r.w[1] = t.y, r.w[2] = t.z, r.w[3] = t.w;
     } else if constexpr (N == 4) {
-        const uint2 r = *reinterpret_cast<const uint2*>(p);
-        v[0] = __uint_as_float(r.x << 16), v[1] = __uint_as_float(r.x & 0xFFFF0000u);
-        v[2] = __uint_as_float(r.y << 16), v[3] = __uint_as_float(r.y & 0xFFFF0000u);
+        const uint2 t = *reinterpret_cast<const uint2*>(p);
+        r.w[0] = t.x, r.w[1] = t.y;
     } else if constexpr (N == 2) {
-        const uint32_t r = *reinterpret_cast<const uint32_t*>(p);
-        v[0] = __uint_as_float(r << 16), v[1] = __uint_as_float(r & 0xFFFF0000u);
+        r.w[0] = *reinterpret_cast<const uint32_t*>(p);
     } else {
 #pragma unroll
-        for (int t = 0; t < N; ++t) v[t] = bf16_to_f32(p[t]);
+        for (int t = 0; t < N; ++t) r.w[t / 2] = t % 2 ? r.w[t / 2] | (uint32_t(p[t]) << 16) : uint32_t(p[t]);
     }
+    return r;
 }
+
+template <int N>
+__device__ __forceinline__ raw_bf16<N> zero_raw() {
+    raw_bf16<N> r;
+#pragma unroll
+    for (int i = 0; i < (N + 1) / 2; ++i) r.w[i] = 0u;
+    return r;
+}
+
+// Element t of a raw row (t a compile-time index after unrolling).
+template <int N>
+__device__ __forceinline__ float raw_at(const raw_bf16<N>& r, int t) {
+    return __uint_as_float(t % 2 ? r.w[t / 2] & 0xFFFF0000u : r.w[t / 2] << 16);
+}
+
+// How much of a tile is loaded in its first round trip: kp 16-byte chunks of the lane's K row
+// (all of it up to head_dim 128) and the first vp V rows; the rest follows in batches of vr rows.
+// Only the split kernel (small batch: latency-bound, few CTAs per SM) preloads, all 32 V rows at
+// head_dim 64; the unsplit one (large batch) loads as it goes and keeps its registers for
+// occupancy (66 at head_dim 64, 4 heads; a preloading version needed 104). Sized so no
+// instantiation spills (-Xptxas -v).
+template <int D, bool Split>
+struct tile_shape {
+    static constexpr int dpl = D / 32;  // output dims per lane
+    static constexpr int kc = D / 8;    // 16-byte chunks in a K row
+    static constexpr int kp = !Split ? 0 : kc < 8 ? kc : D >= 256 ? 4 : 8;
+    static constexpr int vr = D <= 64 ? 8 : 4;
+    static constexpr int vp = !Split ? 0 : D <= 64 ? 32 : D <= 128 ? 8 : 4;
+};
 
 // Partial state of one (row, head, split): m, l, then o[D], all fp32.
 __host__ __device__ constexpr int64_t part_floats(int d) { return int64_t(d) + 2; }
 
+// Tiles per slice and slices used for a context of n_tiles tiles (see the header comment).
+__device__ __forceinline__ int slice_tiles(int n_tiles, int n_split) {
+    const int want = min(n_split, (n_tiles + n_warps - 1) / n_warps);
+    return (n_tiles + want - 1) / want;
+}
+
 // Called by every thread of a split CTA after it wrote its partial states (base: split 0 of
 // the CTA's first head; heads n_split * part_floats apart). Counts the CTA in; the last of the
-// n_split CTAs merges all partials into out (the CTA's first head's row slice) and resets the
-// counter for the next launch. Slices past a short context left m = -inf, l = 0 and weigh 0;
-// slice 0 always holds key 0, so M is finite. Partials are read through L2 (__ldcg): other CTAs
-// wrote them, and this SM's L1 may hold none of it coherently.
-template <int D>
-__device__ void merge_if_last(const float* base, int gn, int n_split, int* counter, uint16_t* out) {
+// n_used CTAs merges their partials into out (the CTA's first head's row slice) and resets the
+// counter for the next launch. Every used slice holds keys, so every partial is finite. Partials
+// are read through L2 (__ldcg): other CTAs wrote them, and this SM's L1 holds none coherently;
+// the loads of all slices are issued together (the loop is unrolled to the maximum).
+template <int D, int GP>
+__device__ void merge_if_last(const float* base, int gn, int n_split, int n_used, int* counter, uint16_t* out) {
     __shared__ bool last;
+    __shared__ float w_s[GP][attention_decode_max_splits];
+    __shared__ float inv_l[GP];
     __threadfence();  // this thread's partial writes are visible before the count says so
     __syncthreads();
-    if (threadIdx.x == 0) last = atomicAdd(counter, 1) == n_split - 1;
+    if (threadIdx.x == 0) last = atomicAdd(counter, 1) == n_used - 1;
     __syncthreads();
     if (!last) return;
     __threadfence();
+    constexpr int ms = attention_decode_max_splits;
+    static_assert(GP * ms <= n_warps * 32, "one thread per (head, slice) weight");
+    const int t = threadIdx.x, h = t / ms, s = t % ms;
+    float m = -INFINITY, l = 0.f;
+    if (h < gn && s < n_used) {
+        const float* p = base + (int64_t(h) * n_split + s) * part_floats(D);
+        m = __ldcg(p), l = __ldcg(p + 1);
+    }
+    // The head's maximum over its slices: a reduction within ms lanes of one warp.
+    float mx = m;
+#pragma unroll
+    for (int o = ms / 2; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xFFFFFFFFu, mx, o));
+    const float f = s < n_used ? exp2f(m - mx) : 0.f;
+    float lf = l * f;
+#pragma unroll
+    for (int o = ms / 2; o > 0; o >>= 1) lf += __shfl_xor_sync(0xFFFFFFFFu, lf, o);
+    if (h < GP) {
+        w_s[h][s] = f;
+        if (s == 0) inv_l[h] = 1.f / lf;
+    }
+    __syncthreads();
     for (int i = threadIdx.x; i < gn * D; i += blockDim.x) {
-        const int h = i / D, d = i % D;
-        const float* ph = base + int64_t(h) * n_split * part_floats(D);
-        float M = -INFINITY;
-        for (int s = 0; s < n_split; ++s) M = fmaxf(M, __ldcg(ph + s * part_floats(D)));
-        float L = 0.f, O = 0.f;
-        for (int s = 0; s < n_split; ++s) {
-            const float* p = ph + s * part_floats(D);
-            const float l = __ldcg(p + 1);
-            if (l == 0.f) continue;  // empty slice (its o was never written)
-            const float f = exp2f(__ldcg(p) - M);
-            L += l * f;
-            O += __ldcg(p + 2 + d) * f;
-        }
-        out[int64_t(h) * D + d] = f32_to_bf16(O / L);
+        const int hh = i / D, d = i % D;
+        const float* ph = base + int64_t(hh) * n_split * part_floats(D) + 2 + d;
+        float o = 0.f;
+#pragma unroll
+        for (int k = 0; k < ms; ++k)
+            if (k < n_used) o += __ldcg(ph + k * part_floats(D)) * w_s[hh][k];
+        out[int64_t(hh) * D + d] = f32_to_bf16(o * inv_l[hh]);
     }
     if (threadIdx.x == 0) *counter = 0;
 }
 
 // Split: n_split > 1 (partials, counters and the last CTA's merge; compiled out otherwise, as the
-// merge's registers cost the unsplit kernel occupancy: 89 vs 72 at head_dim 64, 4 heads).
+// merge's registers cost the unsplit kernel occupancy).
 template <int D, int GP, bool Split>
 __global__ void __launch_bounds__(n_warps * 32)
     attention_decode_kernel(const uint16_t* __restrict__ q, uint16_t* __restrict__ out, paged_kv kv, step_meta st,
                             const int32_t* __restrict__ rows, int n_heads, int group, float scale_log2, int n_split,
                             float* __restrict__ ws, int* __restrict__ counters) {
-    pdl_wait();
     pdl_trigger();
-    constexpr int dpl = D / 32;  // output dims per lane
+    using S = tile_shape<D, Split>;
+    constexpr int dpl = S::dpl;
     __shared__ float q_s[GP][D];
     __shared__ float red_m[n_warps][GP], red_l[n_warps][GP];
     __shared__ float red_o[n_warps][GP][D];
 
+    // Before pdl_wait: only what the host uploaded ahead of the step (see the header comment).
     const int row = rows[blockIdx.x];
     const int kvh = blockIdx.y;
     const int hc = int(blockIdx.z) / n_split, split = int(blockIdx.z) % n_split;
     const int h_first = kvh * group + hc * GP;  // first query head of this CTA
     const int gn = min(GP, group - hc * GP);    // heads this CTA writes
-    const int seq = st.row_seq[row];
-    const int ctx = st.positions[row] + 1;  // causal: keys 0 .. position
-    // This CTA's keys [k_begin, k_end): slices of whole 32-key tiles.
-    const int slice = (((ctx + n_split - 1) / n_split) + 31) / 32 * 32;
-    const int k_begin = split * slice, k_end = min(ctx, k_begin + slice);
-    float* part = Split ? ws + ((int64_t(blockIdx.x) * n_heads + h_first) * n_split + split) * part_floats(D) : nullptr;
-    // After this CTA's partials are written: count it in; the last slice merges them all.
-    auto finish_split = [&] {
-        if constexpr (Split)
-            merge_if_last<D>(part - int64_t(split) * part_floats(D), gn, n_split,
-                             counters + (int64_t(blockIdx.x) * gridDim.y + kvh) * (gridDim.z / n_split) + hc,
-                             out + row * int64_t(n_heads) * D + int64_t(h_first) * D);
-    };
-    if (Split && k_begin >= k_end) {  // nothing left for this slice: an empty partial state
-        for (int h = threadIdx.x; h < gn; h += blockDim.x) {
-            part[int64_t(h) * n_split * part_floats(D)] = -INFINITY;
-            part[int64_t(h) * n_split * part_floats(D) + 1] = 0.f;
-        }
-        finish_split();
-        return;
-    }
-    const int32_t* bt = st.block_tables + st.seq_table[seq];
+    const int ctx = st.positions[row] + 1;     // causal: keys 0 .. position
+    const int n_tiles = (ctx + 31) / 32;
+    const int per = Split ? slice_tiles(n_tiles, n_split) : n_tiles;
+    const int n_used = (n_tiles + per - 1) / per;
+    if (split >= n_used) return;  // reads nothing the step's kernels write
+    const int t_end = min(n_tiles, (split + 1) * per);
+    const int32_t* bt = st.block_tables + st.seq_table[st.row_seq[row]];
     const int64_t q_stride = int64_t(n_heads) * D;
     const int64_t tok_stride = int64_t(kv.n_kv_heads) * D;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    // Token slot (block * block_size + offset) of this lane's key in tile t, -1 past the context.
+    auto slot_of = [&](int t) {
+        const int j = t * 32 + lane;
+        return t < t_end && j < ctx ? bt[j / kv.block_size] * kv.block_size + j % kv.block_size : -1;
+    };
+    int tile = split * per + warp;
+    int slot = slot_of(tile);
+    pdl_wait();
 
+    // A tile's first round trip: the lane's K row (kp chunks) and V rows 0 .. vp-1 (warp-wide).
+    uint4 kraw[S::kp > 0 ? S::kp : 1];
+    raw_bf16<dpl> vraw[S::vp > 0 ? S::vp : 1];
+    auto load_tile = [&](int sl) {
+        const uint16_t* kr = kv.k + int64_t(sl) * tok_stride + int64_t(kvh) * D;
+#pragma unroll
+        for (int c = 0; c < S::kp; ++c)
+            kraw[c] = sl >= 0 ? *reinterpret_cast<const uint4*>(kr + 8 * c) : make_uint4(0u, 0u, 0u, 0u);
+#pragma unroll
+        for (int u = 0; u < S::vp; ++u) {
+            const int sj = __shfl_sync(0xFFFFFFFFu, sl, u);
+            vraw[u] = sj >= 0 ? load_raw<dpl>(kv.v + int64_t(sj) * tok_stride + int64_t(kvh) * D + lane * dpl)
+                              : zero_raw<dpl>();
+        }
+    };
+    if (tile < t_end) load_tile(slot);
     for (int i = threadIdx.x; i < GP * D; i += blockDim.x) {
         const int h = i / D, d = i % D;
         q_s[h][d] = h < gn ? bf16_to_f32(q[row * q_stride + int64_t(h_first + h) * D + d]) * scale_log2 : 0.f;
@@ -144,25 +217,30 @@ __global__ void __launch_bounds__(n_warps * 32)
         for (int t = 0; t < dpl; ++t) o[h][t] = 0.f;
     }
 
-    for (int base = k_begin + warp * 32; base < k_end; base += n_warps * 32) {
-        const int j = base + lane;
-        const bool valid = j < k_end;
-        int slot = 0;  // token slot of key j in the layer's pool (block * block_size + offset)
+    for (; tile < t_end; tile += n_warps) {
+        const int next_slot = slot_of(tile + n_warps);  // the next tile's block-table entry, early
+        const bool valid = slot >= 0;
+        const uint16_t* kr = kv.k + int64_t(slot) * tok_stride + int64_t(kvh) * D;
         float s[GP];
 #pragma unroll
         for (int h = 0; h < GP; ++h) s[h] = 0.f;
-        if (valid) {
-            slot = bt[j / kv.block_size] * kv.block_size + j % kv.block_size;
-            const uint16_t* kr = kv.k + int64_t(slot) * tok_stride + int64_t(kvh) * D;
 #pragma unroll
-            for (int c = 0; c < D; c += 8) {
-                float kf[8];
-                load8_bf16(kr + c, kf);
+        for (int c = 0; c < S::kc; ++c) {
+            float kf[8];
+            if (c < S::kp) {
+                const uint32_t w[4] = {kraw[c].x, kraw[c].y, kraw[c].z, kraw[c].w};
 #pragma unroll
-                for (int h = 0; h < GP; ++h)
+                for (int i = 0; i < 4; ++i) kf[2 * i] = __uint_as_float(w[i] << 16), kf[2 * i + 1] = __uint_as_float(w[i] & 0xFFFF0000u);
+            } else if (valid) {
+                load8_bf16(kr + 8 * c, kf);
+            } else {
 #pragma unroll
-                    for (int e = 0; e < 8; ++e) s[h] += q_s[h][c + e] * kf[e];
+                for (int e = 0; e < 8; ++e) kf[e] = 0.f;
             }
+#pragma unroll
+            for (int h = 0; h < GP; ++h)
+#pragma unroll
+                for (int e = 0; e < 8; ++e) s[h] += q_s[h][8 * c + e] * kf[e];
         }
         // Online softmax update. Lane 0 of every tile is a valid key, so m_new is finite and
         // exp2(-inf - m_new) == 0 covers both the first tile and the invalid lanes.
@@ -178,36 +256,39 @@ __global__ void __launch_bounds__(n_warps * 32)
 #pragma unroll
             for (int t = 0; t < dpl; ++t) o[h][t] *= alpha;
         }
-        // o += p_j * v_j over the tile's valid keys: lane j broadcasts its slot and weights, the
-        // warp reads V row j coalesced (lane owns dims lane*dpl .. lane*dpl + dpl - 1).
-        // Several V rows in flight per batch (the loop is bound by the latency of these loads);
-        // 8 at head_dim 64, 4 above, which keeps every instantiation spill-free (-Xptxas -v).
-        constexpr int VR = D <= 64 ? 8 : 4;
-        const int n_valid = min(32, k_end - base);
-        for (int j0 = 0; j0 < n_valid; j0 += VR) {
-            float vv[VR][dpl];
+        // o += p_j * v_j: lane j broadcasts its weights; V rows past the context are zero.
 #pragma unroll
-            for (int u = 0; u < VR; ++u) {
+        for (int u = 0; u < S::vp; ++u)
+#pragma unroll
+            for (int h = 0; h < GP; ++h) {
+                const float pj = __shfl_sync(0xFFFFFFFFu, p[h], u);
+#pragma unroll
+                for (int t = 0; t < dpl; ++t) o[h][t] += pj * raw_at<dpl>(vraw[u], t);
+            }
+        const int n_valid = min(32, ctx - tile * 32);
+        for (int j0 = S::vp; j0 < n_valid; j0 += S::vr) {
+            raw_bf16<dpl> vv[S::vr];
+#pragma unroll
+            for (int u = 0; u < S::vr; ++u) {
                 const int sj = __shfl_sync(0xFFFFFFFFu, slot, (j0 + u) & 31);
-                const uint16_t* vr = kv.v + int64_t(sj) * tok_stride + int64_t(kvh) * D + lane * dpl;
-                if (j0 + u < n_valid) load_bf16_n(vr, vv[u]);
-                else
-#pragma unroll
-                    for (int t = 0; t < dpl; ++t) vv[u][t] = 0.f;
+                vv[u] = sj >= 0 && j0 + u < 32 ? load_raw<dpl>(kv.v + int64_t(sj) * tok_stride + int64_t(kvh) * D + lane * dpl)
+                                               : zero_raw<dpl>();
             }
 #pragma unroll
-            for (int h = 0; h < GP; ++h)
+            for (int u = 0; u < S::vr; ++u)
 #pragma unroll
-                for (int u = 0; u < VR; ++u) {
-                    const float pj = __shfl_sync(0xFFFFFFFFu, p[h], (j0 + u) & 31);  // 0 for invalid keys
+                for (int h = 0; h < GP; ++h) {
+                    const float pj = __shfl_sync(0xFFFFFFFFu, p[h], (j0 + u) & 31);
 #pragma unroll
-                    for (int t = 0; t < dpl; ++t) o[h][t] += pj * vv[u][t];
+                    for (int t = 0; t < dpl; ++t) o[h][t] += pj * raw_at<dpl>(vv[u], t);
                 }
         }
+        slot = next_slot;
+        if (tile + n_warps < t_end) load_tile(slot);
     }
 
     // Merge the warps' partial softmax states. A warp that saw no tile has m = -inf, l = 0, o = 0
-    // and contributes exp2(-inf) = 0; warp 0 always saw key 0, so M is finite.
+    // and contributes exp2(-inf) = 0; warp 0 always saw a tile, so M is finite.
     if (lane == 0)
 #pragma unroll
         for (int h = 0; h < GP; ++h) {
@@ -219,6 +300,8 @@ __global__ void __launch_bounds__(n_warps * 32)
 #pragma unroll
         for (int t = 0; t < dpl; ++t) red_o[warp][h][lane * dpl + t] = o[h][t];
     __syncthreads();
+    float* part = Split ? ws + ((int64_t(blockIdx.x) * n_heads + h_first) * n_split + split) * part_floats(D) : nullptr;
+    const bool direct = !Split || n_used == 1;  // one slice: its state is the answer
     for (int i = threadIdx.x; i < gn * D; i += blockDim.x) {
         const int h = i / D, d = i % D;
         float M = -INFINITY;
@@ -231,15 +314,19 @@ __global__ void __launch_bounds__(n_warps * 32)
             L += red_l[w][h] * f;
             O += red_o[w][h][d] * f;
         }
-        if constexpr (Split) {
+        if (direct) {
+            out[row * q_stride + int64_t(h_first + h) * D + d] = f32_to_bf16(O / L);
+        } else {
             float* ph = part + int64_t(h) * n_split * part_floats(D);
             if (d == 0) ph[0] = M, ph[1] = L;
             ph[2 + d] = O;
-        } else {
-            out[row * q_stride + int64_t(h_first + h) * D + d] = f32_to_bf16(O / L);
         }
     }
-    finish_split();
+    if constexpr (Split)
+        if (!direct)
+            merge_if_last<D, GP>(part - int64_t(split) * part_floats(D), gn, n_split, n_used,
+                                 counters + (int64_t(blockIdx.x) * gridDim.y + kvh) * (gridDim.z / n_split) + hc,
+                                 out + row * q_stride + int64_t(h_first) * D);
 }
 
 template <int D, int GP>

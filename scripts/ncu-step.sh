@@ -12,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 tensor=$(ncu --query-metrics --chip gh100 2>/dev/null | awk '/^sm__ops_path_tensor.*bf16/ {print $1 ".sum"}' | paste -sd, -)
 echo "tensor metrics: ${tensor:-none}" | tee "$out/ncu-$tag-metrics.txt"
 steps=48; [ "$mode" = prefill ] && steps=3
-ncu --clock-control none --print-units base --csv \
+ncu --clock-control none --cache-control "${NCU_CACHE:-all}" --print-units base --csv \
   --metrics "gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum${tensor:+,$tensor}" \
   --launch-skip "${NCU_SKIP:-3000}" --launch-count "${NCU_COUNT:-1000}" \
   "$bench" "$mode" --model "$model" --backend cuda --batch "$batch" --context "$ctx" --steps $steps \

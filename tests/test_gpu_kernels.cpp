@@ -352,6 +352,25 @@ private slots:
         CHECK_REL("attention decode x2", h.step({{3, 1}, {97, 1}}));
     }
 
+    // Long decode contexts at batch 1 and 3: the kernel sizes its slices from each context (at
+    // 9:3, 3,001 keys use 14 of 16 slices of 7 tiles, 513 keys 5 slices of 4 tiles, 20 keys one
+    // slice written without a merge; at 32:8, 1,101 keys use 9 slices of 4 tiles).
+    void attentionLongSplits() {
+        GPU_OR_SKIP();
+        std::mt19937 rng(12);
+        struct lc { attn_case c; int chunk, n_chunks; };
+        for (lc t : {lc{attn_case{9, 3, 64, 16}, 1500, 2}, lc{attn_case{32, 8, 128, 16}, 550, 2}}) {
+            gpu g;
+            attn_harness h(g, t.c, 3, t.chunk * t.n_chunks + 8, rng);
+            const std::string name = "attention long h" + std::to_string(t.c.n_heads) + " ";
+            CHECK_REL(name + "prefill", h.step({{0, t.chunk}, {1, 512}, {2, 19}}));
+            for (int i = 1; i < t.n_chunks; ++i) CHECK_REL(name + "chunk", h.step({{0, t.chunk}}));
+            for (int i = 0; i < 2; ++i) CHECK_REL(name + "decode x3", h.step({{0, 1}, {1, 1}, {2, 1}}));
+            CHECK_REL(name + "decode x1", h.step({{0, 1}}));
+            CHECK_REL(name + "decode x1 short", h.step({{2, 1}}));
+        }
+    }
+
     // GQA 32:8, head_dim 128: a long prompt (decode contexts past 4 warps x 32 keys), continued chunks.
     void attentionGqa32x8() {
         GPU_OR_SKIP();
@@ -411,7 +430,7 @@ private slots:
 };
 
 RL_TEST_MAIN(TestGpuKernels, deviceInfo, uploadDownloadRoundTrip, embedAndGatherRows, rmsNorm, fusedAddRmsNorm,
-             addBiasSiluMul, rope, matmulMatchesCpu, attentionGqa9x3, attentionSplitAndUnsplit, attentionGqa32x8,
+             addBiasSiluMul, rope, matmulMatchesCpu, attentionGqa9x3, attentionSplitAndUnsplit, attentionLongSplits, attentionGqa32x8,
              attentionOtherShapes,
              rejectsBadInput)
 #include "test_gpu_kernels.moc"
