@@ -82,6 +82,9 @@ public:
     bool fuses_residual(int64_t n_rows) const override;
     void rope_kv_store(int layer, tensor& q, tensor& k, const tensor& v, const rope_params& rq,
                        const rope_params& rk) override;
+    void norm_qkv_rope_kv_store(int layer, const tensor& x, const tensor& norm_w, float eps, tensor& xn,
+                                std::span<const tensor* const> w, std::span<tensor* const> out, const rope_params& rq,
+                                const rope_params& rk) override;
     void gather_logit_rows(const tensor& x, tensor& out) override;
     void synchronize() override;
     void timer_begin() override;

@@ -2,8 +2,8 @@
 // of few rows go to gemv.cu (q, k and v in one launch; gate and up in one that writes only
 // silu(gate) * up), rope of q and k fuses with the KV store. Larger batches take the unfused
 // path (cuBLASLt, separate kernels); matmul() is matmuls() of one weight. At 1-2 rows the GEMVs
-// also take over the residual stream's RMSNorm (prologue) and adds (epilogue), so a SmolLM2 decode
-// layer is 6 kernels (~15 unfused). Numerics match the unfused ops (tests/test_gpu_fused.cpp).
+// also take over the residual stream's RMSNorm (prologue) and adds (epilogue), and the q/k/v
+// product also rope and the KV store (epilogue), so a SmolLM2 decode layer is 5 kernels (~15 unfused). Numerics match the unfused ops (tests/test_gpu_fused.cpp).
 #include "cuda_backend_impl.h"
 
 #include <cstdint>
@@ -15,6 +15,12 @@ namespace {
 // RIDGELINE_FUSE_RESIDUAL=0 keeps decode's norms and adds as their own kernels (for A/B runs).
 bool fuse_residual_enabled() {
     static const bool on = kernels::env_switch_on("RIDGELINE_FUSE_RESIDUAL");
+    return on;
+}
+
+// RIDGELINE_FUSE_ROPE=0 keeps decode's rope + KV store as its own kernel after the q/k/v GEMV.
+bool fuse_rope_enabled() {
+    static const bool on = kernels::env_switch_on("RIDGELINE_FUSE_ROPE");
     return on;
 }
 
@@ -142,6 +148,33 @@ void cuda_backend::rope_kv_store(int layer, tensor& q, tensor& k, const tensor& 
     upload_inv_freq(*rq.inv_freq);
     kernels::rope_kv_store_bf16(bf(q), bf(k), bf(v), rq.n_heads, rq.rope_dim, rq.neox, inv_freq_d_, layer_kv(layer),
                                 meta_, stream_);
+}
+
+void cuda_backend::norm_qkv_rope_kv_store(int layer, const tensor& x, const tensor& norm_w, float eps, tensor& xn,
+                                          std::span<const tensor* const> w, std::span<tensor* const> out,
+                                          const rope_params& rq, const rope_params& rk) {
+    kernels::gemv_ends e = norm_ends(x, norm_w, eps);
+    if (e.norm_x && fuse_rope_enabled() && fuses_residual(x.rows) && w.size() == 3 && out.size() == 3) {
+        check_rope(*out[0], rq);
+        check_rope(*out[1], rk);
+        check_step_kv(layer);
+        kernels::gemv_segment segs[kernels::gemv_max_segments];
+        bool out_f32 = false;
+        product_segments(x, w, out, segs, out_f32);
+        // The rope of q and k alike, on adjacent pairs (neox pairs span two warps), kv's head_dim.
+        const bool fits = !rq.neox && !rk.neox && *rq.inv_freq == *rk.inv_freq && rq.rope_dim == rk.rope_dim &&
+                          rq.head_dim == kv_.head_dim && rk.head_dim == kv_.head_dim && rk.n_heads == kv_.n_kv_heads;
+        if (fits && !out_f32) {
+            upload_inv_freq(*rq.inv_freq);
+            e.rope_inv_freq = inv_freq_d_;
+            e.rope_dim = rq.rope_dim;
+            e.kv = layer_kv(layer);
+            e.step = meta_;
+            if (kernels::gemv_bf16_supported(nullptr, segs, 3, x.rows, x.cols, false, e))
+                return kernels::gemv_bf16(nullptr, segs, 3, x.rows, x.cols, false, stream_, nullptr, e);
+        }
+    }
+    backend::norm_qkv_rope_kv_store(layer, x, norm_w, eps, xn, w, out, rq, rk);
 }
 
 } // namespace rl::cuda_detail

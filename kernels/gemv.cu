@@ -18,11 +18,15 @@
 // itself (each CTA sums the row's squares and keeps the normalised bf16 row in shared memory,
 // exactly what rms_norm would have written), and an epilogue that adds the bf16-rounded product
 // into the f32 residual (what add would have done). A SmolLM2 layer then needs no norm or add
-// kernel.
+// kernel. A third end takes decode's rope and KV store: the warp that computes rows 2i and 2i+1
+// of q or k (R is even and segments hold whole heads, so a rotated pair never spans two warps)
+// rotates them, and k and v rows go straight into the paged pool; the rope_kv_store launch goes.
 // Exercised by tests/test_gpu_fused.cpp; the dispatch (which n go here) is in gemm.cpp.
 #include "bf16_vec.cuh"
 #include "launch.cuh"
 #include "kernels.h"
+#include "kv_slot.cuh"
+#include "rope_math.cuh"
 
 namespace rl::kernels {
 namespace {
@@ -42,9 +46,15 @@ struct gemv_params {
     const void* norm_w;
     bool norm_w_bf16;
     float eps;
+    // Rope + KV store epilogue (out_rope_kv).
+    const float* inv_freq;
+    int rope_half, head_dim;
+    paged_kv kv;
+    step_meta st;
 };
 
-enum out_mode { out_bf16, out_f32, out_add_f32 };  // out_add_f32: out[i, j] += bf16(product)
+// out_add_f32: out[i, j] += bf16(product); out_rope_kv: bf16 out, rope and KV store (rope_kv_pair).
+enum out_mode { out_bf16, out_f32, out_add_f32, out_rope_kv };
 
 __device__ __forceinline__ uint4 ld_stream(const uint16_t* p) {
     uint4 r;
@@ -105,6 +115,25 @@ __device__ void norm_rows(const gemv_params& p, uint16_t* xs) {
     __syncthreads();
 }
 
+// Rows col and col + 1 (col even) of segment seg (0 q, 1 k, 2 v) for one batch row: bf16-rounded
+// as the plain GEMV writes them; for q and k rotated by (pos, freq) with rope_bf16's arithmetic
+// (rope_math.cuh) when rotate; for k and v also stored at the row's pool offset slot (skipped
+// when -1), as rope_kv_store_bf16 would.
+__device__ __forceinline__ void rope_kv_pair(const paged_kv& kv, int seg, bool rotate, float freq, int pos,
+                                             int64_t slot, int col, uint16_t* out, float s0, float s1) {
+    float a = bf16_to_f32(f32_to_bf16(s0)), b = bf16_to_f32(f32_to_bf16(s1));
+    if (seg < 2 && rotate) {
+        float sn, cs;
+        rope_sincos(pos, freq, &sn, &cs);
+        const float a2 = a * cs - b * sn;
+        b = a * sn + b * cs;
+        a = a2;
+    }
+    const uint32_t pair = uint32_t(f32_to_bf16(a)) | (uint32_t(f32_to_bf16(b)) << 16);
+    *reinterpret_cast<uint32_t*>(out + col) = pair;
+    if (seg > 0 && slot >= 0) *reinterpret_cast<uint32_t*>((seg == 1 ? kv.k : kv.v) + slot + col) = pair;
+}
+
 template <int N, int R, int U, bool Glu, int Out, bool Norm>
 __global__ void __launch_bounds__(warps * 32) gemv_kernel(const gemv_params p) {
     extern __shared__ uint4 xs_raw[];  // Norm: [n][k] bf16
@@ -112,7 +141,7 @@ __global__ void __launch_bounds__(warps * 32) gemv_kernel(const gemv_params p) {
     const int warp_id = int(blockIdx.x) * warps + int(threadIdx.x) / 32;
     const uint16_t* wr[R];
     void* orow[R];
-    int ocol[R], om[R];
+    int ocol[R], om[R], oseg[R];
     bool active;
     if constexpr (Glu) {
         static_assert(R == 2, "GLU mode pairs row j of gate with row j of up");
@@ -136,6 +165,7 @@ __global__ void __launch_bounds__(warps * 32) gemv_kernel(const gemv_params p) {
             orow[r] = s2 ? p.out[2] : s1 ? p.out[1] : p.out[0];
             ocol[r] = j - begin;
             om[r] = end - begin;
+            if constexpr (Out == out_rope_kv) oseg[r] = s2 ? 2 : s1 ? 1 : 0;
         }
     }
     // The first weight chunks, before waiting for the previous kernel.
@@ -145,6 +175,23 @@ __global__ void __launch_bounds__(warps * 32) gemv_kernel(const gemv_params p) {
     for (int u = 0; u < U; ++u)
 #pragma unroll
         for (int r = 0; r < R; ++r) raw[u][r] = ld_weight(wr[r], lane * 8 + u * 32 * 8, p.k);
+    // The rope end's positions, pool slots and frequencies: step metadata the host uploaded before
+    // the step's first kernel, so read before pdl_wait, off the epilogue's path.
+    [[maybe_unused]] int rpos[N];
+    [[maybe_unused]] int64_t rslot[N];
+    [[maybe_unused]] float rfreq[R / 2 > 0 ? R / 2 : 1];
+    if constexpr (Out == out_rope_kv) {
+#pragma unroll
+        for (int i = 0; i < N; ++i) {
+            rpos[i] = i < p.n ? p.st.positions[i] : 0;
+            rslot[i] = i < p.n ? kv_slot(p.kv, p.st, i) : -1;
+        }
+#pragma unroll
+        for (int r = 0; r < R; r += 2) {
+            const int d = wr[r] ? ocol[r] % p.head_dim : 0;
+            rfreq[r / 2] = d < 2 * p.rope_half ? p.inv_freq[d / 2] : 0.f;
+        }
+    }
     pdl_wait();
     pdl_trigger();
     const uint16_t* x = p.x;
@@ -195,6 +242,18 @@ __global__ void __launch_bounds__(warps * 32) gemv_kernel(const gemv_params p) {
             const float u = bf16_to_f32(f32_to_bf16(warp_sum(acc[1][i])));
             if (lane == 0) p.glu_out[int64_t(i) * m + warp_id] = f32_to_bf16(g / (1.f + __expf(-g)) * u);
         }
+    } else if constexpr (Out == out_rope_kv) {
+        static_assert(R % 2 == 0, "a rotated pair is rows 2i and 2i+1 of one warp");
+#pragma unroll
+        for (int r = 0; r < R; r += 2)
+#pragma unroll
+            for (int i = 0; i < N; ++i) {
+                if (i >= p.n) break;
+                const float s0 = warp_sum(acc[r][i]), s1 = warp_sum(acc[r + 1][i]);
+                if (lane == 0 && wr[r])
+                    rope_kv_pair(p.kv, oseg[r], ocol[r] % p.head_dim < 2 * p.rope_half, rfreq[r / 2], rpos[i],
+                                 rslot[i], ocol[r], static_cast<uint16_t*>(orow[r]) + int64_t(i) * om[r], s0, s1);
+            }
     } else {
 #pragma unroll
         for (int r = 0; r < R; ++r)
@@ -214,8 +273,10 @@ __global__ void __launch_bounds__(warps * 32) gemv_kernel(const gemv_params p) {
 
 template <int N, int R, int U, bool Glu, bool Norm>
 void launch_out(const gemv_params& p, int out, unsigned grid, size_t smem, cudaStream_t s) {
-    if (Glu || out == out_bf16) launch(gemv_kernel<N, R, U, Glu, out_bf16, Norm>, grid, warps * 32, smem, s, p);
+    if constexpr (Glu) launch(gemv_kernel<N, R, U, true, out_bf16, Norm>, grid, warps * 32, smem, s, p);
+    else if (out == out_bf16) launch(gemv_kernel<N, R, U, false, out_bf16, Norm>, grid, warps * 32, smem, s, p);
     else if (out == out_f32) launch(gemv_kernel<N, R, U, false, out_f32, Norm>, grid, warps * 32, smem, s, p);
+    else if (out == out_rope_kv) launch(gemv_kernel<N, R, U, false, out_rope_kv, Norm>, grid, warps * 32, smem, s, p);
     else launch(gemv_kernel<N, R, U, false, out_add_f32, Norm>, grid, warps * 32, smem, s, p);
 }
 
@@ -241,6 +302,16 @@ bool gemv_bf16_supported(const uint16_t* x, const gemv_segment* segs, int n_seg,
         return false;
     }
     if (glu && (n_seg != 2 || segs[0].m != segs[1].m || ends.add_to_out)) return false;
+    if (ends.rope_inv_freq) {
+        const paged_kv& kv = ends.kv;
+        const step_meta& st = ends.step;
+        const int64_t hd = kv.head_dim, kw = int64_t(kv.n_kv_heads) * hd;
+        if (glu || ends.add_to_out || n_seg != 3 || hd <= 0 || hd % 2 != 0 || ends.rope_dim <= 0 ||
+            ends.rope_dim % 2 != 0 || ends.rope_dim > hd || !kv.k || !kv.v || kv.block_size <= 0)
+            return false;
+        if (segs[0].m % hd != 0 || segs[1].m != kw || segs[2].m != kw) return false;
+        if (!st.positions || !st.row_seq || !st.seq_table || !st.block_tables || st.n_tokens != n) return false;
+    }
     if (ends.add_to_out && n_seg != 1) return false;
     int64_t m_total = 0;
     for (int s = 0; s < n_seg; ++s) {
@@ -272,7 +343,16 @@ void gemv_bf16(const uint16_t* x, const gemv_segment* segs, int n_seg, int64_t n
     p.norm_w = ends.norm_w;
     p.norm_w_bf16 = ends.norm_w_bf16;
     p.eps = ends.eps;
-    const int out = ends.add_to_out ? int(out_add_f32) : out_f32 ? int(out_mode::out_f32) : int(out_bf16);
+    RL_CHECK(!ends.rope_inv_freq || !out_f32, "gemv_bf16: the rope + KV store end writes bf16");
+    p.inv_freq = ends.rope_inv_freq;
+    p.rope_half = ends.rope_dim / 2;
+    p.head_dim = ends.kv.head_dim;
+    p.kv = ends.kv;
+    p.st = ends.step;
+    const int out = ends.rope_inv_freq ? int(out_rope_kv)
+                    : ends.add_to_out  ? int(out_add_f32)
+                    : out_f32          ? int(out_mode::out_f32)
+                                       : int(out_bf16);
     if (glu_out) {
         if (n == 1) launch_n<1, 2, 2, true>(p, out, stream);
         else if (n == 2) launch_n<2, 2, 2, true>(p, out, stream);

@@ -45,7 +45,7 @@ struct paged_kv {
 };
 
 /// The A/B switches (RIDGELINE_PDL, RIDGELINE_CUDA_GRAPHS, RIDGELINE_PREFILL_MMA,
-/// RIDGELINE_FUSE_RESIDUAL): on unless the environment variable is "0".
+/// RIDGELINE_FUSE_RESIDUAL, RIDGELINE_FUSE_ROPE): on unless the environment variable is "0".
 bool env_switch_on(const char* name);
 
 /// Query rows per prefill CTA: the backend cuts each multi-token sequence into tiles this tall
@@ -162,12 +162,20 @@ struct gemv_segment {
 /// row is instead bf16(rms_norm(norm_x row) * norm_w) (norm_x [n, k] f32, norm_w [k] f32 or bf16),
 /// as rms_norm would have written it; needs n * k * 2 <= gemv_norm_smem_max. add_to_out (one
 /// segment, f32 out): out += bf16(product) instead of out = product, as add would.
+/// rope_inv_freq (device, [rope_dim/2]; three segments q, k, v with bf16 out, rope on adjacent
+/// pairs (2i, 2i+1), i.e. not neox): q and k rows rotate by each batch row's position in step as
+/// rope_bf16 would, and k and v rows also go into kv at the row's slot, as rope_kv_store_bf16:
+/// decode's rope and KV store ride in the q/k/v product's epilogue.
 struct gemv_ends {
     const float* norm_x = nullptr;
     const void* norm_w = nullptr;
     bool norm_w_bf16 = false;
     float eps = 0.f;
     bool add_to_out = false;
+    const float* rope_inv_freq = nullptr;
+    int rope_dim = 0;
+    paged_kv kv{};
+    step_meta step{};
 };
 constexpr int64_t gemv_norm_smem_max = 48 * 1024;
 bool gemv_bf16_supported(const uint16_t* x, const gemv_segment* segs, int n_seg, int64_t n, int64_t k,

@@ -8,7 +8,9 @@
 //    prologue, the residual add in its epilogue) against a double CPU reference, at the row
 //    counts that fuse (1, 2) and one that composes the unfused ops (3);
 //  - rope_kv_store against rope, rope and kv_store: q and the attention over the stored K/V must
-//    be bit-identical (same arithmetic, one launch instead of three).
+//    be bit-identical (same arithmetic, one launch instead of three);
+//  - norm_qkv_rope_kv_store (rope and the store in the q/k/v GEMV's epilogue) against
+//    norm_matmuls then rope_kv_store: bit-identical q and pools again, at 1 and 2 rows.
 // Without a CUDA device every test skips with the reason.
 #include "gpu_test.h"
 
@@ -236,8 +238,65 @@ private slots:
                               std::to_string(c.head_dim) + " rope " + std::to_string(c.rope_dim)).c_str());
         }
     }
+
+    void normQkvRopeStoreEqualsUnfused() {
+        GPU_OR_SKIP();
+        std::mt19937 rng(24);
+        struct rc { int n_heads, n_kv, head_dim, rope_dim; };
+        for (rc c : {rc{9, 3, 64, 64}, rc{8, 2, 128, 128}, rc{4, 4, 96, 32}})
+            for (int n : {1, 2}) {
+                gpu g;
+                const int bs = 16, d = 256, qw = c.n_heads * c.head_dim, kw = c.n_kv * c.head_dim;
+                g.be->alloc_kv(rl::kv_cache_layout{2, 400, bs, c.n_kv, c.head_dim});
+                std::vector<float> inv(size_t(c.rope_dim / 2));
+                for (int i = 0; i < c.rope_dim / 2; ++i) inv[size_t(i)] = float(std::pow(10000.0, -2.0 * i / c.rope_dim));
+                const rl::rope_params rq{c.n_heads, c.head_dim, c.rope_dim, false, &inv};
+                const rl::rope_params rk{c.n_kv, c.head_dim, c.rope_dim, false, &inv};
+                // Decode rows at positions 4990 (large angles) and 37, each with its own table.
+                rl::step_input in;
+                std::vector<int32_t> table(size_t(4990 / bs + 1));
+                for (size_t i = 0; i < table.size(); ++i) table[i] = int32_t(1 + i % 300);
+                const int pos[] = {4990, 37};
+                for (int r = 0; r < n; ++r) {
+                    in.tokens.push_back(0);
+                    in.positions.push_back(pos[r]);
+                    std::vector<int32_t> t(table.begin(), table.begin() + pos[r] / bs + 1);
+                    if (r == 1) t.back() = 350;
+                    in.seqs.push_back(rl::seq_slice{r, 1, pos[r], t});
+                }
+                g.be->set_step(in);
+                vec x = randn(size_t(n * d), rng), nw = randn(size_t(d), rng, 0.2f);
+                for (float& v : nw) v += 1.f;
+                const vec wq = randn(size_t(qw * d), rng, 0.05f), wk = randn(size_t(kw * d), rng, 0.05f),
+                          wv = randn(size_t(kw * d), rng, 0.05f);
+                rl::tensor tx = g.put(x, n, d, rl::dtype::dtype_f32), tnw = g.put(nw, 1, d, rl::dtype::dtype_f32),
+                           twq = g.put(wq, qw, d), twk = g.put(wk, kw, d), twv = g.put(wv, kw, d), xn = g.poisoned(n, d);
+                rl::tensor q1 = g.poisoned(n, qw), k1 = g.poisoned(n, kw), v1 = g.poisoned(n, kw);
+                rl::tensor q2 = g.poisoned(n, qw), k2 = g.poisoned(n, kw), v2 = g.poisoned(n, kw);
+                const rl::tensor* w[] = {&twq, &twk, &twv};
+                rl::tensor* o1[] = {&q1, &k1, &v1};
+                rl::tensor* o2[] = {&q2, &k2, &v2};
+                g.be->norm_qkv_rope_kv_store(0, tx, tnw, 1e-5f, xn, w, o1, rq, rk);  // fused, into layer 0
+                g.be->norm_matmuls(tx, tnw, 1e-5f, xn, w, o2);                      // unfused, into layer 1
+                g.be->rope_kv_store(1, q2, k2, v2, rq, rk);
+                const std::string tag = "h" + std::to_string(c.n_heads) + " d" + std::to_string(c.head_dim) + " n" +
+                                        std::to_string(n);
+                QVERIFY2(g.get(q1) == g.get(q2), ("rotated q differs, " + tag).c_str());
+                // The pools through attention over each layer: alloc_kv zeroes the pool, so the
+                // layers differ only where the two paths stored this step's K and V.
+                rl::tensor a1 = g.poisoned(n, qw), a2 = g.poisoned(n, qw);
+                const float scale = 1.f / std::sqrt(float(c.head_dim));
+                g.be->attention(0, q1, a1, c.n_heads, c.n_kv, c.head_dim, scale);
+                g.be->attention(1, q2, a2, c.n_heads, c.n_kv, c.head_dim, scale);
+                const vec a = g.get(a1), b = g.get(a2);
+                bool finite = true;
+                for (float f : a) finite = finite && std::isfinite(f);
+                QVERIFY2(finite, ("attention over the fused store is not finite, " + tag).c_str());
+                QVERIFY2(a == b, ("fused and unfused KV differ, " + tag).c_str());
+            }
+    }
 };
 
 RL_TEST_MAIN(TestGpuFused, gemvEveryRowCount, gemvRefusesWhatItCannotDo, backendFusedProducts, backendResidualEnds,
-             ropeKvStoreEqualsUnfused)
+             ropeKvStoreEqualsUnfused, normQkvRopeStoreEqualsUnfused)
 #include "test_gpu_fused.moc"

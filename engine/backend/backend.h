@@ -144,6 +144,15 @@ public:
         rope(k, rk);
         kv_store(layer, k, v);
     }
+    /// norm_matmuls(x, norm_w, eps, xn, {wq, wk, wv}, {q, k, v}), then rope_kv_store(layer, q, k,
+    /// v, rq, rk): a layer's attention input in one call, so a fusing backend can rotate and store
+    /// in the products' epilogue (no bias may come between).
+    virtual void norm_qkv_rope_kv_store(int layer, const tensor& x, const tensor& norm_w, float eps, tensor& xn,
+                                        std::span<const tensor* const> w, std::span<tensor* const> out,
+                                        const rope_params& rq, const rope_params& rk) {
+        norm_matmuls(x, norm_w, eps, xn, w, out);
+        rope_kv_store(layer, *out[0], *out[1], *out[2], rq, rk);
+    }
     virtual void rope(tensor& x /*[n, n_heads*head_dim]*/, const rope_params& p) = 0;
     /// Writes this step's K and V rows ([n, n_kv_heads*head_dim]) into the pool at their positions.
     virtual void kv_store(int layer, const tensor& k, const tensor& v) = 0;

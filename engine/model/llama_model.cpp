@@ -211,15 +211,19 @@ void llama_model::run_ops(const step_input& in) {
         const layer_weights& L = layers_[size_t(l)];
         const tensor* qkv_w[] = {&L.wq, &L.wk, &L.wv};
         tensor* qkv_out[] = {&q, &k, &v};
-        if (fused) be_.norm_matmuls(x, L.attn_norm, cfg_.norm_eps, xn, qkv_w, qkv_out);
-        else be_.matmuls(xn, qkv_w, qkv_out);  // xn holds rms_norm(x) * attn_norm here
-        // q [n, q_dim], k and v [n, kv_dim]
-        if (cfg_.qkv_bias) {
-            be_.add_bias(q, L.bq);
-            be_.add_bias(k, L.bk);
-            be_.add_bias(v, L.bv);
+        // q [n, q_dim], k and v [n, kv_dim]; then q rotated, rotated k and v into the pool
+        if (fused && !cfg_.qkv_bias) {
+            be_.norm_qkv_rope_kv_store(l, x, L.attn_norm, cfg_.norm_eps, xn, qkv_w, qkv_out, rq, rk);
+        } else {
+            if (fused) be_.norm_matmuls(x, L.attn_norm, cfg_.norm_eps, xn, qkv_w, qkv_out);
+            else be_.matmuls(xn, qkv_w, qkv_out);  // xn holds rms_norm(x) * attn_norm here
+            if (cfg_.qkv_bias) {
+                be_.add_bias(q, L.bq);
+                be_.add_bias(k, L.bk);
+                be_.add_bias(v, L.bv);
+            }
+            be_.rope_kv_store(l, q, k, v, rq, rk);
         }
-        be_.rope_kv_store(l, q, k, v, rq, rk);  // q rotated; rotated k and v into the pool
         be_.attention(l, q, attn, cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim, scale);  // [n, q_dim]
         if (fused) {
             be_.matmul_add(attn, L.wo, proj, x);  // x += attn . wo^T
