@@ -200,6 +200,16 @@ __global__ void __launch_bounds__(warps * 32) gemv_kernel(const gemv_params p) {
         x = reinterpret_cast<const uint16_t*>(xs_raw);
     }
     if (!active) return;
+    // The residual add's operand, loaded now so its round trip overlaps the dot products instead
+    // of trailing them (each element is read and written by this warp's lane 0 only).
+    [[maybe_unused]] float res[R][N];
+    if constexpr (Out == out_add_f32) {
+#pragma unroll
+        for (int r = 0; r < R; ++r)
+#pragma unroll
+            for (int i = 0; i < N; ++i)
+                res[r][i] = lane == 0 && wr[r] && i < p.n ? static_cast<const float*>(orow[r])[int64_t(i) * om[r] + ocol[r]] : 0.f;
+    }
 
     float acc[R][N];
 #pragma unroll
@@ -264,7 +274,7 @@ __global__ void __launch_bounds__(warps * 32) gemv_kernel(const gemv_params p) {
                 if (lane == 0 && wr[r]) {
                     const int64_t o = int64_t(i) * om[r] + ocol[r];
                     if constexpr (Out == out_f32) static_cast<float*>(orow[r])[o] = s;
-                    else if constexpr (Out == out_add_f32) static_cast<float*>(orow[r])[o] += bf16_to_f32(f32_to_bf16(s));
+                    else if constexpr (Out == out_add_f32) static_cast<float*>(orow[r])[o] = res[r][i] + bf16_to_f32(f32_to_bf16(s));
                     else static_cast<uint16_t*>(orow[r])[o] = f32_to_bf16(s);
                 }
             }

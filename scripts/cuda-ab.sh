@@ -2,7 +2,7 @@
 # cuda-ab.sh: a same-machine A/B of one source file. With build-gpu configured (after
 # cuda-perf-check.sh build or gpu-check), builds ridgeline-bench from the working tree (B) and
 # runs each bench command; swaps in OLD for FILE (A), rebuilds, runs them again; puts FILE back
-# and rebuilds. The lent GPUs differ by ~6-7% between machines, so only pairs from one call compare.
+# and rebuilds (not with AB_NO_REBUILD=1). The lent GPUs differ by ~6-7% between machines, so only pairs from one call compare.
 #   usage: scripts/cuda-ab.sh FILE OLD 'BENCH ARGS' ['BENCH ARGS' ...]
 #   e.g.   scripts/cuda-ab.sh kernels/attention_decode.cu .carry-old/attention_decode.cu \
 #            'decode --model synthetic:smollm2-135m --backend cuda --batch 1,2 --context 256 --steps 32'
@@ -20,4 +20,4 @@ tag=B bench "$@"
 cp "$old" "$file"
 tag=A bench "$@"
 cp /tmp/ab-new "$file"
-cmake --build $b --target ridgeline-bench >/dev/null 2>&1 || echo "rebuild of B failed"
+[ "${AB_NO_REBUILD:-0}" = 1 ] || cmake --build $b --target ridgeline-bench >/dev/null 2>&1 || echo "rebuild of B failed"
