@@ -8,13 +8,13 @@
 // Latency, not bandwidth, bounds this kernel at small batch (a SmolLM2 step reads ~200 KB of KV
 // per layer), so the loads are ordered to shorten the chain of dependent round trips: the step's
 // metadata and block-table entries are read before pdl_wait (the host wrote them before the
-// step's first kernel), and each tile's K row and its first value rows are issued together, so
-// a tile costs one round trip, not one for K and one per batch of V rows.
+// step's first kernel), and each tile's K row (up to 64 dims) and its first value rows are issued
+// together, so at head_dim 64 a tile costs one round trip, not one for K and one per batch of V.
 // Split-K: at small batch (rows x kv heads far below the SM count) blockIdx.z also picks one of
 // n_split slices of the context. The graph of a batch size is recorded once while contexts grow,
-// so the slices are sized in the kernel: whole tiles, at least n_warps per slice while the
-// context allows (a one-tile slice idles 3 warps and adds a partial to merge), at most n_split
-// slices; unused slices exit at once, and a context of one slice is written directly. Each slice
+// so the slices are sized in the kernel: whole tiles, about n_warps or more per slice (a one-tile
+// slice idles 3 warps and adds a partial to merge; 5 tiles go 3 + 2), at most n_split slices;
+// unused slices exit at once, and a context of one slice is written directly. Each slice
 // writes its partial (max, sum, unnormalised output) to a workspace and counts itself in on a
 // per-(row, head chunk) counter; the last to arrive merges the partials and resets the counter
 // (a separate merge kernel cost one more launch per layer).
@@ -74,11 +74,13 @@ __device__ __forceinline__ float raw_at(const raw_bf16<N>& r, int t) {
 }
 
 // How much of a tile is loaded in its first round trip: kp 16-byte chunks of the lane's K row
-// (all of it up to head_dim 128) and the first vp V rows; the rest follows in batches of vr rows.
+// (all of it at head_dim 64, the first 64 dims up to 128) and the first vp V rows; the rest
+// follows in batches (K chunks as the scores need them, V in vr rows).
 // Only the split kernel (small batch: latency-bound, few CTAs per SM) preloads, all 32 V rows at
 // head_dim 64; the unsplit one (large batch) loads as it goes and keeps its registers for
-// occupancy (66 at head_dim 64, 4 heads; a preloading version needed 104). Sized so no
-// instantiation spills (-Xptxas -v).
+// occupancy (64 at head_dim 64, 4 heads; a preloading version needed 104). Sized so no
+// instantiation spills (-Xptxas -v, nvcc 13.0) but the split one at head_dim 128 with 2 heads
+// (12 bytes).
 template <int D, bool Split>
 struct tile_shape {
     static constexpr int dpl = D / 32;  // output dims per lane
@@ -116,6 +118,7 @@ __device__ void merge_if_last(const float* base, int gn, int n_split, int n_used
     __threadfence();
     constexpr int ms = attention_decode_max_splits;
     static_assert(GP * ms <= n_warps * 32, "one thread per (head, slice) weight");
+    static_assert((ms & (ms - 1)) == 0, "the xor reduction below spans ms lanes");
     const int t = threadIdx.x, h = t / ms, s = t % ms;
     float m = -INFINITY, l = 0.f;
     if (h < gn && s < n_used) {
@@ -126,11 +129,11 @@ __device__ void merge_if_last(const float* base, int gn, int n_split, int n_used
     float mx = m;
 #pragma unroll
     for (int o = ms / 2; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xFFFFFFFFu, mx, o));
-    const float f = s < n_used ? exp2f(m - mx) : 0.f;
+    const float f = h < gn && s < n_used ? exp2f(m - mx) : 0.f;  // heads past gn: 0, not NaN
     float lf = l * f;
 #pragma unroll
     for (int o = ms / 2; o > 0; o >>= 1) lf += __shfl_xor_sync(0xFFFFFFFFu, lf, o);
-    if (h < GP) {
+    if (h < gn) {
         w_s[h][s] = f;
         if (s == 0) inv_l[h] = 1.f / lf;
     }

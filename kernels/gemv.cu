@@ -320,6 +320,10 @@ bool gemv_bf16_supported(const uint16_t* x, const gemv_segment* segs, int n_seg,
             ends.rope_dim % 2 != 0 || ends.rope_dim > hd || !kv.k || !kv.v || kv.block_size <= 0)
             return false;
         if (segs[0].m % hd != 0 || segs[1].m != kw || segs[2].m != kw) return false;
+        auto aligned4 = [](const void* q) { return (reinterpret_cast<uintptr_t>(q) & 3u) == 0; };
+        if (!aligned4(kv.k) || !aligned4(kv.v) || !aligned4(segs[0].out) || !aligned4(segs[1].out) ||
+            !aligned4(segs[2].out))
+            return false;
         if (!st.positions || !st.row_seq || !st.seq_table || !st.block_tables || st.n_tokens != n) return false;
     }
     if (ends.add_to_out && n_seg != 1) return false;

@@ -122,7 +122,8 @@ void kv_store_bf16(const uint16_t* k, const uint16_t* v, const paged_kv& kv, con
 /// Attention of single-token rows (decode): rows[n_rows] are batch rows, each attending to
 /// positions 0..positions[row] of its sequence. q, out [n_tokens, n_heads*head_dim].
 /// head_dim in {64, 96, 128, 256}; n_heads a multiple of kv.n_kv_heads.
-/// n_split > 1 splits every row's context into that many slices (more CTAs at small batch) and
+/// n_split > 1 splits every row's context into at most that many slices of whole 32-key tiles
+/// (more CTAs at small batch; the kernel sizes them from the context, unused ones exit) and
 /// needs ws with attention_decode_ws_floats(...) floats and n_rows * n_heads int counters that
 /// are zero before the first launch (each launch leaves them zero); attention_decode_splits picks
 /// n_split from the batch shape alone (so a recorded graph stays valid as contexts grow).
@@ -164,8 +165,10 @@ struct gemv_segment {
 /// segment, f32 out): out += bf16(product) instead of out = product, as add would.
 /// rope_inv_freq (device, [rope_dim/2]; three segments q, k, v with bf16 out, rope on adjacent
 /// pairs (2i, 2i+1), i.e. not neox): q and k rows rotate by each batch row's position in step as
-/// rope_bf16 would, and k and v rows also go into kv at the row's slot, as rope_kv_store_bf16:
-/// decode's rope and KV store ride in the q/k/v product's epilogue.
+/// rope_bf16 would, and k and v rows also go into kv at the row's slot, as rope_kv_store_bf16
+/// (which leaves k unrotated; here the k output holds the rotated rows): decode's rope and KV
+/// store ride in the q/k/v product's epilogue. Outputs and pool 4-byte aligned (pairs are stored
+/// as one 32-bit word).
 struct gemv_ends {
     const float* norm_x = nullptr;
     const void* norm_w = nullptr;

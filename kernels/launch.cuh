@@ -4,8 +4,13 @@
 // With PDL a kernel asks for its successor to be launched at once (pdl_trigger), and the
 // successor's blocks sit in pdl_wait until the predecessor has completed and its writes are
 // visible. So every kernel launched through rl::kernels::launch must call pdl_wait() before it
-// touches global memory; after that nothing changes for correctness (the wait is a full
-// completion barrier, and transitive along the chain). Off below sm_90 and with RIDGELINE_PDL=0.
+// touches global memory that an earlier kernel writes; after that nothing changes for correctness
+// (the wait is a full completion barrier, and transitive along the chain). The one exception,
+// relied on to take round trips off the chain: what the host copies onto the stream (the step
+// metadata of set_step, rope frequencies, weights) may be read before the wait, because a copy
+// waits for every earlier kernel and every kernel after it starts after it completed. It would
+// break if a kernel ever wrote those buffers, or a copy went to another stream. Off below sm_90
+// and with RIDGELINE_PDL=0.
 #pragma once
 #include "common.cuh"
 

@@ -353,7 +353,7 @@ private slots:
     }
 
     // Long decode contexts at batch 1 and 3: the kernel sizes its slices from each context (at
-    // 9:3, 3,001 keys use 14 of 16 slices of 7 tiles, 513 keys 5 slices of 4 tiles, 20 keys one
+    // 9:3, 3,001 keys use all 16 slices of 6 tiles, 513 keys 5 slices of 4 tiles, 20 keys one
     // slice written without a merge; at 32:8, 1,101 keys use 9 slices of 4 tiles).
     void attentionLongSplits() {
         GPU_OR_SKIP();
