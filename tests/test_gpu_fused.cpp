@@ -47,6 +47,23 @@ std::vector<double> ref_glu(const std::vector<double>& gate, const std::vector<d
     return r;
 }
 
+// Attention over pool layer 0 with q0 and over layer 1 with q1 must agree bit for bit (and be
+// finite): the check that two ways of storing this step's K/V left identical pools (alloc_kv
+// zeroes the pool, so the layers differ only where the step stored K and V).
+void expect_same_pools(gpu& g, const rl::tensor& q0, const rl::tensor& q1, int n_heads, int n_kv, int head_dim,
+                       const std::string& tag) {
+    const int64_t n = q0.rows, qw = int64_t(n_heads) * head_dim;
+    rl::tensor o0 = g.poisoned(n, qw), o1 = g.poisoned(n, qw);
+    const float scale = 1.f / std::sqrt(float(head_dim));
+    g.be->attention(0, q0, o0, n_heads, n_kv, head_dim, scale);
+    g.be->attention(1, q1, o1, n_heads, n_kv, head_dim, scale);
+    const vec a = g.get(o0), b = g.get(o1);
+    bool finite = true;
+    for (float f : a) finite = finite && std::isfinite(f);
+    QVERIFY2(finite, ("attention over the fused store is not finite, " + tag).c_str());
+    QVERIFY2(a == b, ("fused and unfused KV differ, " + tag).c_str());
+}
+
 } // namespace
 
 class TestGpuFused : public QObject {
@@ -224,18 +241,11 @@ private slots:
             g.be->rope(k2, rk);
             g.be->kv_store(1, k2, v2);
             QVERIFY(g.get(q1) == g.get(q2));
-            // The stored K/V, read back through attention over each layer: identical pools give
-            // identical outputs (the second sequence reads only its own new token's slot).
-            rl::tensor o1 = g.poisoned(n, qw), o2 = g.poisoned(n, qw);
-            const float scale = 1.f / std::sqrt(float(c.head_dim));
-            g.be->attention(0, q1, o1, c.n_heads, c.n_kv, c.head_dim, scale);
-            g.be->attention(1, q2, o2, c.n_heads, c.n_kv, c.head_dim, scale);
-            const vec a = g.get(o1), b = g.get(o2);
-            bool finite = true;
-            for (float f : a) finite = finite && std::isfinite(f);
-            QVERIFY2(finite, "attention over the fused store wrote a non-finite value");
-            QVERIFY2(a == b, ("fused and unfused KV differ for h" + std::to_string(c.n_heads) + " d" +
-                              std::to_string(c.head_dim) + " rope " + std::to_string(c.rope_dim)).c_str());
+            // The stored K/V, read back through attention over each layer (the second sequence
+            // reads only its own new token's slot).
+            expect_same_pools(g, q1, q2, c.n_heads, c.n_kv, c.head_dim,
+                              "h" + std::to_string(c.n_heads) + " d" + std::to_string(c.head_dim) + " rope " +
+                                  std::to_string(c.rope_dim));
         }
     }
 
@@ -282,17 +292,7 @@ private slots:
                 const std::string tag = "h" + std::to_string(c.n_heads) + " d" + std::to_string(c.head_dim) + " n" +
                                         std::to_string(n);
                 QVERIFY2(g.get(q1) == g.get(q2), ("rotated q differs, " + tag).c_str());
-                // The pools through attention over each layer: alloc_kv zeroes the pool, so the
-                // layers differ only where the two paths stored this step's K and V.
-                rl::tensor a1 = g.poisoned(n, qw), a2 = g.poisoned(n, qw);
-                const float scale = 1.f / std::sqrt(float(c.head_dim));
-                g.be->attention(0, q1, a1, c.n_heads, c.n_kv, c.head_dim, scale);
-                g.be->attention(1, q2, a2, c.n_heads, c.n_kv, c.head_dim, scale);
-                const vec a = g.get(a1), b = g.get(a2);
-                bool finite = true;
-                for (float f : a) finite = finite && std::isfinite(f);
-                QVERIFY2(finite, ("attention over the fused store is not finite, " + tag).c_str());
-                QVERIFY2(a == b, ("fused and unfused KV differ, " + tag).c_str());
+                expect_same_pools(g, q1, q2, c.n_heads, c.n_kv, c.head_dim, tag);
             }
     }
 };
