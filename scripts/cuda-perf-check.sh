@@ -53,10 +53,12 @@ elif [ "$phase" = build ]; then
   for t in test_gpu_fused test_gpu_kernels; do
     echo "== memcheck $t"; timeout 120 compute-sanitizer --tool memcheck --error-exitcode 3 $b/tests/$t >"$out/memcheck-$t.log" 2>&1; echo "rc=$?"; tail -1 "$out/memcheck-$t.log"
   done
-  # The decode fusions against their switches: residual ends off (norm/add kernels), gemv off.
+  # The decode fusions against their switches: residual ends off (norm/add kernels), rope + KV
+  # store as its own kernel.
   s=synthetic:smollm2-135m l=synthetic:llama3-8b
   run $bench decode --model $s --backend cuda --batch 1,2,4,8,64,256 --context 256 --steps 32 --json "$out/decode-smollm2-synth.json"
   RIDGELINE_FUSE_RESIDUAL=0 run $bench decode --model $s --backend cuda --batch 1,2 --context 256 --steps 32
+  RIDGELINE_FUSE_ROPE=0 run $bench decode --model $s --backend cuda --batch 1,2 --context 256 --steps 32
   run $bench decode --model $l --backend cuda --batch 1,2,4,8,64 --context 256 --steps 16 --json "$out/decode-llama3-8b.json"
   RIDGELINE_FUSE_RESIDUAL=0 run $bench decode --model $l --backend cuda --batch 1,2 --context 256 --steps 16
   run $bench prefill --model $l --backend cuda --batch 1 --context 2048 --steps 3 --json "$out/prefill-llama3-8b.json"
