@@ -189,6 +189,13 @@ __global__ void __launch_bounds__(n_warps * 32)
     int slot = slot_of(tile);
     pdl_wait();
 
+    // V row of the tile's key j (whose slot lane j holds in sl), read by the whole warp; zero past
+    // the context.
+    auto v_row = [&](int sl, int j) {
+        const int sj = __shfl_sync(0xFFFFFFFFu, sl, j);
+        return sj >= 0 ? load_raw<dpl>(kv.v + int64_t(sj) * tok_stride + int64_t(kvh) * D + lane * dpl)
+                       : zero_raw<dpl>();
+    };
     // A tile's first round trip: the lane's K row (kp chunks) and V rows 0 .. vp-1 (warp-wide).
     uint4 kraw[S::kp > 0 ? S::kp : 1];
     raw_bf16<dpl> vraw[S::vp > 0 ? S::vp : 1];
@@ -198,11 +205,7 @@ __global__ void __launch_bounds__(n_warps * 32)
         for (int c = 0; c < S::kp; ++c)
             kraw[c] = sl >= 0 ? *reinterpret_cast<const uint4*>(kr + 8 * c) : make_uint4(0u, 0u, 0u, 0u);
 #pragma unroll
-        for (int u = 0; u < S::vp; ++u) {
-            const int sj = __shfl_sync(0xFFFFFFFFu, sl, u);
-            vraw[u] = sj >= 0 ? load_raw<dpl>(kv.v + int64_t(sj) * tok_stride + int64_t(kvh) * D + lane * dpl)
-                              : zero_raw<dpl>();
-        }
+        for (int u = 0; u < S::vp; ++u) vraw[u] = v_row(sl, u);
     };
     if (tile < t_end) load_tile(slot);
     for (int i = threadIdx.x; i < GP * D; i += blockDim.x) {
@@ -231,9 +234,7 @@ __global__ void __launch_bounds__(n_warps * 32)
         for (int c = 0; c < S::kc; ++c) {
             float kf[8];
             if (c < S::kp) {
-                const uint32_t w[4] = {kraw[c].x, kraw[c].y, kraw[c].z, kraw[c].w};
-#pragma unroll
-                for (int i = 0; i < 4; ++i) kf[2 * i] = __uint_as_float(w[i] << 16), kf[2 * i + 1] = __uint_as_float(w[i] & 0xFFFF0000u);
+                widen8_bf16(kraw[c], kf);
             } else if (valid) {
                 load8_bf16(kr + 8 * c, kf);
             } else {
@@ -259,32 +260,25 @@ __global__ void __launch_bounds__(n_warps * 32)
 #pragma unroll
             for (int t = 0; t < dpl; ++t) o[h][t] *= alpha;
         }
-        // o += p_j * v_j: lane j broadcasts its weights; V rows past the context are zero.
-#pragma unroll
-        for (int u = 0; u < S::vp; ++u)
+        // o += p_j * v_j: lane j broadcasts its weights; V rows past the context are zero. The
+        // preloaded rows first, then the rest in batches of vr (j0 + u stays below 32: vr | 32).
+        auto add_v = [&](const raw_bf16<dpl>& v, int j) {
 #pragma unroll
             for (int h = 0; h < GP; ++h) {
-                const float pj = __shfl_sync(0xFFFFFFFFu, p[h], u);
+                const float pj = __shfl_sync(0xFFFFFFFFu, p[h], j);
 #pragma unroll
-                for (int t = 0; t < dpl; ++t) o[h][t] += pj * raw_at<dpl>(vraw[u], t);
+                for (int t = 0; t < dpl; ++t) o[h][t] += pj * raw_at<dpl>(v, t);
             }
+        };
+#pragma unroll
+        for (int u = 0; u < S::vp; ++u) add_v(vraw[u], u);
         const int n_valid = min(32, ctx - tile * 32);
         for (int j0 = S::vp; j0 < n_valid; j0 += S::vr) {
             raw_bf16<dpl> vv[S::vr];
 #pragma unroll
-            for (int u = 0; u < S::vr; ++u) {
-                const int sj = __shfl_sync(0xFFFFFFFFu, slot, (j0 + u) & 31);
-                vv[u] = sj >= 0 && j0 + u < 32 ? load_raw<dpl>(kv.v + int64_t(sj) * tok_stride + int64_t(kvh) * D + lane * dpl)
-                                               : zero_raw<dpl>();
-            }
+            for (int u = 0; u < S::vr; ++u) vv[u] = v_row(slot, j0 + u);
 #pragma unroll
-            for (int u = 0; u < S::vr; ++u)
-#pragma unroll
-                for (int h = 0; h < GP; ++h) {
-                    const float pj = __shfl_sync(0xFFFFFFFFu, p[h], (j0 + u) & 31);
-#pragma unroll
-                    for (int t = 0; t < dpl; ++t) o[h][t] += pj * raw_at<dpl>(vv[u], t);
-                }
+            for (int u = 0; u < S::vr; ++u) add_v(vv[u], j0 + u);
         }
         slot = next_slot;
         if (tile + n_warps < t_end) load_tile(slot);

@@ -10,15 +10,19 @@ namespace rl::kernels {
 __device__ __forceinline__ float bf16_to_f32(uint16_t b) { return __uint_as_float(uint32_t(b) << 16); }
 __device__ __forceinline__ uint16_t f32_to_bf16(float f) { return __bfloat16_as_ushort(__float2bfloat16_rn(f)); }
 
-// 8 consecutive bf16 (16 bytes, p must be 16-byte aligned) -> 8 floats.
-__device__ __forceinline__ void load8_bf16(const uint16_t* p, float (&v)[8]) {
-    const uint4 raw = *reinterpret_cast<const uint4*>(p);
+// 8 bf16 held raw in 16 bytes (as loaded) -> 8 floats.
+__device__ __forceinline__ void widen8_bf16(const uint4 raw, float (&v)[8]) {
     const uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
         v[2 * i] = __uint_as_float(w[i] << 16);
         v[2 * i + 1] = __uint_as_float(w[i] & 0xFFFF0000u);
     }
+}
+
+// 8 consecutive bf16 (16 bytes, p must be 16-byte aligned) -> 8 floats.
+__device__ __forceinline__ void load8_bf16(const uint16_t* p, float (&v)[8]) {
+    widen8_bf16(*reinterpret_cast<const uint4*>(p), v);
 }
 
 // 8 consecutive floats (p 16-byte aligned) -> v, in two 16-byte loads.

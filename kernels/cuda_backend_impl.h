@@ -100,6 +100,7 @@ public:
 
 private:
     void use_device() const { RL_CUDA_CHECK(cudaSetDevice(device_)); }
+    bool rope_fits_pool(const rope_params& rq, const rope_params& rk) const;  // cuda_fused.cpp
     void* device_alloc(size_t bytes, const std::string& what);
     void free_all() noexcept;
     void check_step_kv(int layer);  // validates this step's block tables against the pool

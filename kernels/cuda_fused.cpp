@@ -3,7 +3,8 @@
 // silu(gate) * up), rope of q and k fuses with the KV store. Larger batches take the unfused
 // path (cuBLASLt, separate kernels); matmul() is matmuls() of one weight. At 1-2 rows the GEMVs
 // also take over the residual stream's RMSNorm (prologue) and adds (epilogue), and the q/k/v
-// product also rope and the KV store (epilogue), so a SmolLM2 decode layer is 5 kernels (~15 unfused). Numerics match the unfused ops (tests/test_gpu_fused.cpp).
+// product also rope and the KV store (epilogue), so a SmolLM2 decode layer is 5 kernels (~15
+// unfused). Numerics match the unfused ops (tests/test_gpu_fused.cpp).
 #include "cuda_backend_impl.h"
 
 #include <cstdint>
@@ -131,16 +132,21 @@ void cuda_backend::gate_up_silu(const tensor& x, const tensor& w_gate, const ten
     backend::gate_up_silu(x, w_gate, w_up, gate, up, act);
 }
 
+bool cuda_backend::rope_fits_pool(const rope_params& rq, const rope_params& rk) const {
+    // The one rope of q and k that the fused kernels apply: same frequencies, dims and pairing,
+    // heads of the pool's head_dim, k with the pool's kv heads.
+    return rq.inv_freq && rk.inv_freq && *rq.inv_freq == *rk.inv_freq && rq.rope_dim == rk.rope_dim &&
+           rq.neox == rk.neox && rq.head_dim == kv_.head_dim && rk.head_dim == kv_.head_dim &&
+           rk.n_heads == kv_.n_kv_heads;
+}
+
 void cuda_backend::rope_kv_store(int layer, tensor& q, tensor& k, const tensor& v, const rope_params& rq,
                                  const rope_params& rk) {
     check_rope(q, rq);
     check_rope(k, rk);
     check_bf16(v, "kv_store v");
     check_step_kv(layer);
-    const bool same = rq.inv_freq && rk.inv_freq && *rq.inv_freq == *rk.inv_freq && rq.rope_dim == rk.rope_dim &&
-                      rq.neox == rk.neox && rq.head_dim == kv_.head_dim && rk.head_dim == kv_.head_dim &&
-                      rk.n_heads == kv_.n_kv_heads;
-    if (!same) return backend::rope_kv_store(layer, q, k, v, rq, rk);  // unusual shapes: the unfused ops
+    if (!rope_fits_pool(rq, rk)) return backend::rope_kv_store(layer, q, k, v, rq, rk);  // unusual shapes: the unfused ops
     const int64_t w = int64_t(kv_.n_kv_heads) * kv_.head_dim;
     RL_CHECK(v.rows == k.rows && v.cols == w, "kv_store: k " + shape(k) + ", v " + shape(v) + " for a pool of " +
                                                   std::to_string(kv_.n_kv_heads) + " kv heads x " +
@@ -161,10 +167,8 @@ void cuda_backend::norm_qkv_rope_kv_store(int layer, const tensor& x, const tens
         kernels::gemv_segment segs[kernels::gemv_max_segments];
         bool out_f32 = false;
         product_segments(x, w, out, segs, out_f32);
-        // The rope of q and k alike, on adjacent pairs (neox pairs span two warps), kv's head_dim.
-        const bool fits = !rq.neox && !rk.neox && *rq.inv_freq == *rk.inv_freq && rq.rope_dim == rk.rope_dim &&
-                          rq.head_dim == kv_.head_dim && rk.head_dim == kv_.head_dim && rk.n_heads == kv_.n_kv_heads;
-        if (fits && !out_f32) {
+        // Also on adjacent pairs: neox pairs (i, i + half) would span two warps.
+        if (rope_fits_pool(rq, rk) && !rq.neox && !out_f32) {
             upload_inv_freq(*rq.inv_freq);
             e.rope_inv_freq = inv_freq_d_;
             e.rope_dim = rq.rope_dim;

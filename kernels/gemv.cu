@@ -48,7 +48,7 @@ struct gemv_params {
     float eps;
     // Rope + KV store epilogue (out_rope_kv).
     const float* inv_freq;
-    int rope_half, head_dim;
+    int rope_half;
     paged_kv kv;
     step_meta st;
 };
@@ -62,15 +62,6 @@ __device__ __forceinline__ uint4 ld_stream(const uint16_t* p) {
         : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
         : "l"(p));
     return r;
-}
-
-__device__ __forceinline__ void widen(const uint4 raw, float (&v)[8]) {
-    const uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-        v[2 * i] = __uint_as_float(w[i] << 16);
-        v[2 * i + 1] = __uint_as_float(w[i] & 0xFFFF0000u);
-    }
 }
 
 __device__ __forceinline__ uint4 ld_weight(const uint16_t* w, int c, int k) {
@@ -122,13 +113,7 @@ __device__ void norm_rows(const gemv_params& p, uint16_t* xs) {
 __device__ __forceinline__ void rope_kv_pair(const paged_kv& kv, int seg, bool rotate, float freq, int pos,
                                              int64_t slot, int col, uint16_t* out, float s0, float s1) {
     float a = bf16_to_f32(f32_to_bf16(s0)), b = bf16_to_f32(f32_to_bf16(s1));
-    if (seg < 2 && rotate) {
-        float sn, cs;
-        rope_sincos(pos, freq, &sn, &cs);
-        const float a2 = a * cs - b * sn;
-        b = a * sn + b * cs;
-        a = a2;
-    }
+    if (seg < 2 && rotate) rope_rotate(pos, freq, a, b);
     const uint32_t pair = uint32_t(f32_to_bf16(a)) | (uint32_t(f32_to_bf16(b)) << 16);
     *reinterpret_cast<uint32_t*>(out + col) = pair;
     if (seg > 0 && slot >= 0) *reinterpret_cast<uint32_t*>((seg == 1 ? kv.k : kv.v) + slot + col) = pair;
@@ -188,7 +173,7 @@ __global__ void __launch_bounds__(warps * 32) gemv_kernel(const gemv_params p) {
         }
 #pragma unroll
         for (int r = 0; r < R; r += 2) {
-            const int d = wr[r] ? ocol[r] % p.head_dim : 0;
+            const int d = wr[r] ? ocol[r] % p.kv.head_dim : 0;
             rfreq[r / 2] = d < 2 * p.rope_half ? p.inv_freq[d / 2] : 0.f;
         }
     }
@@ -229,13 +214,13 @@ __global__ void __launch_bounds__(warps * 32) gemv_kernel(const gemv_params p) {
             if (c >= p.k) break;
             float wf[R][8];
 #pragma unroll
-            for (int r = 0; r < R; ++r) widen(raw[u][r], wf[r]);
+            for (int r = 0; r < R; ++r) widen8_bf16(raw[u][r], wf[r]);
 #pragma unroll
             for (int i = 0; i < N; ++i) {
                 if (i >= p.n) break;
                 float xf[8];
                 const uint4* xp = reinterpret_cast<const uint4*>(x + int64_t(i) * p.k + c);
-                widen(Norm ? *xp : __ldg(xp), xf);
+                widen8_bf16(Norm ? *xp : __ldg(xp), xf);
 #pragma unroll
                 for (int r = 0; r < R; ++r)
 #pragma unroll
@@ -261,7 +246,7 @@ __global__ void __launch_bounds__(warps * 32) gemv_kernel(const gemv_params p) {
                 if (i >= p.n) break;
                 const float s0 = warp_sum(acc[r][i]), s1 = warp_sum(acc[r + 1][i]);
                 if (lane == 0 && wr[r])
-                    rope_kv_pair(p.kv, oseg[r], ocol[r] % p.head_dim < 2 * p.rope_half, rfreq[r / 2], rpos[i],
+                    rope_kv_pair(p.kv, oseg[r], ocol[r] % p.kv.head_dim < 2 * p.rope_half, rfreq[r / 2], rpos[i],
                                  rslot[i], ocol[r], static_cast<uint16_t*>(orow[r]) + int64_t(i) * om[r], s0, s1);
             }
     } else {
@@ -360,7 +345,6 @@ void gemv_bf16(const uint16_t* x, const gemv_segment* segs, int n_seg, int64_t n
     RL_CHECK(!ends.rope_inv_freq || !out_f32, "gemv_bf16: the rope + KV store end writes bf16");
     p.inv_freq = ends.rope_inv_freq;
     p.rope_half = ends.rope_dim / 2;
-    p.head_dim = ends.kv.head_dim;
     p.kv = ends.kv;
     p.st = ends.step;
     const int out = ends.rope_inv_freq ? int(out_rope_kv)

@@ -58,12 +58,11 @@ __global__ void rope_kv_store_kernel(uint16_t* __restrict__ q, const uint16_t* _
     if (head < n_heads) {
         uint16_t* x = q + (int64_t(row) * n_heads + head) * D;
         for (int i = threadIdx.x; i < half; i += blockDim.x) {
-            float sn, cs;
-            rope_sincos(pos, inv_freq[i], &sn, &cs);
             const int i0 = rope_lo(i, half, neox), i1 = rope_hi(i, half, neox);
-            const float a = bf16_to_f32(x[i0]), b = bf16_to_f32(x[i1]);
-            x[i0] = f32_to_bf16(a * cs - b * sn);
-            x[i1] = f32_to_bf16(a * sn + b * cs);
+            float a = bf16_to_f32(x[i0]), b = bf16_to_f32(x[i1]);
+            rope_rotate(pos, inv_freq[i], a, b);
+            x[i0] = f32_to_bf16(a);
+            x[i1] = f32_to_bf16(b);
         }
         return;
     }
@@ -72,12 +71,11 @@ __global__ void rope_kv_store_kernel(uint16_t* __restrict__ q, const uint16_t* _
     const int h = head - n_heads;
     const int64_t src = (int64_t(row) * kv.n_kv_heads + h) * D, dst = slot + int64_t(h) * D;
     for (int i = threadIdx.x; i < half; i += blockDim.x) {
-        float sn, cs;
-        rope_sincos(pos, inv_freq[i], &sn, &cs);
         const int i0 = rope_lo(i, half, neox), i1 = rope_hi(i, half, neox);
-        const float a = bf16_to_f32(k[src + i0]), b = bf16_to_f32(k[src + i1]);
-        kv.k[dst + i0] = f32_to_bf16(a * cs - b * sn);
-        kv.k[dst + i1] = f32_to_bf16(a * sn + b * cs);
+        float a = bf16_to_f32(k[src + i0]), b = bf16_to_f32(k[src + i1]);
+        rope_rotate(pos, inv_freq[i], a, b);
+        kv.k[dst + i0] = f32_to_bf16(a);
+        kv.k[dst + i1] = f32_to_bf16(b);
     }
     for (int e = 2 * half + threadIdx.x; e < D; e += blockDim.x) kv.k[dst + e] = k[src + e];  // past rope_dim
     for (int e = threadIdx.x; e < D; e += blockDim.x) kv.v[dst + e] = v[src + e];

@@ -23,13 +23,12 @@ __global__ void rope_kernel(uint16_t* __restrict__ x, int64_t rows, int n_heads,
     const int idx = blockIdx.y * blockDim.x + threadIdx.x;  // head * half + pair
     if (row >= rows || idx >= n_heads * half) return;
     const int h = idx / half, i = idx % half;
-    float sn, cs;
-    rope_sincos(positions[row], inv_freq[i], &sn, &cs);
     const int i0 = rope_lo(i, half, neox), i1 = rope_hi(i, half, neox);
     uint16_t* v = x + row * int64_t(n_heads) * head_dim + int64_t(h) * head_dim;
-    const float a = bf16_to_f32(v[i0]), b = bf16_to_f32(v[i1]);
-    v[i0] = f32_to_bf16(a * cs - b * sn);
-    v[i1] = f32_to_bf16(a * sn + b * cs);
+    float a = bf16_to_f32(v[i0]), b = bf16_to_f32(v[i1]);
+    rope_rotate(positions[row], inv_freq[i], a, b);
+    v[i0] = f32_to_bf16(a);
+    v[i1] = f32_to_bf16(b);
 }
 
 } // namespace

@@ -1,4 +1,5 @@
-// rope_math.cuh: the rotary angle shared by rope.cu and the fused rope + KV store (kv_store.cu).
+// rope_math.cuh: the rotary angle and rotation shared by rope.cu, the fused rope + KV store
+// (kv_store.cu) and the q/k/v GEMV's rope end (gemv.cu).
 // The angle pos * inv_freq and its reduction to [-pi, pi] are computed in fp64, like the CPU
 // reference: the angle reaches thousands of radians, where fp32 would lose ~1e-3 rad. The fast
 // fp32 sincos then runs on the small reduced angle (abs error ~1e-6, far under bf16's); a full
@@ -13,6 +14,15 @@ __device__ __forceinline__ void rope_sincos(int pos, float inv_freq, float* sn, 
     const double two_pi = 6.283185307179586, inv_two_pi = 0.15915494309189535;  // a multiply, not an fp64 divide
     const float r = float(th - rint(th * inv_two_pi) * two_pi);
     __sincosf(r, sn, cs);
+}
+
+// Rotates the pair (a, b) by the angle pos * inv_freq: every rope in the kernels (rope.cu, the
+// fused rope + KV store, the q/k/v GEMV's epilogue) goes through here, so they agree bit for bit.
+__device__ __forceinline__ void rope_rotate(int pos, float inv_freq, float& a, float& b) {
+    float sn, cs;
+    rope_sincos(pos, inv_freq, &sn, &cs);
+    const float r0 = a * cs - b * sn, r1 = a * sn + b * cs;
+    a = r0, b = r1;
 }
 
 // Indices of rotated pair i inside a head: neox rotates (i, i + half), otherwise (2i, 2i + 1).
