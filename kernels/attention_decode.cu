@@ -17,13 +17,17 @@
 // unused slices exit at once, and a context of one slice is written directly. Each slice
 // writes its partial (max, sum, unnormalised output) to a workspace and counts itself in on a
 // per-(row, head chunk) counter; the last to arrive merges the partials and resets the counter
-// (a separate merge kernel cost one more launch per layer).
+// (a separate merge kernel cost one more launch per layer). On Hopper the slices of one (row,
+// head chunk) instead form a thread-block cluster and merge through distributed shared memory
+// (cluster_merge; RIDGELINE_ATTN_CLUSTER=0 for the global path): no fence, counter or L2 trips.
 // Exercised by tests/test_gpu_kernels.cpp (decode and mixed steps, GQA 9:3, 32:8, 16:2, 4:4,
 // long contexts that use every slice).
 #include "bf16_vec.cuh"
 #include "common.cuh"
 #include "kernels.h"
 #include "launch.cuh"
+
+#include <cooperative_groups.h>
 
 #include <algorithm>
 #include <cmath>
@@ -150,19 +154,71 @@ __device__ void merge_if_last(const float* base, int gn, int n_split, int n_used
     if (threadIdx.x == 0) *counter = 0;
 }
 
-// Split: n_split > 1 (partials, counters and the last CTA's merge; compiled out otherwise, as the
-// merge's registers cost the unsplit kernel occupancy).
-template <int D, int GP, bool Split>
-__global__ void __launch_bounds__(n_warps * 32)
+// The cluster form of the merge (Mode split_cluster): the n_split CTAs of one (row, head chunk)
+// form a thread-block cluster, each leaves its state in its own shared memory (m_s, l_s and o_s
+// [GP][D]), and rank 0 reads the others' through distributed shared memory: no workspace, no
+// fence, no counter, no L2 round trips. Called by every thread of every CTA of the cluster
+// (including slices past the context: cluster barriers need them all).
+template <int D, int GP>
+__device__ void cluster_merge(const float* m_s, const float* l_s, const float* o_s, int gn, int n_used, uint16_t* out) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    namespace cg = cooperative_groups;
+    cg::cluster_group cl = cg::this_cluster();
+    __shared__ float w_s[GP][attention_decode_max_splits];
+    __shared__ float inv_l[GP];
+    cl.sync();  // every slice's state is in its shared memory
+    if (cl.block_rank() == 0) {
+        constexpr int ms = attention_decode_max_splits;
+        const int t = threadIdx.x, h = t / ms, r = t % ms;
+        float m = -INFINITY, l = 0.f;
+        if (h < gn && r < n_used) {
+            m = cl.map_shared_rank(m_s, r)[h];
+            l = cl.map_shared_rank(l_s, r)[h];
+        }
+        float mx = m;
+#pragma unroll
+        for (int o = ms / 2; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xFFFFFFFFu, mx, o));
+        const float f = r < n_used ? exp2f(m - mx) : 0.f;
+        float lf = l * f;
+#pragma unroll
+        for (int o = ms / 2; o > 0; o >>= 1) lf += __shfl_xor_sync(0xFFFFFFFFu, lf, o);
+        if (h < GP) {
+            w_s[h][r] = f;
+            if (r == 0) inv_l[h] = 1.f / lf;
+        }
+        __syncthreads();
+        for (int i = threadIdx.x; i < gn * D; i += blockDim.x) {
+            const int hh = i / D;
+            float o = 0.f;
+#pragma unroll
+            for (int k = 0; k < ms; ++k)
+                if (k < n_used) o += cl.map_shared_rank(o_s, k)[i] * w_s[hh][k];
+            out[i] = f32_to_bf16(o * inv_l[hh]);
+        }
+    }
+    cl.sync();  // rank 0 has read every slice's shared memory before any CTA exits
+#endif
+}
+
+// Mode: unsplit (one CTA per (row, head chunk)), split_global (slices merged through a global
+// workspace by the last CTA to arrive) or split_cluster (slices of a cluster merged through
+// distributed shared memory). The merges are compiled only into the split kernels, as their
+// registers cost the unsplit kernel occupancy.
+enum decode_mode { unsplit = 0, split_global = 1, split_cluster = 2 };
+
+template <int D, int GP, int Mode>
+__global__ void __launch_bounds__(n_warps * 32, Mode == unsplit ? 0 : 1)
     attention_decode_kernel(const uint16_t* __restrict__ q, uint16_t* __restrict__ out, paged_kv kv, step_meta st,
                             const int32_t* __restrict__ rows, int n_heads, int group, float scale_log2, int n_split,
                             float* __restrict__ ws, int* __restrict__ counters) {
     pdl_trigger();
+    constexpr bool Split = Mode != unsplit;
     using S = tile_shape<D, Split>;
     constexpr int dpl = S::dpl;
     __shared__ float q_s[GP][D];
     __shared__ float red_m[n_warps][GP], red_l[n_warps][GP];
     __shared__ float red_o[n_warps][GP][D];
+    __shared__ float cta_m[GP], cta_l[GP];  // split_cluster: this slice's state (its o in red_o[0])
 
     // Before pdl_wait: only what the host uploaded ahead of the step (see the header comment).
     const int row = rows[blockIdx.x];
@@ -174,7 +230,11 @@ __global__ void __launch_bounds__(n_warps * 32)
     const int n_tiles = (ctx + 31) / 32;
     const int per = Split ? slice_tiles(n_tiles, n_split) : n_tiles;
     const int n_used = (n_tiles + per - 1) / per;
-    if (split >= n_used) return;  // reads nothing the step's kernels write
+    if (split >= n_used) {  // reads nothing the step's kernels write
+        if constexpr (Mode == split_cluster)
+            if (n_used > 1) cluster_merge<D, GP>(cta_m, cta_l, &red_o[0][0][0], 0, n_used, nullptr);
+        return;
+    }
     const int t_end = min(n_tiles, (split + 1) * per);
     const int32_t* bt = st.block_tables + st.seq_table[st.row_seq[row]];
     const int64_t q_stride = int64_t(n_heads) * D;
@@ -297,7 +357,7 @@ __global__ void __launch_bounds__(n_warps * 32)
 #pragma unroll
         for (int t = 0; t < dpl; ++t) red_o[warp][h][lane * dpl + t] = o[h][t];
     __syncthreads();
-    float* part = Split ? ws + ((int64_t(blockIdx.x) * n_heads + h_first) * n_split + split) * part_floats(D) : nullptr;
+    float* part = Mode == split_global ? ws + ((int64_t(blockIdx.x) * n_heads + h_first) * n_split + split) * part_floats(D) : nullptr;
     const bool direct = !Split || n_used == 1;  // one slice: its state is the answer
     for (int i = threadIdx.x; i < gn * D; i += blockDim.x) {
         const int h = i / D, d = i % D;
@@ -313,29 +373,53 @@ __global__ void __launch_bounds__(n_warps * 32)
         }
         if (direct) {
             out[row * q_stride + int64_t(h_first + h) * D + d] = f32_to_bf16(O / L);
+        } else if (Mode == split_cluster) {
+            red_o[0][h][d] = O;  // only this thread reads or writes element (h, d) of red_o[.]
+            if (d == 0) cta_m[h] = M, cta_l[h] = L;
         } else {
             float* ph = part + int64_t(h) * n_split * part_floats(D);
             if (d == 0) ph[0] = M, ph[1] = L;
             ph[2 + d] = O;
         }
     }
-    if constexpr (Split)
+    if constexpr (Mode == split_cluster)
+        if (!direct) {
+            __syncthreads();  // cta_m, cta_l written by other threads of this CTA
+            cluster_merge<D, GP>(cta_m, cta_l, &red_o[0][0][0], gn, n_used, out + row * q_stride + int64_t(h_first) * D);
+        }
+    if constexpr (Mode == split_global)
         if (!direct)
             merge_if_last<D, GP>(part - int64_t(split) * part_floats(D), gn, n_split, n_used,
                                  counters + (int64_t(blockIdx.x) * gridDim.y + kvh) * (gridDim.z / n_split) + hc,
                                  out + row * q_stride + int64_t(h_first) * D);
 }
 
+// RIDGELINE_ATTN_CLUSTER=0 merges split-K slices through the global workspace instead.
+bool cluster_merge_enabled() {
+    static const bool on = env_switch_on("RIDGELINE_ATTN_CLUSTER");
+    return on;
+}
+
 template <int D, int GP>
 void launch_family(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& st, const int32_t* rows,
             int n_rows, int n_heads, int group, float scale_log2, int n_split, float* ws, int* cnt, cudaStream_t stream) {
     const dim3 grid{unsigned(n_rows), unsigned(kv.n_kv_heads), unsigned((group + GP - 1) / GP * n_split)};
-    if (n_split > 1)
-        launch(attention_decode_kernel<D, GP, true>, grid, n_warps * 32, 0, stream, q, out, kv, st, rows, n_heads, group,
-               scale_log2, n_split, ws, cnt);
-    else
-        launch(attention_decode_kernel<D, GP, false>, grid, n_warps * 32, 0, stream, q, out, kv, st, rows, n_heads, group,
-               scale_log2, n_split, ws, cnt);
+    if (n_split > 1 && cluster_merge_enabled()) {
+        auto* k = attention_decode_kernel<D, GP, split_cluster>;
+        static const bool sized = [k] {  // clusters past 8 CTAs are Hopper's non-portable sizes
+            RL_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+            return true;
+        }();
+        (void)sized;
+        launch_cluster(k, grid, n_warps * 32, dim3{1, 1, unsigned(n_split)}, 0, stream, q, out, kv, st, rows, n_heads,
+                       group, scale_log2, n_split, ws, cnt);
+    } else if (n_split > 1) {
+        launch(attention_decode_kernel<D, GP, split_global>, grid, n_warps * 32, 0, stream, q, out, kv, st, rows,
+               n_heads, group, scale_log2, n_split, ws, cnt);
+    } else {
+        launch(attention_decode_kernel<D, GP, unsplit>, grid, n_warps * 32, 0, stream, q, out, kv, st, rows, n_heads,
+               group, scale_log2, n_split, ws, cnt);
+    }
 }
 
 template <int D>

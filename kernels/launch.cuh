@@ -34,20 +34,36 @@ __device__ __forceinline__ void pdl_trigger() {
 }
 
 // Launches kernel<<<grid, block, smem, stream>>>(args...) with the PDL attribute when enabled,
-// and checks the launch.
+// and checks the launch. launch_cluster also groups the CTAs into thread-block clusters of
+// `cluster` (Hopper; CTAs of a cluster share their shared memory, see attention_decode.cu).
 template <typename... K, typename... A>
-void launch(void (*kernel)(K...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, A&&... args) {
+void launch_cluster(void (*kernel)(K...), dim3 grid, dim3 block, dim3 cluster, size_t smem, cudaStream_t stream,
+                    A&&... args) {
     cudaLaunchConfig_t cfg{};
     cfg.gridDim = grid;
     cfg.blockDim = block;
     cfg.dynamicSmemBytes = smem;
     cfg.stream = stream;
-    cudaLaunchAttribute attr{};
-    attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr.val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = &attr;
-    cfg.numAttrs = pdl_enabled() ? 1 : 0;
+    cudaLaunchAttribute attr[2]{};
+    int n = 0;
+    if (pdl_enabled()) {
+        attr[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        attr[n++].val.programmaticStreamSerializationAllowed = 1;
+    }
+    if (cluster.x * cluster.y * cluster.z > 1) {
+        attr[n].id = cudaLaunchAttributeClusterDimension;
+        attr[n].val.clusterDim.x = cluster.x;
+        attr[n].val.clusterDim.y = cluster.y;
+        attr[n++].val.clusterDim.z = cluster.z;
+    }
+    cfg.attrs = attr;
+    cfg.numAttrs = unsigned(n);
     RL_CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, std::forward<A>(args)...));
+}
+
+template <typename... K, typename... A>
+void launch(void (*kernel)(K...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, A&&... args) {
+    launch_cluster(kernel, grid, block, dim3{1, 1, 1}, smem, stream, std::forward<A>(args)...);
 }
 
 } // namespace rl::kernels
