@@ -178,11 +178,11 @@ __device__ void cluster_merge(const float* m_s, const float* l_s, const float* o
         float mx = m;
 #pragma unroll
         for (int o = ms / 2; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xFFFFFFFFu, mx, o));
-        const float f = r < n_used ? exp2f(m - mx) : 0.f;
+        const float f = h < gn && r < n_used ? exp2f(m - mx) : 0.f;
         float lf = l * f;
 #pragma unroll
         for (int o = ms / 2; o > 0; o >>= 1) lf += __shfl_xor_sync(0xFFFFFFFFu, lf, o);
-        if (h < GP) {
+        if (h < gn) {
             w_s[h][r] = f;
             if (r == 0) inv_l[h] = 1.f / lf;
         }
