@@ -28,6 +28,9 @@
 #include "kv_slot.cuh"
 #include "rope_math.cuh"
 
+#include <cstdlib>
+#include <string>
+
 namespace rl::kernels {
 namespace {
 
@@ -351,6 +354,17 @@ void gemv_bf16(const uint16_t* x, const gemv_segment* segs, int n_seg, int64_t n
                     : ends.add_to_out  ? int(out_add_f32)
                     : out_f32          ? int(out_mode::out_f32)
                                        : int(out_bf16);
+    // WIP experiment (branch wip/attn-cluster): RIDGELINE_GEMV_DEEP=1 keeps 4 chunks per row in
+    // flight per lane at one row instead of 2 (more bytes in flight per warp for Llama-size k).
+    static const bool deep = [] {
+        const char* e = std::getenv("RIDGELINE_GEMV_DEEP");
+        return e && std::string(e) == "1";
+    }();
+    if (n == 1 && deep) {
+        if (glu_out) launch_n<1, 2, 4, true>(p, out, stream);
+        else launch_n<1, 2, 4, false>(p, out, stream);
+        return;
+    }
     if (glu_out) {
         if (n == 1) launch_n<1, 2, 2, true>(p, out, stream);
         else if (n == 2) launch_n<2, 2, 2, true>(p, out, stream);

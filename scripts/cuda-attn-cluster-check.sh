@@ -24,3 +24,9 @@ for c in 1 0; do
   echo "== ATTN_CLUSTER=$c llama"
   RIDGELINE_ATTN_CLUSTER=$c $b/app/ridgeline-bench decode --model synthetic:llama3-8b --backend cuda --batch 1,8 --context 256 --steps 16 2>&1 | grep -E "^decode"
 done
+for d in 1 0 1 0; do
+  echo "== GEMV_DEEP=$d llama"
+  RIDGELINE_GEMV_DEEP=$d $b/app/ridgeline-bench decode --model synthetic:llama3-8b --backend cuda --batch 1 --context 256 --steps 16 2>&1 | grep -E "^decode"
+  RIDGELINE_GEMV_DEEP=$d $b/app/ridgeline-bench decode --model $s --backend cuda --batch 1 --context 256 --steps 32 2>&1 | grep -E "^decode"
+done
+RIDGELINE_GEMV_DEEP=1 $b/tests/test_gpu_fused 2>&1 | grep -E "FAIL|Totals"
