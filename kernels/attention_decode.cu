@@ -14,28 +14,27 @@
 // n_split slices of the context. The graph of a batch size is recorded once while contexts grow,
 // so the slices are sized in the kernel: whole tiles, about n_warps or more per slice (a one-tile
 // slice idles 3 warps and adds a partial to merge; 5 tiles go 3 + 2), at most n_split slices;
-// unused slices exit at once, and a context of one slice is written directly. Each slice
-// writes its partial (max, sum, unnormalised output) to a workspace and counts itself in on a
-// per-(row, head chunk) counter; the last to arrive merges the partials and resets the counter
-// (a separate merge kernel cost one more launch per layer). On Hopper the slices of one (row,
-// head chunk) instead form a thread-block cluster and merge through distributed shared memory
-// (cluster_merge; RIDGELINE_ATTN_CLUSTER=0 for the global path): no fence, counter or L2 trips.
+// unused slices exit at once, and a context of one slice is written directly. The slices'
+// partial states are merged in the same kernel (a separate merge kernel cost one more launch
+// per layer): through distributed shared memory where the slices can form one thread-block
+// cluster (Hopper), else through a global workspace by the last slice to arrive
+// (attention_merge.cuh).
 // Exercised by tests/test_gpu_kernels.cpp (decode and mixed steps, GQA 9:3, 32:8, 16:2, 4:4,
 // long contexts that use every slice).
+#include "attention_merge.cuh"
 #include "bf16_vec.cuh"
 #include "common.cuh"
 #include "kernels.h"
 #include "launch.cuh"
 
-#include <cooperative_groups.h>
-
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cmath>
 
 namespace rl::kernels {
 namespace {
 
-constexpr int n_warps = 4;
 constexpr float log2e = 1.4426950408889634f;
 
 // N consecutive bf16 held raw in ceil(N/2) 32-bit registers (a V row slice: lane owns N dims, so
@@ -94,110 +93,10 @@ struct tile_shape {
     static constexpr int vp = !Split ? 0 : D <= 64 ? 32 : D <= 128 ? 8 : 4;
 };
 
-// Partial state of one (row, head, split): m, l, then o[D], all fp32.
-__host__ __device__ constexpr int64_t part_floats(int d) { return int64_t(d) + 2; }
-
 // Tiles per slice and slices used for a context of n_tiles tiles (see the header comment).
 __device__ __forceinline__ int slice_tiles(int n_tiles, int n_split) {
     const int want = min(n_split, (n_tiles + n_warps - 1) / n_warps);
     return (n_tiles + want - 1) / want;
-}
-
-// Called by every thread of a split CTA after it wrote its partial states (base: split 0 of
-// the CTA's first head; heads n_split * part_floats apart). Counts the CTA in; the last of the
-// n_used CTAs merges their partials into out (the CTA's first head's row slice) and resets the
-// counter for the next launch. Every used slice holds keys, so every partial is finite. Partials
-// are read through L2 (__ldcg): other CTAs wrote them, and this SM's L1 holds none coherently;
-// the loads of all slices are issued together (the loop is unrolled to the maximum).
-template <int D, int GP>
-__device__ void merge_if_last(const float* base, int gn, int n_split, int n_used, int* counter, uint16_t* out) {
-    __shared__ bool last;
-    __shared__ float w_s[GP][attention_decode_max_splits];
-    __shared__ float inv_l[GP];
-    __threadfence();  // this thread's partial writes are visible before the count says so
-    __syncthreads();
-    if (threadIdx.x == 0) last = atomicAdd(counter, 1) == n_used - 1;
-    __syncthreads();
-    if (!last) return;
-    __threadfence();
-    constexpr int ms = attention_decode_max_splits;
-    static_assert(GP * ms <= n_warps * 32, "one thread per (head, slice) weight");
-    static_assert((ms & (ms - 1)) == 0, "the xor reduction below spans ms lanes");
-    const int t = threadIdx.x, h = t / ms, s = t % ms;
-    float m = -INFINITY, l = 0.f;
-    if (h < gn && s < n_used) {
-        const float* p = base + (int64_t(h) * n_split + s) * part_floats(D);
-        m = __ldcg(p), l = __ldcg(p + 1);
-    }
-    // The head's maximum over its slices: a reduction within ms lanes of one warp.
-    float mx = m;
-#pragma unroll
-    for (int o = ms / 2; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xFFFFFFFFu, mx, o));
-    const float f = h < gn && s < n_used ? exp2f(m - mx) : 0.f;  // heads past gn: 0, not NaN
-    float lf = l * f;
-#pragma unroll
-    for (int o = ms / 2; o > 0; o >>= 1) lf += __shfl_xor_sync(0xFFFFFFFFu, lf, o);
-    if (h < gn) {
-        w_s[h][s] = f;
-        if (s == 0) inv_l[h] = 1.f / lf;
-    }
-    __syncthreads();
-    for (int i = threadIdx.x; i < gn * D; i += blockDim.x) {
-        const int hh = i / D, d = i % D;
-        const float* ph = base + int64_t(hh) * n_split * part_floats(D) + 2 + d;
-        float o = 0.f;
-#pragma unroll
-        for (int k = 0; k < ms; ++k)
-            if (k < n_used) o += __ldcg(ph + k * part_floats(D)) * w_s[hh][k];
-        out[int64_t(hh) * D + d] = f32_to_bf16(o * inv_l[hh]);
-    }
-    if (threadIdx.x == 0) *counter = 0;
-}
-
-// The cluster form of the merge (Mode split_cluster): the n_split CTAs of one (row, head chunk)
-// form a thread-block cluster, each leaves its state in its own shared memory (m_s, l_s and o_s
-// [GP][D]), and rank 0 reads the others' through distributed shared memory: no workspace, no
-// fence, no counter, no L2 round trips. Called by every thread of every CTA of the cluster
-// (including slices past the context: cluster barriers need them all).
-template <int D, int GP>
-__device__ void cluster_merge(const float* m_s, const float* l_s, const float* o_s, int gn, int n_used, uint16_t* out) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    namespace cg = cooperative_groups;
-    cg::cluster_group cl = cg::this_cluster();
-    __shared__ float w_s[GP][attention_decode_max_splits];
-    __shared__ float inv_l[GP];
-    cl.sync();  // every slice's state is in its shared memory
-    if (cl.block_rank() == 0) {
-        constexpr int ms = attention_decode_max_splits;
-        const int t = threadIdx.x, h = t / ms, r = t % ms;
-        float m = -INFINITY, l = 0.f;
-        if (h < gn && r < n_used) {
-            m = cl.map_shared_rank(m_s, r)[h];
-            l = cl.map_shared_rank(l_s, r)[h];
-        }
-        float mx = m;
-#pragma unroll
-        for (int o = ms / 2; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xFFFFFFFFu, mx, o));
-        const float f = h < gn && r < n_used ? exp2f(m - mx) : 0.f;
-        float lf = l * f;
-#pragma unroll
-        for (int o = ms / 2; o > 0; o >>= 1) lf += __shfl_xor_sync(0xFFFFFFFFu, lf, o);
-        if (h < gn) {
-            w_s[h][r] = f;
-            if (r == 0) inv_l[h] = 1.f / lf;
-        }
-        __syncthreads();
-        for (int i = threadIdx.x; i < gn * D; i += blockDim.x) {
-            const int hh = i / D;
-            float o = 0.f;
-#pragma unroll
-            for (int k = 0; k < ms; ++k)
-                if (k < n_used) o += cl.map_shared_rank(o_s, k)[i] * w_s[hh][k];
-            out[i] = f32_to_bf16(o * inv_l[hh]);
-        }
-    }
-    cl.sync();  // rank 0 has read every slice's shared memory before any CTA exits
-#endif
 }
 
 // Mode: unsplit (one CTA per (row, head chunk)), split_global (slices merged through a global
@@ -394,32 +293,55 @@ __global__ void __launch_bounds__(n_warps * 32, Mode == unsplit ? 0 : 1)
                                  out + row * q_stride + int64_t(h_first) * D);
 }
 
-// RIDGELINE_ATTN_CLUSTER=0 merges split-K slices through the global workspace instead.
-bool cluster_merge_enabled() {
-    static const bool on = env_switch_on("RIDGELINE_ATTN_CLUSTER");
-    return on;
+// Whether the n_split slices of this kernel can run as one cluster here: the binary has the
+// sm_90 code (cluster_merge is empty below it), the device launches clusters, and a cluster of
+// n_split of these CTAs fits on one GPC (sizes past 8 are Hopper's non-portable ones).
+// RIDGELINE_ATTN_CLUSTER=0 forces the global merge. Asked once per (kernel, n_split): the first
+// step of a shape runs eagerly before its graph is captured, so no query runs inside a capture.
+// (Keyed by <D, GP>, not by the kernel's type: every instantiation has the same signature.)
+template <int D, int GP>
+bool cluster_launchable(dim3 grid, int n_split) {
+    auto* k = attention_decode_kernel<D, GP, split_cluster>;
+    static const bool allowed = env_switch_on("RIDGELINE_ATTN_CLUSTER");
+    static std::array<std::atomic<int>, attention_decode_max_splits + 1> known{};  // 0 unknown, 1 yes, 2 no
+    if (!allowed || n_split < 2) return false;
+    std::atomic<int>& v = known[size_t(n_split)];
+    if (v.load() == 0) {
+        bool ok = false;
+        cudaFuncAttributes fa{};
+        int dev = 0, can = 0, clusters = 0;
+        if (cudaFuncGetAttributes(&fa, k) == cudaSuccess && fa.binaryVersion >= 90 && cudaGetDevice(&dev) == cudaSuccess &&
+            cudaDeviceGetAttribute(&can, cudaDevAttrClusterLaunch, dev) == cudaSuccess && can &&
+            cudaFuncSetAttribute(k, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) == cudaSuccess) {
+            cudaLaunchConfig_t cfg{};
+            cfg.gridDim = grid;
+            cfg.blockDim = dim3{n_warps * 32};
+            cudaLaunchAttribute attr{};
+            attr.id = cudaLaunchAttributeClusterDimension;
+            attr.val.clusterDim.x = 1, attr.val.clusterDim.y = 1, attr.val.clusterDim.z = unsigned(n_split);
+            cfg.attrs = &attr;
+            cfg.numAttrs = 1;
+            ok = cudaOccupancyMaxActiveClusters(&clusters, k, &cfg) == cudaSuccess && clusters >= 1;
+        }
+        cudaGetLastError();  // a refused query is an answer, not an error for the next check
+        v.store(ok ? 1 : 2);
+    }
+    return v.load() == 1;
 }
 
 template <int D, int GP>
 void launch_family(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& st, const int32_t* rows,
             int n_rows, int n_heads, int group, float scale_log2, int n_split, float* ws, int* cnt, cudaStream_t stream) {
     const dim3 grid{unsigned(n_rows), unsigned(kv.n_kv_heads), unsigned((group + GP - 1) / GP * n_split)};
-    if (n_split > 1 && cluster_merge_enabled()) {
-        auto* k = attention_decode_kernel<D, GP, split_cluster>;
-        static const bool sized = [k] {  // clusters past 8 CTAs are Hopper's non-portable sizes
-            RL_CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
-            return true;
-        }();
-        (void)sized;
-        launch_cluster(k, grid, n_warps * 32, dim3{1, 1, unsigned(n_split)}, 0, stream, q, out, kv, st, rows, n_heads,
-                       group, scale_log2, n_split, ws, cnt);
-    } else if (n_split > 1) {
+    if (cluster_launchable<D, GP>(grid, n_split))
+        launch_cluster(attention_decode_kernel<D, GP, split_cluster>, grid, n_warps * 32, dim3{1, 1, unsigned(n_split)},
+                       0, stream, q, out, kv, st, rows, n_heads, group, scale_log2, n_split, ws, cnt);
+    else if (n_split > 1)
         launch(attention_decode_kernel<D, GP, split_global>, grid, n_warps * 32, 0, stream, q, out, kv, st, rows,
                n_heads, group, scale_log2, n_split, ws, cnt);
-    } else {
+    else
         launch(attention_decode_kernel<D, GP, unsplit>, grid, n_warps * 32, 0, stream, q, out, kv, st, rows, n_heads,
                group, scale_log2, n_split, ws, cnt);
-    }
 }
 
 template <int D>

@@ -34,6 +34,15 @@
 namespace rl::kernels {
 namespace {
 
+// A non-negative integer from the environment, else fallback.
+int env_int(const char* name, int fallback) {
+    const char* v = std::getenv(name);
+    if (!v || !*v) return fallback;
+    char* end = nullptr;
+    const long r = std::strtol(v, &end, 10);
+    return *end == 0 && r >= 0 && r <= (1 << 30) ? int(r) : fallback;
+}
+
 constexpr int warps = 4;
 static_assert(gemv_max_segments == 3, "gemv_kernel selects among three segments");
 
@@ -354,15 +363,16 @@ void gemv_bf16(const uint16_t* x, const gemv_segment* segs, int n_seg, int64_t n
                     : ends.add_to_out  ? int(out_add_f32)
                     : out_f32          ? int(out_mode::out_f32)
                                        : int(out_bf16);
-    // WIP experiment (branch wip/attn-cluster): RIDGELINE_GEMV_DEEP=1 keeps 4 chunks per row in
-    // flight per lane at one row instead of 2 (more bytes in flight per warp for Llama-size k).
-    static const bool deep = [] {
-        const char* e = std::getenv("RIDGELINE_GEMV_DEEP");
-        return e && std::string(e) == "1";
-    }();
-    if (n == 1 && deep) {
-        if (glu_out) launch_n<1, 2, 4, true>(p, out, stream);
-        else launch_n<1, 2, 4, false>(p, out, stream);
+    // Short rows (k <= deep_k, SmolLM2's 576 and 1536) at one or two x rows: 4 chunks per row in
+    // flight per lane, so a 576-wide row is loaded whole before pdl_wait and a 1536-wide one in
+    // two round trips instead of three. Long rows (Llama's 4096) keep 2, which measured faster
+    // there. RIDGELINE_GEMV_DEEP_K / _N override the bounds, for A/B timing.
+    static const int deep_k = env_int("RIDGELINE_GEMV_DEEP_K", 2048), deep_n = env_int("RIDGELINE_GEMV_DEEP_N", 2);
+    if (k <= deep_k && n <= deep_n) {
+        if (n == 1 && glu_out) launch_n<1, 2, 4, true>(p, out, stream);
+        else if (n == 1) launch_n<1, 2, 4, false>(p, out, stream);
+        else if (glu_out) launch_n<2, 2, 4, true>(p, out, stream);
+        else launch_n<2, 2, 4, false>(p, out, stream);
         return;
     }
     if (glu_out) {

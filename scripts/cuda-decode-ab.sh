@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# cuda-decode-ab.sh: validates and times the small-batch decode paths against their switches in
+# one lent-GPU session, in two calls (the SmolLM2 model travels in two carried pieces):
+#   call 1 (carry .carry1 .carry-json):  scripts/cuda-decode-ab.sh kernels $OUT
+#       stashes modelpart.00; builds; GPU kernel and fused tests with the cluster merge of
+#       split-K attention and without (RIDGELINE_ATTN_CLUSTER=0), with the short-row GEMV and
+#       without (RIDGELINE_GEMV_DEEP_K=0); memcheck; same-call decode A/B on the synthetic shapes.
+#   call 2 (carry .carry2 .carry-json), within 30 s:  scripts/cuda-decode-ab.sh model $OUT
+#       joins the model; test_gpu_backend (GPU vs CPU logits) and its memcheck; real SmolLM2 A/B.
+set -uo pipefail
+phase=${1:?usage: cuda-decode-ab.sh kernels|model OUT}
+out=${2:?usage: cuda-decode-ab.sh kernels|model OUT}
+cd "$(dirname "$0")/.."
+b=build-gpu
+bench=$b/app/ridgeline-bench
+m=models/SmolLM2-135M-Instruct.Q4_1.gguf
+rows() { grep -E "^(decode|prefill)" | sed "s|^|$1 |"; }
+if [ "$phase" = kernels ]; then
+  mkdir -p /tmp/rl && cp .carry1/modelpart.00 /tmp/rl/
+  cmake -S . -B $b -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIDGELINE_GUI=OFF -DRIDGELINE_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES=90 -DRIDGELINE_JSON_INCLUDE_DIR=$PWD/.carry-json >"$out/configure.log" 2>&1 || { tail -20 "$out/configure.log"; exit 1; }
+  cmake --build $b -j16 --target ridgeline-bench test_gpu_kernels test_gpu_fused test_gpu_backend \
+    >"$out/build.log" 2>&1 || { grep -E "error|FAILED" "$out/build.log" | head -30; exit 1; }
+  for c in 1; do echo "== test_gpu_kernels ATTN_CLUSTER=$c"; RIDGELINE_ATTN_CLUSTER=$c $b/tests/test_gpu_kernels 2>&1 | grep -E "FAIL|Totals"; done
+  for d in 2048; do echo "== test_gpu_fused GEMV_DEEP_K=$d"; RIDGELINE_GEMV_DEEP_K=$d $b/tests/test_gpu_fused 2>&1 | grep -E "FAIL|Totals"; done
+  echo "== memcheck test_gpu_fused"; timeout 120 compute-sanitizer --tool memcheck --error-exitcode 3 $b/tests/test_gpu_fused >"$out/memcheck-fused.log" 2>&1; echo "rc=$?"; tail -1 "$out/memcheck-fused.log"
+  s=synthetic:smollm2-135m
+  for v in "2048 2" "0 2" "1024 2" "2048 1" "2048 2" "0 2"; do
+    set -- $v
+    RIDGELINE_GEMV_DEEP_K=$1 RIDGELINE_GEMV_DEEP_N=$2 $bench decode --model $s --backend cuda --batch 1,2,4 --context 256 --steps 32 2>&1 | rows "K$1/N$2"
+  done
+  for c in 1 0; do RIDGELINE_ATTN_CLUSTER=$c $bench decode --model $s --backend cuda --batch 1 --context 2048 --steps 32 2>&1 | rows "C$c"; done
+  for c in 1 0; do RIDGELINE_ATTN_CLUSTER=$c $bench decode --model synthetic:llama3-8b --backend cuda --batch 1,8,64 --context 256 --steps 16 2>&1 | rows "llama C$c"; done
+  $bench decode --model $s --backend cuda --batch 8,64,256 --context 256 --steps 32 --json "$out/decode-smollm2-synth.json" 2>&1 | rows "smollm2"
+else
+  mkdir -p models
+  [ -f $m ] || cat /tmp/rl/modelpart.00 .carry2/modelpart.01 > $m
+  sha256sum $m
+  $b/tests/test_gpu_backend 2>&1 | grep -E "rel L2|FAIL|Totals"
+  echo "== memcheck test_gpu_backend"; timeout 150 compute-sanitizer --tool memcheck --error-exitcode 3 $b/tests/test_gpu_backend >"$out/memcheck-backend.log" 2>&1; echo "rc=$?"; tail -1 "$out/memcheck-backend.log"
+  for r in 1 2; do
+    for v in "1 2048" "0 2048" "1 0" "0 0"; do
+      set -- $v
+      RIDGELINE_ATTN_CLUSTER=$1 RIDGELINE_GEMV_DEEP_K=$2 $bench decode --model $m --backend cuda --batch 1,2,8,64 --context 256 --steps 32 2>&1 | rows "C$1/K$2"
+    done
+  done
+  $bench decode --model $m --backend cuda --batch 1,8,64,256 --context 256 --steps 32 --json "$out/decode-smollm2.json" 2>&1 | rows "final"
+fi
