@@ -59,6 +59,8 @@ elif [ "$phase" = build ]; then
   run $bench decode --model $s --backend cuda --batch 1,2,4,8,64,256 --context 256 --steps 32 --json "$out/decode-smollm2-synth.json"
   RIDGELINE_FUSE_RESIDUAL=0 run $bench decode --model $s --backend cuda --batch 1,2 --context 256 --steps 32
   RIDGELINE_FUSE_ROPE=0 run $bench decode --model $s --backend cuda --batch 1,2 --context 256 --steps 32
+  RIDGELINE_ATTN_CLUSTER=0 run $bench decode --model $s --backend cuda --batch 1,2 --context 256 --steps 32
+  RIDGELINE_GEMV_DEEP_K=0 run $bench decode --model $s --backend cuda --batch 1,2 --context 256 --steps 32
   run $bench decode --model $l --backend cuda --batch 1,2,4,8,64 --context 256 --steps 16 --json "$out/decode-llama3-8b.json"
   RIDGELINE_FUSE_RESIDUAL=0 run $bench decode --model $l --backend cuda --batch 1,2 --context 256 --steps 16
   run $bench prefill --model $l --backend cuda --batch 1 --context 2048 --steps 3 --json "$out/prefill-llama3-8b.json"
