@@ -12,7 +12,6 @@
 
 #include <cublasLt.h>
 
-#include <cstdlib>
 #include <map>
 #include <string>
 #include <tuple>
@@ -51,13 +50,7 @@ struct gemm_runner::impl {
     cublasLtHandle_t handle = nullptr;
     void* workspace = nullptr;
     std::map<plan_key, plan> plans;
-    int64_t gemv_rows = [] {
-        const char* v = std::getenv("RIDGELINE_GEMV_MAX_ROWS");
-        if (!v || !*v) return gemv_default_rows;
-        char* end = nullptr;
-        const long r = std::strtol(v, &end, 10);
-        return (*end == 0 && r >= 0 && r <= gemv_max_rows) ? int64_t(r) : gemv_default_rows;
-    }();
+    int64_t gemv_rows = env_int("RIDGELINE_GEMV_MAX_ROWS", int(gemv_default_rows), int(gemv_max_rows));
 
     ~impl() {
         for (auto& [key, p] : plans) {

@@ -28,20 +28,10 @@
 #include "kv_slot.cuh"
 #include "rope_math.cuh"
 
-#include <cstdlib>
 #include <string>
 
 namespace rl::kernels {
 namespace {
-
-// A non-negative integer from the environment, else fallback.
-int env_int(const char* name, int fallback) {
-    const char* v = std::getenv(name);
-    if (!v || !*v) return fallback;
-    char* end = nullptr;
-    const long r = std::strtol(v, &end, 10);
-    return *end == 0 && r >= 0 && r <= (1 << 30) ? int(r) : fallback;
-}
 
 constexpr int warps = 4;
 static_assert(gemv_max_segments == 3, "gemv_kernel selects among three segments");

@@ -47,6 +47,9 @@ struct paged_kv {
 /// The A/B switches (RIDGELINE_PDL, RIDGELINE_CUDA_GRAPHS, RIDGELINE_PREFILL_MMA,
 /// RIDGELINE_FUSE_RESIDUAL, RIDGELINE_FUSE_ROPE): on unless the environment variable is "0".
 bool env_switch_on(const char* name);
+/// A tuning override (RIDGELINE_GEMV_MAX_ROWS, RIDGELINE_GEMV_DEEP_K, ...): the variable's value
+/// when it is an integer in 0..max, else fallback.
+int env_int(const char* name, int fallback, int max = 1 << 30);
 
 /// Query rows per prefill CTA: the backend cuts each multi-token sequence into tiles this tall
 /// (4 warps x one 16-row MMA tile in attention_prefill.cu).

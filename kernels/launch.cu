@@ -1,4 +1,5 @@
-// launch.cu: whether launches use programmatic dependent launch (see launch.cuh), and the A/B switches.
+// launch.cu: whether launches use programmatic dependent launch (see launch.cuh), and the A/B
+// switches and tuning overrides read from the environment.
 #include "kernels.h"
 #include "launch.cuh"
 
@@ -10,6 +11,14 @@ namespace rl::kernels {
 bool env_switch_on(const char* name) {
     const char* v = std::getenv(name);
     return !(v && std::string(v) == "0");
+}
+
+int env_int(const char* name, int fallback, int max) {
+    const char* v = std::getenv(name);
+    if (!v || !*v) return fallback;
+    char* end = nullptr;
+    const long r = std::strtol(v, &end, 10);
+    return *end == 0 && r >= 0 && r <= max ? int(r) : fallback;
 }
 
 bool pdl_enabled() {

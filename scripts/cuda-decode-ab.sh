@@ -2,9 +2,9 @@
 # cuda-decode-ab.sh: validates and times the small-batch decode paths against their switches in
 # one lent-GPU session, in two calls (the SmolLM2 model travels in two carried pieces):
 #   call 1 (carry .carry1 .carry-json):  scripts/cuda-decode-ab.sh kernels $OUT
-#       stashes modelpart.00; builds; GPU kernel and fused tests with the cluster merge of
-#       split-K attention and without (RIDGELINE_ATTN_CLUSTER=0), with the short-row GEMV and
-#       without (RIDGELINE_GEMV_DEEP_K=0); memcheck; same-call decode A/B on the synthetic shapes.
+#       stashes modelpart.00; builds; GPU kernel and fused tests (test_gpu_fused's shapes take
+#       both GEMV depths); memcheck; same-call decode A/B on the synthetic shapes of the short-row
+#       GEMV (RIDGELINE_GEMV_DEEP_K / _N) and the cluster merge (RIDGELINE_ATTN_CLUSTER=0/1).
 #   call 2 (carry .carry2 .carry-json), within 30 s:  scripts/cuda-decode-ab.sh model $OUT
 #       joins the model; test_gpu_backend (GPU vs CPU logits) and its memcheck; real SmolLM2 A/B.
 set -uo pipefail
@@ -14,15 +14,13 @@ cd "$(dirname "$0")/.."
 b=build-gpu
 bench=$b/app/ridgeline-bench
 m=models/SmolLM2-135M-Instruct.Q4_1.gguf
+. scripts/cuda-build-lib.sh
 rows() { grep -E "^(decode|prefill)" | sed "s|^|$1 |"; }
 if [ "$phase" = kernels ]; then
   mkdir -p /tmp/rl && cp .carry1/modelpart.00 /tmp/rl/
-  cmake -S . -B $b -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIDGELINE_GUI=OFF -DRIDGELINE_CUDA=ON \
-    -DCMAKE_CUDA_ARCHITECTURES=90 -DRIDGELINE_JSON_INCLUDE_DIR=$PWD/.carry-json >"$out/configure.log" 2>&1 || { tail -20 "$out/configure.log"; exit 1; }
-  cmake --build $b -j16 --target ridgeline-bench test_gpu_kernels test_gpu_fused test_gpu_backend \
-    >"$out/build.log" 2>&1 || { grep -E "error|FAILED" "$out/build.log" | head -30; exit 1; }
-  for c in 1; do echo "== test_gpu_kernels ATTN_CLUSTER=$c"; RIDGELINE_ATTN_CLUSTER=$c $b/tests/test_gpu_kernels 2>&1 | grep -E "FAIL|Totals"; done
-  for d in 2048; do echo "== test_gpu_fused GEMV_DEEP_K=$d"; RIDGELINE_GEMV_DEEP_K=$d $b/tests/test_gpu_fused 2>&1 | grep -E "FAIL|Totals"; done
+  cuda_build "$out" ridgeline-bench test_gpu_kernels test_gpu_fused test_gpu_backend
+  echo "== test_gpu_kernels"; $b/tests/test_gpu_kernels 2>&1 | grep -E "FAIL|Totals"
+  echo "== test_gpu_fused"; $b/tests/test_gpu_fused 2>&1 | grep -E "FAIL|Totals"
   echo "== memcheck test_gpu_fused"; timeout 120 compute-sanitizer --tool memcheck --error-exitcode 3 $b/tests/test_gpu_fused >"$out/memcheck-fused.log" 2>&1; echo "rc=$?"; tail -1 "$out/memcheck-fused.log"
   s=synthetic:smollm2-135m
   for v in "2048 2" "0 2" "1024 2" "2048 1" "2048 2" "0 2"; do

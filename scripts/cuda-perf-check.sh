@@ -10,7 +10,6 @@
 #   or, in one call (carry .carry-model .carry-json):  ... all $OUT
 #       uses .carry-model/smol4.gguf (SmolLM2-135M with every tensor Q4_1, 39 MB) as the test
 #       model: the GPU-vs-CPU comparison then runs on that variant of the same network.
-# Builds only the targets it needs, so an unrelated broken target does not stop it.
 set -uo pipefail
 phase=${1:?usage: cuda-perf-check.sh build|model OUT}
 out=${2:?usage: cuda-perf-check.sh build|model OUT}
@@ -19,13 +18,8 @@ b=build-gpu
 bench=$b/app/ridgeline-bench
 m=models/SmolLM2-135M-Instruct.Q4_1.gguf
 run() { echo "== $*"; "$@"; }
-build() {
-  cmake -S . -B $b -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIDGELINE_GUI=OFF -DRIDGELINE_CUDA=ON \
-    -DCMAKE_CUDA_ARCHITECTURES=90 -DRIDGELINE_JSON_INCLUDE_DIR=$PWD/.carry-json >"$out/configure.log" 2>&1 || { tail -20 "$out/configure.log"; exit 1; }
-  cmake --build $b -j16 --target ridgeline-bench test_gpu_kernels test_gpu_residual test_gpu_backend test_gpu_dequant \
-    test_gpu_fused test_gpu_memory test_gpu_sampling \
-    >"$out/build.log" 2>&1 || { grep -E "error|FAILED" "$out/build.log" | head -30; exit 1; }
-}
+. scripts/cuda-build-lib.sh
+build() { cuda_build "$out" ridgeline-bench test_gpu_kernels test_gpu_residual test_gpu_backend test_gpu_dequant test_gpu_fused test_gpu_memory test_gpu_sampling; }
 if [ "$phase" = all ]; then
   mkdir -p models
   [ -f $m ] || cp .carry-model/smol4.gguf $m

@@ -12,11 +12,9 @@ b=build-gpu
 bench=$b/app/ridgeline-bench
 l=synthetic:llama3-8b
 run() { echo "== $*"; "$@"; }
+. scripts/cuda-build-lib.sh
 mkdir -p /tmp/rl && cp .carry1/modelpart.00 /tmp/rl/ 2>/dev/null
-cmake -S . -B $b -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIDGELINE_GUI=OFF -DRIDGELINE_CUDA=ON \
-  -DCMAKE_CUDA_ARCHITECTURES=90 -DRIDGELINE_JSON_INCLUDE_DIR=$PWD/.carry-json >"$out/configure.log" 2>&1 || { tail -20 "$out/configure.log"; exit 1; }
-cmake --build $b -j16 --target ridgeline-bench test_gpu_kernels test_gpu_residual test_gpu_backend test_gpu_dequant \
-  test_gpu_fused test_gpu_memory test_gpu_sampling >"$out/build.log" 2>&1 || { grep -E "error|FAILED" "$out/build.log" | head -30; exit 1; }
+cuda_build "$out" ridgeline-bench test_gpu_kernels test_gpu_residual test_gpu_backend test_gpu_dequant test_gpu_fused test_gpu_memory test_gpu_sampling
 run $b/tests/test_gpu_kernels 2>&1 | grep -E "FAIL|attention|Totals"
 run $b/tests/test_gpu_residual 2>&1 | grep -E "FAIL|Totals"
 run $b/tests/test_gpu_fused 2>&1 | grep -E "FAIL|Totals"
