@@ -18,11 +18,17 @@ __device__ __forceinline__ void rope_sincos(int pos, float inv_freq, float* sn, 
 
 // Rotates the pair (a, b) by the angle pos * inv_freq: every rope in the kernels (rope.cu, the
 // fused rope + KV store, the q/k/v GEMV's epilogue) goes through here, so they agree bit for bit.
+// rope_apply is the rotation alone, for kernels that compute each angle's sine and cosine once
+// and rotate many heads by it.
+__device__ __forceinline__ void rope_apply(float sn, float cs, float& a, float& b) {
+    const float r0 = a * cs - b * sn, r1 = a * sn + b * cs;
+    a = r0, b = r1;
+}
+
 __device__ __forceinline__ void rope_rotate(int pos, float inv_freq, float& a, float& b) {
     float sn, cs;
     rope_sincos(pos, inv_freq, &sn, &cs);
-    const float r0 = a * cs - b * sn, r1 = a * sn + b * cs;
-    a = r0, b = r1;
+    rope_apply(sn, cs, a, b);
 }
 
 // Indices of rotated pair i inside a head: neox rotates (i, i + half), otherwise (2i, 2i + 1).

@@ -214,39 +214,47 @@ private slots:
         GPU_OR_SKIP();
         struct rc { int n_heads, n_kv, head_dim, rope_dim; bool neox; };
         std::mt19937 rng(23);
-        for (rc c : {rc{9, 3, 64, 64, false}, rc{8, 2, 128, 128, true}, rc{4, 2, 128, 64, true}, rc{4, 4, 96, 32, false}}) {
-            gpu g;
-            const int bs = 16;
-            g.be->alloc_kv(rl::kv_cache_layout{2, 16, bs, c.n_kv, c.head_dim});
-            std::vector<float> inv(size_t(c.rope_dim / 2));
-            for (int i = 0; i < c.rope_dim / 2; ++i) inv[size_t(i)] = float(std::pow(10000.0, -2.0 * i / c.rope_dim));
-            const rl::rope_params rq{c.n_heads, c.head_dim, c.rope_dim, c.neox, &inv};
-            const rl::rope_params rk{c.n_kv, c.head_dim, c.rope_dim, c.neox, &inv};
-            // Two sequences: a 20-token prompt at position 0 and one token at 4990 (large angles).
-            rl::step_input in;
-            for (int i = 0; i < 21; ++i) in.tokens.push_back(0);
-            for (int i = 0; i < 20; ++i) in.positions.push_back(i);
-            in.positions.push_back(4990);
-            in.seqs.push_back(rl::seq_slice{0, 20, 0, {3, 5}});
-            std::vector<int32_t> table(size_t(4990 / bs + 1), 0);
-            for (size_t i = 0; i < table.size(); ++i) table[i] = int32_t(7 + i % 9);
-            in.seqs.push_back(rl::seq_slice{20, 1, 4990, table});
-            g.be->set_step(in);
-            const int n = 21, qw = c.n_heads * c.head_dim, kw = c.n_kv * c.head_dim;
-            const vec q = randn(size_t(n * qw), rng), k = randn(size_t(n * kw), rng), v = randn(size_t(n * kw), rng);
-            rl::tensor q1 = g.put(q, n, qw), k1 = g.put(k, n, kw), v1 = g.put(v, n, kw);
-            rl::tensor q2 = g.put(q, n, qw), k2 = g.put(k, n, kw), v2 = g.put(v, n, kw);
-            g.be->rope_kv_store(0, q1, k1, v1, rq, rk);  // fused, into layer 0
-            g.be->rope(q2, rq);                          // unfused, into layer 1
-            g.be->rope(k2, rk);
-            g.be->kv_store(1, k2, v2);
-            QVERIFY(g.get(q1) == g.get(q2));
-            // The stored K/V, read back through attention over each layer (the second sequence
-            // reads only its own new token's slot).
-            expect_same_pools(g, q1, q2, c.n_heads, c.n_kv, c.head_dim,
-                              "h" + std::to_string(c.n_heads) + " d" + std::to_string(c.head_dim) + " rope " +
-                                  std::to_string(c.rope_dim));
-        }
+        // The last two take the scalar kernel (rope_dim / 2 not a multiple of 8), the rest the vector
+        // one: at 21 rows in head groups (a group can hold q and kv heads), at 301 rows (a prefill)
+        // one CTA per row over every head (32:8 at head_dim 128: several units per thread).
+        for (rc c : {rc{9, 3, 64, 64, false}, rc{8, 2, 128, 128, true}, rc{4, 2, 128, 64, true}, rc{4, 4, 96, 32, false},
+                     rc{32, 8, 128, 128, false}, rc{4, 2, 64, 20, false}, rc{3, 1, 64, 36, true}})
+            for (int prompt : {20, 300}) {
+                gpu g;
+                const int bs = 16;
+                g.be->alloc_kv(rl::kv_cache_layout{2, 64, bs, c.n_kv, c.head_dim});
+                std::vector<float> inv(size_t(c.rope_dim / 2));
+                for (int i = 0; i < c.rope_dim / 2; ++i) inv[size_t(i)] = float(std::pow(10000.0, -2.0 * i / c.rope_dim));
+                const rl::rope_params rq{c.n_heads, c.head_dim, c.rope_dim, c.neox, &inv};
+                const rl::rope_params rk{c.n_kv, c.head_dim, c.rope_dim, c.neox, &inv};
+                // Two sequences: a prompt at position 0 (blocks 3, 5, 7, ...) and one token at 4990
+                // (large angles; blocks 41..49, disjoint from the prompt's).
+                rl::step_input in;
+                for (int i = 0; i <= prompt; ++i) in.tokens.push_back(0);
+                for (int i = 0; i < prompt; ++i) in.positions.push_back(i);
+                in.positions.push_back(4990);
+                std::vector<int32_t> t0(size_t((prompt + bs - 1) / bs));
+                for (size_t i = 0; i < t0.size(); ++i) t0[i] = int32_t(3 + 2 * i);
+                in.seqs.push_back(rl::seq_slice{0, prompt, 0, t0});
+                std::vector<int32_t> table(size_t(4990 / bs + 1), 0);
+                for (size_t i = 0; i < table.size(); ++i) table[i] = int32_t(41 + i % 9);
+                in.seqs.push_back(rl::seq_slice{prompt, 1, 4990, table});
+                g.be->set_step(in);
+                const int n = prompt + 1, qw = c.n_heads * c.head_dim, kw = c.n_kv * c.head_dim;
+                const vec q = randn(size_t(n * qw), rng), k = randn(size_t(n * kw), rng), v = randn(size_t(n * kw), rng);
+                rl::tensor q1 = g.put(q, n, qw), k1 = g.put(k, n, kw), v1 = g.put(v, n, kw);
+                rl::tensor q2 = g.put(q, n, qw), k2 = g.put(k, n, kw), v2 = g.put(v, n, kw);
+                g.be->rope_kv_store(0, q1, k1, v1, rq, rk);  // fused, into layer 0
+                g.be->rope(q2, rq);                          // unfused, into layer 1
+                g.be->rope(k2, rk);
+                g.be->kv_store(1, k2, v2);
+                QVERIFY(g.get(q1) == g.get(q2));
+                // The stored K/V, read back through attention over each layer (the second sequence
+                // reads only its own new token's slot).
+                expect_same_pools(g, q1, q2, c.n_heads, c.n_kv, c.head_dim,
+                                  "h" + std::to_string(c.n_heads) + " d" + std::to_string(c.head_dim) + " rope " +
+                                      std::to_string(c.rope_dim) + " rows " + std::to_string(n));
+            }
     }
 
     void normQkvRopeStoreEqualsUnfused() {
