@@ -348,14 +348,24 @@ void launch_family(const uint16_t* q, uint16_t* out, const paged_kv& kv, const s
                group, scale_log2, n_split, ws, cnt);
 }
 
+// Query heads per CTA: the smallest of 1, 2, 4, 8 that covers the group (each K/V row then read
+// once per kv head, up to groups of 8). RIDGELINE_ATTN_GP=1|2|4 caps it, for A/B timing: more
+// CTAs for a small batch, each K/V row read once per chunk of heads (the rest from L2).
+int heads_per_cta(int group) {
+    static const int cap = env_int("RIDGELINE_ATTN_GP", 8, 8);
+    const int gp = group <= 1 ? 1 : group <= 2 ? 2 : group <= 4 ? 4 : 8;
+    return cap >= 8 ? gp : std::max(1, std::min(gp, cap >= 4 ? 4 : cap >= 2 ? 2 : 1));
+}
+
 template <int D>
 void launch_d(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& st, const int32_t* rows,
               int n_rows, int n_heads, int group, float scale_log2, int n_split, float* ws, int* cnt, cudaStream_t stream) {
-    // Smallest head chunk that covers the group (one CTA per kv head up to groups of 8).
-    if (group <= 1) launch_family<D, 1>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, cnt, stream);
-    else if (group <= 2) launch_family<D, 2>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, cnt, stream);
-    else if (group <= 4) launch_family<D, 4>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, cnt, stream);
-    else launch_family<D, 8>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, cnt, stream);
+    switch (heads_per_cta(group)) {
+    case 1: launch_family<D, 1>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, cnt, stream); break;
+    case 2: launch_family<D, 2>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, cnt, stream); break;
+    case 4: launch_family<D, 4>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, cnt, stream); break;
+    default: launch_family<D, 8>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, cnt, stream);
+    }
 }
 
 } // namespace
@@ -363,10 +373,13 @@ void launch_d(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_m
 int attention_decode_splits(int n_rows, int n_heads, int n_kv_heads, int sms) {
     if (n_rows <= 0 || n_kv_heads <= 0 || n_heads % n_kv_heads != 0) return 1;
     const int group = n_heads / n_kv_heads;
-    const int chunks = group <= 1 ? 1 : group <= 2 ? 1 : group <= 4 ? 1 : (group + 7) / 8;
-    const int64_t ctas = int64_t(n_rows) * n_kv_heads * chunks;
+    const int gp = heads_per_cta(group);
+    const int64_t ctas = int64_t(n_rows) * n_kv_heads * ((group + gp - 1) / gp);
     const int64_t want = 2 * int64_t(std::max(sms, 1));  // two CTAs per SM
-    return int(std::clamp<int64_t>((want + ctas - 1) / ctas, 1, attention_decode_max_splits));
+    // RIDGELINE_ATTN_MAX_SPLITS lowers the cap (and so the cluster size), for A/B timing.
+    static const int cap = std::max(1, env_int("RIDGELINE_ATTN_MAX_SPLITS", attention_decode_max_splits,
+                                                attention_decode_max_splits));
+    return int(std::clamp<int64_t>((want + ctas - 1) / ctas, 1, cap));
 }
 
 int64_t attention_decode_ws_floats(int n_rows, int n_heads, int head_dim, int n_split) {
