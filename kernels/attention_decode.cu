@@ -348,13 +348,14 @@ void launch_family(const uint16_t* q, uint16_t* out, const paged_kv& kv, const s
                group, scale_log2, n_split, ws, cnt);
 }
 
-// Query heads per CTA: the smallest of 1, 2, 4, 8 that covers the group (each K/V row then read
-// once per kv head, up to groups of 8). RIDGELINE_ATTN_GP=1|2|4 caps it, for A/B timing: more
+// Query heads per CTA: the smallest power of two that covers the group, at most 8 (each K/V row
+// then read once per kv head, up to groups of 8). RIDGELINE_ATTN_GP caps it, for A/B timing: more
 // CTAs for a small batch, each K/V row read once per chunk of heads (the rest from L2).
 int heads_per_cta(int group) {
-    static const int cap = env_int("RIDGELINE_ATTN_GP", 8, 8);
-    const int gp = group <= 1 ? 1 : group <= 2 ? 2 : group <= 4 ? 4 : 8;
-    return cap >= 8 ? gp : std::max(1, std::min(gp, cap >= 4 ? 4 : cap >= 2 ? 2 : 1));
+    static const int cap = std::max(1, env_int("RIDGELINE_ATTN_GP", 8, 8));
+    int gp = 1;
+    while (gp < group && gp * 2 <= cap) gp *= 2;
+    return gp;
 }
 
 template <int D>

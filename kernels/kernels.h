@@ -45,9 +45,11 @@ struct paged_kv {
 };
 
 /// The A/B switches (RIDGELINE_PDL, RIDGELINE_CUDA_GRAPHS, RIDGELINE_PREFILL_MMA,
-/// RIDGELINE_FUSE_RESIDUAL, RIDGELINE_FUSE_ROPE): on unless the environment variable is "0".
+/// RIDGELINE_FUSE_RESIDUAL, RIDGELINE_FUSE_ROPE, RIDGELINE_ATTN_CLUSTER, RIDGELINE_VEC_ROPE): on
+/// unless the environment variable is "0".
 bool env_switch_on(const char* name);
-/// A tuning override (RIDGELINE_GEMV_MAX_ROWS, RIDGELINE_GEMV_DEEP_K, ...): the variable's value
+/// A tuning override (RIDGELINE_GEMV_MAX_ROWS, RIDGELINE_GEMV_DEEP_K, RIDGELINE_ATTN_GP,
+/// RIDGELINE_ATTN_MAX_SPLITS, ...): the variable's value
 /// when it is an integer in 0..max, else fallback.
 int env_int(const char* name, int fallback, int max = 1 << 30);
 

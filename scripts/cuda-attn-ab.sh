@@ -12,7 +12,6 @@ set -uo pipefail
 out=${1:?usage: cuda-attn-ab.sh OUT}
 cd "$(dirname "$0")/.."
 exec > >(tee "$out/log.txt") 2>&1
-b=build-gpu bench=build-gpu/app/ridgeline-bench l=synthetic:llama3-8b
 . scripts/cuda-build-lib.sh
 cuda_build "$out" ridgeline-bench test_gpu_kernels
 echo "built at ${SECONDS}s"
@@ -22,8 +21,7 @@ done
 echo "tests at ${SECONDS}s"
 for v in "" RIDGELINE_ATTN_GP=2 RIDGELINE_ATTN_GP=1 RIDGELINE_ATTN_MAX_SPLITS=4 RIDGELINE_ATTN_MAX_SPLITS=8 \
          RIDGELINE_ATTN_CLUSTER=0 "RIDGELINE_ATTN_GP=1 RIDGELINE_ATTN_MAX_SPLITS=4" ""; do
-  env $v $bench decode --model $l --backend cuda --batch 1,2,8 --context 256 --steps 16 2>&1 |
-    grep -E "^decode" | sed "s|^|[${v:-default}] |"
+  env $v $bench decode --model $l --backend cuda --batch 1,2,8 --context 256 --steps 16 2>&1 | rows "[${v:-default}]"
   echo "  at ${SECONDS}s"
 done
 timeout 150 ncu --set full --kernel-name regex:attention_decode --launch-skip 300 --launch-count 3 \

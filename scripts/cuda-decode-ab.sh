@@ -11,31 +11,27 @@ set -uo pipefail
 phase=${1:?usage: cuda-decode-ab.sh kernels|model OUT}
 out=${2:?usage: cuda-decode-ab.sh kernels|model OUT}
 cd "$(dirname "$0")/.."
-b=build-gpu
-bench=$b/app/ridgeline-bench
-m=models/SmolLM2-135M-Instruct.Q4_1.gguf
 . scripts/cuda-build-lib.sh
-rows() { grep -E "^(decode|prefill)" | sed "s|^|$1 |"; }
 if [ "$phase" = kernels ]; then
   mkdir -p /tmp/rl && cp .carry1/modelpart.00 /tmp/rl/
   cuda_build "$out" ridgeline-bench test_gpu_kernels test_gpu_fused test_gpu_backend
   echo "== test_gpu_kernels"; $b/tests/test_gpu_kernels 2>&1 | grep -E "FAIL|Totals"
   echo "== test_gpu_fused"; $b/tests/test_gpu_fused 2>&1 | grep -E "FAIL|Totals"
-  echo "== memcheck test_gpu_fused"; timeout 120 compute-sanitizer --tool memcheck --error-exitcode 3 $b/tests/test_gpu_fused >"$out/memcheck-fused.log" 2>&1; echo "rc=$?"; tail -1 "$out/memcheck-fused.log"
+  memcheck "$out" fused 120 $b/tests/test_gpu_fused
   s=synthetic:smollm2-135m
   for v in "2048 2" "0 2" "1024 2" "2048 1" "2048 2" "0 2"; do
     set -- $v
     RIDGELINE_GEMV_DEEP_K=$1 RIDGELINE_GEMV_DEEP_N=$2 $bench decode --model $s --backend cuda --batch 1,2,4 --context 256 --steps 32 2>&1 | rows "K$1/N$2"
   done
   for c in 1 0; do RIDGELINE_ATTN_CLUSTER=$c $bench decode --model $s --backend cuda --batch 1 --context 2048 --steps 32 2>&1 | rows "C$c"; done
-  for c in 1 0; do RIDGELINE_ATTN_CLUSTER=$c $bench decode --model synthetic:llama3-8b --backend cuda --batch 1,8,64 --context 256 --steps 16 2>&1 | rows "llama C$c"; done
+  for c in 1 0; do RIDGELINE_ATTN_CLUSTER=$c $bench decode --model $l --backend cuda --batch 1,8,64 --context 256 --steps 16 2>&1 | rows "llama C$c"; done
   $bench decode --model $s --backend cuda --batch 8,64,256 --context 256 --steps 32 --json "$out/decode-smollm2-synth.json" 2>&1 | rows "smollm2"
 else
   mkdir -p models
   [ -f $m ] || cat /tmp/rl/modelpart.00 .carry2/modelpart.01 > $m
   sha256sum $m
   $b/tests/test_gpu_backend 2>&1 | grep -E "rel L2|FAIL|Totals"
-  echo "== memcheck test_gpu_backend"; timeout 150 compute-sanitizer --tool memcheck --error-exitcode 3 $b/tests/test_gpu_backend >"$out/memcheck-backend.log" 2>&1; echo "rc=$?"; tail -1 "$out/memcheck-backend.log"
+  memcheck "$out" backend 150 $b/tests/test_gpu_backend
   for r in 1 2; do
     for v in "1 2048" "0 2048" "1 0" "0 0"; do
       set -- $v

@@ -14,9 +14,6 @@ set -uo pipefail
 phase=${1:?usage: cuda-perf-check.sh build|model OUT}
 out=${2:?usage: cuda-perf-check.sh build|model OUT}
 cd "$(dirname "$0")/.."
-b=build-gpu
-bench=$b/app/ridgeline-bench
-m=models/SmolLM2-135M-Instruct.Q4_1.gguf
 run() { echo "== $*"; "$@"; }
 . scripts/cuda-build-lib.sh
 build() { cuda_build "$out" ridgeline-bench test_gpu_kernels test_gpu_residual test_gpu_backend test_gpu_dequant test_gpu_fused test_gpu_memory test_gpu_sampling; }
@@ -33,7 +30,7 @@ if [ "$phase" = all ]; then
   RIDGELINE_GEMV=0 run $bench decode --model synthetic:llama3-8b --backend cuda --batch 1,8 --context 256 --steps 16
   run $bench prefill --model synthetic:llama3-8b --backend cuda --batch 1 --context 2048 --steps 3 --json "$out/prefill-llama3-8b.json"
   for t in test_gpu_residual test_gpu_backend; do
-    echo "== memcheck $t"; timeout 100 compute-sanitizer --tool memcheck --error-exitcode 3 $b/tests/$t >"$out/memcheck-$t.log" 2>&1; echo "rc=$?"; tail -2 "$out/memcheck-$t.log"
+    memcheck "$out" $t 100 $b/tests/$t
   done
 elif [ "$phase" = build ]; then
   mkdir -p /tmp/rl && cp .carry1/modelpart.00 /tmp/rl/ 2>/dev/null
@@ -45,11 +42,11 @@ elif [ "$phase" = build ]; then
   run $b/tests/test_gpu_memory 2>&1 | grep -E "refused|free before|FAIL|Totals"
   run $b/tests/test_gpu_sampling 2>&1 | grep -E "FAIL|Totals"
   for t in test_gpu_fused test_gpu_kernels; do
-    echo "== memcheck $t"; timeout 120 compute-sanitizer --tool memcheck --error-exitcode 3 $b/tests/$t >"$out/memcheck-$t.log" 2>&1; echo "rc=$?"; tail -1 "$out/memcheck-$t.log"
+    memcheck "$out" $t 120 $b/tests/$t
   done
   # The decode fusions against their switches: residual ends off (norm/add kernels), rope + KV
   # store as its own kernel.
-  s=synthetic:smollm2-135m l=synthetic:llama3-8b
+  s=synthetic:smollm2-135m
   run $bench decode --model $s --backend cuda --batch 1,2,4,8,64,256 --context 256 --steps 32 --json "$out/decode-smollm2-synth.json"
   RIDGELINE_FUSE_RESIDUAL=0 run $bench decode --model $s --backend cuda --batch 1,2 --context 256 --steps 32
   RIDGELINE_FUSE_ROPE=0 run $bench decode --model $s --backend cuda --batch 1,2 --context 256 --steps 32
@@ -66,7 +63,7 @@ else
   run $b/tests/test_gpu_backend 2>&1 | grep -E "rel L2|WARN|PASS|FAIL|Totals"
   run $bench decode --model $m --backend cuda --batch 1,8,64,256 --context 256 --steps 32 --json "$out/decode-smollm2.json"
   for t in test_gpu_backend test_gpu_fused; do
-    echo "== memcheck $t"; timeout 150 compute-sanitizer --tool memcheck --error-exitcode 3 $b/tests/$t >"$out/memcheck-$t.log" 2>&1; echo "rc=$?"; tail -2 "$out/memcheck-$t.log"
+    memcheck "$out" $t 150 $b/tests/$t
   done
   # Soak: chat at saturation for SOAK_S seconds; device memory from nvidia-smi after the warm-up
   # (10% of the run, at most 60 s) and 5 s before the end, next to the bench's own soak record.

@@ -8,9 +8,6 @@
 set -uo pipefail
 out=${1:?usage: cuda-prefill-check.sh OUT}
 cd "$(dirname "$0")/.."
-b=build-gpu
-bench=$b/app/ridgeline-bench
-l=synthetic:llama3-8b
 run() { echo "== $*"; "$@"; }
 . scripts/cuda-build-lib.sh
 mkdir -p /tmp/rl && cp .carry1/modelpart.00 /tmp/rl/ 2>/dev/null
@@ -19,9 +16,7 @@ run $b/tests/test_gpu_kernels 2>&1 | grep -E "FAIL|attention|Totals"
 run $b/tests/test_gpu_residual 2>&1 | grep -E "FAIL|Totals"
 run $b/tests/test_gpu_fused 2>&1 | grep -E "FAIL|Totals"
 run $b/tests/test_gpu_sampling 2>&1 | grep -E "FAIL|Totals"
-echo "== memcheck test_gpu_kernels"
-timeout 150 compute-sanitizer --tool memcheck --error-exitcode 3 $b/tests/test_gpu_kernels >"$out/memcheck-kernels.log" 2>&1
-echo "rc=$?"; tail -2 "$out/memcheck-kernels.log"
+memcheck "$out" kernels 150 $b/tests/test_gpu_kernels
 for mma in 1 0; do
   for ctx in 2048 8192; do
     RIDGELINE_PREFILL_MMA=$mma run $bench prefill --model $l --backend cuda --batch 1 --context $ctx --steps 3 \
