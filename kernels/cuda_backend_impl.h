@@ -54,6 +54,7 @@ public:
     void release(tensor& t) override;
     void upload(const tensor& dst, const float* src) override;
     void download(const tensor& src, float* dst) override;
+    void fill_random(tensor& t, uint64_t seed, float lo, float hi) override;
     tensor upload_weight(const gguf_tensor_info& t) override;
     void alloc_kv(const kv_cache_layout& layout) override;
     const kv_cache_layout& kv_layout() const override { return kv_; }

@@ -74,6 +74,18 @@ void cuda_backend::upload(const tensor& dst, const float* src) {
     RL_CUDA_CHECK(cudaStreamSynchronize(stream_));  // `half` dies with this call
 }
 
+// Synthetic weights on the device (kernels/random_fill.cu): the same values as the host default,
+// without a host buffer of the whole tensor and its copy over PCIe.
+void cuda_backend::fill_random(tensor& t, uint64_t seed, float lo, float hi) {
+    RL_CHECK(t.data || t.numel() == 0, "cuda_backend::fill_random: null buffer");
+    use_device();
+    const auto kind = t.type == dtype::dtype_f32    ? kernels::fill_kind::f32
+                      : t.type == dtype::dtype_bf16 ? kernels::fill_kind::bf16
+                                                    : kernels::fill_kind::f16;
+    kernels::fill_uniform(t.data, kind, t.numel(), seed, lo, hi, stream_);
+    RL_CUDA_CHECK(cudaStreamSynchronize(stream_));  // a fault shows here, at load, naming the fill
+}
+
 void cuda_backend::download(const tensor& src, float* dst) {
     RL_CHECK(src.data && dst, "cuda_backend::download: null buffer");
     use_device();

@@ -97,6 +97,11 @@ void add_bias_bf16(uint16_t* x, const uint16_t* bias, int64_t rows, int64_t cols
 void f32_to_bf16(const float* src, uint16_t* dst, int64_t n, rl_stream stream);
 void bf16_to_f32(const uint16_t* src, float* dst, int64_t n, rl_stream stream);
 
+/// out[i] = random_uniform_at(seed, i, lo, hi) for i < n (backend/random_uniform.h), rounded once
+/// to the output type: the CPU backend's fill_random, bit for bit, made on the device.
+enum class fill_kind { f32, bf16, f16 };
+void fill_uniform(void* out, fill_kind kind, int64_t n, uint64_t seed, float lo, float hi, rl_stream stream);
+
 /// out = x / sqrt(mean(x^2) + eps) * w per row; x, out [rows, d] bf16; w [d] fp32 or bf16
 /// (w_is_bf16). out may alias x.
 void rms_norm_bf16(const uint16_t* x, const void* w, bool w_is_bf16, float eps, uint16_t* out, int64_t rows,

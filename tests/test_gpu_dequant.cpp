@@ -1,8 +1,10 @@
 // GPU dequantization (kernels/dequant.cu) against the CPU reference (engine/gguf/dequant.cpp).
 // Tolerance: the GPU writes bf16, so each value must equal the CPU fp32 value rounded to bf16,
 // within one bf16 ulp (the GPU may fuse d*q+m into one FMA, which can move the last fp32 bit).
+// randomFillMatchesHost: synthetic weights filled on the device (kernels/random_fill.cu) must
+// equal the host definition (backend/random_uniform.h) rounded to the tensor's type, bit for bit.
 // Without a CUDA device every test skips with the reason.
-#include "rl_test.h"
+#include "gpu_test.h"
 
 #include "gguf/dequant.h"
 #include "common/engine_error.h"
@@ -11,6 +13,7 @@
 
 #include <cuda_runtime.h>
 
+#include <bit>
 #include <cmath>
 #include <fstream>
 #include <random>
@@ -102,6 +105,36 @@ private slots:
         }
     }
 
+    void randomFillMatchesHost() {
+        GPU_OR_SKIP();
+        rl_gpu_test::gpu g;
+        // 1,010,009 values: more than one pass of the launcher's capped grid-stride loop.
+        const int64_t rows = 1009, cols = 1001;
+        struct fill { rl::dtype t; uint64_t seed; float lo, hi; };
+        for (const fill f : {fill{rl::dtype::dtype_bf16, 7, -0.027f, 0.027f}, fill{rl::dtype::dtype_f32, 123456789, -1.f, 1.f},
+                             fill{rl::dtype::dtype_f16, 3, -0.0151f, 0.0151f}, fill{rl::dtype::dtype_bf16, 0, 1.f, 1.f}}) {
+            rl::tensor t = g.poisoned(rows, cols, f.t);  // NaN: an unwritten element fails
+            g.be->fill_random(t, f.seed, f.lo, f.hi);
+            const rl_gpu_test::vec got = g.get(t);
+            int64_t bad = 0, first = -1;
+            for (int64_t i = 0; i < rows * cols; ++i) {
+                const float v = rl::random_uniform_at(f.seed, uint64_t(i), f.lo, f.hi);
+                const float want = f.t == rl::dtype::dtype_f32    ? v
+                                   : f.t == rl::dtype::dtype_bf16 ? rl::bf16_to_fp32(rl::fp32_to_bf16(v))
+                                                                  : rl::fp16_to_fp32(rl::fp32_to_fp16(v));
+                if (std::bit_cast<uint32_t>(got[size_t(i)]) != std::bit_cast<uint32_t>(want) && bad++ == 0) first = i;
+            }
+            QVERIFY2(bad == 0, ("seed " + std::to_string(f.seed) + ": " + std::to_string(bad) + " of " +
+                                std::to_string(rows * cols) + " differ, first at " + std::to_string(first))
+                                   .c_str());
+        }
+        bool threw = false;
+        try {
+            rl::kernels::fill_uniform(nullptr, rl::kernels::fill_kind::f32, 16, 1, 1.f, -1.f, nullptr);
+        } catch (const rl::engine_error&) { threw = true; }
+        QVERIFY2(threw, "fill_uniform accepted lo > hi and a null output");
+    }
+
     void rejectsUnsupportedType() {
         std::string why;
         if (!gpuOrSkipReason(why)) QSKIP(("no usable CUDA device (" + why + "); GPU tests skipped").c_str());
@@ -114,5 +147,6 @@ private slots:
     }
 };
 
-RL_TEST_MAIN(TestGpuDequant, randomBlocksMatchCpu, realModelEmbeddingMatchesCpu, rejectsUnsupportedType)
+RL_TEST_MAIN(TestGpuDequant, randomBlocksMatchCpu, realModelEmbeddingMatchesCpu, randomFillMatchesHost,
+             rejectsUnsupportedType)
 #include "test_gpu_dequant.moc"

@@ -2,6 +2,8 @@
 // cuda_backend comes later). The llama forward pass in model/ is written only against it.
 // A step is: set_step(inputs) once, then a sequence of ops; activations are 2-D row-major tensors.
 #pragma once
+#include "backend/random_uniform.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -204,14 +206,5 @@ std::string shape_of(const tensor& t);
 /// step of n_tokens); throws engine_error naming what disagrees.
 void check_attention_args(const tensor& q, const tensor& out, int n_heads, int n_kv_heads, int head_dim,
                           int n_tokens, const kv_cache_layout& kv);
-
-/// The value fill_random puts at `index`.
-inline float random_uniform_at(uint64_t seed, uint64_t index, float lo, float hi) {
-    uint64_t z = seed * 0x9E3779B97F4A7C15ull + index + 0x632BE59BD9B4E019ull;  // splitmix64
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return lo + (hi - lo) * float(z >> 40) * (1.0f / 16777216.0f);
-}
 
 } // namespace rl
