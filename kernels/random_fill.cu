@@ -11,6 +11,7 @@
 #include <cuda_fp16.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace rl::kernels {
 namespace {
@@ -34,7 +35,7 @@ __global__ void __launch_bounds__(threads) fill_uniform_kernel(void* __restrict_
 void fill_uniform(void* out, fill_kind kind, int64_t n, uint64_t seed, float lo, float hi, rl_stream stream) {
     RL_CHECK(n >= 0, "fill_uniform: negative element count");
     RL_CHECK(out || n == 0, "fill_uniform: null output");
-    RL_CHECK(lo <= hi, "fill_uniform: lo above hi");
+    RL_CHECK(lo <= hi && std::isfinite(hi - lo), "fill_uniform: the range [lo, hi) must be finite, lo <= hi");
     if (n == 0) return;
     // A grid-stride loop over a chip-filling grid: the hash is ~20 integer ops per value, the
     // store is what bounds it.

@@ -128,11 +128,16 @@ private slots:
                                 std::to_string(rows * cols) + " differ, first at " + std::to_string(first))
                                    .c_str());
         }
-        bool threw = false;
-        try {
-            rl::kernels::fill_uniform(nullptr, rl::kernels::fill_kind::f32, 16, 1, 1.f, -1.f, nullptr);
-        } catch (const rl::engine_error&) { threw = true; }
-        QVERIFY2(threw, "fill_uniform accepted lo > hi and a null output");
+        auto throws = [](void* out, int64_t n, float lo, float hi) {
+            try {
+                rl::kernels::fill_uniform(out, rl::kernels::fill_kind::f32, n, 1, lo, hi, nullptr);
+            } catch (const rl::engine_error&) { return true; }
+            return false;
+        };
+        QVERIFY2(throws(nullptr, 16, -1.f, 1.f), "fill_uniform accepted a null output");
+        QVERIFY2(throws(nullptr, 0, 1.f, -1.f), "fill_uniform accepted lo > hi");
+        QVERIFY2(throws(nullptr, 0, -3e38f, 3e38f), "fill_uniform accepted a range wider than a float");
+        QVERIFY2(!throws(nullptr, 0, -1.f, 1.f), "fill_uniform refused an empty fill");
     }
 
     void rejectsUnsupportedType() {

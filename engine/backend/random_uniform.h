@@ -21,8 +21,8 @@ RL_HOST_DEVICE inline float random_uniform_at(uint64_t seed, uint64_t index, flo
     z ^= z >> 31;
     const float u = float(z >> 40);  // exact: 24 bits
 #if defined(__CUDA_ARCH__)
-    // nvcc would contract lo + a * b into one FMA (one rounding instead of two); the host build
-    // (x86-64-v2, no FMA) rounds twice, so the device does too.
+    // nvcc would contract lo + a * b into one FMA (one rounding instead of two); the host rounds
+    // twice (ridgeline_core compiles, and passes on, -ffp-contract=off), so the device does too.
     return __fadd_rn(lo, __fmul_rn(__fmul_rn(hi - lo, u), 1.0f / 16777216.0f));
 #else
     return lo + (hi - lo) * u * (1.0f / 16777216.0f);
