@@ -18,7 +18,7 @@ exec > >(tee "$out/log.txt") 2>&1
 cuda_build "$out" ridgeline-bench test_gpu_kernels test_gpu_dequant
 echo "built at ${SECONDS}s"
 $b/tests/test_gpu_dequant randomFillMatchesHost 2>&1 | grep -E "FAIL|PASS.*randomFill|Totals"
-echo "== memcheck fill"; timeout 120 compute-sanitizer --tool memcheck --error-exitcode 3 $b/tests/test_gpu_dequant randomFillMatchesHost >"$out/memcheck-fill.log" 2>&1; echo "rc=$?"; tail -1 "$out/memcheck-fill.log"
+memcheck "$out" fill 120 $b/tests/test_gpu_dequant randomFillMatchesHost
 t0=$SECONDS; $bench decode --model $l --backend cuda --batch 1 --context 256 --steps 16 2>&1 | grep -E "^decode"; echo "one Llama b1 bench: $((SECONDS - t0)) s"
 for v in "" RIDGELINE_ATTN_GP=1 RIDGELINE_ATTN_GP=2 RIDGELINE_ATTN_MAX_SPLITS=4 "RIDGELINE_ATTN_CLUSTER=0 RIDGELINE_ATTN_GP=1"; do
   env $v $b/tests/test_gpu_kernels 2>&1 | grep -E "FAIL|Totals" | sed "s|^|[${v:-default}] |"
