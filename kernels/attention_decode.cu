@@ -348,11 +348,25 @@ void launch_family(const uint16_t* q, uint16_t* out, const paged_kv& kv, const s
                group, scale_log2, n_split, ws, cnt);
 }
 
-// Query heads per CTA: the smallest power of two that covers the group, at most 8 (each K/V row
-// then read once per kv head, up to groups of 8). RIDGELINE_ATTN_GP caps it, for A/B timing: more
-// CTAs for a small batch, each K/V row read once per chunk of heads (the rest from L2).
-int heads_per_cta(int group) {
+// Batches of at most this many rows (RIDGELINE_ATTN_SMALL_ROWS; 0 turns it off) take one query
+// head per CTA. At batch 1 the kernel is latency-bound: a CTA's chain of dependent steps is what
+// costs, and one head per CTA shortens it 4x at Llama's GQA 4 (4x the CTAs, each K/V row read
+// once per head, the repeats from L2). Llama-3-8B batch 1 on an H200, same call: +4.0% at context
+// 256, +2.0% at 1024, +2.6% at 2048, even at 4096. Batch 2 gained 5% at context 256 but lost up
+// to 8% at 4096 (half the slices per head: the split count aims at 2 CTAs per SM), batch 64 lost
+// 20% (K/V re-reads), and a cap of 4 slices lost 8-15% past context 1024; docs/benchmarks.md,
+// 2026-11-30 e.
+int small_rows() {
+    static const int r = env_int("RIDGELINE_ATTN_SMALL_ROWS", 1);
+    return r;
+}
+
+// Query heads per CTA: one for a small batch (above), else the smallest power of two that covers
+// the group, at most 8 (each K/V row then read once per kv head, up to groups of 8).
+// RIDGELINE_ATTN_GP caps it, for A/B timing.
+int heads_per_cta(int group, int n_rows) {
     static const int cap = std::max(1, env_int("RIDGELINE_ATTN_GP", 8, 8));
+    if (n_rows <= small_rows()) return 1;
     int gp = 1;
     while (gp < group && gp * 2 <= cap) gp *= 2;
     return gp;
@@ -361,7 +375,7 @@ int heads_per_cta(int group) {
 template <int D>
 void launch_d(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& st, const int32_t* rows,
               int n_rows, int n_heads, int group, float scale_log2, int n_split, float* ws, int* cnt, cudaStream_t stream) {
-    switch (heads_per_cta(group)) {
+    switch (heads_per_cta(group, n_rows)) {
     case 1: launch_family<D, 1>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, cnt, stream); break;
     case 2: launch_family<D, 2>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, cnt, stream); break;
     case 4: launch_family<D, 4>(q, out, kv, st, rows, n_rows, n_heads, group, scale_log2, n_split, ws, cnt, stream); break;
@@ -374,7 +388,7 @@ void launch_d(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_m
 int attention_decode_splits(int n_rows, int n_heads, int n_kv_heads, int sms) {
     if (n_rows <= 0 || n_kv_heads <= 0 || n_heads % n_kv_heads != 0) return 1;
     const int group = n_heads / n_kv_heads;
-    const int gp = heads_per_cta(group);
+    const int gp = heads_per_cta(group, n_rows);
     const int64_t ctas = int64_t(n_rows) * n_kv_heads * ((group + gp - 1) / gp);
     const int64_t want = 2 * int64_t(std::max(sms, 1));  // two CTAs per SM
     // RIDGELINE_ATTN_MAX_SPLITS lowers the cap (and so the cluster size), for A/B timing.

@@ -49,7 +49,7 @@ struct paged_kv {
 /// unless the environment variable is "0".
 bool env_switch_on(const char* name);
 /// A tuning override (RIDGELINE_GEMV_MAX_ROWS, RIDGELINE_GEMV_DEEP_K, RIDGELINE_ATTN_GP,
-/// RIDGELINE_ATTN_MAX_SPLITS, ...): the variable's value
+/// RIDGELINE_ATTN_MAX_SPLITS, RIDGELINE_ATTN_SMALL_ROWS, ...): the variable's value
 /// when it is an integer in 0..max, else fallback.
 int env_int(const char* name, int fallback, int max = 1 << 30);
 
