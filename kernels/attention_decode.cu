@@ -1,6 +1,6 @@
 // attention_decode.cu: paged attention for single-token rows (decode). One CTA per (row, kv head,
 // chunk of up to 8 query heads of that kv head's GQA group), so each K/V row is read once for
-// the whole group. 4 warps split the CTA's keys into 32-key tiles (warp w takes tiles w, w+4, ...);
+// the whole group; at batch 1 one query head per CTA (heads_per_cta: a shorter chain). 4 warps split the CTA's keys into 32-key tiles (warp w takes tiles w, w+4, ...);
 // within a tile lane j scores key j against every head of the group (q in shared memory,
 // pre-scaled by scale*log2(e) so exp2 gives the softmax), the warp keeps an online softmax
 // (running max m, sum l, output o with lane owning dims lane*dpl ..), and at the end the 4 warps'
@@ -20,7 +20,7 @@
 // cluster (Hopper), else through a global workspace by the last slice to arrive
 // (attention_merge.cuh).
 // Exercised by tests/test_gpu_kernels.cpp (decode and mixed steps, GQA 9:3, 32:8, 16:2, 4:4,
-// long contexts that use every slice).
+// 28:4, single-row decode steps, long contexts that use every slice).
 #include "attention_merge.cuh"
 #include "bf16_vec.cuh"
 #include "common.cuh"
@@ -351,11 +351,12 @@ void launch_family(const uint16_t* q, uint16_t* out, const paged_kv& kv, const s
 // Batches of at most this many rows (RIDGELINE_ATTN_SMALL_ROWS; 0 turns it off) take one query
 // head per CTA. At batch 1 the kernel is latency-bound: a CTA's chain of dependent steps is what
 // costs, and one head per CTA shortens it 4x at Llama's GQA 4 (4x the CTAs, each K/V row read
-// once per head, the repeats from L2). Llama-3-8B batch 1 on an H200, same call: +4.0% at context
-// 256, +2.0% at 1024, +2.6% at 2048, even at 4096. Batch 2 gained 5% at context 256 but lost up
-// to 8% at 4096 (half the slices per head: the split count aims at 2 CTAs per SM), batch 64 lost
-// 20% (K/V re-reads), and a cap of 4 slices lost 8-15% past context 1024; docs/benchmarks.md,
-// 2026-11-30 e.
+// once per head, the repeats from L2). H200, same call, runs alternating: Llama-3-8B batch 1
+// +3.0% at context 256 and +2.0% at 2048, Qwen2.5-7B +3.6%; in an exploration of one run each,
+// even at context 4096. Batch 2 gained 5% at context 256 but lost up to 8% at 4096 (the split
+// count aims at 2 CTAs per SM, so 5 slices per head instead of 16), batch 64 lost 20% (K/V
+// re-reads), and capping batch 1 at 4 slices lost 5-15% past context 1024 (docs/benchmarks.md,
+// 2026-11-30 e).
 int small_rows() {
     static const int r = env_int("RIDGELINE_ATTN_SMALL_ROWS", 1);
     return r;

@@ -5,15 +5,17 @@
 // (no L2 reuse across kernels) inside a CUDA graph, timed with events over many replays:
 //   single      one kernel reads all of it (the read roof: no kernel boundaries at all)
 //   chain       161 kernels, each waits for its predecessor (plain stream order)
-//   chain-pdl   the same with programmatic dependent launch: each kernel's CTAs are scheduled
-//               while the predecessor runs and wait in griddepcontrol.wait (ridgeline's launches)
+//   chain-pdl   the same with programmatic dependent launch (ridgeline's launches): the successor
+//               is launched once the predecessor's CTAs pass griddepcontrol.launch_dependents;
+//               as each grid fills every CTA slot, its CTAs take slots as the predecessor's exit
 //   chain-pre   chain-pdl, and each thread issues its first loads before the wait, as
 //               ridgeline's GEMVs do with their first weight chunks
-// Also an in-place add x ^= y over two 256 MiB buffers, counted as 3 x 256 MiB moved: the
-// elementwise roof ridgeline's calibrate_peaks measures at start-up (ridgeline-bench's "%bw-meas").
-// (A graph memcpy node is not used for it: it ran on a copy engine at ~2.7 TB/s.) chain-pre against
-// that roof is the most a one-kernel-per-matmul batch-1 step can reach with zero compute, zero
-// reductions and perfect load balance.
+// Also an in-place x ^= y over two 256 MiB buffers, counted as 3 x 256 MiB moved: the elementwise
+// half of ridgeline's calibrate_peaks (which takes the larger of that and a one-row GEMV read, so
+// ridgeline-bench's "%bw-meas" divides by a figure ~4% higher). A graph memcpy node is not used:
+// it ran on a copy engine at ~2.7 TB/s. chain-pre is what this launch shape reaches with zero
+// compute, zero reductions and perfect load balance: a reference for a one-kernel-per-matmul
+// batch-1 step, not a proof that nothing faster exists.
 //   build: nvcc -O3 -arch=sm_90 -std=c++17 -o gpu-read-chain gpu-read-chain.cu
 //   usage: gpu-read-chain [replays]
 #include <cuda_runtime.h>
@@ -119,6 +121,8 @@ static double time_graph(F record, int replays, cudaStream_t s) {
     CK(cudaEventSynchronize(e1));
     float ms = 0;
     CK(cudaEventElapsedTime(&ms, e0, e1));
+    CK(cudaEventDestroy(e0));
+    CK(cudaEventDestroy(e1));
     CK(cudaGraphExecDestroy(ge));
     CK(cudaGraphDestroy(g));
     return ms / replays;

@@ -1,22 +1,22 @@
 #!/usr/bin/env bash
 # ncu-gemv-stalls.sh: one device call (carry .carry-json). Why a batch-1 GEMV runs ~5-7 us longer
 # than a pure read of its bytes (docs/benchmarks.md, 2026-11-30 e): Nsight Compute's full section
-# set, with warp-stall sampling per SASS instruction, on one layer's four GEMVs (q/k/v with the
-# norm prologue and the rope + KV store epilogue, o, gate/up, down) in the middle of a Llama-3-8B
-# batch-1 decode, exported as text: OUT/ncu-gemv-details.txt (sections), OUT/ncu-gemv-raw.csv
-# (every metric, incl. smsp__pcsamp_warps_issue_stalled_*), OUT/ncu-gemv-source.csv (per
-# instruction, each of the four launches under a === line). Builds with -lineinfo in its own directory.
+# set, with warp-stall sampling per SASS instruction, on four consecutive GEMV launches in the
+# middle of a Llama-3-8B batch-1 decode, exported as text: OUT/ncu-gemv-details.txt (sections),
+# OUT/ncu-gemv-raw.csv (every metric, incl. smsp__pcsamp_warps_issue_stalled_*),
+# OUT/ncu-gemv-source.csv (per instruction, each launch under a === line). Where in the layer
+# the four start is not fixed (start-up and prefill launch GEMVs too); tell them apart by
+# template and grid: q/k/v <1,2,2,0,3,1> 768 CTAs, gate/up <1,2,2,1,0,1> 3,584, o and down
+# <1,2,2,0,2,0> 512 (down runs 3.5x as long: k 14,336), the LM head <1,2,2,0,1,0>.
+# Builds with -lineinfo in its own directory.
 #   usage: scripts/ncu-gemv-stalls.sh OUT
 set -uo pipefail
 out=${1:?usage: ncu-gemv-stalls.sh OUT}
 cd "$(dirname "$0")/.."
 exec > >(tee "$out/log.txt") 2>&1
+b=build-gpu-lineinfo cuda_flags=-lineinfo
 . scripts/cuda-build-lib.sh
-b=build-gpu-lineinfo bench=build-gpu-lineinfo/app/ridgeline-bench
-cmake -S . -B $b -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIDGELINE_GUI=OFF -DRIDGELINE_CUDA=ON \
-  -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_CUDA_FLAGS=-lineinfo -DRIDGELINE_JSON_INCLUDE_DIR="$PWD/.carry-json" \
-  >/tmp/configure.log 2>&1 || { tail -20 /tmp/configure.log; exit 1; }
-cmake --build $b -j"$(nproc)" --target ridgeline-bench >/tmp/build.log 2>&1 || { grep -E "error|FAILED" /tmp/build.log | head; exit 1; }
+cuda_build "$out" ridgeline-bench
 echo "built at ${SECONDS}s"
 rep=/tmp/gemv
 timeout 150 ncu --set full --import-source yes --clock-control none --kernel-name regex:gemv_kernel \

@@ -388,10 +388,12 @@ private slots:
     void attentionOtherShapes() {
         GPU_OR_SKIP();
         std::mt19937 rng(10);
-        for (attn_case c : {attn_case{16, 2, 256, 8}, attn_case{4, 4, 96, 32}}) {
+        // Qwen2.5's 28:4 too; the single-row decode steps take one query head per CTA.
+        for (attn_case c : {attn_case{16, 2, 256, 8}, attn_case{4, 4, 96, 32}, attn_case{28, 4, 128, 16}}) {
             gpu g;
             attn_harness h(g, c, 2, 120, rng);
-            for (const auto& st : std::vector<std::vector<std::pair<int, int>>>{{{0, 45}, {1, 2}}, {{0, 1}, {1, 1}}, {{1, 33}}}) {
+            for (const auto& st : std::vector<std::vector<std::pair<int, int>>>{
+                     {{0, 45}, {1, 2}}, {{0, 1}, {1, 1}}, {{1, 33}}, {{0, 1}}, {{1, 1}}}) {
                 const double e = h.step(st);
                 CHECK_REL("attention h" + std::to_string(c.n_heads) + " d" + std::to_string(c.head_dim), e);
             }
