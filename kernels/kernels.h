@@ -190,7 +190,10 @@ struct gemv_ends {
     paged_kv kv{};
     step_meta step{};
 };
-constexpr int64_t gemv_norm_smem_max = 48 * 1024;
+// Dynamic shared memory for the normalised rows: the 48 KB a launch may use without opting in,
+// less 1 KB for the kernel's static arrays (the two together must fit; n * k * 2 = 48 KB, e.g. a
+// 12,288-wide model at 2 rows, would fail to launch).
+constexpr int64_t gemv_norm_smem_max = 47 * 1024;
 bool gemv_bf16_supported(const uint16_t* x, const gemv_segment* segs, int n_seg, int64_t n, int64_t k,
                          bool glu = false, const gemv_ends& ends = {});
 void gemv_bf16(const uint16_t* x, const gemv_segment* segs, int n_seg, int64_t n, int64_t k, bool out_f32,
