@@ -1,8 +1,9 @@
 // attention_decode.cu: paged attention for single-token rows (decode). One CTA per (row, kv head,
 // chunk of up to 8 query heads of that kv head's GQA group), so each K/V row is read once for
-// the whole group; at batch 1 one query head per CTA (heads_per_cta: a shorter chain). 4 warps split the CTA's keys into 32-key tiles (warp w takes tiles w, w+4, ...);
-// within a tile lane j scores key j against every head of the group (q in shared memory,
-// pre-scaled by scale*log2(e) so exp2 gives the softmax), the warp keeps an online softmax
+// the whole group; at batch 1 one query head per CTA (heads_per_cta: a shorter chain). 4 warps
+// split the CTA's keys into 32-key tiles (warp w takes tiles w, w+4, ...); within a tile lane j
+// scores key j against every head of the group (q in shared memory, pre-scaled by
+// scale*log2(e) so exp2 gives the softmax), the warp keeps an online softmax
 // (running max m, sum l, output o with lane owning dims lane*dpl ..), and at the end the 4 warps'
 // partial states are merged through shared memory. No score matrix is materialised.
 // Latency, not bandwidth, bounds this kernel at small batch (a SmolLM2 step reads ~200 KB of KV

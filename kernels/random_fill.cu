@@ -37,9 +37,10 @@ void fill_uniform(void* out, fill_kind kind, int64_t n, uint64_t seed, float lo,
     RL_CHECK(out || n == 0, "fill_uniform: null output");
     RL_CHECK(lo <= hi && std::isfinite(hi - lo), "fill_uniform: the range [lo, hi) must be finite, lo <= hi");
     if (n == 0) return;
-    // A grid-stride loop over a chip-filling grid: the hash is ~20 integer ops per value, the
-    // store is what bounds it.
-    const unsigned grid = unsigned(std::clamp<int64_t>((n + threads - 1) / threads, 1, 132 * 16));
+    // A grid-stride loop over at most 2,048 CTAs (half a million threads, more than any current
+    // GPU holds at once): the hash is ~20 integer ops per value, the store is what bounds it.
+    constexpr int64_t max_ctas = 2048;
+    const unsigned grid = unsigned(std::clamp<int64_t>((n + threads - 1) / threads, 1, max_ctas));
     switch (kind) {
     case fill_kind::f32: fill_uniform_kernel<0><<<grid, threads, 0, stream>>>(out, n, seed, lo, hi); break;
     case fill_kind::bf16: fill_uniform_kernel<1><<<grid, threads, 0, stream>>>(out, n, seed, lo, hi); break;
