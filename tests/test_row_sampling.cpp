@@ -14,6 +14,7 @@
 #include <limits>
 #include <map>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace {
@@ -59,7 +60,7 @@ private slots:
                     W += w[size_t(i)];
                     ++kept;
                 }
-            if (base.top_k > 0) QVERIFY2(kept == base.top_k || (base.top_p < 1.f && kept < base.top_k), qPrintable(QString::number(kept)));
+            if (base.top_k > 0) QVERIFY2(kept == base.top_k || (base.top_p < 1.f && kept < base.top_k), std::to_string(kept).c_str());
             QVERIFY(kept >= 1 && rl::sampling_key(x[7]) < t && rl::sampling_key(x[8]) < t);
             const int grid = 50000;
             std::vector<int> count(size_t(V), 0);
@@ -72,7 +73,7 @@ private slots:
             }
             double worst = 0;
             for (int i = 0; i < V; ++i) worst = std::max(worst, std::fabs(count[size_t(i)] / double(grid) - w[size_t(i)] / W));
-            QVERIFY2(worst < 4e-5, qPrintable(QStringLiteral("share vs weight off by %1").arg(worst)));
+            QVERIFY2(worst < 4e-5, ("share vs weight off by " + std::to_string(worst)).c_str());
         }
     }
 
@@ -90,12 +91,12 @@ private slots:
             std::map<int, int> seen;
             for (int j = 0; j < 20000; ++j) ++seen[s.sample(x.data(), V, {})];
             for (auto [id, n] : seen)
-                QVERIFY2(rl::sampling_key(x[size_t(id)]) >= t, qPrintable(QStringLiteral("host drew %1 outside the kept set").arg(id)));
+                QVERIFY2(rl::sampling_key(x[size_t(id)]) >= t, ("host drew " + std::to_string(id) + " outside the kept set").c_str());
             int kept = 0;
             for (int i = 0; i < V; ++i) kept += rl::sampling_key(x[size_t(i)]) >= t;
             // And the kept set is not larger than what the host draws from (all kept tokens with
             // any real weight show up in 20,000 draws).
-            QVERIFY2(int(seen.size()) >= kept - 3, qPrintable(QStringLiteral("host drew %1 distinct, kept %2").arg(seen.size()).arg(kept)));
+            QVERIFY2(int(seen.size()) >= kept - 3, ("host drew " + std::to_string(seen.size()) + " distinct, kept " + std::to_string(kept)).c_str());
         }
     }
 
