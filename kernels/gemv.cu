@@ -236,20 +236,18 @@ void launch_n(const gemv_params& p, int out, cudaStream_t s) {
 // down), 1 = GLU (gate and up), 2 = rope + KV store (q/k/v), 3 = plain out (the LM head). One
 // character each: '1', '2', '4' = that many warps per row pair in 4-warp CTAs; 'a', 'b', 'c' =
 // 1, 2, 4 in 8-warp CTAs (half the CTAs for the same warps, so half the norm prologues, which
-// each re-read the f32 residual row). 'g' = 'b' below 16,384 GLU rows, else 'a'. The defaults
-// are the best of alternating A/B runs on an H200 (docs/benchmarks.md, 2026-11-30 f): batch 1
-// "2ga1" (Llama-3-8B 221 -> 238-240 tok/s, Qwen2.5-7B 236 -> 244), batch 2 "4ba1" (+9% both);
-// Llama's 14,336 GLU rows want 2 warps per row, Qwen's 18,944 want 1 (234 vs 237, 245 vs 239).
-// RIDGELINE_GEMV_KS overrides the table with 8 characters, for A/B.
-char gemv_ks(int n, int end, int m) {
+// each re-read the f32 residual row). The defaults are the best of alternating A/B runs on two
+// H200s (docs/benchmarks.md, 2026-11-30 f): batch 1 "2ba1", batch 2 "4ba1". (Qwen2.5-7B's gate/up
+// preferred 'a' on one machine, 245 vs 239 tok/s, and 'b' on another, 237 vs 231; Llama-3-8B
+// took 'b' on both.) RIDGELINE_GEMV_KS overrides the table with 8 characters, for A/B.
+char gemv_ks(int n, int end) {
     static const std::string table = [] {
         const char* e = std::getenv("RIDGELINE_GEMV_KS");
         std::string t = e ? e : "";
-        if (t.size() != 8 || t.find_first_not_of("124abcg") != std::string::npos) t = "2ga14ba1";
+        if (t.size() != 8 || t.find_first_not_of("124abc") != std::string::npos) t = "2ba14ba1";
         return t;
     }();
-    const char c = table[size_t(n - 1) * 4 + size_t(end)];
-    return c == 'g' ? (m < 16384 ? 'b' : 'a') : c;
+    return table[size_t(n - 1) * 4 + size_t(end)];
 }
 
 template <int N, bool Glu>
@@ -345,9 +343,8 @@ void gemv_bf16(const uint16_t* x, const gemv_segment* segs, int n_seg, int64_t n
     }
     // One or two x rows: two rows per warp (4.1 TB/s vs 2.8 with one, ncu, H200), each row pair
     // over 1, 2 or 4 warps by end (gemv_ks). Short rows (the deep_k branch above) never reach it.
-    const int m_out = glu_out ? int(segs[0].m) : end;
     if (n <= 2) {
-        const char ks = gemv_ks(int(n), glu_out ? 1 : out == out_rope_kv ? 2 : out == out_add_f32 ? 0 : 3, m_out);
+        const char ks = gemv_ks(int(n), glu_out ? 1 : out == out_rope_kv ? 2 : out == out_add_f32 ? 0 : 3);
         if (n == 1) glu_out ? launch_ks<1, true>(ks, p, out, stream) : launch_ks<1, false>(ks, p, out, stream);
         else glu_out ? launch_ks<2, true>(ks, p, out, stream) : launch_ks<2, false>(ks, p, out, stream);
         return;
