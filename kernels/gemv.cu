@@ -111,7 +111,7 @@ __global__ void __launch_bounds__(W * 32) gemv_kernel(const gemv_params p) {
     }
     if (KS == 1 && !active) return;  // (with KS > 1 every warp reaches the barrier below)
     // The residual add's operand, loaded now so its round trip overlaps the dot products instead
-    // of trailing them (each element is read and written by this warp's lane 0 only).
+    // of trailing them (each element is read and written by lane 0 of the group's first warp only).
     [[maybe_unused]] float res[R][N];
     if constexpr (Out == out_add_f32) {
 #pragma unroll
@@ -333,7 +333,7 @@ void gemv_bf16(const uint16_t* x, const gemv_segment* segs, int n_seg, int64_t n
     // flight per lane, so a 576-wide row is loaded whole before pdl_wait and a 1536-wide one in
     // two round trips instead of three. Long rows (Llama's 4096) keep 2, which measured faster
     // there. RIDGELINE_GEMV_DEEP_K / _N override the bounds, for A/B timing.
-    static const int deep_k = env_int("RIDGELINE_GEMV_DEEP_K", 2048), deep_n = env_int("RIDGELINE_GEMV_DEEP_N", 2);
+    static const int deep_k = env_int("RIDGELINE_GEMV_DEEP_K", 2048), deep_n = env_int("RIDGELINE_GEMV_DEEP_N", 2, 2);  // its kernels hold 2 x rows
     if (k <= deep_k && n <= deep_n) {
         if (n == 1 && glu_out) launch_n<1, 2, 4, true>(p, out, stream);
         else if (n == 1) launch_n<1, 2, 4, false>(p, out, stream);
