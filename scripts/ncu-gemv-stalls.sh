@@ -6,8 +6,10 @@
 # OUT/ncu-gemv-raw.csv (every metric, incl. smsp__pcsamp_warps_issue_stalled_*),
 # OUT/ncu-gemv-source.csv (per instruction, each launch under a === line). Where in the layer
 # the four start is not fixed (start-up and prefill launch GEMVs too); tell them apart by
-# template and grid: q/k/v <1,2,2,0,3,1> 768 CTAs, gate/up <1,2,2,1,0,1> 3,584, o and down
-# <1,2,2,0,2,0> 512 (down runs 3.5x as long: k 14,336), the LM head <1,2,2,0,1,0>.
+# template and grid. As run (2026-11-30 e, one warp per row pair, 4-warp CTAs): q/k/v
+# <1,2,2,0,3,1> 768 CTAs, gate/up <1,2,2,1,0,1> 3,584, o and down <1,2,2,0,2,0> 512 (down runs
+# 3.5x as long: k 14,336), the LM head <1,2,2,0,1,0>. Since 2026-11-30 f the template ends in
+# <..., KS, W> and the grids follow gemv_ks's table (RIDGELINE_GEMV_KS=11111111 gives the old ones).
 # Builds with -lineinfo in its own directory.
 #   usage: scripts/ncu-gemv-stalls.sh OUT
 set -uo pipefail
