@@ -65,24 +65,24 @@ void dequantize_to_bf16(ggml_type type, const void* src, uint16_t* dst, int64_t 
     const unsigned blocks = unsigned((n + threads - 1) / threads);
     const auto* s8 = static_cast<const uint8_t*>(src);
     switch (type) {
-    case ggml_type::ggml_type_f32:
+    case ggml_type::f32:
         dequant_f32_kernel<<<blocks, threads, 0, stream>>>(static_cast<const float*>(src), dst, n);
         break;
-    case ggml_type::ggml_type_f16:
+    case ggml_type::f16:
         dequant_f16_kernel<<<blocks, threads, 0, stream>>>(static_cast<const uint16_t*>(src), dst, n);
         break;
-    case ggml_type::ggml_type_bf16:
+    case ggml_type::bf16:
         RL_CUDA_CHECK(cudaMemcpyAsync(dst, src, size_t(n) * 2, cudaMemcpyDeviceToDevice, stream));
         return;
-    case ggml_type::ggml_type_q8_0:
+    case ggml_type::q8_0:
         RL_CHECK(n % 32 == 0, "dequantize_to_bf16: q8_0 needs a multiple of 32 elements");
         dequant_q8_0_kernel<<<blocks, threads, 0, stream>>>(s8, dst, n);
         break;
-    case ggml_type::ggml_type_q4_0:
+    case ggml_type::q4_0:
         RL_CHECK(n % 32 == 0, "dequantize_to_bf16: q4_0 needs a multiple of 32 elements");
         dequant_q4_0_kernel<<<blocks, threads, 0, stream>>>(s8, dst, n);
         break;
-    case ggml_type::ggml_type_q4_1:
+    case ggml_type::q4_1:
         RL_CHECK(n % 32 == 0, "dequantize_to_bf16: q4_1 needs a multiple of 32 elements");
         dequant_q4_1_kernel<<<blocks, threads, 0, stream>>>(s8, dst, n);
         break;

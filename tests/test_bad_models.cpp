@@ -12,7 +12,7 @@
 #include "common/engine_error.h"
 #include "model/memory_fit.h"
 #include "model/synthetic.h"
-#include "serving/engine.h"
+#include "runtime/engine.h"
 
 #include <cctype>
 #include <condition_variable>
@@ -133,13 +133,13 @@ private slots:
         r.ignore_eos = true;
         r.on_event = [&](const rl::token_event& e) {
             std::lock_guard lk(mu);
-            if (e.finish == rl::finish_reason::finish_reason_none) ++tokens;
+            if (e.finish == rl::finish_reason::none) ++tokens;
             else { done = true; why = e.finish; cv.notify_all(); }
         };
         eng->submit(std::move(r));
         std::unique_lock lk(mu);
         cv.wait(lk, [&] { return done; });
-        QCOMPARE(int(why), int(rl::finish_reason::finish_reason_length));
+        QCOMPARE(int(why), int(rl::finish_reason::length));
         QCOMPARE(tokens, 4);
     }
 

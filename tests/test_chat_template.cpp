@@ -64,7 +64,7 @@ private slots:
         const chat_template from_model = chat_template::from_gguf(*file);
         const chat_template from_source = chat_template::detect(j["chat_template"].get<std::string>());
         const auto tok = tokenizer::from_gguf(*file);
-        QCOMPARE(from_model.kind(), chat_template_kind::chat_template_kind_chatml);
+        QCOMPARE(from_model.kind(), chat_template_kind::chatml);
         QVERIFY(from_model.warning().empty());
         int n = 0;
         for (const auto& c : j["cases"]) {
@@ -89,10 +89,10 @@ private slots:
             chat_template_kind kind;
             const char* name;
         };
-        for (const expect& e : {expect{k_llama3_src, chat_template_kind::chat_template_kind_llama3, "llama3"},
-                                expect{k_llama2_src, chat_template_kind::chat_template_kind_llama2, "llama2"},
-                                expect{k_mistral_src, chat_template_kind::chat_template_kind_llama2, "llama2"},
-                                expect{k_qwen_src, chat_template_kind::chat_template_kind_chatml, "chatml"}}) {
+        for (const expect& e : {expect{k_llama3_src, chat_template_kind::llama3, "llama3"},
+                                expect{k_llama2_src, chat_template_kind::llama2, "llama2"},
+                                expect{k_mistral_src, chat_template_kind::llama2, "llama2"},
+                                expect{k_qwen_src, chat_template_kind::chatml, "chatml"}}) {
             const chat_template t = chat_template::detect(e.src);
             QCOMPARE(t.kind(), e.kind);
             QCOMPARE(std::string(t.name()), std::string(e.name));
@@ -130,7 +130,7 @@ private slots:
     void unknown_or_missing_falls_back_to_chatml() {
         for (const char* src : {"", "{% for m in messages %}{{ m['content'] }}{% endfor %}"}) {
             const chat_template t = chat_template::detect(src);
-            QCOMPARE(t.kind(), chat_template_kind::chat_template_kind_chatml);
+            QCOMPARE(t.kind(), chat_template_kind::chatml);
             QCOMPARE(std::string(t.name()), std::string("chatml"));
             QVERIFY2(!t.warning().empty(), "a fallback must say so");
             QCOMPARE(t.render({{"user", "Hi"}}, true),

@@ -26,7 +26,7 @@ std::vector<float> randv(size_t n, uint64_t seed, float scale = 1.f) {
 }
 
 tensor make(backend& be, int64_t rows, int64_t cols, const std::vector<float>& host) {
-    tensor t = be.alloc(rows, cols, dtype::dtype_f32);
+    tensor t = be.alloc(rows, cols, dtype::f32);
     be.upload(t, host.data());
     return t;
 }
@@ -116,7 +116,7 @@ void TestCpuBackend::matmulOddShapes() {
     for (const auto& s : shapes) {
         const int n = s[0], k = s[1], m = s[2];
         const auto xh = randv(size_t(n) * k, seed++), wh = randv(size_t(m) * k, seed++);
-        tensor x = make(be, n, k, xh), w = make(be, m, k, wh), o = be.alloc(n, m, dtype::dtype_f32);
+        tensor x = make(be, n, k, xh), w = make(be, m, k, wh), o = be.alloc(n, m, dtype::f32);
         be.matmul(x, w, o);
         std::vector<double> ref(size_t(n) * m);
         for (int i = 0; i < n; ++i)
@@ -136,7 +136,7 @@ void TestCpuBackend::rmsNormMatchesReference() {
     cpu_backend be(2);
     const int n = 7, d = 99;
     const auto xh = randv(size_t(n) * d, 11, 3.f), wh = randv(d, 12);
-    tensor x = make(be, n, d, xh), w = make(be, 1, d, wh), o = be.alloc(n, d, dtype::dtype_f32);
+    tensor x = make(be, n, d, xh), w = make(be, 1, d, wh), o = be.alloc(n, d, dtype::f32);
     be.rms_norm(x, w, 1e-5f, o);
     std::vector<double> ref(size_t(n) * d);
     for (int i = 0; i < n; ++i) {
@@ -179,7 +179,7 @@ void TestCpuBackend::llama3RopeScaling() {
     model_config c;
     c.rope_dim = 128;
     c.rope_theta = 500000.f;
-    c.rope_scaling = rope_scaling_type::rope_scaling_type_llama3;
+    c.rope_scaling = rope_scaling_type::llama3;
     c.rope_factor = 8.f;
     c.rope_low_freq_factor = 1.f;
     c.rope_high_freq_factor = 4.f;
@@ -201,10 +201,10 @@ void TestCpuBackend::llama3RopeScaling() {
     }
     QVERIFY(kept > 0 && divided > 0 && blended > 0);  // all three regimes exercised
     QCOMPARE(inv[0], 1.f);
-    c.rope_scaling = rope_scaling_type::rope_scaling_type_linear;
+    c.rope_scaling = rope_scaling_type::linear;
     c.rope_factor = 4.f;
     QVERIFY(std::fabs(c.rope_inv_freq()[10] - float(std::pow(500000.0, -20.0 / 128) / 4)) < 1e-9);
-    c.rope_scaling = rope_scaling_type::rope_scaling_type_none;
+    c.rope_scaling = rope_scaling_type::none;
     c.rope_freq_factors.assign(64, 2.f);  // a rope_freqs tensor divides each frequency
     QVERIFY(std::fabs(c.rope_inv_freq()[10] - float(std::pow(500000.0, -20.0 / 128) / 2)) < 1e-9);
 }
@@ -213,7 +213,7 @@ void TestCpuBackend::siluMulAndElementwise() {
     cpu_backend be(2);
     const int n = 4, d = 4099;
     const auto gh = randv(size_t(n) * d, 31, 4.f), uh = randv(size_t(n) * d, 32), bh = randv(d, 33);
-    tensor g = make(be, n, d, gh), u = make(be, n, d, uh), o = be.alloc(n, d, dtype::dtype_f32), b = make(be, 1, d, bh);
+    tensor g = make(be, n, d, gh), u = make(be, n, d, uh), o = be.alloc(n, d, dtype::f32), b = make(be, 1, d, bh);
     be.silu_mul(g, u, o);
     std::vector<double> ref(gh.size());
     for (size_t i = 0; i < gh.size(); ++i) ref[i] = gh[i] / (1.0 + std::exp(-double(gh[i]))) * uh[i];
@@ -228,7 +228,7 @@ void TestCpuBackend::siluMulAndElementwise() {
     in.logit_rows = {2, 0};
     be.set_step(in);
     const auto th = randv(size_t(4) * 8, 34);
-    tensor table = make(be, 4, 8, th), e = be.alloc(3, 8, dtype::dtype_f32), gat = be.alloc(2, 8, dtype::dtype_f32);
+    tensor table = make(be, 4, 8, th), e = be.alloc(3, 8, dtype::f32), gat = be.alloc(2, 8, dtype::f32);
     be.embed(table, e);
     be.gather_logit_rows(e, gat);
     const auto gv = get(be, gat);
@@ -282,7 +282,7 @@ void TestCpuBackend::pagedAttentionMatchesDense() {
         const auto r = rows_of(Q[size_t(s)], H * hd, first[s], count[s]);
         qh.insert(qh.end(), r.begin(), r.end());
     }
-    tensor q = make(be, 13, H * hd, qh), o = be.alloc(13, H * hd, dtype::dtype_f32);
+    tensor q = make(be, 13, H * hd, qh), o = be.alloc(13, H * hd, dtype::f32);
     be.attention(layer, q, o, H, G, hd, 1.f / std::sqrt(float(hd)));
     const auto got = get(be, o);
     size_t row = 0;
@@ -307,7 +307,7 @@ void TestCpuBackend::chunkedPrefillEqualsOneShot() {
             tensor q = make(be, count, H * hd, rows_of(qh, H * hd, first, count));
             tensor k = make(be, count, G * hd, rows_of(kh, G * hd, first, count));
             tensor v = make(be, count, G * hd, rows_of(vh, G * hd, first, count));
-            tensor o = be.alloc(count, H * hd, dtype::dtype_f32);
+            tensor o = be.alloc(count, H * hd, dtype::f32);
             be.kv_store(0, k, v);
             be.attention(0, q, o, H, G, hd, 0.25f);
             const auto r = get(be, o);
@@ -339,7 +339,7 @@ void TestCpuBackend::kvPoolTooLargeThrows() {
 
 void TestCpuBackend::shapeMismatchThrows() {
     cpu_backend be(2);
-    tensor x = be.alloc(2, 5, dtype::dtype_f32), w = be.alloc(3, 6, dtype::dtype_f32), o = be.alloc(2, 3, dtype::dtype_f32);
+    tensor x = be.alloc(2, 5, dtype::f32), w = be.alloc(3, 6, dtype::f32), o = be.alloc(2, 3, dtype::f32);
     bool threw = false;
     try { be.matmul(x, w, o); } catch (const engine_error&) { threw = true; }
     QVERIFY(threw);

@@ -94,14 +94,14 @@ private slots:
 void TestDequant::traits_table() {
     struct row { ggml_type t; const char* name; int64_t elems; size_t bytes; bool deq; };
     const row want[] = {
-        {ggml_type::ggml_type_f32, "f32", 1, 4, true},       {ggml_type::ggml_type_f16, "f16", 1, 2, true},
-        {ggml_type::ggml_type_bf16, "bf16", 1, 2, true},     {ggml_type::ggml_type_q4_0, "q4_0", 32, 18, true},
-        {ggml_type::ggml_type_q4_1, "q4_1", 32, 20, true},   {ggml_type::ggml_type_q5_0, "q5_0", 32, 22, true},
-        {ggml_type::ggml_type_q5_1, "q5_1", 32, 24, true},   {ggml_type::ggml_type_q8_0, "q8_0", 32, 34, true},
-        {ggml_type::ggml_type_q8_1, "q8_1", 32, 36, false},  {ggml_type::ggml_type_q2_k, "q2_k", 256, 84, false},
-        {ggml_type::ggml_type_q3_k, "q3_k", 256, 110, false}, {ggml_type::ggml_type_q4_k, "q4_k", 256, 144, true},
-        {ggml_type::ggml_type_q5_k, "q5_k", 256, 176, true}, {ggml_type::ggml_type_q6_k, "q6_k", 256, 210, true},
-        {ggml_type::ggml_type_q8_k, "q8_k", 256, 292, false},
+        {ggml_type::f32, "f32", 1, 4, true},       {ggml_type::f16, "f16", 1, 2, true},
+        {ggml_type::bf16, "bf16", 1, 2, true},     {ggml_type::q4_0, "q4_0", 32, 18, true},
+        {ggml_type::q4_1, "q4_1", 32, 20, true},   {ggml_type::q5_0, "q5_0", 32, 22, true},
+        {ggml_type::q5_1, "q5_1", 32, 24, true},   {ggml_type::q8_0, "q8_0", 32, 34, true},
+        {ggml_type::q8_1, "q8_1", 32, 36, false},  {ggml_type::q2_k, "q2_k", 256, 84, false},
+        {ggml_type::q3_k, "q3_k", 256, 110, false}, {ggml_type::q4_k, "q4_k", 256, 144, true},
+        {ggml_type::q5_k, "q5_k", 256, 176, true}, {ggml_type::q6_k, "q6_k", 256, 210, true},
+        {ggml_type::q8_k, "q8_k", 256, 292, false},
     };
     for (const row& r : want) {
         const rl::ggml_type_traits tr = rl::ggml_traits(r.t);
@@ -118,17 +118,17 @@ void TestDequant::traits_table() {
 }
 
 void TestDequant::row_bytes() {
-    QCOMPARE(rl::ggml_row_bytes(ggml_type::ggml_type_q4_0, 4096), size_t(4096 / 32 * 18));
-    QCOMPARE(rl::ggml_row_bytes(ggml_type::ggml_type_q6_k, 512), size_t(420));
-    QCOMPARE(rl::ggml_row_bytes(ggml_type::ggml_type_f16, 7), size_t(14));
-    QCOMPARE(rl::ggml_row_bytes(ggml_type::ggml_type_q8_0, 0), size_t(0));
-    std::string e = error_of([] { rl::ggml_row_bytes(ggml_type::ggml_type_q4_0, 33); });
+    QCOMPARE(rl::ggml_row_bytes(ggml_type::q4_0, 4096), size_t(4096 / 32 * 18));
+    QCOMPARE(rl::ggml_row_bytes(ggml_type::q6_k, 512), size_t(420));
+    QCOMPARE(rl::ggml_row_bytes(ggml_type::f16, 7), size_t(14));
+    QCOMPARE(rl::ggml_row_bytes(ggml_type::q8_0, 0), size_t(0));
+    std::string e = error_of([] { rl::ggml_row_bytes(ggml_type::q4_0, 33); });
     QVERIFY2(e.find("not a multiple") != std::string::npos, e.c_str());
-    e = error_of([] { rl::ggml_row_bytes(ggml_type::ggml_type_q4_k, 128); });
+    e = error_of([] { rl::ggml_row_bytes(ggml_type::q4_k, 128); });
     QVERIFY2(e.find("block size 256") != std::string::npos, e.c_str());
-    e = error_of([] { rl::ggml_row_bytes(ggml_type::ggml_type_f32, int64_t{1} << 62); });
+    e = error_of([] { rl::ggml_row_bytes(ggml_type::f32, int64_t{1} << 62); });
     QVERIFY2(e.find("too large") != std::string::npos, e.c_str());
-    e = error_of([] { rl::ggml_row_bytes(ggml_type::ggml_type_f32, -4); });
+    e = error_of([] { rl::ggml_row_bytes(ggml_type::f32, -4); });
     QVERIFY2(e.find("negative") != std::string::npos, e.c_str());
 }
 
@@ -216,14 +216,14 @@ void TestDequant::plain_float_rows() {
     const float f32[3] = {1.5f, -0.0f, 3e-40f};
     std::vector<uint8_t> b(12);
     std::memcpy(b.data(), f32, 12);
-    std::vector<float> y = run(ggml_type::ggml_type_f32, b, 3);
+    std::vector<float> y = run(ggml_type::f32, b, 3);
     QVERIFY(mismatch(y, {1.5f, -0.0f, 3e-40f}).empty());
     b.assign(8, 0);
     put16(b, 0, 0x3c00); put16(b, 2, 0x0001); put16(b, 4, 0xfc00); put16(b, 6, 0xc000);
-    y = run(ggml_type::ggml_type_f16, b, 4);
+    y = run(ggml_type::f16, b, 4);
     QVERIFY2(mismatch(y, {1.0f, 0x1p-24f, -INFINITY, -2.0f}).empty(), mismatch(y, {1.0f, 0x1p-24f, -INFINITY, -2.0f}).c_str());
     put16(b, 0, 0x3f80); put16(b, 2, 0xc040); put16(b, 4, 0x0000); put16(b, 6, 0x4049);
-    y = run(ggml_type::ggml_type_bf16, b, 4);
+    y = run(ggml_type::bf16, b, 4);
     QVERIFY(mismatch(y, {1.0f, -3.0f, 0.0f, std::bit_cast<float>(0x40490000u)}).empty());
 }
 
@@ -236,7 +236,7 @@ void TestDequant::q8_0_block() {
         b[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(q));
         want[j] = 0.5f * q;
     }
-    const std::string m = mismatch(run(ggml_type::ggml_type_q8_0, b, 32), want);
+    const std::string m = mismatch(run(ggml_type::q8_0, b, 32), want);
     QVERIFY2(m.empty(), m.c_str());
 }
 
@@ -250,7 +250,7 @@ void TestDequant::q4_0_block() {
         want[j] = (j - 8) * 0.25f;
         want[j + 16] = (15 - j - 8) * 0.25f;
     }
-    const std::string m = mismatch(run(ggml_type::ggml_type_q4_0, b, 32), want);
+    const std::string m = mismatch(run(ggml_type::q4_0, b, 32), want);
     QVERIFY2(m.empty(), m.c_str());
 }
 
@@ -265,7 +265,7 @@ void TestDequant::q4_1_block() {
         want[j] = lo * 0.5f - 1.0f;
         want[j + 16] = hi * 0.5f - 1.0f;
     }
-    const std::string m = mismatch(run(ggml_type::ggml_type_q4_1, b, 32), want);
+    const std::string m = mismatch(run(ggml_type::q4_1, b, 32), want);
     QVERIFY2(m.empty(), m.c_str());
 }
 
@@ -284,7 +284,7 @@ void TestDequant::q5_0_block() {
     std::vector<float> want(32);
     for (int i = 0; i < 32; ++i) { q[i] = (i * 7) % 32; want[i] = (q[i] - 16) * 0.5f; }
     pack_q5(b, 2, q);
-    const std::string m = mismatch(run(ggml_type::ggml_type_q5_0, b, 32), want);
+    const std::string m = mismatch(run(ggml_type::q5_0, b, 32), want);
     QVERIFY2(m.empty(), m.c_str());
 }
 
@@ -296,7 +296,7 @@ void TestDequant::q5_1_block() {
     std::vector<float> want(32);
     for (int i = 0; i < 32; ++i) { q[i] = (i * 11 + 3) % 32; want[i] = q[i] * 0.25f + 2.0f; }
     pack_q5(b, 4, q);
-    const std::string m = mismatch(run(ggml_type::ggml_type_q5_1, b, 32), want);
+    const std::string m = mismatch(run(ggml_type::q5_1, b, 32), want);
     QVERIFY2(m.empty(), m.c_str());
 }
 
@@ -324,14 +324,14 @@ static std::vector<float> build_k(std::vector<uint8_t>& b, bool five_bit) {
 void TestDequant::q4_k_block() {
     std::vector<uint8_t> b(144, 0);
     const std::vector<float> want = build_k(b, false);
-    const std::string m = mismatch(run(ggml_type::ggml_type_q4_k, b, 256), want);
+    const std::string m = mismatch(run(ggml_type::q4_k, b, 256), want);
     QVERIFY2(m.empty(), m.c_str());
 }
 
 void TestDequant::q5_k_block() {
     std::vector<uint8_t> b(176, 0);
     const std::vector<float> want = build_k(b, true);
-    const std::string m = mismatch(run(ggml_type::ggml_type_q5_k, b, 256), want);
+    const std::string m = mismatch(run(ggml_type::q5_k, b, 256), want);
     QVERIFY2(m.empty(), m.c_str());
 }
 
@@ -352,24 +352,24 @@ void TestDequant::q6_k_block() {
         b[128 + 32 * n + l] = static_cast<uint8_t>(b[128 + 32 * n + l] | ((q >> 4) << (2 * k)));
         want[i] = 0.125f * sc[8 * n + l / 16 + 2 * k] * (q - 32);
     }
-    const std::string m = mismatch(run(ggml_type::ggml_type_q6_k, b, 256), want);
+    const std::string m = mismatch(run(ggml_type::q6_k, b, 256), want);
     QVERIFY2(m.empty(), m.c_str());
 }
 
 void TestDequant::rejects_bad_requests() {
     std::vector<uint8_t> b(512, 0);
     std::vector<float> y(512);
-    std::string e = error_of([&] { rl::dequantize_row(ggml_type::ggml_type_q2_k, b.data(), y.data(), 256); });
+    std::string e = error_of([&] { rl::dequantize_row(ggml_type::q2_k, b.data(), y.data(), 256); });
     QVERIFY2(e.find("q2_k is not supported") != std::string::npos, e.c_str());
-    e = error_of([&] { rl::dequantize_row(ggml_type::ggml_type_q8_1, b.data(), y.data(), 32); });
+    e = error_of([&] { rl::dequantize_row(ggml_type::q8_1, b.data(), y.data(), 32); });
     QVERIFY2(e.find("not supported") != std::string::npos, e.c_str());
     e = error_of([&] { rl::dequantize_row(static_cast<ggml_type>(99), b.data(), y.data(), 32); });
     QVERIFY2(e.find("unknown type 99") != std::string::npos, e.c_str());
-    e = error_of([&] { rl::dequantize_row(ggml_type::ggml_type_q4_0, b.data(), y.data(), 33); });
+    e = error_of([&] { rl::dequantize_row(ggml_type::q4_0, b.data(), y.data(), 33); });
     QVERIFY2(e.find("not a multiple") != std::string::npos, e.c_str());
-    e = error_of([&] { rl::dequantize_row(ggml_type::ggml_type_q4_0, b.data(), y.data(), -32); });
+    e = error_of([&] { rl::dequantize_row(ggml_type::q4_0, b.data(), y.data(), -32); });
     QVERIFY2(e.find("not a multiple") != std::string::npos, e.c_str());
-    rl::dequantize_row(ggml_type::ggml_type_q6_k, b.data(), y.data(), 0);  // empty row is fine
+    rl::dequantize_row(ggml_type::q6_k, b.data(), y.data(), 0);  // empty row is fine
 }
 
 void TestDequant::golden_rows_match_gguf_py() {

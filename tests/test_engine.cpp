@@ -3,7 +3,7 @@
 #include "rl_test.h"
 
 #include "common/engine_error.h"
-#include "serving/engine.h"
+#include "runtime/engine.h"
 #include "tokenizer/tokenizer.h"
 
 #include <condition_variable>
@@ -27,9 +27,9 @@ public:
         return [this, key](const rl::token_event& e) {
             std::lock_guard lk(mu_);
             Collected& c = by_key_[key];
-            if (e.finish == rl::finish_reason::finish_reason_none) c.tokens.push_back(e.token);
+            if (e.finish == rl::finish_reason::none) c.tokens.push_back(e.token);
             c.text += e.text;
-            if (e.finish != rl::finish_reason::finish_reason_none) {
+            if (e.finish != rl::finish_reason::none) {
                 c.final_event = e;
                 c.done = true;
             }
@@ -74,8 +74,8 @@ private slots:
         eng->wait_idle();
         Collected c = sink.get(0);
         QVERIFY(c.done);
-        QVERIFY(c.final_event.finish == rl::finish_reason::finish_reason_length ||
-                c.final_event.finish == rl::finish_reason::finish_reason_stop);
+        QVERIFY(c.final_event.finish == rl::finish_reason::length ||
+                c.final_event.finish == rl::finish_reason::stop);
         QCOMPARE(int(c.tokens.size()), c.final_event.stats.generated_tokens);
         QCOMPARE(c.final_event.stats.prompt_tokens, int(r.prompt.size()));
         QVERIFY(c.final_event.stats.ttft_ms > 0);
@@ -150,7 +150,7 @@ private slots:
         QVERIFY(eng->step_history().back().num_running > 0);
         const auto map = eng->kv_map();
         QCOMPARE(int(map.blocks.size()), 8);
-        for (const auto& b : map.blocks) QVERIFY(b.state != rl::block_manager::block_state::block_state_used);
+        for (const auto& b : map.blocks) QVERIFY(b.state != rl::block_manager::block_state::used);
     }
 
     // The same conversation turn gives the same greedy tokens whether its prefix comes from the
@@ -216,7 +216,7 @@ private slots:
         eng->cancel(id);
         eng->wait_idle();
         QVERIFY(sink.get(0).done);
-        QVERIFY(sink.get(0).final_event.finish == rl::finish_reason::finish_reason_cancelled);
+        QVERIFY(sink.get(0).final_event.finish == rl::finish_reason::cancelled);
         QVERIFY(int(sink.get(0).tokens.size()) < 200);
     }
 
@@ -238,7 +238,7 @@ private slots:
         eng->submit(empty);
         eng->wait_idle();
         for (int i = 0; i < 3; ++i) {
-            QVERIFY(sink.get(i).final_event.finish == rl::finish_reason::finish_reason_rejected);
+            QVERIFY(sink.get(i).final_event.finish == rl::finish_reason::rejected);
             QVERIFY(!sink.get(i).final_event.error.empty());
         }
         QVERIFY(sink.get(0).final_event.error.find("context") != std::string::npos);

@@ -4,7 +4,7 @@
 // split the text), and the script form.
 #include "rl_test.h"
 
-#include "serving/export_commands.h"
+#include "interop/export_commands.h"
 
 #include <cstdio>
 #include <string>
@@ -32,7 +32,7 @@ export_input custom() {
     c.max_num_batched_tokens = 512;
     c.chunked_prefill = false;
     c.prefix_caching = false;
-    c.policy = schedule_policy::schedule_policy_fcfs;
+    c.policy = schedule_policy::fcfs;
     c.block_size = 64;
     c.kv_blocks = 500;
     c.gpu_memory_utilization = 0.75;
@@ -89,7 +89,7 @@ private slots:
 };
 
 void TestExportCommands::vllmDefaults() {
-    const exported_command c = export_command(export_target::export_target_vllm, defaults());
+    const exported_command c = export_command(export_target::vllm, defaults());
     QCOMPARE(c.program, (std::vector<std::string>{"vllm", "serve", "/models/SmolLM2-135M-Instruct.Q4_1.gguf"}));
     QCOMPARE(c.value_of("--max-num-seqs"), std::string("16"));
     QCOMPARE(c.value_of("--max-num-batched-tokens"), std::string("2048"));
@@ -104,7 +104,7 @@ void TestExportCommands::vllmDefaults() {
 }
 
 void TestExportCommands::vllmCustom() {
-    const exported_command c = export_command(export_target::export_target_vllm, custom());
+    const exported_command c = export_command(export_target::vllm, custom());
     QCOMPARE(c.value_of("--max-num-seqs"), std::string("4"));
     QCOMPARE(c.value_of("--max-num-batched-tokens"), std::string("512"));
     QCOMPARE(c.value_of("--gpu-memory-utilization"), std::string("0.75"));
@@ -118,7 +118,7 @@ void TestExportCommands::vllmCustom() {
 }
 
 void TestExportCommands::sglangDefaults() {
-    const exported_command c = export_command(export_target::export_target_sglang, defaults());
+    const exported_command c = export_command(export_target::sglang, defaults());
     QCOMPARE(c.program, (std::vector<std::string>{"python3", "-m", "sglang.launch_server"}));
     QCOMPARE(c.value_of("--model-path"), std::string("/models/SmolLM2-135M-Instruct.Q4_1.gguf"));
     QCOMPARE(c.value_of("--max-running-requests"), std::string("16"));
@@ -132,7 +132,7 @@ void TestExportCommands::sglangDefaults() {
 }
 
 void TestExportCommands::sglangCustom() {
-    const exported_command c = export_command(export_target::export_target_sglang, custom());
+    const exported_command c = export_command(export_target::sglang, custom());
     QCOMPARE(c.value_of("--max-running-requests"), std::string("4"));
     QCOMPARE(c.value_of("--chunked-prefill-size"), std::string("-1"));   // chunked prefill off
     QCOMPARE(c.value_of("--max-prefill-tokens"), std::string("512"));
@@ -145,7 +145,7 @@ void TestExportCommands::sglangCustom() {
 }
 
 void TestExportCommands::llamaServerDefaults() {
-    const exported_command c = export_command(export_target::export_target_llama_server, defaults());
+    const exported_command c = export_command(export_target::llama_server, defaults());
     QCOMPARE(c.program, std::vector<std::string>{"llama-server"});
     QCOMPARE(c.value_of("-m"), std::string("/models/SmolLM2-135M-Instruct.Q4_1.gguf"));
     QCOMPARE(c.value_of("-np"), std::string("16"));
@@ -158,7 +158,7 @@ void TestExportCommands::llamaServerDefaults() {
 }
 
 void TestExportCommands::llamaServerCustom() {
-    const exported_command c = export_command(export_target::export_target_llama_server, custom());
+    const exported_command c = export_command(export_target::llama_server, custom());
     QCOMPARE(c.value_of("-np"), std::string("4"));
     QCOMPARE(c.value_of("-c"), std::string("16384"));   // 4096 x 4
     QCOMPARE(c.value_of("-b"), std::string("512"));
@@ -168,24 +168,24 @@ void TestExportCommands::llamaServerCustom() {
 }
 
 void TestExportCommands::notesOnDifferingFlags() {
-    const std::string v = export_command(export_target::export_target_vllm, defaults()).text();
+    const std::string v = export_command(export_target::vllm, defaults()).text();
     QVERIFY(contains(v, "\n# --scheduling-policy: vLLM runs the LOWEST priority value first"));
     QVERIFY(contains(v, "\n# --block-size: vLLM on CUDA accepts only 8, 16 or 32"));
     QVERIFY(contains(v, "\n# preemption: "));
-    const std::string v2 = export_command(export_target::export_target_vllm, custom()).text();
+    const std::string v2 = export_command(export_target::vllm, custom()).text();
     QVERIFY(contains(v2, "# --block-size: ours is 64;"));
     QVERIFY(contains(v2, "# --num-gpu-blocks-override: "));
     QVERIFY(contains(v2, "# --max-num-batched-tokens: without chunked prefill vLLM refuses"));
 
-    const std::string s = export_command(export_target::export_target_sglang, defaults()).text();
+    const std::string s = export_command(export_target::sglang, defaults()).text();
     QVERIFY(contains(s, "\n# --enable-priority-scheduling: higher priority values run first"));
     QVERIFY(contains(s, "\n# --mem-fraction-static: "));
     QVERIFY(contains(s, "radix cache matches prefixes token by token"));
-    const std::string s2 = export_command(export_target::export_target_sglang, custom()).text();
+    const std::string s2 = export_command(export_target::sglang, custom()).text();
     QVERIFY(contains(s2, "# --schedule-policy") == false);   // fcfs without caching: same meaning
     QVERIFY(contains(s2, "# --chunked-prefill-size: -1 turns chunked prefill off"));
 
-    const std::string l = export_command(export_target::export_target_llama_server, defaults()).text();
+    const std::string l = export_command(export_target::llama_server, defaults()).text();
     QVERIFY(contains(l, "\n# -c: the TOTAL context, split evenly over the -np slots: 8192 tokens x 16 slots"));
     QVERIFY(contains(l, "\n# -ub: physical micro-batch"));
     QVERIFY(contains(l, "\n# --cache-reuse: "));
@@ -207,8 +207,8 @@ void TestExportCommands::quotesPathWithSpaces() {
     export_input in = defaults();
     in.model_path = "/home/me/My Models/Bob's $HOME `x`.gguf";
     in.model_name = "Bob's model";
-    for (export_target t : {export_target::export_target_vllm, export_target::export_target_sglang,
-                            export_target::export_target_llama_server}) {
+    for (export_target t : {export_target::vllm, export_target::sglang,
+                            export_target::llama_server}) {
         const exported_command c = export_command(t, in);
         QVERIFY(contains(c.text(), "'/home/me/My Models/Bob'\\''s $HOME `x`.gguf'"));
         // bash splits the text back into exactly the argument vector, path intact.
@@ -218,10 +218,10 @@ void TestExportCommands::quotesPathWithSpaces() {
 }
 
 void TestExportCommands::scriptForm() {
-    const std::string s = export_script(export_target::export_target_llama_server, defaults());
+    const std::string s = export_script(export_target::llama_server, defaults());
     QVERIFY(s.rfind("#!/bin/sh\n# llama-server", 0) == 0);
     QVERIFY(contains(s, "\nexec llama-server \\\n  -m /models/SmolLM2-135M-Instruct.Q4_1.gguf \\\n"));
-    const std::string v = export_script(export_target::export_target_vllm, defaults());
+    const std::string v = export_script(export_target::vllm, defaults());
     QVERIFY(contains(v, "\nexec vllm serve /models/SmolLM2-135M-Instruct.Q4_1.gguf \\\n"));
 }
 

@@ -57,7 +57,7 @@ void TestExportDialog::init() {
     mConfig.max_num_seqs = 6;
     mConfig.max_num_batched_tokens = 768;
     mConfig.prefix_caching = false;
-    mConfig.policy = rl::schedule_policy::schedule_policy_fcfs;
+    mConfig.policy = rl::schedule_policy::fcfs;
     QString why;
     QCOMPARE(int(mWindow->serving()->change(mConfig, &why)), int(ServingController::Result::Applied));
 }
@@ -111,8 +111,8 @@ void TestExportDialog::showsCommandsOfConfigInForce() {
     // Exactly what the pure core produces for this config.
     const rl::export_input in =
         ExportCommandDialog::inputFor(mConfig, QStringLiteral("/data/my models/Tiny Chat.gguf"), 0);
-    QCOMPARE(v, QString::fromStdString(rl::export_command(export_target::export_target_vllm, in).text()));
-    QCOMPARE(l, QString::fromStdString(rl::export_command(export_target::export_target_llama_server, in).text()));
+    QCOMPARE(v, QString::fromStdString(rl::export_command(export_target::vllm, in).text()));
+    QCOMPARE(l, QString::fromStdString(rl::export_command(export_target::llama_server, in).text()));
 }
 
 void TestExportDialog::copyAndSaveScript() {
@@ -122,11 +122,11 @@ void TestExportDialog::copyAndSaveScript() {
     QVERIFY(copy);
     QGuiApplication::clipboard()->clear();
     copy->click();
-    QCOMPARE(QGuiApplication::clipboard()->text(), d->commandText(export_target::export_target_sglang));
+    QCOMPARE(QGuiApplication::clipboard()->text(), d->commandText(export_target::sglang));
 
     const QString path = mDir->filePath(QStringLiteral("serve llama.sh"));
     QString err;
-    QVERIFY2(d->saveScript(export_target::export_target_llama_server, path, &err), qPrintable(err));
+    QVERIFY2(d->saveScript(export_target::llama_server, path, &err), qPrintable(err));
     QFile f(path);
     QVERIFY(f.open(QIODevice::ReadOnly));
     const QString script = QString::fromUtf8(f.readAll());

@@ -12,7 +12,7 @@
 #include "gpu_test.h"
 
 #include "backend/cpu_backend.h"
-#include "backend/cuda_backend.h"
+#include "backend/cuda/cuda_backend.h"
 #include "common/engine_error.h"
 #include "gguf/gguf_file.h"
 #include "kernels.h"

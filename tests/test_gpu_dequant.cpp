@@ -55,17 +55,17 @@ std::vector<uint8_t> randomBlocks(rl::ggml_type type, int64_t n, std::mt19937& r
     for (auto& b : raw) b = uint8_t(byte(rng));
     // Keep fp16 scales finite and modest: overwrite the leading scale fields with real values.
     std::uniform_real_distribution<float> scale(-0.05f, 0.05f);
-    if (type == rl::ggml_type::ggml_type_f32) {
+    if (type == rl::ggml_type::f32) {
         auto* f = reinterpret_cast<float*>(raw.data());
         for (int64_t i = 0; i < n; ++i) f[i] = scale(rng) * 100;
         return raw;
     }
-    if (type == rl::ggml_type::ggml_type_f16) {
+    if (type == rl::ggml_type::f16) {
         auto* h = reinterpret_cast<uint16_t*>(raw.data());
         for (int64_t i = 0; i < n; ++i) h[i] = rl::fp32_to_fp16(scale(rng) * 100);
         return raw;
     }
-    const int scales = type == rl::ggml_type::ggml_type_q4_1 ? 2 : 1;
+    const int scales = type == rl::ggml_type::q4_1 ? 2 : 1;
     for (size_t off = 0; off < raw.size(); off += tr.block_bytes)
         for (int s = 0; s < scales; ++s) {
             const uint16_t h = rl::fp32_to_fp16(scale(rng));
@@ -84,8 +84,8 @@ private slots:
         std::string why;
         if (!gpuOrSkipReason(why)) QSKIP(("no usable CUDA device (" + why + "); GPU tests skipped").c_str());
         std::mt19937 rng(1234);
-        for (auto t : {rl::ggml_type::ggml_type_f32, rl::ggml_type::ggml_type_f16, rl::ggml_type::ggml_type_q8_0,
-                       rl::ggml_type::ggml_type_q4_0, rl::ggml_type::ggml_type_q4_1}) {
+        for (auto t : {rl::ggml_type::f32, rl::ggml_type::f16, rl::ggml_type::q8_0,
+                       rl::ggml_type::q4_0, rl::ggml_type::q4_1}) {
             const int64_t n = 32 * 1001;
             const auto raw = randomBlocks(t, n, rng);
             const int64_t bad = compareOnGpu(t, raw, n);
@@ -111,16 +111,16 @@ private slots:
         // 1,010,009 values: two passes of the launcher's grid-stride loop (at most 2,048 x 256 threads).
         const int64_t rows = 1009, cols = 1001;
         struct fill { rl::dtype t; uint64_t seed; float lo, hi; };
-        for (const fill f : {fill{rl::dtype::dtype_bf16, 7, -0.027f, 0.027f}, fill{rl::dtype::dtype_f32, 123456789, -1.f, 1.f},
-                             fill{rl::dtype::dtype_f16, 3, -0.0151f, 0.0151f}, fill{rl::dtype::dtype_bf16, 0, 1.f, 1.f}}) {
+        for (const fill f : {fill{rl::dtype::bf16, 7, -0.027f, 0.027f}, fill{rl::dtype::f32, 123456789, -1.f, 1.f},
+                             fill{rl::dtype::f16, 3, -0.0151f, 0.0151f}, fill{rl::dtype::bf16, 0, 1.f, 1.f}}) {
             rl::tensor t = g.poisoned(rows, cols, f.t);  // NaN: an unwritten element fails
             g.be->fill_random(t, f.seed, f.lo, f.hi);
             const rl_gpu_test::vec got = g.get(t);
             int64_t bad = 0, first = -1;
             for (int64_t i = 0; i < rows * cols; ++i) {
                 const float v = rl::random_uniform_at(f.seed, uint64_t(i), f.lo, f.hi);
-                const float want = f.t == rl::dtype::dtype_f32    ? v
-                                   : f.t == rl::dtype::dtype_bf16 ? rl::bf16_to_fp32(rl::fp32_to_bf16(v))
+                const float want = f.t == rl::dtype::f32    ? v
+                                   : f.t == rl::dtype::bf16 ? rl::bf16_to_fp32(rl::fp32_to_bf16(v))
                                                                   : rl::fp16_to_fp32(rl::fp32_to_fp16(v));
                 if (std::bit_cast<uint32_t>(got[size_t(i)]) != std::bit_cast<uint32_t>(want) && bad++ == 0) first = i;
             }
@@ -146,7 +146,7 @@ private slots:
         bool threw = false;
         uint16_t dummy = 0;
         try {
-            rl::kernels::dequantize_to_bf16(rl::ggml_type::ggml_type_q2_k, &dummy, &dummy, 256, nullptr);
+            rl::kernels::dequantize_to_bf16(rl::ggml_type::q2_k, &dummy, &dummy, 256, nullptr);
         } catch (const rl::engine_error&) { threw = true; }
         QVERIFY(threw);
     }

@@ -93,7 +93,7 @@ private slots:
                 for (int64_t m : s.ms) {
                     ws.push_back(randn(size_t(m * s.k), rng, 0.05f));
                     rl::tensor tw = g.put(ws.back(), m, s.k);
-                    outs.push_back(g.poisoned(n, m, s.out_f32 ? rl::dtype::dtype_f32 : rl::dtype::dtype_bf16));
+                    outs.push_back(g.poisoned(n, m, s.out_f32 ? rl::dtype::f32 : rl::dtype::bf16));
                     segs.push_back({static_cast<const uint16_t*>(tw.data), outs.back().data, m});
                 }
                 rl::tensor act = g.poisoned(n, s.ms[0]);
@@ -176,7 +176,7 @@ private slots:
             const vec wk = randn(size_t(kv * d), rng, 0.05f), wg = randn(size_t(ff * d), rng, 0.05f),
                       wu = randn(size_t(ff * d), rng, 0.05f), wd = randn(size_t(d * ff), rng, 0.05f),
                       a = randn(size_t(n * ff), rng);
-            rl::tensor tx = g.put(x, n, d, rl::dtype::dtype_f32), tnw = g.put(nw, 1, d, rl::dtype::dtype_f32),
+            rl::tensor tx = g.put(x, n, d, rl::dtype::f32), tnw = g.put(nw, 1, d, rl::dtype::f32),
                        twk = g.put(wk, kv, d), twg = g.put(wg, ff, d), twu = g.put(wu, ff, d), twd = g.put(wd, d, ff),
                        ta = g.put(a, n, ff);
             rl::tensor xn = g.poisoned(n, d), k = g.poisoned(n, kv), gate = g.poisoned(n, ff), up = g.poisoned(n, ff),
@@ -287,7 +287,7 @@ private slots:
                 for (float& v : nw) v += 1.f;
                 const vec wq = randn(size_t(qw * d), rng, 0.05f), wk = randn(size_t(kw * d), rng, 0.05f),
                           wv = randn(size_t(kw * d), rng, 0.05f);
-                rl::tensor tx = g.put(x, n, d, rl::dtype::dtype_f32), tnw = g.put(nw, 1, d, rl::dtype::dtype_f32),
+                rl::tensor tx = g.put(x, n, d, rl::dtype::f32), tnw = g.put(nw, 1, d, rl::dtype::f32),
                            twq = g.put(wq, qw, d), twk = g.put(wk, kw, d), twv = g.put(wv, kw, d), xn = g.poisoned(n, d);
                 rl::tensor q1 = g.poisoned(n, qw), k1 = g.poisoned(n, kw), v1 = g.poisoned(n, kw);
                 rl::tensor q2 = g.poisoned(n, qw), k2 = g.poisoned(n, kw), v2 = g.poisoned(n, kw);

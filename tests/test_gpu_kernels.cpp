@@ -128,16 +128,16 @@ private slots:
         QVERIFY(!d.name.empty());
         QVERIFY(d.compute_units > 0);
         QVERIFY(d.total_memory >= d.free_memory && d.free_memory > 0);
-        QCOMPARE(int(g.be->compute_dtype()), int(rl::dtype::dtype_bf16));
+        QCOMPARE(int(g.be->compute_dtype()), int(rl::dtype::bf16));
     }
 
     void uploadDownloadRoundTrip() {
         GPU_OR_SKIP();
         gpu g;
         std::mt19937 rng(1);
-        for (auto t : {rl::dtype::dtype_f32, rl::dtype::dtype_f16, rl::dtype::dtype_bf16}) {
+        for (auto t : {rl::dtype::f32, rl::dtype::f16, rl::dtype::bf16}) {
             vec v = randn(999, rng);
-            for (auto& x : v) x = t == rl::dtype::dtype_f16 ? rl::fp16_to_fp32(rl::fp32_to_fp16(x)) : x;
+            for (auto& x : v) x = t == rl::dtype::f16 ? rl::fp16_to_fp32(rl::fp32_to_fp16(x)) : x;
             const vec back = g.get(g.put(v, 27, 37, t));
             QVERIFY(back == v);
         }
@@ -195,7 +195,7 @@ private slots:
         gpu g;
         std::mt19937 rng(3);
         for (int64_t d : {576, 100})
-            for (auto wt : {rl::dtype::dtype_bf16, rl::dtype::dtype_f32}) {
+            for (auto wt : {rl::dtype::bf16, rl::dtype::f32}) {
                 const int64_t n = 9;
                 const vec x = randn(size_t(n * d), rng, 2.f), w = randn(size_t(d), rng);
                 rl::tensor tx = g.put(x, n, d), tw = g.put(w, 1, d, wt), to = g.poisoned(n, d);
@@ -424,7 +424,7 @@ private slots:
         rl::tensor k = g.poisoned(3, 192), q = g.poisoned(3, 576), o = g.poisoned(3, 576);
         QVERIFY(throws([&] { g.be->kv_store(0, k, k); }));
         QVERIFY(throws([&] { g.be->attention(0, q, o, 9, 3, 64, 0.125f); }));
-        rl::tensor f32 = g.put(vec(3 * 576, 1.f), 3, 576, rl::dtype::dtype_f32);
+        rl::tensor f32 = g.put(vec(3 * 576, 1.f), 3, 576, rl::dtype::f32);
         QVERIFY(throws([&] { g.be->add(q, f32); }));  // the addend must be bf16 (x may be f32: the residual)
         QVERIFY(throws([&] { g.be->matmul(f32, q, o); }));  // matmul operands must be bf16
         QVERIFY(throws([&] { g.be->set_step(rl::step_input{}); }));

@@ -10,7 +10,7 @@
 namespace {
 
 using namespace rl_gpu_test;
-constexpr rl::dtype f32 = rl::dtype::dtype_f32, bf16 = rl::dtype::dtype_bf16;
+constexpr rl::dtype f32 = rl::dtype::f32, bf16 = rl::dtype::bf16;
 
 } // namespace
 

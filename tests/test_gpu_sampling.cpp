@@ -10,7 +10,7 @@
 
 #include "backend/row_sampling.h"
 #include "common/engine_error.h"
-#include "serving/engine.h"
+#include "runtime/engine.h"
 
 #include <mutex>
 
@@ -46,7 +46,7 @@ private slots:
                 s.u = unif(rng);
                 p.push_back(s);
             }
-            rl::tensor t = g.put(x, rows, vocab, rl::dtype::dtype_f32);
+            rl::tensor t = g.put(x, rows, vocab, rl::dtype::f32);
             QVERIFY(g.be->samples_on_device());
             std::vector<int32_t> ids;
             g.be->sample_rows(t, p, ids);
@@ -78,7 +78,7 @@ private slots:
         const rl::row_sampling base{0.9f, 30, 0.97f, 0.f, 0.f};
         std::vector<rl::row_sampling> p(size_t(rows), base);
         for (int r = 0; r < rows; ++r) p[size_t(r)].u = float((r + 0.5) / rows);
-        rl::tensor t = g.put(x, rows, vocab, rl::dtype::dtype_f32);
+        rl::tensor t = g.put(x, rows, vocab, rl::dtype::f32);
         std::vector<int32_t> ids;
         g.be->sample_rows(t, p, ids);
         const uint32_t thr = rl::sampling_threshold(one.data(), vocab, base);
@@ -111,8 +111,8 @@ private slots:
             auto make = [&](std::vector<int32_t>* into) {
                 return [&, into](const rl::token_event& e) {
                     std::lock_guard lk(mu);
-                    if (e.finish == rl::finish_reason::finish_reason_none) into->push_back(e.token);
-                    else finished += e.finish == rl::finish_reason::finish_reason_length;
+                    if (e.finish == rl::finish_reason::none) into->push_back(e.token);
+                    else finished += e.finish == rl::finish_reason::length;
                 };
             };
             rl::request r;
@@ -142,7 +142,7 @@ private slots:
     void refusesMismatchedParameters() {
         GPU_OR_SKIP();
         gpu g;
-        rl::tensor t = g.put(vec(10, 0.f), 2, 5, rl::dtype::dtype_f32);
+        rl::tensor t = g.put(vec(10, 0.f), 2, 5, rl::dtype::f32);
         std::vector<int32_t> ids;
         bool threw = false;
         try {

@@ -4,8 +4,8 @@
 #include "rl_test.h"
 
 #include "common/engine_error.h"
-#include "serving/engine.h"
-#include "serving/load_generator.h"
+#include "runtime/engine.h"
+#include "runtime/load_generator.h"
 
 #include <fstream>
 #include <thread>

@@ -1,12 +1,12 @@
-// Remote mode's pure core: the Prometheus text parser (engine/metrics/prom_text) and the engine
+// Remote mode's pure core: the Prometheus text parser (interop/prom_text) and the engine
 // name tables and interval arithmetic (engine/metrics/remote_metrics). Fixtures in
 // tests/data/remote/ are two successive scrapes per engine, written in each engine's own
 // exposition format from its documented metric names; the expected numbers below are worked out
 // by hand from them.
 #include "rl_test.h"
 
-#include "metrics/prom_text.h"
-#include "metrics/remote_metrics.h"
+#include "interop/prom_text.h"
+#include "interop/remote_metrics.h"
 
 #include <cmath>
 #include <fstream>
@@ -67,7 +67,7 @@ private slots:
         QVERIFY(m.label("c") == nullptr);
         QCOMPARE(m.value, 12.5);
         QCOMPARE(e.families["m_total"].help, std::string("A \\ help\nline"));
-        QVERIFY(e.type_of("m_total") == rl::prom::metric_type::metric_type_counter);
+        QVERIFY(e.type_of("m_total") == rl::prom::metric_type::counter);
         QVERIFY(std::isinf(e.samples[1].value) && e.samples[1].value > 0);
         QVERIFY(e.samples[1].labels.empty());
         QVERIFY(std::isinf(e.samples[2].value) && e.samples[2].value < 0);
@@ -87,12 +87,12 @@ private slots:
         std::string err;
         QVERIFY2(rl::prom::parse_prom_text(text, e, err), err.c_str());
         using mt = rl::prom::metric_type;
-        QVERIFY(e.type_of("h_bucket") == mt::metric_type_histogram);
-        QVERIFY(e.type_of("h_sum") == mt::metric_type_histogram);
-        QVERIFY(e.type_of("c_total") == mt::metric_type_counter);   // prometheus_client's spelling
-        QVERIFY(e.type_of("s_count") == mt::metric_type_summary);
-        QVERIFY(e.type_of("g") == mt::metric_type_gauge);
-        QVERIFY(e.type_of("u") == mt::metric_type_untyped);
+        QVERIFY(e.type_of("h_bucket") == mt::histogram);
+        QVERIFY(e.type_of("h_sum") == mt::histogram);
+        QVERIFY(e.type_of("c_total") == mt::counter);   // prometheus_client's spelling
+        QVERIFY(e.type_of("s_count") == mt::summary);
+        QVERIFY(e.type_of("g") == mt::gauge);
+        QVERIFY(e.type_of("u") == mt::untyped);
         const rl::prom::histogram h = rl::prom::read_histogram(e, "h");
         QVERIFY(h.present);
         QCOMPARE(h.buckets.size(), size_t(2));
@@ -173,13 +173,13 @@ private slots:
         rl::remote_scrape s;
         std::string err;
         QVERIFY2(scrape(fixture("vllm-1.txt"), 0, s, &err), err.c_str());
-        QVERIFY(s.format == rl::remote_format::remote_format_vllm);
+        QVERIFY(s.format == rl::remote_format::vllm);
         QCOMPARE(s.server, std::string("vLLM"));
         QVERIFY2(scrape(fixture("sglang-1.txt"), 0, s, &err), err.c_str());
-        QVERIFY(s.format == rl::remote_format::remote_format_sglang);
+        QVERIFY(s.format == rl::remote_format::sglang);
         QCOMPARE(s.server, std::string("SGLang"));
         QVERIFY2(scrape(fixture("llamacpp-1.txt"), 0, s, &err), err.c_str());
-        QVERIFY(s.format == rl::remote_format::remote_format_llamacpp);
+        QVERIFY(s.format == rl::remote_format::llamacpp);
         QCOMPARE(s.server, std::string("llama-server"));
         // ridgeline-serve writes vLLM's names plus its own.
         QVERIFY(scrape("# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{model_name=\"m\"} 0\n"
@@ -192,7 +192,7 @@ private slots:
         std::string err;
         QVERIFY(!scrape("# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 4.2\n", 0, s, &err));
         QCOMPARE(err, std::string("no vLLM, SGLang or llama-server metrics found at http://test/metrics"));
-        QVERIFY(s.format == rl::remote_format::remote_format_unknown);
+        QVERIFY(s.format == rl::remote_format::unknown);
         // Not Prometheus text at all (a JSON health page): the same sentence, and why.
         QVERIFY(!scrape("{\"status\":\"ok\"}", 0, s, &err));
         QVERIFY2(err.rfind("no vLLM, SGLang or llama-server metrics found at http://test/metrics", 0) == 0, err.c_str());

@@ -99,7 +99,7 @@ private slots:
         QVERIFY(src.markerText().startsWith(QStringLiteral("REMOTE: ") + url.toString() + " · scrape every 0.2 s"));
         QVERIFY2(waitFor([&] { return src.scrapeCount() >= 1; }, 20000), qPrintable(failures.join("; ")));
         const rl::remote_scrape before = src.lastScrape();
-        QVERIFY(before.format == rl::remote_format::remote_format_vllm);
+        QVERIFY(before.format == rl::remote_format::vllm);
         QCOMPARE(before.server, std::string("ridgeline-serve"));
         QVERIFY(src.markerText().endsWith(QStringLiteral("ridgeline-serve")));
         QCOMPARE(before.running, 0.0);

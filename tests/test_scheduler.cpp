@@ -116,7 +116,7 @@ private slots:
     void priorityPolicyPreemptsLowerPriority() {
         rl::block_manager bm(64, 8);
         auto cfg = config(2, 256);
-        cfg.policy = rl::schedule_policy::schedule_policy_priority;
+        cfg.policy = rl::schedule_policy::priority;
         rl::scheduler sched(cfg, bm, 256);
         FakeRunner run{sched};
         for (uint64_t id = 1; id <= 2; ++id) {

@@ -1,4 +1,4 @@
-// ridgeline-serve's HTTP layer (app/serve), in-process on 127.0.0.1 and an ephemeral port, with the
+// ridgeline-serve's HTTP layer (server/), in-process on 127.0.0.1 and an ephemeral port, with the
 // real default model on the CPU backend, driven by a real client: curl through popen.
 // Covers /health, /v1/models, chat (plain and SSE) with usage, stop strings, error statuses,
 // the API key, /metrics (format, vLLM names, cumulative histograms; checked again by
@@ -6,8 +6,8 @@
 // disconnects mid-stream (its request is cancelled).
 #include "rl_test.h"
 
-#include "api_server.h"
-#include "serving/engine.h"
+#include "server/api_server.h"
+#include "runtime/engine.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,4 +1,4 @@
-// test_serve_hostile: the local API (app/serve) against hostile or broken clients, in-process on
+// test_serve_hostile: the local API (server/) against hostile or broken clients, in-process on
 // 127.0.0.1 with the real default model on the CPU backend and a raw-socket client (so headers,
 // half-sent requests and dropped connections are under the test's control). Covers: malformed
 // JSON, wrong types and unknown fields (400, OpenAI error shape), a configurable body limit
@@ -9,8 +9,8 @@
 // test_serve.cpp covers the normal paths, 404 model, 401 key, the default 1 MiB limit.
 #include "rl_test.h"
 
-#include "api_server.h"
-#include "serving/engine.h"
+#include "server/api_server.h"
+#include "runtime/engine.h"
 
 #include <nlohmann/json.hpp>
 

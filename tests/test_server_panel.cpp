@@ -13,7 +13,7 @@
 #include "ServerController.h"
 #include "ServingController.h"
 #include "SettingsStore.h"
-#include "serving/engine.h"
+#include "runtime/engine.h"
 
 #include <QCheckBox>
 #include <QDockWidget>

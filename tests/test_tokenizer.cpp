@@ -234,7 +234,7 @@ private slots:
         const loaded l = load(model_path());
         const int32_t im_start = l.tok->find_token("<|im_start|>");
         QVERIFY(im_start >= 0);
-        QCOMPARE(l.tok->attr(im_start), token_attr::token_attr_control);
+        QCOMPARE(l.tok->attr(im_start), token_attr::control);
         const auto parsed = l.tok->encode("<|im_start|>user\nHi", false, true);
         QCOMPARE(parsed.front(), im_start);
         const auto plain = l.tok->encode("<|im_start|>user\nHi", false, false);

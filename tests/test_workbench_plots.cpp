@@ -15,7 +15,7 @@
 #include "PlotsPanel.h"
 #include "RooflineWidget.h"
 
-#include "serving/load_generator.h"
+#include "runtime/load_generator.h"
 #include "workbench_synth.h"
 
 #include <QApplication>
@@ -255,12 +255,12 @@ void TestWorkbenchPlots::kvMapColours() {
     auto m = std::make_shared<rl::engine::kv_map_view>();
     m->t_s = 50;
     m->block_size = 16;
-    m->blocks = {{State::block_state_used, 3, 1, 49.5},
-                 {State::block_state_cached, 3, 1, 40},
-                 {State::block_state_used, rl::kOwnerVirtualBit | 17, 1, 48},
-                 {State::block_state_cached, rl::kOwnerVirtualBit | 17, 1, 30},
-                 {State::block_state_used, rl::kOwnerApiBit | 5, 1, 49},
-                 {State::block_state_free, 0, 0, 0}};
+    m->blocks = {{State::used, 3, 1, 49.5},
+                 {State::cached, 3, 1, 40},
+                 {State::used, rl::kOwnerVirtualBit | 17, 1, 48},
+                 {State::cached, rl::kOwnerVirtualBit | 17, 1, 30},
+                 {State::used, rl::kOwnerApiBit | 5, 1, 49},
+                 {State::free, 0, 0, 0}};
     KvBlockMapWidget w;
     w.resize(320, 200);
     w.show();

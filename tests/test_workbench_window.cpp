@@ -22,7 +22,7 @@
 #include "ServingPanel.h"
 #include "SettingsStore.h"
 #include "TranscriptView.h"
-#include "serving/engine.h"
+#include "runtime/engine.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -147,7 +147,7 @@ void TestWorkbenchWindow::servingControlsApply() {
     QCOMPARE(engineConfig().max_num_seqs, 8);
     auto* policy = child<QComboBox>("policy");
     policy->setCurrentIndex(policy->findData(QStringLiteral("priority")));
-    QCOMPARE(engineConfig().policy, rl::schedule_policy::schedule_policy_priority);
+    QCOMPARE(engineConfig().policy, rl::schedule_policy::priority);
     child<QCheckBox>("prefix_caching")->setChecked(false);
     QVERIFY(!engineConfig().prefix_caching);
     child<QSpinBox>("max_waiting")->setValue(7);
@@ -295,7 +295,7 @@ void TestWorkbenchWindow::conversationsAndSettingsPersist() {
     rl::serving_config c = mWindow->serving()->config();
     c.max_num_seqs = 5;
     c.block_size = 64;
-    c.policy = rl::schedule_policy::schedule_policy_priority;
+    c.policy = rl::schedule_policy::priority;
     QCOMPARE(int(mWindow->serving()->change(c)), int(ServingController::Result::Applied));   // no model: stored
     rl::scenario sc = rl::scenario_preset("write");
     sc.users = 3;

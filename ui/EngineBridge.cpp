@@ -9,8 +9,8 @@
 #include "MetricsPump.h"
 
 #include "common/engine_error.h"
-#include "serving/engine.h"
-#include "serving/load_generator.h"
+#include "runtime/engine.h"
+#include "runtime/load_generator.h"
 
 #include <QFileInfo>
 
@@ -207,7 +207,7 @@ void EngineBridge::cancel(quint64 requestId) {
 void EngineBridge::deliver(quint64 generation, const rl::token_event& ev) {
     if (generation != mGeneration || !mInFlight.contains(ev.request_id)) return;
     if (!ev.text.empty()) emit tokenReceived(ev.request_id, QString::fromStdString(ev.text));
-    if (ev.finish != rl::finish_reason::finish_reason_none) {
+    if (ev.finish != rl::finish_reason::none) {
         mInFlight.remove(ev.request_id);
         emit requestFinished(ev.request_id, toReplyStats(ev));
     }

@@ -4,7 +4,7 @@
 // Qt-Core only.
 #pragma once
 #include "EngineTypes.h"
-#include "serving/load_generator.h"
+#include "runtime/load_generator.h"
 
 #include <QJsonObject>
 

@@ -18,18 +18,18 @@
 
 namespace {
 
-constexpr rl::export_target kTargets[] = {rl::export_target::export_target_vllm,
-                                          rl::export_target::export_target_sglang,
-                                          rl::export_target::export_target_llama_server};
+constexpr rl::export_target kTargets[] = {rl::export_target::vllm,
+                                          rl::export_target::sglang,
+                                          rl::export_target::llama_server};
 
 int indexOf(rl::export_target t) { return int(t); }
 
 // Object names the tests and the style sheet find: vllm, sglang, llamaServer.
 QString key(rl::export_target t) {
     switch (t) {
-    case rl::export_target::export_target_vllm: return QStringLiteral("vllm");
-    case rl::export_target::export_target_sglang: return QStringLiteral("sglang");
-    case rl::export_target::export_target_llama_server: return QStringLiteral("llamaServer");
+    case rl::export_target::vllm: return QStringLiteral("vllm");
+    case rl::export_target::sglang: return QStringLiteral("sglang");
+    case rl::export_target::llama_server: return QStringLiteral("llamaServer");
     }
     return {};
 }

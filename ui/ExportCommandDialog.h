@@ -4,7 +4,7 @@
 // text comes from the pure core; this is only its view.
 // Exercise: tests/test_export_dialog.cpp.
 #pragma once
-#include "serving/export_commands.h"
+#include "interop/export_commands.h"
 
 #include <QDialog>
 

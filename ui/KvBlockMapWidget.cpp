@@ -18,9 +18,9 @@ constexpr uint64_t kOwnerBits = rl::kOwnerVirtualBit | rl::kOwnerApiBit | rl::kO
 
 QColor ownerColor(uint64_t owner) {
     switch (rl::owner_kind_of(owner)) {
-    case rl::owner_kind::owner_kind_person: return PlotStyle::person();
-    case rl::owner_kind::owner_kind_virtual: return PlotStyle::virtualUser();
-    case rl::owner_kind::owner_kind_api: return PlotStyle::api();
+    case rl::owner_kind::person: return PlotStyle::person();
+    case rl::owner_kind::virtual_user: return PlotStyle::virtualUser();
+    case rl::owner_kind::api: return PlotStyle::api();
     default: return PlotStyle::anonymous();
     }
 }
@@ -34,9 +34,9 @@ KvBlockMapWidget::KvBlockMapWidget(QWidget* parent) : QWidget(parent) {
 
 QRgb KvBlockMapWidget::cellColor(const block_manager::block_view& b) const {
     const QColor bg = palette().color(QPalette::Base);
-    if (b.state == State::block_state_free) return PlotStyle::blend(palette().color(QPalette::Text), bg, 0.92).rgb();
+    if (b.state == State::free) return PlotStyle::blend(palette().color(QPalette::Text), bg, 0.92).rgb();
     const QColor c = ownerColor(b.owner);
-    if (b.state == State::block_state_used) return c.rgb();
+    if (b.state == State::used) return c.rgb();
     return PlotStyle::blend(c, bg, 0.65).rgb();   // cached idle: pale
 }
 
@@ -107,9 +107,9 @@ void KvBlockMapWidget::render() {
     const int inner = mCell - mGap;
     for (int i = 0; i < n; ++i) {
         const auto& b = mMap->blocks[size_t(i)];
-        mUsed += b.state == State::block_state_used;
-        mCached += b.state == State::block_state_cached;
-        mFree += b.state == State::block_state_free;
+        mUsed += b.state == State::used;
+        mCached += b.state == State::cached;
+        mFree += b.state == State::free;
         const QRgb c = table[int(b.state)][int(rl::owner_kind_of(b.owner))];
         const int x0 = (i % mCols) * mCell, y0 = (i / mCols) * mCell;
         for (int y = 0; y < inner; ++y) {
@@ -155,14 +155,14 @@ int KvBlockMapWidget::blockAt(const QPoint& p) const {
 QString KvBlockMapWidget::describe(int i) const {
     if (!mMap || i < 0 || i >= int(mMap->blocks.size())) return {};
     const auto& b = mMap->blocks[size_t(i)];
-    const char* state = b.state == State::block_state_used ? "running" : b.state == State::block_state_cached ? "cached idle" : "free";
+    const char* state = b.state == State::used ? "running" : b.state == State::cached ? "cached idle" : "free";
     QString text = tr("block %1 · %2").arg(i).arg(tr(state));
-    if (b.state == State::block_state_free) return text;
+    if (b.state == State::free) return text;
     const qulonglong id = b.owner & ~kOwnerBits;
     switch (rl::owner_kind_of(b.owner)) {
-    case rl::owner_kind::owner_kind_person: text += tr(" · person · conversation %1").arg(id); break;
-    case rl::owner_kind::owner_kind_virtual: text += tr(" · virtual user %1").arg(id); break;
-    case rl::owner_kind::owner_kind_api: text += tr(" · API"); break;
+    case rl::owner_kind::person: text += tr(" · person · conversation %1").arg(id); break;
+    case rl::owner_kind::virtual_user: text += tr(" · virtual user %1").arg(id); break;
+    case rl::owner_kind::api: text += tr(" · API"); break;
     default: text += tr(" · anonymous"); break;
     }
     text += tr(" · age %1 s").arg(std::max(0.0, mMap->t_s - b.touched_s), 0, 'f', 1);

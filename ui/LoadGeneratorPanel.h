@@ -5,7 +5,7 @@
 // shows the LoadCounters it is handed.
 #pragma once
 #include "EngineTypes.h"
-#include "serving/load_generator.h"
+#include "runtime/load_generator.h"
 
 #include <QWidget>
 

@@ -9,7 +9,7 @@
 // Exercise: tests/test_chat_window.cpp, tests/test_workbench_window.cpp.
 #pragma once
 #include "EngineTypes.h"
-#include "serving/load_generator.h"
+#include "runtime/load_generator.h"
 
 #include <QMainWindow>
 

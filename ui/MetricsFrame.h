@@ -6,7 +6,7 @@
 #include "backend/backend.h"
 #include "metrics/metrics.h"
 #include "metrics/metrics_hub.h"
-#include "serving/engine.h"
+#include "runtime/engine.h"
 
 #include <QMetaType>
 #include <QString>

@@ -1,7 +1,7 @@
 // ModelPanel: model source, backend, load progress and model facts (see ModelPanel.h).
 #include "ModelPanel.h"
 
-#include "backend/backend_factory.h"
+#include "runtime/backend_factory.h"
 #include "model/synthetic.h"
 
 #include <QComboBox>

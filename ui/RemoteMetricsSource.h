@@ -9,7 +9,7 @@
 // Exercise: tests/test_remote_serve.cpp (against a real ridgeline-serve, and a refused port).
 #pragma once
 #include "MetricsFrame.h"
-#include "metrics/remote_metrics.h"
+#include "interop/remote_metrics.h"
 
 #include <QElapsedTimer>
 #include <QObject>

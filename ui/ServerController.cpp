@@ -11,8 +11,8 @@
 #include <chrono>
 
 #if defined(RL_HAVE_SERVE)
-#include "api_server.h"
-#include "serving/engine.h"
+#include "server/api_server.h"
+#include "runtime/engine.h"
 #else
 class ApiServer {};   // stand-in so the unique_ptr member has a complete type
 #endif

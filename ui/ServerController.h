@@ -1,4 +1,4 @@
-// ServerController: the OpenAI-compatible API (app/serve's ApiServer) inside the window, on the
+// ServerController: the OpenAI-compatible API (server/'s ApiServer) inside the window, on the
 // very engine EngineBridge owns, so API clients show in the plots and the KV map as their own
 // owners (kOwnerApiBit). Holds the persisted settings ("api_server" {enabled, host, port,
 // api_key} in SettingsStore), starts the server when enabled and a model is loaded, stops it

@@ -4,7 +4,7 @@
 // Exercise: tests/test_workbench_window.cpp (sessionRoundTrip).
 #pragma once
 #include "EngineTypes.h"
-#include "serving/load_generator.h"
+#include "runtime/load_generator.h"
 
 #include <QJsonObject>
 

@@ -10,7 +10,7 @@
 // tests/test_json_files.cpp.
 #pragma once
 #include "EngineTypes.h"
-#include "serving/load_generator.h"
+#include "runtime/load_generator.h"
 
 #include <QJsonObject>
 #include <QObject>

@@ -1,6 +1,6 @@
 // Shared argument handling for ridgeline-bench subcommands.
 #pragma once
-#include "serving/engine.h"
+#include "runtime/engine.h"
 
 #include <map>
 #include <string>

@@ -9,7 +9,7 @@
 // (the engine's sampler path today; for llama3-8b at batch 64 that is 33 MB per step).
 #include "bench_common.h"
 
-#include "backend/backend_factory.h"
+#include "runtime/backend_factory.h"
 #include "gguf/gguf_file.h"
 #include "metrics/calibrate.h"
 #include "metrics/cost_model.h"

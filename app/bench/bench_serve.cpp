@@ -2,7 +2,7 @@
 // writes every step record (CSV) and a summary (JSON). See docs/benchmarks.md for commands.
 #include "bench_common.h"
 
-#include "serving/load_generator.h"
+#include "runtime/load_generator.h"
 #include "serving/sampler.h"
 
 #include <nlohmann/json.hpp>

@@ -4,7 +4,7 @@
 
 #include "common/engine_error.h"
 #include "gguf/gguf_file.h"
-#include "serving/engine.h"
+#include "runtime/engine.h"
 #include "tokenizer/tokenizer.h"
 
 #include <nlohmann/json.hpp>
@@ -84,9 +84,9 @@ rl::token_event runRequest(rl::engine& eng, rl::request req, std::vector<int32_t
     eng.submit(std::move(req));
     for (;;) {
         rl::token_event e = q.pop();
-        if (e.token >= 0 && e.finish == rl::finish_reason::finish_reason_none) outTokens.push_back(e.token);
+        if (e.token >= 0 && e.finish == rl::finish_reason::none) outTokens.push_back(e.token);
         if (!e.text.empty()) onText(e.text);
-        if (e.finish != rl::finish_reason::finish_reason_none) return e;
+        if (e.finish != rl::finish_reason::none) return e;
     }
 }
 
@@ -129,8 +129,8 @@ int runGenerate(const CliArgs& args) {
                 std::fflush(stdout);
             }
         });
-        if (fin.finish == rl::finish_reason::finish_reason_rejected ||
-            fin.finish == rl::finish_reason::finish_reason_error) {
+        if (fin.finish == rl::finish_reason::rejected ||
+            fin.finish == rl::finish_reason::error) {
             std::fprintf(stderr, "%sridgeline-cli: request %s: %s\n", json ? "" : "\n", rl::to_string(fin.finish),
                          fin.error.c_str());
             return 1;
@@ -182,8 +182,8 @@ int runChat(const CliArgs& args) {
                 std::fflush(stdout);
             });
             std::printf("\n");
-            if (fin.finish == rl::finish_reason::finish_reason_rejected ||
-                fin.finish == rl::finish_reason::finish_reason_error) {
+            if (fin.finish == rl::finish_reason::rejected ||
+                fin.finish == rl::finish_reason::error) {
                 std::fprintf(stderr, "ridgeline-cli: %s\n", fin.error.c_str());
                 history.pop_back();
                 continue;

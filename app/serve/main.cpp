@@ -4,7 +4,7 @@
 //                   [--kv-blocks N] [--threads N] [--max-connections N] [--max-body-bytes N]
 //                   [--timeout S] [--quiet]
 // SIGINT/SIGTERM cancel the requests in flight and stop the server.
-#include "api_server.h"
+#include "server/api_server.h"
 
 #include "common/engine_error.h"
 

@@ -11,9 +11,9 @@ namespace rl {
 
 size_t dtype_size(dtype t) {
     switch (t) {
-    case dtype::dtype_f32: return 4;
-    case dtype::dtype_f16: return 2;
-    case dtype::dtype_bf16: return 2;
+    case dtype::f32: return 4;
+    case dtype::f16: return 2;
+    case dtype::bf16: return 2;
     }
     return 4;
 }
@@ -25,7 +25,7 @@ void backend::matmuls(const tensor& x, std::span<const tensor* const> w, std::sp
 }
 
 void backend::sample_rows(const tensor& x, const std::vector<row_sampling>& p, std::vector<int32_t>& ids) {
-    RL_CHECK(x.type == dtype::dtype_f32 && size_t(x.rows) == p.size(),
+    RL_CHECK(x.type == dtype::f32 && size_t(x.rows) == p.size(),
              "sample_rows: " + std::to_string(p.size()) + " parameter sets for logits " + shape_of(x));
     std::vector<float> host(size_t(x.numel()));
     download(x, host.data());

@@ -15,13 +15,13 @@ namespace rl {
 struct gguf_tensor_info;
 struct row_sampling;
 
-enum class dtype { dtype_f32, dtype_f16, dtype_bf16 };
+enum class dtype { f32, f16, bf16 };
 size_t dtype_size(dtype t);
 
 /// A 2-D row-major tensor in backend memory: rows x cols, contiguous.
 struct tensor {
     void* data = nullptr;
-    dtype type = dtype::dtype_f32;
+    dtype type = dtype::f32;
     int64_t rows = 0;
     int64_t cols = 0;
     size_t bytes() const { return static_cast<size_t>(rows * cols) * dtype_size(type); }

@@ -36,7 +36,7 @@ std::string shape(const tensor& t) { return "[" + std::to_string(t.rows) + ", " 
 
 void check_f32(const tensor& t, const char* what) {
     RL_CHECK(t.data != nullptr, std::string("cpu_backend: ") + what + " has no storage");
-    RL_CHECK(t.type == dtype::dtype_f32, std::string("cpu_backend: ") + what + " must be f32");
+    RL_CHECK(t.type == dtype::f32, std::string("cpu_backend: ") + what + " must be f32");
 }
 
 float* f32(const tensor& t) { return static_cast<float*>(t.data); }
@@ -94,11 +94,11 @@ void cpu_backend::upload(const tensor& dst, const float* src) {
     RL_CHECK(dst.data && src, "cpu_backend::upload: null buffer");
     const int64_t n = dst.numel();
     switch (dst.type) {
-    case dtype::dtype_f32: std::memcpy(dst.data, src, size_t(n) * 4); break;
-    case dtype::dtype_f16:
+    case dtype::f32: std::memcpy(dst.data, src, size_t(n) * 4); break;
+    case dtype::f16:
         for (int64_t i = 0; i < n; ++i) static_cast<uint16_t*>(dst.data)[i] = fp32_to_fp16(src[i]);
         break;
-    case dtype::dtype_bf16:
+    case dtype::bf16:
         for (int64_t i = 0; i < n; ++i) static_cast<uint16_t*>(dst.data)[i] = fp32_to_bf16(src[i]);
         break;
     }
@@ -108,11 +108,11 @@ void cpu_backend::download(const tensor& src, float* dst) {
     RL_CHECK(src.data && dst, "cpu_backend::download: null buffer");
     const int64_t n = src.numel();
     switch (src.type) {
-    case dtype::dtype_f32: std::memcpy(dst, src.data, size_t(n) * 4); break;
-    case dtype::dtype_f16:
+    case dtype::f32: std::memcpy(dst, src.data, size_t(n) * 4); break;
+    case dtype::f16:
         for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_fp32(static_cast<const uint16_t*>(src.data)[i]);
         break;
-    case dtype::dtype_bf16:
+    case dtype::bf16:
         for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_fp32(static_cast<const uint16_t*>(src.data)[i]);
         break;
     }
@@ -128,7 +128,7 @@ tensor cpu_backend::upload_weight(const gguf_tensor_info& t) {
     const size_t need = size_t(rows * cols) * 4, avail = meminfo_bytes("MemAvailable");
     RL_CHECK(avail == 0 || need < avail, "weight '" + t.name + "' needs " + mib(need) + " as fp32 but only " +
                                              mib(avail) + " of RAM is available");
-    tensor out = alloc(rows, cols, dtype::dtype_f32);
+    tensor out = alloc(rows, cols, dtype::f32);
     const uint8_t* src = t.data;
     float* dst = f32(out);
     const ggml_type ty = t.type;

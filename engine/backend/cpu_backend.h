@@ -19,7 +19,7 @@ public:
 
     std::string name() const override { return "cpu"; }
     device_info info() const override;
-    dtype compute_dtype() const override { return dtype::dtype_f32; }
+    dtype compute_dtype() const override { return dtype::f32; }
 
     tensor alloc(int64_t rows, int64_t cols, dtype t) override;
     void release(tensor& t) override;

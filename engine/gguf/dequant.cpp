@@ -222,12 +222,12 @@ void dequantize_row(ggml_type t, const void* src, float* dst, int64_t n) {
     const int64_t nb = n / tr.block_elems;
     void (*block_fn)(const uint8_t*, float*) = nullptr;
     switch (t) {
-    case ggml_type::ggml_type_f32:
+    case ggml_type::f32:
         if (n) std::memcpy(dst, p, static_cast<size_t>(n) * 4);
         return;
-    case ggml_type::ggml_type_f16:
-    case ggml_type::ggml_type_bf16: {
-        const bool is_f16 = t == ggml_type::ggml_type_f16;
+    case ggml_type::f16:
+    case ggml_type::bf16: {
+        const bool is_f16 = t == ggml_type::f16;
         for (int64_t i = 0; i < n; ++i) {
             uint16_t h;
             std::memcpy(&h, p + 2 * i, 2);
@@ -235,14 +235,14 @@ void dequantize_row(ggml_type t, const void* src, float* dst, int64_t n) {
         }
         return;
     }
-    case ggml_type::ggml_type_q4_0: block_fn = deq_q4_0; break;
-    case ggml_type::ggml_type_q4_1: block_fn = deq_q4_1; break;
-    case ggml_type::ggml_type_q5_0: block_fn = deq_q5_0; break;
-    case ggml_type::ggml_type_q5_1: block_fn = deq_q5_1; break;
-    case ggml_type::ggml_type_q8_0: block_fn = deq_q8_0; break;
-    case ggml_type::ggml_type_q4_k: block_fn = deq_q4_k; break;
-    case ggml_type::ggml_type_q5_k: block_fn = deq_q5_k; break;
-    case ggml_type::ggml_type_q6_k: block_fn = deq_q6_k; break;
+    case ggml_type::q4_0: block_fn = deq_q4_0; break;
+    case ggml_type::q4_1: block_fn = deq_q4_1; break;
+    case ggml_type::q5_0: block_fn = deq_q5_0; break;
+    case ggml_type::q5_1: block_fn = deq_q5_1; break;
+    case ggml_type::q8_0: block_fn = deq_q8_0; break;
+    case ggml_type::q4_k: block_fn = deq_q4_k; break;
+    case ggml_type::q5_k: block_fn = deq_q5_k; break;
+    case ggml_type::q6_k: block_fn = deq_q6_k; break;
     default: RL_THROW(std::string("dequantization of ") + tr.name + " is not supported");
     }
     for (int64_t i = 0; i < nb; ++i) block_fn(p + i * tr.block_bytes, dst + i * tr.block_elems);

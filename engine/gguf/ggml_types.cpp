@@ -7,21 +7,21 @@ namespace rl {
 
 ggml_type_traits ggml_traits(uint32_t raw_type) {
     switch (static_cast<ggml_type>(raw_type)) {
-    case ggml_type::ggml_type_f32:  return {"f32", 1, 4, true};
-    case ggml_type::ggml_type_f16:  return {"f16", 1, 2, true};
-    case ggml_type::ggml_type_bf16: return {"bf16", 1, 2, true};
-    case ggml_type::ggml_type_q4_0: return {"q4_0", 32, 18, true};   // half d, 16 nibble bytes
-    case ggml_type::ggml_type_q4_1: return {"q4_1", 32, 20, true};   // half d, half m, 16 bytes
-    case ggml_type::ggml_type_q5_0: return {"q5_0", 32, 22, true};   // half d, u32 qh, 16 bytes
-    case ggml_type::ggml_type_q5_1: return {"q5_1", 32, 24, true};   // half d, half m, qh, 16 bytes
-    case ggml_type::ggml_type_q8_0: return {"q8_0", 32, 34, true};   // half d, 32 int8
-    case ggml_type::ggml_type_q8_1: return {"q8_1", 32, 36, false};  // half d, half s, 32 int8
-    case ggml_type::ggml_type_q2_k: return {"q2_k", 256, 84, false};
-    case ggml_type::ggml_type_q3_k: return {"q3_k", 256, 110, false};
-    case ggml_type::ggml_type_q4_k: return {"q4_k", 256, 144, true};
-    case ggml_type::ggml_type_q5_k: return {"q5_k", 256, 176, true};
-    case ggml_type::ggml_type_q6_k: return {"q6_k", 256, 210, true};
-    case ggml_type::ggml_type_q8_k: return {"q8_k", 256, 292, false}; // float d, 256 int8, 16 int16 sums
+    case ggml_type::f32:  return {"f32", 1, 4, true};
+    case ggml_type::f16:  return {"f16", 1, 2, true};
+    case ggml_type::bf16: return {"bf16", 1, 2, true};
+    case ggml_type::q4_0: return {"q4_0", 32, 18, true};   // half d, 16 nibble bytes
+    case ggml_type::q4_1: return {"q4_1", 32, 20, true};   // half d, half m, 16 bytes
+    case ggml_type::q5_0: return {"q5_0", 32, 22, true};   // half d, u32 qh, 16 bytes
+    case ggml_type::q5_1: return {"q5_1", 32, 24, true};   // half d, half m, qh, 16 bytes
+    case ggml_type::q8_0: return {"q8_0", 32, 34, true};   // half d, 32 int8
+    case ggml_type::q8_1: return {"q8_1", 32, 36, false};  // half d, half s, 32 int8
+    case ggml_type::q2_k: return {"q2_k", 256, 84, false};
+    case ggml_type::q3_k: return {"q3_k", 256, 110, false};
+    case ggml_type::q4_k: return {"q4_k", 256, 144, true};
+    case ggml_type::q5_k: return {"q5_k", 256, 176, true};
+    case ggml_type::q6_k: return {"q6_k", 256, 210, true};
+    case ggml_type::q8_k: return {"q8_k", 256, 292, false}; // float d, 256 int8, 16 int16 sums
     }
     return {nullptr, 0, 0, false};
 }

@@ -8,21 +8,21 @@
 namespace rl {
 
 enum class ggml_type : uint32_t {
-    ggml_type_f32 = 0,
-    ggml_type_f16 = 1,
-    ggml_type_q4_0 = 2,
-    ggml_type_q4_1 = 3,
-    ggml_type_q5_0 = 6,
-    ggml_type_q5_1 = 7,
-    ggml_type_q8_0 = 8,
-    ggml_type_q8_1 = 9,
-    ggml_type_q2_k = 10,
-    ggml_type_q3_k = 11,
-    ggml_type_q4_k = 12,
-    ggml_type_q5_k = 13,
-    ggml_type_q6_k = 14,
-    ggml_type_q8_k = 15,
-    ggml_type_bf16 = 30,
+    f32 = 0,
+    f16 = 1,
+    q4_0 = 2,
+    q4_1 = 3,
+    q5_0 = 6,
+    q5_1 = 7,
+    q8_0 = 8,
+    q8_1 = 9,
+    q2_k = 10,
+    q3_k = 11,
+    q4_k = 12,
+    q5_k = 13,
+    q6_k = 14,
+    q8_k = 15,
+    bf16 = 30,
 };
 
 struct ggml_type_traits {

@@ -32,18 +32,18 @@ const char* value_type_name(vt t) {
 // Fixed on-disk size of scalar types; 0 for string/array (variable) and unknown ids.
 size_t scalar_size(uint32_t t) {
     switch (static_cast<vt>(t)) {
-    case vt::gguf_value_type_uint8: case vt::gguf_value_type_int8: case vt::gguf_value_type_bool: return 1;
-    case vt::gguf_value_type_uint16: case vt::gguf_value_type_int16: return 2;
-    case vt::gguf_value_type_uint32: case vt::gguf_value_type_int32: case vt::gguf_value_type_float32: return 4;
-    case vt::gguf_value_type_uint64: case vt::gguf_value_type_int64: case vt::gguf_value_type_float64: return 8;
+    case vt::uint8: case vt::int8: case vt::boolean: return 1;
+    case vt::uint16: case vt::int16: return 2;
+    case vt::uint32: case vt::int32: case vt::float32: return 4;
+    case vt::uint64: case vt::int64: case vt::float64: return 8;
     default: return 0;
     }
 }
 
 // The fewest bytes one value of type t can take: used to reject counts the file cannot hold.
 size_t min_value_size(uint32_t t) {
-    if (t == static_cast<uint32_t>(vt::gguf_value_type_string)) return 8;   // length only
-    if (t == static_cast<uint32_t>(vt::gguf_value_type_array)) return 12;   // elem type + count
+    if (t == static_cast<uint32_t>(vt::string)) return 8;   // length only
+    if (t == static_cast<uint32_t>(vt::array)) return 12;   // elem type + count
     return scalar_size(t);
 }
 
@@ -97,7 +97,7 @@ gguf_value read_array(cursor& c, const std::string& key, int depth) {
         RL_THROW("key '" + key + "': array length " + std::to_string(count) + " at offset " + std::to_string(at) +
                  " is too large for the " + std::to_string(c.left()) + " bytes left");
     gguf_value out;
-    out.type = vt::gguf_value_type_array;
+    out.type = vt::array;
     out.elem_type = static_cast<vt>(elem);
     gguf_array arr;
     arr.reserve(static_cast<size_t>(count));
@@ -110,25 +110,25 @@ gguf_value read_value(cursor& c, uint32_t type, const std::string& key, int dept
     gguf_value out;
     out.type = static_cast<vt>(type);
     switch (out.type) {
-    case vt::gguf_value_type_uint8: out.v = uint64_t{c.read<uint8_t>("uint8 value")}; break;
-    case vt::gguf_value_type_uint16: out.v = uint64_t{c.read<uint16_t>("uint16 value")}; break;
-    case vt::gguf_value_type_uint32: out.v = uint64_t{c.read<uint32_t>("uint32 value")}; break;
-    case vt::gguf_value_type_uint64: out.v = c.read<uint64_t>("uint64 value"); break;
-    case vt::gguf_value_type_int8: out.v = int64_t{c.read<int8_t>("int8 value")}; break;
-    case vt::gguf_value_type_int16: out.v = int64_t{c.read<int16_t>("int16 value")}; break;
-    case vt::gguf_value_type_int32: out.v = int64_t{c.read<int32_t>("int32 value")}; break;
-    case vt::gguf_value_type_int64: out.v = c.read<int64_t>("int64 value"); break;
-    case vt::gguf_value_type_float32: out.v = double{c.read<float>("float32 value")}; break;
-    case vt::gguf_value_type_float64: out.v = c.read<double>("float64 value"); break;
-    case vt::gguf_value_type_bool: {
+    case vt::uint8: out.v = uint64_t{c.read<uint8_t>("uint8 value")}; break;
+    case vt::uint16: out.v = uint64_t{c.read<uint16_t>("uint16 value")}; break;
+    case vt::uint32: out.v = uint64_t{c.read<uint32_t>("uint32 value")}; break;
+    case vt::uint64: out.v = c.read<uint64_t>("uint64 value"); break;
+    case vt::int8: out.v = int64_t{c.read<int8_t>("int8 value")}; break;
+    case vt::int16: out.v = int64_t{c.read<int16_t>("int16 value")}; break;
+    case vt::int32: out.v = int64_t{c.read<int32_t>("int32 value")}; break;
+    case vt::int64: out.v = c.read<int64_t>("int64 value"); break;
+    case vt::float32: out.v = double{c.read<float>("float32 value")}; break;
+    case vt::float64: out.v = c.read<double>("float64 value"); break;
+    case vt::boolean: {
         const size_t at = c.pos();
         const uint8_t b = c.read<uint8_t>("bool value");
         RL_CHECK(b <= 1, "key '" + key + "': invalid bool value " + std::to_string(b) + " at offset " + std::to_string(at));
         out.v = b == 1;
         break;
     }
-    case vt::gguf_value_type_string: out.v = c.read_string("string value"); break;
-    case vt::gguf_value_type_array: return read_array(c, key, depth);
+    case vt::string: out.v = c.read_string("string value"); break;
+    case vt::array: return read_array(c, key, depth);
     default: RL_THROW("key '" + key + "': unknown metadata value type " + std::to_string(type));
     }
     return out;
@@ -348,17 +348,17 @@ double gguf_file::get_float(std::string_view key) const {
 }
 bool gguf_file::get_bool(std::string_view key) const {
     const gguf_value& v = require(*this, key);
-    RL_CHECK(v.type == vt::gguf_value_type_bool, type_mismatch(key, v, "bool"));
+    RL_CHECK(v.type == vt::boolean, type_mismatch(key, v, "bool"));
     return v.as_bool();
 }
 const std::string& gguf_file::get_string(std::string_view key) const {
     const gguf_value& v = require(*this, key);
-    RL_CHECK(v.type == vt::gguf_value_type_string, type_mismatch(key, v, "string"));
+    RL_CHECK(v.type == vt::string, type_mismatch(key, v, "string"));
     return v.as_string();
 }
 const gguf_array& gguf_file::get_array(std::string_view key) const {
     const gguf_value& v = require(*this, key);
-    RL_CHECK(v.type == vt::gguf_value_type_array, type_mismatch(key, v, "array"));
+    RL_CHECK(v.type == vt::array, type_mismatch(key, v, "array"));
     return v.as_array();
 }
 // The *_or getters fall back only when the key is absent; a key of the wrong type still throws.

@@ -15,19 +15,19 @@
 namespace rl {
 
 enum class gguf_value_type : uint32_t {
-    gguf_value_type_uint8 = 0,
-    gguf_value_type_int8 = 1,
-    gguf_value_type_uint16 = 2,
-    gguf_value_type_int16 = 3,
-    gguf_value_type_uint32 = 4,
-    gguf_value_type_int32 = 5,
-    gguf_value_type_float32 = 6,
-    gguf_value_type_bool = 7,
-    gguf_value_type_string = 8,
-    gguf_value_type_array = 9,
-    gguf_value_type_uint64 = 10,
-    gguf_value_type_int64 = 11,
-    gguf_value_type_float64 = 12,
+    uint8 = 0,
+    int8 = 1,
+    uint16 = 2,
+    int16 = 3,
+    uint32 = 4,
+    int32 = 5,
+    float32 = 6,
+    boolean = 7,
+    string = 8,
+    array = 9,
+    uint64 = 10,
+    int64 = 11,
+    float64 = 12,
 };
 
 struct gguf_value;

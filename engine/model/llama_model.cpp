@@ -81,7 +81,7 @@ std::unique_ptr<llama_model> llama_model::load(const gguf_file& f, backend& be) 
     for (const auto* t : infos) need += size_t(t->n_elements()) * dtype_size(be.compute_dtype());
     const device_info di = be.info();
     const std::string name = f.path().empty() ? cfg.name : f.path().substr(f.path().find_last_of('/') + 1);
-    if (auto why = weights_fit(need, di.free_memory, di.kind, be.compute_dtype() == dtype::dtype_f32 ? "fp32" : "bf16", name); !why.empty())
+    if (auto why = weights_fit(need, di.free_memory, di.kind, be.compute_dtype() == dtype::f32 ? "fp32" : "bf16", name); !why.empty())
         RL_THROW(why);
 
     // Upload in the order collected above; tensors are [out_features, in_features] on the backend.
@@ -136,7 +136,7 @@ void llama_model::ensure_scratch(int n_tokens, int n_logits) {
         // Grow geometrically so a sequence of slightly larger steps does not reallocate each time.
         const int n = std::max(n_tokens, scratch_tokens_ * 3 / 2);
         for (tensor* s : {&x_, &xn_, &q_, &k_, &v_, &attn_, &proj_, &gate_, &up_, &act_}) be_.release(*s);
-        x_ = be_.alloc(n, cfg_.d_model, dtype::dtype_f32);  // [n, d] residual stream, f32 everywhere
+        x_ = be_.alloc(n, cfg_.d_model, dtype::f32);  // [n, d] residual stream, f32 everywhere
         xn_ = be_.alloc(n, cfg_.d_model, t);      // [n, d] normed
         q_ = be_.alloc(n, cfg_.q_dim(), t);       // [n, n_heads*head_dim]
         k_ = be_.alloc(n, cfg_.kv_dim(), t);      // [n, n_kv_heads*head_dim]
@@ -151,9 +151,9 @@ void llama_model::ensure_scratch(int n_tokens, int n_logits) {
     if (n_logits > scratch_logits_) {
         const int n = std::max(n_logits, scratch_logits_ * 3 / 2);
         for (tensor* s : {&last_, &last_norm_, &logits_}) be_.release(*s);
-        last_ = be_.alloc(n, cfg_.d_model, dtype::dtype_f32);  // [n_logits, d] residual rows
+        last_ = be_.alloc(n, cfg_.d_model, dtype::f32);  // [n_logits, d] residual rows
         last_norm_ = be_.alloc(n, cfg_.d_model, t);  // [n_logits, d]
-        logits_ = be_.alloc(n, cfg_.vocab_size, dtype::dtype_f32);  // [n_logits, vocab]
+        logits_ = be_.alloc(n, cfg_.vocab_size, dtype::f32);  // [n_logits, vocab]
         scratch_logits_ = n;
     }
 }

@@ -91,8 +91,8 @@ model_config model_config::from_gguf(const gguf_file& f) {
         dequantize_row(rf->type, rf->data, c.rope_freq_factors.data(), rf->n_elements());
         for (float v : c.rope_freq_factors) RL_CHECK(v > 0.f && std::isfinite(v), "rope_freqs.weight has a non-positive factor");
     } else if (stype == "linear" || stype == "llama3") {
-        c.rope_scaling = stype == "linear" ? rope_scaling_type::rope_scaling_type_linear
-                                           : rope_scaling_type::rope_scaling_type_llama3;
+        c.rope_scaling = stype == "linear" ? rope_scaling_type::linear
+                                           : rope_scaling_type::llama3;
         c.rope_factor = static_cast<float>(f.get_float_or(a + "rope.scaling.factor", 1.0));
         c.rope_low_freq_factor = static_cast<float>(f.get_float_or(a + "rope.scaling.low_freq_factor", 1.0));
         c.rope_high_freq_factor = static_cast<float>(f.get_float_or(a + "rope.scaling.high_freq_factor", 4.0));
@@ -114,9 +114,9 @@ std::vector<float> model_config::rope_inv_freq() const {
     const double two_pi = 2.0 * std::numbers::pi;
     for (int i = 0; i < half; ++i) {
         double f = std::pow(double(rope_theta), -2.0 * i / double(rope_dim));
-        if (rope_scaling == rope_scaling_type::rope_scaling_type_linear) {
+        if (rope_scaling == rope_scaling_type::linear) {
             f /= rope_factor;
-        } else if (rope_scaling == rope_scaling_type::rope_scaling_type_llama3) {
+        } else if (rope_scaling == rope_scaling_type::llama3) {
             // Meta's Llama 3.1 recipe: keep high frequencies, divide low ones by the factor,
             // interpolate smoothly in between (by wavelength relative to the original context).
             const double wavelen = two_pi / f;

@@ -9,7 +9,7 @@ namespace rl {
 
 class gguf_file;
 
-enum class rope_scaling_type { rope_scaling_type_none, rope_scaling_type_linear, rope_scaling_type_llama3 };
+enum class rope_scaling_type { none, linear, llama3 };
 
 struct model_config {
     std::string arch;            // "llama" or "qwen2"
@@ -26,7 +26,7 @@ struct model_config {
     float rope_theta = 10000.f;
     int rope_dim = 0;            // rotated dims per head (== head_dim for these models)
     bool rope_neox = false;      // false: adjacent pairs (llama GGUFs are permuted for this); true: halves (qwen2)
-    rope_scaling_type rope_scaling = rope_scaling_type::rope_scaling_type_none;
+    rope_scaling_type rope_scaling = rope_scaling_type::none;
     float rope_factor = 1.f;
     float rope_low_freq_factor = 1.f;
     float rope_high_freq_factor = 4.f;

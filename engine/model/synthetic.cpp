@@ -49,7 +49,7 @@ std::unique_ptr<llama_model> llama_model::synthetic(const model_config& cfg, bac
     const dtype dt = be.compute_dtype();
     const size_t need = size_t(cfg.param_count()) * dtype_size(dt);
     const device_info di = be.info();
-    if (auto why = weights_fit(need, di.free_memory, di.kind, dt == dtype::dtype_f32 ? "fp32" : "bf16", cfg.name); !why.empty()) RL_THROW(why);
+    if (auto why = weights_fit(need, di.free_memory, di.kind, dt == dtype::f32 ? "fp32" : "bf16", cfg.name); !why.empty()) RL_THROW(why);
     uint64_t stream = seed * 1000003;
     auto make = [&](int64_t rows, int64_t cols, float scale, bool ones = false) {
         tensor t = be.alloc(rows, cols, dt);

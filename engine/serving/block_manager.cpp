@@ -155,10 +155,10 @@ void block_manager::export_view(std::vector<block_view>& out) const {
     out.resize(blocks_.size());
     for (size_t i = 0; i < blocks_.size(); ++i) {
         const block& b = blocks_[i];
-        const block_state st = b.ref_count > 0 ? block_state::block_state_used
-                               : b.in_lru     ? block_state::block_state_cached
-                                              : block_state::block_state_free;
-        out[i] = {st, st == block_state::block_state_free ? 0 : b.owner, b.last_used, b.touched_s};
+        const block_state st = b.ref_count > 0 ? block_state::used
+                               : b.in_lru     ? block_state::cached
+                                              : block_state::free;
+        out[i] = {st, st == block_state::free ? 0 : b.owner, b.last_used, b.touched_s};
     }
 }
 

@@ -46,7 +46,7 @@ public:
     void release(std::vector<int32_t>& table);
 
     block_counts counts() const;
-    enum class block_state : uint8_t { block_state_free, block_state_cached, block_state_used };
+    enum class block_state : uint8_t { free, cached, used };
     struct block_view {
         block_state state;
         uint64_t owner;      // last owner (conversation id with owner bits); 0 when free

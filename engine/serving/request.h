@@ -9,12 +9,12 @@
 namespace rl {
 
 enum class finish_reason {
-    finish_reason_none,       // still streaming
-    finish_reason_stop,       // end-of-generation token
-    finish_reason_length,     // max_tokens or the context limit
-    finish_reason_cancelled,
-    finish_reason_rejected,   // admission control or an invalid request; see token_event::error
-    finish_reason_error,      // the backend failed; see token_event::error
+    none,       // still streaming
+    stop,       // end-of-generation token
+    length,     // max_tokens or the context limit
+    cancelled,
+    rejected,   // admission control or an invalid request; see token_event::error
+    error,      // the backend failed; see token_event::error
 };
 const char* to_string(finish_reason r);
 
@@ -33,7 +33,7 @@ struct token_event {
     uint64_t request_id = 0;
     int32_t token = -1;            // -1 on a final event that carries no token
     std::string text;              // UTF-8 text this token completes (may be empty)
-    finish_reason finish = finish_reason::finish_reason_none;
+    finish_reason finish = finish_reason::none;
     std::string error;             // human-readable reason for rejected/error
     request_stats stats;           // filled on the final event
 };
@@ -46,12 +46,12 @@ using event_sink = std::function<void(const token_event&)>;
 constexpr uint64_t kOwnerVirtualBit = uint64_t(1) << 62;
 constexpr uint64_t kOwnerApiBit = uint64_t(1) << 61;
 constexpr uint64_t kOwnerAnonymousBit = uint64_t(1) << 60;  // requests without a conversation
-enum class owner_kind : uint8_t { owner_kind_person, owner_kind_virtual, owner_kind_api, owner_kind_anonymous };
+enum class owner_kind : uint8_t { person, virtual_user, api, anonymous };
 inline owner_kind owner_kind_of(uint64_t owner) {
-    if (owner & kOwnerVirtualBit) return owner_kind::owner_kind_virtual;
-    if (owner & kOwnerApiBit) return owner_kind::owner_kind_api;
-    if (owner & kOwnerAnonymousBit) return owner_kind::owner_kind_anonymous;
-    return owner_kind::owner_kind_person;
+    if (owner & kOwnerVirtualBit) return owner_kind::virtual_user;
+    if (owner & kOwnerApiBit) return owner_kind::api;
+    if (owner & kOwnerAnonymousBit) return owner_kind::anonymous;
+    return owner_kind::person;
 }
 
 struct request {

@@ -31,7 +31,7 @@ void scheduler::set_config(const serving_config& cfg) {
 }
 
 bool scheduler::ranks_before(const sequence& a, const sequence& b) const {
-    if (cfg_.policy == schedule_policy::schedule_policy_priority && a.req.priority != b.req.priority)
+    if (cfg_.policy == schedule_policy::priority && a.req.priority != b.req.priority)
         return a.req.priority > b.req.priority;
     if (a.submitted != b.submitted) return a.submitted < b.submitted;
     return a.id < b.id;
@@ -136,7 +136,7 @@ scheduled_step scheduler::schedule(clock_type::time_point now, std::vector<rejec
 
     // Under `priority`, a waiting request that outranks running ones takes their seat (and blocks)
     // before anything is scheduled, so the person in the window never waits behind virtual users.
-    if (cfg_.policy == schedule_policy::schedule_policy_priority) {
+    if (cfg_.policy == schedule_policy::priority) {
         while (!waiting_.empty()) {
             const sequence& w = *waiting_.front();
             const int chunk = std::min<int>(budget, int(w.tokens.size()));
@@ -174,7 +174,7 @@ scheduled_step scheduler::schedule(clock_type::time_point now, std::vector<rejec
     while (!waiting_.empty() && budget > 0) {
         sequence& s = *waiting_.front();
         if (int(running_.size()) >= cfg_.max_num_seqs) {
-            const int v = cfg_.policy == schedule_policy::schedule_policy_priority ? victim_for(s, 0) : -1;
+            const int v = cfg_.policy == schedule_policy::priority ? victim_for(s, 0) : -1;
             if (v < 0) break;
             preempt(size_t(v));
             continue;

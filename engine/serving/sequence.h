@@ -75,7 +75,7 @@ struct sequence {
     int computed_before = 0;           // tokens that had KV before the last preemption (recompute cost)
     bool admitted_once = false;
     std::vector<int32_t> block_table;
-    finish_reason pending_finish = finish_reason::finish_reason_none;
+    finish_reason pending_finish = finish_reason::none;
     sampler smp;
     std::unique_ptr<utf8_stream_decoder> decoder;  // null in scheduler tests
 };

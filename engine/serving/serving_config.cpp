@@ -4,12 +4,12 @@
 namespace rl {
 
 const char* to_string(schedule_policy p) {
-    return p == schedule_policy::schedule_policy_priority ? "priority" : "fcfs";
+    return p == schedule_policy::priority ? "priority" : "fcfs";
 }
 
 bool parse_policy(const std::string& s, schedule_policy& out) {
-    if (s == "fcfs") out = schedule_policy::schedule_policy_fcfs;
-    else if (s == "priority") out = schedule_policy::schedule_policy_priority;
+    if (s == "fcfs") out = schedule_policy::fcfs;
+    else if (s == "priority") out = schedule_policy::priority;
     else return false;
     return true;
 }

@@ -5,8 +5,8 @@
 
 namespace rl {
 
-enum class schedule_policy { schedule_policy_fcfs, schedule_policy_priority };
-enum class preemption_mode { preemption_mode_recompute };
+enum class schedule_policy { fcfs, priority };
+enum class preemption_mode { recompute };
 
 struct serving_config {
     int max_num_seqs = 16;               // batch-size limit
@@ -15,8 +15,8 @@ struct serving_config {
     bool prefix_caching = true;
     // priority by default: the person in the window (priority 10) outranks virtual users (0); among
     // equal priorities it is first come, first served.
-    schedule_policy policy = schedule_policy::schedule_policy_priority;
-    preemption_mode preemption = preemption_mode::preemption_mode_recompute;
+    schedule_policy policy = schedule_policy::priority;
+    preemption_mode preemption = preemption_mode::recompute;
     int max_waiting = 1024;              // admission control: queue length
     double max_queue_ms = 0;             // admission control: longest wait before rejection (0 = off)
     // Pool shape (changing these restarts the pool):

@@ -65,8 +65,8 @@ bpe_tokenizer::bpe_tokenizer(const gguf_file& f) {
 
     const gguf_value* merges = f.find("tokenizer.ggml.merges");
     RL_CHECK(merges != nullptr, "gpt2 tokenizer without tokenizer.ggml.merges");
-    RL_CHECK(merges->type == gguf_value_type::gguf_value_type_array &&
-                 (merges->as_array().empty() || merges->elem_type == gguf_value_type::gguf_value_type_string),
+    RL_CHECK(merges->type == gguf_value_type::array &&
+                 (merges->as_array().empty() || merges->elem_type == gguf_value_type::string),
              "tokenizer.ggml.merges must be an array of strings");
     const gguf_array& m = merges->as_array();
     ranks_.reserve(m.size());
@@ -183,11 +183,11 @@ std::string bpe_tokenizer::token_to_piece(int32_t id) const {
     if (!valid(id)) return {};
     const std::string& t = texts_[static_cast<size_t>(id)];
     switch (attrs_[static_cast<size_t>(id)]) {
-    case token_attr::token_attr_control:
-    case token_attr::token_attr_unknown:
-    case token_attr::token_attr_user_defined:
+    case token_attr::control:
+    case token_attr::unknown:
+    case token_attr::user_defined:
         return t;
-    case token_attr::token_attr_normal: {
+    case token_attr::normal: {
         const byte_alphabet& abc = alphabet();
         std::string bytes;
         for (const uint32_t cpt : utf8_to_cpts(t)) {
@@ -209,11 +209,11 @@ std::string bpe_tokenizer::token_to_piece(int32_t id) const {
         }
         return bytes;
     }
-    case token_attr::token_attr_byte: {  // "<0xAB>" byte tokens (rare in byte-level vocabularies)
+    case token_attr::byte: {  // "<0xAB>" byte tokens (rare in byte-level vocabularies)
         const int b = byte_token_value(t);
         return b < 0 ? std::string() : std::string(1, static_cast<char>(b));
     }
-    case token_attr::token_attr_unused:
+    case token_attr::unused:
         break;
     }
     return {};

@@ -27,7 +27,7 @@ public:
     bool add_bos_default() const override { return false; }
     bool is_end_of_generation(int32_t id) const override { return id == eos_id(); }
     token_attr attr(int32_t id) const override {
-        return id >= vocab_ - 2 ? token_attr::token_attr_control : token_attr::token_attr_normal;
+        return id >= vocab_ - 2 ? token_attr::control : token_attr::normal;
     }
     int32_t find_token(std::string_view text) const override {
         return text.size() == 1 ? int32_t(static_cast<unsigned char>(text[0])) : -1;

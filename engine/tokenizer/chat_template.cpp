@@ -61,17 +61,17 @@ std::string default_system_message(const std::string& src) {
 
 chat_template chat_template::from_gguf(const gguf_file& f) {
     const gguf_value* v = f.find("tokenizer.chat_template");
-    const bool has_source = v && v->type == gguf_value_type::gguf_value_type_string;
+    const bool has_source = v && v->type == gguf_value_type::string;
     chat_template t = detect(has_source ? v->as_string() : std::string());
 
     // Prefer the vocabulary's own BOS/EOS spelling for the families that write them.
-    if (t.kind_ != chat_template_kind::chat_template_kind_chatml) {
-        if (const gguf_value* toks = f.find("tokenizer.ggml.tokens"); toks && toks->type == gguf_value_type::gguf_value_type_array) {
+    if (t.kind_ != chat_template_kind::chatml) {
+        if (const gguf_value* toks = f.find("tokenizer.ggml.tokens"); toks && toks->type == gguf_value_type::array) {
             const gguf_array& arr = toks->as_array();
             const auto text_of = [&](const char* key, std::string& dst) {
                 const int64_t id = f.get_int_or(key, -1);
                 if (id >= 0 && static_cast<size_t>(id) < arr.size() &&
-                    arr[static_cast<size_t>(id)].type == gguf_value_type::gguf_value_type_string)
+                    arr[static_cast<size_t>(id)].type == gguf_value_type::string)
                     dst = arr[static_cast<size_t>(id)].as_string();
             };
             text_of("tokenizer.ggml.bos_token_id", t.bos_text_);
@@ -84,21 +84,21 @@ chat_template chat_template::from_gguf(const gguf_file& f) {
 chat_template chat_template::detect(const std::string& src) {
     chat_template t;
     if (src.empty()) {
-        t.kind_ = chat_template_kind::chat_template_kind_chatml;
+        t.kind_ = chat_template_kind::chatml;
         t.warning_ = "the model has no chat template; using ChatML";
     } else if (src.find("<|start_header_id|>") != std::string::npos) {
-        t.kind_ = chat_template_kind::chat_template_kind_llama3;
+        t.kind_ = chat_template_kind::llama3;
         t.bos_text_ = "<|begin_of_text|>";
         t.eos_text_ = "<|eot_id|>";
     } else if (src.find("<|im_start|>") != std::string::npos) {
-        t.kind_ = chat_template_kind::chat_template_kind_chatml;
+        t.kind_ = chat_template_kind::chatml;
         t.default_system_ = default_system_message(src);
     } else if (src.find("[INST]") != std::string::npos) {
-        t.kind_ = chat_template_kind::chat_template_kind_llama2;
+        t.kind_ = chat_template_kind::llama2;
         t.bos_text_ = "<s>";
         t.eos_text_ = "</s>";
     } else {
-        t.kind_ = chat_template_kind::chat_template_kind_chatml;
+        t.kind_ = chat_template_kind::chatml;
         t.warning_ = "unrecognised chat template; rendering as ChatML";
     }
     return t;
@@ -106,9 +106,9 @@ chat_template chat_template::detect(const std::string& src) {
 
 const char* chat_template::name() const {
     switch (kind_) {
-    case chat_template_kind::chat_template_kind_chatml: return "chatml";
-    case chat_template_kind::chat_template_kind_llama3: return "llama3";
-    case chat_template_kind::chat_template_kind_llama2: return "llama2";
+    case chat_template_kind::chatml: return "chatml";
+    case chat_template_kind::llama3: return "llama3";
+    case chat_template_kind::llama2: return "llama2";
     }
     return "chatml";
 }
@@ -116,19 +116,19 @@ const char* chat_template::name() const {
 std::string chat_template::render(const std::vector<chat_message>& messages, bool add_generation_prompt) const {
     std::string out;
     switch (kind_) {
-    case chat_template_kind::chat_template_kind_chatml:
+    case chat_template_kind::chatml:
         if (!messages.empty() && !default_system_.empty() && messages[0].role != "system")
             out += "<|im_start|>system\n" + default_system_ + "<|im_end|>\n";
         for (const chat_message& m : messages) out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
         if (add_generation_prompt) out += "<|im_start|>assistant\n";
         break;
-    case chat_template_kind::chat_template_kind_llama3:
+    case chat_template_kind::llama3:
         out += bos_text_;
         for (const chat_message& m : messages)
             out += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + trim(m.content) + "<|eot_id|>";
         if (add_generation_prompt) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
         break;
-    case chat_template_kind::chat_template_kind_llama2: {
+    case chat_template_kind::llama2: {
         size_t first = 0;
         std::string system;
         if (!messages.empty() && messages[0].role == "system") {

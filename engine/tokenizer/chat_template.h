@@ -13,7 +13,7 @@ struct chat_message {
     std::string content;
 };
 
-enum class chat_template_kind { chat_template_kind_chatml, chat_template_kind_llama3, chat_template_kind_llama2 };
+enum class chat_template_kind { chatml, llama3, llama2 };
 
 class chat_template {
 public:
@@ -28,7 +28,7 @@ public:
     std::string render(const std::vector<chat_message>& messages, bool add_generation_prompt) const;
 
 private:
-    chat_template_kind kind_ = chat_template_kind::chat_template_kind_chatml;
+    chat_template_kind kind_ = chat_template_kind::chatml;
     std::string default_system_;   // e.g. SmolLM2's "You are a helpful AI assistant named SmolLM..."
     std::string warning_;
     std::string bos_text_;         // llama2/llama3 templates start with the BOS text

@@ -271,18 +271,18 @@ pretokenizer_info pretokenizer_from_name(const std::string& name) {
     using k = pretokenizer_kind;
     pretokenizer_info info;
     if (name.empty() || name == "default") {
-        info.kind = k::pretokenizer_kind_default;
+        info.kind = k::fallback;
     } else if (name == "gpt-2" || name == "gpt2") {
-        info.kind = k::pretokenizer_kind_gpt2;
+        info.kind = k::gpt2;
     } else if (name == "llama-bpe" || name == "llama3" || name == "llama-v3") {
-        info.kind = k::pretokenizer_kind_llama3;
+        info.kind = k::llama3;
         info.ignore_merges = true;
         info.add_bos = true;
     } else if (name == "qwen2") {
-        info.kind = k::pretokenizer_kind_qwen2;
+        info.kind = k::qwen2;
         info.clean_spaces = false;
     } else if (name == "smollm") {
-        info.kind = k::pretokenizer_kind_smollm;
+        info.kind = k::smollm;
         info.clean_spaces = false;
     } else {
         RL_THROW("unsupported tokenizer pre-tokenizer '" + name + "'");
@@ -300,20 +300,20 @@ std::vector<std::string> pretokenize(std::string_view text, pretokenizer_kind ki
 
     const auto gpt2 = [&](size_t b, size_t e, std::vector<size_t>& o) { split_gpt2(s, b, e, o); };
     switch (kind) {
-    case pretokenizer_kind::pretokenizer_kind_gpt2:
+    case pretokenizer_kind::gpt2:
         pass(s, gpt2);
         break;
-    case pretokenizer_kind::pretokenizer_kind_smollm:
+    case pretokenizer_kind::smollm:
         pass(s, [&](size_t b, size_t e, std::vector<size_t>& o) { isolate_runs(s, b, e, true, is_number, o); });
         pass(s, gpt2);
         break;
-    case pretokenizer_kind::pretokenizer_kind_llama3:
+    case pretokenizer_kind::llama3:
         pass(s, [&](size_t b, size_t e, std::vector<size_t>& o) { split_llama3(s, b, e, 3, o); });
         break;
-    case pretokenizer_kind::pretokenizer_kind_qwen2:
+    case pretokenizer_kind::qwen2:
         pass(s, [&](size_t b, size_t e, std::vector<size_t>& o) { split_llama3(s, b, e, 1, o); });
         break;
-    case pretokenizer_kind::pretokenizer_kind_default:
+    case pretokenizer_kind::fallback:
         pass(s, [&](size_t b, size_t e, std::vector<size_t>& o) { isolate_runs(s, b, e, false, is_default_punct, o); });
         pass(s, gpt2);
         pass(s, [&](size_t b, size_t e, std::vector<size_t>& o) { isolate_runs(s, b, e, false, is_number, o); });

@@ -11,17 +11,17 @@
 namespace rl {
 
 enum class pretokenizer_kind {
-    pretokenizer_kind_default,  // llama.cpp's fallback chain (punctuation runs, gpt2, digit triples)
-    pretokenizer_kind_gpt2,     // 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-    pretokenizer_kind_llama3,   // (?i:'s|..)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
-    pretokenizer_kind_qwen2,    // llama3 with \p{N} (one digit per word)
-    pretokenizer_kind_smollm,   // every \p{N} isolated, then gpt2
+    fallback,  // llama.cpp's fallback chain (punctuation runs, gpt2, digit triples)
+    gpt2,     // 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+    llama3,   // (?i:'s|..)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+    qwen2,    // llama3 with \p{N} (one digit per word)
+    smollm,   // every \p{N} isolated, then gpt2
 };
 
 /// Maps tokenizer.ggml.pre to a splitter. Also reports whether llama.cpp sets ignore_merges
 /// (whole-word vocabulary hits skip merging) and clean_spaces (decode tidies " ," etc.).
 struct pretokenizer_info {
-    pretokenizer_kind kind = pretokenizer_kind::pretokenizer_kind_default;
+    pretokenizer_kind kind = pretokenizer_kind::fallback;
     bool ignore_merges = false;
     bool clean_spaces = true;
     bool add_bos = false;  // llama.cpp's default for tokenizer.ggml.add_bos_token

@@ -144,11 +144,11 @@ std::string spm_tokenizer::token_to_piece(int32_t id) const {
     if (!valid(id)) return {};
     const std::string& t = texts_[static_cast<size_t>(id)];
     switch (attrs_[static_cast<size_t>(id)]) {
-    case token_attr::token_attr_control:
-    case token_attr::token_attr_unknown:
-    case token_attr::token_attr_user_defined:
+    case token_attr::control:
+    case token_attr::unknown:
+    case token_attr::user_defined:
         return t;
-    case token_attr::token_attr_normal: {
+    case token_attr::normal: {
         std::string out;
         out.reserve(t.size());
         for (size_t i = 0; i < t.size();) {
@@ -161,11 +161,11 @@ std::string spm_tokenizer::token_to_piece(int32_t id) const {
         }
         return out;
     }
-    case token_attr::token_attr_byte: {
+    case token_attr::byte: {
         const int b = byte_token_value(t);
         return b < 0 ? std::string() : std::string(1, static_cast<char>(b));
     }
-    case token_attr::token_attr_unused:
+    case token_attr::unused:
         break;
     }
     return {};

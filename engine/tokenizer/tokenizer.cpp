@@ -136,7 +136,7 @@ void vocab_tokenizer::load_vocab(const gguf_file& f, const special_defaults& d) 
     RL_CHECK(!tokens.empty(), "tokenizer.ggml.tokens is empty");
     // Element types are checked here so a hostile file's message names the key, not "a value".
     using vt = gguf_value_type;
-    RL_CHECK(f.find("tokenizer.ggml.tokens")->elem_type == vt::gguf_value_type_string,
+    RL_CHECK(f.find("tokenizer.ggml.tokens")->elem_type == vt::string,
              "tokenizer.ggml.tokens must be an array of strings");
     const gguf_value* types = f.find("tokenizer.ggml.token_type");
     const gguf_value* scores = f.find("tokenizer.ggml.scores");
@@ -155,7 +155,7 @@ void vocab_tokenizer::load_vocab(const gguf_file& f, const special_defaults& d) 
 
     const size_t n = tokens.size();
     texts_.resize(n);
-    attrs_.assign(n, token_attr::token_attr_normal);
+    attrs_.assign(n, token_attr::normal);
     scores_.assign(n, 0.0f);
     ids_.reserve(n);
     for (size_t i = 0; i < n; ++i) {
@@ -165,7 +165,7 @@ void vocab_tokenizer::load_vocab(const gguf_file& f, const special_defaults& d) 
         if (types) {
             const int64_t t = types->as_array()[i].as_int();
             // Types outside 1..6 (0 = undefined) render as nothing and never match, like unused.
-            attrs_[i] = (t >= 1 && t <= 6) ? static_cast<token_attr>(t) : token_attr::token_attr_unused;
+            attrs_[i] = (t >= 1 && t <= 6) ? static_cast<token_attr>(t) : token_attr::unused;
         }
         if (scores) scores_[i] = static_cast<float>(scores->as_array()[i].as_float());
     }
@@ -191,13 +191,13 @@ void vocab_tokenizer::load_vocab(const gguf_file& f, const special_defaults& d) 
         if (it == ids_.end()) continue;
         eog_[static_cast<size_t>(it->second)] = true;
         auto& a = attrs_[static_cast<size_t>(it->second)];
-        if (a != token_attr::token_attr_user_defined) a = token_attr::token_attr_control;
+        if (a != token_attr::user_defined) a = token_attr::control;
     }
 
     for (size_t i = 0; i < n; ++i) {
         const token_attr a = attrs_[i];
-        if (a == token_attr::token_attr_control || a == token_attr::token_attr_user_defined ||
-            a == token_attr::token_attr_unknown)
+        if (a == token_attr::control || a == token_attr::user_defined ||
+            a == token_attr::unknown)
             specials_.push_back(static_cast<int32_t>(i));
     }
     std::stable_sort(specials_.begin(), specials_.end(), [&](int32_t a, int32_t b) {
@@ -214,7 +214,7 @@ std::vector<vocab_tokenizer::fragment> vocab_tokenizer::split_special(std::strin
     std::vector<fragment> next;
     for (const int32_t id : specials_) {
         const token_attr a = attrs_[static_cast<size_t>(id)];
-        if (!parse_special && a != token_attr::token_attr_user_defined) continue;
+        if (!parse_special && a != token_attr::user_defined) continue;
         const std::string& tok = texts_[static_cast<size_t>(id)];
         if (text.find(tok) == std::string_view::npos) continue;  // cheap reject for the whole input
         next.clear();

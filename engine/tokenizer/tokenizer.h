@@ -12,12 +12,12 @@ namespace rl {
 class gguf_file;
 
 enum class token_attr : uint8_t {
-    token_attr_normal = 1,
-    token_attr_unknown = 2,
-    token_attr_control = 3,
-    token_attr_user_defined = 4,
-    token_attr_unused = 5,
-    token_attr_byte = 6,
+    normal = 1,
+    unknown = 2,
+    control = 3,
+    user_defined = 4,
+    unused = 5,
+    byte = 6,
 };
 
 class tokenizer {

@@ -1,5 +1,5 @@
 // unicode_data: per-codepoint flags (general category and whitespace) for the pre-tokenizer.
-// The table behind flags_of() lives in unicode_data.cpp, which scripts/gen_unicode_data.py
+// The table behind flags_of() lives in unicode_data.cpp, which dev/tools/gen_unicode_data.py
 // generates; the flag values mirror llama.cpp's so the splitting rules read the same.
 #pragma once
 #include <cstdint>

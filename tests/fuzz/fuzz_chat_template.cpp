@@ -44,15 +44,15 @@ int chat_template_one(const uint8_t* data, size_t size) {
     (void)t.name();
     const std::string out = t.render(msgs, gen);
     switch (t.kind()) {
-    case rl::chat_template_kind::chat_template_kind_chatml:
+    case rl::chat_template_kind::chatml:
         if (gen && !ends_with(out, "<|im_start|>assistant\n")) fail("chatml: generation prompt missing");
         for (const rl::chat_message& m : msgs)
             if (out.find(m.content) == std::string::npos) fail("chatml: a message content is missing");
         break;
-    case rl::chat_template_kind::chat_template_kind_llama3:
+    case rl::chat_template_kind::llama3:
         if (gen && !ends_with(out, "<|start_header_id|>assistant<|end_header_id|>\n\n")) fail("llama3: generation prompt missing");
         break;
-    case rl::chat_template_kind::chat_template_kind_llama2: break;
+    case rl::chat_template_kind::llama2: break;
     }
     return 0;
 }

@@ -35,7 +35,7 @@ void touch_value(const rl::gguf_value& v, int depth) {
     expect_engine_error([&] { (void)v.as_string().size(); });
     // The first elements only: each failed getter is a thrown exception (microseconds), and a
     // 60k-entry vocabulary array would otherwise dominate every execution.
-    if (v.type == rl::gguf_value_type::gguf_value_type_array && depth < 8) {
+    if (v.type == rl::gguf_value_type::array && depth < 8) {
         const rl::gguf_array& a = v.as_array();
         for (size_t i = 0; i < a.size() && i < 16; ++i) touch_value(a[i], depth + 1);
     }

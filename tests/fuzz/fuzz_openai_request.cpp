@@ -1,11 +1,11 @@
 // fuzz_openai_request: arbitrary bytes as the body of POST /v1/chat/completions and
-// /v1/completions through parseApiRequest (app/serve/openai_request.h), then what the server does
+// /v1/completions through parseApiRequest (server/openai_request.h), then what the server does
 // next with the result: the error body dumped to text, or the messages rendered as ChatML.
 // Contract checked: parseApiRequest never throws; it returns a request or fills a non-empty
 // message; an accepted chat request has messages, and dumpJson never throws.
 #include "fuzz_targets.h"
 
-#include "openai_request.h"
+#include "server/openai_request.h"
 
 #include <cstdio>
 #include <cstdlib>

@@ -26,7 +26,7 @@ int tokenizer_loaded();
 void chat_template_init();
 int chat_template_one(const uint8_t* data, size_t size);
 
-/// parseApiRequest (app/serve/openai_request.h) for chat and completions bodies.
+/// parseApiRequest (server/openai_request.h) for chat and completions bodies.
 void openai_request_init();
 int openai_request_one(const uint8_t* data, size_t size);
 

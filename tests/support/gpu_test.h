@@ -4,7 +4,7 @@
 #pragma once
 #include "rl_test.h"
 
-#include "backend/cuda_backend.h"
+#include "backend/cuda/cuda_backend.h"
 #include "gguf/dequant.h"
 #include "kernels.h"
 
@@ -61,12 +61,12 @@ struct gpu {
     ~gpu() {
         for (auto& t : owned) be->release(t);
     }
-    rl::tensor put(const vec& v, int64_t rows, int64_t cols, rl::dtype t = rl::dtype::dtype_bf16) {
+    rl::tensor put(const vec& v, int64_t rows, int64_t cols, rl::dtype t = rl::dtype::bf16) {
         owned.push_back(be->alloc(rows, cols, t));
         be->upload(owned.back(), v.data());
         return owned.back();
     }
-    rl::tensor poisoned(int64_t rows, int64_t cols, rl::dtype t = rl::dtype::dtype_bf16) {
+    rl::tensor poisoned(int64_t rows, int64_t cols, rl::dtype t = rl::dtype::bf16) {
         return put(vec(size_t(rows * cols), nan_f), rows, cols, t);
     }
     vec get(const rl::tensor& t) {

@@ -102,9 +102,9 @@ inline std::shared_ptr<rl::engine::kv_map_view> makeMap(int n, uint64_t seed) {
     std::mt19937_64 rng(seed);
     for (int i = 0; i < n; ++i) {
         const int r = int(rng() % 10);
-        const State st = r < 4 ? State::block_state_used : r < 7 ? State::block_state_cached : State::block_state_free;
+        const State st = r < 4 ? State::used : r < 7 ? State::cached : State::free;
         const uint64_t kind = rng() % 3;
-        const uint64_t owner = st == State::block_state_free ? 0
+        const uint64_t owner = st == State::free ? 0
                                : kind == 0 ? 1 + i / 64
                                : kind == 1 ? rl::kOwnerVirtualBit | uint64_t(1 + i / 50)
                                            : rl::kOwnerApiBit | 7;

@@ -19,8 +19,8 @@ std::string gib(size_t bytes) {
 
 bool gpu_dequantizable(ggml_type t) {
     switch (t) {
-    case ggml_type::ggml_type_f32: case ggml_type::ggml_type_f16: case ggml_type::ggml_type_bf16:
-    case ggml_type::ggml_type_q8_0: case ggml_type::ggml_type_q4_0: case ggml_type::ggml_type_q4_1: return true;
+    case ggml_type::f32: case ggml_type::f16: case ggml_type::bf16:
+    case ggml_type::q8_0: case ggml_type::q4_0: case ggml_type::q4_1: return true;
     default: return false;
     }
 }
@@ -64,10 +64,10 @@ void cuda_backend::upload(const tensor& dst, const float* src) {
     const int64_t n = dst.numel();
     std::vector<uint16_t> half;
     const void* from = src;
-    if (dst.type != dtype::dtype_f32) {
+    if (dst.type != dtype::f32) {
         half.resize(size_t(n));
         for (int64_t i = 0; i < n; ++i)
-            half[size_t(i)] = dst.type == dtype::dtype_bf16 ? fp32_to_bf16(src[i]) : fp32_to_fp16(src[i]);
+            half[size_t(i)] = dst.type == dtype::bf16 ? fp32_to_bf16(src[i]) : fp32_to_fp16(src[i]);
         from = half.data();
     }
     RL_CUDA_CHECK(cudaMemcpyAsync(dst.data, from, dst.bytes(), cudaMemcpyHostToDevice, stream_));
@@ -79,8 +79,8 @@ void cuda_backend::upload(const tensor& dst, const float* src) {
 void cuda_backend::fill_random(tensor& t, uint64_t seed, float lo, float hi) {
     RL_CHECK(t.data || t.numel() == 0, "cuda_backend::fill_random: null buffer");
     use_device();
-    const auto kind = t.type == dtype::dtype_f32    ? kernels::fill_kind::f32
-                      : t.type == dtype::dtype_bf16 ? kernels::fill_kind::bf16
+    const auto kind = t.type == dtype::f32    ? kernels::fill_kind::f32
+                      : t.type == dtype::bf16 ? kernels::fill_kind::bf16
                                                     : kernels::fill_kind::f16;
     kernels::fill_uniform(t.data, kind, t.numel(), seed, lo, hi, stream_);
     RL_CUDA_CHECK(cudaStreamSynchronize(stream_));  // a fault shows here, at load, naming the fill
@@ -90,7 +90,7 @@ void cuda_backend::download(const tensor& src, float* dst) {
     RL_CHECK(src.data && dst, "cuda_backend::download: null buffer");
     use_device();
     const int64_t n = src.numel();
-    if (src.type == dtype::dtype_f32) {
+    if (src.type == dtype::f32) {
         RL_CUDA_CHECK(cudaMemcpyAsync(dst, src.data, src.bytes(), cudaMemcpyDeviceToHost, stream_));
         RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
         return;
@@ -99,7 +99,7 @@ void cuda_backend::download(const tensor& src, float* dst) {
     RL_CUDA_CHECK(cudaMemcpyAsync(half.data(), src.data, src.bytes(), cudaMemcpyDeviceToHost, stream_));
     RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
     for (int64_t i = 0; i < n; ++i)
-        dst[i] = src.type == dtype::dtype_bf16 ? bf16_to_fp32(half[size_t(i)]) : fp16_to_fp32(half[size_t(i)]);
+        dst[i] = src.type == dtype::bf16 ? bf16_to_fp32(half[size_t(i)]) : fp16_to_fp32(half[size_t(i)]);
 }
 
 tensor cuda_backend::upload_weight(const gguf_tensor_info& t) {
@@ -110,7 +110,7 @@ tensor cuda_backend::upload_weight(const gguf_tensor_info& t) {
     const size_t row_bytes = ggml_row_bytes(t.type, cols), raw = row_bytes * size_t(rows);
     RL_CHECK(t.data && t.nbytes >= raw, "tensor '" + t.name + "' data is truncated");
     use_device();
-    tensor out{nullptr, dtype::dtype_bf16, rows, cols};
+    tensor out{nullptr, dtype::bf16, rows, cols};
     out.data = device_alloc(out.bytes(), "weight '" + t.name + "' " + shape(out) + " as bf16");
     try {
         if (gpu_dequantizable(t.type)) {

@@ -3,7 +3,7 @@
 // cuda_backend.cpp (construction, the step ops) and cuda_backend_memory.cpp (allocation,
 // transfers, weights, the KV pool).
 #pragma once
-#include "backend/cuda_backend.h"
+#include "backend/cuda/cuda_backend.h"
 
 #include "common.cuh"
 #include "kernels.h"
@@ -27,17 +27,17 @@ inline std::string shape(const tensor& t) {
 
 inline uint16_t* bf(const tensor& t) { return static_cast<uint16_t*>(t.data); }
 inline float* f32(const tensor& t) { return static_cast<float*>(t.data); }
-inline bool is_f32(const tensor& t) { return t.type == dtype::dtype_f32; }
+inline bool is_f32(const tensor& t) { return t.type == dtype::f32; }
 
 inline void check_bf16(const tensor& t, const char* what) {
     RL_CHECK(t.data != nullptr, std::string("cuda_backend: ") + what + " has no storage");
-    RL_CHECK(t.type == dtype::dtype_bf16, std::string("cuda_backend: ") + what + " must be bf16");
+    RL_CHECK(t.type == dtype::bf16, std::string("cuda_backend: ") + what + " must be bf16");
 }
 
 // Activations: bf16, or f32 (the residual stream, the logits).
 inline void check_act(const tensor& t, const char* what) {
     RL_CHECK(t.data != nullptr, std::string("cuda_backend: ") + what + " has no storage");
-    RL_CHECK(t.type == dtype::dtype_bf16 || t.type == dtype::dtype_f32,
+    RL_CHECK(t.type == dtype::bf16 || t.type == dtype::f32,
              std::string("cuda_backend: ") + what + " must be bf16 or f32");
 }
 
@@ -48,7 +48,7 @@ public:
 
     std::string name() const override { return "cuda"; }
     device_info info() const override;
-    dtype compute_dtype() const override { return dtype::dtype_bf16; }
+    dtype compute_dtype() const override { return dtype::bf16; }
 
     tensor alloc(int64_t rows, int64_t cols, dtype t) override;
     void release(tensor& t) override;

@@ -49,7 +49,7 @@ public:
 
     /// Thread-safe. Returns the request id; events go to r.on_event on the engine thread.
     virtual uint64_t submit(request r) = 0;
-    /// Thread-safe. The request ends with finish_reason_cancelled (if not already finished).
+    /// Thread-safe. The request ends with cancelled (if not already finished).
     virtual void cancel(uint64_t request_id) = 0;
     /// Thread-safe. Validated now (the reason is returned, "" when accepted); applied at the next
     /// step boundary. Pool-shape changes (block_size, kv_blocks) are refused here for now.

@@ -2,11 +2,11 @@
 // failed write (the client went away) ends the provider, and its releaser cancels the engine
 // request so its KV blocks are freed at once. While nothing is generated (queued, long prefill)
 // an SSE comment every 2 s probes the connection.
-#include "openai_routes.h"
+#include "server/openai_routes.h"
 
-#include "generation.h"
-#include "openai_request.h"
-#include "prometheus.h"
+#include "server/generation.h"
+#include "server/openai_request.h"
+#include "server/prometheus.h"
 
 #include <httplib.h>
 

@@ -3,7 +3,7 @@
 // kOwnerApiBit | a counter, so API clients show as their own owners in plots and the KV map.
 // Exercised by tests/test_serve.cpp.
 #pragma once
-#include "serving/engine.h"
+#include "runtime/engine.h"
 
 #include <atomic>
 #include <cstdint>

@@ -4,7 +4,7 @@
 // matches. StopMatcher holds back just enough text to never emit part of a stop string.
 // Exercised by tests/test_serve.cpp.
 #pragma once
-#include "serving/engine.h"
+#include "runtime/engine.h"
 
 #include <chrono>
 #include <condition_variable>

@@ -5,7 +5,7 @@
 // never age out of the hub's 15-minute history before they are counted.
 // Exercised by tests/test_serve.cpp.
 #pragma once
-#include "serving/engine.h"
+#include "runtime/engine.h"
 
 #include <cstdint>
 

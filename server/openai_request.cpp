@@ -2,7 +2,7 @@
 // never silently gets behaviour it did not ask for): model, messages | prompt, max_tokens,
 // max_completion_tokens, temperature, top_p, top_k, min_p, repetition_penalty, seed, stop, stream,
 // stream_options, n (1 only), user (ignored). A JSON null counts as absent.
-#include "openai_request.h"
+#include "server/openai_request.h"
 
 #include <cmath>
 #include <limits>

@@ -1,6 +1,6 @@
 // load_generator.cpp: one thread drives all virtual users. Engine events arrive on the engine
 // thread and are handed over through an inbox; the thread sleeps until the next user is due.
-#include "serving/load_generator.h"
+#include "runtime/load_generator.h"
 #include "serving/sampler.h"
 
 #include "common/engine_error.h"
@@ -140,7 +140,7 @@ void load_generator::submit_turn(size_t ui, double now_s) {
     if (int(r.prompt.size()) + r.max_tokens >= limit) r.max_tokens = std::max(1, limit - int(r.prompt.size()) - 1);
     r.on_event = [this, ui](const token_event& ev) {
         std::lock_guard lk(mu_);
-        if (ev.finish == finish_reason::finish_reason_none) ++counters_.streamed_tokens;
+        if (ev.finish == finish_reason::none) ++counters_.streamed_tokens;
         inbox_.push_back({ui, ev});
         cv_.notify_all();
     };
@@ -166,12 +166,12 @@ void load_generator::run() {
             inbox_.pop_front();
             user& u = users_[it.user];
             u.reply += it.ev.text;
-            if (it.ev.finish == finish_reason::finish_reason_none) continue;
-            if (it.ev.finish == finish_reason::finish_reason_rejected) ++counters_.rejected;
-            else if (it.ev.finish == finish_reason::finish_reason_error) ++counters_.errors;
+            if (it.ev.finish == finish_reason::none) continue;
+            if (it.ev.finish == finish_reason::rejected) ++counters_.rejected;
+            else if (it.ev.finish == finish_reason::error) ++counters_.errors;
             else ++counters_.finished;
             u.busy = false;
-            if (it.ev.finish == finish_reason::finish_reason_rejected || it.ev.finish == finish_reason::finish_reason_error)
+            if (it.ev.finish == finish_reason::rejected || it.ev.finish == finish_reason::error)
                 u.history.pop_back();  // the turn never happened; try again later
             else
                 u.history.push_back({"assistant", u.reply});
@@ -217,7 +217,7 @@ void load_generator::run() {
     while (in_flight > 0) {
         cv_.wait(lk, [this] { return !inbox_.empty(); });
         while (!inbox_.empty()) {
-            if (inbox_.front().ev.finish != finish_reason::finish_reason_none) --in_flight;
+            if (inbox_.front().ev.finish != finish_reason::none) --in_flight;
             inbox_.pop_front();
         }
     }

@@ -1,9 +1,9 @@
 // engine.cpp: the engine facade and its thread. Commands (submit, cancel, apply) arrive on a
 // typed queue; the thread runs steps (schedule -> forward -> sample -> stream) until idle.
 // Scheduling decisions live in scheduler.cpp, block bookkeeping in block_manager.cpp.
-#include "serving/engine.h"
+#include "runtime/engine.h"
 
-#include "backend/backend_factory.h"
+#include "runtime/backend_factory.h"
 #include "common/engine_error.h"
 #include "gguf/gguf_file.h"
 #include "metrics/calibrate.h"
@@ -29,12 +29,12 @@ namespace rl {
 
 const char* to_string(finish_reason r) {
     switch (r) {
-    case finish_reason::finish_reason_none: return "none";
-    case finish_reason::finish_reason_stop: return "stop";
-    case finish_reason::finish_reason_length: return "length";
-    case finish_reason::finish_reason_cancelled: return "cancelled";
-    case finish_reason::finish_reason_rejected: return "rejected";
-    case finish_reason::finish_reason_error: return "error";
+    case finish_reason::none: return "none";
+    case finish_reason::stop: return "stop";
+    case finish_reason::length: return "length";
+    case finish_reason::cancelled: return "cancelled";
+    case finish_reason::rejected: return "rejected";
+    case finish_reason::error: return "error";
     }
     return "?";
 }
@@ -116,7 +116,7 @@ public:
         info_.kv_blocks = blocks;
         info_.block_size = sc.block_size;
         info_.kv_bytes_per_block = per_block_bytes_;
-        info_.dtype = be_->compute_dtype() == dtype::dtype_f32 ? "fp32" : "bf16";
+        info_.dtype = be_->compute_dtype() == dtype::f32 ? "fp32" : "bf16";
         device_ = be_->info();
         thread_ = std::thread([this] { run(); });
     }
@@ -242,7 +242,7 @@ private:
         std::vector<uint64_t> ids;
         for (auto* list : {&sched_->running(), &sched_->waiting()})
             for (auto& s : *list) ids.push_back(s->id);
-        for (uint64_t id : ids) finish(*sched_->remove(id), finish_reason::finish_reason_cancelled, "engine stopped");
+        for (uint64_t id : ids) finish(*sched_->remove(id), finish_reason::cancelled, "engine stopped");
     }
 
     void admit(submit_cmd&& c) {
@@ -253,11 +253,11 @@ private:
         for (int32_t t : s->req.prompt)
             if (why.empty() && (t < 0 || t >= model_->config().vocab_size)) why = "token id " + std::to_string(t) + " out of range";
         if (why.empty()) why = sched_->add(s, clock_type::now());
-        if (!why.empty() && s) finish(*s, finish_reason::finish_reason_rejected, why);
+        if (!why.empty() && s) finish(*s, finish_reason::rejected, why);
     }
 
     void cancel_now(uint64_t id) {
-        if (auto s = sched_->remove(id)) finish(*s, finish_reason::finish_reason_cancelled, "");
+        if (auto s = sched_->remove(id)) finish(*s, finish_reason::cancelled, "");
     }
 
     double now_s() const { return std::chrono::duration<double>(clock_type::now() - t0_).count(); }
@@ -270,7 +270,7 @@ private:
                        e0 = blocks_->evicted_blocks();
         std::vector<rejection> rejected;
         scheduled_step st = sched_->schedule(t_start, rejected);
-        for (auto& r : rejected) finish(*r.seq, finish_reason::finish_reason_rejected, r.reason);
+        for (auto& r : rejected) finish(*r.seq, finish_reason::rejected, r.reason);
         if (st.empty()) return;
         // Greedy argmax or device draws when every row allows it (only ids cross), else host.
         step_sampling how = plan_sampling(st, be_->samples_on_device());
@@ -282,7 +282,7 @@ private:
             else model_->forward(st.input, logits);
         } catch (const std::exception& e) {
             // The step failed as a whole: its requests end with the error; the engine keeps running.
-            for (sequence* s : st.seqs) finish(*sched_->remove(s->id), finish_reason::finish_reason_error, e.what());
+            for (sequence* s : st.seqs) finish(*sched_->remove(s->id), finish_reason::error, e.what());
             return;
         }
         sched_->on_computed(st);
@@ -300,9 +300,9 @@ private:
             ev.token = tok;
             ev.text = tok_->is_end_of_generation(tok) ? std::string() : s->decoder->push(tok);
             if (s->req.on_event) s->req.on_event(ev);
-            if (eog) done.emplace_back(s->id, finish_reason::finish_reason_stop);
+            if (eog) done.emplace_back(s->id, finish_reason::stop);
             else if (s->generated() >= s->req.max_tokens || int(s->tokens.size()) >= max_context_)
-                done.emplace_back(s->id, finish_reason::finish_reason_length);
+                done.emplace_back(s->id, finish_reason::length);
         }
         for (auto& [id, why] : done) finish(*sched_->remove(id), why, "");
 
@@ -372,8 +372,8 @@ private:
         rr.prompt_tokens = ev.stats.prompt_tokens;
         rr.generated_tokens = ev.stats.generated_tokens;
         rr.cached_prompt_tokens = ev.stats.cached_prompt_tokens;
-        rr.rejected = why == finish_reason::finish_reason_rejected;
-        rr.cancelled = why == finish_reason::finish_reason_cancelled;
+        rr.rejected = why == finish_reason::rejected;
+        rr.cancelled = why == finish_reason::cancelled;
         hub_.record_request(rr);
         if (s.req.on_event) s.req.on_event(ev);
         std::lock_guard lk(mu_);

@@ -10,7 +10,7 @@
 
 namespace rl {
 
-enum class export_target { export_target_vllm, export_target_sglang, export_target_llama_server };
+enum class export_target { vllm, sglang, llama_server };
 
 /// What the exported command describes: our config plus the model and its context limit.
 struct export_input {

@@ -20,8 +20,8 @@ namespace rl::prom {
 /// A scrape larger than this is refused: a real /metrics page is tens of KiB.
 inline constexpr size_t kMaxPromTextBytes = 16u << 20;
 
-enum class metric_type { metric_type_untyped, metric_type_counter, metric_type_gauge, metric_type_histogram,
-                         metric_type_summary };
+enum class metric_type { untyped, counter, gauge, histogram,
+                         summary };
 
 struct sample {
     std::string name;                                        ///< as written, e.g. "x_bucket"
@@ -34,7 +34,7 @@ struct sample {
 };
 
 struct family {
-    metric_type type = metric_type::metric_type_untyped;
+    metric_type type = metric_type::untyped;
     std::string help;
 };
 

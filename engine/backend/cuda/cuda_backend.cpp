@@ -138,21 +138,21 @@ void cuda_backend::embed(const tensor& table, tensor& out) {
 void cuda_backend::rms_norm(const tensor& x, const tensor& w, float eps, tensor& out) {
     check_act(x, "rms_norm input");
     check_bf16(out, "rms_norm output");
-    RL_CHECK(w.data && (w.type == dtype::dtype_bf16 || w.type == dtype::dtype_f32), "rms_norm: weight must be bf16 or f32");
+    RL_CHECK(w.data && (w.type == dtype::bf16 || w.type == dtype::f32), "rms_norm: weight must be bf16 or f32");
     RL_CHECK(w.numel() == x.cols && out.rows == x.rows && out.cols == x.cols,
              "rms_norm: x " + shape(x) + ", w " + shape(w) + ", out " + shape(out));
-    if (is_f32(x)) kernels::rms_norm_f32(f32(x), w.data, w.type == dtype::dtype_bf16, eps, bf(out), x.rows, x.cols, stream_);
-    else kernels::rms_norm_bf16(bf(x), w.data, w.type == dtype::dtype_bf16, eps, bf(out), x.rows, x.cols, stream_);
+    if (is_f32(x)) kernels::rms_norm_f32(f32(x), w.data, w.type == dtype::bf16, eps, bf(out), x.rows, x.cols, stream_);
+    else kernels::rms_norm_bf16(bf(x), w.data, w.type == dtype::bf16, eps, bf(out), x.rows, x.cols, stream_);
 }
 
 void cuda_backend::add_rms_norm(tensor& x, const tensor& y, const tensor& w, float eps, tensor& out) {
     check_act(x, "add_rms_norm x");
     check_bf16(y, "add_rms_norm y");
     check_bf16(out, "add_rms_norm output");
-    RL_CHECK(w.data && (w.type == dtype::dtype_bf16 || w.type == dtype::dtype_f32), "add_rms_norm: weight must be bf16 or f32");
+    RL_CHECK(w.data && (w.type == dtype::bf16 || w.type == dtype::f32), "add_rms_norm: weight must be bf16 or f32");
     RL_CHECK(w.numel() == x.cols && y.rows == x.rows && y.cols == x.cols && out.rows == x.rows && out.cols == x.cols,
              "add_rms_norm: x " + shape(x) + ", y " + shape(y) + ", w " + shape(w) + ", out " + shape(out));
-    const bool wb = w.type == dtype::dtype_bf16;
+    const bool wb = w.type == dtype::bf16;
     if (is_f32(x)) kernels::add_rms_norm_f32(f32(x), bf(y), w.data, wb, eps, bf(out), x.rows, x.cols, stream_);
     else kernels::add_rms_norm_bf16(bf(x), bf(y), w.data, wb, eps, bf(out), x.rows, x.cols, stream_);
 }

@@ -35,12 +35,12 @@ bool cuda_backend::fuses_residual(int64_t n_rows) const {
 // The GEMV norm prologue for x (the f32 residual) and norm_w, or nullopt-like {} when x is not f32.
 static kernels::gemv_ends norm_ends(const tensor& x, const tensor& norm_w, float eps) {
     kernels::gemv_ends e;
-    if (x.type != dtype::dtype_f32 || !(norm_w.type == dtype::dtype_f32 || norm_w.type == dtype::dtype_bf16) ||
+    if (x.type != dtype::f32 || !(norm_w.type == dtype::f32 || norm_w.type == dtype::bf16) ||
         norm_w.numel() != x.cols)
         return e;
     e.norm_x = static_cast<const float*>(x.data);
     e.norm_w = norm_w.data;
-    e.norm_w_bf16 = norm_w.type == dtype::dtype_bf16;
+    e.norm_w_bf16 = norm_w.type == dtype::bf16;
     e.eps = eps;
     return e;
 }
@@ -82,8 +82,8 @@ void cuda_backend::norm_matmuls(const tensor& x, const tensor& norm_w, float eps
 void cuda_backend::norm_gate_up_silu(const tensor& x, const tensor& norm_w, float eps, tensor& xn,
                                      const tensor& w_gate, const tensor& w_up, tensor& gate, tensor& up, tensor& act) {
     const kernels::gemv_ends e = norm_ends(x, norm_w, eps);
-    if (e.norm_x && fuses_residual(x.rows) && w_gate.type == dtype::dtype_bf16 && w_up.type == dtype::dtype_bf16 &&
-        act.type == dtype::dtype_bf16 && w_gate.rows == w_up.rows && w_gate.cols == x.cols && w_up.cols == x.cols &&
+    if (e.norm_x && fuses_residual(x.rows) && w_gate.type == dtype::bf16 && w_up.type == dtype::bf16 &&
+        act.type == dtype::bf16 && w_gate.rows == w_up.rows && w_gate.cols == x.cols && w_up.cols == x.cols &&
         act.rows == x.rows && act.cols == w_gate.rows) {
         const kernels::gemv_segment segs[] = {{bf(w_gate), nullptr, w_gate.rows}, {bf(w_up), nullptr, w_up.rows}};
         if (kernels::gemv_bf16_supported(nullptr, segs, 2, x.rows, x.cols, true, e))
@@ -93,8 +93,8 @@ void cuda_backend::norm_gate_up_silu(const tensor& x, const tensor& norm_w, floa
 }
 
 void cuda_backend::matmul_add(const tensor& a, const tensor& w, tensor& tmp, tensor& x) {
-    if (fuses_residual(a.rows) && x.type == dtype::dtype_f32 && a.type == dtype::dtype_bf16 &&
-        w.type == dtype::dtype_bf16 && w.cols == a.cols && x.rows == a.rows && x.cols == w.rows) {
+    if (fuses_residual(a.rows) && x.type == dtype::f32 && a.type == dtype::bf16 &&
+        w.type == dtype::bf16 && w.cols == a.cols && x.rows == a.rows && x.cols == w.rows) {
         kernels::gemv_ends e;
         e.add_to_out = true;
         const kernels::gemv_segment seg{bf(w), x.data, w.rows};

@@ -6,7 +6,7 @@
 // rate() does). Names and their version history: remote_metrics.cpp. Pure C++, no Qt.
 // Exercise: tests/test_remote_metrics.cpp (fixtures in tests/data/remote/), tests/test_remote_serve.cpp.
 #pragma once
-#include "metrics/prom_text.h"
+#include "interop/prom_text.h"
 
 #include <cmath>
 #include <limits>
@@ -15,7 +15,7 @@
 
 namespace rl {
 
-enum class remote_format { remote_format_unknown, remote_format_vllm, remote_format_sglang, remote_format_llamacpp };
+enum class remote_format { unknown, vllm, sglang, llamacpp };
 
 /// "vLLM", "SGLang", "llama-server" or "unknown".
 const char* remote_format_name(remote_format f);
@@ -26,7 +26,7 @@ remote_format detect_remote_format(const prom::exposition& e);
 /// One scrape, engine-neutral. NaN: the engine (or this version of it) does not export the value.
 struct remote_scrape {
     static constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-    remote_format format = remote_format::remote_format_unknown;
+    remote_format format = remote_format::unknown;
     std::string server;          ///< "vLLM", "SGLang", "llama-server" or "ridgeline-serve"
     double t_s = 0;              ///< when it was taken, on the caller's clock
     // Gauges.

@@ -1,6 +1,6 @@
 // prometheus.cpp: see prometheus.h. Counters are written as in prometheus_client: "# TYPE name
 // counter" and the sample "name_total". Every series carries model_name="<served id>".
-#include "prometheus.h"
+#include "server/prometheus.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,6 +1,6 @@
 // prom_text.cpp: see prom_text.h. A hand-written scanner over one line at a time: the grammar is
 // small, and a regex would neither give useful error positions nor bound its own cost.
-#include "metrics/prom_text.h"
+#include "interop/prom_text.h"
 
 #include <algorithm>
 #include <charconv>
@@ -192,9 +192,9 @@ bool comment_line(std::string_view l, exposition& out, std::string& why) {
     }
     while (!l.empty() && blank(l.back())) l.remove_suffix(1);
     static const std::pair<std::string_view, metric_type> kTypes[] = {
-        {"counter", metric_type::metric_type_counter},     {"gauge", metric_type::metric_type_gauge},
-        {"histogram", metric_type::metric_type_histogram}, {"summary", metric_type::metric_type_summary},
-        {"untyped", metric_type::metric_type_untyped},     {"unknown", metric_type::metric_type_untyped}};
+        {"counter", metric_type::counter},     {"gauge", metric_type::gauge},
+        {"histogram", metric_type::histogram}, {"summary", metric_type::summary},
+        {"untyped", metric_type::untyped},     {"unknown", metric_type::untyped}};
     for (const auto& [word, t] : kTypes)
         if (l == word) {
             f.type = t;
@@ -219,19 +219,19 @@ const std::string* sample::label(std::string_view n) const {
 metric_type exposition::type_of(std::string_view name) const {
     if (auto it = families.find(std::string(name)); it != families.end()) return it->second.type;
     auto parent = [&](std::string_view suffix, std::initializer_list<metric_type> types) {
-        if (!ends_with(name, suffix)) return metric_type::metric_type_untyped;
+        if (!ends_with(name, suffix)) return metric_type::untyped;
         auto it = families.find(std::string(name.substr(0, name.size() - suffix.size())));
-        if (it == families.end()) return metric_type::metric_type_untyped;
+        if (it == families.end()) return metric_type::untyped;
         for (metric_type t : types)
             if (it->second.type == t) return t;
-        return metric_type::metric_type_untyped;
+        return metric_type::untyped;
     };
     using mt = metric_type;
-    if (auto t = parent("_bucket", {mt::metric_type_histogram}); t != mt::metric_type_untyped) return t;
+    if (auto t = parent("_bucket", {mt::histogram}); t != mt::untyped) return t;
     for (const char* s : {"_sum", "_count"})
-        if (auto t = parent(s, {mt::metric_type_histogram, mt::metric_type_summary}); t != mt::metric_type_untyped)
+        if (auto t = parent(s, {mt::histogram, mt::summary}); t != mt::untyped)
             return t;
-    return parent("_total", {mt::metric_type_counter});
+    return parent("_total", {mt::counter});
 }
 
 bool exposition::has(std::string_view name) const {

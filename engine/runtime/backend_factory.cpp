@@ -1,11 +1,11 @@
 // backend_factory.cpp: see backend_factory.h.
-#include "backend/backend_factory.h"
+#include "runtime/backend_factory.h"
 
 #include "backend/cpu_backend.h"
 #include "common/engine_error.h"
 
 #ifdef RL_HAVE_CUDA
-#include "backend/cuda_backend.h"
+#include "backend/cuda/cuda_backend.h"
 #include "kernels.h"
 #endif
 

@@ -2,7 +2,7 @@
 // project's documentation and source (vLLM docs/usage/metrics and v1/metrics/loggers.py; SGLang
 // docs/references/production_metrics.md and srt/metrics/collector.py; llama.cpp tools/server/README.md
 // and server.cpp). Where a name changed between versions both spellings are listed, newest first.
-#include "metrics/remote_metrics.h"
+#include "interop/remote_metrics.h"
 
 #include <algorithm>
 
@@ -42,18 +42,18 @@ struct name_table {
 // NaN there. It has no TTFT histogram either: only per-process averages (prompt_tokens_seconds,
 // predicted_tokens_seconds).
 const name_table kTables[] = {
-    {remote_format::remote_format_vllm, "vllm:",
+    {remote_format::vllm, "vllm:",
      {"vllm:num_requests_running", nullptr}, {"vllm:num_requests_waiting", nullptr},
      {"vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"},
      "vllm:prompt_tokens_total", "vllm:generation_tokens_total", "vllm:time_to_first_token_seconds",
      {"vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds"}, nullptr, nullptr,
      "vllm:prefix_cache_queries_total", "vllm:prefix_cache_hits_total", "vllm:num_preemptions_total"},
-    {remote_format::remote_format_sglang, "sglang:",
+    {remote_format::sglang, "sglang:",
      {"sglang:num_running_reqs", nullptr}, {"sglang:num_queue_reqs", nullptr}, {"sglang:token_usage", nullptr},
      "sglang:prompt_tokens_total", "sglang:generation_tokens_total", "sglang:time_to_first_token_seconds",
      {"sglang:inter_token_latency_seconds", "sglang:time_per_output_token_seconds"}, "sglang:gen_throughput",
      "sglang:cache_hit_rate", nullptr, nullptr, nullptr},
-    {remote_format::remote_format_llamacpp, "llamacpp:",
+    {remote_format::llamacpp, "llamacpp:",
      {"llamacpp:requests_processing", nullptr}, {"llamacpp:requests_deferred", nullptr},
      {"llamacpp:kv_cache_usage_ratio", nullptr},
      "llamacpp:prompt_tokens_total", "llamacpp:tokens_predicted_total", nullptr, {nullptr, nullptr},
@@ -152,15 +152,15 @@ prom::histogram histogram_increase(const prom::histogram& a, const prom::histogr
 
 const char* remote_format_name(remote_format f) {
     switch (f) {
-    case remote_format::remote_format_vllm: return "vLLM";
-    case remote_format::remote_format_sglang: return "SGLang";
-    case remote_format::remote_format_llamacpp: return "llama-server";
+    case remote_format::vllm: return "vLLM";
+    case remote_format::sglang: return "SGLang";
+    case remote_format::llamacpp: return "llama-server";
     default: return "unknown";
     }
 }
 
 remote_format detect_remote_format(const prom::exposition& e) {
-    remote_format best = remote_format::remote_format_unknown;
+    remote_format best = remote_format::unknown;
     int bestCount = 0;
     for (const auto& t : kTables) {
         const int n = known_names(e, t);
@@ -183,7 +183,7 @@ bool read_remote_scrape(const prom::exposition& e, double t_s, std::string_view 
         return false;
     }
     out.server = remote_format_name(out.format);
-    if (out.format == remote_format::remote_format_vllm &&
+    if (out.format == remote_format::vllm &&
         std::any_of(e.samples.begin(), e.samples.end(), [](const sample& s) { return s.name.rfind("ridgeline:", 0) == 0; }))
         out.server = "ridgeline-serve";
     out.running = first_of(e, t->running, total);

@@ -1,7 +1,7 @@
 // export_commands.cpp: see export_commands.h. Flag names follow each engine's own documentation
 // (vLLM engine arguments, SGLang server arguments, llama-server --help); a note is written only
 // where the other engine means something different, so the comments read as a list of caveats.
-#include "serving/export_commands.h"
+#include "interop/export_commands.h"
 
 #include <cstdio>
 
@@ -21,7 +21,7 @@ bool ends_with(const std::string& s, const std::string& tail) {
     return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
-bool is_priority(const serving_config& c) { return c.policy == schedule_policy::schedule_policy_priority; }
+bool is_priority(const serving_config& c) { return c.policy == schedule_policy::priority; }
 
 // Notes every engine shares: a synthetic model cannot travel, admission control has no flag.
 void common_notes(exported_command& out, const export_input& in) {
@@ -177,9 +177,9 @@ exported_command llama_server(const export_input& in) {
 
 const char* to_string(export_target t) {
     switch (t) {
-    case export_target::export_target_vllm: return "vllm";
-    case export_target::export_target_sglang: return "sglang";
-    case export_target::export_target_llama_server: return "llama-server";
+    case export_target::vllm: return "vllm";
+    case export_target::sglang: return "sglang";
+    case export_target::llama_server: return "llama-server";
     }
     return "?";
 }
@@ -234,9 +234,9 @@ std::string exported_command::text() const {
 
 exported_command export_command(export_target target, const export_input& in) {
     switch (target) {
-    case export_target::export_target_vllm: return vllm(in);
-    case export_target::export_target_sglang: return sglang(in);
-    case export_target::export_target_llama_server: return llama_server(in);
+    case export_target::vllm: return vllm(in);
+    case export_target::sglang: return sglang(in);
+    case export_target::llama_server: return llama_server(in);
     }
     return {};
 }

@@ -3,7 +3,7 @@
 // Poisson arrivals. Prompts are real text (built-in passages) so the model produces real output.
 // Named presets reproduce the scenarios in the brief (chat, summarize, write, idle-return, ramp).
 #pragma once
-#include "serving/engine.h"
+#include "runtime/engine.h"
 
 #include <atomic>
 #include <condition_variable>

@@ -4,7 +4,7 @@
 // /health, /v1/models, /metrics and the OpenAI completions (openai_routes.h).
 // Exercised by tests/test_serve.cpp (in-process, on an ephemeral port).
 #pragma once
-#include "serving/engine.h"
+#include "runtime/engine.h"
 
 #include <condition_variable>
 #include <memory>

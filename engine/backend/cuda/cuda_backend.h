@@ -1,5 +1,5 @@
 // cuda_backend: the GPU backend (bf16 weights and KV, cuBLASLt GEMMs, kernels from kernels/).
-// Declared here without CUDA headers; defined in kernels/cuda_backend.cpp, built only when
+// Declared here without CUDA headers; defined in engine/backend/cuda/cuda_backend.cpp, built only when
 // RIDGELINE_CUDA is on.
 #pragma once
 #include "backend/backend.h"

@@ -1,11 +1,11 @@
 // api_server.cpp: see api_server.h. The connection cap is a TaskQueue of its own: connections
 // beyond the worker count go to a small overflow pool whose threads answer every request 503
 // (marked by a thread_local the pre-routing handler reads) instead of queueing without bound.
-#include "api_server.h"
+#include "server/api_server.h"
 
-#include "openai_request.h"
-#include "openai_routes.h"
-#include "prometheus.h"
+#include "server/openai_request.h"
+#include "server/openai_routes.h"
+#include "server/prometheus.h"
 
 #include <httplib.h>
 

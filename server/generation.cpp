@@ -1,5 +1,5 @@
 // generation.cpp: see generation.h.
-#include "generation.h"
+#include "server/generation.h"
 
 #include <algorithm>
 
@@ -83,7 +83,7 @@ bool Generation::poll(GenerationStep& out, std::chrono::milliseconds timeout) {
 
 void Generation::handle(const rl::token_event& e, GenerationStep& out) {
     using rl::finish_reason;
-    if (e.finish == finish_reason::finish_reason_none) {
+    if (e.finish == finish_reason::none) {
         if (e.token >= 0) ++mCompletionTokens;
         out.text += mStop.feed(e.text);
         if (mStop.stopped()) {
@@ -101,13 +101,13 @@ void Generation::handle(const rl::token_event& e, GenerationStep& out) {
     mFinished = true;
     out.finished = true;
     switch (e.finish) {
-    case finish_reason::finish_reason_stop: out.finishReason = "stop"; break;
-    case finish_reason::finish_reason_length: out.finishReason = mStop.stopped() ? "stop" : "length"; break;
-    case finish_reason::finish_reason_rejected:
+    case finish_reason::stop: out.finishReason = "stop"; break;
+    case finish_reason::length: out.finishReason = mStop.stopped() ? "stop" : "length"; break;
+    case finish_reason::rejected:
         out.rejected = true;
         out.error = e.error;
         break;
-    case finish_reason::finish_reason_cancelled:
+    case finish_reason::cancelled:
         out.failed = true;
         out.error = e.error.empty() ? "request cancelled" : e.error;
         break;
