@@ -218,7 +218,7 @@ QString EngineBridge::applyServing(const rl::serving_config& cfg) {
     if (mEngine) {
         why = QString::fromStdString(mEngine->apply(cfg));
     } else {
-        why = QString::fromStdString(rl::validate(cfg));
+        why = QString::fromStdString(rl::validate(cfg).message);
         if (why.isEmpty()) mSettings.serving = cfg;
     }
     if (!why.isEmpty()) return why;

@@ -31,7 +31,7 @@ ServingController::Result ServingController::change(const rl::serving_config& ne
         emit refused(fieldOf(why), why);
         return Result::Refused;
     };
-    if (const std::string why = rl::validate(next); !why.empty()) return refuse(QString::fromStdString(why));
+    if (const rl::config_error err = rl::validate(next)) return refuse(QString::fromStdString(err.message));
 
     const rl::serving_config current = config();
     const bool poolChange = mBridge->isLoaded() &&

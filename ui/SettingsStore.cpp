@@ -28,9 +28,9 @@ QString SettingsStore::load() {
     // A file that parses can still hold impossible serving values (hand-edited, an older build):
     // refuse them with the reason and start from the defaults rather than fail at the next load.
     if (mSettings.contains(QLatin1String("serving"))) {
-        if (const std::string why = rl::validate(serving()); !why.empty()) {
+        if (const rl::config_error err = rl::validate(serving())) {
             errors << tr("settings.json: the saved serving settings were refused (%1); defaults are used.")
-                          .arg(QString::fromStdString(why));
+                          .arg(QString::fromStdString(err.message));
             mSettings.remove(QStringLiteral("serving"));
         }
     }

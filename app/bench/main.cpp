@@ -58,7 +58,7 @@ rl::engine_options engineOptions(const BenchArgs& a) {
     s.chunked_prefill = !a.has("--no-chunked-prefill");
     if (a.has("--policy") && !rl::parse_policy(a.get("--policy"), s.policy))
         throw BenchError{"--policy must be fcfs or priority"};
-    if (auto why = rl::validate(s); !why.empty()) throw BenchError{why};
+    if (auto err = rl::validate(s)) throw BenchError{err.message};
     return o;
 }
 

@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
         eo.max_context = integer(o, "--max-context", 0, 0);
         eo.serving.max_num_seqs = integer(o, "--max-num-seqs", eo.serving.max_num_seqs, 1);
         eo.serving.kv_blocks = integer(o, "--kv-blocks", 0, 0);
-        if (auto why = rl::validate(eo.serving); !why.empty()) throw BadArgument{why};
+        if (auto err = rl::validate(eo.serving)) throw BadArgument{err.message};
         so.host = o.count("--host") ? o["--host"] : "127.0.0.1";
         so.port = integer(o, "--port", 8080, 1);
         if (so.port > 65535) throw BadArgument{"--port must be at most 65535"};

@@ -82,7 +82,7 @@ public:
         }
         const model_config& cfg = model_->config();
         const serving_config& sc = opt.serving;
-        if (auto why = validate(sc); !why.empty()) RL_THROW(why);
+        if (auto e = validate(sc)) RL_THROW(e.message);
         max_context_ = opt.max_context > 0 ? std::min(opt.max_context, cfg.context_length)
                                            : std::min(cfg.context_length, 8192);
         const int blocks_per_seq = (max_context_ + sc.block_size - 1) / sc.block_size;
@@ -91,7 +91,7 @@ public:
                            dtype_size(be_->compute_dtype());
         int blocks = sc.kv_blocks;
         if (blocks <= 0) blocks = default_pool_blocks(sc, blocks_per_seq);
-        if (auto why = validate_pool(sc, blocks, max_context_); !why.empty()) RL_THROW(why);
+        if (auto e = validate_pool(sc, blocks, max_context_)) RL_THROW(e.message);
         be_->alloc_kv(model_->kv_layout_for(blocks, sc.block_size));
         blocks_ = std::make_unique<block_manager>(blocks, sc.block_size, sc.prefix_caching);
         sched_ = std::make_unique<scheduler>(sc, *blocks_, max_context_);
@@ -164,7 +164,7 @@ public:
     }
 
     std::string apply(const serving_config& cfg) override {
-        if (auto why = validate(cfg); !why.empty()) return why;
+        if (auto e = validate(cfg)) return e.message;
         std::lock_guard lk(mu_);
         if (cfg.block_size != config_.block_size || (cfg.kv_blocks && cfg.kv_blocks != config_.kv_blocks))
             return "block_size and kv_blocks need a pool restart: reload the model to change them";

@@ -1,5 +1,8 @@
-// serving_config.cpp: validation messages name the field and the accepted range.
+// serving_config.cpp: validation; each knob's range comes from the knob table, the rules that
+// relate two knobs are here.
 #include "serving/serving_config.h"
+
+#include "serving/serving_knobs.h"
 
 namespace rl {
 
@@ -14,36 +17,29 @@ bool parse_policy(const std::string& s, schedule_policy& out) {
     return true;
 }
 
-std::string validate(const serving_config& c) {
-    if (c.max_num_seqs < 1) return "max_num_seqs must be at least 1, got " + std::to_string(c.max_num_seqs);
-    if (c.max_num_seqs > 4096) return "max_num_seqs must be at most 4096, got " + std::to_string(c.max_num_seqs);
-    if (c.max_num_batched_tokens < 1)
-        return "max_num_batched_tokens must be at least 1, got " + std::to_string(c.max_num_batched_tokens);
+config_error validate(const serving_config& c) {
+    for (const knob_info& k : serving_knobs())
+        if (auto e = check_knob(k, c)) return e;
     if (c.max_num_batched_tokens < c.max_num_seqs)
-        return "max_num_batched_tokens (" + std::to_string(c.max_num_batched_tokens) +
-               ") must be at least max_num_seqs (" + std::to_string(c.max_num_seqs) + ") so every decode fits";
-    if (c.block_size < 8 || c.block_size > 256 || (c.block_size & (c.block_size - 1)) != 0)
-        return "block_size must be a power of two from 8 to 256, got " + std::to_string(c.block_size);
-    if (c.kv_blocks < 0) return "kv_blocks must be 0 (automatic) or positive, got " + std::to_string(c.kv_blocks);
-    if (!(c.gpu_memory_utilization > 0.0 && c.gpu_memory_utilization <= 0.98))
-        return "gpu_memory_utilization must be in (0, 0.98], got " + std::to_string(c.gpu_memory_utilization);
-    if (c.max_waiting < 0) return "max_waiting must be 0 or more, got " + std::to_string(c.max_waiting);
-    if (!(c.max_queue_ms >= 0)) return "max_queue_ms must be 0 (off) or more";
-    return "";
+        return {"max_num_batched_tokens", "max_num_batched_tokens (" + std::to_string(c.max_num_batched_tokens) +
+                                              ") must be at least max_num_seqs (" + std::to_string(c.max_num_seqs) +
+                                              ") so every decode fits"};
+    return {};
 }
 
-std::string validate_pool(const serving_config& c, int kv_blocks, int max_context) {
+config_error validate_pool(const serving_config& c, int kv_blocks, int max_context) {
     const int per_seq = (max_context + c.block_size - 1) / c.block_size;
     if (kv_blocks < per_seq)
-        return "KV pool of " + std::to_string(kv_blocks) + " blocks cannot hold one " + std::to_string(max_context) +
-               "-token sequence (needs " + std::to_string(per_seq) + " blocks of " + std::to_string(c.block_size) +
-               " tokens)";
-    return "";
+        return {"kv_blocks", "KV pool of " + std::to_string(kv_blocks) + " blocks cannot hold one " +
+                                 std::to_string(max_context) + "-token sequence (needs " + std::to_string(per_seq) +
+                                 " blocks of " + std::to_string(c.block_size) + " tokens)"};
+    return {};
 }
 
 bool needs_pool_restart(const serving_config& a, const serving_config& b) {
-    return a.block_size != b.block_size || a.kv_blocks != b.kv_blocks ||
-           a.gpu_memory_utilization != b.gpu_memory_utilization;
+    for (const knob_info& k : serving_knobs())
+        if (k.restarts_pool && k.get(a) != k.get(b)) return true;
+    return false;
 }
 
 } // namespace rl

@@ -1,4 +1,5 @@
-// serving_config: every serving knob, validated as a whole. Most apply at the next step boundary;
+// serving_config: every serving knob's value (defaults here; ranges, units and help in
+// serving_knobs.h), validated as a whole. Most apply at the next step boundary;
 // kv_blocks, block_size and gpu_memory_utilization re-size the pool (see needs_pool_restart).
 #pragma once
 #include <string>
@@ -28,10 +29,18 @@ struct serving_config {
 const char* to_string(schedule_policy p);
 bool parse_policy(const std::string& s, schedule_policy& out);
 
-/// Returns "" when valid, else the reason naming the field ("block_size must be a power of two...").
-std::string validate(const serving_config& c);
-/// max_context: the engine's context limit; a pool smaller than one full sequence is refused.
-std::string validate_pool(const serving_config& c, int kv_blocks, int max_context);
+/// A refusal: the knob it names (its serving_config field; "" when fine) and the reason.
+struct config_error {
+    std::string field;
+    std::string message;
+    explicit operator bool() const { return !field.empty(); }
+};
+
+/// Each knob against its row of the knob table (serving_knobs.h), then the rules between knobs.
+config_error validate(const serving_config& c);
+/// max_context: the engine's context limit; a pool smaller than one full sequence is refused
+/// (field "kv_blocks").
+config_error validate_pool(const serving_config& c, int kv_blocks, int max_context);
 bool needs_pool_restart(const serving_config& a, const serving_config& b);
 
 } // namespace rl
