@@ -2,13 +2,13 @@
 // only state it shares with the GUI thread is the pending frame behind a mutex.
 #include "MetricsPump.h"
 
+#include "backend/host_info.h"
 #include "metrics/device_specs.h"
 
 #include <QElapsedTimer>
 #include <QThread>
 #include <QTimer>
 
-#include <fstream>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -66,7 +66,7 @@ private:
         }
         if (mDevice.kind == "cpu" && mMemClock.elapsed() >= 1000) {   // free memory moves slowly
             mMemClock.restart();
-            mDevice = hostCpuInfo(mDevice.compute_units);
+            rl::read_host_memory(mDevice);
         }
         f.device = mDevice;
         mFirst = false;
@@ -160,27 +160,4 @@ void MetricsPump::deliver() {
     emit frameReady(f);
 }
 
-rl::device_info MetricsPump::hostCpuInfo(int threads) {
-    rl::device_info d;
-    d.kind = "cpu";
-    d.compute_units = threads;
-    std::ifstream cpu("/proc/cpuinfo");
-    for (std::string line; std::getline(cpu, line);) {
-        if (line.rfind("model name", 0) == 0) {
-            const auto c = line.find(':');
-            d.name = c == std::string::npos ? line : line.substr(c + 1);
-            while (!d.name.empty() && d.name.front() == ' ') d.name.erase(0, 1);
-            break;
-        }
-    }
-    if (d.name.empty()) d.name = "CPU";
-    std::ifstream mem("/proc/meminfo");
-    std::string key, unit;
-    size_t v = 0;
-    while (mem >> key >> v) {
-        std::getline(mem, unit);
-        if (key == "MemTotal:") d.total_memory = v * 1024;
-        if (key == "MemAvailable:") d.free_memory = v * 1024;
-    }
-    return d;
-}
+rl::device_info MetricsPump::hostCpuInfo(int threads) { return rl::host_cpu_info(threads); }

@@ -93,8 +93,7 @@ int runKernelBench(const BenchArgs& args, bool decode) {
     const rl::device_peaks measured = rl::calibrate_peaks(*be);
     const rl::device_spec* spec = rl::find_device_spec(dev.name);
     const double elem = double(rl::dtype_size(be->compute_dtype()));
-    rl::cost_model cm{cfg, elem, elem, elem};
-    if (dev.kind == "cuda") cm.gemm.sms = dev.compute_units;  // tiled GEMM re-reads (docs/metrics.md)
+    const rl::cost_model cm = rl::cost_model::on_device(cfg, elem, dev.kind, dev.compute_units);
 
     nlohmann::json results = nlohmann::json::array();
     std::fprintf(stderr, "%s on %s (%s): measured %.1f TFLOP/s, %.2f TB/s\n", cfg.name.c_str(), dev.name.c_str(),

@@ -58,7 +58,7 @@ def flags_of(cpt: int) -> int:
 
 
 def main() -> int:
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "engine", "tokenizer", "unicode_data.cpp")
 
     ranges = []

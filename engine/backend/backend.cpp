@@ -47,7 +47,13 @@ void backend::argmax_rows(const tensor& x, std::vector<int32_t>& ids) {
     }
 }
 
-std::string shape_of(const tensor& t) { return "[" + std::to_string(t.rows) + ", " + std::to_string(t.cols) + "]"; }
+std::string shape_of(const tensor& t) {
+    std::string s = "[";  // appended piecewise: GCC 12 warns falsely (-Wrestrict) on "[" + to_string
+    s += std::to_string(t.rows);
+    s += ", ";
+    s += std::to_string(t.cols);
+    return s + "]";
+}
 
 void check_attention_args(const tensor& q, const tensor& out, int n_heads, int n_kv_heads, int head_dim,
                           int n_tokens, const kv_cache_layout& kv) {

@@ -3,6 +3,8 @@
 #include "backend/cpu_backend.h"
 
 #include "backend/cpu_kernels.h"
+#include "backend/host_info.h"
+#include "backend/op_checks.h"
 #include "backend/thread_pool.h"
 #include "common/engine_error.h"
 #include "gguf/dequant.h"
@@ -11,7 +13,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <string>
 
 namespace rl {
@@ -19,20 +20,7 @@ namespace {
 
 using namespace cpu_kernels;
 
-size_t meminfo_bytes(const char* key) {
-    std::ifstream f("/proc/meminfo");
-    std::string k, unit;
-    size_t v = 0;
-    while (f >> k >> v) {
-        std::getline(f, unit);
-        if (k == std::string(key) + ":") return v * 1024;
-    }
-    return 0;
-}
-
 std::string mib(size_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB"; }
-
-std::string shape(const tensor& t) { return "[" + std::to_string(t.rows) + ", " + std::to_string(t.cols) + "]"; }
 
 void check_f32(const tensor& t, const char* what) {
     RL_CHECK(t.data != nullptr, std::string("cpu_backend: ") + what + " has no storage");
@@ -46,15 +34,7 @@ float* f32(const tensor& t) { return static_cast<float*>(t.data); }
 cpu_backend::cpu_backend(int threads) {
     if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
     pool_ = std::make_unique<thread_pool>(threads);
-    std::ifstream f("/proc/cpuinfo");
-    for (std::string line; std::getline(f, line);) {
-        if (line.rfind("model name", 0) == 0) {
-            const auto c = line.find(':');
-            cpu_name_ = c == std::string::npos ? line : line.substr(c + 1 + (c + 1 < line.size() && line[c + 1] == ' '));
-            break;
-        }
-    }
-    if (cpu_name_.empty()) cpu_name_ = "CPU";
+    cpu_name_ = host_cpu_name();
 }
 
 cpu_backend::~cpu_backend() { std::free(kv_pool_); }
@@ -66,8 +46,7 @@ device_info cpu_backend::info() const {
     d.kind = "cpu";
     d.name = cpu_name_;
     d.compute_units = pool_->size();
-    d.total_memory = meminfo_bytes("MemTotal");
-    d.free_memory = meminfo_bytes("MemAvailable");
+    read_host_memory(d);  // available memory changes while the model runs
     return d;
 }
 
@@ -125,7 +104,7 @@ tensor cpu_backend::upload_weight(const gguf_tensor_info& t) {
     const int64_t rows = t.n_rows(), cols = t.row_length();
     const size_t row_bytes = ggml_row_bytes(t.type, cols);
     RL_CHECK(t.data && t.nbytes >= row_bytes * size_t(rows), "tensor '" + t.name + "' data is truncated");
-    const size_t need = size_t(rows * cols) * 4, avail = meminfo_bytes("MemAvailable");
+    const size_t need = size_t(rows * cols) * 4, avail = host_available_memory();
     RL_CHECK(avail == 0 || need < avail, "weight '" + t.name + "' needs " + mib(need) + " as fp32 but only " +
                                              mib(avail) + " of RAM is available");
     tensor out = alloc(rows, cols, dtype::f32);
@@ -146,7 +125,7 @@ void cpu_backend::alloc_kv(const kv_cache_layout& l) {
     kv_bytes_ = 0;
     kv_ = kv_cache_layout{};
     const size_t bytes = size_t(2) * l.n_layers * size_t(l.num_blocks) * l.block_size * l.n_kv_heads * l.head_dim * 4;
-    const size_t avail = meminfo_bytes("MemAvailable");
+    const size_t avail = host_available_memory();
     if (avail != 0 && bytes > avail)
         RL_THROW("KV pool of " + mib(bytes) + " (" + std::to_string(l.num_blocks) + " blocks x " +
                  std::to_string(l.block_size) + " tokens x " + std::to_string(l.n_layers) + " layers x " +
@@ -199,9 +178,7 @@ void cpu_backend::embed(const tensor& table, tensor& out) {
     check_f32(table, "embedding table");
     check_f32(out, "embed output");
     const int64_t n = step_.n_tokens(), d = table.cols;
-    RL_CHECK(out.rows == n && out.cols == d, "embed: output " + shape(out) + " for table " + shape(table) +
-                                                 " and " + std::to_string(n) + " tokens");
-    for (int32_t t : step_.tokens) RL_CHECK(t >= 0 && t < table.rows, "embed: token id " + std::to_string(t) + " out of range");
+    op_checks::embed(table, out, step_);
     for (int64_t i = 0; i < n; ++i) std::memcpy(f32(out) + i * d, f32(table) + int64_t(step_.tokens[size_t(i)]) * d, size_t(d) * 4);
 }
 
@@ -209,8 +186,7 @@ void cpu_backend::rms_norm(const tensor& x, const tensor& w, float eps, tensor& 
     check_f32(x, "rms_norm input");
     check_f32(w, "rms_norm weight");
     check_f32(out, "rms_norm output");
-    RL_CHECK(w.numel() == x.cols && out.rows == x.rows && out.cols == x.cols,
-             "rms_norm: x " + shape(x) + ", w " + shape(w) + ", out " + shape(out));
+    op_checks::rms_norm(x, w, out);
     const int64_t d = x.cols;
     pool_->parallel_for(x.rows, 8, [&](int64_t b, int64_t e) {
         for (int64_t r = b; r < e; ++r) {
@@ -227,7 +203,7 @@ void cpu_backend::rms_norm(const tensor& x, const tensor& w, float eps, tensor& 
 void cpu_backend::add(tensor& x, const tensor& y) {
     check_f32(x, "add lhs");
     check_f32(y, "add rhs");
-    RL_CHECK(x.rows == y.rows && x.cols == y.cols, "add: " + shape(x) + " += " + shape(y));
+    op_checks::add(x, y);
     float* a = f32(x);
     const float* b = f32(y);
     const int64_t n = x.numel();
@@ -238,8 +214,7 @@ void cpu_backend::matmul(const tensor& x, const tensor& w, tensor& out) {
     check_f32(x, "matmul x");
     check_f32(w, "matmul w");
     check_f32(out, "matmul out");
-    RL_CHECK(x.cols == w.cols && out.rows == x.rows && out.cols == w.rows,
-             "matmul: x " + shape(x) + " . w " + shape(w) + "^T -> out " + shape(out));
+    op_checks::matmul(x, w, out);
     const int64_t n = x.rows, k = x.cols, m = w.rows;
     const float *xp = f32(x), *wp = f32(w);
     float* op = f32(out);
@@ -255,20 +230,14 @@ void cpu_backend::matmul(const tensor& x, const tensor& w, tensor& out) {
 void cpu_backend::add_bias(tensor& x, const tensor& b) {
     check_f32(x, "add_bias x");
     check_f32(b, "add_bias bias");
-    RL_CHECK(b.numel() == x.cols, "add_bias: x " + shape(x) + ", bias " + shape(b));
+    op_checks::add_bias(x, b);
     for (int64_t r = 0; r < x.rows; ++r)
         for (int64_t c = 0; c < x.cols; ++c) f32(x)[r * x.cols + c] += f32(b)[c];
 }
 
 void cpu_backend::rope(tensor& x, const rope_params& p) {
     check_f32(x, "rope input");
-    RL_CHECK(p.inv_freq && p.rope_dim > 0 && p.rope_dim % 2 == 0 && p.rope_dim <= p.head_dim &&
-                 int(p.inv_freq->size()) == p.rope_dim / 2,
-             "rope: rope_dim " + std::to_string(p.rope_dim) + " with head_dim " + std::to_string(p.head_dim) +
-                 " needs rope_dim/2 inverse frequencies");
-    RL_CHECK(x.rows == step_.n_tokens() && x.cols == int64_t(p.n_heads) * p.head_dim,
-             "rope: x " + shape(x) + " for " + std::to_string(step_.n_tokens()) + " tokens x " +
-                 std::to_string(p.n_heads) + " heads x " + std::to_string(p.head_dim));
+    op_checks::rope(x, p, step_.n_tokens());
     const int half = p.rope_dim / 2;
     pool_->parallel_for(x.rows, 4, [&](int64_t b, int64_t e) {
         std::vector<float> cs(static_cast<size_t>(half)), sn(static_cast<size_t>(half));
@@ -296,25 +265,15 @@ void cpu_backend::rope(tensor& x, const rope_params& p) {
 void cpu_backend::check_kv_ready(int layer) const {
     RL_CHECK(kv_pool_ != nullptr, "cpu_backend: the KV pool has not been allocated (alloc_kv)");
     RL_CHECK(layer >= 0 && layer < kv_.n_layers, "cpu_backend: layer " + std::to_string(layer) + " out of range");
-    for (const seq_slice& s : step_.seqs) {
-        const int need = (s.context_len() + kv_.block_size - 1) / kv_.block_size;
-        RL_CHECK(int(s.block_table.size()) >= need, "step: a sequence with " + std::to_string(s.context_len()) +
-                                                        " positions has only " + std::to_string(s.block_table.size()) +
-                                                        " blocks in its table");
-        for (int i = 0; i < need; ++i)
-            RL_CHECK(s.block_table[size_t(i)] >= 0 && s.block_table[size_t(i)] < kv_.num_blocks,
-                     "step: block id " + std::to_string(s.block_table[size_t(i)]) + " is outside the KV pool");
-    }
+    op_checks::step_blocks(step_, kv_);
 }
 
 void cpu_backend::kv_store(int layer, const tensor& k, const tensor& v) {
     check_f32(k, "kv_store k");
     check_f32(v, "kv_store v");
     check_kv_ready(layer);
+    op_checks::kv_store(k, v, step_.n_tokens(), kv_);
     const int64_t w = int64_t(kv_.n_kv_heads) * kv_.head_dim;
-    RL_CHECK(k.rows == step_.n_tokens() && k.cols == w && v.rows == k.rows && v.cols == w,
-             "kv_store: k " + shape(k) + ", v " + shape(v) + " for a pool of " + std::to_string(kv_.n_kv_heads) +
-                 " kv heads x " + std::to_string(kv_.head_dim));
     for (int64_t r = 0; r < k.rows; ++r) {
         const seq_slice& s = step_.seqs[size_t(row_seq_[size_t(r)])];
         const int pos = step_.positions[size_t(r)];
@@ -349,8 +308,7 @@ void cpu_backend::silu_mul(const tensor& gate, const tensor& up, tensor& out) {
     check_f32(gate, "silu_mul gate");
     check_f32(up, "silu_mul up");
     check_f32(out, "silu_mul out");
-    RL_CHECK(gate.rows == up.rows && gate.cols == up.cols && out.rows == gate.rows && out.cols == gate.cols,
-             "silu_mul: gate " + shape(gate) + ", up " + shape(up) + ", out " + shape(out));
+    op_checks::silu_mul(gate, up, out);
     const int64_t n = gate.numel();
     pool_->parallel_for(n, 4096, [&](int64_t b, int64_t e) {
         for (int64_t i = b; i < e; ++i) {
@@ -363,9 +321,7 @@ void cpu_backend::silu_mul(const tensor& gate, const tensor& up, tensor& out) {
 void cpu_backend::gather_logit_rows(const tensor& x, tensor& out) {
     check_f32(x, "gather x");
     check_f32(out, "gather out");
-    RL_CHECK(x.rows == step_.n_tokens() && out.rows == int64_t(step_.logit_rows.size()) && out.cols == x.cols,
-             "gather_logit_rows: x " + shape(x) + ", out " + shape(out) + " for " +
-                 std::to_string(step_.logit_rows.size()) + " logit rows");
+    op_checks::gather_logit_rows(x, out, step_);
     for (size_t i = 0; i < step_.logit_rows.size(); ++i)
         std::memcpy(f32(out) + int64_t(i) * x.cols, f32(x) + int64_t(step_.logit_rows[i]) * x.cols, size_t(x.cols) * 4);
 }

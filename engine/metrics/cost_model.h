@@ -15,6 +15,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace rl {
@@ -70,6 +71,15 @@ struct cost_model {
     double kv_elem_bytes = 2;
     double act_elem_bytes = 2;
     gemm_streaming gemm;            // off unless the backend is a GPU (set sms)
+
+    /// The model as a backend runs it: weights, KV and activations in its compute dtype of
+    /// elem_bytes, and the tiled-GEMM re-reads on a GPU (device_kind "cuda", one wave per SM).
+    static cost_model on_device(const model_config& c, double elem_bytes, const std::string& device_kind,
+                                int compute_units) {
+        cost_model m{c, elem_bytes, elem_bytes, elem_bytes, gemm_streaming{}};
+        if (device_kind == "cuda") m.gemm.sms = compute_units;
+        return m;
+    }
 
     /// Parameters that go through a matmul in each layer (q, k, v, o, gate, up, down).
     double layer_matmul_params() const {

@@ -97,9 +97,8 @@ public:
         sched_ = std::make_unique<scheduler>(sc, *blocks_, max_context_);
         config_ = sc;
         config_.kv_blocks = blocks;
-        const double wbytes = double(dtype_size(be_->compute_dtype()));
-        cost_ = cost_model{cfg, wbytes, wbytes, wbytes};
-        if (be_->info().kind == "cuda") cost_.gemm.sms = be_->info().compute_units;  // tiled GEMM re-reads
+        const device_info dev = be_->info();
+        cost_ = cost_model::on_device(cfg, double(dtype_size(be_->compute_dtype())), dev.kind, dev.compute_units);
         if (opt.calibrate) hub_.set_peaks(calibrate_peaks(*be_));
         hub_.set_kv_total(blocks);
         t0_ = clock_type::now();

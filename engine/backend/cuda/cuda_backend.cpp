@@ -127,9 +127,8 @@ void cuda_backend::embed(const tensor& table, tensor& out) {
     check_bf16(table, "embedding table");
     check_act(out, "embed output");
     const int n = step_.n_tokens();
-    RL_CHECK(n > 0 && out.rows == n && out.cols == table.cols,
-             "embed: output " + shape(out) + " for table " + shape(table) + " and " + std::to_string(n) + " tokens");
-    for (int32_t t : step_.tokens) RL_CHECK(t >= 0 && t < table.rows, "embed: token id " + std::to_string(t) + " out of range");
+    RL_CHECK(n > 0, "embed: a step without tokens");
+    op_checks::embed(table, out, step_);
     embed_vocab_ = table.rows;  // a replayed step checks its ids against it
     if (is_f32(out)) kernels::embed_bf16_f32(bf(table), table.rows, table.cols, tokens_d_, n, f32(out), stream_);
     else kernels::embed_bf16(bf(table), table.rows, table.cols, tokens_d_, n, bf(out), stream_);
@@ -139,8 +138,7 @@ void cuda_backend::rms_norm(const tensor& x, const tensor& w, float eps, tensor&
     check_act(x, "rms_norm input");
     check_bf16(out, "rms_norm output");
     RL_CHECK(w.data && (w.type == dtype::bf16 || w.type == dtype::f32), "rms_norm: weight must be bf16 or f32");
-    RL_CHECK(w.numel() == x.cols && out.rows == x.rows && out.cols == x.cols,
-             "rms_norm: x " + shape(x) + ", w " + shape(w) + ", out " + shape(out));
+    op_checks::rms_norm(x, w, out);
     if (is_f32(x)) kernels::rms_norm_f32(f32(x), w.data, w.type == dtype::bf16, eps, bf(out), x.rows, x.cols, stream_);
     else kernels::rms_norm_bf16(bf(x), w.data, w.type == dtype::bf16, eps, bf(out), x.rows, x.cols, stream_);
 }
@@ -151,7 +149,7 @@ void cuda_backend::add_rms_norm(tensor& x, const tensor& y, const tensor& w, flo
     check_bf16(out, "add_rms_norm output");
     RL_CHECK(w.data && (w.type == dtype::bf16 || w.type == dtype::f32), "add_rms_norm: weight must be bf16 or f32");
     RL_CHECK(w.numel() == x.cols && y.rows == x.rows && y.cols == x.cols && out.rows == x.rows && out.cols == x.cols,
-             "add_rms_norm: x " + shape(x) + ", y " + shape(y) + ", w " + shape(w) + ", out " + shape(out));
+             "add_rms_norm: x " + shape_of(x) + ", y " + shape_of(y) + ", w " + shape_of(w) + ", out " + shape_of(out));
     const bool wb = w.type == dtype::bf16;
     if (is_f32(x)) kernels::add_rms_norm_f32(f32(x), bf(y), w.data, wb, eps, bf(out), x.rows, x.cols, stream_);
     else kernels::add_rms_norm_bf16(bf(x), bf(y), w.data, wb, eps, bf(out), x.rows, x.cols, stream_);
@@ -160,7 +158,7 @@ void cuda_backend::add_rms_norm(tensor& x, const tensor& y, const tensor& w, flo
 void cuda_backend::add(tensor& x, const tensor& y) {
     check_act(x, "add lhs");
     check_bf16(y, "add rhs");
-    RL_CHECK(x.rows == y.rows && x.cols == y.cols, "add: " + shape(x) + " += " + shape(y));
+    op_checks::add(x, y);
     if (is_f32(x)) kernels::add_f32_bf16(f32(x), bf(y), x.numel(), stream_);
     else kernels::add_bf16(bf(x), bf(y), x.numel(), stream_);
 }
@@ -174,19 +172,13 @@ void cuda_backend::matmul(const tensor& x, const tensor& w, tensor& out) {
 void cuda_backend::add_bias(tensor& x, const tensor& b) {
     check_bf16(x, "add_bias x");
     check_bf16(b, "add_bias bias");
-    RL_CHECK(b.numel() == x.cols, "add_bias: x " + shape(x) + ", bias " + shape(b));
+    op_checks::add_bias(x, b);
     kernels::add_bias_bf16(bf(x), bf(b), x.rows, x.cols, stream_);
 }
 
 void cuda_backend::check_rope(const tensor& x, const rope_params& p) const {
     check_bf16(x, "rope input");
-    RL_CHECK(p.inv_freq && p.rope_dim > 0 && p.rope_dim % 2 == 0 && p.rope_dim <= p.head_dim &&
-                 int(p.inv_freq->size()) == p.rope_dim / 2,
-             "rope: rope_dim " + std::to_string(p.rope_dim) + " with head_dim " + std::to_string(p.head_dim) +
-                 " needs rope_dim/2 inverse frequencies");
-    RL_CHECK(x.rows == step_.n_tokens() && x.cols == int64_t(p.n_heads) * p.head_dim,
-             "rope: x " + shape(x) + " for " + std::to_string(step_.n_tokens()) + " tokens x " +
-                 std::to_string(p.n_heads) + " heads x " + std::to_string(p.head_dim));
+    op_checks::rope(x, p, step_.n_tokens());
 }
 
 void cuda_backend::upload_inv_freq(const std::vector<float>& f) {
@@ -216,10 +208,7 @@ void cuda_backend::kv_store(int layer, const tensor& k, const tensor& v) {
     check_bf16(k, "kv_store k");
     check_bf16(v, "kv_store v");
     check_step_kv(layer);
-    const int64_t w = int64_t(kv_.n_kv_heads) * kv_.head_dim;
-    RL_CHECK(k.rows == step_.n_tokens() && k.cols == w && v.rows == k.rows && v.cols == w,
-             "kv_store: k " + shape(k) + ", v " + shape(v) + " for a pool of " + std::to_string(kv_.n_kv_heads) +
-                 " kv heads x " + std::to_string(kv_.head_dim));
+    op_checks::kv_store(k, v, step_.n_tokens(), kv_);
     kernels::kv_store_bf16(bf(k), bf(v), layer_kv(layer), meta_, stream_);
 }
 
@@ -257,8 +246,7 @@ void cuda_backend::silu_mul(const tensor& gate, const tensor& up, tensor& out) {
     check_bf16(gate, "silu_mul gate");
     check_bf16(up, "silu_mul up");
     check_bf16(out, "silu_mul out");
-    RL_CHECK(gate.rows == up.rows && gate.cols == up.cols && out.rows == gate.rows && out.cols == gate.cols,
-             "silu_mul: gate " + shape(gate) + ", up " + shape(up) + ", out " + shape(out));
+    op_checks::silu_mul(gate, up, out);
     kernels::silu_mul_bf16(bf(gate), bf(up), bf(out), gate.numel(), stream_);
 }
 
@@ -267,8 +255,7 @@ void cuda_backend::gather_logit_rows(const tensor& x, tensor& out) {
     check_act(out, "gather out");
     RL_CHECK(x.type == out.type, "gather_logit_rows: x and out differ in dtype");
     const int nl = int(step_.logit_rows.size());
-    RL_CHECK(x.rows == step_.n_tokens() && out.rows == nl && out.cols == x.cols,
-             "gather_logit_rows: x " + shape(x) + ", out " + shape(out) + " for " + std::to_string(nl) + " logit rows");
+    op_checks::gather_logit_rows(x, out, step_);
     kernels::gather_rows(x.data, x.rows, x.cols, int(dtype_size(x.type)), logit_rows_d_, nl, out.data, stream_);
 }
 
@@ -302,7 +289,7 @@ void cuda_backend::argmax_rows(const tensor& x, std::vector<int32_t>& ids) {
 void cuda_backend::sample_rows(const tensor& x, const std::vector<row_sampling>& p, std::vector<int32_t>& ids) {
     check_act(x, "sample_rows x");
     RL_CHECK(is_f32(x) && size_t(x.rows) == p.size(),
-             "sample_rows: " + std::to_string(p.size()) + " parameter sets for f32 logits " + shape(x));
+             "sample_rows: " + std::to_string(p.size()) + " parameter sets for f32 logits " + shape_of(x));
     use_device();
     ensure_ids(p.size());
     // The last call's parameter copy has left the pinned buffer: every call ends synchronised.

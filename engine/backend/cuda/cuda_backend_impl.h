@@ -4,6 +4,7 @@
 // transfers, weights, the KV pool).
 #pragma once
 #include "backend/cuda/cuda_backend.h"
+#include "backend/op_checks.h"
 
 #include "common.cuh"
 #include "kernels.h"
@@ -17,13 +18,6 @@
 
 namespace rl::cuda_detail {
 
-inline std::string shape(const tensor& t) {
-    std::string s = "[";  // appended piecewise: GCC 12 warns falsely (-Wrestrict) on "[" + to_string
-    s += std::to_string(t.rows);
-    s += ", ";
-    s += std::to_string(t.cols);
-    return s + "]";
-}
 
 inline uint16_t* bf(const tensor& t) { return static_cast<uint16_t*>(t.data); }
 inline float* f32(const tensor& t) { return static_cast<float*>(t.data); }

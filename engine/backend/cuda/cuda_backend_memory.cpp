@@ -45,7 +45,7 @@ tensor cuda_backend::alloc(int64_t rows, int64_t cols, dtype t) {
     RL_CHECK(rows >= 0 && cols >= 0, "cuda_backend::alloc: negative shape");
     use_device();
     tensor out{nullptr, t, rows, cols};
-    if (out.bytes() > 0) out.data = device_alloc(out.bytes(), "tensor " + shape(out));
+    if (out.bytes() > 0) out.data = device_alloc(out.bytes(), "tensor " + shape_of(out));
     return out;
 }
 
@@ -111,7 +111,7 @@ tensor cuda_backend::upload_weight(const gguf_tensor_info& t) {
     RL_CHECK(t.data && t.nbytes >= raw, "tensor '" + t.name + "' data is truncated");
     use_device();
     tensor out{nullptr, dtype::bf16, rows, cols};
-    out.data = device_alloc(out.bytes(), "weight '" + t.name + "' " + shape(out) + " as bf16");
+    out.data = device_alloc(out.bytes(), "weight '" + t.name + "' " + shape_of(out) + " as bf16");
     try {
         if (gpu_dequantizable(t.type)) {
             // Upload in the file's format and expand on the GPU; the staging buffer is reused by the
@@ -177,15 +177,7 @@ void cuda_backend::check_step_kv(int layer) {
     RL_CHECK(kv_pool_ != nullptr, "cuda_backend: the KV pool has not been allocated (alloc_kv)");
     RL_CHECK(layer >= 0 && layer < kv_.n_layers, "cuda_backend: layer " + std::to_string(layer) + " out of range");
     if (step_checked_gen_ == kv_gen_) return;
-    for (const seq_slice& s : step_.seqs) {
-        const int need = (s.context_len() + kv_.block_size - 1) / kv_.block_size;
-        RL_CHECK(int(s.block_table.size()) >= need, "step: a sequence with " + std::to_string(s.context_len()) +
-                                                        " positions has only " + std::to_string(s.block_table.size()) +
-                                                        " blocks in its table");
-        for (int i = 0; i < need; ++i)
-            RL_CHECK(s.block_table[size_t(i)] >= 0 && s.block_table[size_t(i)] < kv_.num_blocks,
-                     "step: block id " + std::to_string(s.block_table[size_t(i)]) + " is outside the KV pool");
-    }
+    op_checks::step_blocks(step_, kv_);
     step_checked_gen_ = kv_gen_;
 }
 

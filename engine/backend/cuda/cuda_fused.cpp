@@ -56,8 +56,7 @@ static size_t product_segments(const tensor& x, std::span<const tensor* const> w
     for (size_t i = 0; i < w.size(); ++i) {
         check_bf16(*w[i], "matmul w");
         check_act(*out[i], "matmul out");
-        RL_CHECK(x.cols == w[i]->cols && out[i]->rows == x.rows && out[i]->cols == w[i]->rows,
-                 "matmul: x " + shape(x) + " . w " + shape(*w[i]) + "^T -> out " + shape(*out[i]));
+        op_checks::matmul(x, *w[i], *out[i]);
         RL_CHECK(is_f32(*out[i]) == out_f32, "matmuls: outputs differ in dtype");
         segs[i] = kernels::gemv_segment{bf(*w[i]), out[i]->data, w[i]->rows};
         bytes += w[i]->bytes();
@@ -124,7 +123,7 @@ void cuda_backend::gate_up_silu(const tensor& x, const tensor& w_gate, const ten
     check_bf16(act, "silu_mul out");
     RL_CHECK(w_gate.rows == w_up.rows && w_gate.cols == x.cols && w_up.cols == x.cols && act.rows == x.rows &&
                  act.cols == w_gate.rows,
-             "gate_up_silu: x " + shape(x) + ", w_gate " + shape(w_gate) + ", w_up " + shape(w_up) + ", act " + shape(act));
+             "gate_up_silu: x " + shape_of(x) + ", w_gate " + shape_of(w_gate) + ", w_up " + shape_of(w_up) + ", act " + shape_of(act));
     const kernels::gemv_segment segs[] = {{bf(w_gate), nullptr, w_gate.rows}, {bf(w_up), nullptr, w_up.rows}};
     if (gemm_->prefers_gemv(x.rows, w_gate.bytes() + w_up.bytes()) &&
         kernels::gemv_bf16_supported(bf(x), segs, 2, x.rows, x.cols, true))
@@ -147,10 +146,7 @@ void cuda_backend::rope_kv_store(int layer, tensor& q, tensor& k, const tensor& 
     check_bf16(v, "kv_store v");
     check_step_kv(layer);
     if (!rope_fits_pool(rq, rk)) return backend::rope_kv_store(layer, q, k, v, rq, rk);  // unusual shapes: the unfused ops
-    const int64_t w = int64_t(kv_.n_kv_heads) * kv_.head_dim;
-    RL_CHECK(v.rows == k.rows && v.cols == w, "kv_store: k " + shape(k) + ", v " + shape(v) + " for a pool of " +
-                                                  std::to_string(kv_.n_kv_heads) + " kv heads x " +
-                                                  std::to_string(kv_.head_dim));
+    op_checks::kv_store(k, v, step_.n_tokens(), kv_);
     upload_inv_freq(*rq.inv_freq);
     kernels::rope_kv_store_bf16(bf(q), bf(k), bf(v), rq.n_heads, rq.rope_dim, rq.neox, inv_freq_d_, layer_kv(layer),
                                 meta_, stream_);

@@ -1,0 +1,49 @@
+// host_info.cpp: see host_info.h.
+#include "backend/host_info.h"
+
+#include <fstream>
+#include <string>
+
+namespace rl {
+
+std::string host_cpu_name() {
+    std::string name;
+    std::ifstream cpu("/proc/cpuinfo");
+    for (std::string line; std::getline(cpu, line);) {
+        if (line.rfind("model name", 0) == 0) {
+            const auto c = line.find(':');
+            name = c == std::string::npos ? line : line.substr(c + 1);
+            while (!name.empty() && name.front() == ' ') name.erase(0, 1);
+            break;
+        }
+    }
+    return name.empty() ? "CPU" : name;
+}
+
+void read_host_memory(device_info& d) {
+    std::ifstream mem("/proc/meminfo");
+    std::string key, unit;
+    size_t v = 0;
+    while (mem >> key >> v) {
+        std::getline(mem, unit);
+        if (key == "MemTotal:") d.total_memory = v * 1024;
+        if (key == "MemAvailable:") d.free_memory = v * 1024;
+    }
+}
+
+size_t host_available_memory() {
+    device_info d;
+    read_host_memory(d);
+    return d.free_memory;
+}
+
+device_info host_cpu_info(int threads) {
+    device_info d;
+    d.kind = "cpu";
+    d.name = host_cpu_name();
+    d.compute_units = threads;
+    read_host_memory(d);
+    return d;
+}
+
+} // namespace rl

@@ -1,0 +1,18 @@
+// host_info: this machine's CPU and memory as a device_info (model name from /proc/cpuinfo, total
+// and available memory from /proc/meminfo). The CPU backend reports it, and the window refreshes
+// the memory figures from it while a CPU model runs.
+#pragma once
+#include "backend/backend.h"
+
+namespace rl {
+
+/// The CPU's model name ("CPU" when unknown).
+std::string host_cpu_name();
+/// Fills total_memory and free_memory (available) in bytes; leaves them where /proc/meminfo is missing.
+void read_host_memory(device_info& d);
+/// Available memory in bytes (MemAvailable), 0 where /proc/meminfo is missing.
+size_t host_available_memory();
+/// kind "cpu", the name, compute_units = threads, and the memory figures.
+device_info host_cpu_info(int threads);
+
+} // namespace rl

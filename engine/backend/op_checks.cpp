@@ -1,0 +1,75 @@
+// op_checks.cpp: see op_checks.h.
+#include "backend/op_checks.h"
+
+#include "common/engine_error.h"
+
+namespace rl::op_checks {
+
+void embed(const tensor& table, const tensor& out, const step_input& step) {
+    const int64_t n = step.n_tokens();
+    RL_CHECK(out.rows == n && out.cols == table.cols, "embed: output " + shape_of(out) + " for table " +
+                                                          shape_of(table) + " and " + std::to_string(n) + " tokens");
+    for (int32_t t : step.tokens)
+        RL_CHECK(t >= 0 && t < table.rows, "embed: token id " + std::to_string(t) + " out of range");
+}
+
+void rms_norm(const tensor& x, const tensor& w, const tensor& out) {
+    RL_CHECK(w.numel() == x.cols && out.rows == x.rows && out.cols == x.cols,
+             "rms_norm: x " + shape_of(x) + ", w " + shape_of(w) + ", out " + shape_of(out));
+}
+
+void add(const tensor& x, const tensor& y) {
+    RL_CHECK(x.rows == y.rows && x.cols == y.cols, "add: " + shape_of(x) + " += " + shape_of(y));
+}
+
+void add_bias(const tensor& x, const tensor& b) {
+    RL_CHECK(b.numel() == x.cols, "add_bias: x " + shape_of(x) + ", bias " + shape_of(b));
+}
+
+void matmul(const tensor& x, const tensor& w, const tensor& out) {
+    RL_CHECK(x.cols == w.cols && out.rows == x.rows && out.cols == w.rows,
+             "matmul: x " + shape_of(x) + " . w " + shape_of(w) + "^T -> out " + shape_of(out));
+}
+
+void rope(const tensor& x, const rope_params& p, int n_tokens) {
+    RL_CHECK(p.inv_freq && p.rope_dim > 0 && p.rope_dim % 2 == 0 && p.rope_dim <= p.head_dim &&
+                 int(p.inv_freq->size()) == p.rope_dim / 2,
+             "rope: rope_dim " + std::to_string(p.rope_dim) + " with head_dim " + std::to_string(p.head_dim) +
+                 " needs rope_dim/2 inverse frequencies");
+    RL_CHECK(x.rows == n_tokens && x.cols == int64_t(p.n_heads) * p.head_dim,
+             "rope: x " + shape_of(x) + " for " + std::to_string(n_tokens) + " tokens x " +
+                 std::to_string(p.n_heads) + " heads x " + std::to_string(p.head_dim));
+}
+
+void kv_store(const tensor& k, const tensor& v, int n_tokens, const kv_cache_layout& kv) {
+    const int64_t w = int64_t(kv.n_kv_heads) * kv.head_dim;
+    RL_CHECK(k.rows == n_tokens && k.cols == w && v.rows == k.rows && v.cols == w,
+             "kv_store: k " + shape_of(k) + ", v " + shape_of(v) + " for a pool of " + std::to_string(kv.n_kv_heads) +
+                 " kv heads x " + std::to_string(kv.head_dim));
+}
+
+void silu_mul(const tensor& gate, const tensor& up, const tensor& out) {
+    RL_CHECK(gate.rows == up.rows && gate.cols == up.cols && out.rows == gate.rows && out.cols == gate.cols,
+             "silu_mul: gate " + shape_of(gate) + ", up " + shape_of(up) + ", out " + shape_of(out));
+}
+
+void gather_logit_rows(const tensor& x, const tensor& out, const step_input& step) {
+    const size_t nl = step.logit_rows.size();
+    RL_CHECK(x.rows == step.n_tokens() && out.rows == int64_t(nl) && out.cols == x.cols,
+             "gather_logit_rows: x " + shape_of(x) + ", out " + shape_of(out) + " for " + std::to_string(nl) +
+                 " logit rows");
+}
+
+void step_blocks(const step_input& step, const kv_cache_layout& kv) {
+    for (const seq_slice& s : step.seqs) {
+        const int need = (s.context_len() + kv.block_size - 1) / kv.block_size;
+        RL_CHECK(int(s.block_table.size()) >= need, "step: a sequence with " + std::to_string(s.context_len()) +
+                                                        " positions has only " + std::to_string(s.block_table.size()) +
+                                                        " blocks in its table");
+        for (int i = 0; i < need; ++i)
+            RL_CHECK(s.block_table[size_t(i)] >= 0 && s.block_table[size_t(i)] < kv.num_blocks,
+                     "step: block id " + std::to_string(s.block_table[size_t(i)]) + " is outside the KV pool");
+    }
+}
+
+} // namespace rl::op_checks
