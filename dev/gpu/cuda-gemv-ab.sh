@@ -4,8 +4,8 @@
 # [n - 1][end] with ends add, glu, rope, out: 1 2 4 = KS in 4-warp CTAs, a b c = KS 1 2 4 in
 # 8-warp CTAs). Checks it against the references (test_gpu_fused with every end under every
 # layout, plain, memcheck and racecheck), then times Llama-3-8B and Qwen2.5-7B at batch 1 and 2
-# under several tables in alternating runs (docs/benchmarks.md, 2026-11-30 f; the default,
-# "2ba14ba1", is what gemv.cu uses without the variable). Logs each line to $OUT/log.txt.
+# under several tables in alternating runs (dev/notes/benchmarks-2026-11.md, 2026-11-30 f; the
+# default, "2ba14ba1", is what gemv.cu uses without the variable). Logs each line to $OUT/log.txt.
 #   usage: dev/gpu/cuda-gemv-ab.sh OUT
 set -uo pipefail
 out=${1:?usage: cuda-gemv-ab.sh OUT}

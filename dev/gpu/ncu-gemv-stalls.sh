@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ncu-gemv-stalls.sh: one device call (carry .carry-json). Why a batch-1 GEMV runs ~5-7 us longer
-# than a pure read of its bytes (docs/benchmarks.md, 2026-11-30 e): Nsight Compute's full section
-# set, with warp-stall sampling per SASS instruction, on four consecutive GEMV launches in the
+# than a pure read of its bytes (dev/notes/benchmarks-2026-11.md, 2026-11-30 e): Nsight Compute's
+# full section set, with warp-stall sampling per SASS instruction, on four consecutive GEMV launches in the
 # middle of a Llama-3-8B batch-1 decode, exported as text: OUT/ncu-gemv-details.txt (sections),
 # OUT/ncu-gemv-raw.csv (every metric, incl. smsp__pcsamp_warps_issue_stalled_*),
 # OUT/ncu-gemv-source.csv (per instruction, each launch under a === line). Where in the layer
