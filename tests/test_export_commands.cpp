@@ -1,5 +1,5 @@
 // test_export_commands: the vLLM / SGLang / llama-server commands built from a serving_config
-// (engine/serving/export_commands): every flag's value for two configs, the notes on flags whose
+// (interop/export_commands): every flag's value for two configs, the notes on flags whose
 // meaning differs, shell quoting of a model path with spaces and quotes (checked by letting bash
 // split the text), and the script form.
 #include "rl_test.h"

@@ -1,7 +1,7 @@
 // test_export_dialog: File ▸ Export as vLLM / SGLang / llama-server command… in the real window.
 // With a known serving config in force (set through the ServingController, as the panel does)
 // and a saved model path with a space, the action opens the dialog whose three read-only boxes
-// hold the commands of engine/serving/export_commands for that config; Copy puts the text on the
+// hold the commands of interop/export_commands for that config; Copy puts the text on the
 // clipboard; Save as script writes an executable /bin/sh file.
 // Run: QT_QPA_PLATFORM=offscreen ./build/tests/test_export_dialog   (label gui)
 #include "rl_test.h"

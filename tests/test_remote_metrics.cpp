@@ -1,5 +1,5 @@
 // Remote mode's pure core: the Prometheus text parser (interop/prom_text) and the engine
-// name tables and interval arithmetic (engine/metrics/remote_metrics). Fixtures in
+// name tables and interval arithmetic (interop/remote_metrics). Fixtures in
 // tests/data/remote/ are two successive scrapes per engine, written in each engine's own
 // exposition format from its documented metric names; the expected numbers below are worked out
 // by hand from them.

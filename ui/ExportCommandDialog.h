@@ -1,5 +1,5 @@
 // ExportCommandDialog: File ▸ Export as vLLM / SGLang / llama-server command…. Shows the serving
-// settings in force as each engine's launch command (engine/serving/export_commands), one
+// settings in force as each engine's launch command (interop/export_commands), one
 // read-only box per engine with Copy and "Save as script…" (an executable /bin/sh file). The
 // text comes from the pure core; this is only its view.
 // Exercise: tests/test_export_dialog.cpp.

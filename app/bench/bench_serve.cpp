@@ -1,5 +1,5 @@
 // ridgeline-bench serve: runs a load-generator scenario against the engine without a window and
-// writes every step record (CSV) and a summary (JSON). See docs/benchmarks.md for commands.
+// writes every step record (CSV) and a summary (JSON). See docs/performance.md for commands.
 #include "bench_common.h"
 
 #include "runtime/load_generator.h"

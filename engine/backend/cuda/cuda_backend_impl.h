@@ -1,5 +1,5 @@
-// cuda_backend_impl.h: the CUDA backend's class, private to kernels/ (the engine sees only
-// make_cuda_backend in engine/backend/cuda_backend.h). Its methods are split over
+// cuda_backend_impl.h: the CUDA backend's class, private to engine/backend/cuda/ (the engine sees
+// only make_cuda_backend in cuda_backend.h). Its methods are split over
 // cuda_backend.cpp (construction, the step ops) and cuda_backend_memory.cpp (allocation,
 // transfers, weights, the KV pool).
 #pragma once
