@@ -16,7 +16,7 @@ enum class export_target { vllm, sglang, llama_server };
 struct export_input {
     serving_config config;
     std::string model_path;   // a GGUF file (or synthetic:NAME, which no other engine can load)
-    std::string model_name;   // the id clients use (ApiServer::modelIdFor); "" = none given
+    std::string model_name;   // the id clients use (rl::api_server::model_id_for); "" = none given
     int max_model_len = 0;    // the engine's context limit in tokens; 0 = leave to the engine
 };
 

@@ -16,153 +16,155 @@
 
 using nlohmann::json;
 
+namespace rl {
+
 namespace {
 
-thread_local bool tOverflowThread = false;
+thread_local bool in_overflow_thread = false;
 
-class ConnectionPool : public httplib::TaskQueue {
+class connection_pool : public httplib::TaskQueue {
 public:
-    ConnectionPool(size_t workers, size_t overflowWorkers) : mWorkers(workers) {
-        for (size_t i = 0; i < workers; ++i) mThreads.emplace_back([this] { work(false); });
-        for (size_t i = 0; i < overflowWorkers; ++i) mThreads.emplace_back([this] { work(true); });
+    connection_pool(size_t workers, size_t overflow_workers) : workers_(workers) {
+        for (size_t i = 0; i < workers; ++i) threads_.emplace_back([this] { work(false); });
+        for (size_t i = 0; i < overflow_workers; ++i) threads_.emplace_back([this] { work(true); });
     }
     void enqueue(std::function<void()> fn) override {
         {
-            std::lock_guard lk(mMutex);
-            if (mBusy + mJobs.size() >= mWorkers) mOverflow.push_back(std::move(fn));
-            else mJobs.push_back(std::move(fn));
+            std::lock_guard lk(mutex_);
+            if (busy_ + jobs_.size() >= workers_) overflow_.push_back(std::move(fn));
+            else jobs_.push_back(std::move(fn));
         }
-        mCv.notify_all();
+        cv_.notify_all();
     }
     void shutdown() override {
         {
-            std::lock_guard lk(mMutex);
-            mShutdown = true;
+            std::lock_guard lk(mutex_);
+            shutdown_ = true;
         }
-        mCv.notify_all();
-        for (auto& t : mThreads) t.join();
+        cv_.notify_all();
+        for (auto& t : threads_) t.join();
     }
 
 private:
     void work(bool overflow) {
-        tOverflowThread = overflow;
-        auto& jobs = overflow ? mOverflow : mJobs;
+        in_overflow_thread = overflow;
+        auto& jobs = overflow ? overflow_ : jobs_;
         for (;;) {
             std::function<void()> fn;
             {
-                std::unique_lock lk(mMutex);
-                mCv.wait(lk, [&] { return mShutdown || !jobs.empty(); });
+                std::unique_lock lk(mutex_);
+                cv_.wait(lk, [&] { return shutdown_ || !jobs.empty(); });
                 if (jobs.empty()) return;   // shutting down, nothing left
                 fn = std::move(jobs.front());
                 jobs.pop_front();
-                if (!overflow) ++mBusy;
+                if (!overflow) ++busy_;
             }
             fn();
             if (!overflow) {
-                std::lock_guard lk(mMutex);
-                --mBusy;
+                std::lock_guard lk(mutex_);
+                --busy_;
             }
         }
     }
 
-    const size_t mWorkers;
-    std::mutex mMutex;
-    std::condition_variable mCv;
-    std::deque<std::function<void()>> mJobs, mOverflow;
-    size_t mBusy = 0;
-    bool mShutdown = false;
-    std::vector<std::thread> mThreads;
+    const size_t workers_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::deque<std::function<void()>> jobs_, overflow_;
+    size_t busy_ = 0;
+    bool shutdown_ = false;
+    std::vector<std::thread> threads_;
 };
 
-bool sameSecret(const std::string& a, const std::string& b) {
+bool same_secret(const std::string& a, const std::string& b) {
     unsigned char diff = a.size() == b.size() ? 0 : 1;
     for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
     return diff == 0;
 }
 
-void jsonError(httplib::Response& res, int status, const std::string& message, const std::string& type,
-               const std::string& code = "") {
-    ApiError e{status, message, type, code, ""};
+void json_error(httplib::Response& res, int status, const std::string& message, const std::string& type,
+                const std::string& code = "") {
+    api_error e{status, message, type, code, ""};
     res.status = status;
-    res.set_content(dumpJson(errorBody(e)), "application/json");
+    res.set_content(dump_json(error_body(e)), "application/json");
 }
 
 } // namespace
 
-ApiServer::ApiServer(rl::engine& eng, std::string modelId, ServeOptions opt)
-    : mEngine(eng), mModelId(std::move(modelId)), mOptions(std::move(opt)) {
-    mMaxConnections = mOptions.maxConnections > 0
-                          ? mOptions.maxConnections
-                          : std::clamp(2 * mEngine.current_config().max_num_seqs + 4, 8, 256);
-    mServer = std::make_unique<httplib::Server>();
-    mExporter = std::make_unique<PrometheusExporter>(mEngine, mModelId);
-    mRoutes = std::make_unique<OpenAiRoutes>(mEngine, mModelId, mExporter.get());
-    installRoutes();
-    mCollector = std::thread([this] {
-        std::unique_lock lk(mMutex);
-        while (!mCv.wait_for(lk, std::chrono::seconds(2), [this] { return mStopping; })) {
+api_server::api_server(engine& eng, std::string model_id, serve_options opt)
+    : engine_(eng), model_id_(std::move(model_id)), options_(std::move(opt)) {
+    max_connections_ = options_.max_connections > 0
+                           ? options_.max_connections
+                           : std::clamp(2 * engine_.current_config().max_num_seqs + 4, 8, 256);
+    server_ = std::make_unique<httplib::Server>();
+    exporter_ = std::make_unique<prometheus_exporter>(engine_, model_id_);
+    routes_ = std::make_unique<openai_routes>(engine_, model_id_, exporter_.get());
+    install_routes();
+    collector_ = std::thread([this] {
+        std::unique_lock lk(mutex_);
+        while (!cv_.wait_for(lk, std::chrono::seconds(2), [this] { return stopping_; })) {
             lk.unlock();
-            mExporter->collect();
+            exporter_->collect();
             lk.lock();
         }
     });
 }
 
-ApiServer::~ApiServer() {
+api_server::~api_server() {
     stop();
-    mCollector.join();
+    collector_.join();
 }
 
-std::string ApiServer::modelIdFor(const std::string& modelPath) {
-    if (modelPath.rfind("synthetic:", 0) == 0) return modelPath;
-    std::string name = modelPath.substr(modelPath.find_last_of('/') == std::string::npos ? 0 : modelPath.find_last_of('/') + 1);
+std::string api_server::model_id_for(const std::string& model_path) {
+    if (model_path.rfind("synthetic:", 0) == 0) return model_path;
+    std::string name = model_path.substr(model_path.find_last_of('/') == std::string::npos ? 0 : model_path.find_last_of('/') + 1);
     if (name.size() > 5 && name.compare(name.size() - 5, 5, ".gguf") == 0) name.resize(name.size() - 5);
-    return name.empty() ? modelPath : name;
+    return name.empty() ? model_path : name;
 }
 
-int ApiServer::bind(std::string& error) {
-    const int port = mOptions.port == 0 ? mServer->bind_to_any_port(mOptions.host)
-                                        : (mServer->bind_to_port(mOptions.host, mOptions.port) ? mOptions.port : -1);
-    if (port < 0) error = "cannot listen on " + mOptions.host + ":" + std::to_string(mOptions.port) +
+int api_server::bind(std::string& error) {
+    const int port = options_.port == 0 ? server_->bind_to_any_port(options_.host)
+                                        : (server_->bind_to_port(options_.host, options_.port) ? options_.port : -1);
+    if (port < 0) error = "cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
                           " (address in use, or not an address of this machine?)";
     return port;
 }
 
-void ApiServer::run() { mServer->listen_after_bind(); }
+void api_server::run() { server_->listen_after_bind(); }
 
-void ApiServer::stop() {
+void api_server::stop() {
     {
-        std::lock_guard lk(mMutex);
-        mStopping = true;
+        std::lock_guard lk(mutex_);
+        stopping_ = true;
     }
-    mCv.notify_all();
-    mRoutes->cancelAll();
-    mServer->stop();
+    cv_.notify_all();
+    routes_->cancel_all();
+    server_->stop();
 }
 
-void ApiServer::installRoutes() {
-    httplib::Server& s = *mServer;
-    const size_t workers = size_t(mMaxConnections);
-    s.new_task_queue = [workers] { return new ConnectionPool(workers, 2); };
-    s.set_read_timeout(mOptions.readTimeoutS, 0);
-    s.set_write_timeout(mOptions.writeTimeoutS, 0);
-    s.set_keep_alive_timeout(mOptions.keepAliveTimeoutS);
-    s.set_payload_max_length(mOptions.maxBodyBytes);
+void api_server::install_routes() {
+    httplib::Server& s = *server_;
+    const size_t workers = size_t(max_connections_);
+    s.new_task_queue = [workers] { return new connection_pool(workers, 2); };
+    s.set_read_timeout(options_.read_timeout_s, 0);
+    s.set_write_timeout(options_.write_timeout_s, 0);
+    s.set_keep_alive_timeout(options_.keep_alive_timeout_s);
+    s.set_payload_max_length(options_.max_body_bytes);
 
     s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-        if (tOverflowThread) {
+        if (in_overflow_thread) {
             res.set_header("Retry-After", "1");
             // Its body (if any) stays unread: ask the client to hang up rather than reuse the socket.
             res.set_header("Connection", "close");
-            jsonError(res, 503, "server at capacity: " + std::to_string(mMaxConnections) + " connections are open",
-                      "server_busy", "too_many_connections");
+            json_error(res, 503, "server at capacity: " + std::to_string(max_connections_) + " connections are open",
+                       "server_busy", "too_many_connections");
             return httplib::Server::HandlerResponse::Handled;
         }
-        if (!mOptions.apiKey.empty() && req.path.rfind("/v1/", 0) == 0 &&
-            !sameSecret(req.get_header_value("Authorization"), "Bearer " + mOptions.apiKey)) {
+        if (!options_.api_key.empty() && req.path.rfind("/v1/", 0) == 0 &&
+            !same_secret(req.get_header_value("Authorization"), "Bearer " + options_.api_key)) {
             res.set_header("WWW-Authenticate", "Bearer");
-            jsonError(res, 401, "missing or invalid API key: send 'Authorization: Bearer <key>'",
-                      "authentication_error", "invalid_api_key");
+            json_error(res, 401, "missing or invalid API key: send 'Authorization: Bearer <key>'",
+                       "authentication_error", "invalid_api_key");
             return httplib::Server::HandlerResponse::Handled;
         }
         return httplib::Server::HandlerResponse::Unhandled;
@@ -172,14 +174,14 @@ void ApiServer::installRoutes() {
         if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
         switch (res.status) {
         case 413:
-            jsonError(res, 413, "request body exceeds the limit of " + std::to_string(mOptions.maxBodyBytes) + " bytes",
-                      "invalid_request_error", "payload_too_large");
+            json_error(res, 413, "request body exceeds the limit of " + std::to_string(options_.max_body_bytes) + " bytes",
+                       "invalid_request_error", "payload_too_large");
             break;
-        case 404: jsonError(res, 404, "no route for " + req.method + " " + req.path, "invalid_request_error"); break;
-        case 503: jsonError(res, 503, "server unavailable", "server_busy"); break;
+        case 404: json_error(res, 404, "no route for " + req.method + " " + req.path, "invalid_request_error"); break;
+        case 503: json_error(res, 503, "server unavailable", "server_busy"); break;
         default:
-            jsonError(res, res.status, res.status >= 500 ? "internal server error" : "bad request",
-                      res.status >= 500 ? "server_error" : "invalid_request_error");
+            json_error(res, res.status, res.status >= 500 ? "internal server error" : "bad request",
+                       res.status >= 500 ? "server_error" : "invalid_request_error");
         }
         return httplib::Server::HandlerResponse::Handled;
     }));
@@ -191,9 +193,9 @@ void ApiServer::installRoutes() {
             what = e.what();
         } catch (...) {
         }
-        jsonError(res, 500, "internal error: " + what, "server_error");
+        json_error(res, 500, "internal error: " + what, "server_error");
     });
-    if (mOptions.accessLog) {
+    if (options_.access_log) {
         s.set_logger([](const httplib::Request& req, const httplib::Response& res) {
             std::fprintf(stderr, "%s %s %s -> %d\n", req.remote_addr.c_str(), req.method.c_str(), req.path.c_str(),
                          res.status);
@@ -206,12 +208,14 @@ void ApiServer::installRoutes() {
     });
     s.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
         static const int64_t created = int64_t(std::time(nullptr));
-        json model = {{"id", mModelId}, {"object", "model"}, {"created", created}, {"owned_by", "ridgeline"},
-                      {"max_model_len", mEngine.info().context_length}};
-        res.set_content(dumpJson({{"object", "list"}, {"data", json::array({model})}}), "application/json");
+        json model = {{"id", model_id_}, {"object", "model"}, {"created", created}, {"owned_by", "ridgeline"},
+                      {"max_model_len", engine_.info().context_length}};
+        res.set_content(dump_json({{"object", "list"}, {"data", json::array({model})}}), "application/json");
     });
     s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-        res.set_content(mExporter->render(), "text/plain; version=0.0.4; charset=utf-8");
+        res.set_content(exporter_->render(), "text/plain; version=0.0.4; charset=utf-8");
     });
-    mRoutes->install(s);
+    routes_->install(s);
 }
+
+} // namespace rl

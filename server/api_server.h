@@ -1,4 +1,4 @@
-// ApiServer: the HTTP side of ridgeline-serve over one engine. Owns the httplib server and its
+// api_server: the HTTP side of ridgeline-serve over one engine. Owns the httplib server and its
 // worker pool (a fixed number of connections; beyond it 503), read/write timeouts, the 1 MiB body
 // limit, the bearer-key check on /v1/*, JSON error bodies for every error status, and the routes:
 // /health, /v1/models, /metrics and the OpenAI completions (openai_routes.h).
@@ -15,29 +15,31 @@
 namespace httplib {
 class Server;
 }
-class OpenAiRoutes;
-class PrometheusExporter;
+namespace rl {
 
-struct ServeOptions {
+class openai_routes;
+class prometheus_exporter;
+
+struct serve_options {
     std::string host = "127.0.0.1";
     int port = 8080;                  // 0 = any free port (tests)
-    std::string apiKey;               // non-empty: /v1/* needs "Authorization: Bearer KEY"
-    int maxConnections = 0;           // worker threads; 0 = 2 * max_num_seqs + 4, at least 8
+    std::string api_key;              // non-empty: /v1/* needs "Authorization: Bearer KEY"
+    int max_connections = 0;          // worker threads; 0 = 2 * max_num_seqs + 4, at least 8
     // A client silent this long while sending its request (or not reading its answer) loses
     // its connection and worker: slow and half-open clients cannot hold workers for ever.
-    int readTimeoutS = 30;
-    int writeTimeoutS = 30;
-    int keepAliveTimeoutS = 5;        // an idle kept-alive connection is closed after this
-    size_t maxBodyBytes = size_t(1) << 20;   // larger bodies: 413 before any parsing
-    bool accessLog = false;           // one line per request on stderr
+    int read_timeout_s = 30;
+    int write_timeout_s = 30;
+    int keep_alive_timeout_s = 5;     // an idle kept-alive connection is closed after this
+    size_t max_body_bytes = size_t(1) << 20;   // larger bodies: 413 before any parsing
+    bool access_log = false;          // one line per request on stderr
 };
 
-class ApiServer {
+class api_server {
 public:
-    ApiServer(rl::engine& eng, std::string modelId, ServeOptions opt);
-    ~ApiServer();
-    ApiServer(const ApiServer&) = delete;
-    ApiServer& operator=(const ApiServer&) = delete;
+    api_server(engine& eng, std::string model_id, serve_options opt);
+    ~api_server();
+    api_server(const api_server&) = delete;
+    api_server& operator=(const api_server&) = delete;
 
     /// Binds the socket; returns the port (useful with port 0), or -1 with `error` filled.
     int bind(std::string& error);
@@ -46,24 +48,26 @@ public:
     /// Cancels requests in flight and stops run(). Thread-safe.
     void stop();
 
-    const std::string& modelId() const { return mModelId; }
-    int maxConnections() const { return mMaxConnections; }
+    const std::string& model_id() const { return model_id_; }
+    int max_connections() const { return max_connections_; }
 
     /// The id /v1/models shows: the file name without .gguf, or synthetic:NAME as given.
-    static std::string modelIdFor(const std::string& modelPath);
+    static std::string model_id_for(const std::string& model_path);
 
 private:
-    void installRoutes();
+    void install_routes();
 
-    rl::engine& mEngine;
-    std::string mModelId;
-    ServeOptions mOptions;
-    int mMaxConnections = 8;
-    std::unique_ptr<httplib::Server> mServer;
-    std::unique_ptr<PrometheusExporter> mExporter;
-    std::unique_ptr<OpenAiRoutes> mRoutes;
-    std::mutex mMutex;
-    std::condition_variable mCv;
-    bool mStopping = false;
-    std::thread mCollector;   // feeds the histograms every 2 s between scrapes
+    engine& engine_;
+    std::string model_id_;
+    serve_options options_;
+    int max_connections_ = 8;
+    std::unique_ptr<httplib::Server> server_;
+    std::unique_ptr<prometheus_exporter> exporter_;
+    std::unique_ptr<openai_routes> routes_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool stopping_ = false;
+    std::thread collector_;   // feeds the histograms every 2 s between scrapes
 };
+
+} // namespace rl

@@ -10,9 +10,11 @@
 
 using nlohmann::json;
 
+namespace rl {
+
 namespace {
 
-struct Invalid {
+struct invalid {
     std::string message;
     std::string param;
 };
@@ -21,7 +23,7 @@ const std::set<std::string> kCommonFields = {"model", "max_tokens", "max_complet
                                              "top_k", "min_p", "repetition_penalty", "seed", "stop", "stream",
                                              "stream_options", "n", "user"};
 
-const char* typeName(const json& v) {
+const char* type_name(const json& v) {
     switch (v.type()) {
     case json::value_t::object: return "an object";
     case json::value_t::array: return "an array";
@@ -36,10 +38,10 @@ bool present(const json& o, const char* key) { return o.contains(key) && !o.at(k
 
 double number(const json& o, const char* key, double lo, double hi) {
     const json& v = o.at(key);
-    if (!v.is_number()) throw Invalid{std::string("'") + key + "' must be a number, got " + typeName(v), key};
+    if (!v.is_number()) throw invalid{std::string("'") + key + "' must be a number, got " + type_name(v), key};
     const double d = v.get<double>();
     if (!std::isfinite(d) || d < lo || d > hi)
-        throw Invalid{std::string("'") + key + "' must be between " + json(lo).dump() + " and " + json(hi).dump() +
+        throw invalid{std::string("'") + key + "' must be between " + json(lo).dump() + " and " + json(hi).dump() +
                           ", got " + v.dump(),
                       key};
     return d;
@@ -48,54 +50,54 @@ double number(const json& o, const char* key, double lo, double hi) {
 int64_t integer(const json& o, const char* key, int64_t lo, int64_t hi) {
     const json& v = o.at(key);
     if (!v.is_number_integer())
-        throw Invalid{std::string("'") + key + "' must be an integer, got " + (v.is_number() ? v.dump() : typeName(v)),
+        throw invalid{std::string("'") + key + "' must be an integer, got " + (v.is_number() ? v.dump() : type_name(v)),
                       key};
     if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
-        throw Invalid{std::string("'") + key + "' is out of range", key};
+        throw invalid{std::string("'") + key + "' is out of range", key};
     const int64_t i = v.get<int64_t>();
     if (i < lo || i > hi)
-        throw Invalid{std::string("'") + key + "' must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
+        throw invalid{std::string("'") + key + "' must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
                           ", got " + std::to_string(i),
                       key};
     return i;
 }
 
 std::string text(const json& v, const std::string& what) {
-    if (!v.is_string()) throw Invalid{what + " must be a string, got " + typeName(v), what};
+    if (!v.is_string()) throw invalid{what + " must be a string, got " + type_name(v), what};
     return v.get<std::string>();
 }
 
 // OpenAI content: a string, or an array of {"type": "text", "text": ...} parts.
-std::string messageContent(const json& c, const std::string& where) {
+std::string message_content(const json& c, const std::string& where) {
     if (c.is_string()) return c.get<std::string>();
-    if (!c.is_array()) throw Invalid{where + ".content must be a string, got " + typeName(c), "messages"};
+    if (!c.is_array()) throw invalid{where + ".content must be a string, got " + type_name(c), "messages"};
     std::string out;
     for (const auto& part : c) {
         if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string())
-            throw Invalid{where + ".content: only text parts ({\"type\": \"text\", \"text\": ...}) are supported",
+            throw invalid{where + ".content: only text parts ({\"type\": \"text\", \"text\": ...}) are supported",
                           "messages"};
         out += part["text"].get<std::string>();
     }
     return out;
 }
 
-std::vector<rl::chat_message> messages(const json& v) {
-    if (!v.is_array()) throw Invalid{"'messages' must be an array, got " + std::string(typeName(v)), "messages"};
-    if (v.empty()) throw Invalid{"'messages' must not be empty", "messages"};
-    std::vector<rl::chat_message> out;
+std::vector<chat_message> messages(const json& v) {
+    if (!v.is_array()) throw invalid{"'messages' must be an array, got " + std::string(type_name(v)), "messages"};
+    if (v.empty()) throw invalid{"'messages' must not be empty", "messages"};
+    std::vector<chat_message> out;
     for (size_t i = 0; i < v.size(); ++i) {
         const std::string where = "messages[" + std::to_string(i) + "]";
         const json& m = v[i];
-        if (!m.is_object()) throw Invalid{where + " must be an object", "messages"};
+        if (!m.is_object()) throw invalid{where + " must be an object", "messages"};
         for (auto it = m.begin(); it != m.end(); ++it)
             if (it.key() != "role" && it.key() != "content" && it.key() != "name")
-                throw Invalid{where + ": unknown field '" + it.key() + "'", "messages"};
-        if (!m.contains("role")) throw Invalid{where + ".role is required", "messages"};
+                throw invalid{where + ": unknown field '" + it.key() + "'", "messages"};
+        if (!m.contains("role")) throw invalid{where + ".role is required", "messages"};
         const std::string role = text(m["role"], where + ".role");
         if (role != "system" && role != "user" && role != "assistant")
-            throw Invalid{where + ".role must be system, user or assistant, got '" + role + "'", "messages"};
-        if (!m.contains("content")) throw Invalid{where + ".content is required", "messages"};
-        out.push_back({role, messageContent(m["content"], where)});
+            throw invalid{where + ".role must be system, user or assistant, got '" + role + "'", "messages"};
+        if (!m.contains("content")) throw invalid{where + ".content is required", "messages"};
+        out.push_back({role, message_content(m["content"], where)});
     }
     return out;
 }
@@ -105,36 +107,36 @@ std::vector<std::string> stops(const json& v) {
     if (v.is_string()) out.push_back(v.get<std::string>());
     else if (v.is_array()) {
         for (const auto& s : v) out.push_back(text(s, "'stop' entries"));
-        if (out.size() > 16) throw Invalid{"'stop' takes at most 16 strings", "stop"};
+        if (out.size() > 16) throw invalid{"'stop' takes at most 16 strings", "stop"};
     } else {
-        throw Invalid{"'stop' must be a string or an array of strings, got " + std::string(typeName(v)), "stop"};
+        throw invalid{"'stop' must be a string or an array of strings, got " + std::string(type_name(v)), "stop"};
     }
     for (const auto& s : out)
-        if (s.empty()) throw Invalid{"'stop' strings must not be empty", "stop"};
+        if (s.empty()) throw invalid{"'stop' strings must not be empty", "stop"};
     return out;
 }
 
-ApiRequest parseObject(const json& o, bool chat) {
-    if (!o.is_object()) throw Invalid{"the request body must be a JSON object", ""};
+api_request parse_object(const json& o, bool chat) {
+    if (!o.is_object()) throw invalid{"the request body must be a JSON object", ""};
     for (auto it = o.begin(); it != o.end(); ++it)
         if (!kCommonFields.count(it.key()) && it.key() != (chat ? "messages" : "prompt"))
-            throw Invalid{"unknown field '" + it.key() + "'", it.key()};
-    ApiRequest r;
+            throw invalid{"unknown field '" + it.key() + "'", it.key()};
+    api_request r;
     r.chat = chat;
-    if (!present(o, "model")) throw Invalid{"'model' is required (see GET /v1/models)", "model"};
+    if (!present(o, "model")) throw invalid{"'model' is required (see GET /v1/models)", "model"};
     r.model = text(o["model"], "'model'");
     if (chat) {
-        if (!present(o, "messages")) throw Invalid{"'messages' is required", "messages"};
+        if (!present(o, "messages")) throw invalid{"'messages' is required", "messages"};
         r.messages = messages(o["messages"]);
     } else {
-        if (!present(o, "prompt")) throw Invalid{"'prompt' is required", "prompt"};
-        if (!o["prompt"].is_string()) throw Invalid{"'prompt' must be a string (token arrays and batches are not supported)", "prompt"};
+        if (!present(o, "prompt")) throw invalid{"'prompt' is required", "prompt"};
+        if (!o["prompt"].is_string()) throw invalid{"'prompt' must be a string (token arrays and batches are not supported)", "prompt"};
         r.prompt = o["prompt"].get<std::string>();
     }
     if (present(o, "n") && integer(o, "n", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()) != 1)
-        throw Invalid{"'n' must be 1: this server returns one choice per request", "n"};
-    const char* maxKey = present(o, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
-    if (present(o, maxKey)) r.maxTokens = int(integer(o, maxKey, 1, std::numeric_limits<int>::max()));
+        throw invalid{"'n' must be 1: this server returns one choice per request", "n"};
+    const char* max_key = present(o, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
+    if (present(o, max_key)) r.max_tokens = int(integer(o, max_key, 1, std::numeric_limits<int>::max()));
     if (present(o, "temperature")) r.sampling.temperature = float(number(o, "temperature", 0, 2));
     if (present(o, "top_p")) r.sampling.top_p = float(number(o, "top_p", 0, 1));
     if (present(o, "top_k")) r.sampling.top_k = int(integer(o, "top_k", -1, 1 << 20));
@@ -144,36 +146,36 @@ ApiRequest parseObject(const json& o, bool chat) {
     if (present(o, "seed")) r.sampling.seed = uint64_t(integer(o, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()));
     if (present(o, "stop")) r.stop = stops(o["stop"]);
     if (present(o, "stream")) {
-        if (!o["stream"].is_boolean()) throw Invalid{"'stream' must be a boolean", "stream"};
+        if (!o["stream"].is_boolean()) throw invalid{"'stream' must be a boolean", "stream"};
         r.stream = o["stream"].get<bool>();
     }
     if (present(o, "stream_options")) {
         const json& so = o["stream_options"];
-        if (!so.is_object()) throw Invalid{"'stream_options' must be an object", "stream_options"};
+        if (!so.is_object()) throw invalid{"'stream_options' must be an object", "stream_options"};
         for (auto it = so.begin(); it != so.end(); ++it) {
-            if (it.key() != "include_usage") throw Invalid{"stream_options: unknown field '" + it.key() + "'", "stream_options"};
-            if (!it.value().is_boolean()) throw Invalid{"stream_options.include_usage must be a boolean", "stream_options"};
-            r.includeUsage = it.value().get<bool>();
+            if (it.key() != "include_usage") throw invalid{"stream_options: unknown field '" + it.key() + "'", "stream_options"};
+            if (!it.value().is_boolean()) throw invalid{"stream_options.include_usage must be a boolean", "stream_options"};
+            r.include_usage = it.value().get<bool>();
         }
     }
-    if (present(o, "user") && !o["user"].is_string()) throw Invalid{"'user' must be a string", "user"};
-    if (auto why = rl::validate(r.sampling); !why.empty()) throw Invalid{why, ""};
+    if (present(o, "user") && !o["user"].is_string()) throw invalid{"'user' must be a string", "user"};
+    if (auto why = validate(r.sampling); !why.empty()) throw invalid{why, ""};
     return r;
 }
 
 } // namespace
 
-nlohmann::json errorBody(const ApiError& e) {
+nlohmann::json error_body(const api_error& e) {
     json err = {{"message", e.message}, {"type", e.type}, {"code", nullptr}, {"param", nullptr}};
     if (!e.code.empty()) err["code"] = e.code;
     if (!e.param.empty()) err["param"] = e.param;
     return json{{"error", err}};
 }
 
-std::string dumpJson(const nlohmann::json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string dump_json(const nlohmann::json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-std::optional<ApiRequest> parseApiRequest(const std::string& body, bool chat, ApiError& err) {
-    err = ApiError{};
+std::optional<api_request> parse_api_request(const std::string& body, bool chat, api_error& err) {
+    err = api_error{};
     json o;
     try {
         o = json::parse(body);
@@ -184,8 +186,8 @@ std::optional<ApiRequest> parseApiRequest(const std::string& body, bool chat, Ap
         return std::nullopt;
     }
     try {
-        return parseObject(o, chat);
-    } catch (const Invalid& e) {
+        return parse_object(o, chat);
+    } catch (const invalid& e) {
         err.message = e.message;
         err.param = e.param;
     } catch (const json::exception& e) {
@@ -193,3 +195,5 @@ std::optional<ApiRequest> parseApiRequest(const std::string& body, bool chat, Ap
     }
     return std::nullopt;
 }
+
+} // namespace rl

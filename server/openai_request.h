@@ -12,8 +12,10 @@
 #include <string>
 #include <vector>
 
+namespace rl {
+
 /// An HTTP error with the OpenAI error body.
-struct ApiError {
+struct api_error {
     int status = 400;
     std::string message;
     std::string type = "invalid_request_error";
@@ -21,21 +23,23 @@ struct ApiError {
     std::string param;         // the offending field; empty -> null
 };
 
-nlohmann::json errorBody(const ApiError& e);
+nlohmann::json error_body(const api_error& e);
 /// nlohmann's dump with invalid UTF-8 replaced, never throwing.
-std::string dumpJson(const nlohmann::json& j);
+std::string dump_json(const nlohmann::json& j);
 
-struct ApiRequest {
+struct api_request {
     bool chat = true;
     std::string model;
-    std::vector<rl::chat_message> messages;   // chat
+    std::vector<chat_message> messages;       // chat
     std::string prompt;                       // completions
-    std::optional<int> maxTokens;
-    rl::sampling_params sampling;
+    std::optional<int> max_tokens;
+    sampling_params sampling;
     std::vector<std::string> stop;
     bool stream = false;
-    bool includeUsage = false;                // stream_options.include_usage
+    bool include_usage = false;               // stream_options.include_usage
 };
 
 /// Parses a request body. Returns std::nullopt and fills `err` on any problem.
-std::optional<ApiRequest> parseApiRequest(const std::string& body, bool chat, ApiError& err);
+std::optional<api_request> parse_api_request(const std::string& body, bool chat, api_error& err);
+
+} // namespace rl

@@ -15,18 +15,20 @@
 
 using nlohmann::json;
 
+namespace rl {
+
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using steady_clock = std::chrono::steady_clock;
 
-void sendError(httplib::Response& res, const ApiError& e) {
+void send_error(httplib::Response& res, const api_error& e) {
     res.status = e.status;
     if (e.status == 503) res.set_header("Retry-After", "1");
-    res.set_content(dumpJson(errorBody(e)), "application/json");
+    res.set_content(dump_json(error_body(e)), "application/json");
 }
 
-ApiError rejection(const GenerationStep& s) {
-    ApiError e;
+api_error rejection_error(const generation_step& s) {
+    api_error e;
     e.message = s.error;
     if (s.rejected && s.error.rfind("at capacity", 0) == 0) {
         e.status = 503;
@@ -41,156 +43,156 @@ ApiError rejection(const GenerationStep& s) {
     return e;
 }
 
-// One in-flight request: keeps the Generation alive and the server's count of it right.
-struct LiveRequest {
-    LiveRequest(std::function<void()> release, std::unique_ptr<Generation> g)
-        : gen(std::move(g)), mRelease(std::move(release)) {}
-    ~LiveRequest() {
+// One in-flight request: keeps the generation alive and the server's count of it right.
+struct live_request {
+    live_request(std::function<void()> release, std::unique_ptr<generation> g)
+        : gen(std::move(g)), release_(std::move(release)) {}
+    ~live_request() {
         gen.reset();   // cancels the engine request if it has not ended
-        mRelease();
+        release_();
     }
-    std::unique_ptr<Generation> gen;
+    std::unique_ptr<generation> gen;
 
 private:
-    std::function<void()> mRelease;
+    std::function<void()> release_;
 };
 
-struct ResponseShape {
+struct response_shape {
     bool chat = true;
     std::string id;
     std::string model;
     int64_t created = 0;
 
-    json chunk(const json& deltaOrText, const json& finishReason) const {
-        json choice = {{"index", 0}, {"finish_reason", finishReason}, {"logprobs", nullptr}};
-        if (chat) choice["delta"] = deltaOrText;
-        else choice["text"] = deltaOrText;
+    json chunk(const json& delta_or_text, const json& finish_reason) const {
+        json choice = {{"index", 0}, {"finish_reason", finish_reason}, {"logprobs", nullptr}};
+        if (chat) choice["delta"] = delta_or_text;
+        else choice["text"] = delta_or_text;
         return {{"id", id}, {"object", chat ? "chat.completion.chunk" : "text_completion"}, {"created", created},
                 {"model", model}, {"choices", json::array({choice})}};
     }
-    json usage(const Generation& g) const {
-        return {{"prompt_tokens", g.promptTokens()},
-                {"completion_tokens", g.completionTokens()},
-                {"total_tokens", g.promptTokens() + g.completionTokens()}};
+    json usage(const generation& g) const {
+        return {{"prompt_tokens", g.prompt_tokens()},
+                {"completion_tokens", g.completion_tokens()},
+                {"total_tokens", g.prompt_tokens() + g.completion_tokens()}};
     }
 };
 
-std::string sse(const json& j) { return "data: " + dumpJson(j) + "\n\n"; }
+std::string sse(const json& j) { return "data: " + dump_json(j) + "\n\n"; }
 
 } // namespace
 
-OpenAiRoutes::OpenAiRoutes(rl::engine& eng, std::string modelId, PrometheusExporter* exporter)
-    : mEngine(eng), mModelId(std::move(modelId)), mExporter(exporter) {}
+openai_routes::openai_routes(engine& eng, std::string model_id, prometheus_exporter* exporter)
+    : engine_(eng), model_id_(std::move(model_id)), exporter_(exporter) {}
 
-void OpenAiRoutes::install(httplib::Server& server) {
+void openai_routes::install(httplib::Server& server) {
     server.Post("/v1/chat/completions",
-                [this](const httplib::Request& req, httplib::Response& res) { handleCompletion(req, res, true); });
+                [this](const httplib::Request& req, httplib::Response& res) { handle_completion(req, res, true); });
     server.Post("/v1/completions",
-                [this](const httplib::Request& req, httplib::Response& res) { handleCompletion(req, res, false); });
+                [this](const httplib::Request& req, httplib::Response& res) { handle_completion(req, res, false); });
 }
 
-int OpenAiRoutes::inFlight() const {
-    std::lock_guard lk(mMutex);
-    return int(mActive.size());
+int openai_routes::in_flight() const {
+    std::lock_guard lk(mutex_);
+    return int(active_.size());
 }
 
-void OpenAiRoutes::cancelAll() {
-    std::lock_guard lk(mMutex);
-    for (uint64_t id : mActive) mEngine.cancel(id);
+void openai_routes::cancel_all() {
+    std::lock_guard lk(mutex_);
+    for (uint64_t id : active_) engine_.cancel(id);
 }
 
-uint64_t OpenAiRoutes::track(uint64_t requestId) {
-    std::lock_guard lk(mMutex);
-    mActive.insert(requestId);
-    return requestId;
+uint64_t openai_routes::track(uint64_t request_id) {
+    std::lock_guard lk(mutex_);
+    active_.insert(request_id);
+    return request_id;
 }
 
-void OpenAiRoutes::untrack(uint64_t requestId) {
-    std::lock_guard lk(mMutex);
-    mActive.erase(requestId);
+void openai_routes::untrack(uint64_t request_id) {
+    std::lock_guard lk(mutex_);
+    active_.erase(request_id);
 }
 
-void OpenAiRoutes::handleCompletion(const httplib::Request& httpReq, httplib::Response& res, bool chat) {
-    ApiError err;
-    std::optional<ApiRequest> parsed = parseApiRequest(httpReq.body, chat, err);
-    if (!parsed) return sendError(res, err);
-    const ApiRequest& a = *parsed;
-    if (a.model != mModelId)
-        return sendError(res, {404, "The model '" + a.model + "' does not exist; this server serves '" + mModelId +
-                                        "' (GET /v1/models)",
-                               "invalid_request_error", "model_not_found", "model"});
+void openai_routes::handle_completion(const httplib::Request& http_req, httplib::Response& res, bool chat) {
+    api_error err;
+    std::optional<api_request> parsed = parse_api_request(http_req.body, chat, err);
+    if (!parsed) return send_error(res, err);
+    const api_request& a = *parsed;
+    if (a.model != model_id_)
+        return send_error(res, {404, "The model '" + a.model + "' does not exist; this server serves '" + model_id_ +
+                                         "' (GET /v1/models)",
+                                "invalid_request_error", "model_not_found", "model"});
 
     std::vector<int32_t> prompt;
     try {
-        prompt = chat ? mEngine.tokenize_chat(a.messages) : mEngine.tokenize_text(a.prompt);
+        prompt = chat ? engine_.tokenize_chat(a.messages) : engine_.tokenize_text(a.prompt);
     } catch (const std::exception& e) {
-        return sendError(res, {400, std::string("cannot tokenize the prompt: ") + e.what()});
+        return send_error(res, {400, std::string("cannot tokenize the prompt: ") + e.what()});
     }
-    const int context = mEngine.info().context_length;
+    const int context = engine_.info().context_length;
     const int n = int(prompt.size());
-    if (n == 0) return sendError(res, {400, "the prompt is empty", "invalid_request_error", "", chat ? "messages" : "prompt"});
+    if (n == 0) return send_error(res, {400, "the prompt is empty", "invalid_request_error", "", chat ? "messages" : "prompt"});
     if (n >= context)
-        return sendError(res, {400, "This model's maximum context length is " + std::to_string(context) +
-                                        " tokens. However, your prompt has " + std::to_string(n) + " tokens.",
-                               "invalid_request_error", "context_length_exceeded", chat ? "messages" : "prompt"});
-    if (a.maxTokens && int64_t(n) + *a.maxTokens > context)
-        return sendError(res, {400, "This model's maximum context length is " + std::to_string(context) +
-                                        " tokens. However, you requested " + std::to_string(int64_t(n) + *a.maxTokens) +
-                                        " tokens (" + std::to_string(n) + " in the prompt, " +
-                                        std::to_string(*a.maxTokens) + " for the completion).",
-                               "invalid_request_error", "context_length_exceeded", "max_tokens"});
+        return send_error(res, {400, "This model's maximum context length is " + std::to_string(context) +
+                                         " tokens. However, your prompt has " + std::to_string(n) + " tokens.",
+                                "invalid_request_error", "context_length_exceeded", chat ? "messages" : "prompt"});
+    if (a.max_tokens && int64_t(n) + *a.max_tokens > context)
+        return send_error(res, {400, "This model's maximum context length is " + std::to_string(context) +
+                                         " tokens. However, you requested " + std::to_string(int64_t(n) + *a.max_tokens) +
+                                         " tokens (" + std::to_string(n) + " in the prompt, " +
+                                         std::to_string(*a.max_tokens) + " for the completion).",
+                                "invalid_request_error", "context_length_exceeded", "max_tokens"});
 
-    const uint64_t serial = ++mCounter;
-    rl::request r;
-    r.conversation_id = rl::kOwnerApiBit | serial;
+    const uint64_t serial = ++counter_;
+    request r;
+    r.conversation_id = kOwnerApiBit | serial;
     r.prompt = std::move(prompt);
     r.sampling = a.sampling;
-    r.max_tokens = a.maxTokens.value_or(context - n);
-    PrometheusExporter* exporter = mExporter;
-    auto gen = std::make_unique<Generation>(mEngine, std::move(r), a.stop, [exporter](uint64_t owner) {
-        if (exporter) exporter->noteStoppedOwner(owner);
+    r.max_tokens = a.max_tokens.value_or(context - n);
+    prometheus_exporter* exporter = exporter_;
+    auto gen = std::make_unique<generation>(engine_, std::move(r), a.stop, [exporter](uint64_t owner) {
+        if (exporter) exporter->note_stopped_owner(owner);
     });
-    const uint64_t id = track(gen->requestId());
-    auto live = std::make_shared<LiveRequest>([this, id] { untrack(id); }, std::move(gen));
-    Generation& g = *live->gen;
+    const uint64_t id = track(gen->request_id());
+    auto live = std::make_shared<live_request>([this, id] { untrack(id); }, std::move(gen));
+    generation& g = *live->gen;
 
     // Wait for the first event before answering, so a rejection gets its own status code.
-    GenerationStep first;
+    generation_step first;
     while (!g.poll(first, std::chrono::seconds(1))) {
     }
-    if (first.rejected || first.failed) return sendError(res, rejection(first));
+    if (first.rejected || first.failed) return send_error(res, rejection_error(first));
 
-    ResponseShape shape{chat, (chat ? "chatcmpl-" : "cmpl-") + std::to_string(serial), mModelId, int64_t(std::time(nullptr))};
+    response_shape shape{chat, (chat ? "chatcmpl-" : "cmpl-") + std::to_string(serial), model_id_, int64_t(std::time(nullptr))};
     if (!a.stream) {
         std::string text = first.text;
-        GenerationStep step = first;
+        generation_step step = first;
         while (!step.finished) {
             if (g.poll(step, std::chrono::seconds(1))) text += step.text;
         }
-        if (step.rejected || step.failed) return sendError(res, rejection(step));
-        json choice = {{"index", 0}, {"finish_reason", step.finishReason}, {"logprobs", nullptr}};
+        if (step.rejected || step.failed) return send_error(res, rejection_error(step));
+        json choice = {{"index", 0}, {"finish_reason", step.finish_reason}, {"logprobs", nullptr}};
         if (chat) choice["message"] = {{"role", "assistant"}, {"content", text}};
         else choice["text"] = text;
         json body = {{"id", shape.id}, {"object", chat ? "chat.completion" : "text_completion"},
-                     {"created", shape.created}, {"model", mModelId}, {"choices", json::array({choice})},
+                     {"created", shape.created}, {"model", model_id_}, {"choices", json::array({choice})},
                      {"usage", shape.usage(g)}};
-        res.set_content(dumpJson(body), "application/json");
+        res.set_content(dump_json(body), "application/json");
         return;
     }
 
-    struct StreamState {
-        std::shared_ptr<LiveRequest> live;
-        GenerationStep pending;
-        bool havePending = true;
-        bool roleSent = false;
+    struct stream_state {
+        std::shared_ptr<live_request> live;
+        generation_step pending;
+        bool have_pending = true;
+        bool role_sent = false;
         bool done = false;
-        bool includeUsage = false;
-        Clock::time_point lastWrite = Clock::now();
+        bool include_usage = false;
+        steady_clock::time_point last_write = steady_clock::now();
     };
-    auto st = std::make_shared<StreamState>();
+    auto st = std::make_shared<stream_state>();
     st->live = live;
     st->pending = first;
-    st->includeUsage = a.includeUsage;
+    st->include_usage = a.include_usage;
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",
@@ -200,20 +202,20 @@ void OpenAiRoutes::handleCompletion(const httplib::Request& httpReq, httplib::Re
                 return true;
             }
             auto write = [&](const std::string& s) {
-                st->lastWrite = Clock::now();
+                st->last_write = steady_clock::now();
                 return sink.write(s.data(), s.size());
             };
-            Generation& gen = *st->live->gen;
-            if (shape.chat && !st->roleSent) {
-                st->roleSent = true;
+            generation& gen = *st->live->gen;
+            if (shape.chat && !st->role_sent) {
+                st->role_sent = true;
                 if (!write(sse(shape.chunk({{"role", "assistant"}, {"content", ""}}, nullptr)))) return false;
             }
-            GenerationStep step;
-            if (st->havePending) {
+            generation_step step;
+            if (st->have_pending) {
                 step = st->pending;
-                st->havePending = false;
+                st->have_pending = false;
             } else if (!gen.poll(step, std::chrono::milliseconds(250))) {
-                if (Clock::now() - st->lastWrite > std::chrono::seconds(2)) return write(": keep-alive\n\n");
+                if (steady_clock::now() - st->last_write > std::chrono::seconds(2)) return write(": keep-alive\n\n");
                 return sink.is_writable ? sink.is_writable() : true;
             }
             if (!step.text.empty()) {
@@ -222,9 +224,9 @@ void OpenAiRoutes::handleCompletion(const httplib::Request& httpReq, httplib::Re
             }
             if (!step.finished) return true;
             bool ok = true;
-            if (step.rejected || step.failed) ok = write(sse(errorBody(rejection(step))));
-            else ok = write(sse(shape.chunk(shape.chat ? json::object() : json(""), step.finishReason)));
-            if (ok && st->includeUsage) {
+            if (step.rejected || step.failed) ok = write(sse(error_body(rejection_error(step))));
+            else ok = write(sse(shape.chunk(shape.chat ? json::object() : json(""), step.finish_reason)));
+            if (ok && st->include_usage) {
                 json u = shape.chunk(json::object(), nullptr);
                 u["choices"] = json::array();
                 u["usage"] = shape.usage(gen);
@@ -241,3 +243,5 @@ void OpenAiRoutes::handleCompletion(const httplib::Request& httpReq, httplib::Re
             st->live.reset();
         });
 }
+
+} // namespace rl

@@ -1,4 +1,4 @@
-// OpenAiRoutes: the handlers of POST /v1/chat/completions and POST /v1/completions (plain and
+// openai_routes: the handlers of POST /v1/chat/completions and POST /v1/completions (plain and
 // server-sent events). Each request becomes one engine request whose conversation_id is
 // kOwnerApiBit | a counter, so API clients show as their own owners in plots and the KV map.
 // Exercised by tests/test_serve.cpp.
@@ -17,27 +17,31 @@ struct Request;
 struct Response;
 } // namespace httplib
 
-class PrometheusExporter;
+namespace rl {
 
-class OpenAiRoutes {
+class prometheus_exporter;
+
+class openai_routes {
 public:
-    OpenAiRoutes(rl::engine& eng, std::string modelId, PrometheusExporter* exporter);
+    openai_routes(engine& eng, std::string model_id, prometheus_exporter* exporter);
     void install(httplib::Server& server);
 
     /// API requests submitted and not yet ended (the /metrics idle check).
-    int inFlight() const;
+    int in_flight() const;
     /// Cancels every request in flight (shutdown): their handlers then answer and return.
-    void cancelAll();
+    void cancel_all();
 
 private:
-    void handleCompletion(const httplib::Request& req, httplib::Response& res, bool chat);
-    uint64_t track(uint64_t requestId);
-    void untrack(uint64_t requestId);
+    void handle_completion(const httplib::Request& req, httplib::Response& res, bool chat);
+    uint64_t track(uint64_t request_id);
+    void untrack(uint64_t request_id);
 
-    rl::engine& mEngine;
-    std::string mModelId;
-    PrometheusExporter* mExporter;
-    std::atomic<uint64_t> mCounter{0};
-    mutable std::mutex mMutex;
-    std::unordered_set<uint64_t> mActive;   // engine request ids
+    engine& engine_;
+    std::string model_id_;
+    prometheus_exporter* exporter_;
+    std::atomic<uint64_t> counter_{0};
+    mutable std::mutex mutex_;
+    std::unordered_set<uint64_t> active_;   // engine request ids
 };
+
+} // namespace rl

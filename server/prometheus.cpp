@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+namespace rl {
+
 namespace {
 
 // vLLM v1's buckets (vllm/v1/metrics/loggers.py, PrometheusStatLogger).
@@ -18,7 +20,7 @@ const std::vector<double> kTpotBuckets = {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0
 const std::vector<double> kRequestLatencyBuckets = {0.3,  0.5,  0.8,  1.0,  1.5,   2.0,   2.5,   5.0,   10.0,  15.0, 20.0,
                                                     30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0};
 
-std::string escapeLabel(const std::string& v) {
+std::string escape_label(const std::string& v) {
     std::string out;
     for (char c : v) {
         if (c == '\\') out += "\\\\";
@@ -42,9 +44,9 @@ std::string num(double v) {
 
 std::string num(uint64_t v) { return std::to_string(v); }
 
-class Writer {
+class writer {
 public:
-    explicit Writer(const std::string& modelId) : mLabel("model_name=\"" + escapeLabel(modelId) + "\"") {}
+    explicit writer(const std::string& model_id) : label_("model_name=\"" + escape_label(model_id) + "\"") {}
 
     void gauge(const char* name, const char* help, double v) {
         header(name, help, "gauge");
@@ -54,7 +56,7 @@ public:
         header(name, help, "counter");
         sample(std::string(name) + "_total", "", num(v));
     }
-    void histogram(const char* name, const char* help, const PrometheusExporter::Histogram& h) {
+    void histogram(const char* name, const char* help, const prometheus_exporter::histogram& h) {
         header(name, help, "histogram");
         uint64_t cumulative = 0;
         for (size_t i = 0; i <= h.bounds.size(); ++i) {
@@ -65,22 +67,22 @@ public:
         sample(std::string(name) + "_sum", "", num(h.sum));
         sample(std::string(name) + "_count", "", num(h.count));
     }
-    std::string take() { return std::move(mOut); }
+    std::string take() { return std::move(out_); }
 
 private:
     void header(const char* name, const char* help, const char* type) {
-        mOut += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+        out_ += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
     }
-    void sample(const std::string& name, const std::string& extraLabels, const std::string& value) {
-        mOut += name + "{" + mLabel + extraLabels + "} " + value + "\n";
+    void sample(const std::string& name, const std::string& extra_labels, const std::string& value) {
+        out_ += name + "{" + label_ + extra_labels + "} " + value + "\n";
     }
-    std::string mLabel;
-    std::string mOut;
+    std::string label_;
+    std::string out_;
 };
 
 } // namespace
 
-void PrometheusExporter::Histogram::observe(double v) {
+void prometheus_exporter::histogram::observe(double v) {
     if (counts.empty()) counts.assign(bounds.size() + 1, 0);
     const size_t i = size_t(std::lower_bound(bounds.begin(), bounds.end(), v) - bounds.begin());  // le is inclusive
     ++counts[i];
@@ -88,63 +90,63 @@ void PrometheusExporter::Histogram::observe(double v) {
     ++count;
 }
 
-PrometheusExporter::PrometheusExporter(rl::engine& eng, std::string modelId)
-    : mEngine(eng), mModelId(std::move(modelId)) {
-    mIterationTokens.bounds = kIterationTokenBuckets;
-    mTtft.bounds = kTtftBuckets;
-    mTpot.bounds = kTpotBuckets;
-    mE2e.bounds = kRequestLatencyBuckets;
-    mQueue.bounds = kRequestLatencyBuckets;
-    for (auto* h : {&mIterationTokens, &mTtft, &mTpot, &mE2e, &mQueue}) h->counts.assign(h->bounds.size() + 1, 0);
+prometheus_exporter::prometheus_exporter(engine& eng, std::string model_id)
+    : engine_(eng), model_id_(std::move(model_id)) {
+    iteration_tokens_.bounds = kIterationTokenBuckets;
+    ttft_.bounds = kTtftBuckets;
+    tpot_.bounds = kTpotBuckets;
+    e2e_.bounds = kRequestLatencyBuckets;
+    queue_.bounds = kRequestLatencyBuckets;
+    for (auto* h : {&iteration_tokens_, &ttft_, &tpot_, &e2e_, &queue_}) h->counts.assign(h->bounds.size() + 1, 0);
 }
 
-void PrometheusExporter::noteStoppedOwner(uint64_t owner) {
-    std::lock_guard lk(mMutex);
-    mStoppedOwners.insert(owner);
+void prometheus_exporter::note_stopped_owner(uint64_t owner) {
+    std::lock_guard lk(mutex_);
+    stopped_owners_.insert(owner);
 }
 
-void PrometheusExporter::collect() {
-    std::lock_guard lk(mMutex);
-    collectLocked();
+void prometheus_exporter::collect() {
+    std::lock_guard lk(mutex_);
+    collect_locked();
 }
 
-void PrometheusExporter::collectLocked() {
+void prometheus_exporter::collect_locked() {
     // Steps: the snapshot's new_steps are those after our cursor (the hub keeps 15 minutes).
-    const rl::metrics_snapshot s = mEngine.snapshot(mStepCursor);
+    const metrics_snapshot s = engine_.snapshot(step_cursor_);
     for (const auto& st : s.new_steps) {
-        if (st.index <= mStepCursor) continue;
-        mIterationTokens.observe(double(st.tokens()));
-        mStepCursor = st.index;
+        if (st.index <= step_cursor_) continue;
+        iteration_tokens_.observe(double(st.tokens()));
+        step_cursor_ = st.index;
     }
     // Requests: records are appended in end-time order; the cursor is (t_s, how many at that t_s).
-    const std::vector<rl::request_record> recs = mEngine.request_history();
-    size_t atT = 0;
+    const std::vector<request_record> recs = engine_.request_history();
+    size_t at_t = 0;
     for (const auto& r : recs) {
-        if (r.t_s < mRequestCursorT) continue;
-        if (r.t_s == mRequestCursorT && atT++ < mRequestsAtCursorT) continue;
-        if (r.t_s > mRequestCursorT) {
-            mRequestCursorT = r.t_s;
-            mRequestsAtCursorT = 0;
-            atT = 1;
+        if (r.t_s < request_cursor_t_) continue;
+        if (r.t_s == request_cursor_t_ && at_t++ < requests_at_cursor_t_) continue;
+        if (r.t_s > request_cursor_t_) {
+            request_cursor_t_ = r.t_s;
+            requests_at_cursor_t_ = 0;
+            at_t = 1;
         }
-        ++mRequestsAtCursorT;
+        ++requests_at_cursor_t_;
         bool finished = !r.rejected && !r.cancelled;
-        if (r.cancelled && mStoppedOwners.erase(r.owner)) finished = true;   // ended by a stop string
+        if (r.cancelled && stopped_owners_.erase(r.owner)) finished = true;   // ended by a stop string
         if (!finished) continue;
-        if (r.generated_tokens > 0) mTtft.observe(r.ttft_s);
-        if (r.generated_tokens > 1) mTpot.observe(r.tpot_s);
-        mE2e.observe(r.e2e_s);
-        mQueue.observe(r.queue_s);
+        if (r.generated_tokens > 0) ttft_.observe(r.ttft_s);
+        if (r.generated_tokens > 1) tpot_.observe(r.tpot_s);
+        e2e_.observe(r.e2e_s);
+        queue_.observe(r.queue_s);
     }
 }
 
-std::string PrometheusExporter::render() {
-    std::lock_guard lk(mMutex);
-    collectLocked();
-    const rl::metrics_snapshot s = mEngine.snapshot();
+std::string prometheus_exporter::render() {
+    std::lock_guard lk(mutex_);
+    collect_locked();
+    const metrics_snapshot s = engine_.snapshot();
     // The engine publishes its gauges after every round (and when it goes idle), so they are
     // right whoever else uses the engine: virtual users, the window's chat, other API clients.
-    Writer w(mModelId);
+    writer w(model_id_);
     w.gauge("vllm:num_requests_running", "Number of requests in model execution batches.", s.num_requests_running);
     w.gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", s.num_requests_waiting);
     w.gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", s.kv_cache_usage_perc);
@@ -154,12 +156,12 @@ std::string PrometheusExporter::render() {
     w.counter("vllm:num_preemptions", "Cumulative number of preemption from the engine.", s.num_preemptions);
     w.counter("vllm:prompt_tokens", "Number of prefill tokens processed.", s.prompt_tokens);
     w.counter("vllm:generation_tokens", "Number of generation tokens processed.", s.generation_tokens);
-    w.histogram("vllm:iteration_tokens_total", "Histogram of number of tokens per engine_step.", mIterationTokens);
-    w.histogram("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", mTtft);
+    w.histogram("vllm:iteration_tokens_total", "Histogram of number of tokens per engine_step.", iteration_tokens_);
+    w.histogram("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", ttft_);
     w.histogram("vllm:time_per_output_token_seconds",
-                "Histogram of time per output token in seconds (one observation per request: its mean).", mTpot);
-    w.histogram("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", mE2e);
-    w.histogram("vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", mQueue);
+                "Histogram of time per output token in seconds (one observation per request: its mean).", tpot_);
+    w.histogram("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", e2e_);
+    w.histogram("vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", queue_);
     w.gauge("ridgeline:flops_utilization", "Achieved FLOP/s over the last 5 s as a fraction of the device peak.",
             s.flops_utilization);
     w.gauge("ridgeline:bandwidth_utilization", "Achieved bytes/s over the last 5 s as a fraction of the device peak.",
@@ -171,3 +173,5 @@ std::string PrometheusExporter::render() {
               s.rejected_requests);
     return w.take();
 }
+
+} // namespace rl

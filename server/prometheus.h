@@ -1,4 +1,4 @@
-// PrometheusExporter: renders GET /metrics in the Prometheus text format with vLLM's metric names,
+// prometheus_exporter: renders GET /metrics in the Prometheus text format with vLLM's metric names,
 // types and histogram buckets (vllm/v1/metrics/loggers.py), plus ridgeline: metrics. Histograms
 // are cumulative since start: collect() feeds them from the engine's step and request records
 // through cursors, and is called often enough (every scrape and every few seconds) that records
@@ -14,19 +14,21 @@
 #include <unordered_set>
 #include <vector>
 
-class PrometheusExporter {
+namespace rl {
+
+class prometheus_exporter {
 public:
-    PrometheusExporter(rl::engine& eng, std::string modelId);
+    prometheus_exporter(engine& eng, std::string model_id);
 
     /// The owner of a request the server cancelled because a stop string matched: it counts as
     /// finished (not cancelled) in the latency histograms.
-    void noteStoppedOwner(uint64_t owner);
+    void note_stopped_owner(uint64_t owner);
     /// Feeds new step and request records into the cumulative histograms.
     void collect();
     /// collect(), then the whole exposition.
     std::string render();
 
-    struct Histogram {
+    struct histogram {
         std::vector<double> bounds;     // upper bounds, ascending; +Inf is implicit
         std::vector<uint64_t> counts;   // per bucket (not cumulative), bounds.size() + 1
         double sum = 0;
@@ -35,14 +37,16 @@ public:
     };
 
 private:
-    void collectLocked();
+    void collect_locked();
 
-    rl::engine& mEngine;
-    std::string mModelId;
-    std::mutex mMutex;
-    uint64_t mStepCursor = 0;                 // highest step index counted
-    double mRequestCursorT = -1;              // t_s of the newest request record counted
-    size_t mRequestsAtCursorT = 0;            // how many records with exactly that t_s were counted
-    std::unordered_set<uint64_t> mStoppedOwners;
-    Histogram mIterationTokens, mTtft, mTpot, mE2e, mQueue;
+    engine& engine_;
+    std::string model_id_;
+    std::mutex mutex_;
+    uint64_t step_cursor_ = 0;              // highest step index counted
+    double request_cursor_t_ = -1;          // t_s of the newest request record counted
+    size_t requests_at_cursor_t_ = 0;       // how many records with exactly that t_s were counted
+    std::unordered_set<uint64_t> stopped_owners_;
+    histogram iteration_tokens_, ttft_, tpot_, e2e_, queue_;
 };
+
+} // namespace rl

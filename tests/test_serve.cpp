@@ -37,7 +37,7 @@ struct Reply {
 // A running server over one engine, shared by every test slot (loading the model once).
 struct Fixture {
     std::unique_ptr<rl::engine> engine;
-    std::unique_ptr<ApiServer> server;
+    std::unique_ptr<rl::api_server> server;
     std::thread thread;
     int port = -1;
     int completed = 0;   // completions that ended normally (the e2e histogram's count)
@@ -56,11 +56,11 @@ struct Fixture {
         thread = std::thread([srv = server.get()] { srv->run(); });
     }
     // A server on an ephemeral port of 127.0.0.1, bound but not yet running.
-    std::unique_ptr<ApiServer> make(const std::string& key, int& boundPort) {
-        ServeOptions so;
+    std::unique_ptr<rl::api_server> make(const std::string& key, int& boundPort) {
+        rl::serve_options so;
         so.port = 0;
-        so.apiKey = key;
-        auto s = std::make_unique<ApiServer>(*engine, ApiServer::modelIdFor(RL_MODEL_PATH), so);
+        so.api_key = key;
+        auto s = std::make_unique<rl::api_server>(*engine, rl::api_server::model_id_for(RL_MODEL_PATH), so);
         std::string error;
         boundPort = s->bind(error);
         return s;
@@ -71,7 +71,7 @@ struct Fixture {
         server.reset();
         engine.reset();
     }
-    std::string model() const { return server->modelId(); }
+    std::string model() const { return server->model_id(); }
 };
 
 Fixture& fixture() {

@@ -53,14 +53,14 @@ Fixture& fixture() {
     return f;
 }
 
-// One ApiServer on an ephemeral port of the shared engine, running until destroyed.
+// One rl::api_server on an ephemeral port of the shared engine, running until destroyed.
 struct Server {
-    std::unique_ptr<ApiServer> api;
+    std::unique_ptr<rl::api_server> api;
     std::thread thread;
     int port = -1;
-    explicit Server(ServeOptions so = {}) {
+    explicit Server(rl::serve_options so = {}) {
         so.port = 0;
-        api = std::make_unique<ApiServer>(*fixture().engine, ApiServer::modelIdFor(RL_MODEL_PATH), so);
+        api = std::make_unique<rl::api_server>(*fixture().engine, rl::api_server::model_id_for(RL_MODEL_PATH), so);
         std::string error;
         port = api->bind(error);
         if (port > 0) thread = std::thread([a = api.get()] { a->run(); });
@@ -69,7 +69,7 @@ struct Server {
         api->stop();
         if (thread.joinable()) thread.join();
     }
-    std::string model() const { return api->modelId(); }
+    std::string model() const { return api->model_id(); }
 };
 
 int connectTo(int port, const std::string& ip = "127.0.0.1") {
@@ -248,8 +248,8 @@ private slots:
     }
 
     void bodyLimitIsConfigurable() {
-        ServeOptions so;
-        so.maxBodyBytes = 4096;
+        rl::serve_options so;
+        so.max_body_bytes = 4096;
         Server s(so);
         json b = chat(s.model(), 1);
         b["user"] = std::string(5000, 'u');
@@ -263,10 +263,10 @@ private slots:
     }
 
     void slowClientIsDisconnectedOthersServed() {
-        ServeOptions so;
-        so.readTimeoutS = 2;   // short, so the test is quick; the default is 30 s
-        so.keepAliveTimeoutS = 1;
-        so.maxConnections = 2;
+        rl::serve_options so;
+        so.read_timeout_s = 2;   // short, so the test is quick; the default is 30 s
+        so.keep_alive_timeout_s = 1;
+        so.max_connections = 2;
         Server s(so);
         // Half the headers, then silence: a slowloris or a half-open client.
         const int slow = connectTo(s.port);
@@ -311,8 +311,8 @@ private slots:
     }
 
     void connectionCapWithStreams() {
-        ServeOptions so;
-        so.maxConnections = 2;
+        rl::serve_options so;
+        so.max_connections = 2;
         Server s(so);
         const std::string body = chat(s.model(), 400, true).dump();
         std::vector<int> streams;
@@ -364,7 +364,7 @@ private slots:
     }
 
     void listensOnLoopbackOnlyByDefault() {
-        QCOMPARE(ServeOptions{}.host, std::string("127.0.0.1"));
+        QCOMPARE(rl::serve_options{}.host, std::string("127.0.0.1"));
         Server s;
         QCOMPARE(http(s.port, "GET", "/health").status, 200);
         // Every non-loopback IPv4 address of this machine must refuse the port.

@@ -14,7 +14,9 @@
 #include "server/api_server.h"
 #include "runtime/engine.h"
 #else
-class ApiServer {};   // stand-in so the unique_ptr member has a complete type
+namespace rl {
+class api_server {};   // stand-in so the unique_ptr member has a complete type
+}
 #endif
 
 namespace {
@@ -112,19 +114,19 @@ void ServerController::apply() {
 void ServerController::start() {
 #if defined(RL_HAVE_SERVE)
     rl::engine* eng = mBridge->engine();
-    ServeOptions o;
+    rl::serve_options o;
     o.host = mSettings.host.trimmed().toStdString();
     o.port = mSettings.port;
-    o.apiKey = mSettings.apiKey.toStdString();
+    o.api_key = mSettings.apiKey.toStdString();
     const QString path = mBridge->model().path;
-    mModelId = QString::fromStdString(ApiServer::modelIdFor(path.toStdString()));
+    mModelId = QString::fromStdString(rl::api_server::model_id_for(path.toStdString()));
     std::string error;
     int port = -1;
-    std::unique_ptr<ApiServer> server;
+    std::unique_ptr<rl::api_server> server;
     if (o.host.empty()) error = "the host is empty (give 127.0.0.1, or 0.0.0.0 for every interface)";
     else if (o.port < 0 || o.port > 65535) error = "the port must be from 0 to 65535";
     else {
-        server = std::make_unique<ApiServer>(*eng, mModelId.toStdString(), o);
+        server = std::make_unique<rl::api_server>(*eng, mModelId.toStdString(), o);
         port = server->bind(error);
     }
     if (port < 0) {

@@ -1,4 +1,4 @@
-// ServerController: the OpenAI-compatible API (server/'s ApiServer) inside the window, on the
+// ServerController: the OpenAI-compatible API (server/'s rl::api_server) inside the window, on the
 // very engine EngineBridge owns, so API clients show in the plots and the KV map as their own
 // owners (kOwnerApiBit). Holds the persisted settings ("api_server" {enabled, host, port,
 // api_key} in SettingsStore), starts the server when enabled and a model is loaded, stops it
@@ -14,7 +14,9 @@
 #include <memory>
 #include <thread>
 
-class ApiServer;
+namespace rl {
+class api_server;
+}
 class EngineBridge;
 class SettingsStore;
 
@@ -74,7 +76,7 @@ private:
     int mPort = -1;
     QString mError;
     QString mModelId;
-    std::unique_ptr<ApiServer> mServer;
+    std::unique_ptr<rl::api_server> mServer;
     std::thread mThread;
     std::atomic<bool> mListenDone{false};
 };

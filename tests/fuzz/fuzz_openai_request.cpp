@@ -1,8 +1,8 @@
 // fuzz_openai_request: arbitrary bytes as the body of POST /v1/chat/completions and
-// /v1/completions through parseApiRequest (server/openai_request.h), then what the server does
-// next with the result: the error body dumped to text, or the messages rendered as ChatML.
-// Contract checked: parseApiRequest never throws; it returns a request or fills a non-empty
-// message; an accepted chat request has messages, and dumpJson never throws.
+// /v1/completions through rl::parse_api_request (server/openai_request.h), then what the server
+// does next with the result: the error body dumped to text, or the messages rendered as ChatML.
+// Contract checked: parse_api_request never throws; it returns a request or fills a non-empty
+// message; an accepted chat request has messages, and dump_json never throws.
 #include "fuzz_targets.h"
 
 #include "server/openai_request.h"
@@ -20,18 +20,18 @@ namespace {
 }
 
 void one(const std::string& body, bool chat) {
-    ApiError err;
-    const std::optional<ApiRequest> r = parseApiRequest(body, chat, err);
+    rl::api_error err;
+    const std::optional<rl::api_request> r = rl::parse_api_request(body, chat, err);
     if (!r) {
         if (err.message.empty()) fail("refused without a message");
-        (void)dumpJson(errorBody(err));
+        (void)rl::dump_json(rl::error_body(err));
         return;
     }
     if (chat && r->messages.empty()) fail("accepted a chat request without messages");
-    if (r->maxTokens && *r->maxTokens < 1) fail("accepted max_tokens < 1");
+    if (r->max_tokens && *r->max_tokens < 1) fail("accepted max_tokens < 1");
     static const rl::chat_template chatml = rl::chat_template::detect("<|im_start|>");
     (void)chatml.render(r->messages, true);
-    (void)dumpJson(nlohmann::json{{"model", r->model}, {"prompt", r->prompt}});
+    (void)rl::dump_json(nlohmann::json{{"model", r->model}, {"prompt", r->prompt}});
 }
 
 } // namespace

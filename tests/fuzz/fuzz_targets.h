@@ -3,8 +3,8 @@
 // seed through the very same functions in the ordinary (and the ASan) build.
 //
 // Contract of each *_one(): returns 0 for every input. Errors the API documents for bad input
-// (rl::engine_error; for parseApiRequest a filled ApiError) are caught inside; anything else
-// (another exception, a crash, UB, an ASan report) escapes and is the finding.
+// (rl::engine_error; for rl::parse_api_request a filled rl::api_error) are caught inside;
+// anything else (another exception, a crash, UB, an ASan report) escapes and is the finding.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -26,7 +26,7 @@ int tokenizer_loaded();
 void chat_template_init();
 int chat_template_one(const uint8_t* data, size_t size);
 
-/// parseApiRequest (server/openai_request.h) for chat and completions bodies.
+/// rl::parse_api_request (server/openai_request.h) for chat and completions bodies.
 void openai_request_init();
 int openai_request_one(const uint8_t* data, size_t size);
 
