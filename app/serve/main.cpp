@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);   // a client gone mid-write is an error return, not a signal
 
     rl::engine_options eo;
-    ServeOptions so;
+    rl::serve_options so;
     try {
         if (!o.count("--model")) throw BadArgument{"--model PATH is required (try --help)"};
         eo.model_path = o["--model"];
@@ -117,12 +117,12 @@ int main(int argc, char** argv) {
         so.host = o.count("--host") ? o["--host"] : "127.0.0.1";
         so.port = integer(o, "--port", 8080, 1);
         if (so.port > 65535) throw BadArgument{"--port must be at most 65535"};
-        so.apiKey = o.count("--api-key") ? o["--api-key"] : "";
-        if (o.count("--api-key") && so.apiKey.empty()) throw BadArgument{"--api-key must not be empty"};
-        so.maxConnections = integer(o, "--max-connections", 0, 1);
-        so.maxBodyBytes = size_t(integer(o, "--max-body-bytes", int(so.maxBodyBytes), 1024));
-        so.readTimeoutS = so.writeTimeoutS = integer(o, "--timeout", so.readTimeoutS, 1);
-        so.accessLog = !o.count("--quiet");
+        so.api_key = o.count("--api-key") ? o["--api-key"] : "";
+        if (o.count("--api-key") && so.api_key.empty()) throw BadArgument{"--api-key must not be empty"};
+        so.max_connections = integer(o, "--max-connections", 0, 1);
+        so.max_body_bytes = size_t(integer(o, "--max-body-bytes", int(so.max_body_bytes), 1024));
+        so.read_timeout_s = so.write_timeout_s = integer(o, "--timeout", so.read_timeout_s, 1);
+        so.access_log = !o.count("--quiet");
     } catch (const BadArgument& e) {
         std::fprintf(stderr, "ridgeline-serve: %s\n", e.message.c_str());
         return 2;
@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     try {
-        ApiServer server(*eng, ApiServer::modelIdFor(eo.model_path), so);
+        rl::api_server server(*eng, rl::api_server::model_id_for(eo.model_path), so);
         std::string error;
         const int port = server.bind(error);
         if (port < 0) {
@@ -147,9 +147,9 @@ int main(int argc, char** argv) {
         const rl::engine_info& info = eng->info();
         std::fprintf(stderr,
                      "ridgeline-serve: serving '%s' (%s, context %d, %d KV blocks) on http://%s:%d%s\n",
-                     server.modelId().c_str(), info.backend.c_str(), info.context_length, info.kv_blocks,
-                     so.host.c_str(), port, so.apiKey.empty() ? "" : " (API key required)");
-        if (so.apiKey.empty() && so.host != "127.0.0.1" && so.host != "localhost" && so.host != "::1")
+                     server.model_id().c_str(), info.backend.c_str(), info.context_length, info.kv_blocks,
+                     so.host.c_str(), port, so.api_key.empty() ? "" : " (API key required)");
+        if (so.api_key.empty() && so.host != "127.0.0.1" && so.host != "localhost" && so.host != "::1")
             std::fprintf(stderr, "ridgeline-serve: warning: listening beyond this machine without --api-key\n");
         std::thread signals([&] {
             int sig = 0;
