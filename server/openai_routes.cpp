@@ -126,7 +126,9 @@ void openai_routes::handle_completion(const httplib::Request& http_req, httplib:
     try {
         prompt = chat ? engine_.tokenize_chat(a.messages) : engine_.tokenize_text(a.prompt);
     } catch (const std::exception& e) {
-        return send_error(res, api_error{.status = 400, .message = std::string("cannot tokenize the prompt: ") + e.what()});
+        api_error err;  // status 400, invalid_request_error
+        err.message = std::string("cannot tokenize the prompt: ") + e.what();
+        return send_error(res, err);
     }
     const int context = engine_.info().context_length;
     const int n = int(prompt.size());
