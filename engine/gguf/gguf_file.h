@@ -14,20 +14,11 @@
 
 namespace rl {
 
+/// The value types of GGUF metadata, numbered as the file stores them (GGUF_TYPE_* in gguf.h).
 enum class gguf_value_type : uint32_t {
-    uint8 = 0,
-    int8 = 1,
-    uint16 = 2,
-    int16 = 3,
-    uint32 = 4,
-    int32 = 5,
-    float32 = 6,
-    boolean = 7,
-    string = 8,
-    array = 9,
-    uint64 = 10,
-    int64 = 11,
-    float64 = 12,
+    uint8 = 0, int8 = 1, uint16 = 2, int16 = 3, uint32 = 4, int32 = 5, float32 = 6,
+    boolean = 7, string = 8, array = 9,
+    uint64 = 10, int64 = 11, float64 = 12,
 };
 
 struct gguf_value;
