@@ -297,20 +297,23 @@ __global__ void __launch_bounds__(n_warps * 32, Mode == unsplit ? 0 : 1)
 
 // Whether the n_split slices of this kernel can run as one cluster here: the binary has the
 // sm_90 code (cluster_merge is empty below it), the device launches clusters, and a cluster of
-// n_split of these CTAs fits on one GPC (sizes past 8 are Hopper's non-portable ones).
-// RIDGELINE_ATTN_CLUSTER=0 forces the global merge. Asked once per (kernel, device, n_split):
-// the first step of a shape runs eagerly before its graph is captured, so no query runs inside a
-// capture. (Keyed by <D, GP>, not by the kernel's type: every instantiation has the same
-// signature. Devices past the first 16 take the global merge.)
+// n_split of these CTAs fits on one GPC (sizes past 8 are Hopper's non-portable ones). Where it
+// can, the cluster merge is always taken: it saves the workspace writes, a fence, an atomic and
+// the partials' L2 round trips on every split launch. Tests force the global merge
+// (force_fallbacks_for_test, tuning.h) to cover the GPUs that lack clusters. Asked once per
+// (kernel, device, n_split): the first step of a shape runs eagerly before its graph is captured,
+// so no query runs inside a capture. (Keyed by <D, GP>, not by the kernel's type: every
+// instantiation has the same signature. Devices past the first 16 take the global merge.)
 template <int D, int GP>
 bool cluster_launchable(dim3 grid, int n_split) {
     constexpr int max_devices = 16;
     auto* k = attention_decode_kernel<D, GP, split_cluster>;
-    static const bool allowed = env_switch_on("RIDGELINE_ATTN_CLUSTER");
     using per_split = std::array<std::atomic<int>, attention_decode_max_splits + 1>;  // 0 unknown, 1 yes, 2 no
     static std::array<per_split, max_devices> known{};
     int dev = 0;
-    if (!allowed || n_split < 2 || cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= max_devices) return false;
+    if (fallbacks_forced().attention_global_merge || n_split < 2 || cudaGetDevice(&dev) != cudaSuccess || dev < 0 ||
+        dev >= max_devices)
+        return false;
     std::atomic<int>& v = known[size_t(dev)][size_t(n_split)];
     if (v.load() == 0) {
         bool ok = false;

@@ -44,10 +44,6 @@ struct paged_kv {
     int head_dim = 0;
 };
 
-/// The A/B switches of finished experiments (RIDGELINE_PREFILL_MMA, RIDGELINE_FUSE_RESIDUAL,
-/// RIDGELINE_FUSE_ROPE, RIDGELINE_ATTN_CLUSTER, RIDGELINE_VEC_ROPE): on unless the variable is "0".
-bool env_switch_on(const char* name);
-
 /// Query rows per prefill CTA: the backend cuts each multi-token sequence into tiles this tall
 /// (4 warps x one 16-row MMA tile in attention_prefill.cu).
 constexpr int attention_prefill_tile_rows = 64;
@@ -147,8 +143,8 @@ int64_t attention_decode_ws_floats(int n_rows, int n_heads, int head_dim, int n_
 /// Tensor cores for head_dim 64/96/128; other head dims (256) take the fp32 kernel below.
 void attention_prefill_bf16(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& step,
                             const int32_t* tiles, int n_tiles, int n_heads, float scale, rl_stream stream);
-/// The same on CUDA cores in fp32 (head_dim 64/96/128/256): the path for head dims the
-/// tensor-core kernel does not take, and a second reference for tests.
+/// The same on CUDA cores in fp32, for head_dim 256 (the head dim the tensor-core kernel does
+/// not take); attention_prefill_bf16 calls it.
 void attention_prefill_simt_bf16(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& step,
                                  const int32_t* tiles, int n_tiles, int n_heads, float scale, rl_stream stream);
 /// The argument checks both prefill launchers share; `who` names the launcher in the message.

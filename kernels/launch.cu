@@ -3,15 +3,7 @@
 #include "launch.cuh"
 #include "tuning.h"
 
-#include <cstdlib>
-#include <string>
-
 namespace rl::kernels {
-
-bool env_switch_on(const char* name) {
-    const char* v = std::getenv(name);
-    return !(v && std::string(v) == "0");
-}
 
 bool pdl_enabled() {
     if (!tuning().pdl) return false;
