@@ -77,8 +77,8 @@ struct kernel_tuning {
     /// 0..65535, 0 = never. Open: it won at batch 1 at every context measured, but batch 2 won
     /// at short contexts and lost at long ones, so the line may belong to the context as well.
     int attn_one_head_rows = 1;
-    /// Cap on the query heads one CTA takes (rounded down to a power of two); 1..8. Open: a
-    /// single exploratory run moved batch 1 by -1% to +4%, not repeated.
+    /// Cap on the query heads one CTA takes (rounded down to a power of two); 1..8. Open: one
+    /// exploratory run per value moved batch 1 both ways; never repeated.
     int attn_max_heads_per_cta = 8;
     /// Cap on the split-K slices of one row's context (also the cluster size); 1..16. Open: 8
     /// was within noise of 16 on an H200 (batch 2 slightly ahead, batch 1 slightly behind).
