@@ -3,14 +3,14 @@
 # query head per CTA up to RIDGELINE_ATTN_SMALL_ROWS rows, kernels/attention_decode.cu). Checks
 # both shapes against the CPU reference (plain and under memcheck), times the default against
 # RIDGELINE_ATTN_SMALL_ROWS=0 (head groups at every batch) in alternating runs, then folds one
-# Llama-3-8B batch-1 step's ncu counters into per-kernel time and bytes (scripts/ncu-step.sh).
+# Llama-3-8B batch-1 step's ncu counters into per-kernel time and bytes (dev/gpu/ncu-step.sh).
 # Logs each line to $OUT/log.txt as it comes.
-#   usage: scripts/cuda-attn-ab.sh OUT
+#   usage: dev/gpu/cuda-attn-ab.sh OUT
 set -uo pipefail
 out=${1:?usage: cuda-attn-ab.sh OUT}
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 exec > >(tee "$out/log.txt") 2>&1
-. scripts/cuda-build-lib.sh
+. dev/gpu/cuda-build-lib.sh
 cuda_build "$out" ridgeline-bench test_gpu_kernels
 echo "built at ${SECONDS}s"
 for v in "" RIDGELINE_ATTN_SMALL_ROWS=0; do
@@ -29,5 +29,5 @@ for r in 1 2; do
   done
   echo "  round $r at ${SECONDS}s"
 done
-NCU_CACHE=none timeout 200 bash scripts/ncu-step.sh "$out" llama-b1 $l 1 $bench
+NCU_CACHE=none timeout 200 bash dev/gpu/ncu-step.sh "$out" llama-b1 $l 1 $bench
 echo "ncu at ${SECONDS}s"

@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # cuda-decode-ab.sh: validates and times the small-batch decode paths against their switches in
 # one lent-GPU session, in two calls (the SmolLM2 model travels in two carried pieces):
-#   call 1 (carry .carry1 .carry-json):  scripts/cuda-decode-ab.sh kernels $OUT
+#   call 1 (carry .carry1 .carry-json):  dev/gpu/cuda-decode-ab.sh kernels $OUT
 #       stashes modelpart.00; builds; GPU kernel and fused tests (test_gpu_fused's shapes take
 #       both GEMV depths); memcheck; same-call decode A/B on the synthetic shapes of the short-row
 #       GEMV (RIDGELINE_GEMV_DEEP_K / _N) and the cluster merge (RIDGELINE_ATTN_CLUSTER=0/1).
-#   call 2 (carry .carry2 .carry-json), within 30 s:  scripts/cuda-decode-ab.sh model $OUT
+#   call 2 (carry .carry2 .carry-json), within 30 s:  dev/gpu/cuda-decode-ab.sh model $OUT
 #       joins the model; test_gpu_backend (GPU vs CPU logits) and its memcheck; real SmolLM2 A/B.
 set -uo pipefail
 phase=${1:?usage: cuda-decode-ab.sh kernels|model OUT}
 out=${2:?usage: cuda-decode-ab.sh kernels|model OUT}
-cd "$(dirname "$0")/.."
-. scripts/cuda-build-lib.sh
+cd "$(dirname "$0")/../.."
+. dev/gpu/cuda-build-lib.sh
 if [ "$phase" = kernels ]; then
   mkdir -p /tmp/rl && cp .carry1/modelpart.00 /tmp/rl/
   cuda_build "$out" ridgeline-bench test_gpu_kernels test_gpu_fused test_gpu_backend

@@ -6,12 +6,12 @@
 # layout, plain, memcheck and racecheck), then times Llama-3-8B and Qwen2.5-7B at batch 1 and 2
 # under several tables in alternating runs (docs/benchmarks.md, 2026-11-30 f; the default,
 # "2ba14ba1", is what gemv.cu uses without the variable). Logs each line to $OUT/log.txt.
-#   usage: scripts/cuda-gemv-ab.sh OUT
+#   usage: dev/gpu/cuda-gemv-ab.sh OUT
 set -uo pipefail
 out=${1:?usage: cuda-gemv-ab.sh OUT}
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 exec > >(tee "$out/log.txt") 2>&1
-. scripts/cuda-build-lib.sh
+. dev/gpu/cuda-build-lib.sh
 cuda_build "$out" ridgeline-bench test_gpu_fused
 echo "built at ${SECONDS}s"
 # DEEP_K=0 sends the tests' short rows (d 256, 576, 1536) to the long-row dispatch too, so every

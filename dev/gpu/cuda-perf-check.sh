@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # cuda-perf-check.sh: the CUDA backend's accuracy and speed check for one lent-GPU session, in
 # two calls because the SmolLM2 model travels in two carried pieces (see device-session.sh):
-#   call 1 (carry .carry1 .carry-json):  scripts/cuda-perf-check.sh build $OUT
+#   call 1 (carry .carry1 .carry-json):  dev/gpu/cuda-perf-check.sh build $OUT
 #       stashes modelpart.00, builds the GPU tests and ridgeline-bench, runs the model-free GPU
 #       tests and the synthetic llama3-8b decode/prefill benches.
 #   call 2 (carry .carry2 .carry-json), while the machine is still warm:  ... model $OUT
@@ -13,9 +13,9 @@
 set -uo pipefail
 phase=${1:?usage: cuda-perf-check.sh build|model OUT}
 out=${2:?usage: cuda-perf-check.sh build|model OUT}
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 run() { echo "== $*"; "$@"; }
-. scripts/cuda-build-lib.sh
+. dev/gpu/cuda-build-lib.sh
 build() { cuda_build "$out" ridgeline-bench test_gpu_kernels test_gpu_residual test_gpu_backend test_gpu_dequant test_gpu_fused test_gpu_memory test_gpu_sampling; }
 if [ "$phase" = all ]; then
   mkdir -p models

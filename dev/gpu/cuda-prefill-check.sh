@@ -4,12 +4,12 @@
 #   the kernel tests (plain and under compute-sanitizer memcheck), prefill benches with the
 #   tensor-core kernel against the fp32 one (RIDGELINE_PREFILL_MMA=0) at 2048 and 8192 tokens,
 #   and Nsight Compute on the attention kernel alone and on one whole prefill step.
-#   usage: scripts/cuda-prefill-check.sh OUT
+#   usage: dev/gpu/cuda-prefill-check.sh OUT
 set -uo pipefail
 out=${1:?usage: cuda-prefill-check.sh OUT}
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 run() { echo "== $*"; "$@"; }
-. scripts/cuda-build-lib.sh
+. dev/gpu/cuda-build-lib.sh
 mkdir -p /tmp/rl && cp .carry1/modelpart.00 /tmp/rl/ 2>/dev/null
 cuda_build "$out" ridgeline-bench test_gpu_kernels test_gpu_residual test_gpu_backend test_gpu_dequant test_gpu_fused test_gpu_memory test_gpu_sampling
 run $b/tests/test_gpu_kernels 2>&1 | grep -E "FAIL|attention|Totals"
@@ -41,5 +41,5 @@ for r in csv.DictReader([l for l in open(sys.argv[1]) if l.startswith('"')]):
     except ValueError: pass
 print("attention launches", len(n), {k: "%.4g" % v for k, v in tot.items()})
 EOF
-  NCU_SKIP=${NCU_SKIP:-1200} NCU_COUNT=${NCU_COUNT:-900} bash scripts/ncu-step.sh "$out" prefill-2048 $l 1 $bench prefill 2048
+  NCU_SKIP=${NCU_SKIP:-1200} NCU_COUNT=${NCU_COUNT:-900} bash dev/gpu/ncu-step.sh "$out" prefill-2048 $l 1 $bench prefill 2048
 fi

@@ -2,12 +2,12 @@
 # device-session.sh: what one lent-GPU session runs (see docs/benchmarks.md). Joins the model that
 # travelled in two carried pieces, then in phase `check` runs scripts/gpu-check (build, GPU tests,
 # compute-sanitizer), in phase `bench` the decode/prefill/serve benchmark set and the Nsight
-# Compute step breakdowns (scripts/ncu-step.sh); `all` does both. Results go to $1.
-#   usage: scripts/device-session.sh OUT_DIR [check|bench|all]
+# Compute step breakdowns (dev/gpu/ncu-step.sh); `all` does both. Results go to $1.
+#   usage: dev/gpu/device-session.sh OUT_DIR [check|bench|all]
 set -uo pipefail
 out=${1:?usage: device-session.sh OUT_DIR [check|bench|all]}
 phase=${2:-all}
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 mkdir -p models "$out"
 if [ ! -f models/SmolLM2-135M-Instruct.Q4_1.gguf ] && [ -f .carry1/modelpart.00 ] && [ -f .carry2/modelpart.01 ]; then
   cat .carry1/modelpart.00 .carry2/modelpart.01 > models/SmolLM2-135M-Instruct.Q4_1.gguf
@@ -28,6 +28,6 @@ run $b prefill --model synthetic:llama3-8b --backend cuda --batch 1 --context 20
 run $b serve --model $m --backend cuda --scenario ramp --users 64 --duration 20 \
   --json "$out/serve-ramp-cuda.json" --csv "$out/serve-ramp-cuda.csv" | tail -8
 if command -v ncu >/dev/null; then
-  bash scripts/ncu-step.sh "$out" llama3-8b-b1 synthetic:llama3-8b 1 $b
-  bash scripts/ncu-step.sh "$out" smollm2-b64 $m 64 $b
+  bash dev/gpu/ncu-step.sh "$out" llama3-8b-b1 synthetic:llama3-8b 1 $b
+  bash dev/gpu/ncu-step.sh "$out" smollm2-b64 $m 64 $b
 fi

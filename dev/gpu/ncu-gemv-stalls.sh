@@ -11,13 +11,13 @@
 # 3.5x as long: k 14,336), the LM head <1,2,2,0,1,0>. Since 2026-11-30 f the template ends in
 # <..., KS, W> and the grids follow gemv_ks's table (RIDGELINE_GEMV_KS=11111111 gives the old ones).
 # Builds with -lineinfo in its own directory.
-#   usage: scripts/ncu-gemv-stalls.sh OUT
+#   usage: dev/gpu/ncu-gemv-stalls.sh OUT
 set -uo pipefail
 out=${1:?usage: ncu-gemv-stalls.sh OUT}
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 exec > >(tee "$out/log.txt") 2>&1
 b=build-gpu-lineinfo cuda_flags=-lineinfo
-. scripts/cuda-build-lib.sh
+. dev/gpu/cuda-build-lib.sh
 cuda_build "$out" ridgeline-bench
 echo "built at ${SECONDS}s"
 rep=/tmp/gemv

@@ -3,7 +3,7 @@
 # model's bytes_per_step for the same run (docs/metrics.md, "Checked against Nsight Compute").
 # Profiles every launch with the two DRAM counters only (one replay pass each, so the whole run
 # is cheap), then sums the last complete step: from its embedding kernel to its argmax.
-#   usage: scripts/ncu-prefill-bytes.sh OUT TAG MODEL CONTEXT [BENCH]
+#   usage: dev/gpu/ncu-prefill-bytes.sh OUT TAG MODEL CONTEXT [BENCH]
 set -uo pipefail
 out=$1 tag=$2 model=$3 ctx=$4 bench=${5:-build-gpu/app/ridgeline-bench}
 ncu --clock-control none --print-units base --csv --metrics dram__bytes_read.sum,dram__bytes_write.sum \

@@ -5,7 +5,7 @@
 # ncu_summary.py, to set next to the bench's measured ms/step and the cost model's bytes and
 # FLOPs per step (docs/metrics.md). Tensor-core counters: every sm__ops_path_tensor_*bf16* metric
 # this ncu knows for the chip (their names differ between ncu versions, so they are looked up).
-#   usage: scripts/ncu-step.sh OUT_DIR TAG MODEL BATCH [BENCH] [decode|prefill] [CONTEXT]
+#   usage: dev/gpu/ncu-step.sh OUT_DIR TAG MODEL BATCH [BENCH] [decode|prefill] [CONTEXT]
 set -uo pipefail
 out=$1 tag=$2 model=$3 batch=$4 bench=${5:-build-gpu/app/ridgeline-bench} mode=${6:-decode} ctx=${7:-256}
 here=$(cd "$(dirname "$0")" && pwd)
