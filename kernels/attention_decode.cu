@@ -27,6 +27,7 @@
 #include "common.cuh"
 #include "kernels.h"
 #include "launch.cuh"
+#include "tuning.h"
 
 #include <algorithm>
 #include <array>
@@ -296,20 +297,23 @@ __global__ void __launch_bounds__(n_warps * 32, Mode == unsplit ? 0 : 1)
 
 // Whether the n_split slices of this kernel can run as one cluster here: the binary has the
 // sm_90 code (cluster_merge is empty below it), the device launches clusters, and a cluster of
-// n_split of these CTAs fits on one GPC (sizes past 8 are Hopper's non-portable ones).
-// RIDGELINE_ATTN_CLUSTER=0 forces the global merge. Asked once per (kernel, device, n_split):
-// the first step of a shape runs eagerly before its graph is captured, so no query runs inside a
-// capture. (Keyed by <D, GP>, not by the kernel's type: every instantiation has the same
-// signature. Devices past the first 16 take the global merge.)
+// n_split of these CTAs fits on one GPC (sizes past 8 are Hopper's non-portable ones). Where it
+// can, the cluster merge is always taken: it saves the workspace writes, a fence, an atomic and
+// the partials' L2 round trips on every split launch. Tests force the global merge
+// (force_fallbacks_for_test, tuning.h) to cover the GPUs that lack clusters. Asked once per
+// (kernel, device, n_split): the first step of a shape runs eagerly before its graph is captured,
+// so no query runs inside a capture. (Keyed by <D, GP>, not by the kernel's type: every
+// instantiation has the same signature. Devices past the first 16 take the global merge.)
 template <int D, int GP>
 bool cluster_launchable(dim3 grid, int n_split) {
     constexpr int max_devices = 16;
     auto* k = attention_decode_kernel<D, GP, split_cluster>;
-    static const bool allowed = env_switch_on("RIDGELINE_ATTN_CLUSTER");
     using per_split = std::array<std::atomic<int>, attention_decode_max_splits + 1>;  // 0 unknown, 1 yes, 2 no
     static std::array<per_split, max_devices> known{};
     int dev = 0;
-    if (!allowed || n_split < 2 || cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= max_devices) return false;
+    if (fallbacks_forced().attention_global_merge || n_split < 2 || cudaGetDevice(&dev) != cudaSuccess || dev < 0 ||
+        dev >= max_devices)
+        return false;
     std::atomic<int>& v = known[size_t(dev)][size_t(n_split)];
     if (v.load() == 0) {
         bool ok = false;
@@ -349,28 +353,18 @@ void launch_family(const uint16_t* q, uint16_t* out, const paged_kv& kv, const s
                group, scale_log2, n_split, ws, cnt);
 }
 
-// Batches of at most this many rows (RIDGELINE_ATTN_SMALL_ROWS; 0 turns it off) take one query
-// head per CTA. At batch 1 the kernel is latency-bound: a CTA's chain of dependent steps is what
-// costs, and one head per CTA shortens it 4x at Llama's GQA 4 (4x the CTAs, each K/V row read
-// once per head, the repeats from L2). H200, same call, runs alternating: Llama-3-8B batch 1
-// +3.0% at context 256 and +2.0% at 2048, Qwen2.5-7B +3.6%; in an exploration of one run each,
-// even at context 4096. Batch 2 gained 5% at context 256 but lost up to 8% at 4096 (the split
-// count aims at 2 CTAs per SM, so 5 slices per head instead of 16), batch 64 lost 20% (K/V
-// re-reads), and capping batch 1 at 4 slices lost 5-15% past context 1024 (docs/benchmarks.md,
-// 2026-11-30 e).
-int small_rows() {
-    static const int r = env_int("RIDGELINE_ATTN_SMALL_ROWS", 1);
-    return r;
-}
-
-// Query heads per CTA: one for a small batch (above), else the smallest power of two that covers
-// the group, at most 8 (each K/V row then read once per kv head, up to groups of 8).
-// RIDGELINE_ATTN_GP caps it, for A/B timing.
+// Query heads per CTA. Small batches (at most tuning().attn_one_head_rows rows) take one: there
+// the kernel is latency-bound, what costs is a CTA's chain of dependent steps, and one head per
+// CTA shortens it by the GQA group size (more CTAs; each K/V row is then read once per head, the
+// repeats from L2). Larger batches have CTAs enough and pay for those re-reads, so they take the
+// smallest power of two that covers the group, capped by tuning().attn_max_heads_per_cta (each
+// K/V row then read once per kv head). The split count is not capped for one head per CTA:
+// capping it lost at long contexts, as each slice's chain grows with its share of the context.
 int heads_per_cta(int group, int n_rows) {
-    static const int cap = std::max(1, env_int("RIDGELINE_ATTN_GP", 8, 8));
-    if (n_rows <= small_rows()) return 1;
+    const kernel_tuning& t = tuning();
+    if (n_rows <= t.attn_one_head_rows) return 1;
     int gp = 1;
-    while (gp < group && gp * 2 <= cap) gp *= 2;
+    while (gp < group && gp * 2 <= t.attn_max_heads_per_cta) gp *= 2;
     return gp;
 }
 
@@ -393,9 +387,8 @@ int attention_decode_splits(int n_rows, int n_heads, int n_kv_heads, int sms) {
     const int gp = heads_per_cta(group, n_rows);
     const int64_t ctas = int64_t(n_rows) * n_kv_heads * ((group + gp - 1) / gp);
     const int64_t want = 2 * int64_t(std::max(sms, 1));  // two CTAs per SM
-    // RIDGELINE_ATTN_MAX_SPLITS lowers the cap (and so the cluster size), for A/B timing.
-    static const int cap = std::max(1, env_int("RIDGELINE_ATTN_MAX_SPLITS", attention_decode_max_splits,
-                                                attention_decode_max_splits));
+    // tuning().attn_max_splits may lower the cap (and so the cluster size) below the kernel's.
+    const int cap = std::clamp(tuning().attn_max_splits, 1, attention_decode_max_splits);
     return int(std::clamp<int64_t>((want + ctas - 1) / ctas, 1, cap));
 }
 

@@ -4,10 +4,11 @@
 // head h by exp2(m_s - max) and divides by the weighted sum of l.
 //  - cluster_merge (Hopper): the slices are one thread-block cluster, each state stays in its
 //    own shared memory and rank 0 reads the others' through distributed shared memory.
-//  - merge_if_last (any GPU; RIDGELINE_ATTN_CLUSTER=0): the states go to a global workspace and
-//    the last CTA to count itself in on a per-(row, head chunk) counter merges them.
-// The cluster form saves a fence, an atomic and the L2 round trips of the partials: ~7% of a
-// SmolLM2 batch-1 step on an H200 (docs/benchmarks.md).
+//  - merge_if_last (any GPU: where clusters are unavailable, or forced by a test): the states go
+//    to a global workspace and the last CTA to count itself in on a per-(row, head chunk) counter
+//    merges them.
+// The cluster form saves a fence, an atomic and the L2 round trips of the partials, which at
+// small batch sit on the critical path of every layer (dev/notes/kernel-switches.md).
 #pragma once
 
 #include "bf16_vec.cuh"

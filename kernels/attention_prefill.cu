@@ -10,8 +10,9 @@
 // Block order: the heads of one query tile are adjacent block ids, so the 4-8 query heads that
 // share a KV head (and every other head of the tile) read the same K/V rows while they are in L2
 // instead of fetching them from DRAM once per head; tiles run last-first, the longest first.
-// head_dim 64, 96, 128 here; 256 (and RIDGELINE_PREFILL_MMA=0) go to attention_prefill_simt.cu.
-// Exercised by tests/test_gpu_kernels.cpp against the CPU reference and the fp32 kernel.
+// head_dim 64, 96, 128 here; 256 goes to attention_prefill_simt.cu (its accumulators would not
+// fit this kernel's registers).
+// Exercised by tests/test_gpu_kernels.cpp against the CPU reference.
 #include "bf16_vec.cuh"
 #include "common.cuh"
 #include "kernels.h"
@@ -210,11 +211,6 @@ void launch_mma(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step
            group, scale_log2);
 }
 
-bool mma_enabled() {
-    static const bool on = env_switch_on("RIDGELINE_PREFILL_MMA");
-    return on;
-}
-
 } // namespace
 
 void check_attention_prefill_args(const uint16_t* q, const uint16_t* out, const paged_kv& kv, const step_meta& step,
@@ -234,7 +230,7 @@ void check_attention_prefill_args(const uint16_t* q, const uint16_t* out, const 
 void attention_prefill_bf16(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& step,
                             const int32_t* tiles, int n_tiles, int n_heads, float scale, rl_stream stream) {
     const int d = kv.head_dim;
-    if (!mma_enabled() || (d != 64 && d != 96 && d != 128)) {
+    if (d != 64 && d != 96 && d != 128) {
         attention_prefill_simt_bf16(q, out, kv, step, tiles, n_tiles, n_heads, scale, stream);
         return;
     }

@@ -1,13 +1,14 @@
 // attention_prefill_simt.cu: the fp32 CUDA-core variant of causal prefill attention over the paged
-// KV pool, for head_dim 256 (whose accumulators do not fit the tensor-core kernel's registers) and
-// as the A/B baseline (RIDGELINE_PREFILL_MMA=0). Flash-style: one CTA per (32 query rows of one
-// sequence, query head), each 64-row host tile split in two; it walks the keys 0 .. last position
-// of its rows in tiles of 32, staging K and V in shared memory (fp32, K rows padded by one word so
-// lane j reading key j is bank-conflict free), and keeps an online softmax per query row in
-// registers. Each of the 4 warps owns 8 query rows: lane j scores key j for its 8 rows, and for
-// the P.V product lane owns output dims lane, lane+32, ... Scores are pre-scaled by
-// scale*log2(e) so exp2 gives the softmax. No score matrix touches global memory.
-// Exercised by tests/test_gpu_kernels.cpp (head_dim 256, and every shape against the MMA kernel).
+// KV pool, for head_dim 256, whose accumulators do not fit the tensor-core kernel's registers
+// (attention_prefill.cu takes every other head dim, at about twice the speed). Flash-style: one
+// CTA per (32 query rows of one sequence, query head), each 64-row host tile split in two; it
+// walks the keys 0 .. last position of its rows in tiles of 32, staging K and V in shared memory
+// (fp32, K rows padded by one word so lane j reading key j is bank-conflict free), and keeps an
+// online softmax per query row in registers. Each of the 4 warps owns 8 query rows: lane j
+// scores key j for its 8 rows, and for the P.V product lane owns output dims lane, lane+32, ...
+// Scores are pre-scaled by scale*log2(e) so exp2 gives the softmax. No score matrix touches
+// global memory.
+// Exercised by tests/test_gpu_kernels.cpp (attentionOtherShapes, head_dim 256).
 #include "bf16_vec.cuh"
 #include "common.cuh"
 #include "kernels.h"
@@ -175,13 +176,11 @@ void attention_prefill_simt_bf16(const uint16_t* q, uint16_t* out, const paged_k
     if (n_tiles == 0) return;
     const int group = n_heads / kv.n_kv_heads;
     const float sl = scale * log2e;
-    switch (kv.head_dim) {
-    case 64: launch_simt<64>(q, out, kv, step, tiles, n_tiles, n_heads, group, sl, stream); break;
-    case 96: launch_simt<96>(q, out, kv, step, tiles, n_tiles, n_heads, group, sl, stream); break;
-    case 128: launch_simt<128>(q, out, kv, step, tiles, n_tiles, n_heads, group, sl, stream); break;
-    case 256: launch_simt<256>(q, out, kv, step, tiles, n_tiles, n_heads, group, sl, stream); break;
-    default: RL_THROW("attention_prefill_simt_bf16: head_dim " + std::to_string(kv.head_dim) + " is not supported (64, 96, 128, 256)");
-    }
+    // Only head_dim 256 reaches this kernel (attention_prefill_bf16 takes 64, 96 and 128 on
+    // tensor cores), so only that one is compiled.
+    RL_CHECK(kv.head_dim == 256, "attention_prefill_simt_bf16: head_dim " + std::to_string(kv.head_dim) +
+                                     " is not supported (256; 64, 96 and 128 take attention_prefill_bf16)");
+    launch_simt<256>(q, out, kv, step, tiles, n_tiles, n_heads, group, sl, stream);
     RL_CUDA_CHECK_LAUNCH();
 }
 

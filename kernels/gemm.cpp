@@ -5,10 +5,12 @@
 // x is column-major X = [k, n], and out is column-major O = [m, n]; out = x.w^T becomes
 // O = W^T . X: A = W (k x m, lda = k) with op(A) = T, B = X (k x n, ldb = k) with op(B) = N,
 // C = D = O (m x n, ldc = m). tests/test_gpu_kernels.cpp checks this against a CPU product.
-// Products of few rows (decode) go to gemv.cu instead when prefers_gemv says so; the backend asks.
+// Products of few rows (decode) go to gemv.cu instead when prefers_gemv says so (its limits are
+// open questions, in tuning.h); the backend asks.
 // Algorithms come from cuBLASLt's heuristic once per (shape, alignment) and are cached.
 #include "common.cuh"
 #include "kernels.h"
+#include "tuning.h"
 
 #include <cublasLt.h>
 
@@ -50,7 +52,6 @@ struct gemm_runner::impl {
     cublasLtHandle_t handle = nullptr;
     void* workspace = nullptr;
     std::map<plan_key, plan> plans;
-    int64_t gemv_rows = env_int("RIDGELINE_GEMV_MAX_ROWS", int(gemv_default_rows), int(gemv_max_rows));
 
     ~impl() {
         for (auto& [key, p] : plans) {
@@ -127,7 +128,9 @@ void gemm_runner::bf16_xwt(const uint16_t* x, const uint16_t* w, void* out, int6
 }
 
 bool gemm_runner::prefers_gemv(int64_t n, size_t weight_bytes) const {
-    return n >= 1 && n <= p_->gemv_rows && (n <= 2 || weight_bytes <= gemv_large_weights);
+    const kernel_tuning& t = tuning();
+    return n >= 1 && n <= t.gemv_max_rows &&
+           (n <= 2 || weight_bytes <= size_t(t.gemv_large_weights_mib) << 20);
 }
 
 } // namespace rl::kernels

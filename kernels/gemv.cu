@@ -4,8 +4,8 @@
 // out. In GLU mode (gate and up) one warp computes row j of both and writes only
 // bf16(silu(gate) * up), from the bf16-rounded gate and up exactly as silu_mul would: the
 // activation kernel and the gate/up round trip through memory go away. (An earlier version
-// fused silu into the down projection's input instead: that recomputes silu m times per input
-// value, ~58 M expf per Llama-3-8B layer, and was slower than cuBLASLt there.)
+// fused silu into the down projection's input instead: that recomputes silu once per output row
+// for every input value, and was slower than cuBLASLt on a large model.)
 // At small n the product is a stream over the weights, each byte read once: one warp per R
 // consecutive output rows; each lane loads 16-byte chunks of those R rows (U*R chunks in flight,
 // through the non-allocating L1 path, so x stays cached) and dots them with the n rows of x.
@@ -25,8 +25,8 @@
 // parameters, the weight load and the two ends are in gemv_parts.cuh.
 #include "gemv_parts.cuh"
 #include "launch.cuh"
+#include "tuning.h"
 
-#include <cstdlib>
 #include <string>
 
 namespace rl::kernels {
@@ -34,10 +34,11 @@ namespace {
 
 // KS > 1 splits each warp's rows over KS warps of the CTA, each taking a contiguous 1/KS of k
 // (whole 8-element chunks), their sums added in shared memory before the epilogue: KS times the
-// warps per output row, for short matrices whose one-warp-per-row-pair grid leaves the SMs with
-// few warps (the o and down projections at batch 1: 15 warps per SM; docs/benchmarks.md,
-// 2026-11-30 e). W is the CTA's warps (4 or 8); the grid is sized so each CTA takes W / KS row
-// pairs (one row of gate and up in GLU mode).
+// warps per output row, for matrices with few rows whose one-warp-per-row-pair grid leaves the
+// SMs too few warps to keep enough loads in flight (the o and down projections at batch 1; each
+// warp's chain of dependent load round trips is then what the kernel waits on). W is the CTA's
+// warps (4 or 8); the grid is sized so each CTA takes W / KS row pairs (one row of gate and up
+// in GLU mode).
 template <int N, int R, int U, bool Glu, int Out, bool Norm, int KS, int W>
 __global__ void __launch_bounds__(W * 32) gemv_kernel(const gemv_params p) {
     static_assert(W % KS == 0, "a CTA holds whole groups of KS warps");
@@ -232,32 +233,23 @@ void launch_n(const gemv_params& p, int out, cudaStream_t s) {
     else launch_out<N, R, U, Glu, false, KS, W>(p, out, grid, 0, s);
 }
 
-// The k-split layout for one or two x rows, by end: [n - 1][end], end 0 = residual add (o and
-// down), 1 = GLU (gate and up), 2 = rope + KV store (q/k/v), 3 = plain out (the LM head). One
-// character each: '1', '2', '4' = that many warps per row pair in 4-warp CTAs; 'a', 'b', 'c' =
-// 1, 2, 4 in 8-warp CTAs (half the CTAs for the same warps, so half the norm prologues, which
-// each re-read the f32 residual row). The defaults are the best of alternating A/B runs on two
-// H200s (docs/benchmarks.md, 2026-11-30 f): batch 1 "2ba1", batch 2 "4ba1". (Qwen2.5-7B's gate/up
-// preferred 'a' on one machine, 245 vs 239 tok/s, and 'b' on another, 237 vs 231; Llama-3-8B
-// took 'b' on both.) RIDGELINE_GEMV_KS overrides the table with 8 characters, for A/B.
-char gemv_ks(int n, int end) {
-    static const std::string table = [] {
-        const char* e = std::getenv("RIDGELINE_GEMV_KS");
-        std::string t = e ? e : "";
-        if (t.size() != 8 || t.find_first_not_of("124abc") != std::string::npos) t = "2ba14ba1";
-        return t;
-    }();
-    return table[size_t(n - 1) * 4 + size_t(end)];
-}
-
+// The k split (KS, W) of one or two x rows for this end: tuning().gemv_k_split (tuning.h), whose
+// defaults differ by end because the ends' matrices differ in shape (o and down: few rows, long
+// or short k; gate and up: many rows, and a norm prologue per CTA; q/k/v: few rows and the norm
+// prologue; the LM head: so many rows that one warp per row pair already fills the GPU).
 template <int N, bool Glu>
-void launch_ks(char ks, const gemv_params& p, int out, cudaStream_t s) {
-    switch (ks) {
-    case '2': launch_n<N, 2, 2, Glu, 2, 4>(p, out, s); break;
-    case '4': launch_n<N, 2, 2, Glu, 4, 4>(p, out, s); break;
-    case 'a': launch_n<N, 2, 2, Glu, 1, 8>(p, out, s); break;
-    case 'b': launch_n<N, 2, 2, Glu, 2, 8>(p, out, s); break;
-    case 'c': launch_n<N, 2, 2, Glu, 4, 8>(p, out, s); break;
+void launch_split(const gemv_split& ks, const gemv_params& p, int out, cudaStream_t s) {
+    if (ks.cta_warps == 8) {
+        switch (ks.warps_per_row_pair) {
+        case 2: launch_n<N, 2, 2, Glu, 2, 8>(p, out, s); break;
+        case 4: launch_n<N, 2, 2, Glu, 4, 8>(p, out, s); break;
+        default: launch_n<N, 2, 2, Glu, 1, 8>(p, out, s); break;
+        }
+        return;
+    }
+    switch (ks.warps_per_row_pair) {
+    case 2: launch_n<N, 2, 2, Glu, 2, 4>(p, out, s); break;
+    case 4: launch_n<N, 2, 2, Glu, 4, 4>(p, out, s); break;
     default: launch_n<N, 2, 2, Glu, 1, 4>(p, out, s); break;
     }
 }
@@ -329,24 +321,31 @@ void gemv_bf16(const uint16_t* x, const gemv_segment* segs, int n_seg, int64_t n
                     : ends.add_to_out  ? int(out_add_f32)
                     : out_f32          ? int(out_mode::out_f32)
                                        : int(out_bf16);
-    // Short rows (k <= deep_k, SmolLM2's 576 and 1536) at one or two x rows: 4 chunks per row in
-    // flight per lane, so a 576-wide row is loaded whole before pdl_wait and a 1536-wide one in
-    // two round trips instead of three. Long rows (Llama's 4096) keep 2, which measured faster
-    // there. RIDGELINE_GEMV_DEEP_K / _N override the bounds, for A/B timing.
-    static const int deep_k = env_int("RIDGELINE_GEMV_DEEP_K", 2048), deep_n = env_int("RIDGELINE_GEMV_DEEP_N", 2, 2);  // its kernels hold 2 x rows
-    if (k <= deep_k && n <= deep_n) {
+    // Short rows (k <= tuning().gemv_deep_k, e.g. SmolLM2's 576 and 1536) at one or two x rows:
+    // 4 chunks per row in flight per lane, so a 576-wide row is loaded whole before pdl_wait and a
+    // 1536-wide one in two round trips instead of three. Long rows (Llama's 4096) keep 2, which
+    // measured faster there (dev/notes/kernel-switches.md); where between the two the line lies
+    // is open.
+    const kernel_tuning& t = tuning();
+    if (k <= t.gemv_deep_k && n <= 2) {  // (its kernels hold at most 2 x rows)
         if (n == 1 && glu_out) launch_n<1, 2, 4, true>(p, out, stream);
         else if (n == 1) launch_n<1, 2, 4, false>(p, out, stream);
         else if (glu_out) launch_n<2, 2, 4, true>(p, out, stream);
         else launch_n<2, 2, 4, false>(p, out, stream);
         return;
     }
-    // One or two x rows: two rows per warp (4.1 TB/s vs 2.8 with one, ncu, H200), each row pair
-    // over 1, 2 or 4 warps by end (gemv_ks). Short rows (the deep_k branch above) never reach it.
+    // One or two x rows: two output rows per warp (each x chunk, loaded and widened once, then
+    // serves two weight rows, which streamed markedly faster than one row per warp), each row
+    // pair over 1, 2 or 4 warps by end (launch_split). Short rows (the deep_k branch above) never
+    // reach it.
     if (n <= 2) {
-        const char ks = gemv_ks(int(n), glu_out ? 1 : out == out_rope_kv ? 2 : out == out_add_f32 ? 0 : 3);
-        if (n == 1) glu_out ? launch_ks<1, true>(ks, p, out, stream) : launch_ks<1, false>(ks, p, out, stream);
-        else glu_out ? launch_ks<2, true>(ks, p, out, stream) : launch_ks<2, false>(ks, p, out, stream);
+        const gemv_end end = glu_out ? gemv_end::glu
+                             : out == out_rope_kv ? gemv_end::rope
+                             : out == out_add_f32 ? gemv_end::add
+                                                  : gemv_end::out;
+        const gemv_split& ks = t.gemv_k_split[n - 1][int(end)];
+        if (n == 1) glu_out ? launch_split<1, true>(ks, p, out, stream) : launch_split<1, false>(ks, p, out, stream);
+        else glu_out ? launch_split<2, true>(ks, p, out, stream) : launch_split<2, false>(ks, p, out, stream);
         return;
     }
     if (glu_out) {

@@ -44,15 +44,6 @@ struct paged_kv {
     int head_dim = 0;
 };
 
-/// The A/B switches (RIDGELINE_PDL, RIDGELINE_CUDA_GRAPHS, RIDGELINE_PREFILL_MMA,
-/// RIDGELINE_FUSE_RESIDUAL, RIDGELINE_FUSE_ROPE, RIDGELINE_ATTN_CLUSTER, RIDGELINE_VEC_ROPE): on
-/// unless the environment variable is "0".
-bool env_switch_on(const char* name);
-/// A tuning override (RIDGELINE_GEMV_MAX_ROWS, RIDGELINE_GEMV_DEEP_K, RIDGELINE_ATTN_GP,
-/// RIDGELINE_ATTN_MAX_SPLITS, RIDGELINE_ATTN_SMALL_ROWS, ...): the variable's value
-/// when it is an integer in 0..max, else fallback.
-int env_int(const char* name, int fallback, int max = 1 << 30);
-
 /// Query rows per prefill CTA: the backend cuts each multi-token sequence into tiles this tall
 /// (4 warps x one 16-row MMA tile in attention_prefill.cu).
 constexpr int attention_prefill_tile_rows = 64;
@@ -136,7 +127,9 @@ void kv_store_bf16(const uint16_t* k, const uint16_t* v, const paged_kv& kv, con
 /// (more CTAs at small batch; the kernel sizes them from the context, unused ones exit) and
 /// needs ws with attention_decode_ws_floats(...) floats and n_rows * n_heads int counters that
 /// are zero before the first launch (each launch leaves them zero); attention_decode_splits picks
-/// n_split from the batch shape alone (so a recorded graph stays valid as contexts grow).
+/// n_split from the batch shape alone (so a recorded graph stays valid as contexts grow) and the
+/// attn_* fields of tuning.h. Slices merge in cluster shared memory where the device and binary
+/// allow it, else through ws (automatic; force_fallbacks_for_test forces the latter).
 void attention_decode_bf16(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& step,
                            const int32_t* rows, int n_rows, int n_heads, float scale, rl_stream stream,
                            int n_split = 1, float* ws = nullptr, int64_t ws_floats = 0, int* counters = nullptr,
@@ -147,10 +140,11 @@ int64_t attention_decode_ws_floats(int n_rows, int n_heads, int head_dim, int n_
 
 /// Causal attention of multi-token chunks: tiles[2*t] is a sequence, tiles[2*t+1] the offset of
 /// the tile's first row inside that sequence's rows (tiles of attention_prefill_tile_rows rows).
-/// Tensor cores for head_dim 64/96/128; otherwise, or with RIDGELINE_PREFILL_MMA=0, the fp32 kernel.
+/// Tensor cores for head_dim 64/96/128; other head dims (256) take the fp32 kernel below.
 void attention_prefill_bf16(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& step,
                             const int32_t* tiles, int n_tiles, int n_heads, float scale, rl_stream stream);
-/// The same on CUDA cores in fp32 (head_dim 64/96/128/256): the fallback and the A/B baseline.
+/// The same on CUDA cores in fp32, for head_dim 256 (the head dim the tensor-core kernel does
+/// not take); attention_prefill_bf16 calls it.
 void attention_prefill_simt_bf16(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& step,
                                  const int32_t* tiles, int n_tiles, int n_heads, float scale, rl_stream stream);
 /// The argument checks both prefill launchers share; `who` names the launcher in the message.
@@ -205,12 +199,6 @@ void gemv_bf16(const uint16_t* x, const gemv_segment* segs, int n_seg, int64_t n
 void rope_kv_store_bf16(uint16_t* q, const uint16_t* k, const uint16_t* v, int n_heads, int rope_dim, bool neox,
                         const float* inv_freq, const paged_kv& kv, const step_meta& step, rl_stream stream);
 
-/// Up to this many rows, decode's products go to gemv.cu by default; at 3-4 rows only weights up
-/// to gemv_large_weights bytes do (H200: gemv won at 4 rows on SmolLM2's small matrices, 3,277 vs
-/// 2,713 tok/s, and lost on Llama-3-8B's, 520 vs 679; at 1-2 rows it won on both). docs/benchmarks.md.
-constexpr int64_t gemv_default_rows = 4;
-constexpr size_t gemv_large_weights = size_t(16) << 20;
-
 /// cuBLASLt GEMMs on one device: out[n, m] = x[n, k] . w[m, k]^T, bf16 in and out, fp32
 /// accumulation. Owns a handle, a workspace and a cache of chosen algorithms per shape.
 class gemm_runner {
@@ -223,8 +211,10 @@ public:
     void bf16_xwt(const uint16_t* x, const uint16_t* w, void* out, int64_t n, int64_t m, int64_t k, rl_stream stream,
                   bool out_f32 = false);
     /// Whether a product of n rows over weight_bytes of weights should go to gemv_bf16 rather
-    /// than cuBLASLt: n <= the gemv row limit (default gemv_default_rows; RIDGELINE_GEMV_MAX_ROWS
-    /// =0..8 overrides, 0 = never), and past 2 rows only for weights up to gemv_large_weights.
+    /// than cuBLASLt: n <= tuning().gemv_max_rows, and past 2 rows only for weights up to
+    /// tuning().gemv_large_weights_mib. Our GEMV streams the weights once with no split-K
+    /// reduction, which wins while the FMAs per weight (n) are few; past that cuBLASLt's tiles
+    /// win, sooner on large matrices (tuning.h).
     bool prefers_gemv(int64_t n, size_t weight_bytes) const;
 
 private:

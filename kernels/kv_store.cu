@@ -17,12 +17,6 @@
 namespace rl::kernels {
 namespace {
 
-// RIDGELINE_VEC_ROPE=0 keeps the scalar rope + KV store kernel (for A/B runs).
-bool vec_rope_enabled() {
-    static const bool on = env_switch_on("RIDGELINE_VEC_ROPE");
-    return on;
-}
-
 template <bool Vec>
 __global__ void kv_store_kernel(const uint16_t* __restrict__ k, const uint16_t* __restrict__ v, paged_kv kv,
                                 step_meta st) {
@@ -53,9 +47,11 @@ __global__ void kv_store_kernel(const uint16_t* __restrict__ k, const uint16_t* 
     }
 }
 
-// One CTA per (row, head): blockIdx.y < n_heads rotates query head y in place; the others rotate
-// kv head y - n_heads of k into the pool and copy its v. (One CTA per row took 20 us per call at
-// batch 1 on Llama-3-8B shapes, ncu: 2,048 pairs on one SM.)
+// The scalar rope + KV store, for the shapes the vector kernel below does not take (half the
+// rope width not a multiple of 8 or over rope_vec_max_half, head_dim not a multiple of 8,
+// buffers not 16-byte aligned). One CTA per (row, head): blockIdx.y < n_heads rotates query head
+// y in place; the others rotate kv head y - n_heads of k into the pool and copy its v. (One CTA
+// per row left a batch-1 step's pairs on a single SM.)
 __global__ void rope_kv_store_kernel(uint16_t* __restrict__ q, const uint16_t* __restrict__ k,
                                      const uint16_t* __restrict__ v, int n_heads, int half, bool neox,
                                      const float* __restrict__ inv_freq, paged_kv kv, step_meta st) {
@@ -96,8 +92,9 @@ __global__ void rope_kv_store_kernel(uint16_t* __restrict__ q, const uint16_t* _
 // kernels) and shared by every head. A unit of work is 8 pairs moved as two 16-byte words
 // (adjacent pairs: 16 consecutive elements; neox: 8 of the first half and the 8 they pair with),
 // an 8-element chunk of k past rope_dim, or of v. Needs half % 8 == 0, half <= rope_vec_max_half,
-// head_dim % 8 == 0 and 16-byte aligned q, k, v and pool. (The scalar kernel above, one CTA of
-// 2-byte accesses per head, spent ~100 us per Llama-3-8B layer on a 2,048-token prefill.)
+// head_dim % 8 == 0 and 16-byte aligned q, k, v and pool; it replaced the scalar kernel above
+// wherever it applies, since 2-byte accesses and one sine/cosine per (head, pair) made that one
+// several times slower than its bytes on long prefills.
 constexpr int rope_vec_max_half = 128;
 
 template <bool Neox>
@@ -176,7 +173,7 @@ void rope_kv_store_bf16(uint16_t* q, const uint16_t* k, const uint16_t* v, int n
     RL_CHECK(n_heads + kv.n_kv_heads <= 65535, "rope_kv_store_bf16: too many heads for one launch");
     const int half = rope_dim / 2, n_total = n_heads + kv.n_kv_heads;
     const bool vec = half % 8 == 0 && half <= rope_vec_max_half && kv.head_dim % 8 == 0 && aligned16(q) &&
-                     aligned16(k) && aligned16(v) && aligned16(kv.k) && aligned16(kv.v) && vec_rope_enabled();
+                     aligned16(k) && aligned16(v) && aligned16(kv.k) && aligned16(kv.v);
     if (vec) {
         // Head groups so that small batches still spread over ~128 CTAs; a prefill's rows need none.
         const int groups = int(std::clamp<int64_t>((128 + step.n_tokens - 1) / step.n_tokens, 1, n_total));

@@ -1,6 +1,7 @@
 // launch.cuh: kernel launches with programmatic dependent launch (PDL, Hopper and later). A decode
-// step is ~250-450 small dependent kernels; without PDL each one waits for its predecessor to
-// finish before its own blocks are even scheduled (a few us per edge, most of a SmolLM2 step).
+// step is hundreds of small dependent kernels; without PDL each one waits for its predecessor to
+// finish before its own blocks are even scheduled, and at a small model those gaps are most of
+// the step.
 // With PDL a kernel asks for its successor to be launched at once (pdl_trigger), and the
 // successor's blocks sit in pdl_wait until the predecessor has completed and its writes are
 // visible. So every kernel launched through rl::kernels::launch must call pdl_wait() before it
@@ -10,7 +11,7 @@
 // metadata of set_step, rope frequencies, weights) may be read before the wait, because a copy
 // waits for every earlier kernel and every kernel after it starts after it completed. It would
 // break if a kernel ever wrote those buffers, or a copy went to another stream. Off below sm_90
-// and with RIDGELINE_PDL=0.
+// and when kernel_tuning::pdl is 0 (tuning.h; a debugging and profiling switch).
 #pragma once
 #include "common.cuh"
 
@@ -18,7 +19,7 @@
 
 namespace rl::kernels {
 
-/// True when launches on the current device use PDL (compute capability >= 9, RIDGELINE_PDL != 0).
+/// True when launches on the current device use PDL (compute capability >= 9, tuning().pdl).
 bool pdl_enabled();
 
 __device__ __forceinline__ void pdl_wait() {

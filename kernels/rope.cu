@@ -1,8 +1,8 @@
 // rope.cu: in-place rotary position embedding of q or k rows ([rows, n_heads*head_dim] bf16).
-// One thread per (row, head, rotated pair), each computing its angle (rope_math.cuh). An
-// earlier version had one thread per (row, pair) loop over the heads: at batch 1 that was 64
-// threads doing 32 dependent load-store rounds, 10 us per call on an H200 (ncu). neox=false rotates (x[2i], x[2i+1]); neox=true
-// rotates (x[i], x[i + rope_dim/2]). Dims past rope_dim are left alone.
+// One thread per (row, head, rotated pair), each computing its angle (rope_math.cuh): at batch 1
+// one thread per (row, pair) looping over the heads would leave a handful of threads doing a
+// chain of dependent load-store rounds, which is what an earlier version did. neox=false rotates
+// (x[2i], x[2i+1]); neox=true rotates (x[i], x[i + rope_dim/2]). Dims past rope_dim are left alone.
 // Exercised by tests/test_gpu_kernels.cpp.
 #include "bf16_vec.cuh"
 #include "common.cuh"

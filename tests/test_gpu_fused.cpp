@@ -10,16 +10,19 @@
 //  - rope_kv_store against rope, rope and kv_store: q and the attention over the stored K/V must
 //    be bit-identical (same arithmetic, one launch instead of three);
 //  - norm_qkv_rope_kv_store (rope and the store in the q/k/v GEMV's epilogue) against
-//    norm_matmuls then rope_kv_store: bit-identical q and pools again, at 1 and 2 rows.
+//    norm_matmuls then rope_kv_store: bit-identical q and pools again, at 1 and 2 rows;
+//  - the GEMV's k-split layouts at 1-2 rows (kernels/tuning.h): the above under each of them;
+//  - what RIDGELINE_TUNING accepts and refuses (host code: runs without a GPU).
 // Without a CUDA device every test skips with the reason.
 #include "gpu_test.h"
 
 #include "common/engine_error.h"
+#include "tuning.h"
 
 #include <cuda_runtime.h>
 
 #include <cmath>
-#include <cstdlib>
+#include <cstdio>
 
 namespace {
 
@@ -64,6 +67,51 @@ void expect_same_pools(gpu& g, const rl::tensor& q0, const rl::tensor& q1, int n
     QVERIFY2(a == b, ("fused and unfused KV differ, " + tag).c_str());
 }
 
+// gemv_bf16 at 1..n_max rows over shapes that take every dispatch (short and long k, every
+// segment count, bf16 and f32 out, GLU) against the double reference.
+void check_gemv_rows(int64_t n_max) {
+    gpu g;
+    std::mt19937 rng(21);
+    struct shape { int64_t k; std::vector<int64_t> ms; bool out_f32; bool glu; };
+    const std::vector<shape> shapes = {
+        {576, {576, 192, 192}, false, false},  // SmolLM2 q, k, v
+        {576, {1536, 1536}, false, false},     // gate, up
+        {576, {1536, 1536}, false, true},      // gate, up -> silu(gate) * up
+        {576, {3001}, true, false},            // an LM head (odd rows) with f32 logits
+        {72, {129, 7}, false, false},          // k shorter than one warp's chunk
+        {2056, {96, 40, 33}, true, false},     // k not a multiple of 256
+        {2056, {97, 97}, false, true},         // GLU with a partial last block
+    };
+    for (int64_t n = 1; n <= n_max; ++n)
+        for (const shape& s : shapes) {
+            const vec x = randn(size_t(n * s.k), rng);
+            rl::tensor tx = g.put(x, n, s.k);
+            std::vector<vec> ws;
+            std::vector<rl::tensor> outs;
+            std::vector<rl::kernels::gemv_segment> segs;
+            for (int64_t m : s.ms) {
+                ws.push_back(randn(size_t(m * s.k), rng, 0.05f));
+                rl::tensor tw = g.put(ws.back(), m, s.k);
+                outs.push_back(g.poisoned(n, m, s.out_f32 ? rl::dtype::f32 : rl::dtype::bf16));
+                segs.push_back({static_cast<const uint16_t*>(tw.data), outs.back().data, m});
+            }
+            rl::tensor act = g.poisoned(n, s.ms[0]);
+            const auto* xp = static_cast<const uint16_t*>(tx.data);
+            auto* glu_out = s.glu ? static_cast<uint16_t*>(act.data) : nullptr;
+            QVERIFY(rl::kernels::gemv_bf16_supported(xp, segs.data(), int(segs.size()), n, s.k, s.glu));
+            rl::kernels::gemv_bf16(xp, segs.data(), int(segs.size()), n, s.k, s.out_f32, nullptr, glu_out);
+            QCOMPARE(cudaDeviceSynchronize(), cudaSuccess);
+            const std::string tag = "gemv n" + std::to_string(n) + " k" + std::to_string(s.k) + " m";
+            if (s.glu) {
+                const auto ref = ref_glu(ref_product(x, ws[0], n, s.ms[0], s.k), ref_product(x, ws[1], n, s.ms[1], s.k));
+                CHECK_REL(tag + std::to_string(s.ms[0]) + " glu", rel_l2(g.get(act), ref));
+                continue;
+            }
+            for (size_t i = 0; i < segs.size(); ++i)
+                CHECK_REL(tag + std::to_string(s.ms[i]), rel_l2(g.get(outs[i]), ref_product(x, ws[i], n, s.ms[i], s.k)));
+        }
+}
+
 } // namespace
 
 class TestGpuFused : public QObject {
@@ -71,46 +119,77 @@ class TestGpuFused : public QObject {
 private slots:
     void gemvEveryRowCount() {
         GPU_OR_SKIP();
-        gpu g;
-        std::mt19937 rng(21);
-        struct shape { int64_t k; std::vector<int64_t> ms; bool out_f32; bool glu; };
-        const std::vector<shape> shapes = {
-            {576, {576, 192, 192}, false, false},  // SmolLM2 q, k, v
-            {576, {1536, 1536}, false, false},     // gate, up
-            {576, {1536, 1536}, false, true},      // gate, up -> silu(gate) * up
-            {576, {3001}, true, false},            // an LM head (odd rows) with f32 logits
-            {72, {129, 7}, false, false},          // k shorter than one warp's chunk
-            {2056, {96, 40, 33}, true, false},     // k not a multiple of 256
-            {2056, {97, 97}, false, true},         // GLU with a partial last block
-        };
-        for (int64_t n = 1; n <= rl::kernels::gemv_max_rows; ++n)
-            for (const shape& s : shapes) {
-                const vec x = randn(size_t(n * s.k), rng);
-                rl::tensor tx = g.put(x, n, s.k);
-                std::vector<vec> ws;
-                std::vector<rl::tensor> outs;
-                std::vector<rl::kernels::gemv_segment> segs;
-                for (int64_t m : s.ms) {
-                    ws.push_back(randn(size_t(m * s.k), rng, 0.05f));
-                    rl::tensor tw = g.put(ws.back(), m, s.k);
-                    outs.push_back(g.poisoned(n, m, s.out_f32 ? rl::dtype::f32 : rl::dtype::bf16));
-                    segs.push_back({static_cast<const uint16_t*>(tw.data), outs.back().data, m});
-                }
-                rl::tensor act = g.poisoned(n, s.ms[0]);
-                const auto* xp = static_cast<const uint16_t*>(tx.data);
-                auto* glu_out = s.glu ? static_cast<uint16_t*>(act.data) : nullptr;
-                QVERIFY(rl::kernels::gemv_bf16_supported(xp, segs.data(), int(segs.size()), n, s.k, s.glu));
-                rl::kernels::gemv_bf16(xp, segs.data(), int(segs.size()), n, s.k, s.out_f32, nullptr, glu_out);
-                QCOMPARE(cudaDeviceSynchronize(), cudaSuccess);
-                const std::string tag = "gemv n" + std::to_string(n) + " k" + std::to_string(s.k) + " m";
-                if (s.glu) {
-                    const auto ref = ref_glu(ref_product(x, ws[0], n, s.ms[0], s.k), ref_product(x, ws[1], n, s.ms[1], s.k));
-                    CHECK_REL(tag + std::to_string(s.ms[0]) + " glu", rel_l2(g.get(act), ref));
-                    continue;
-                }
-                for (size_t i = 0; i < segs.size(); ++i)
-                    CHECK_REL(tag + std::to_string(s.ms[i]), rel_l2(g.get(outs[i]), ref_product(x, ws[i], n, s.ms[i], s.k)));
+        check_gemv_rows(rl::kernels::gemv_max_rows);
+    }
+
+    // Every k-split layout of the GEMV at 1-2 rows (kernel_tuning::gemv_k_split: 1, 2 or 4 warps
+    // per row pair in 4- or 8-warp CTAs), and the default table, under every end: the products
+    // and the residual ends and the rope + KV store end again, with gemv_deep_k = 0 so that the
+    // tests' short rows take the split path too (by default only k > 2048 does).
+    void gemvEverySplitLayout() {
+        GPU_OR_SKIP();
+        const rl::kernels::gemv_split layouts[] = {{1, 4}, {2, 4}, {4, 4}, {1, 8}, {2, 8}, {4, 8}, {0, 0}};
+        for (const rl::kernels::gemv_split& l : layouts) {
+            rl::kernels::kernel_tuning t;  // the defaults
+            t.gemv_deep_k = 0;
+            if (l.cta_warps) {
+                for (auto& row : t.gemv_k_split)
+                    for (auto& e : row) e = l;
+                std::printf("  layout %dx%d\n", l.warps_per_row_pair, l.cta_warps);
+            } else {
+                std::printf("  layout: the default table\n");
             }
+            scoped_tuning tuned(t);
+            check_gemv_rows(2);
+            if (test_failed()) return;
+            backendResidualEnds();
+            if (test_failed()) return;
+            normQkvRopeStoreEqualsUnfused();
+            if (test_failed()) return;
+        }
+    }
+
+    // The tuning table's overrides (kernels/tuning.h): what RIDGELINE_TUNING accepts, and that a
+    // malformed one is refused with a message naming the key. Pure host code: runs without a GPU.
+    void tuningOverrides() {
+        using rl::kernels::parse_tuning;
+        const rl::kernels::kernel_tuning d = parse_tuning("");
+        QCOMPARE(rl::kernels::describe_tuning(d), std::string());
+        // The defaults: the k-split layout the GEMV used before the table ("2ba14ba1").
+        const int want[2][4][2] = {{{2, 4}, {2, 8}, {1, 8}, {1, 4}}, {{4, 4}, {2, 8}, {1, 8}, {1, 4}}};
+        for (int r = 0; r < 2; ++r)
+            for (int e = 0; e < rl::kernels::gemv_n_ends; ++e) {
+                QCOMPARE(d.gemv_k_split[r][e].warps_per_row_pair, want[r][e][0]);
+                QCOMPARE(d.gemv_k_split[r][e].cta_warps, want[r][e][1]);
+            }
+        QVERIFY(d.cuda_graphs && d.pdl);
+        QCOMPARE(d.gemv_max_rows, 4);
+        QCOMPARE(d.gemv_deep_k, 2048);
+        QCOMPARE(d.attn_max_splits, rl::kernels::attention_decode_max_splits);
+        const rl::kernels::kernel_tuning t =
+            parse_tuning(" gemv_max_rows=0, cuda_graphs=0,gemv_split=1x4,gemv_b2_glu=4x8,attn_max_splits=8,");
+        QVERIFY(!t.cuda_graphs && t.pdl);
+        QCOMPARE(t.gemv_max_rows, 0);
+        QCOMPARE(t.gemv_k_split[0][0].warps_per_row_pair, 1);
+        QCOMPARE(t.gemv_k_split[1][1].warps_per_row_pair, 4);
+        QCOMPARE(t.gemv_k_split[1][1].cta_warps, 8);
+        QCOMPARE(t.attn_max_splits, 8);
+        QCOMPARE(rl::kernels::describe_tuning(parse_tuning(rl::kernels::describe_tuning(t))),
+                 rl::kernels::describe_tuning(t));
+        const std::pair<const char*, const char*> bad[] = {
+            {"gemv_max_rows=9", "gemv_max_rows"}, {"pdl=yes", "pdl"},          {"nonsense=1", "nonsense"},
+            {"attn_max_splits", "attn_max_splits"}, {"gemv_b1_add=3x8", "gemv_b1_add"}, {"gemv_deep_k=-1", "gemv_deep_k"},
+            {"attn_max_heads_per_cta=0", "attn_max_heads_per_cta"}};
+        for (auto [spec, key] : bad) {
+            std::string msg;
+            try {
+                parse_tuning(spec);
+            } catch (const rl::engine_error& e) {
+                msg = e.what();
+            }
+            QVERIFY2(msg.find("RIDGELINE_TUNING") != std::string::npos && msg.find(key) != std::string::npos,
+                     (std::string(spec) + " -> '" + msg + "'").c_str());
+        }
     }
 
     void gemvRefusesWhatItCannotDo() {
@@ -166,7 +245,8 @@ private slots:
         GPU_OR_SKIP();
         gpu g;
         std::mt19937 rng(23);
-        QVERIFY2(g.be->fuses_residual(1) || std::getenv("RIDGELINE_FUSE_RESIDUAL"), "decode at one row should fuse");
+        // (unless an A/B run sent every product to cuBLASLt: RIDGELINE_TUNING=gemv_max_rows=0)
+        QVERIFY2(g.be->fuses_residual(1) || rl::kernels::tuning().gemv_max_rows == 0, "decode at one row should fuse");
         QVERIFY(!g.be->fuses_residual(3));
         const float eps = 1e-5f;
         for (int64_t n : {1, 2, 3}) {
@@ -306,5 +386,5 @@ private slots:
 };
 
 RL_TEST_MAIN(TestGpuFused, gemvEveryRowCount, gemvRefusesWhatItCannotDo, backendFusedProducts, backendResidualEnds,
-             ropeKvStoreEqualsUnfused, normQkvRopeStoreEqualsUnfused)
+             ropeKvStoreEqualsUnfused, normQkvRopeStoreEqualsUnfused, gemvEverySplitLayout, tuningOverrides)
 #include "test_gpu_fused.moc"

@@ -371,6 +371,17 @@ private slots:
         }
     }
 
+    // Split-K decode attention merging its slices through the global workspace (merge_if_last):
+    // the path of GPUs or binaries without thread-block clusters. Hopper takes the cluster merge,
+    // so the fallback is forced here, over the split cases above (1, 5, 9 and 16 slices).
+    void attentionGlobalMerge() {
+        GPU_OR_SKIP();
+        scoped_fallbacks forced(rl::kernels::forced_fallbacks{.attention_global_merge = true});
+        attentionSplitAndUnsplit();
+        if (test_failed()) return;
+        attentionLongSplits();
+    }
+
     // GQA 32:8, head_dim 128: a long prompt (decode contexts past 4 warps x 32 keys), continued chunks.
     void attentionGqa32x8() {
         GPU_OR_SKIP();
@@ -432,7 +443,7 @@ private slots:
 };
 
 RL_TEST_MAIN(TestGpuKernels, deviceInfo, uploadDownloadRoundTrip, embedAndGatherRows, rmsNorm, fusedAddRmsNorm,
-             addBiasSiluMul, rope, matmulMatchesCpu, attentionGqa9x3, attentionSplitAndUnsplit, attentionLongSplits, attentionGqa32x8,
-             attentionOtherShapes,
-             rejectsBadInput)
+             addBiasSiluMul, rope, matmulMatchesCpu, attentionGqa9x3, attentionSplitAndUnsplit, attentionLongSplits,
+             attentionGlobalMerge, attentionGqa32x8,
+             attentionOtherShapes, rejectsBadInput)
 #include "test_gpu_kernels.moc"

@@ -4,7 +4,8 @@
 #   call 1 (carry .carry1 .carry-json):  dev/gpu/cuda-decode-ab.sh kernels $OUT
 #       stashes modelpart.00; builds; GPU kernel and fused tests (test_gpu_fused's shapes take
 #       both GEMV depths); memcheck; same-call decode A/B on the synthetic shapes of the short-row
-#       GEMV (RIDGELINE_GEMV_DEEP_K / _N) and the cluster merge (RIDGELINE_ATTN_CLUSTER=0/1).
+#       GEMV (RIDGELINE_TUNING=gemv_deep_k=K, kernels/tuning.h). (It also timed the cluster merge
+#       against the global one; that switch is gone, the A/B settled: dev/notes/kernel-switches.md.)
 #   call 2 (carry .carry2 .carry-json), within 30 s:  dev/gpu/cuda-decode-ab.sh model $OUT
 #       joins the model; test_gpu_backend (GPU vs CPU logits) and its memcheck; real SmolLM2 A/B.
 set -uo pipefail
@@ -19,12 +20,9 @@ if [ "$phase" = kernels ]; then
   echo "== test_gpu_fused"; $b/tests/test_gpu_fused 2>&1 | grep -E "FAIL|Totals"
   memcheck "$out" fused 120 $b/tests/test_gpu_fused
   s=synthetic:smollm2-135m
-  for v in "2048 2" "0 2" "1024 2" "2048 1" "2048 2" "0 2"; do
-    set -- $v
-    RIDGELINE_GEMV_DEEP_K=$1 RIDGELINE_GEMV_DEEP_N=$2 $bench decode --model $s --backend cuda --batch 1,2,4 --context 256 --steps 32 2>&1 | rows "K$1/N$2"
+  for k in 2048 0 1024 2048 0; do
+    RIDGELINE_TUNING=gemv_deep_k=$k $bench decode --model $s --backend cuda --batch 1,2,4 --context 256 --steps 32 2>&1 | rows "K$k"
   done
-  for c in 1 0; do RIDGELINE_ATTN_CLUSTER=$c $bench decode --model $s --backend cuda --batch 1 --context 2048 --steps 32 2>&1 | rows "C$c"; done
-  for c in 1 0; do RIDGELINE_ATTN_CLUSTER=$c $bench decode --model $l --backend cuda --batch 1,8,64 --context 256 --steps 16 2>&1 | rows "llama C$c"; done
   $bench decode --model $s --backend cuda --batch 8,64,256 --context 256 --steps 32 --json "$out/decode-smollm2-synth.json" 2>&1 | rows "smollm2"
 else
   mkdir -p models
@@ -33,9 +31,8 @@ else
   $b/tests/test_gpu_backend 2>&1 | grep -E "rel L2|FAIL|Totals"
   memcheck "$out" backend 150 $b/tests/test_gpu_backend
   for r in 1 2; do
-    for v in "1 2048" "0 2048" "1 0" "0 0"; do
-      set -- $v
-      RIDGELINE_ATTN_CLUSTER=$1 RIDGELINE_GEMV_DEEP_K=$2 $bench decode --model $m --backend cuda --batch 1,2,8,64 --context 256 --steps 32 2>&1 | rows "C$1/K$2"
+    for k in 2048 0; do
+      RIDGELINE_TUNING=gemv_deep_k=$k $bench decode --model $m --backend cuda --batch 1,2,8,64 --context 256 --steps 32 2>&1 | rows "K$k"
     done
   done
   $bench decode --model $m --backend cuda --batch 1,8,64,256 --context 256 --steps 32 --json "$out/decode-smollm2.json" 2>&1 | rows "final"

@@ -27,7 +27,7 @@ if [ "$phase" = all ]; then
   run $b/tests/test_gpu_backend 2>&1 | grep -E "rel L2|WARN|FAIL|Totals"
   run $bench decode --model $m --backend cuda --batch 1,8,64,256 --context 256 --steps 32 --json "$out/decode-smollm2.json"
   run $bench decode --model synthetic:llama3-8b --backend cuda --batch 1,8,64 --context 256 --steps 16 --json "$out/decode-llama3-8b.json"
-  RIDGELINE_GEMV=0 run $bench decode --model synthetic:llama3-8b --backend cuda --batch 1,8 --context 256 --steps 16
+  RIDGELINE_TUNING=gemv_max_rows=0 run $bench decode --model synthetic:llama3-8b --backend cuda --batch 1,8 --context 256 --steps 16
   run $bench prefill --model synthetic:llama3-8b --backend cuda --batch 1 --context 2048 --steps 3 --json "$out/prefill-llama3-8b.json"
   for t in test_gpu_residual test_gpu_backend; do
     memcheck "$out" $t 100 $b/tests/$t
@@ -44,16 +44,15 @@ elif [ "$phase" = build ]; then
   for t in test_gpu_fused test_gpu_kernels; do
     memcheck "$out" $t 120 $b/tests/$t
   done
-  # The decode fusions against their switches: residual ends off (norm/add kernels), rope + KV
-  # store as its own kernel.
+  # Decode against the open tuning choices (kernels/tuning.h): every product on cuBLASLt (which
+  # also drops the GEMV's fused residual ends), and short rows without the deep loads. (The
+  # fusion and cluster-merge switches this used to time are gone: dev/notes/kernel-switches.md.)
   s=synthetic:smollm2-135m
   run $bench decode --model $s --backend cuda --batch 1,2,4,8,64,256 --context 256 --steps 32 --json "$out/decode-smollm2-synth.json"
-  RIDGELINE_FUSE_RESIDUAL=0 run $bench decode --model $s --backend cuda --batch 1,2 --context 256 --steps 32
-  RIDGELINE_FUSE_ROPE=0 run $bench decode --model $s --backend cuda --batch 1,2 --context 256 --steps 32
-  RIDGELINE_ATTN_CLUSTER=0 run $bench decode --model $s --backend cuda --batch 1,2 --context 256 --steps 32
-  RIDGELINE_GEMV_DEEP_K=0 run $bench decode --model $s --backend cuda --batch 1,2 --context 256 --steps 32
+  RIDGELINE_TUNING=gemv_max_rows=0 run $bench decode --model $s --backend cuda --batch 1,2 --context 256 --steps 32
+  RIDGELINE_TUNING=gemv_deep_k=0 run $bench decode --model $s --backend cuda --batch 1,2 --context 256 --steps 32
   run $bench decode --model $l --backend cuda --batch 1,2,4,8,64 --context 256 --steps 16 --json "$out/decode-llama3-8b.json"
-  RIDGELINE_FUSE_RESIDUAL=0 run $bench decode --model $l --backend cuda --batch 1,2 --context 256 --steps 16
+  RIDGELINE_TUNING=gemv_max_rows=0 run $bench decode --model $l --backend cuda --batch 1,2 --context 256 --steps 16
   run $bench prefill --model $l --backend cuda --batch 1 --context 2048 --steps 3 --json "$out/prefill-llama3-8b.json"
 else
   mkdir -p models

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# device-session.sh: what one lent-GPU session runs (see docs/performance.md). Joins the model that
+# device-session.sh: what one lent-GPU session runs (see dev/notes/benchmarks-2026-11.md). Joins the model that
 # travelled in two carried pieces, then in phase `check` runs scripts/gpu-check (build, GPU tests,
 # compute-sanitizer), in phase `bench` the decode/prefill/serve benchmark set and the Nsight
 # Compute step breakdowns (dev/gpu/ncu-step.sh); `all` does both. Results go to $1.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ncu-gemv-stalls.sh: one device call (carry .carry-json). Why a batch-1 GEMV runs ~5-7 us longer
-# than a pure read of its bytes (dev/notes/benchmarks-2026-11.md, 2026-11-30 e): Nsight Compute's
-# full section set, with warp-stall sampling per SASS instruction, on four consecutive GEMV launches in the
+# than a pure read of its bytes (dev/notes/benchmarks-2026-11.md, 2026-11-30 e): Nsight Compute's full section
+# set, with warp-stall sampling per SASS instruction, on four consecutive GEMV launches in the
 # middle of a Llama-3-8B batch-1 decode, exported as text: OUT/ncu-gemv-details.txt (sections),
 # OUT/ncu-gemv-raw.csv (every metric, incl. smsp__pcsamp_warps_issue_stalled_*),
 # OUT/ncu-gemv-source.csv (per instruction, each launch under a === line). Where in the layer
@@ -9,7 +9,8 @@
 # template and grid. As run (2026-11-30 e, one warp per row pair, 4-warp CTAs): q/k/v
 # <1,2,2,0,3,1> 768 CTAs, gate/up <1,2,2,1,0,1> 3,584, o and down <1,2,2,0,2,0> 512 (down runs
 # 3.5x as long: k 14,336), the LM head <1,2,2,0,1,0>. Since 2026-11-30 f the template ends in
-# <..., KS, W> and the grids follow gemv_ks's table (RIDGELINE_GEMV_KS=11111111 gives the old ones).
+# <..., KS, W> and the grids follow kernel_tuning::gemv_k_split (kernels/tuning.h;
+# RIDGELINE_TUNING=gemv_split=1x4 gives the old ones).
 # Builds with -lineinfo in its own directory.
 #   usage: dev/gpu/ncu-gemv-stalls.sh OUT
 set -uo pipefail

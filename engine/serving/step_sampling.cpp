@@ -1,23 +1,10 @@
 // step_sampling.cpp: see step_sampling.h.
 #include "serving/step_sampling.h"
 
-#include <cstdlib>
-#include <string>
-
 namespace rl {
-namespace {
-
-bool env_on(const char* name) {
-    const char* v = std::getenv(name);
-    return !(v && std::string(v) == "0");
-}
-
-} // namespace
 
 step_sampling plan_sampling(const scheduled_step& st, bool backend_samples_on_device) {
-    static const bool device_greedy = env_on("RIDGELINE_DEVICE_GREEDY");
-    static const bool device_draw = env_on("RIDGELINE_DEVICE_SAMPLING");
-    bool greedy = device_greedy, draw = device_draw && backend_samples_on_device;
+    bool greedy = true, draw = backend_samples_on_device;
     for (size_t i = 0; i < st.seqs.size(); ++i) {
         if (!st.wants_logits[i]) continue;  // mid-prefill chunk: no token this step
         greedy = greedy && st.seqs[i]->device_greedy_ok();

@@ -1,9 +1,11 @@
 // step_sampling: how one step's tokens are chosen. Greedy rows without a penalty take the argmax
 // on the backend; otherwise, when the backend samples on the device, rows without a repetition
 // penalty are drawn there (row_sampling.h); a step with any other row downloads the logits and
-// samples on the host. One path per step (the forward call differs). RIDGELINE_DEVICE_GREEDY=0 /
-// RIDGELINE_DEVICE_SAMPLING=0 turn the device paths off (A/B runs). Pure: tested by test_row_sampling,
-// and through the engine by test_engine (CPU) and test_gpu_sampling (GPU).
+// samples on the host. One path per step (the forward call differs). The device paths are always
+// preferred: only token ids cross to the host instead of every row's logits, which multiplied
+// serving throughput (dev/notes/kernel-switches.md); the host path is the fallback for what the
+// device cannot do. Pure: tested by test_row_sampling, and through the engine by test_engine
+// (CPU) and test_gpu_sampling (GPU).
 #pragma once
 #include "backend/row_sampling.h"
 #include "serving/scheduler.h"

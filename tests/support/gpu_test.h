@@ -1,12 +1,15 @@
 // gpu_test.h: what the GPU tests share: the skip when no CUDA device is usable, bf16-exact random
-// inputs, the relative L2 error against a double reference, and a CUDA backend that owns the
-// tensors a test makes (poisoned with NaN, so an unwritten output element fails the check).
+// inputs, the relative L2 error against a double reference, a CUDA backend that owns the
+// tensors a test makes (poisoned with NaN, so an unwritten output element fails the check), and
+// scoped overrides of the kernels' tuning table and capability fallbacks (kernels/tuning.h), so
+// a test can run the paths the defaults of this GPU do not take.
 #pragma once
 #include "rl_test.h"
 
 #include "backend/cuda/cuda_backend.h"
 #include "gguf/dequant.h"
 #include "kernels.h"
+#include "tuning.h"
 
 #include <algorithm>
 #include <cmath>
@@ -75,6 +78,41 @@ struct gpu {
         return v;
     }
 };
+
+/// The kernels' tuning table replaced for one scope, then restored. Make it before the gpu (the
+/// backend) that should see it: recorded graphs and sized workspaces keep what they were made with.
+class scoped_tuning {
+public:
+    explicit scoped_tuning(const rl::kernels::kernel_tuning& t) { rl::kernels::set_tuning_for_test(t); }
+    ~scoped_tuning() { rl::kernels::set_tuning_for_test(saved_); }
+    scoped_tuning(const scoped_tuning&) = delete;
+    scoped_tuning& operator=(const scoped_tuning&) = delete;
+
+private:
+    rl::kernels::kernel_tuning saved_ = rl::kernels::tuning();
+};
+
+/// Capability fallbacks forced for one scope (the paths of GPUs unlike this one), then restored.
+class scoped_fallbacks {
+public:
+    explicit scoped_fallbacks(const rl::kernels::forced_fallbacks& f) { rl::kernels::force_fallbacks_for_test(f); }
+    ~scoped_fallbacks() { rl::kernels::force_fallbacks_for_test(saved_); }
+    scoped_fallbacks(const scoped_fallbacks&) = delete;
+    scoped_fallbacks& operator=(const scoped_fallbacks&) = delete;
+
+private:
+    rl::kernels::forced_fallbacks saved_ = rl::kernels::fallbacks_forced();
+};
+
+/// Whether the running test function has failed so far: a test that runs other test functions
+/// under an override stops at the first that fails.
+inline bool test_failed() {
+#if defined(RL_HAVE_QTTEST)
+    return QTest::currentTestFailed();
+#else
+    return rl_qtest::current() == rl_qtest::outcome::fail;
+#endif
+}
 
 /// One sequence of `tokens` at positions start_pos, start_pos + 1, ...
 inline rl::step_input one_seq_step(const std::vector<int32_t>& tokens, int start_pos) {

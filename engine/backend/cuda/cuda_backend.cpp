@@ -11,6 +11,7 @@
 #include "step_pack.h"
 
 #include "backend/row_sampling.h"
+#include "tuning.h"
 
 #include <algorithm>
 #include <cstring>
@@ -18,6 +19,9 @@
 namespace rl::cuda_detail {
 
 cuda_backend::cuda_backend(int device) : device_(device) {
+    // The kernels' tuning table is read here, before any launch or graph capture: a malformed
+    // RIDGELINE_TUNING fails the backend's creation with its message instead of a later launch.
+    kernels::tuning();
     try {
         use_device();
         cudaDeviceProp prop{};

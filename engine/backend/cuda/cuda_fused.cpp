@@ -3,33 +3,22 @@
 // silu(gate) * up), rope of q and k fuses with the KV store. Larger batches take the unfused
 // path (cuBLASLt, separate kernels); matmul() is matmuls() of one weight. At 1-2 rows the GEMVs
 // also take over the residual stream's RMSNorm (prologue) and adds (epilogue), and the q/k/v
-// product also rope and the KV store (epilogue), so a SmolLM2 decode layer is 5 kernels (~15
-// unfused). Numerics match the unfused ops (tests/test_gpu_fused.cpp).
+// product also rope and the KV store (epilogue, adjacent-pair rope only), so a SmolLM2 decode
+// layer is 5 kernels (~15 unfused). These fusions are the only decode path where they apply (the
+// A/Bs that settled them: dev/notes/kernel-switches.md); every other shape composes the unfused
+// ops. Numerics match the unfused ops (tests/test_gpu_fused.cpp).
 #include "cuda_backend_impl.h"
 
 #include <cstdint>
 
 namespace rl::cuda_detail {
 
-namespace {
-
-// RIDGELINE_FUSE_RESIDUAL=0 keeps decode's norms and adds as their own kernels (for A/B runs).
-bool fuse_residual_enabled() {
-    static const bool on = kernels::env_switch_on("RIDGELINE_FUSE_RESIDUAL");
-    return on;
-}
-
-// RIDGELINE_FUSE_ROPE=0 keeps decode's rope + KV store as its own kernel after the q/k/v GEMV.
-bool fuse_rope_enabled() {
-    static const bool on = kernels::env_switch_on("RIDGELINE_FUSE_ROPE");
-    return on;
-}
-
-} // namespace
-
 bool cuda_backend::fuses_residual(int64_t n_rows) const {
     // True when every product of n_rows goes to the GEMV whatever its size: 1-2 rows (prefers_gemv).
-    return fuse_residual_enabled() && gemm_->prefers_gemv(n_rows, SIZE_MAX);
+    // The residual ends are then always taken: each removes a norm or add kernel from decode's
+    // chain of dependent launches, and every A/B had them ahead or within noise. Other row
+    // counts, and shapes the GEMV's ends refuse, compose the unfused ops.
+    return gemm_->prefers_gemv(n_rows, SIZE_MAX);
 }
 
 // The GEMV norm prologue for x (the f32 residual) and norm_w, or nullopt-like {} when x is not f32.
@@ -156,7 +145,7 @@ void cuda_backend::norm_qkv_rope_kv_store(int layer, const tensor& x, const tens
                                           std::span<const tensor* const> w, std::span<tensor* const> out,
                                           const rope_params& rq, const rope_params& rk) {
     kernels::gemv_ends e = norm_ends(x, norm_w, eps);
-    if (e.norm_x && fuse_rope_enabled() && fuses_residual(x.rows) && w.size() == 3 && out.size() == 3) {
+    if (e.norm_x && fuses_residual(x.rows) && w.size() == 3 && out.size() == 3) {
         check_rope(*out[0], rq);
         check_rope(*out[1], rk);
         check_step_kv(layer);

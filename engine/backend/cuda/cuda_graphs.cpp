@@ -5,19 +5,17 @@
 // cuBLASLt plans and the rope table), the second is captured with stream capture and
 // instantiated, later ones replay the graph with one cudaGraphLaunch. Any release(), alloc_kv()
 // or growth of the metadata buffer forgets every recording (their pointers would be stale).
-// RIDGELINE_CUDA_GRAPHS=0 in the environment turns recording off (every step eager), for A/B timing.
+// kernel_tuning::cuda_graphs = 0 (kernels/tuning.h) turns recording off, every step eager: for
+// profilers that follow eager launches and for isolating a suspected capture problem.
 // Exercised by tests/test_gpu_backend.cpp (several decode steps of one shape, against the CPU).
 #include "cuda_backend_impl.h"
 
-#include <cstdlib>
+#include "tuning.h"
+
 #include <string>
 
 namespace rl::cuda_detail {
 namespace {
-bool graphs_enabled() {
-    static const bool on = kernels::env_switch_on("RIDGELINE_CUDA_GRAPHS");
-    return on;
-}
 constexpr size_t max_graphs = 64;  // one per (batch, logit rows) shape; the engine's batch sizes vary
 }
 
@@ -41,7 +39,7 @@ bool cuda_backend::graph_replay(uint64_t key) {
 
 bool cuda_backend::graph_begin(uint64_t key) {
     RL_CHECK(!recording_, "graph_begin: already recording");
-    if (!graphs_enabled()) return false;
+    if (!kernels::tuning().cuda_graphs) return false;
     if (graphs_.size() >= max_graphs && !graphs_.count(key)) forget_graphs();
     graph_entry& e = graphs_[key];
     if (++e.seen < 2 || e.exec) return false;
