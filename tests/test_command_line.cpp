@@ -1,8 +1,10 @@
 // The shared command-line parser (app/options/command_line.h) that all four programs use: every
 // knob of the table in --help with its default, values landing in serving_config, range errors
-// naming the knob, "unknown option" with exit 2, the engine and sampling options, commands.
+// naming the knob, "unknown option" with exit 2, the engine and sampling options, commands; and
+// the window's split of Qt's own arguments (app/gui/QtArguments.h).
 #include "rl_test.h"
 
+#include "gui/QtArguments.h"
 #include "options/command_line.h"
 #include "serving/serving_knobs.h"
 
@@ -230,10 +232,19 @@ private slots:
         QCOMPARE(port, 9000);
         QCOMPARE(after, 1.5);
     }
+
+    void qtArgumentsPassThrough() {
+        const char* argv[] = {"ridgeline", "-platform", "offscreen", "--model", "m", "-style=Fusion",
+                              "--reverse", "--size", "900x600", "-qwindowtitle", "T", "-widgetcount", "-platform"};
+        const std::vector<std::string> ours = QtArguments::withoutQt(int(std::size(argv)), argv);
+        // Qt's (with their values) are left out; a value option given last without one stays ours.
+        QCOMPARE(ours, (std::vector<std::string>{"--model", "m", "--size", "900x600", "-platform"}));
+        QVERIFY(contains(QtArguments::helpLine(), "-platform X"));
+    }
 };
 
 RL_TEST_MAIN(TestCommandLine, everyKnobIsInHelpWithItsDefault, valuesLandInServingConfig,
              lastGivenWinsAndBooleansTakeWords, outOfRangeKnobNamesTheKnob, unknownOptionSaysSoWithExit2,
              helpAndVersionExit0, engineOptionsAndRequiredModel, samplingIsValidatedAfterParsing,
-             commandsHaveTheirOwnOptionsAndHelp, numbersAreRangeChecked)
+             commandsHaveTheirOwnOptionsAndHelp, numbersAreRangeChecked, qtArgumentsPassThrough)
 #include "test_command_line.moc"
