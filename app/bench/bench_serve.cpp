@@ -17,20 +17,20 @@
 namespace {
 
 // Resident set size of this process from /proc/self/statm (Linux), MiB; -1 elsewhere.
-double residentMiB() {
+double resident_mib() {
     std::ifstream f("/proc/self/statm");
     long long pages = 0, resident = 0;
     if (!(f >> pages >> resident)) return -1;
     return double(resident) * double(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
 }
 
-nlohmann::json percentileJson(const rl::percentiles& p) {
+nlohmann::json percentile_json(const rl::percentiles& p) {
     return {{"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}, {"n", p.n}};
 }
 
-void writeCsv(const std::string& path, const std::vector<rl::step_record>& steps) {
+void write_csv(const std::string& path, const std::vector<rl::step_record>& steps) {
     std::ofstream f(path);
-    if (!f) throw BenchError{"cannot write " + path};
+    if (!f) throw bench_error{"cannot write " + path};
     f << "index,t_s,duration_s,prefill_tokens,decode_tokens,num_running,num_waiting,kv_used,kv_cached,kv_free,"
          "flops,bytes,flops_util,bw_util,preemptions,evicted_blocks,prefix_queries,prefix_hits,"
          "recomputed_tokens,finished,rejected\n";
@@ -44,20 +44,10 @@ void writeCsv(const std::string& path, const std::vector<rl::step_record>& steps
 
 } // namespace
 
-int runServe(const BenchArgs& args) {
-    rl::engine_options opt = engineOptions(args);
-    rl::scenario sc = rl::scenario_preset(args.get("--scenario", "chat"));
-    if (args.has("--users")) sc.users = int(args.number("--users", sc.users));
-    if (args.has("--rate")) sc.rate_per_s = args.number("--rate", sc.rate_per_s);
-    if (args.has("--think")) sc.think_mean_s = args.number("--think", sc.think_mean_s);
-    if (args.has("--seed")) sc.seed = uint64_t(args.number("--seed", 1));
-    if (args.has("--ramp")) sc.ramp_s = args.number("--ramp", sc.ramp_s);
-    if (args.has("--temperature")) sc.temperature = float(args.number("--temperature", 0));
-    if (args.has("--top-p")) sc.top_p = float(args.number("--top-p", 1));
-    if (const std::string why = rl::validate(rl::sampling_params{sc.temperature, 0, sc.top_p}); !why.empty())
-        throw BenchError{why};
-    const double duration = args.number("--duration", 30);
-    if (!(duration > 0)) throw BenchError{"--duration must be positive"};
+int run_serve(const serve_bench_args& args) {
+    const rl::engine_options& opt = args.engine;
+    const rl::scenario& sc = args.scenario;
+    const double duration = args.duration_s;
 
     auto eng = rl::engine::create(opt);
     const auto& info = eng->info();
@@ -69,13 +59,13 @@ int runServe(const BenchArgs& args) {
     // Soak figures: resident memory once the pools, caches and histories have warmed up (10% of
     // the run, at most 60 s) and at the end, to show it stays flat.
     const double warmup = std::min(60.0, duration / 10);
-    double rssWarm = -1, rssPeak = 0;
+    double rss_warm = -1, rss_peak = 0;
     gen.start();
     for (double t = 0; t < duration; t += 1.0) {
         std::this_thread::sleep_for(std::chrono::duration<double>(std::min(1.0, duration - t)));
-        const double rss = residentMiB();
-        rssPeak = std::max(rssPeak, rss);
-        if (rssWarm < 0 && t + 1 >= warmup) rssWarm = rss;
+        const double rss = resident_mib();
+        rss_peak = std::max(rss_peak, rss);
+        if (rss_warm < 0 && t + 1 >= warmup) rss_warm = rss;
         const auto s = eng->snapshot();
         const auto c = gen.counters();
         std::fprintf(stderr, "  t=%4.0fs batch %3d waiting %3d kv %5.1f%% decode %7.1f tok/s finished %llu rejected %llu\n",
@@ -85,7 +75,7 @@ int runServe(const BenchArgs& args) {
     gen.stop();
     eng->wait_idle();
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double rssEnd = residentMiB();
+    const double rss_end = resident_mib();
 
     const auto steps = eng->step_history();
     const auto requests = eng->request_history();
@@ -103,11 +93,11 @@ int runServe(const BenchArgs& args) {
     }
     const uint64_t finished = snap.requests_finished, rejected = snap.rejected_requests,
                    cancelled = snap.requests_cancelled;
-    const int maxBatch = snap.max_batch, kvPeak = snap.kv_used_peak;
-    const double busy = snap.busy_s, batchTime = snap.batch_time_s;
+    const int max_batch = snap.max_batch, kv_peak = snap.kv_used_peak;
+    const double busy = snap.busy_s, batch_time = snap.batch_time_s;
     const rl::device_peaks peaks = eng->peaks();
     nlohmann::json j = {
-        {"command", args.commandLine},
+        {"command", args.command_line},
         {"model", info.model_name}, {"backend", info.backend}, {"scenario", sc.name}, {"users", sc.users},
         {"sampling", {{"temperature", sc.temperature}, {"top_p", sc.top_p}}},
         {"duration_s", wall}, {"kv_blocks", info.kv_blocks}, {"block_size", info.block_size},
@@ -121,12 +111,12 @@ int runServe(const BenchArgs& args) {
                         {"total_tok_s", double(snap.iteration_tokens_total) / wall},
                         {"requests_per_s", double(finished) / wall}}},
         {"latency_requests", e2e.size()},
-        {"latency_s", {{"ttft", percentileJson(rl::compute_percentiles(ttft))},
-                       {"tpot", percentileJson(rl::compute_percentiles(tpot))},
-                       {"e2e", percentileJson(rl::compute_percentiles(e2e))},
-                       {"queue", percentileJson(rl::compute_percentiles(queue))}}},
-        {"batch", {{"max", maxBatch}, {"mean", busy > 0 ? batchTime / busy : 0}}},
-        {"kv", {{"usage_peak_perc", info.kv_blocks ? double(kvPeak) / info.kv_blocks : 0}, {"peak_blocks", kvPeak}}},
+        {"latency_s", {{"ttft", percentile_json(rl::compute_percentiles(ttft))},
+                       {"tpot", percentile_json(rl::compute_percentiles(tpot))},
+                       {"e2e", percentile_json(rl::compute_percentiles(e2e))},
+                       {"queue", percentile_json(rl::compute_percentiles(queue))}}},
+        {"batch", {{"max", max_batch}, {"mean", busy > 0 ? batch_time / busy : 0}}},
+        {"kv", {{"usage_peak_perc", info.kv_blocks ? double(kv_peak) / info.kv_blocks : 0}, {"peak_blocks", kv_peak}}},
         {"prefix_cache", {{"queries", snap.prefix_cache_queries}, {"hits", snap.prefix_cache_hits}}},
         {"evictions", snap.kv_evicted_blocks},
         {"preemptions", snap.num_preemptions},
@@ -135,19 +125,19 @@ int runServe(const BenchArgs& args) {
         {"metrics_overhead_frac", snap.busy_s > 0 ? snap.metrics_overhead_s / snap.busy_s : 0},
         // Every submitted request must end finished, rejected (with a reason) or cancelled by the
         // stop at the end; "stuck" counts the ones the engine never ended.
-        {"soak", {{"rss_after_warmup_mib", rssWarm}, {"rss_end_mib", rssEnd}, {"rss_peak_mib", rssPeak},
-                  {"rss_growth_perc", rssWarm > 0 ? 100 * (rssEnd - rssWarm) / rssWarm : 0.0},
+        {"soak", {{"rss_after_warmup_mib", rss_warm}, {"rss_end_mib", rss_end}, {"rss_peak_mib", rss_peak},
+                  {"rss_growth_perc", rss_warm > 0 ? 100 * (rss_end - rss_warm) / rss_warm : 0.0},
                   {"warmup_s", warmup}, {"submitted", lc.submitted},
                   {"ended", snap.requests_finished + snap.rejected_requests + snap.requests_cancelled},
                   {"stuck", int64_t(lc.submitted) - int64_t(snap.requests_finished + snap.rejected_requests +
                                                             snap.requests_cancelled)},
                   {"streamed_equals_generated", lc.streamed_tokens == snap.generation_tokens}}},
     };
-    if (args.has("--csv")) writeCsv(args.get("--csv"), steps);
+    if (!args.csv.empty()) write_csv(args.csv, steps);
     const std::string text = j.dump(2);
-    if (args.has("--json")) {
-        std::ofstream f(args.get("--json"));
-        if (!f) throw BenchError{"cannot write " + args.get("--json")};
+    if (!args.json.empty()) {
+        std::ofstream f(args.json);
+        if (!f) throw bench_error{"cannot write " + args.json};
         f << text << '\n';
     }
     std::printf("%s\n", text.c_str());

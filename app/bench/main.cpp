@@ -1,100 +1,143 @@
 // ridgeline-bench: headless benchmarks.
-//   ridgeline-bench decode|prefill --model PATH [--backend cpu|cuda] [--batch 1,8,64] [--context N]
-//                                  [--steps N] [--logits device|host] [--json FILE]
-//   ridgeline-bench serve --model PATH --scenario NAME [--backend cpu] [--users N] [--duration S]
-//                         [--kv-blocks N] [--max-num-seqs N] [--max-num-batched-tokens N]
-//                         [--block-size N] [--max-context N] [--no-prefix-caching]
-//                         [--policy fcfs|priority] [--json FILE] [--csv FILE]
+//   ridgeline-bench decode|prefill --model PATH [--backend cpu|cuda] [--threads N] [--batch 1,8,64]
+//                                  [--context N] [--steps N] [--logits device|host] [--json FILE]
+//   ridgeline-bench serve --model PATH [--scenario NAME] [--users N] [--duration S] [...]
+//                         [--max-context N] [every serving knob] [--json FILE] [--csv FILE]
+// The options come from app/options (one parser for every program); `ridgeline-bench COMMAND
+// --help` lists every option of a command with its default.
 #include "bench_common.h"
 
 #include "common/engine_error.h"
+#include "options/command_line.h"
 
+#include <charconv>
 #include <cstdio>
-#include <set>
 
 namespace {
-const char* kUsage =
-    "usage: ridgeline-bench decode|prefill --model PATH [--backend cpu|cuda] [--batch 1,8,64,256]\n"
-    "                       [--context N] [--steps N] [--logits device|host] [--json FILE]\n"
-    "    --logits device (default): greedy token chosen on the backend; host: download all logits\n"
-    "       ridgeline-bench serve --model PATH --scenario NAME [options]\n"
-    "  --scenario chat|summarize|write|idle-return|ramp|poisson\n"
-    "  --backend cpu          --threads N\n"
-    "  --users N  --rate R (poisson)  --think S  --ramp S  --seed N  --duration S (default 30)\n"
-    "  --temperature T  --top-p P   the users' sampling (default greedy; on cuda drawn on the GPU)\n"
-    "  --kv-blocks N  --block-size N  --max-num-seqs N  --max-num-batched-tokens N  --max-context N\n"
-    "  --no-prefix-caching  --no-chunked-prefill  --policy fcfs|priority  --max-waiting N  --max-queue-ms MS\n"
-    "  --json FILE (summary)  --csv FILE (the last 32,768 steps)\n"
-    "exit codes: 0 ok, 1 runtime failure, 2 bad arguments or model\n";
-const std::set<std::string> kFlags = {"--no-prefix-caching", "--no-chunked-prefill", "--help", "--version"};
+
+constexpr const char* k_footer = "Exit codes: 0 ok, 1 runtime failure, 2 bad arguments or model";
+
+/// "1,8,64" as batch sizes; "" when the text is not a list of positive integers.
+std::vector<int> batch_list(const std::string& text) {
+    std::vector<int> out;
+    for (std::size_t at = 0; at <= text.size();) {
+        const std::size_t comma = std::min(text.find(',', at), text.size());
+        int v = 0;
+        const auto r = std::from_chars(text.data() + at, text.data() + comma, v);
+        if (r.ec != std::errc() || r.ptr != text.data() + comma || v < 1) return {};
+        out.push_back(v);
+        at = comma + 1;
+    }
+    return out;
+}
+
+void add_kernel_command(rl::cmdline::program& p, kernel_bench_args& a, const std::string& batches) {
+    CLI::App& cmd = p.add_command(a.decode ? "decode" : "prefill",
+                                  a.decode ? "Time decode steps of B sequences holding --context tokens each"
+                                           : "Time the prefill of B sequences of --context tokens");
+    a.batches = batch_list(batches);
+    rl::cmdline::add_model_option(cmd, a.engine.model_path, true);
+    rl::cmdline::add_backend_option(cmd, a.engine.backend);
+    rl::cmdline::add_threads_option(cmd, a.engine.threads);
+    cmd.add_option_function<std::string>(
+           "--batch", [&a](const std::string& text) { a.batches = batch_list(text); },
+           rl::cmdline::with_default("Batch sizes, comma-separated", batches))
+        ->type_name("B,B,...")
+        ->check(CLI::Validator(
+            [](std::string& text) {
+                return batch_list(text).empty() ? "expects positive integers separated by commas, got '" + text + "'"
+                                                : std::string();
+            },
+            "", ""));
+    rl::cmdline::add_number(cmd, "--context", a.context, "Tokens per sequence", 1, 1 << 20);
+    rl::cmdline::add_number(cmd, "--steps", a.steps, "Timed steps", 1, 1 << 20);
+    rl::cmdline::add_choice(cmd, "--logits", a.logits, {"device", "host"},
+                            "device: the greedy token is chosen on the backend; host: download all logits rows");
+    rl::cmdline::add_text(cmd, "--json", a.json, "Write the results to FILE")->type_name("FILE");
+    cmd.footer(k_footer);
+}
+
+/// bench serve's scenario options: each changes one field of the preset --scenario names, and
+/// only when given, so "--scenario ramp --users 64" keeps the ramp preset's other values.
+struct scenario_options {
+    std::string name = rl::scenario{}.name;
+    rl::scenario given;                 // the values of the options below
+    rl::sampling_params sampling;       // the virtual users' --temperature and --top-p
+    std::vector<std::pair<CLI::Option*, void (*)(rl::scenario&, const rl::scenario&)>> changes;
+
+    rl::scenario build() const {
+        rl::scenario sc = rl::scenario_preset(name);
+        for (const auto& [option, change] : changes)
+            if (option->count() > 0) change(sc, given);
+        sc.temperature = sampling.temperature;
+        sc.top_p = sampling.top_p;
+        return sc;
+    }
+};
+
+void add_serve_command(rl::cmdline::program& p, serve_bench_args& a, scenario_options& s) {
+    CLI::App& cmd = p.add_command("serve", "Run virtual users against the engine; print a JSON summary");
+    std::vector<std::string> names = rl::scenario_names();
+    names.push_back("poisson");
+    rl::cmdline::add_choice(cmd, "--scenario", s.name, names, "Virtual users' preset (poisson: open loop)");
+    const char* preset = "the scenario's";
+    s.changes = {
+        {rl::cmdline::add_number(cmd, "--users", s.given.users, "Concurrent users (the most, under --ramp)", 1,
+                                 1 << 16, preset),
+         [](rl::scenario& sc, const rl::scenario& g) { sc.users = g.users; }},
+        {rl::cmdline::add_number(cmd, "--rate", s.given.rate_per_s, "poisson: mean arrivals per second", 1e-6, 1e6,
+                                 preset),
+         [](rl::scenario& sc, const rl::scenario& g) { sc.rate_per_s = g.rate_per_s; }},
+        {rl::cmdline::add_number(cmd, "--think", s.given.think_mean_s, "Mean pause before the next turn",
+                                 0, 3600, preset)->type_name("S"),
+         [](rl::scenario& sc, const rl::scenario& g) { sc.think_mean_s = g.think_mean_s; }},
+        {rl::cmdline::add_number(cmd, "--ramp", s.given.ramp_s, "Seconds over which users rise from 1 to --users", 0,
+                                 3600, preset)->type_name("S"),
+         [](rl::scenario& sc, const rl::scenario& g) { sc.ramp_s = g.ramp_s; }},
+        {rl::cmdline::add_number(cmd, "--seed", s.given.seed, "Seed of the users' prompts, lengths and pauses", 0,
+                                 1.8e19),
+         [](rl::scenario& sc, const rl::scenario& g) { sc.seed = g.seed; }},
+    };
+    rl::cmdline::add_number(cmd, "--duration", a.duration_s, "Seconds to run", 1e-3, 1e7)->type_name("S");
+    rl::cmdline::add_text(cmd, "--json", a.json, "Also write the summary to FILE")->type_name("FILE");
+    rl::cmdline::add_text(cmd, "--csv", a.csv, "Write the last 32,768 step records to FILE")->type_name("FILE");
+    rl::cmdline::add_sampling_options(p, cmd, s.sampling,
+                                      rl::cmdline::sampling_temperature | rl::cmdline::sampling_top_p);
+    rl::cmdline::add_engine_options(p, cmd, a.engine);
+    cmd.footer(k_footer);
+}
+
 } // namespace
 
-double BenchArgs::number(const std::string& k, double fallback) const {
-    if (!has(k)) return fallback;
-    try {
-        size_t used = 0;
-        const double v = std::stod(get(k), &used);
-        if (used == get(k).size()) return v;
-    } catch (const std::exception&) {
-    }
-    throw BenchError{k + " expects a number, got '" + get(k) + "'"};
-}
-
-rl::engine_options engineOptions(const BenchArgs& a) {
-    if (!a.has("--model")) throw BenchError{"--model PATH is required"};
-    rl::engine_options o;
-    o.model_path = a.get("--model");
-    o.backend = a.get("--backend", "cpu");
-    o.threads = int(a.number("--threads", 0));
-    o.max_context = int(a.number("--max-context", 2048));
-    auto& s = o.serving;
-    s.kv_blocks = int(a.number("--kv-blocks", 0));
-    s.block_size = int(a.number("--block-size", 16));
-    s.max_num_seqs = int(a.number("--max-num-seqs", 16));
-    s.max_num_batched_tokens = int(a.number("--max-num-batched-tokens", 2048));
-    s.max_waiting = int(a.number("--max-waiting", s.max_waiting));
-    s.max_queue_ms = a.number("--max-queue-ms", 0);
-    s.prefix_caching = !a.has("--no-prefix-caching");
-    s.chunked_prefill = !a.has("--no-chunked-prefill");
-    if (a.has("--policy") && !rl::parse_policy(a.get("--policy"), s.policy))
-        throw BenchError{"--policy must be fcfs or priority"};
-    if (auto err = rl::validate(s)) throw BenchError{err.message};
-    return o;
-}
-
 int main(int argc, char** argv) {
-    BenchArgs args;
-    for (int i = 0; i < argc; ++i) args.commandLine += (i ? " " : "") + std::string(argv[i]);
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "-h") a = "--help";
-        if (a.rfind("--", 0) == 0) {
-            if (kFlags.count(a)) args.options[a] = "1";
-            else if (i + 1 < argc) args.options[a] = argv[++i];
-            else {
-                std::fprintf(stderr, "ridgeline-bench: option %s needs a value\n", a.c_str());
-                return 2;
-            }
-        } else if (args.command.empty()) {
-            args.command = a;
-        } else {
-            std::fprintf(stderr, "ridgeline-bench: unexpected argument '%s'\n", a.c_str());
-            return 2;
-        }
-    }
-    if (args.has("--version")) { std::printf("ridgeline-bench %s\n", RL_VERSION); return 0; }
-    if (args.has("--help")) { std::fputs(kUsage, stdout); return 0; }
-    if (args.command.empty()) {
-        std::fprintf(stderr, "ridgeline-bench: a command is needed: serve, decode or prefill (try --help)\n");
-        return 2;
-    }
+    kernel_bench_args decode, prefill;
+    decode.context = 256;
+    decode.steps = 32;
+    prefill.decode = false;
+    prefill.context = 2048;
+    prefill.steps = 3;
+    serve_bench_args serve;
+    scenario_options scenario;
+    rl::cmdline::program p("ridgeline-bench", "Ridgeline's headless benchmarks.", RL_VERSION);
+    add_kernel_command(p, decode, "1,8,64");
+    add_kernel_command(p, prefill, "1");
+    add_serve_command(p, serve, scenario);
+    p.set_footer(k_footer);
+    if (const int code = p.parse(argc, argv); code != rl::cmdline::k_go_on) return code;
+
+    std::string command_line;
+    for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
+    const std::string command = p.command()->get_name();
     try {
-        if (args.command == "serve") return runServe(args);
-        if (args.command == "decode") return runKernelBench(args, true);
-        if (args.command == "prefill") return runKernelBench(args, false);
-        std::fprintf(stderr, "ridgeline-bench: unknown command '%s'\n%s", args.command.c_str(), kUsage);
-        return 2;
-    } catch (const BenchError& e) {
+        if (command == "serve") {
+            serve.scenario = scenario.build();
+            serve.command_line = command_line;
+            return run_serve(serve);
+        }
+        kernel_bench_args& k = command == "decode" ? decode : prefill;
+        k.command_line = command_line;
+        return run_kernel_bench(k);
+    } catch (const bench_error& e) {
         std::fprintf(stderr, "ridgeline-bench: %s\n", e.message.c_str());
         return 2;
     } catch (const rl::engine_error& e) {

@@ -18,74 +18,37 @@
 
 namespace {
 
-class EventQueue {
+class event_queue {
 public:
     void push(const rl::token_event& e) {
-        std::lock_guard lk(mMutex);
-        mEvents.push_back(e);
-        mCv.notify_one();
+        std::lock_guard lk(mutex_);
+        events_.push_back(e);
+        cv_.notify_one();
     }
     rl::token_event pop() {
-        std::unique_lock lk(mMutex);
-        mCv.wait(lk, [this] { return !mEvents.empty(); });
-        rl::token_event e = std::move(mEvents.front());
-        mEvents.pop_front();
+        std::unique_lock lk(mutex_);
+        cv_.wait(lk, [this] { return !events_.empty(); });
+        rl::token_event e = std::move(events_.front());
+        events_.pop_front();
         return e;
     }
 
 private:
-    std::mutex mMutex;
-    std::condition_variable mCv;
-    std::deque<rl::token_event> mEvents;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::deque<rl::token_event> events_;
 };
 
-struct BadArgument {
-    std::string message;
-};
-
-double number(const CliArgs& a, const std::string& key, double fallback) {
-    if (!a.has(key)) return fallback;
-    try {
-        size_t used = 0;
-        const double v = std::stod(a.get(key), &used);
-        if (used != a.get(key).size()) throw std::invalid_argument("");
-        return v;
-    } catch (const std::exception&) {
-        throw BadArgument{key + " expects a number, got '" + a.get(key) + "'"};
-    }
-}
-
-rl::sampling_params samplingFrom(const CliArgs& a) {
-    rl::sampling_params p;
-    p.temperature = float(number(a, "--temperature", 0.0));
-    p.top_p = float(number(a, "--top-p", 1.0));
-    p.top_k = int(number(a, "--top-k", 0));
-    p.min_p = float(number(a, "--min-p", 0.0));
-    p.repetition_penalty = float(number(a, "--repeat-penalty", 1.0));
-    p.seed = uint64_t(number(a, "--seed", 0));
-    if (auto err = rl::validate(p); !err.empty()) throw BadArgument{err};
-    return p;
-}
-
-std::unique_ptr<rl::engine> loadEngine(const CliArgs& a) {
-    if (!a.has("--model")) throw BadArgument{"--model PATH is required"};
-    rl::engine_options opt;
-    opt.model_path = a.get("--model");
-    opt.threads = int(number(a, "--threads", 0));
-    opt.serving.max_num_seqs = 4;
-    return rl::engine::create(opt);
-}
-
-// Runs one request to completion, streaming text through `onText`. Returns the final event.
-rl::token_event runRequest(rl::engine& eng, rl::request req, std::vector<int32_t>& outTokens,
-                           const std::function<void(const std::string&)>& onText) {
-    EventQueue q;
+// Runs one request to completion, streaming text through `on_text`. Returns the final event.
+rl::token_event run_request(rl::engine& eng, rl::request req, std::vector<int32_t>& out_tokens,
+                            const std::function<void(const std::string&)>& on_text) {
+    event_queue q;
     req.on_event = [&q](const rl::token_event& e) { q.push(e); };
     eng.submit(std::move(req));
     for (;;) {
         rl::token_event e = q.pop();
-        if (e.token >= 0 && e.finish == rl::finish_reason::none) outTokens.push_back(e.token);
-        if (!e.text.empty()) onText(e.text);
+        if (e.token >= 0 && e.finish == rl::finish_reason::none) out_tokens.push_back(e.token);
+        if (!e.text.empty()) on_text(e.text);
         if (e.finish != rl::finish_reason::none) return e;
     }
 }
@@ -94,10 +57,7 @@ template <typename F>
 int guarded(F&& body) {
     try {
         return body();
-    } catch (const BadArgument& e) {
-        std::fprintf(stderr, "ridgeline-cli: %s\n", e.message.c_str());
-        return 2;
-    } catch (const rl::engine_error& e) {
+    } catch (const rl::engine_error& e) {   // the model (missing, not GGUF, unsupported)
         std::fprintf(stderr, "ridgeline-cli: %s\n", e.what());
         return 2;
     } catch (const std::exception& e) {
@@ -108,21 +68,17 @@ int guarded(F&& body) {
 
 } // namespace
 
-int runGenerate(const CliArgs& args) {
+int run_generate(const generate_args& args) {
     return guarded([&] {
-        if (!args.has("--prompt")) throw BadArgument{"--prompt TEXT is required"};
-        const rl::sampling_params sampling = samplingFrom(args);
-        const int maxTokens = int(number(args, "--max-tokens", 128));
-        auto eng = loadEngine(args);
+        auto eng = rl::engine::create(args.engine);
         rl::request req;
-        req.prompt = args.has("--chat") ? eng->tokenize_chat({{"user", args.get("--prompt")}})
-                                        : eng->tokenize_text(args.get("--prompt"));
-        req.sampling = sampling;
-        req.max_tokens = maxTokens;
-        const bool json = args.has("--json");
+        req.prompt = args.chat ? eng->tokenize_chat({{"user", args.prompt}}) : eng->tokenize_text(args.prompt);
+        req.sampling = args.sampling;
+        req.max_tokens = args.max_tokens;
+        const bool json = args.json;
         std::string text;
         std::vector<int32_t> tokens;
-        rl::token_event fin = runRequest(*eng, req, tokens, [&](const std::string& piece) {
+        rl::token_event fin = run_request(*eng, req, tokens, [&](const std::string& piece) {
             text += piece;
             if (!json) {
                 std::fwrite(piece.data(), 1, piece.size(), stdout);
@@ -154,13 +110,11 @@ int runGenerate(const CliArgs& args) {
     });
 }
 
-int runChat(const CliArgs& args) {
+int run_chat(const chat_args& args) {
     return guarded([&] {
-        const rl::sampling_params sampling = samplingFrom(args);
-        const int maxTokens = int(number(args, "--max-tokens", 512));
-        auto eng = loadEngine(args);
+        auto eng = rl::engine::create(args.engine);
         std::vector<rl::chat_message> history;
-        if (args.has("--system")) history.push_back({"system", args.get("--system")});
+        if (!args.system.empty()) history.push_back({"system", args.system});
         std::fprintf(stderr, "%s on %s, template %s. Empty line or Ctrl-D quits.\n",
                      eng->info().model_name.c_str(), eng->info().backend.c_str(), eng->info().chat_template.c_str());
         std::string line;
@@ -172,11 +126,11 @@ int runChat(const CliArgs& args) {
             rl::request req;
             req.conversation_id = 1;
             req.prompt = eng->tokenize_chat(history);
-            req.sampling = sampling;
-            req.max_tokens = maxTokens;
+            req.sampling = args.sampling;
+            req.max_tokens = args.max_tokens;
             std::string reply;
             std::vector<int32_t> tokens;
-            rl::token_event fin = runRequest(*eng, req, tokens, [&](const std::string& piece) {
+            rl::token_event fin = run_request(*eng, req, tokens, [&](const std::string& piece) {
                 reply += piece;
                 std::fwrite(piece.data(), 1, piece.size(), stdout);
                 std::fflush(stdout);
@@ -195,13 +149,11 @@ int runChat(const CliArgs& args) {
     });
 }
 
-int runTokenize(const CliArgs& args) {
+int run_tokenize(const tokenize_args& args) {
     return guarded([&] {
-        if (!args.has("--model")) throw BadArgument{"--model PATH is required"};
-        if (!args.has("--text")) throw BadArgument{"--text TEXT is required"};
-        auto file = rl::gguf_file::open(args.get("--model"));
+        auto file = rl::gguf_file::open(args.model);
         auto tok = rl::tokenizer::from_gguf(*file);
-        const auto ids = tok->encode(args.get("--text"), args.has("--bos"), !args.has("--no-special"));
+        const auto ids = tok->encode(args.text, args.bos, !args.no_special);
         std::printf("%s\n", nlohmann::json(ids).dump().c_str());
         return 0;
     });

@@ -1,70 +1,65 @@
 // ridgeline-cli: terminal front end to the engine (generate, chat, tokenize).
-//   ridgeline-cli generate --model PATH --prompt TEXT [--max-tokens N] [--temperature T]
-//                          [--top-p P] [--top-k K] [--seed S] [--chat] [--json]
-//   ridgeline-cli chat --model PATH
-//   ridgeline-cli tokenize --model PATH --text TEXT
+//   ridgeline-cli generate --model PATH --prompt TEXT [--max-tokens N] [--chat] [--json]
+//                          [sampling options] [engine options] [serving knobs]
+//   ridgeline-cli chat --model PATH [--system TEXT] [--max-tokens N] [sampling, engine, knobs]
+//   ridgeline-cli tokenize --model PATH --text TEXT [--no-special] [--bos]
+// The options come from app/options (one parser for every program); `ridgeline-cli COMMAND
+// --help` lists every option of a command with its default.
 #include "cli_commands.h"
 
-#include <cstdio>
-#include <set>
+#include "options/command_line.h"
 
 namespace {
 
-const char* kUsage =
-    "usage: ridgeline-cli COMMAND [options]\n"
-    "\n"
-    "commands:\n"
-    "  generate --model PATH --prompt TEXT [--max-tokens N] [--temperature T] [--top-p P]\n"
-    "           [--top-k K] [--min-p P] [--repeat-penalty R] [--seed S] [--chat] [--json]\n"
-    "           [--threads N]\n"
-    "      Streams the continuation to stdout. --chat wraps the prompt in the model's chat\n"
-    "      template as one user message. --json prints one object instead: text, tokens,\n"
-    "      prompt_tokens, ttft_ms, decode_tok_s.\n"
-    "  chat --model PATH [--system TEXT] [--max-tokens N] [--temperature T] ...\n"
-    "      Interactive terminal chat; an empty line or EOF quits.\n"
-    "  tokenize --model PATH --text TEXT [--no-special] [--bos]\n"
-    "      Prints the token ids as a JSON array.\n"
-    "\n"
-    "exit codes: 0 ok, 1 runtime failure, 2 bad arguments or a model that cannot be loaded\n";
+constexpr const char* k_footer =
+    "Exit codes: 0 ok, 1 runtime failure, 2 bad arguments or a model that cannot be loaded";
 
-const std::set<std::string> kFlags = {"--chat", "--json", "--no-special", "--bos", "--help", "--version"};
+void add_generate(rl::cmdline::program& p, generate_args& a) {
+    CLI::App& cmd = p.add_command("generate", "Stream the continuation of a prompt to stdout");
+    rl::cmdline::add_text(cmd, "--prompt", a.prompt, "The prompt")->required();
+    rl::cmdline::add_number(cmd, "--max-tokens", a.max_tokens, "Longest continuation in tokens", 1, 1 << 20);
+    rl::cmdline::add_switch(cmd, "--chat", a.chat, "Wrap the prompt in the model's chat template as one user message");
+    rl::cmdline::add_switch(cmd, "--json", a.json,
+                            "Print one JSON object instead: text, tokens, prompt_tokens, generated_tokens, "
+                            "finish_reason, ttft_ms, decode_tok_s");
+    rl::cmdline::add_sampling_options(p, cmd, a.sampling);
+    rl::cmdline::add_engine_options(p, cmd, a.engine);
+    cmd.footer(k_footer);
+}
+
+void add_chat(rl::cmdline::program& p, chat_args& a) {
+    CLI::App& cmd = p.add_command("chat", "Interactive terminal chat; an empty line or EOF quits");
+    rl::cmdline::add_text(cmd, "--system", a.system, "System message at the start of the conversation");
+    rl::cmdline::add_number(cmd, "--max-tokens", a.max_tokens, "Longest reply in tokens", 1, 1 << 20);
+    rl::cmdline::add_sampling_options(p, cmd, a.sampling);
+    rl::cmdline::add_engine_options(p, cmd, a.engine);
+    cmd.footer(k_footer);
+}
+
+void add_tokenize(rl::cmdline::program& p, tokenize_args& a) {
+    CLI::App& cmd = p.add_command("tokenize", "Print the token ids of a text as a JSON array");
+    rl::cmdline::add_model_option(cmd, a.model, true, "GGUF model file whose tokenizer is used");
+    rl::cmdline::add_text(cmd, "--text", a.text, "The text to tokenize")->required();
+    rl::cmdline::add_switch(cmd, "--no-special", a.no_special, "Encode special-token text as plain text");
+    rl::cmdline::add_switch(cmd, "--bos", a.bos, "Start with the model's BOS token");
+    cmd.footer(k_footer);
+}
 
 } // namespace
 
 int main(int argc, char** argv) {
-    CliArgs args;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "-h") a = "--help";
-        if (a.rfind("--", 0) == 0) {
-            if (auto eq = a.find('='); eq != std::string::npos) {
-                args.options[a.substr(0, eq)] = a.substr(eq + 1);
-            } else if (kFlags.count(a)) {
-                args.options[a] = "1";
-            } else if (i + 1 < argc) {
-                args.options[a] = argv[++i];
-            } else {
-                std::fprintf(stderr, "ridgeline-cli: option %s needs a value\n", a.c_str());
-                return 2;
-            }
-        } else if (args.command.empty()) {
-            args.command = a;
-        } else {
-            std::fprintf(stderr, "ridgeline-cli: unexpected argument '%s'\n", a.c_str());
-            return 2;
-        }
-    }
-    if (args.has("--version")) {
-        std::printf("ridgeline-cli %s\n", RL_VERSION);
-        return 0;
-    }
-    if (args.has("--help") || args.command.empty()) {
-        std::fputs(kUsage, args.command.empty() && !args.has("--help") ? stderr : stdout);
-        return args.has("--help") ? 0 : 2;
-    }
-    if (args.command == "generate") return runGenerate(args);
-    if (args.command == "chat") return runChat(args);
-    if (args.command == "tokenize") return runTokenize(args);
-    std::fprintf(stderr, "ridgeline-cli: unknown command '%s' (try --help)\n", args.command.c_str());
-    return 2;
+    generate_args generate;
+    chat_args chat;
+    tokenize_args tokenize;
+    rl::cmdline::program p("ridgeline-cli", "Ridgeline in the terminal: generate, chat or tokenize with a local model.",
+                           RL_VERSION);
+    add_generate(p, generate);
+    add_chat(p, chat);
+    add_tokenize(p, tokenize);
+    p.set_footer(k_footer);
+    if (const int code = p.parse(argc, argv); code != rl::cmdline::k_go_on) return code;
+    const std::string command = p.command()->get_name();
+    if (command == "generate") return run_generate(generate);
+    if (command == "chat") return run_chat(chat);
+    return run_tokenize(tokenize);
 }

@@ -3,29 +3,32 @@
 // the checkout's models/ (only when run from its build tree) or from the user's data dir
 // ($XDG_DATA_HOME/ridgeline/models). With none of these, FirstRunDialog offers to download it
 // (lib/ridgeline/fetch-model), to open a file or to start on a synthetic model (ModelLocator.h).
-//   ridgeline [--model PATH] [--backend cpu|cuda] [--threads N] [--max-tokens N]
+//   ridgeline [--model PATH] [--backend auto|cpu|cuda] [--threads N] [--max-tokens N] [Qt's options]
 //   ridgeline --screenshot FILE.png [--prompt TEXT] [--scenario NAME] [--after SECONDS] [--size WxH]
 //     loads the default model (not the saved one), optionally starts the scenario's virtual users,
 //     sends the prompt, waits --after seconds (default: until the reply finishes), saves a grab of
 //     the whole window and exits. Its data (conversations, settings) live in a temporary directory
 //     unless $RIDGELINE_DATA_DIR is set, so screenshots never touch your history. With no model
 //     found it saves a grab of the first-run dialog instead and exits 2.
-// --help and --version need no display. Exit codes (docs/packaging.md): 0 ok, 1 runtime failure
-// (reply failed, PNG not written, timeout), 2 bad arguments, or (--screenshot only) a model that
-// cannot be loaded or none found; the window itself reports load errors and keeps going.
+// Options are parsed with app/options (the parser every program shares) before QApplication
+// exists, so --help, --version and usage errors need no display. Qt's own arguments (-platform,
+// -style, ...; QtArguments.h) are left out of that parse and reach QApplication.
+// Exit codes (docs/packaging.md): 0 ok, 1 runtime failure (reply failed, PNG not written,
+// timeout), 2 bad arguments, or (--screenshot only) a model that cannot be loaded or none found;
+// the window itself reports load errors and keeps going.
 #include "ChatController.h"
 #include "ChatPanel.h"
 #include "EngineBridge.h"
 #include "FirstRunDialog.h"
 #include "MainWindow.h"
 #include "ModelLocator.h"
+#include "QtArguments.h"
 #include "TranscriptView.h"
+#include "options/command_line.h"
 
 #include <QApplication>
-#include <QCommandLineParser>
 #include <QFileInfo>
 #include <QIcon>
-#include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTimer>
 
@@ -45,6 +48,7 @@
 namespace {
 
 constexpr int kScreenshotTimeoutMs = 300'000;
+constexpr int kShotWidth = 1800, kShotHeight = 1100;   // --screenshot's window size unless --size
 
 void fail(const QString& message) {
     std::fprintf(stderr, "ridgeline: %s\n", qPrintable(message));
@@ -65,6 +69,69 @@ struct ShotOptions {
     QString scenario;     // "" = no virtual users
     double afterS = -1;   // < 0: until the reply finishes
 };
+
+/// The window's command line as parsed; defaults are EngineSettings{}'s and GenerationSettings{}'s
+/// except where said.
+struct WindowArgs {
+    std::string model;
+    std::string backend = "auto";   // the window takes the GPU when there is one
+    int threads = EngineSettings{}.threads;
+    int maxTokens = GenerationSettings{}.maxTokens;
+    std::string screenshot;
+    std::string prompt = "What is a KV cache? Answer in two sentences.";
+    std::string scenario;
+    double afterS = -1;
+    std::string size;               // "WxH"; "" = the window's own (kShotWidth x kShotHeight with --screenshot)
+    bool backendGiven = false;
+};
+
+/// "900x600" as a size of at least 320x240; an empty size otherwise.
+QSize parseSize(const std::string& text) {
+    int w = 0, h = 0, used = 0;
+    if (std::sscanf(text.c_str(), "%dx%d%n", &w, &h, &used) != 2 || used != int(text.size()) || w < 320 || h < 240)
+        return {};
+    return QSize(w, h);
+}
+
+/// Parses the window's options (Qt's own left out); returns k_go_on or the exit code.
+int parseArguments(int argc, char** argv, WindowArgs& a) {
+    namespace cmd = rl::cmdline;
+    cmd::program p("ridgeline", "Ridgeline: a desktop LLM inference workbench.", RL_VERSION);
+    CLI::App& app = p.root();
+    app.set_version_flag("-v,--version", "ridgeline " RL_VERSION, "Print the version and exit");
+    app.set_help_all_flag("--help-all", "Print this help, Qt's options included, and exit");
+    cmd::add_model_option(app, a.model, false,
+                          "GGUF model to open, or synthetic:NAME (default: $RIDGELINE_MODEL, else the one used last "
+                          "time, else " + std::string(ModelLocator::kDefaultModelFile) + " in " +
+                              ModelLocator::userModelDir().toStdString() +
+                              "; when there is none, a dialog offers to download it)");
+    CLI::Option* backend = cmd::add_backend_option(app, a.backend);
+    cmd::add_threads_option(app, a.threads);
+    cmd::add_number(app, "--max-tokens", a.maxTokens, "Longest reply in tokens", 1, 1 << 20);
+    cmd::add_text(app, "--screenshot", a.screenshot, "Run one reply, save a PNG of the window to FILE, exit")
+        ->type_name("FILE");
+    cmd::add_text(app, "--prompt", a.prompt, "The prompt for --screenshot");
+    cmd::add_text(app, "--scenario", a.scenario,
+                  "--screenshot: start this scenario's virtual users (chat, summarize, write, idle-return, ramp)")
+        ->type_name("NAME");
+    cmd::add_number(app, "--after", a.afterS, "--screenshot: grab after this many seconds", 0, 1e6,
+                    "when the reply finishes")
+        ->type_name("S");
+    cmd::add_text(app, "--size", a.size, "Window size, at least 320x240",
+                  std::to_string(kShotWidth) + "x" + std::to_string(kShotHeight) + " with --screenshot")
+        ->type_name("WxH")
+        ->check(CLI::Validator(
+            [](std::string& text) { return parseSize(text).isEmpty() ? "takes WxH, at least 320x240" : ""; }, "", ""));
+    p.add_check(app, [&a] {
+        const bool shot = !a.screenshot.empty();
+        return shot && QString::fromStdString(a.prompt).trimmed().isEmpty() ? "--prompt must not be empty" : "";
+    });
+    p.set_footer(QtArguments::helpLine());
+    const std::vector<std::string> ours = QtArguments::withoutQt(argc, argv);
+    const int code = p.parse(ours);
+    a.backendGiven = backend->count() > 0;
+    return code;
+}
 
 void grabAndExit(MainWindow& window, const QString& file) {
     window.chatPanel()->transcript()->flush();
@@ -120,100 +187,22 @@ void runScreenshot(MainWindow& window, const ShotOptions& o) {
 } // namespace
 
 int main(int argc, char** argv) {
-    // Everything about the arguments is decided before QApplication exists, so --help, --version
-    // and usage errors (exit 2) work without a display (over ssh, in CI). Qt's own options
-    // (-platform, -style) are not accepted here: use QT_QPA_PLATFORM and QT_STYLE_OVERRIDE.
-    QStringList rawArgs;
-    for (int i = 0; i < argc; ++i) rawArgs << QString::fromLocal8Bit(argv[i]);
-    QCommandLineParser parser;
-    parser.setApplicationDescription(QStringLiteral("Ridgeline: a desktop LLM inference workbench."));
-    parser.addHelpOption();
-    parser.addVersionOption();
-    const QCommandLineOption modelOpt(
-        {QStringLiteral("m"), QStringLiteral("model")},
-        QStringLiteral("GGUF model to open, or synthetic:NAME (default: $RIDGELINE_MODEL, else the one used "
-                       "last time, else %1 in %2; when there is none, a dialog offers to download it).")
-            .arg(QLatin1String(ModelLocator::kDefaultModelFile), ModelLocator::userModelDir()),
-        QStringLiteral("path"));
-    const QCommandLineOption backendOpt(QStringLiteral("backend"), QStringLiteral("auto, cpu or cuda (default auto: cuda when a GPU is usable)."),
-                                        QStringLiteral("name"), QStringLiteral("auto"));
-    const QCommandLineOption threadsOpt(QStringLiteral("threads"), QStringLiteral("CPU threads (default: all cores)."),
-                                        QStringLiteral("n"), QStringLiteral("0"));
-    const QCommandLineOption maxTokensOpt(QStringLiteral("max-tokens"),
-                                          QStringLiteral("Longest reply in tokens (default 512)."),
-                                          QStringLiteral("n"), QStringLiteral("512"));
-    const QCommandLineOption shotOpt(QStringLiteral("screenshot"),
-                                     QStringLiteral("Run one reply, save a PNG of the window to <file>, exit."),
-                                     QStringLiteral("file"));
-    const QCommandLineOption promptOpt(QStringLiteral("prompt"),
-                                       QStringLiteral("The prompt for --screenshot."), QStringLiteral("text"),
-                                       QStringLiteral("What is a KV cache? Answer in two sentences."));
-    const QCommandLineOption scenarioOpt(QStringLiteral("scenario"),
-                                         QStringLiteral("--screenshot: start this scenario's virtual users "
-                                                        "(chat, summarize, write, idle-return, ramp)."),
-                                         QStringLiteral("name"));
-    const QCommandLineOption afterOpt(QStringLiteral("after"),
-                                      QStringLiteral("--screenshot: grab after this many seconds "
-                                                     "(default: when the reply finishes)."),
-                                      QStringLiteral("seconds"));
-    const QCommandLineOption sizeOpt(QStringLiteral("size"), QStringLiteral("Window size (default 1800x1100)."),
-                                     QStringLiteral("WxH"));
-    parser.addOptions({modelOpt, backendOpt, threadsOpt, maxTokensOpt, shotOpt, promptOpt, scenarioOpt, afterOpt,
-                       sizeOpt});
-    if (!parser.parse(rawArgs)) {
-        fail(parser.errorText() + QStringLiteral(" (try --help)"));
-        return 2;
-    }
-    if (parser.isSet(QStringLiteral("help")) || parser.isSet(QStringLiteral("help-all")) ||
-        parser.isSet(QStringLiteral("version"))) {
-        QCoreApplication info(argc, argv);   // no GUI: prints and exits 0
-        QCoreApplication::setApplicationName(QStringLiteral("ridgeline"));
-        QCoreApplication::setApplicationVersion(QStringLiteral(RL_VERSION));
-        if (parser.isSet(QStringLiteral("version"))) parser.showVersion();
-        parser.showHelp(0);
-    }
-
-    bool okThreads = false, okMax = false;
+    WindowArgs args;
+    if (const int code = parseArguments(argc, argv, args); code != rl::cmdline::k_go_on) return code;
     EngineSettings engine;
-    engine.backend = parser.value(backendOpt);
-    engine.threads = parser.value(threadsOpt).toInt(&okThreads);
+    engine.backend = QString::fromStdString(args.backend);
+    engine.threads = args.threads;
     GenerationSettings gen;
-    gen.maxTokens = parser.value(maxTokensOpt).toInt(&okMax);
-    if (!okThreads || engine.threads < 0 || !okMax || gen.maxTokens <= 0) {
-        fail(QStringLiteral("--threads and --max-tokens take a non-negative number (try --help)"));
-        return 2;
-    }
-    if (engine.backend != QLatin1String("auto") && engine.backend != QLatin1String("cpu") &&
-        engine.backend != QLatin1String("cuda")) {
-        fail(QStringLiteral("--backend takes auto, cpu or cuda (try --help)"));
-        return 2;
-    }
-    if (!parser.positionalArguments().isEmpty()) {
-        fail(QStringLiteral("unexpected argument '%1' (try --help)").arg(parser.positionalArguments().first()));
-        return 2;
-    }
-    QSize size;
-    if (parser.isSet(sizeOpt)) {
-        const auto m = QRegularExpression(QStringLiteral("^(\\d+)x(\\d+)$")).match(parser.value(sizeOpt));
-        if (!m.hasMatch() || m.captured(1).toInt() < 320 || m.captured(2).toInt() < 240) {
-            fail(QStringLiteral("--size takes WxH, at least 320x240 (try --help)"));
-            return 2;
-        }
-        size = QSize(m.captured(1).toInt(), m.captured(2).toInt());
-    }
-    const bool shot = parser.isSet(shotOpt);
+    gen.maxTokens = args.maxTokens;
+    QSize size = parseSize(args.size);
+    const bool shot = !args.screenshot.empty();
     ShotOptions o;
     if (shot) {
-        o.file = parser.value(shotOpt);
-        o.prompt = parser.value(promptOpt).trimmed();
-        o.scenario = parser.value(scenarioOpt).trimmed();
-        bool okAfter = true;
-        if (parser.isSet(afterOpt)) o.afterS = parser.value(afterOpt).toDouble(&okAfter);
-        if (o.prompt.isEmpty() || !okAfter || (parser.isSet(afterOpt) && o.afterS < 0)) {
-            fail(QStringLiteral("--prompt must not be empty and --after takes seconds (try --help)"));
-            return 2;
-        }
-        if (size.isEmpty()) size = QSize(1800, 1100);
+        o.file = QString::fromStdString(args.screenshot);
+        o.prompt = QString::fromStdString(args.prompt).trimmed();
+        o.scenario = QString::fromStdString(args.scenario).trimmed();
+        o.afterS = args.afterS;
+        if (size.isEmpty()) size = QSize(kShotWidth, kShotHeight);
     }
     QApplication app(argc, argv);
     QApplication::setApplicationName(QStringLiteral("ridgeline"));
@@ -234,7 +223,7 @@ int main(int argc, char** argv) {
     const EngineSettings saved = window.savedEngineSettings(engine);
     const bool fromBuildTree = runFromBuildTree();
     ModelLocator::Candidates candidates;
-    candidates.argument = parser.value(modelOpt);
+    candidates.argument = QString::fromStdString(args.model);
     candidates.environment = qEnvironmentVariable("RIDGELINE_MODEL");
     if (!shot) candidates.saved = saved.modelPath;
     if (fromBuildTree) candidates.sourceDefault = QStringLiteral(RL_DEFAULT_MODEL);
@@ -242,7 +231,7 @@ int main(int argc, char** argv) {
     const ModelLocator::Choice choice = ModelLocator::choose(candidates, isFile);
     engine.modelPath = choice.path;
     engine.serving = saved.serving;
-    if (!parser.isSet(backendOpt) && !shot) engine.backend = saved.backend;
+    if (!args.backendGiven && !shot) engine.backend = saved.backend;
 
     if (!size.isEmpty()) window.resize(size);
     window.show();
