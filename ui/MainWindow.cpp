@@ -311,9 +311,9 @@ bool MainWindow::saveSession(const QString& path, QString* error) {
 bool MainWindow::openSession(const QString& path, QString* error) {
     Session s;
     if (!SessionFile::open(path, &s, error)) return false;
-    QString why;
-    if (mServing->change(s.serving, &why) == ServingController::Result::Refused)
-        reportError(tr("The session's serving settings were refused: %1").arg(why));
+    QString why = s.servingError;
+    if (why.isEmpty()) mServing->change(s.serving, &why);
+    if (!why.isEmpty()) reportError(tr("The session's serving settings were refused: %1").arg(why));
     mLoadPanel->setScenario(s.scenario);
     mSettings->setScenario(s.scenario);
     const int first = mStore->count();

@@ -70,7 +70,14 @@ void ServingController::setPending(bool pending, const rl::serving_config& cfg) 
 }
 
 void ServingController::loadPreset(const QString& name) {
-    if (mSettings->hasPreset(name)) change(mSettings->preset(name));
+    if (!mSettings->hasPreset(name)) return;
+    rl::serving_config c;
+    if (const rl::config_error err = mSettings->preset(name, &c)) {
+        emit refused(QString::fromStdString(err.field),
+                     tr("preset '%1': %2").arg(name, QString::fromStdString(err.message)));
+        return;
+    }
+    change(c);
 }
 
 void ServingController::savePreset(const QString& name) {

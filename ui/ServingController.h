@@ -33,6 +33,7 @@ public:
     bool restartPool();
     void discardPoolChange();
 
+    /// Applies a saved preset; one that cannot be read is refused naming its knob.
     void loadPreset(const QString& name);
     void savePreset(const QString& name);
 
