@@ -194,8 +194,10 @@ void MainWindow::connectPanels() {
     connect(mServingPanel, &ServingPanel::changeRequested, mServing,
             [this](const rl::serving_config& c) { mServing->change(c); });
     connect(mServing, &ServingController::configChanged, this, [this](const rl::serving_config& c) {
-        mServingPanel->setConfig(mServing->restartPending() ? mServing->pendingPool() : c,
-                                 mBridge->isLoaded() ? mServing->engineConfig().kv_blocks : 0);
+        const rl::serving_config shown = mServing->restartPending() ? mServing->pendingPool() : c;
+        rl::serving_config resolved = shown;   // the pool in force is the one the engine sized
+        if (mBridge->isLoaded() && !mServing->restartPending()) resolved.kv_blocks = mBridge->model().kvBlocks;
+        mServingPanel->setConfig(shown, resolved);
     });
     connect(mServing, &ServingController::refused, mServingPanel, &ServingPanel::showRefusal);
     connect(mServing, &ServingController::poolRestartNeeded, mServingPanel, &ServingPanel::setRestartPending);
@@ -207,7 +209,7 @@ void MainWindow::connectPanels() {
     connect(mSettings, &SettingsStore::presetsChanged, this,
             [this] { mServingPanel->setPresetNames(mSettings->presetNames()); });
     mServingPanel->setPresetNames(mSettings->presetNames());
-    mServingPanel->setConfig(mServing->config(), 0);
+    mServingPanel->setConfig(mServing->config(), mServing->config());
 
     // Load generator: owned by the bridge, counters polled there.
     mLoadPanel->setScenario(mSettings->scenario());

@@ -4,7 +4,6 @@
 #include "EngineBridge.h"
 #include "SettingsStore.h"
 
-#include <QStringList>
 
 ServingController::ServingController(EngineBridge* bridge, SettingsStore* settings, QObject* parent)
     : QObject(parent), mBridge(bridge), mSettings(settings) {
@@ -26,12 +25,13 @@ rl::serving_config ServingController::config() const {
 rl::serving_config ServingController::engineConfig() const { return mBridge->servingConfig(); }
 
 ServingController::Result ServingController::change(const rl::serving_config& next, QString* reason) {
-    auto refuse = [&](const QString& why) {
+    auto refuse = [&](const QString& field, const QString& why) {
         if (reason) *reason = why;
-        emit refused(fieldOf(why), why);
+        emit refused(field, why);
         return Result::Refused;
     };
-    if (const rl::config_error err = rl::validate(next)) return refuse(QString::fromStdString(err.message));
+    if (const rl::config_error err = rl::validate(next))
+        return refuse(QString::fromStdString(err.field), QString::fromStdString(err.message));
 
     const rl::serving_config current = config();
     const bool poolChange = mBridge->isLoaded() &&
@@ -41,7 +41,8 @@ ServingController::Result ServingController::change(const rl::serving_config& ne
         live.block_size = current.block_size;
         live.kv_blocks = current.kv_blocks;
     }
-    if (const QString why = mBridge->applyServing(live); !why.isEmpty()) return refuse(why);
+    // The engine validates the same way, so this refusal is not expected; it names no field.
+    if (const QString why = mBridge->applyServing(live); !why.isEmpty()) return refuse(QString(), why);
     mSettings->setServing(config());
     if (reason) reason->clear();
     if (poolChange) setPending(true, next);
@@ -82,24 +83,4 @@ void ServingController::loadPreset(const QString& name) {
 
 void ServingController::savePreset(const QString& name) {
     mSettings->savePreset(name, mRestartPending ? mPending : config());
-}
-
-QStringList ServingController::fieldNames() {
-    return {QStringLiteral("max_num_seqs"),  QStringLiteral("max_num_batched_tokens"),
-            QStringLiteral("block_size"),    QStringLiteral("kv_blocks"),
-            QStringLiteral("max_waiting"),   QStringLiteral("max_queue_ms"),
-            QStringLiteral("gpu_memory_utilization")};
-}
-
-QString ServingController::fieldOf(const QString& reason) {
-    QString best;
-    qsizetype bestAt = -1;
-    for (const QString& f : fieldNames()) {
-        const qsizetype at = reason.indexOf(f);
-        if (at >= 0 && (bestAt < 0 || at < bestAt)) {
-            best = f;
-            bestAt = at;
-        }
-    }
-    return best;
 }

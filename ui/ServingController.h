@@ -1,8 +1,9 @@
 // ServingController: the logic behind the serving panel. change() validates a whole
 // serving_config (rl::validate, then the engine's own apply()), applies it live at the next step
 // boundary, and keeps the previous good config in force when it is refused (refused() names the
-// field). Pool-shape changes (block_size, kv_blocks) cannot apply live: the rest applies, the
-// shape waits in pendingPool() until restartPool() reloads the engine with it. Named presets
+// field, from validate()'s config_error). Pool-shape changes (block_size, kv_blocks) cannot apply
+// live: the rest applies, the shape waits in pendingPool() until restartPool() reloads the engine
+// with it. Named presets
 // load and save through the SettingsStore; the config in force is saved there too.
 // Qt-Core only. Exercise: tests/test_workbench_window.cpp (servingControlsApply, invalidRefused).
 #pragma once
@@ -37,13 +38,10 @@ public:
     void loadPreset(const QString& name);
     void savePreset(const QString& name);
 
-    /// The serving_config field a validation message is about ("" if none is named).
-    static QString fieldOf(const QString& reason);
-    static QStringList fieldNames();
-
 signals:
     /// After any accepted change, a preset load, a restart or a new model.
     void configChanged(const rl::serving_config& cfg);
+    /// field: the knob the refusal is about (rl::config_error::field), "" when none.
     void refused(const QString& field, const QString& reason);
     void poolRestartNeeded(bool needed);
 
