@@ -27,6 +27,8 @@ private slots:
                      std::string(k.name).c_str());
             QVERIFY(k.step > 0);
             if (k.type != rl::knob_type::real) QCOMPARE(k.decimals, 0);
+            // A special zero is the bottom of the range (a spin box shows it as its special text).
+            if (!k.zero_means.empty()) QCOMPARE(k.min, 0.0);
             if (k.type == rl::knob_type::integer || k.type == rl::knob_type::real) {
                 QVERIFY(!k.unit.empty());
                 QVERIFY(k.min <= k.max);

@@ -1,7 +1,9 @@
-// test_workbench_window: the workbench window (ui/) around the chat: every panel builds; serving
-// controls change the engine's serving_config through the bridge, invalid values are refused
-// and the previous config stays, pool-shape changes wait for a restart; the chat over several
-// conversations against the real default model on the CPU backend (streaming, regenerate,
+// test_workbench_window: the workbench window (ui/) around the chat: every panel builds; the
+// serving panel is the knob table's (a control per row with its range, unit, help and special
+// zero); serving controls change the engine's serving_config through the ServingController, the
+// one owner, invalid or out-of-range values are refused under their knob and the previous config
+// stays, pool-shape changes wait for a restart, loads run with the owner's config; the chat over
+// several conversations against the real default model on the CPU backend (streaming, regenerate,
 // edit-and-resend, "At capacity" for a rejected request); persistence across a second
 // MainWindow over the same RIDGELINE_DATA_DIR; corrupt files set aside as .bad; sessions; the
 // recompute rule; and the real binary's --screenshot mode.
@@ -58,6 +60,7 @@ private slots:
     void servingControlsApply();
     void invalidValueRefused();
     void poolChangeNeedsRestart();
+    void loadsTakeTheOwnersConfig();
     void chatConversations();
     void rejectedSaysAtCapacity();
     void conversationsAndSettingsPersist();
@@ -359,6 +362,43 @@ void TestWorkbenchWindow::poolChangeNeedsRestart() {
     QVERIFY(!child<QLabel>("restartNote")->isVisible());
     QCOMPARE(mWindow->settings()->serving().block_size, 32);
 
+    // gpu_memory_utilization sizes the auto pool: a pool knob too (the table says so), so it
+    // waits for a restart like the block size; Discard puts the panel back to what is in force.
+    auto* mem = child<QDoubleSpinBox>("gpu_memory_utilization");
+    mem->setValue(0.5);
+    QCOMPARE(needed.count(), 3);
+    QVERIFY(mWindow->serving()->restartPending());
+    QCOMPARE(mWindow->serving()->wanted().gpu_memory_utilization, 0.5);
+    QCOMPARE(engineConfig().gpu_memory_utilization, rl::serving_config{}.gpu_memory_utilization);
+    child<QSpinBox>("max_num_seqs")->setValue(6);   // the rest still applies live meanwhile
+    QCOMPARE(engineConfig().max_num_seqs, 6);
+    QVERIFY(mWindow->serving()->restartPending());
+    QCOMPARE(mem->value(), 0.5);
+    mWindow->serving()->discardPoolChange();
+    QVERIFY(!mWindow->serving()->restartPending());
+    QCOMPARE(mem->value(), rl::serving_config{}.gpu_memory_utilization);
+    QCOMPARE(child<QSpinBox>("max_num_seqs")->value(), 6);
+}
+
+void TestWorkbenchWindow::loadsTakeTheOwnersConfig() {
+    // Without a model every knob applies at once to the controller, the one owner; a load from
+    // the model panel then runs with it, and the engine and the owner agree knob by knob.
+    rl::serving_config c = mWindow->serving()->config();
+    c.max_num_seqs = 5;
+    c.block_size = 32;
+    c.gpu_memory_utilization = 0.6;
+    QCOMPARE(int(mWindow->serving()->change(c)), int(ServingController::Result::Applied));
+    QVERIFY(!mWindow->serving()->restartPending());
+    QCOMPARE(mWindow->settings()->serving().block_size, 32);
+    QSignalSpy loaded(mWindow->bridge(), &EngineBridge::loaded);
+    emit mWindow->modelPanel()->loadRequested(QStringLiteral(RL_MODEL_PATH), QStringLiteral("cpu"));
+    QTRY_COMPARE_WITH_TIMEOUT(loaded.count(), 1, 60000);
+    for (const rl::knob_info& k : rl::serving_knobs()) {
+        QCOMPARE(k.get(engineConfig()), k.get(c));
+        QCOMPARE(k.get(mWindow->serving()->config()), k.get(c));
+    }
+    QCOMPARE(mWindow->bridge()->model().blockSize, 32);
+    QCOMPARE(mWindow->bridge()->source().modelPath, QStringLiteral(RL_MODEL_PATH));
 }
 
 void TestWorkbenchWindow::chatConversations() {

@@ -62,18 +62,16 @@ void SettingsStore::scheduleSave() {
     if (!mSaveTimer.isActive()) mSaveTimer.start();
 }
 
-EngineSettings SettingsStore::engineSettings(const EngineSettings& defaults) const {
-    EngineSettings s = defaults;
+ModelSource SettingsStore::modelSource(const ModelSource& defaults) const {
+    ModelSource s = defaults;
     const QJsonObject m = value(QStringLiteral("model")).toObject();
     s.modelPath = m.value(QLatin1String("path")).toString(s.modelPath);
     s.backend = m.value(QLatin1String("backend")).toString(s.backend);
-    s.serving = serving();
     return s;
 }
 
-void SettingsStore::setEngineSettings(const EngineSettings& s) {
+void SettingsStore::setModelSource(const ModelSource& s) {
     setValue(QStringLiteral("model"), QJsonObject{{"path", s.modelPath}, {"backend", s.backend}});
-    setServing(s.serving);
 }
 
 rl::serving_config SettingsStore::serving() const {

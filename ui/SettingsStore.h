@@ -34,9 +34,11 @@ public:
     QJsonValue value(const QString& key) const { return mSettings.value(key); }
     void setValue(const QString& key, const QJsonValue& v);
 
-    EngineSettings engineSettings(const EngineSettings& defaults) const;
-    void setEngineSettings(const EngineSettings& s);   // model path, backend, serving
-    /// The saved serving config (defaults when none was saved, or when load() refused it).
+    /// The model chosen last ("model" {path, backend}) over defaults.
+    ModelSource modelSource(const ModelSource& defaults) const;
+    void setModelSource(const ModelSource& s);
+    /// The serving config saved by its owner, the ServingController (defaults when none was
+    /// saved, or when load() refused what was).
     rl::serving_config serving() const;
     void setServing(const rl::serving_config& c);
     rl::scenario scenario() const;
