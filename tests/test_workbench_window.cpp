@@ -1,12 +1,11 @@
-// test_workbench_window: the workbench window (ui/) around the chat: every panel builds; the
-// serving panel is the knob table's (a control per row with its range, unit, help and special
-// zero); serving controls change the engine's serving_config through the ServingController, the
-// one owner, invalid or out-of-range values are refused under their knob and the previous config
-// stays, pool-shape changes wait for a restart, loads run with the owner's config; the chat over
-// several conversations against the real default model on the CPU backend (streaming, regenerate,
-// edit-and-resend, "At capacity" for a rejected request); persistence across a second
-// MainWindow over the same RIDGELINE_DATA_DIR; corrupt files set aside as .bad; sessions; the
-// recompute rule; and the real binary's --screenshot mode.
+// test_workbench_window: the workbench window (ui/) around the chat: every panel builds; serving
+// controls change the engine's serving_config through the ServingController, the one owner (the
+// panel's make-up from the knob table: tests/test_serving_panel.cpp), invalid values are refused
+// under their knob and the previous config stays, pool-shape changes wait for a restart, loads
+// run with the owner's config; the chat over several conversations against the real default
+// model on the CPU backend (streaming, regenerate, edit-and-resend, "At capacity" for a rejected
+// request); persistence across a second MainWindow over the same RIDGELINE_DATA_DIR; corrupt
+// files set aside as .bad; sessions; the recompute rule; and the real binary's --screenshot mode.
 // Run: QT_QPA_PLATFORM=offscreen ./build/tests/test_workbench_window   (label gui)
 #include "rl_test.h"
 
@@ -32,7 +31,6 @@
 #include <QDockWidget>
 #include <QDoubleSpinBox>
 #include <QFile>
-#include <QGroupBox>
 #include <QLabel>
 #include <QListView>
 #include <QPlainTextEdit>
@@ -42,7 +40,6 @@
 #include <QSpinBox>
 #include <QTemporaryDir>
 
-#include <cmath>
 #include <memory>
 
 using Sender = ConversationModel::Sender;
@@ -55,8 +52,6 @@ private slots:
     void cleanup();
     void recomputeRule();
     void panelsBuild();
-    void panelFollowsTheKnobTable();
-    void outOfRangeTypedIsRefusedUnderItsField();
     void servingControlsApply();
     void invalidValueRefused();
     void poolChangeNeedsRestart();
@@ -155,129 +150,6 @@ void TestWorkbenchWindow::typeInto(QAbstractSpinBox* box, const QString& text) {
     box->selectAll();
     QTest::keyClicks(box, text);
     QTest::keyClick(box, Qt::Key_Return);
-}
-
-namespace {
-QString words(std::string_view s) { return QString::fromUtf8(s.data(), qsizetype(s.size())); }
-} // namespace
-
-void TestWorkbenchWindow::panelFollowsTheKnobTable() {
-    // Every row of the knob table, and nothing else, has a control named after it whose kind,
-    // range, unit, help and special zero are the row's, with a refusal label under it.
-    ServingPanel* panel = mWindow->servingPanel();
-    QStringList groups;
-    for (const rl::knob_info& k : rl::serving_knobs()) {
-        const QString name = words(k.name);
-        QWidget* w = panel->findChild<QWidget*>(name);
-        QVERIFY2(w && w == panel->control(name), qPrintable(name));
-        QCOMPARE(w->toolTip(), words(k.help));
-        QVERIFY2(panel->reasonLabel(name) && panel->reasonLabel(name)->objectName() == QStringLiteral("reason_") + name,
-                 qPrintable(name));
-        if (!groups.contains(words(k.group))) groups << words(k.group);
-        auto* box = qobject_cast<QGroupBox*>(w->parentWidget()->parentWidget());
-        QVERIFY2(box && box->title() == words(k.group), qPrintable(name));   // in its group's box
-        switch (k.type) {
-        case rl::knob_type::boolean:
-            QVERIFY2(qobject_cast<QCheckBox*>(w), qPrintable(name));
-            break;
-        case rl::knob_type::choice: {
-            auto* c = qobject_cast<QComboBox*>(w);
-            QVERIFY2(c, qPrintable(name));
-            QCOMPARE(c->count(), int(k.choices.size()));
-            for (int i = 0; i < c->count(); ++i) QCOMPARE(c->itemData(i).toString(), words(k.choices[size_t(i)]));
-            QCOMPARE(c->isEnabled(), k.choices.size() > 1);
-            break;
-        }
-        case rl::knob_type::integer:
-            if (k.power_of_two) {
-                auto* c = qobject_cast<QComboBox*>(w);
-                QVERIFY2(c, qPrintable(name));
-                QCOMPARE(c->itemData(0).toInt(), int(k.min));
-                QCOMPARE(c->itemData(c->count() - 1).toInt(), int(k.max));
-                for (int i = 1; i < c->count(); ++i) QCOMPARE(c->itemData(i).toInt(), 2 * c->itemData(i - 1).toInt());
-            } else {
-                auto* sb = qobject_cast<QSpinBox*>(w);
-                QVERIFY2(sb, qPrintable(name));
-                QCOMPARE(sb->minimum(), int(k.min));
-                QCOMPARE(sb->maximum(), int(k.max));
-                QCOMPARE(sb->suffix(), QLatin1Char(' ') + words(k.unit));
-                QCOMPARE(sb->specialValueText(), words(k.zero_means));
-            }
-            break;
-        case rl::knob_type::real: {
-            auto* sb = qobject_cast<QDoubleSpinBox*>(w);
-            QVERIFY2(sb, qPrintable(name));
-            QCOMPARE(sb->decimals(), k.decimals);
-            QCOMPARE(sb->minimum(), rl::knob_lowest(k));   // (0, max] at two decimals starts at 0.01
-            QCOMPARE(sb->maximum(), k.max);
-            QCOMPARE(sb->suffix(), QLatin1Char(' ') + words(k.unit));
-            QCOMPARE(sb->specialValueText(), words(k.zero_means));
-            break;
-        }
-        }
-    }
-    QCOMPARE(panel->findChildren<QGroupBox*>().size(), groups.size());
-    QVERIFY(panel->control(QStringLiteral("no_such_knob")) == nullptr);
-
-    // Values travel through the table's get/set both ways: a config unlike the defaults in every
-    // knob that has a choice comes back from the controls unchanged.
-    rl::serving_config c;
-    c.max_num_seqs = 3;
-    c.max_num_batched_tokens = 96;
-    c.chunked_prefill = false;
-    c.policy = rl::schedule_policy::fcfs;
-    c.kv_blocks = 640;
-    c.block_size = 64;
-    c.prefix_caching = false;
-    c.gpu_memory_utilization = 0.55;
-    c.max_waiting = 9;
-    c.max_queue_ms = 1500;
-    panel->setConfig(c, c);
-    const rl::serving_config back = panel->controlsConfig();
-    for (const rl::knob_info& k : rl::serving_knobs()) QCOMPARE(k.get(back), k.get(c));
-    // "auto" shows what the engine resolved it to, when there is such a value.
-    rl::serving_config autoPool = c;
-    autoPool.kv_blocks = 0;
-    panel->setConfig(autoPool, c);
-    QCOMPARE(child<QSpinBox>("kv_blocks")->text(), QStringLiteral("auto (640)"));
-    panel->setConfig(autoPool, autoPool);
-    QCOMPARE(child<QSpinBox>("kv_blocks")->text(), QStringLiteral("auto"));
-    QCOMPARE(panel->controlsConfig().kv_blocks, 0);
-}
-
-void TestWorkbenchWindow::outOfRangeTypedIsRefusedUnderItsField() {
-    // A number typed outside a control's range is not swallowed by the spin box: the controller's
-    // validator refuses it, and the reason shows under that knob's control and no other.
-    ServingPanel* panel = mWindow->servingPanel();
-    QSignalSpy refused(mWindow->serving(), &ServingController::refused);
-    const rl::serving_config before = mWindow->serving()->config();
-    int tried = 0;
-    for (const rl::knob_info& k : rl::serving_knobs()) {
-        if ((k.type != rl::knob_type::integer && k.type != rl::knob_type::real) || k.power_of_two) continue;
-        const QString name = words(k.name);
-        auto* box = qobject_cast<QAbstractSpinBox*>(panel->control(name));
-        QVERIFY2(box, qPrintable(name));
-        const QString shown = box->text();
-        const double lowest = rl::knob_lowest(k);
-        for (double v : {k.max + 1, lowest - (k.type == rl::knob_type::real ? std::pow(10.0, -k.decimals) : 1)}) {
-            QLocale typing = box->locale();   // as a person types it: no group separators
-            typing.setNumberOptions(QLocale::OmitGroupSeparator);
-            const QString typed = typing.toString(v, 'f', k.decimals);
-            typeInto(box, typed);
-            ++tried;
-            QVERIFY2(refused.count() == tried, qPrintable(name + QLatin1Char(' ') + typed));
-            QCOMPARE(refused.last().at(0).toString(), name);
-            QLabel* reason = panel->reasonLabel(name);
-            QVERIFY2(reason->isVisibleTo(panel), qPrintable(name));
-            QVERIFY2(reason->text().startsWith(name + QStringLiteral(" must be in ")), qPrintable(reason->text()));
-            for (const rl::knob_info& other : rl::serving_knobs())
-                if (other.name != k.name) QVERIFY(!panel->reasonLabel(words(other.name))->isVisibleTo(panel));
-            QCOMPARE(box->text(), shown);   // the control went back to the value in force
-        }
-    }
-    QCOMPARE(tried, 2 * 6);   // six number knobs, above and below each range
-    for (const rl::knob_info& k : rl::serving_knobs()) QCOMPARE(k.get(mWindow->serving()->config()), k.get(before));
-    QCOMPARE(mWindow->settings()->serving().max_num_seqs, before.max_num_seqs);
 }
 
 void TestWorkbenchWindow::servingControlsApply() {
