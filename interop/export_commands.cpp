@@ -1,7 +1,11 @@
-// export_commands.cpp: see export_commands.h. Flag names follow each engine's own documentation
-// (vLLM engine arguments, SGLang server arguments, llama-server --help); a note is written only
-// where the other engine means something different, so the comments read as a list of caveats.
+// export_commands.cpp: see export_commands.h. The flag a knob maps to in each engine comes from
+// the knob table (serving_knobs.h: vllm_flag, sglang_flag, llama_server_flag, named after each
+// engine's own documentation); only flags that are no knob of ours (--served-model-name, -ub, ...)
+// are spelled here. A note is written only where the other engine means something different, so
+// the comments read as a list of caveats.
 #include "interop/export_commands.h"
+
+#include "serving/serving_knobs.h"
 
 #include <cstdio>
 
@@ -23,6 +27,25 @@ bool ends_with(const std::string& s, const std::string& tail) {
 
 bool is_priority(const serving_config& c) { return c.policy == schedule_policy::priority; }
 
+// The flag `target` uses for one of our knobs, from the knob table.
+std::string flag(export_target target, std::string_view knob) {
+    const knob_info* k = find_knob(knob);
+    if (!k) return "";
+    switch (target) {
+    case export_target::vllm: return std::string(k->vllm_flag);
+    case export_target::sglang: return std::string(k->sglang_flag);
+    case export_target::llama_server: return std::string(k->llama_server_flag);
+    }
+    return "";
+}
+
+// A boolean knob as a switch pair: the table's flag when on, its "--no-" form when off
+// (vLLM's --enable-x / --no-enable-x).
+std::string switch_flag(export_target target, std::string_view knob, bool on) {
+    const std::string f = flag(target, knob);
+    return on ? f : "--no-" + f.substr(2);
+}
+
 // Notes every engine shares: a synthetic model cannot travel, admission control has no flag.
 void common_notes(exported_command& out, const export_input& in) {
     if (in.model_path.rfind("synthetic:", 0) == 0)
@@ -36,48 +59,50 @@ void common_notes(exported_command& out, const export_input& in) {
 exported_command vllm(const export_input& in) {
     const serving_config& c = in.config;
     exported_command out;
+    constexpr export_target t = export_target::vllm;
     out.title = "vLLM";
     out.program = {"vllm", "serve", in.model_path};
     common_notes(out, in);
     if (ends_with(in.model_path, ".gguf"))
         out.notes.push_back("vLLM's GGUF loading is experimental: add --tokenizer with the original Hugging Face "
                             "repository of this model");
-    out.notes.push_back("preemption: ours recomputes a preempted sequence's KV, as vLLM does by default, so no "
-                        "--preemption-mode is given");
+    out.notes.push_back("preemption: ours recomputes a preempted sequence's KV, as vLLM does by default, so no " +
+                        flag(t, "preemption") + " is given");
     if (!in.model_name.empty()) out.flags.push_back({"--served-model-name", in.model_name, ""});
     if (in.max_model_len > 0) out.flags.push_back({"--max-model-len", num(in.max_model_len), ""});
-    out.flags.push_back({"--max-num-seqs", num(c.max_num_seqs), ""});
+    out.flags.push_back({flag(t, "max_num_seqs"), num(c.max_num_seqs), ""});
     std::string budget_note;
     if (!c.chunked_prefill && in.max_model_len > c.max_num_batched_tokens)
         budget_note = "without chunked prefill vLLM refuses a budget below --max-model-len (" +
                       num(in.max_model_len) + "); ours leaves longer prompts waiting";
-    out.flags.push_back({"--max-num-batched-tokens", num(c.max_num_batched_tokens), budget_note});
-    out.flags.push_back({c.chunked_prefill ? "--enable-chunked-prefill" : "--no-enable-chunked-prefill", "", ""});
-    out.flags.push_back({"--gpu-memory-utilization", fraction(c.gpu_memory_utilization), ""});
-    if (c.kv_blocks > 0)
-        out.flags.push_back({"--num-gpu-blocks-override", num(c.kv_blocks),
+    out.flags.push_back({flag(t, "max_num_batched_tokens"), num(c.max_num_batched_tokens), budget_note});
+    out.flags.push_back({switch_flag(t, "chunked_prefill", c.chunked_prefill), "", ""});
+    out.flags.push_back({flag(t, "gpu_memory_utilization"), fraction(c.gpu_memory_utilization), ""});
+    if (!knob_is_zero_special(*find_knob("kv_blocks"), c))   // auto: vLLM sizes its own pool too
+        out.flags.push_back({flag(t, "kv_blocks"), num(c.kv_blocks),
                              "ours is a fixed pool of " + num(c.kv_blocks) +
                                  " blocks; vLLM still profiles memory, then uses this count"});
     // vLLM's CUDA attention backends take 8, 16 or 32 (some pick their own); carry the nearest.
     const int bs = c.block_size < 8 ? 8 : c.block_size > 32 ? 32 : c.block_size;
-    out.flags.push_back({"--block-size", num(bs),
+    out.flags.push_back({flag(t, "block_size"), num(bs),
                          bs == c.block_size
                              ? "vLLM on CUDA accepts only 8, 16 or 32 here (some attention backends choose their own)"
                              : "ours is " + num(c.block_size) + "; vLLM on CUDA accepts only 8, 16 or 32, so " +
                                    num(bs) + " (fewer tokens per cached prefix block)"});
-    out.flags.push_back({c.prefix_caching ? "--enable-prefix-caching" : "--no-enable-prefix-caching", "", ""});
-    if (is_priority(c))
-        out.flags.push_back({"--scheduling-policy", "priority",
-                             "vLLM runs the LOWEST priority value first, ours the highest: send priority = -(ours), "
-                             "so the window's 10 becomes -10; ties run in arrival order in both"});
-    else
-        out.flags.push_back({"--scheduling-policy", "fcfs", ""});
+    out.flags.push_back({switch_flag(t, "prefix_caching", c.prefix_caching), "", ""});
+    const std::string policy = knob_text(*find_knob("policy"), c);   // vLLM's words are ours
+    out.flags.push_back({flag(t, "policy"), policy,
+                         is_priority(c) ? "vLLM runs the LOWEST priority value first, ours the highest: send "
+                                          "priority = -(ours), so the window's 10 becomes -10; ties run in "
+                                          "arrival order in both"
+                                        : ""});
     return out;
 }
 
 exported_command sglang(const export_input& in) {
     const serving_config& c = in.config;
     exported_command out;
+    constexpr export_target t = export_target::sglang;
     out.title = "SGLang";
     out.program = {"python3", "-m", "sglang.launch_server"};
     common_notes(out, in);
@@ -90,24 +115,26 @@ exported_command sglang(const export_input& in) {
                              : ""});
     if (!in.model_name.empty()) out.flags.push_back({"--served-model-name", in.model_name, ""});
     if (in.max_model_len > 0) out.flags.push_back({"--context-length", num(in.max_model_len), ""});
-    out.flags.push_back({"--max-running-requests", num(c.max_num_seqs), ""});
+    out.flags.push_back({flag(t, "max_num_seqs"), num(c.max_num_seqs), ""});
+    // chunked_prefill is a chunk size in SGLang: our step budget when on, -1 when off.
     if (c.chunked_prefill) {
-        out.flags.push_back({"--chunked-prefill-size", num(c.max_num_batched_tokens),
+        out.flags.push_back({flag(t, "chunked_prefill"), num(c.max_num_batched_tokens),
                              "SGLang caps each prefill chunk at this many prompt tokens; ours is one budget for "
                              "the decode and prefill tokens of a step together"});
         out.flags.push_back({"--enable-mixed-chunk", "",
                              "puts decodes into the prefill batch as our steps do; without it SGLang alternates "
                              "prefill and decode batches"});
     } else {
-        out.flags.push_back({"--chunked-prefill-size", "-1", "-1 turns chunked prefill off"});
+        out.flags.push_back({flag(t, "chunked_prefill"), "-1", "-1 turns chunked prefill off"});
     }
-    out.flags.push_back({"--max-prefill-tokens", num(c.max_num_batched_tokens),
+    out.flags.push_back({flag(t, "max_num_batched_tokens"), num(c.max_num_batched_tokens),
                          "counts prompt tokens of one prefill batch only (decodes are not in it)"});
-    out.flags.push_back({"--mem-fraction-static", fraction(c.gpu_memory_utilization),
+    out.flags.push_back({flag(t, "gpu_memory_utilization"), fraction(c.gpu_memory_utilization),
                          "SGLang's fraction covers weights plus the KV pool, reserved at start; ours (as vLLM's) "
                          "is all the memory the process may use, the pool getting what the weights leave"});
-    if (c.kv_blocks > 0)
-        out.flags.push_back({"--max-total-tokens", num(c.kv_blocks * c.block_size),
+    // SGLang sizes the pool in tokens: blocks x block size.
+    if (!knob_is_zero_special(*find_knob("kv_blocks"), c))
+        out.flags.push_back({flag(t, "kv_blocks"), num(c.kv_blocks * c.block_size),
                              "SGLang sizes the pool in tokens: our " + num(c.kv_blocks) + " blocks x " +
                                  num(c.block_size) + " tokens"});
     if (c.prefix_caching)
@@ -115,14 +142,15 @@ exported_command sglang(const export_input& in) {
                             " has no counterpart: SGLang's radix cache matches prefixes token by token (page size "
                             "1 by default), ours reuses whole blocks only");
     else
-        out.flags.push_back({"--disable-radix-cache", "", ""});
+        out.flags.push_back({flag(t, "prefix_caching"), "", ""});   // a switch that turns it off
+    // SGLang's policy words differ (lpm, fcfs, ...); priority is a separate switch over fcfs.
     if (is_priority(c)) {
-        out.flags.push_back({"--schedule-policy", "fcfs", ""});
+        out.flags.push_back({flag(t, "policy"), "fcfs", ""});
         out.flags.push_back({"--enable-priority-scheduling", "",
                              "higher priority values run first, as ours (--schedule-low-priority-values-first "
                              "flips it), ties in arrival order; a request states it in its \"priority\" field"});
     } else {
-        out.flags.push_back({"--schedule-policy", "fcfs",
+        out.flags.push_back({flag(t, "policy"), "fcfs",
                              c.prefix_caching ? "SGLang's default is lpm (longest cached prefix first), which "
                                                 "raises hit rates; ours serves in arrival order, as fcfs"
                                               : ""});
@@ -133,39 +161,46 @@ exported_command sglang(const export_input& in) {
 exported_command llama_server(const export_input& in) {
     const serving_config& c = in.config;
     exported_command out;
+    constexpr export_target t = export_target::llama_server;
+    const std::string slots = flag(t, "max_num_seqs"), batch = flag(t, "max_num_batched_tokens");
+    const std::string cache = flag(t, "kv_blocks");   // -c: llama-server's KV cache size in tokens
     out.title = "llama-server";
     out.program = {"llama-server"};
     common_notes(out, in);
     out.notes.push_back("preemption: never; a slot keeps its sequence until it ends, and a request waits for a "
                         "free slot");
-    out.notes.push_back("chunked prefill has no switch: prompts are always fed in -b sized pieces between the "
-                        "other slots' decodes");
+    out.notes.push_back("chunked prefill has no switch: prompts are always fed in " + batch +
+                        " sized pieces between the other slots' decodes");
     if (is_priority(c))
         out.notes.push_back("no priority scheduling: requests take free slots in arrival order (ours: priority, "
                             "higher first)");
     out.notes.push_back("gpu_memory_utilization " + fraction(c.gpu_memory_utilization) +
-                        " has no counterpart: the KV cache is exactly -c tokens; put layers on the GPU with -ngl");
-    if (c.kv_blocks > 0)
+                        " has no counterpart: the KV cache is exactly " + cache +
+                        " tokens; put layers on the GPU with -ngl");
+    if (!knob_is_zero_special(*find_knob("kv_blocks"), c))
         out.notes.push_back("our fixed pool of " + num(c.kv_blocks) + " blocks (" + num(c.kv_blocks * c.block_size) +
-                            " tokens) has no counterpart: -c sets the cache size");
+                            " tokens) has no counterpart: " + cache + " sets the cache size");
     out.flags.push_back({"-m", in.model_path, ""});
     if (!in.model_name.empty()) out.flags.push_back({"-a", in.model_name, ""});
-    out.flags.push_back({"-np", num(c.max_num_seqs),
+    out.flags.push_back({slots, num(c.max_num_seqs),
                          "one fixed slot per sequence with its own share of the KV cache; ours shares one paged "
                          "pool among all sequences"});
+    // -c is the whole cache, shared by the slots: a context per slot, not our pool.
     if (in.max_model_len > 0)
-        out.flags.push_back({"-c", num(in.max_model_len * c.max_num_seqs),
-                             "the TOTAL context, split evenly over the -np slots: " + num(in.max_model_len) +
-                                 " tokens x " + num(c.max_num_seqs) + " slots"});
+        out.flags.push_back({cache, num(in.max_model_len * c.max_num_seqs),
+                             "the TOTAL context, split evenly over the " + slots + " slots: " +
+                                 num(in.max_model_len) + " tokens x " + num(c.max_num_seqs) + " slots"});
     else
-        out.notes.push_back("no -c: llama-server then takes the model's trained context and splits it over the slots");
-    out.flags.push_back({"-b", num(c.max_num_batched_tokens),
+        out.notes.push_back("no " + cache +
+                            ": llama-server then takes the model's trained context and splits it over the slots");
+    out.flags.push_back({batch, num(c.max_num_batched_tokens),
                          "logical batch: the most tokens one decode call takes, as our step budget"});
     out.flags.push_back({"-ub", num(c.max_num_batched_tokens),
                          "physical micro-batch; llama.cpp's default 512 splits bigger batches, ours runs a step as "
                          "one batch"});
+    // On: --cache-reuse with our block size as its chunk; off: prompt caching itself goes.
     if (c.prefix_caching)
-        out.flags.push_back({"--cache-reuse", num(c.block_size),
+        out.flags.push_back({flag(t, "prefix_caching"), num(c.block_size),
                              "llama-server reuses the slot's own previous prompt (cache_prompt) and, with this, "
                              "shifts matching chunks of at least " + num(c.block_size) + " tokens; no cache is shared across slots"});
     else

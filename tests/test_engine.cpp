@@ -244,6 +244,35 @@ private slots:
         QVERIFY(sink.get(0).final_event.error.find("context") != std::string::npos);
     }
 
+    void autoPoolIsResolvedOnceAndPoolChangesAreRefused() {
+        if (!haveModel()) QFAIL("model missing: run scripts/fetch-model");
+        rl::engine_options o = options();
+        o.calibrate = false;
+        QCOMPARE(o.serving.kv_blocks, 0);   // auto
+        auto eng = rl::engine::create(o);
+        // The engine resolves auto into a pool (info) and keeps the choice (current_config).
+        QVERIFY(eng->info().kv_blocks >= 256 / 16);
+        QCOMPARE(eng->current_config().kv_blocks, 0);
+        rl::serving_config live = eng->current_config();
+        live.max_num_seqs = 4;
+        QCOMPARE(eng->apply(live), std::string());
+        QCOMPARE(eng->current_config().max_num_seqs, 4);
+        QCOMPARE(eng->current_config().kv_blocks, 0);
+        // Any pool-shape knob of the table is refused live, by name, and nothing changes.
+        rl::serving_config sized = live;
+        sized.kv_blocks = eng->info().kv_blocks;
+        const std::string why = eng->apply(sized);
+        QVERIFY2(why.find("kv_blocks needs a pool restart") != std::string::npos, why.c_str());
+        rl::serving_config mem = live;
+        mem.gpu_memory_utilization = 0.5;
+        mem.block_size = 32;
+        const std::string why2 = eng->apply(mem);
+        QVERIFY2(why2.find("block_size and gpu_memory_utilization need a pool restart") != std::string::npos,
+                 why2.c_str());
+        QCOMPARE(eng->current_config().gpu_memory_utilization, rl::serving_config{}.gpu_memory_utilization);
+        QCOMPARE(eng->current_config().block_size, 16);
+    }
+
     void badSettingsAndFilesThrow() {
         rl::engine_options o = options();
         o.model_path = "/nonexistent/model.gguf";
@@ -271,5 +300,6 @@ private slots:
 };
 
 RL_TEST_MAIN(TestEngine, streamsAndReportsStats, batchedEqualsAlone, preemptedSequencesResumeIdentically,
-             cachedAndRecomputedPrefixGiveSameOutput, cancelEndsTheRequest, rejectsBadRequestsWithReasons, badSettingsAndFilesThrow)
+             cachedAndRecomputedPrefixGiveSameOutput, cancelEndsTheRequest, rejectsBadRequestsWithReasons,
+             autoPoolIsResolvedOnceAndPoolChangesAreRefused, badSettingsAndFilesThrow)
 #include "test_engine.moc"

@@ -5,6 +5,7 @@
 #include "rl_test.h"
 
 #include "interop/export_commands.h"
+#include "serving/serving_knobs.h"
 
 #include <cstdio>
 #include <string>
@@ -86,6 +87,7 @@ private slots:
     void notesOnDifferingFlags();
     void quotesPathWithSpaces();
     void scriptForm();
+    void flagsComeFromTheKnobTable();
 };
 
 void TestExportCommands::vllmDefaults() {
@@ -225,6 +227,29 @@ void TestExportCommands::scriptForm() {
     QVERIFY(contains(v, "\nexec vllm serve /models/SmolLM2-135M-Instruct.Q4_1.gguf \\\n"));
 }
 
+void TestExportCommands::flagsComeFromTheKnobTable() {
+    // Every flag the knob table names for an engine shows up in that engine's export (as a flag,
+    // its --no- form, or inside a note) for one of the two configs, so the rows and the export
+    // cannot drift apart (the value tests above pin the real names). SGLang's --page-size is the
+    // one named only in words ("page size 1 by default": its radix cache matches token by token,
+    // so no flag is carried over).
+    for (export_target t : {export_target::vllm, export_target::sglang, export_target::llama_server}) {
+        const std::string both = export_command(t, defaults()).text() + export_command(t, custom()).text();
+        for (const knob_info& k : serving_knobs()) {
+            const std::string_view f = t == export_target::vllm     ? k.vllm_flag
+                                       : t == export_target::sglang ? k.sglang_flag
+                                                                    : k.llama_server_flag;
+            if (f.empty() || f == "--page-size") continue;
+            const std::string flag(f);
+            const bool named = contains(both, flag + " ") || contains(both, flag + "\n") ||
+                               contains(both, "--no-" + flag.substr(2)) || contains(both, flag + ":");
+            QVERIFY2(named, (std::string(to_string(t)) + " export never names " + flag + " (" +
+                             std::string(k.name) + ")").c_str());
+        }
+    }
+    QVERIFY(contains(export_command(export_target::sglang, defaults()).text(), "page size 1 by default"));
+}
+
 RL_TEST_MAIN(TestExportCommands, vllmDefaults, vllmCustom, sglangDefaults, sglangCustom, llamaServerDefaults,
-             llamaServerCustom, notesOnDifferingFlags, quotesPathWithSpaces, scriptForm)
+             llamaServerCustom, notesOnDifferingFlags, quotesPathWithSpaces, scriptForm, flagsComeFromTheKnobTable)
 #include "test_export_commands.moc"

@@ -49,10 +49,9 @@ void TestExportDialog::init() {
     QVERIFY(QTest::qWaitForWindowExposed(mWindow));
 
     // A model chosen earlier (no need to load it) and a config unlike the defaults.
-    EngineSettings e;
+    ModelSource e;
     e.modelPath = QStringLiteral("/data/my models/Tiny Chat.gguf");
-    e.serving = mWindow->serving()->config();
-    mWindow->settings()->setEngineSettings(e);
+    mWindow->settings()->setModelSource(e);
     mConfig = mWindow->serving()->config();
     mConfig.max_num_seqs = 6;
     mConfig.max_num_batched_tokens = 768;

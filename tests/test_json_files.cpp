@@ -3,14 +3,19 @@
 // SIGKILLed while its temporary file is open and part-written, and the old file is still there,
 // whole and parseable. Corrupt settings, presets and conversations files are reported (one line
 // each), set aside as <name>.bad without overwriting an earlier .bad, and the stores carry on
-// with defaults; impossible saved serving values are refused the same way.
+// with defaults; impossible saved serving values are refused the same way. The serving config's
+// JSON (settings, presets, sessions) covers every row of the knob table, keyed by its name and
+// typed by its type; a wrong type or a value out of range is refused naming the knob.
 // Qt Core only (no display). Run: ./build/tests/test_json_files   (label unit)
 #include "rl_test.h"
 
 #include "ConversationModel.h"
 #include "ConversationStore.h"
+#include "EngineJson.h"
 #include "JsonFile.h"
+#include "SessionFile.h"
 #include "SettingsStore.h"
+#include "serving/serving_knobs.h"
 
 #include <QDir>
 #include <QFile>
@@ -152,6 +157,125 @@ private slots:
         QVERIFY(!QFile::exists(store.settingsFile() + QStringLiteral(".bad")));
     }
 
+    void servingJsonCoversEveryKnob() {
+        // A config unlike the defaults wherever a knob allows (each at its maximum, booleans
+        // flipped, the next choice) goes out with one key per knob and comes back equal.
+        rl::serving_config c;
+        for (const rl::knob_info& k : rl::serving_knobs()) {
+            if (k.type == rl::knob_type::boolean) k.set(c, 1 - k.get(c));
+            else if (k.type == rl::knob_type::choice) k.set(c, double((size_t(k.get(c)) + 1) % k.choices.size()));
+            else k.set(c, k.max);
+        }
+        QVERIFY(!rl::validate(c));
+        const QJsonObject o = EngineJson::toJson(c);
+        QCOMPARE(o.size(), int(rl::serving_knobs().size()));
+        int differing = 0;
+        for (const rl::knob_info& k : rl::serving_knobs()) {
+            const QJsonValue v = o.value(QLatin1String(k.name.data(), qsizetype(k.name.size())));
+            switch (k.type) {
+            case rl::knob_type::boolean: QVERIFY(v.isBool()); break;
+            case rl::knob_type::choice: QCOMPARE(v.toString().toStdString(), rl::knob_text(k, c)); break;
+            default: QVERIFY(v.isDouble()); QCOMPARE(v.toDouble(), k.get(c));
+            }
+            if (k.get(c) != k.get(rl::serving_config{})) ++differing;
+        }
+        QCOMPARE(differing, int(rl::serving_knobs().size()) - 1);   // preemption has one mode
+        rl::serving_config back;
+        QVERIFY(!EngineJson::servingFromJson(o, &back));
+        for (const rl::knob_info& k : rl::serving_knobs()) QCOMPARE(k.get(back), k.get(c));
+        // Through a file too: a preset and a session.
+        QTemporaryDir dir;
+        SettingsStore store(nullptr, dir.path());
+        store.savePreset(QStringLiteral("all"), c);
+        SettingsStore again(nullptr, dir.path());
+        QVERIFY(again.load().isEmpty());
+        rl::serving_config fromPreset;
+        QVERIFY(!again.preset(QStringLiteral("all"), &fromPreset));
+        for (const rl::knob_info& k : rl::serving_knobs()) QCOMPARE(k.get(fromPreset), k.get(c));
+        Session session;
+        session.serving = c;
+        const Session reread = SessionFile::fromJson(SessionFile::toJson(session));
+        QVERIFY(reread.servingError.isEmpty());
+        for (const rl::knob_info& k : rl::serving_knobs()) QCOMPARE(k.get(reread.serving), k.get(c));
+    }
+
+    void servingJsonRefusesByKnobName() {
+        const rl::serving_config d;
+        for (const rl::knob_info& k : rl::serving_knobs()) {
+            const QString key = QString::fromLatin1(k.name.data(), qsizetype(k.name.size()));
+            // The wrong type: a word for a number or a boolean, a number for a choice.
+            const QJsonValue wrong = k.type == rl::knob_type::choice ? QJsonValue(3) : QJsonValue(QStringLiteral("x"));
+            rl::serving_config out;
+            out.max_num_seqs = 7;   // left alone when refused
+            rl::config_error e = EngineJson::servingFromJson(QJsonObject{{key, wrong}}, &out);
+            QCOMPARE(e.field, std::string(k.name));
+            QVERIFY2(e.message.find(std::string(k.name)) != std::string::npos, e.message.c_str());
+            QCOMPARE(out.max_num_seqs, 7);
+            if (k.type == rl::knob_type::integer || k.type == rl::knob_type::real) {
+                e = EngineJson::servingFromJson(QJsonObject{{key, k.max + 1}}, &out);
+                QCOMPARE(e.field, std::string(k.name));
+                e = EngineJson::servingFromJson(QJsonObject{{key, k.min - 1}}, &out);
+                QCOMPARE(e.field, std::string(k.name));
+                if (k.type == rl::knob_type::integer) {   // 2.5 is no integer
+                    e = EngineJson::servingFromJson(QJsonObject{{key, k.min + 0.5}}, &out);
+                    QCOMPARE(e.field, std::string(k.name));
+                }
+            }
+            if (k.type == rl::knob_type::boolean) {   // a number is not a boolean here
+                e = EngineJson::servingFromJson(QJsonObject{{key, 1}}, &out);
+                QCOMPARE(e.field, std::string(k.name));
+            }
+            QCOMPARE(out.max_num_seqs, 7);
+        }
+        // Missing keys keep what was there, unknown keys are ignored, the rules between knobs hold.
+        rl::serving_config out = d;
+        QVERIFY(!EngineJson::servingFromJson(QJsonObject{{"max_num_seqs", 4}, {"no_such_knob", "x"}}, &out));
+        QCOMPARE(out.max_num_seqs, 4);
+        QCOMPARE(out.block_size, d.block_size);
+        const rl::config_error rule =
+            EngineJson::servingFromJson(QJsonObject{{"max_num_seqs", 64}, {"max_num_batched_tokens", 32}}, &out);
+        QCOMPARE(rule.field, std::string("max_num_batched_tokens"));
+        QCOMPARE(out.max_num_seqs, 4);
+    }
+
+    void oldServingFilesStillRead() {
+        // settings.json as the build before the knob table wrote it (every field, same keys).
+        QTemporaryDir dir;
+        SettingsStore store(nullptr, dir.path());
+        writeRaw(store.settingsFile(),
+                 R"({"serving": {"max_num_seqs": 12, "max_num_batched_tokens": 1024, "chunked_prefill": false,
+                     "prefix_caching": true, "policy": "fcfs", "preemption": "recompute", "max_waiting": 50,
+                     "max_queue_ms": 250, "block_size": 32, "kv_blocks": 0, "gpu_memory_utilization": 0.8}})");
+        QVERIFY(store.load().isEmpty());
+        const rl::serving_config c = store.serving();
+        QCOMPARE(c.max_num_seqs, 12);
+        QCOMPARE(c.max_num_batched_tokens, 1024);
+        QVERIFY(!c.chunked_prefill);
+        QVERIFY(c.policy == rl::schedule_policy::fcfs);
+        QCOMPARE(c.max_waiting, 50);
+        QCOMPARE(c.max_queue_ms, 250.0);
+        QCOMPARE(c.block_size, 32);
+        QCOMPARE(c.kv_blocks, 0);
+        QCOMPARE(c.gpu_memory_utilization, 0.8);
+    }
+
+    void badPresetAndWrongTypedSettingsRefused() {
+        QTemporaryDir dir;
+        SettingsStore store(nullptr, dir.path());
+        writeRaw(store.settingsFile(), R"({"serving": {"prefix_caching": "yes"}})");
+        writeRaw(store.presetsFile(), R"({"odd": {"block_size": 24}, "fine": {"max_num_seqs": 2}})");
+        const QString msg = store.load();
+        QVERIFY2(msg.contains(QStringLiteral("prefix_caching")) && !msg.contains(QLatin1Char('\n')), qPrintable(msg));
+        QVERIFY(store.serving().prefix_caching);   // the default
+        rl::serving_config c;
+        c.max_num_seqs = 5;
+        QCOMPARE(store.preset(QStringLiteral("odd"), &c).field, std::string("block_size"));
+        QCOMPARE(c.max_num_seqs, 5);   // untouched
+        QVERIFY(!store.preset(QStringLiteral("fine"), &c));
+        QCOMPARE(c.max_num_seqs, 2);
+        QCOMPARE(c.block_size, rl::serving_config{}.block_size);   // a preset starts from defaults
+    }
+
     void corruptConversationsSetAside() {
         QTemporaryDir dir;
         const QString path = dir.filePath(QStringLiteral("conversations.json"));
@@ -173,5 +297,6 @@ private slots:
 };
 
 RL_TEST_MAIN(TestJsonFiles, sigkillMidWriteLeavesTheOldFile, corruptSettingsAndPresetsSetAside,
-             impossibleSavedServingRefused, corruptConversationsSetAside)
+             impossibleSavedServingRefused, servingJsonCoversEveryKnob, servingJsonRefusesByKnobName,
+             oldServingFilesStillRead, badPresetAndWrongTypedSettingsRefused, corruptConversationsSetAside)
 #include "test_json_files.moc"

@@ -23,6 +23,12 @@ private slots:
             }());
             QVERIFY(!k.help.empty());
             QVERIFY(k.get && k.set);
+            QVERIFY2(k.group == "Batching" || k.group == "KV pool" || k.group == "Admission control",
+                     std::string(k.name).c_str());
+            QVERIFY(k.step > 0);
+            if (k.type != rl::knob_type::real) QCOMPARE(k.decimals, 0);
+            // A special zero is the bottom of the range (a spin box shows it as its special text).
+            if (!k.zero_means.empty()) QCOMPARE(k.min, 0.0);
             if (k.type == rl::knob_type::integer || k.type == rl::knob_type::real) {
                 QVERIFY(!k.unit.empty());
                 QVERIFY(k.min <= k.max);
@@ -115,6 +121,49 @@ private slots:
         QVERIFY(!rl::knob_is_zero_special(*kv, c));
     }
 
+    void groupsAreContiguous() {
+        // The panel builds one group box per group in table order: a group must not reappear.
+        std::set<std::string_view> closed;
+        std::string_view current;
+        for (const rl::knob_info& k : rl::serving_knobs()) {
+            if (k.group == current) continue;
+            QVERIFY2(!closed.count(k.group), std::string(k.group).c_str());
+            if (!current.empty()) closed.insert(current);
+            current = k.group;
+        }
+        QCOMPARE(int(closed.size()), 2);   // three groups
+    }
+
+    void lowestSettableValueIsValid() {
+        for (const rl::knob_info& k : rl::serving_knobs()) {
+            if (k.type != rl::knob_type::integer && k.type != rl::knob_type::real) continue;
+            rl::serving_config c;
+            k.set(c, rl::knob_lowest(k));
+            QVERIFY2(!rl::check_knob(k, c), std::string(k.name).c_str());
+            if (!k.min_exclusive) QCOMPARE(rl::knob_lowest(k), k.min);
+        }
+        const auto* mem = rl::find_knob("gpu_memory_utilization");
+        QCOMPARE(mem->decimals, 2);
+        QCOMPARE(rl::knob_lowest(*mem), 0.01);
+    }
+
+    void livePartKeepsThePoolInForce() {
+        rl::serving_config in_force;
+        in_force.kv_blocks = 300;
+        rl::serving_config next;
+        next.max_num_seqs = 3;
+        next.block_size = 64;
+        next.kv_blocks = 0;
+        next.gpu_memory_utilization = 0.5;
+        QVERIFY(rl::needs_pool_restart(in_force, next));
+        const rl::serving_config live = rl::with_pool_of(next, in_force);
+        QVERIFY(!rl::needs_pool_restart(in_force, live));
+        QCOMPARE(live.max_num_seqs, 3);   // the rest of the change is kept
+        QCOMPARE(live.block_size, in_force.block_size);
+        QCOMPARE(live.kv_blocks, 300);
+        QCOMPARE(live.gpu_memory_utilization, in_force.gpu_memory_utilization);
+    }
+
     void poolRestartFollowsTheTable() {
         for (const rl::knob_info& k : rl::serving_knobs()) {
             if (k.type == rl::knob_type::choice) continue;
@@ -127,5 +176,6 @@ private slots:
 
 RL_TEST_MAIN(TestServingKnobs, everyFieldHasOneCompleteRow, defaultsAreValidAndComeFromTheStruct,
              outOfRangeIsRefusedNamingTheKnob, crossFieldRuleNamesTheBudget, powerOfTwoBlockSize,
-             textRoundTripsAndRefusesGarbage, poolRestartFollowsTheTable)
+             textRoundTripsAndRefusesGarbage, groupsAreContiguous, lowestSettableValueIsValid,
+             livePartKeepsThePoolInForce, poolRestartFollowsTheTable)
 #include "test_serving_knobs.moc"

@@ -1,10 +1,11 @@
 // test_workbench_window: the workbench window (ui/) around the chat: every panel builds; serving
-// controls change the engine's serving_config through the bridge, invalid values are refused
-// and the previous config stays, pool-shape changes wait for a restart; the chat over several
-// conversations against the real default model on the CPU backend (streaming, regenerate,
-// edit-and-resend, "At capacity" for a rejected request); persistence across a second
-// MainWindow over the same RIDGELINE_DATA_DIR; corrupt files set aside as .bad; sessions; the
-// recompute rule; and the real binary's --screenshot mode.
+// controls change the engine's serving_config through the ServingController, the one owner (the
+// panel's make-up from the knob table: tests/test_serving_panel.cpp), invalid values are refused
+// under their knob and the previous config stays, pool-shape changes wait for a restart, loads
+// run with the owner's config; the chat over several conversations against the real default
+// model on the CPU backend (streaming, regenerate, edit-and-resend, "At capacity" for a rejected
+// request); persistence across a second MainWindow over the same RIDGELINE_DATA_DIR; corrupt
+// files set aside as .bad; sessions; the recompute rule; and the real binary's --screenshot mode.
 // Run: QT_QPA_PLATFORM=offscreen ./build/tests/test_workbench_window   (label gui)
 #include "rl_test.h"
 
@@ -23,10 +24,12 @@
 #include "SettingsStore.h"
 #include "TranscriptView.h"
 #include "runtime/engine.h"
+#include "serving/serving_knobs.h"
 
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDockWidget>
+#include <QDoubleSpinBox>
 #include <QFile>
 #include <QLabel>
 #include <QListView>
@@ -52,6 +55,7 @@ private slots:
     void servingControlsApply();
     void invalidValueRefused();
     void poolChangeNeedsRestart();
+    void loadsTakeTheOwnersConfig();
     void chatConversations();
     void rejectedSaysAtCapacity();
     void conversationsAndSettingsPersist();
@@ -64,6 +68,8 @@ private:
     bool loadDefaultModel();
     rl::serving_config engineConfig() const { return mWindow->bridge()->engine()->current_config(); }
     template <class T> T* child(const char* name) const { return mWindow->findChild<T*>(QLatin1String(name)); }
+    /// Selects the number in a spin box, types text and presses Enter, as a person would.
+    static void typeInto(QAbstractSpinBox* box, const QString& text);
 
     std::unique_ptr<QTemporaryDir> mDir;
     MainWindow* mWindow = nullptr;
@@ -140,8 +146,19 @@ void TestWorkbenchWindow::panelsBuild() {
     QVERIFY(!mWindow->grab().isNull());
 }
 
+void TestWorkbenchWindow::typeInto(QAbstractSpinBox* box, const QString& text) {
+    box->selectAll();
+    QTest::keyClicks(box, text);
+    QTest::keyClick(box, Qt::Key_Return);
+}
+
 void TestWorkbenchWindow::servingControlsApply() {
     QVERIFY(loadDefaultModel());
+    // kv_blocks "auto" stays the choice; the engine resolved it and the panel shows the pool.
+    QCOMPARE(mWindow->serving()->config().kv_blocks, 0);
+    QCOMPARE(engineConfig().kv_blocks, 0);
+    QVERIFY(mWindow->bridge()->model().kvBlocks > 0);
+    QCOMPARE(child<QSpinBox>("kv_blocks")->text(), QStringLiteral("auto (%1)").arg(mWindow->bridge()->model().kvBlocks));
     QCOMPARE(engineConfig().max_num_seqs, 16);
     child<QSpinBox>("max_num_seqs")->setValue(8);
     QCOMPARE(engineConfig().max_num_seqs, 8);
@@ -183,13 +200,19 @@ void TestWorkbenchWindow::invalidValueRefused() {
     QCOMPARE(engineConfig().max_num_batched_tokens, before.max_num_batched_tokens);
     QCOMPARE(mWindow->settings()->serving().max_num_batched_tokens, before.max_num_batched_tokens);
 
-    child<QSpinBox>("max_num_seqs")->setValue(0);
+    // 0 is below the control's range (the table's [1, 4096]): typed, it is refused by name.
+    typeInto(child<QSpinBox>("max_num_seqs"), QStringLiteral("0"));
     QCOMPARE(refused.count(), 2);
+    QCOMPARE(refused.at(1).at(0).toString(), QStringLiteral("max_num_seqs"));
+    QVERIFY(mWindow->servingPanel()->reasonLabel(QStringLiteral("max_num_seqs"))->isVisible());
+    QVERIFY(!reason->isVisible());
     QCOMPARE(engineConfig().max_num_seqs, before.max_num_seqs);
+    QCOMPARE(child<QSpinBox>("max_num_seqs")->value(), before.max_num_seqs);
     // A good value clears the refusal.
     child<QSpinBox>("max_num_seqs")->setValue(4);
     QCOMPARE(engineConfig().max_num_seqs, 4);
     QVERIFY(!reason->isVisible());
+    QVERIFY(!mWindow->servingPanel()->reasonLabel(QStringLiteral("max_num_seqs"))->isVisible());
 }
 
 void TestWorkbenchWindow::poolChangeNeedsRestart() {
@@ -210,6 +233,44 @@ void TestWorkbenchWindow::poolChangeNeedsRestart() {
     QVERIFY(!mWindow->serving()->restartPending());
     QVERIFY(!child<QLabel>("restartNote")->isVisible());
     QCOMPARE(mWindow->settings()->serving().block_size, 32);
+
+    // gpu_memory_utilization sizes the auto pool: a pool knob too (the table says so), so it
+    // waits for a restart like the block size; Discard puts the panel back to what is in force.
+    auto* mem = child<QDoubleSpinBox>("gpu_memory_utilization");
+    mem->setValue(0.5);
+    QCOMPARE(needed.count(), 3);
+    QVERIFY(mWindow->serving()->restartPending());
+    QCOMPARE(mWindow->serving()->wanted().gpu_memory_utilization, 0.5);
+    QCOMPARE(engineConfig().gpu_memory_utilization, rl::serving_config{}.gpu_memory_utilization);
+    child<QSpinBox>("max_num_seqs")->setValue(6);   // the rest still applies live meanwhile
+    QCOMPARE(engineConfig().max_num_seqs, 6);
+    QVERIFY(mWindow->serving()->restartPending());
+    QCOMPARE(mem->value(), 0.5);
+    mWindow->serving()->discardPoolChange();
+    QVERIFY(!mWindow->serving()->restartPending());
+    QCOMPARE(mem->value(), rl::serving_config{}.gpu_memory_utilization);
+    QCOMPARE(child<QSpinBox>("max_num_seqs")->value(), 6);
+}
+
+void TestWorkbenchWindow::loadsTakeTheOwnersConfig() {
+    // Without a model every knob applies at once to the controller, the one owner; a load from
+    // the model panel then runs with it, and the engine and the owner agree knob by knob.
+    rl::serving_config c = mWindow->serving()->config();
+    c.max_num_seqs = 5;
+    c.block_size = 32;
+    c.gpu_memory_utilization = 0.6;
+    QCOMPARE(int(mWindow->serving()->change(c)), int(ServingController::Result::Applied));
+    QVERIFY(!mWindow->serving()->restartPending());
+    QCOMPARE(mWindow->settings()->serving().block_size, 32);
+    QSignalSpy loaded(mWindow->bridge(), &EngineBridge::loaded);
+    emit mWindow->modelPanel()->loadRequested(QStringLiteral(RL_MODEL_PATH), QStringLiteral("cpu"));
+    QTRY_COMPARE_WITH_TIMEOUT(loaded.count(), 1, 60000);
+    for (const rl::knob_info& k : rl::serving_knobs()) {
+        QCOMPARE(k.get(engineConfig()), k.get(c));
+        QCOMPARE(k.get(mWindow->serving()->config()), k.get(c));
+    }
+    QCOMPARE(mWindow->bridge()->model().blockSize, 32);
+    QCOMPARE(mWindow->bridge()->source().modelPath, QStringLiteral(RL_MODEL_PATH));
 }
 
 void TestWorkbenchWindow::chatConversations() {

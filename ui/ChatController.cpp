@@ -5,6 +5,7 @@
 #include "ConversationModel.h"
 #include "ConversationStore.h"
 #include "EngineBridge.h"
+#include "runtime/engine.h"
 
 using Sender = ConversationModel::Sender;
 using State = ConversationModel::State;
@@ -124,7 +125,7 @@ void ChatController::onFinished(quint64 requestId, const ReplyStats& in) {
     const Pending p = *it;
     mPending.erase(it);
     ReplyStats stats = in;
-    if (!stats.failed() && mBridge->isLoaded() && mBridge->servingConfig().prefix_caching)
+    if (!stats.failed() && mBridge->isLoaded() && mBridge->engine()->current_config().prefix_caching)
         stats.recomputed = wasRecomputed(stats.cachedPromptTokens, stats.promptTokens,
                                          mComputed.value(p.conversationId, 0), mBridge->model().blockSize);
     if (!stats.failed() && stats.promptTokens > 0)

@@ -73,7 +73,7 @@ EngineBridge::~EngineBridge() {
 bool EngineBridge::loadModel(const EngineSettings& settings) {
     if (mLoaderBusy) return false;
     if (mLoader.joinable()) mLoader.join();   // finished: it has posted its result already
-    mPendingSettings = settings;
+    mPendingSource = settings;
     mLoading = mLoaderBusy = true;
     const quint64 ticket = ++mLoadTicket;
 
@@ -130,13 +130,12 @@ void EngineBridge::onLoadDone(quint64 ticket) {
         return;
     }
     unload();
-    mSettings = mPendingSettings;
+    mSource = mPendingSource;
     mEngine = std::move(e);
     mModel = toSummary(mEngine->info());
     mModel.layers = mEngine->config().n_layers;
     mPump->start(mEngine.get());
     emit loaded(mModel);
-    emit servingConfigChanged();
 }
 
 void EngineBridge::unload() {
@@ -214,24 +213,8 @@ void EngineBridge::deliver(quint64 generation, const rl::token_event& ev) {
 }
 
 QString EngineBridge::applyServing(const rl::serving_config& cfg) {
-    QString why;
-    if (mEngine) {
-        why = QString::fromStdString(mEngine->apply(cfg));
-    } else {
-        why = QString::fromStdString(rl::validate(cfg).message);
-        if (why.isEmpty()) mSettings.serving = cfg;
-    }
-    if (!why.isEmpty()) return why;
-    if (mEngine) {
-        mSettings.serving = mEngine->current_config();
-        mSettings.serving.kv_blocks = cfg.kv_blocks;   // keep "0 = automatic" for the next load
-    }
-    emit servingConfigChanged();
-    return {};
-}
-
-rl::serving_config EngineBridge::servingConfig() const {
-    return mEngine ? mEngine->current_config() : mSettings.serving;
+    if (!mEngine) return tr("no model is loaded");
+    return QString::fromStdString(mEngine->apply(cfg));
 }
 
 QString EngineBridge::startLoadGenerator(const rl::scenario& sc) {

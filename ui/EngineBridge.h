@@ -48,7 +48,9 @@ public:
     MetricsPump* metricsPump() const { return mPump; }
     bool isLoaded() const { return mEngine != nullptr; }
     const ModelSummary& model() const { return mModel; }
-    const EngineSettings& settings() const { return mSettings; }
+    /// How the loaded model was opened. Its serving config is not kept here: ServingController
+    /// owns the chosen one, the engine runs it (engine()->current_config()).
+    const ModelSource& source() const { return mSource; }
 
     /// Renders the turns with the model's chat template and submits them. conversationId lets
     /// the scheduler keep a conversation's KV blocks between turns (0 = none). Returns the
@@ -58,12 +60,10 @@ public:
     void cancel(quint64 requestId);
     int inFlight() const { return int(mInFlight.size()); }
 
-    /// Validates and applies at the engine's next step boundary. Returns "" or the reason it was
-    /// refused (the previous config stays in force). Without a model, only validates and keeps
-    /// the config for the next load.
+    /// Hands cfg to the loaded engine, which validates it and applies it at its next step
+    /// boundary. Returns "" or the engine's reason (the previous config stays in force); with no
+    /// model, "no model is loaded". ServingController, the config's owner, is the caller.
     QString applyServing(const rl::serving_config& cfg);
-    /// The engine's config (kv_blocks resolved) or, with no model, the one the next load will use.
-    rl::serving_config servingConfig() const;
 
     /// Starts the scenario's virtual users (stopping any already running). "" or the reason.
     QString startLoadGenerator(const rl::scenario& sc);
@@ -81,7 +81,6 @@ signals:
     /// Emitted just before the engine is destroyed (observers drop their pointer to it).
     void aboutToUnload();
     void unloaded();
-    void servingConfigChanged();
     /// Every 500 ms while virtual users run, and once when they stop.
     void loadCountersChanged(const LoadCounters& counters);
     /// Streamed text of one token (may be several characters; never empty).
@@ -95,9 +94,9 @@ private:
     void deliver(quint64 generation, const rl::token_event& ev);
 
     std::unique_ptr<rl::engine> mEngine;
-    EngineSettings mSettings;
+    ModelSource mSource;
     ModelSummary mModel;
-    EngineSettings mPendingSettings;  // what the load in progress was asked for
+    ModelSource mPendingSource;       // what the load in progress was asked for
     bool mLoading = false;
     bool mLoaderBusy = false;         // the worker is still running (also after cancelLoad)
     quint64 mLoadTicket = 0;          // bumped per load and per cancel: stale results are dropped

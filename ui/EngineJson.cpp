@@ -2,6 +2,9 @@
 #include "EngineJson.h"
 
 #include "common/engine_error.h"
+#include "serving/serving_knobs.h"
+
+#include <cmath>
 
 namespace EngineJson {
 
@@ -12,31 +15,72 @@ bool b(const QJsonObject& o, const char* k, bool d) { return o.value(QLatin1Stri
 } // namespace
 
 QJsonObject toJson(const rl::serving_config& c) {
-    return {{"max_num_seqs", c.max_num_seqs},
-            {"max_num_batched_tokens", c.max_num_batched_tokens},
-            {"chunked_prefill", c.chunked_prefill},
-            {"prefix_caching", c.prefix_caching},
-            {"policy", QString::fromLatin1(rl::to_string(c.policy))},
-            {"preemption", QStringLiteral("recompute")},
-            {"max_waiting", c.max_waiting},
-            {"max_queue_ms", c.max_queue_ms},
-            {"block_size", c.block_size},
-            {"kv_blocks", c.kv_blocks},
-            {"gpu_memory_utilization", c.gpu_memory_utilization}};
+    QJsonObject o;
+    for (const rl::knob_info& k : rl::serving_knobs()) {
+        const QString key = QString::fromLatin1(k.name.data(), qsizetype(k.name.size()));
+        switch (k.type) {
+        case rl::knob_type::integer: o.insert(key, qint64(k.get(c))); break;
+        case rl::knob_type::real: o.insert(key, k.get(c)); break;
+        case rl::knob_type::boolean: o.insert(key, k.get(c) != 0); break;
+        case rl::knob_type::choice: o.insert(key, QString::fromStdString(rl::knob_text(k, c))); break;
+        }
+    }
+    return o;
 }
 
-rl::serving_config servingFromJson(const QJsonObject& o, rl::serving_config c) {
-    c.max_num_seqs = i(o, "max_num_seqs", c.max_num_seqs);
-    c.max_num_batched_tokens = i(o, "max_num_batched_tokens", c.max_num_batched_tokens);
-    c.chunked_prefill = b(o, "chunked_prefill", c.chunked_prefill);
-    c.prefix_caching = b(o, "prefix_caching", c.prefix_caching);
-    rl::parse_policy(o.value(QLatin1String("policy")).toString().toStdString(), c.policy);
-    c.max_waiting = i(o, "max_waiting", c.max_waiting);
-    c.max_queue_ms = f(o, "max_queue_ms", c.max_queue_ms);
-    c.block_size = i(o, "block_size", c.block_size);
-    c.kv_blocks = i(o, "kv_blocks", c.kv_blocks);
-    c.gpu_memory_utilization = f(o, "gpu_memory_utilization", c.gpu_memory_utilization);
-    return c;
+namespace {
+
+// How a JSON value reads in a refusal.
+std::string shown(const QJsonValue& v) {
+    switch (v.type()) {
+    case QJsonValue::Bool: return v.toBool() ? "true" : "false";
+    case QJsonValue::Double: return QString::number(v.toDouble(), 'g', 17).toStdString();
+    case QJsonValue::String: return '"' + v.toString().toStdString() + '"';
+    case QJsonValue::Array: return "an array";
+    case QJsonValue::Object: return "an object";
+    default: return "null";
+    }
+}
+
+// One knob from its JSON value: the type must match the row's, then the row's own text parser
+// (set_knob_text) checks the range, so the file refuses exactly what the command line refuses.
+rl::config_error knobFromJson(const rl::knob_info& k, const QJsonValue& v, rl::serving_config& c) {
+    const std::string name(k.name);
+    const auto wrongType = [&](const char* want) {
+        return rl::config_error{name, name + " must be " + want + ", got " + shown(v)};
+    };
+    switch (k.type) {
+    case rl::knob_type::boolean:
+        if (!v.isBool()) return wrongType("true or false");
+        return rl::set_knob_text(k, v.toBool() ? "true" : "false", c);
+    case rl::knob_type::choice:
+        if (!v.isString()) return wrongType("a word");
+        return rl::set_knob_text(k, v.toString().toStdString(), c);
+    case rl::knob_type::integer:
+    case rl::knob_type::real: {
+        if (!v.isDouble()) return wrongType(k.type == rl::knob_type::integer ? "an integer" : "a number");
+        // An integral double is written without a point or exponent so the integer parser takes it.
+        const double d = v.toDouble();
+        const bool whole = d == std::trunc(d) && std::abs(d) < 1e15;
+        const QString text = whole ? QString::number(qint64(d)) : QString::number(d, 'g', 17);
+        return rl::set_knob_text(k, text.toStdString(), c);
+    }
+    }
+    return {};
+}
+
+} // namespace
+
+rl::config_error servingFromJson(const QJsonObject& o, rl::serving_config* out) {
+    rl::serving_config c = *out;
+    for (const rl::knob_info& k : rl::serving_knobs()) {
+        const QJsonValue v = o.value(QLatin1String(k.name.data(), qsizetype(k.name.size())));
+        if (v.isUndefined()) continue;
+        if (rl::config_error err = knobFromJson(k, v, c)) return err;
+    }
+    if (rl::config_error err = rl::validate(c)) return err;
+    *out = c;
+    return {};
 }
 
 QJsonObject toJson(const rl::scenario& s) {

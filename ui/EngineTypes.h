@@ -1,5 +1,5 @@
 // EngineTypes: the Qt value types that cross between the engine and the UI: settings going in
-// (EngineSettings, GenerationSettings, ChatTurn) and snapshots coming out (ModelSummary,
+// (ModelSource, EngineSettings, GenerationSettings, ChatTurn) and snapshots coming out (ModelSummary,
 // ReplyStats, LoadCounters). Qt-Core only. The engine's plain knob structs (rl::serving_config,
 // rl::scenario: no threads, no pointers) are used as values as they are, rather than mirrored
 // field by field. Formatting helpers live here too so the status bar, the transcript and the
@@ -10,13 +10,18 @@
 #include <QMetaType>
 #include <QString>
 
-/// How to open a model (EngineBridge::loadModel).
-struct EngineSettings {
+/// Where a model comes from and how the engine runs it: everything of a load but the serving knobs.
+struct ModelSource {
     QString modelPath;                      // a GGUF file
     QString backend = QStringLiteral("cpu"); // "cpu" or "cuda"
     int threads = 0;                        // CPU threads; 0 = all cores
     bool calibrate = true;                  // measure the device peaks at load (about a second)
-    rl::serving_config serving;             // the pool shape (block_size, kv_blocks) is fixed per load
+};
+
+/// How to open a model (EngineBridge::loadModel): the source and the serving config to load with.
+/// Once loaded, the ServingController owns the serving config; the bridge keeps only the source.
+struct EngineSettings : ModelSource {
+    rl::serving_config serving;             // the pool shape (restarts_pool knobs) is fixed per load
 };
 
 /// Per-reply sampling and length settings (ChatController::setGenerationSettings).

@@ -46,7 +46,6 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     mChat = new ChatController(mBridge, mStore, this);
     mServing = new ServingController(mBridge, mSettings, this);
     mApiServer = new ServerController(mBridge, mSettings, this);
-    mBridge->applyServing(mSettings->serving());   // validated; the next load uses it
 
     auto* central = new QWidget(this);
     mBanner = new MessageBanner(central);
@@ -193,10 +192,8 @@ void MainWindow::connectPanels() {
     // Serving: the panel asks, the controller decides, the panel shows the outcome.
     connect(mServingPanel, &ServingPanel::changeRequested, mServing,
             [this](const rl::serving_config& c) { mServing->change(c); });
-    connect(mServing, &ServingController::configChanged, this, [this](const rl::serving_config& c) {
-        mServingPanel->setConfig(mServing->restartPending() ? mServing->pendingPool() : c,
-                                 mBridge->isLoaded() ? mServing->engineConfig().kv_blocks : 0);
-    });
+    connect(mServing, &ServingController::configChanged, this,
+            [this] { mServingPanel->setConfig(mServing->wanted(), mServing->resolved()); });
     connect(mServing, &ServingController::refused, mServingPanel, &ServingPanel::showRefusal);
     connect(mServing, &ServingController::poolRestartNeeded, mServingPanel, &ServingPanel::setRestartPending);
     connect(mServingPanel, &ServingPanel::restartConfirmed, mServing, [this] { mServing->restartPool(); });
@@ -207,7 +204,7 @@ void MainWindow::connectPanels() {
     connect(mSettings, &SettingsStore::presetsChanged, this,
             [this] { mServingPanel->setPresetNames(mSettings->presetNames()); });
     mServingPanel->setPresetNames(mSettings->presetNames());
-    mServingPanel->setConfig(mServing->config(), 0);
+    mServingPanel->setConfig(mServing->wanted(), mServing->resolved());
 
     // Load generator: owned by the bridge, counters polled there.
     mLoadPanel->setScenario(mSettings->scenario());
@@ -225,10 +222,9 @@ void MainWindow::connectPanels() {
     const EngineSettings saved = savedEngineSettings(EngineSettings());
     mModelPanel->setSelection(saved.modelPath, saved.backend);
     connect(mModelPanel, &ModelPanel::loadRequested, this, [this](const QString& source, const QString& backend) {
-        EngineSettings s = mBridge->isLoaded() ? mBridge->settings() : savedEngineSettings(EngineSettings());
+        EngineSettings s = nextLoadSettings();
         s.modelPath = source;
         s.backend = backend;
-        s.serving = mServing->restartPending() ? mServing->pendingPool() : mServing->config();
         loadModel(s);
     });
     connect(mModelPanel, &ModelPanel::cancelRequested, mBridge, &EngineBridge::cancelLoad);
@@ -242,7 +238,13 @@ void MainWindow::showCurrentConversation() {
 ConversationModel* MainWindow::conversation() const { return mChat->model(); }
 
 EngineSettings MainWindow::savedEngineSettings(const EngineSettings& defaults) const {
-    return mSettings->engineSettings(defaults);
+    // The model from the settings file, the serving config from its owner.
+    return EngineSettings{mSettings->modelSource(defaults), mServing->wanted()};
+}
+
+EngineSettings MainWindow::nextLoadSettings() const {
+    if (!mBridge->isLoaded()) return savedEngineSettings(EngineSettings());
+    return EngineSettings{mBridge->source(), mServing->wanted()};
 }
 
 void MainWindow::loadModel(const EngineSettings& settings) {
@@ -272,10 +274,10 @@ void MainWindow::onLoaded(const ModelSummary& model) {
     mStatus->showModel(model);
     mModelPanel->showModel(model);
     mLoadPanel->setEngineReady(true);
-    mSettings->setEngineSettings(mBridge->settings());
+    mSettings->setModelSource(mBridge->source());   // the serving config is saved by its owner
     if (!model.path.startsWith(QLatin1String("synthetic:"))) mSettings->addRecentModel(model.path);
     mModelPanel->setRecentModels(mSettings->recentModels());
-    mModelPanel->setSelection(model.path, mBridge->settings().backend);
+    mModelPanel->setSelection(model.path, mBridge->source().backend);
     mChatPanel->setReady(true, tr("Ask %1 something.\nCtrl+Enter sends, Esc stops.").arg(model.name));
     mChatPanel->setFocus();
     if (!model.templateWarning.isEmpty()) mBanner->showMessage(MessageBanner::Kind::Warning, model.templateWarning);
@@ -297,7 +299,7 @@ void MainWindow::reportError(const QString& message) { mBanner->showMessage(Mess
 
 bool MainWindow::saveSession(const QString& path, QString* error) {
     Session s;
-    const EngineSettings e = mBridge->isLoaded() ? mBridge->settings() : savedEngineSettings(EngineSettings());
+    const ModelSource e = mBridge->isLoaded() ? mBridge->source() : savedEngineSettings(EngineSettings());
     s.modelPath = e.modelPath;
     s.backend = e.backend;
     s.serving = mServing->config();
@@ -311,9 +313,9 @@ bool MainWindow::saveSession(const QString& path, QString* error) {
 bool MainWindow::openSession(const QString& path, QString* error) {
     Session s;
     if (!SessionFile::open(path, &s, error)) return false;
-    QString why;
-    if (mServing->change(s.serving, &why) == ServingController::Result::Refused)
-        reportError(tr("The session's serving settings were refused: %1").arg(why));
+    QString why = s.servingError;
+    if (why.isEmpty()) mServing->change(s.serving, &why);
+    if (!why.isEmpty()) reportError(tr("The session's serving settings were refused: %1").arg(why));
     mLoadPanel->setScenario(s.scenario);
     mSettings->setScenario(s.scenario);
     const int first = mStore->count();

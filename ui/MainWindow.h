@@ -45,7 +45,8 @@ public:
 
     /// Loads a model off the GUI thread; errors appear in the banner and the window keeps running.
     void loadModel(const EngineSettings& settings);
-    /// The model, backend and serving config saved from the last session, over defaults.
+    /// The model and backend saved from the last session over defaults, with the serving config
+    /// its owner (the ServingController, which starts from the saved one) wants.
     EngineSettings savedEngineSettings(const EngineSettings& defaults) const;
     /// Sends text as if typed into the input box and sent. False if not ready or busy.
     bool sendPrompt(const QString& text);
@@ -94,6 +95,9 @@ private:
     void connectPanels();
     void saveLayout();
     void openModelDialog();
+    /// What a load from the model panel or File > Open starts from: the loaded model's source
+    /// (else the saved one) and the serving config its owner wants.
+    EngineSettings nextLoadSettings() const;
     void showAbout();
     void showCurrentConversation();
     void onLoaded(const ModelSummary& model);

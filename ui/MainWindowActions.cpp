@@ -81,13 +81,12 @@ void MainWindow::showExportCommands() {
 }
 
 void MainWindow::openModelDialog() {
-    const QString start = QFileInfo(mBridge->settings().modelPath).absolutePath();
+    const QString start = QFileInfo(mBridge->source().modelPath).absolutePath();
     const QString path = QFileDialog::getOpenFileName(this, tr("Open Model"), start,
                                                       tr("GGUF models (*.gguf);;All files (*)"));
     if (path.isEmpty()) return;
-    EngineSettings s = mBridge->isLoaded() ? mBridge->settings() : savedEngineSettings(EngineSettings());
+    EngineSettings s = nextLoadSettings();
     s.modelPath = path;
-    s.serving = mServing->config();
     loadModel(s);
 }
 

@@ -1,98 +1,80 @@
-// ServingController: live serving changes, refusals, pool restarts, presets (see ServingController.h).
+// ServingController: the serving config's owner: live changes, refusals, pool restarts, presets
+// (see ServingController.h).
 #include "ServingController.h"
 
 #include "EngineBridge.h"
 #include "SettingsStore.h"
-
-#include <QStringList>
+#include "runtime/engine.h"
 
 ServingController::ServingController(EngineBridge* bridge, SettingsStore* settings, QObject* parent)
-    : QObject(parent), mBridge(bridge), mSettings(settings) {
+    : QObject(parent), mBridge(bridge), mSettings(settings), mChosen(settings->serving()) {
+    // A load brings the config it was asked for into force (a restart's pending shape, or what a
+    // caller passed to loadModel); from then on it is the one chosen.
     connect(mBridge, &EngineBridge::loaded, this, [this] {
-        setPending(false);
-        mSettings->setServing(config());
-        emit configChanged(config());
+        mChosen = mBridge->engine()->current_config();
+        setPending(std::nullopt);
+        mSettings->setServing(mChosen);
+        emit configChanged(mChosen);
     });
 }
 
-rl::serving_config ServingController::config() const {
-    rl::serving_config c = mBridge->servingConfig();
-    const rl::serving_config& chosen = mBridge->settings().serving;
-    c.kv_blocks = chosen.kv_blocks;
-    c.block_size = mBridge->isLoaded() ? c.block_size : chosen.block_size;
+rl::serving_config ServingController::resolved() const {
+    rl::serving_config c = wanted();
+    // Only the pool in force has been resolved; a pending shape is not sized until it loads.
+    if (mBridge->isLoaded() && !mPending) c.kv_blocks = mBridge->model().kvBlocks;
     return c;
 }
 
-rl::serving_config ServingController::engineConfig() const { return mBridge->servingConfig(); }
+ServingController::Result ServingController::refuse(const QString& field, const QString& why, QString* reason) {
+    if (reason) *reason = why;
+    emit refused(field, why);
+    return Result::Refused;
+}
 
 ServingController::Result ServingController::change(const rl::serving_config& next, QString* reason) {
-    auto refuse = [&](const QString& why) {
-        if (reason) *reason = why;
-        emit refused(fieldOf(why), why);
-        return Result::Refused;
-    };
-    if (const rl::config_error err = rl::validate(next)) return refuse(QString::fromStdString(err.message));
-
-    const rl::serving_config current = config();
-    const bool poolChange = mBridge->isLoaded() &&
-                            (next.block_size != current.block_size || next.kv_blocks != current.kv_blocks);
-    rl::serving_config live = next;
-    if (poolChange) {   // apply everything else now; the shape waits for a restart
-        live.block_size = current.block_size;
-        live.kv_blocks = current.kv_blocks;
+    if (const rl::config_error err = rl::validate(next))
+        return refuse(QString::fromStdString(err.field), QString::fromStdString(err.message), reason);
+    const bool loaded = mBridge->isLoaded();
+    const bool poolChange = loaded && rl::needs_pool_restart(mChosen, next);
+    // Everything but the pool shape applies now; the shape waits for a restart.
+    const rl::serving_config live = poolChange ? rl::with_pool_of(next, mChosen) : next;
+    if (loaded) {
+        // The engine validates the same way, so this refusal is not expected; it names no field.
+        if (const QString why = mBridge->applyServing(live); !why.isEmpty()) return refuse(QString(), why, reason);
     }
-    if (const QString why = mBridge->applyServing(live); !why.isEmpty()) return refuse(why);
-    mSettings->setServing(config());
+    mChosen = live;
+    mSettings->setServing(mChosen);
     if (reason) reason->clear();
-    if (poolChange) setPending(true, next);
-    else if (mRestartPending) setPending(false);
-    emit configChanged(config());
+    setPending(poolChange ? std::optional(next) : std::nullopt);
+    emit configChanged(mChosen);
     return poolChange ? Result::NeedsRestart : Result::Applied;
 }
 
 bool ServingController::restartPool() {
     if (!mBridge->isLoaded() || mBridge->isLoading()) return false;
-    EngineSettings s = mBridge->settings();
-    s.serving = mRestartPending ? mPending : config();
-    return mBridge->loadModel(s);
+    return mBridge->loadModel(EngineSettings{mBridge->source(), wanted()});
 }
 
 void ServingController::discardPoolChange() {
-    setPending(false);
-    emit configChanged(config());
+    setPending(std::nullopt);
+    emit configChanged(mChosen);
 }
 
-void ServingController::setPending(bool pending, const rl::serving_config& cfg) {
-    mPending = cfg;
-    if (pending == mRestartPending && !pending) return;
-    mRestartPending = pending;
-    emit poolRestartNeeded(pending);
+void ServingController::setPending(std::optional<rl::serving_config> pending) {
+    const bool was = mPending.has_value();
+    mPending = std::move(pending);
+    if (was || mPending) emit poolRestartNeeded(mPending.has_value());
 }
 
 void ServingController::loadPreset(const QString& name) {
-    if (mSettings->hasPreset(name)) change(mSettings->preset(name));
-}
-
-void ServingController::savePreset(const QString& name) {
-    mSettings->savePreset(name, mRestartPending ? mPending : config());
-}
-
-QStringList ServingController::fieldNames() {
-    return {QStringLiteral("max_num_seqs"),  QStringLiteral("max_num_batched_tokens"),
-            QStringLiteral("block_size"),    QStringLiteral("kv_blocks"),
-            QStringLiteral("max_waiting"),   QStringLiteral("max_queue_ms"),
-            QStringLiteral("gpu_memory_utilization")};
-}
-
-QString ServingController::fieldOf(const QString& reason) {
-    QString best;
-    qsizetype bestAt = -1;
-    for (const QString& f : fieldNames()) {
-        const qsizetype at = reason.indexOf(f);
-        if (at >= 0 && (bestAt < 0 || at < bestAt)) {
-            best = f;
-            bestAt = at;
-        }
+    if (!mSettings->hasPreset(name)) return;
+    rl::serving_config c;
+    if (const rl::config_error err = mSettings->preset(name, &c)) {
+        refuse(QString::fromStdString(err.field),
+               tr("preset '%1': %2").arg(name, QString::fromStdString(err.message)), nullptr);
+        return;
     }
-    return best;
+    change(c);
 }
+
+void ServingController::savePreset(const QString& name) { mSettings->savePreset(name, wanted()); }

@@ -1,15 +1,20 @@
-// ServingController: the logic behind the serving panel. change() validates a whole
-// serving_config (rl::validate, then the engine's own apply()), applies it live at the next step
-// boundary, and keeps the previous good config in force when it is refused (refused() names the
-// field). Pool-shape changes (block_size, kv_blocks) cannot apply live: the rest applies, the
-// shape waits in pendingPool() until restartPool() reloads the engine with it. Named presets
-// load and save through the SettingsStore; the config in force is saved there too.
-// Qt-Core only. Exercise: tests/test_workbench_window.cpp (servingControlsApply, invalidRefused).
+// ServingController: the one owner of the serving config on the UI side. It holds the config in
+// force as the person chose it (kv_blocks 0 stays "auto": only the engine resolves it) and the
+// pending pool shape that waits for a restart. The panel, the settings file, presets, sessions,
+// the export and every model load ask it or are told by it; the engine keeps its own copy of
+// what is in force because it runs it. change() validates (rl::validate: the refusal names its
+// field), applies live what can apply at the next step boundary and keeps the previous config
+// when refused. Pool-shape knobs (the table's restarts_pool rows) cannot apply to a loaded
+// model: the rest applies, the shape waits in wanted() until restartPool() reloads with it.
+// Qt-Core only. Exercise: tests/test_workbench_window.cpp (servingControlsApply, invalidValueRefused,
+// poolChangeNeedsRestart, outOfRangeTypedIsRefusedUnderItsField).
 #pragma once
 #include "serving/serving_config.h"
 
 #include <QObject>
 #include <QString>
+
+#include <optional>
 
 class EngineBridge;
 class SettingsStore;
@@ -19,38 +24,41 @@ class ServingController : public QObject {
 public:
     enum class Result { Applied, Refused, NeedsRestart };
 
+    /// Starts from the config saved in the settings (already validated when they were read).
     ServingController(EngineBridge* bridge, SettingsStore* settings, QObject* parent = nullptr);
 
-    /// The config in force as the person chose it (kv_blocks 0 = automatic).
-    rl::serving_config config() const;
-    /// The pool the engine really has (kv_blocks resolved); equals config() without a model.
-    rl::serving_config engineConfig() const;
+    /// The config in force as chosen (kv_blocks 0 = auto); with no model, what the next load uses.
+    const rl::serving_config& config() const { return mChosen; }
+    /// What the person wants: the pending pool shape while one waits for a restart, else
+    /// config(). The panel shows it, presets save it, and a (re)load uses it.
+    const rl::serving_config& wanted() const { return mPending ? *mPending : mChosen; }
+    /// wanted() with what the loaded engine resolved in place of a special zero (the KV pool it
+    /// sized for kv_blocks auto, from engine_info), for showing; equals wanted() otherwise.
+    rl::serving_config resolved() const;
     Result change(const rl::serving_config& next, QString* reason = nullptr);
 
-    bool restartPending() const { return mRestartPending; }
-    const rl::serving_config& pendingPool() const { return mPending; }
-    /// Reloads the model with the pending pool shape. False if no model or a load is running.
+    bool restartPending() const { return mPending.has_value(); }
+    /// Reloads the model with wanted(). False if no model or a load is running.
     bool restartPool();
     void discardPoolChange();
 
+    /// Applies a saved preset; one that cannot be read is refused naming its knob.
     void loadPreset(const QString& name);
     void savePreset(const QString& name);
 
-    /// The serving_config field a validation message is about ("" if none is named).
-    static QString fieldOf(const QString& reason);
-    static QStringList fieldNames();
-
 signals:
-    /// After any accepted change, a preset load, a restart or a new model.
+    /// After any accepted change, a preset load, a restart or a new model: the config in force.
     void configChanged(const rl::serving_config& cfg);
+    /// field: the knob the refusal is about (rl::config_error::field), "" when none.
     void refused(const QString& field, const QString& reason);
     void poolRestartNeeded(bool needed);
 
 private:
-    void setPending(bool pending, const rl::serving_config& cfg = {});
+    void setPending(std::optional<rl::serving_config> pending);
+    Result refuse(const QString& field, const QString& why, QString* reason);
 
     EngineBridge* mBridge;
     SettingsStore* mSettings;
-    bool mRestartPending = false;
-    rl::serving_config mPending;
+    rl::serving_config mChosen;
+    std::optional<rl::serving_config> mPending;
 };

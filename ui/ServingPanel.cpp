@@ -1,9 +1,10 @@
-// ServingPanel: serving knobs, refusals, pool restart and presets (see ServingPanel.h).
+// ServingPanel: the serving knobs built from the knob table, refusals, pool restart and presets
+// (see ServingPanel.h).
 #include "ServingPanel.h"
 
-#include <QCheckBox>
+#include "KnobControls.h"
+
 #include <QComboBox>
-#include <QDoubleSpinBox>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
@@ -11,103 +12,115 @@
 #include <QLabel>
 #include <QMessageBox>
 #include <QPushButton>
-#include <QSpinBox>
 #include <QVBoxLayout>
 
 namespace {
-QSpinBox* spin(QWidget* parent, const char* name, int lo, int hi, const QString& tip) {
-    auto* s = new QSpinBox(parent);
-    s->setObjectName(QLatin1String(name));
-    s->setRange(lo, hi);
-    s->setKeyboardTracking(false);   // apply on Enter / focus out, not per keystroke
-    s->setToolTip(tip);
-    return s;
-}
 QColor errorColor(const QPalette& pal) {
     const QColor t = pal.color(QPalette::WindowText);
     return QColor::fromRgbF(float(0.25 * t.redF() + 0.75 * 0.86), float(0.25 * t.greenF() + 0.75 * 0.2),
                             float(0.25 * t.blueF() + 0.75 * 0.18));
 }
+QString words(std::string_view s) { return QString::fromUtf8(s.data(), qsizetype(s.size())); }
 } // namespace
 
 ServingPanel::ServingPanel(QWidget* parent) : QWidget(parent) {
     setObjectName(QStringLiteral("servingPanel"));
-    mMaxSeqs = spin(this, "max_num_seqs", 0, 8192, tr("Most sequences in one step (the batch-size limit)"));
-    mMaxTokens = spin(this, "max_num_batched_tokens", 0, 262144, tr("Token budget of one step (prefill + decode)"));
-    mChunked = new QCheckBox(tr("Chunked prefill"), this);
-    mChunked->setObjectName(QStringLiteral("chunked_prefill"));
-    mChunked->setToolTip(tr("Split long prompts across steps so decodes keep running"));
-    mKvBlocks = spin(this, "kv_blocks", 0, 1 << 22, tr("KV pool size in blocks; 0 sizes it from memory"));
-    mKvBlocks->setSpecialValueText(tr("auto"));
-    mBlockSize = new QComboBox(this);
-    mBlockSize->setObjectName(QStringLiteral("block_size"));
-    for (int b = 8; b <= 256; b *= 2) mBlockSize->addItem(QString::number(b), b);
-    mBlockSize->setToolTip(tr("Tokens per KV block"));
-    mPrefix = new QCheckBox(tr("Prefix caching"), this);
-    mPrefix->setObjectName(QStringLiteral("prefix_caching"));
-    mPrefix->setToolTip(tr("Reuse KV blocks of identical prompt prefixes (conversations, shared system prompts)"));
-    mPolicy = new QComboBox(this);
-    mPolicy->setObjectName(QStringLiteral("policy"));
-    mPolicy->addItem(tr("fcfs"), QStringLiteral("fcfs"));
-    mPolicy->addItem(tr("priority"), QStringLiteral("priority"));
-    mPolicy->setToolTip(tr("priority: your chat (10) runs ahead of virtual users (0)"));
-    mPreemption = new QComboBox(this);
-    mPreemption->setObjectName(QStringLiteral("preemption"));
-    mPreemption->addItem(tr("recompute"));
-    mPreemption->setEnabled(false);
-    mPreemption->setToolTip(tr("Preempted sequences drop their blocks and recompute later (the only mode for now)"));
-    mMaxWaiting = spin(this, "max_waiting", -1, 1 << 20, tr("Admission control: longest queue before new requests are rejected"));
-    mMaxQueueMs = new QDoubleSpinBox(this);
-    mMaxQueueMs->setObjectName(QStringLiteral("max_queue_ms"));
-    mMaxQueueMs->setRange(-1, 3.6e6);
-    mMaxQueueMs->setDecimals(0);
-    mMaxQueueMs->setSuffix(QStringLiteral(" ms"));
-    mMaxQueueMs->setSpecialValueText(tr("off"));
-    mMaxQueueMs->setMinimum(0);
-    mMaxQueueMs->setKeyboardTracking(false);
-    mMaxQueueMs->setToolTip(tr("Admission control: reject a request that waited longer than this (0 = off)"));
+    mStatus = new QLabel(this);
+    mStatus->setObjectName(QStringLiteral("servingStatus"));
+    mStatus->setWordWrap(true);
+    mStatus->setForegroundRole(QPalette::PlaceholderText);
 
-    auto field = [this](QWidget* w, const QString& name) {
-        auto* box = new QWidget(this);
-        auto* v = new QVBoxLayout(box);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(8, 8, 8, 8);
+    layout->addLayout(buildPresetRow());
+    layout->addWidget(buildKnobs());
+    layout->addWidget(mStatus);
+    layout->addStretch(1);
+    setRestartPending(false);
+    setConfig(rl::serving_config{}, rl::serving_config{});
+}
+
+QWidget* ServingPanel::buildKnobs() {
+    auto* knobs = new QWidget(this);
+    auto* column = new QVBoxLayout(knobs);
+    column->setContentsMargins(0, 0, 0, 0);
+    QFormLayout* form = nullptr;
+    QFormLayout* poolForm = nullptr;
+    std::string_view group;
+    for (const rl::knob_info& k : rl::serving_knobs()) {
+        if (!form || k.group != group) {   // the table keeps each group's rows together
+            group = k.group;
+            auto* box = new QGroupBox(words(group), knobs);
+            column->addWidget(box);
+            form = new QFormLayout(box);
+        }
+        if (k.restarts_pool) poolForm = form;
+        const rl::knob_info* row = &k;
+        QWidget* control = KnobControls::create(
+            k, this, [this] { emit changeRequested(controlsConfig()); },
+            // A typed number outside the range goes to the controller like any value, so the one
+            // validator refuses it and names this knob.
+            [this, row](double v) {
+                rl::serving_config c = controlsConfig();
+                row->set(c, v);
+                emit changeRequested(c);
+            });
+        auto* field = new QWidget(this);
+        auto* v = new QVBoxLayout(field);
         v->setContentsMargins(0, 0, 0, 0);
         v->setSpacing(1);
-        v->addWidget(w);
-        v->addWidget(addReason(name));
-        return box;
-    };
+        v->addWidget(control);
+        QLabel* reason = makeReason(k);
+        v->addWidget(reason);
+        // A check box says its own name; the other controls are labelled with the knob's name,
+        // as the settings file and the command-line options spell it.
+        form->addRow(k.type == rl::knob_type::boolean ? QString() : words(k.name), field);
+        mKnobs.push_back({row, control, reason});
+    }
+    if (poolForm) poolForm->addRow(buildRestartRow());
+    return knobs;
+}
 
-    auto* batch = new QGroupBox(tr("Batching"), this);
-    auto* bf = new QFormLayout(batch);
-    bf->addRow(tr("max_num_seqs"), field(mMaxSeqs, QStringLiteral("max_num_seqs")));
-    bf->addRow(tr("max_num_batched_tokens"), field(mMaxTokens, QStringLiteral("max_num_batched_tokens")));
-    bf->addRow(QString(), mChunked);
-    bf->addRow(tr("policy"), mPolicy);
-    bf->addRow(tr("preemption"), mPreemption);
+QLabel* ServingPanel::makeReason(const rl::knob_info& k) {
+    auto* l = new QLabel(this);
+    l->setObjectName(QStringLiteral("reason_") + words(k.name));
+    l->setWordWrap(true);
+    QPalette pal = l->palette();
+    pal.setColor(QPalette::WindowText, errorColor(palette()));
+    l->setPalette(pal);
+    l->hide();
+    return l;
+}
 
-    auto* pool = new QGroupBox(tr("KV pool"), this);
-    auto* pf = new QFormLayout(pool);
-    pf->addRow(tr("kv_blocks"), field(mKvBlocks, QStringLiteral("kv_blocks")));
-    pf->addRow(tr("block_size"), field(mBlockSize, QStringLiteral("block_size")));
-    pf->addRow(QString(), mPrefix);
-    mRestartNote = new QLabel(tr("Pool shape changed: needs a pool restart."), this);
+QWidget* ServingPanel::buildRestartRow() {
+    auto* row = new QWidget(this);
+    auto* v = new QVBoxLayout(row);
+    v->setContentsMargins(0, 0, 0, 0);
+    mRestartNote = new QLabel(tr("Pool shape changed: needs a pool restart."), row);
     mRestartNote->setObjectName(QStringLiteral("restartNote"));
     mRestartNote->setWordWrap(true);
-    mRestart = new QPushButton(tr("Restart pool…"), this);
+    mRestart = new QPushButton(tr("Restart pool…"), row);
     mRestart->setObjectName(QStringLiteral("restartButton"));
-    mDiscard = new QPushButton(tr("Discard"), this);
-    auto* rr = new QHBoxLayout;
-    rr->addWidget(mRestart);
-    rr->addWidget(mDiscard);
-    rr->addStretch();
-    pf->addRow(mRestartNote);
-    pf->addRow(rr);
+    mDiscard = new QPushButton(tr("Discard"), row);
+    auto* buttons = new QHBoxLayout;
+    buttons->addWidget(mRestart);
+    buttons->addWidget(mDiscard);
+    buttons->addStretch();
+    v->addWidget(mRestartNote);
+    v->addLayout(buttons);
+    connect(mRestart, &QPushButton::clicked, this, [this] {
+        if (QMessageBox::question(this, tr("Restart the KV pool"),
+                                  tr("Changing the pool shape (block size, pool size, memory share) reloads the "
+                                     "model with the new pool. Requests in flight are cancelled and cached prefixes "
+                                     "are lost.\n\nRestart now?"))
+            == QMessageBox::Yes)
+            emit restartConfirmed();
+    });
+    connect(mDiscard, &QPushButton::clicked, this, &ServingPanel::restartDiscarded);
+    return row;
+}
 
-    auto* adm = new QGroupBox(tr("Admission control"), this);
-    auto* af = new QFormLayout(adm);
-    af->addRow(tr("max_waiting"), field(mMaxWaiting, QStringLiteral("max_waiting")));
-    af->addRow(tr("max_queue_ms"), field(mMaxQueueMs, QStringLiteral("max_queue_ms")));
-
+QLayout* ServingPanel::buildPresetRow() {
     mPresets = new QComboBox(this);
     mPresets->setObjectName(QStringLiteral("presets"));
     mPresets->setPlaceholderText(tr("Presets"));
@@ -116,40 +129,11 @@ ServingPanel::ServingPanel(QWidget* parent) : QWidget(parent) {
     auto* load = new QPushButton(tr("Load"), this);
     auto* save = new QPushButton(tr("Save…"), this);
     auto* del = new QPushButton(tr("Delete"), this);
-    auto* pr = new QHBoxLayout;
-    pr->addWidget(mPresets, 1);
-    pr->addWidget(load);
-    pr->addWidget(save);
-    pr->addWidget(del);
-
-    mStatus = new QLabel(this);
-    mStatus->setObjectName(QStringLiteral("servingStatus"));
-    mStatus->setWordWrap(true);
-    mStatus->setForegroundRole(QPalette::PlaceholderText);
-
-    auto* layout = new QVBoxLayout(this);
-    layout->setContentsMargins(8, 8, 8, 8);
-    layout->addLayout(pr);
-    layout->addWidget(batch);
-    layout->addWidget(pool);
-    layout->addWidget(adm);
-    layout->addWidget(mStatus);
-    layout->addStretch(1);
-
-    for (QSpinBox* s : {mMaxSeqs, mMaxTokens, mKvBlocks, mMaxWaiting})
-        connect(s, &QSpinBox::valueChanged, this, &ServingPanel::emitChange);
-    connect(mMaxQueueMs, &QDoubleSpinBox::valueChanged, this, &ServingPanel::emitChange);
-    for (QCheckBox* c : {mChunked, mPrefix}) connect(c, &QCheckBox::toggled, this, &ServingPanel::emitChange);
-    for (QComboBox* c : {mBlockSize, mPolicy})
-        connect(c, &QComboBox::currentIndexChanged, this, &ServingPanel::emitChange);
-    connect(mRestart, &QPushButton::clicked, this, [this] {
-        if (QMessageBox::question(this, tr("Restart the KV pool"),
-                                  tr("Changing the block size or the pool size reloads the model with the new pool. "
-                                     "Requests in flight are cancelled and cached prefixes are lost.\n\nRestart now?"))
-            == QMessageBox::Yes)
-            emit restartConfirmed();
-    });
-    connect(mDiscard, &QPushButton::clicked, this, &ServingPanel::restartDiscarded);
+    auto* row = new QHBoxLayout;
+    row->addWidget(mPresets, 1);
+    row->addWidget(load);
+    row->addWidget(save);
+    row->addWidget(del);
     connect(load, &QPushButton::clicked, this, [this] {
         if (!mPresets->currentText().isEmpty()) emit presetLoadRequested(mPresets->currentText());
     });
@@ -162,61 +146,46 @@ ServingPanel::ServingPanel(QWidget* parent) : QWidget(parent) {
     connect(del, &QPushButton::clicked, this, [this] {
         if (!mPresets->currentText().isEmpty()) emit presetDeleteRequested(mPresets->currentText());
     });
-    setRestartPending(false);
-    setConfig(rl::serving_config{}, 0);
+    return row;
 }
 
-QLabel* ServingPanel::addReason(const QString& field) {
-    auto* l = new QLabel(this);
-    l->setObjectName(QStringLiteral("reason_") + field);
-    l->setWordWrap(true);
-    QPalette pal = l->palette();
-    pal.setColor(QPalette::WindowText, errorColor(palette()));
-    l->setPalette(pal);
-    l->hide();
-    mReasons.insert(field, l);
-    return l;
+const ServingPanel::Knob* ServingPanel::find(const QString& name) const {
+    for (const Knob& k : mKnobs)
+        if (words(k.info->name) == name) return &k;
+    return nullptr;
+}
+
+QLabel* ServingPanel::reasonLabel(const QString& field) const {
+    const Knob* k = find(field);
+    return k ? k->reason : nullptr;
+}
+
+QWidget* ServingPanel::control(const QString& knob) const {
+    const Knob* k = find(knob);
+    return k ? k->control : nullptr;
 }
 
 rl::serving_config ServingPanel::controlsConfig() const {
     rl::serving_config c;
-    c.max_num_seqs = mMaxSeqs->value();
-    c.max_num_batched_tokens = mMaxTokens->value();
-    c.chunked_prefill = mChunked->isChecked();
-    c.kv_blocks = mKvBlocks->value();
-    c.block_size = mBlockSize->currentData().toInt();
-    c.prefix_caching = mPrefix->isChecked();
-    rl::parse_policy(mPolicy->currentData().toString().toStdString(), c.policy);
-    c.max_waiting = mMaxWaiting->value();
-    c.max_queue_ms = mMaxQueueMs->value();
+    for (const Knob& k : mKnobs) k.info->set(c, KnobControls::value(*k.info, k.control));
     return c;
 }
 
-void ServingPanel::emitChange() {
-    if (!mUpdating) emit changeRequested(controlsConfig());
-}
-
-void ServingPanel::setConfig(const rl::serving_config& c, int resolvedKvBlocks) {
-    mUpdating = true;
-    mMaxSeqs->setValue(c.max_num_seqs);
-    mMaxTokens->setValue(c.max_num_batched_tokens);
-    mChunked->setChecked(c.chunked_prefill);
-    mKvBlocks->setValue(c.kv_blocks);
-    mKvBlocks->setSpecialValueText(resolvedKvBlocks > 0 ? tr("auto (%1)").arg(resolvedKvBlocks) : tr("auto"));
-    mBlockSize->setCurrentIndex(mBlockSize->findData(c.block_size));
-    mPrefix->setChecked(c.prefix_caching);
-    mPolicy->setCurrentIndex(mPolicy->findData(QString::fromLatin1(rl::to_string(c.policy))));
-    mMaxWaiting->setValue(c.max_waiting);
-    mMaxQueueMs->setValue(c.max_queue_ms);
-    mUpdating = false;
-    for (QLabel* l : std::as_const(mReasons)) l->hide();
+void ServingPanel::setConfig(const rl::serving_config& cfg, const rl::serving_config& resolved) {
+    for (const Knob& k : mKnobs) {
+        QString special;
+        if (rl::knob_is_zero_special(*k.info, cfg) && !rl::knob_is_zero_special(*k.info, resolved))
+            special = QStringLiteral("%1 (%2)").arg(words(k.info->zero_means),
+                                                    QString::fromStdString(rl::knob_text(*k.info, resolved)));
+        KnobControls::setValue(*k.info, k.control, k.info->get(cfg), special);
+        k.reason->hide();
+    }
     mStatus->setText(tr("Changes apply at the next step boundary."));
 }
 
 void ServingPanel::showRefusal(const QString& field, const QString& reason) {
-    for (QLabel* l : std::as_const(mReasons)) l->hide();
-    QLabel* l = mReasons.value(field);
-    if (l) {
+    for (const Knob& k : mKnobs) k.reason->hide();
+    if (QLabel* l = reasonLabel(field)) {
         l->setText(reason);
         l->show();
     }

@@ -1,20 +1,21 @@
-// ServingPanel: the serving controls dock. One control per serving_config knob (batch limits,
-// chunked prefill, KV pool shape, prefix caching, policy, preemption, admission control), a
-// reason label beside each field for refusals, a pool-restart note with its button, and the
-// presets row. Thin: every edit emits changeRequested(whole config); the ServingController
-// decides and answers through setConfig / showRefusal / setRestartPending.
+// ServingPanel: the serving controls dock, built from the knob table (engine/serving/
+// serving_knobs.h): one group box per table group, one control per row (KnobControls: range,
+// unit, help, special zero, object name = knob name), a refusal label under each control (found
+// by the refusal's field, "reason_<knob>"), the pool-restart note with its buttons, and the
+// presets row. Thin: every edit, and every number typed outside a control's range, emits
+// changeRequested(whole config); the ServingController decides and answers through setConfig /
+// showRefusal / setRestartPending. Values go in and out through the table's get/set only.
+// Exercise: tests/test_workbench_window.cpp.
 #pragma once
-#include "serving/serving_config.h"
+#include "serving/serving_knobs.h"
 
-#include <QHash>
 #include <QWidget>
 
-class QCheckBox;
+#include <vector>
+
 class QComboBox;
-class QDoubleSpinBox;
 class QLabel;
 class QPushButton;
-class QSpinBox;
 
 class ServingPanel : public QWidget {
     Q_OBJECT
@@ -23,11 +24,16 @@ public:
 
     /// What the controls say now.
     rl::serving_config controlsConfig() const;
-    QLabel* reasonLabel(const QString& field) const { return mReasons.value(field); }
+    /// The refusal label under a knob's control; null for a name that is not a knob.
+    QLabel* reasonLabel(const QString& field) const;
+    /// A knob's control (its object name is the knob's name); null for a name that is not a knob.
+    QWidget* control(const QString& knob) const;
 
 public slots:
-    /// Shows the config in force (clears refusals).
-    void setConfig(const rl::serving_config& cfg, int resolvedKvBlocks);
+    /// Shows cfg and clears refusals. A knob at its special zero (kv_blocks "auto") also shows
+    /// what the engine resolved it to, taken from `resolved`, when that is not zero: "auto (512)".
+    void setConfig(const rl::serving_config& cfg, const rl::serving_config& resolved);
+    /// Shows the reason under the control of `field` (and in the status line); "" = no field.
     void showRefusal(const QString& field, const QString& reason);
     void setRestartPending(bool pending);
     void setPresetNames(const QStringList& names);
@@ -41,24 +47,21 @@ signals:
     void presetDeleteRequested(const QString& name);
 
 private:
-    QLabel* addReason(const QString& field);
-    void emitChange();
+    struct Knob {
+        const rl::knob_info* info;
+        QWidget* control;
+        QLabel* reason;
+    };
+    const Knob* find(const QString& name) const;
+    QWidget* buildKnobs();
+    QLabel* makeReason(const rl::knob_info& k);
+    QWidget* buildRestartRow();
+    QLayout* buildPresetRow();
 
-    QSpinBox* mMaxSeqs;
-    QSpinBox* mMaxTokens;
-    QCheckBox* mChunked;
-    QSpinBox* mKvBlocks;
-    QComboBox* mBlockSize;
-    QCheckBox* mPrefix;
-    QComboBox* mPolicy;
-    QComboBox* mPreemption;
-    QSpinBox* mMaxWaiting;
-    QDoubleSpinBox* mMaxQueueMs;
-    QLabel* mRestartNote;
-    QPushButton* mRestart;
-    QPushButton* mDiscard;
-    QLabel* mStatus;
-    QComboBox* mPresets;
-    QHash<QString, QLabel*> mReasons;
-    bool mUpdating = false;
+    std::vector<Knob> mKnobs;   // table order
+    QLabel* mRestartNote = nullptr;
+    QPushButton* mRestart = nullptr;
+    QPushButton* mDiscard = nullptr;
+    QLabel* mStatus = nullptr;
+    QComboBox* mPresets = nullptr;
 };

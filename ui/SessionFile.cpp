@@ -28,7 +28,10 @@ Session fromJson(const QJsonObject& o) {
     const QJsonObject m = o.value(QLatin1String("model")).toObject();
     s.modelPath = m.value(QLatin1String("path")).toString();
     s.backend = m.value(QLatin1String("backend")).toString(QStringLiteral("cpu"));
-    s.serving = EngineJson::servingFromJson(o.value(QLatin1String("serving")).toObject());
+    // Refused serving values are reported, not guessed at: the session still opens.
+    const QJsonObject serving = o.value(QLatin1String("serving")).toObject();
+    if (const rl::config_error err = EngineJson::servingFromJson(serving, &s.serving))
+        s.servingError = QString::fromStdString(err.message);
     s.scenario = EngineJson::scenarioFromJson(o.value(QLatin1String("scenario")).toObject());
     s.conversations = o.value(QLatin1String("conversations")).toObject();
     s.metricsCsv = o.value(QLatin1String("metrics_csv")).toString();

@@ -14,6 +14,7 @@ struct Session {
     QString modelPath;
     QString backend;
     rl::serving_config serving;
+    QString servingError;        // fromJson: why the file's serving settings were refused ("" = read)
     rl::scenario scenario;
     QJsonObject conversations;   // ConversationStore::toJson()
     QString metricsCsv;          // empty when there was no history

@@ -28,7 +28,11 @@ QString SettingsStore::load() {
     // A file that parses can still hold impossible serving values (hand-edited, an older build):
     // refuse them with the reason and start from the defaults rather than fail at the next load.
     if (mSettings.contains(QLatin1String("serving"))) {
-        if (const rl::config_error err = rl::validate(serving())) {
+        const QJsonValue saved = mSettings.value(QLatin1String("serving"));
+        rl::serving_config c;
+        const rl::config_error err = saved.isObject() ? EngineJson::servingFromJson(saved.toObject(), &c)
+                                                      : rl::config_error{"serving", "not an object"};
+        if (err) {
             errors << tr("settings.json: the saved serving settings were refused (%1); defaults are used.")
                           .arg(QString::fromStdString(err.message));
             mSettings.remove(QStringLiteral("serving"));
@@ -58,22 +62,22 @@ void SettingsStore::scheduleSave() {
     if (!mSaveTimer.isActive()) mSaveTimer.start();
 }
 
-EngineSettings SettingsStore::engineSettings(const EngineSettings& defaults) const {
-    EngineSettings s = defaults;
+ModelSource SettingsStore::modelSource(const ModelSource& defaults) const {
+    ModelSource s = defaults;
     const QJsonObject m = value(QStringLiteral("model")).toObject();
     s.modelPath = m.value(QLatin1String("path")).toString(s.modelPath);
     s.backend = m.value(QLatin1String("backend")).toString(s.backend);
-    s.serving = serving();
     return s;
 }
 
-void SettingsStore::setEngineSettings(const EngineSettings& s) {
+void SettingsStore::setModelSource(const ModelSource& s) {
     setValue(QStringLiteral("model"), QJsonObject{{"path", s.modelPath}, {"backend", s.backend}});
-    setServing(s.serving);
 }
 
 rl::serving_config SettingsStore::serving() const {
-    return EngineJson::servingFromJson(value(QStringLiteral("serving")).toObject());
+    rl::serving_config c;
+    EngineJson::servingFromJson(value(QStringLiteral("serving")).toObject(), &c);   // load() refused a bad one
+    return c;
 }
 
 void SettingsStore::setServing(const rl::serving_config& c) {
@@ -128,8 +132,11 @@ QStringList SettingsStore::presetNames() const {
     return names;
 }
 
-rl::serving_config SettingsStore::preset(const QString& name) const {
-    return EngineJson::servingFromJson(mPresets.value(name).toObject());
+rl::config_error SettingsStore::preset(const QString& name, rl::serving_config* out) const {
+    rl::serving_config c;   // a preset starts from the defaults, not from what is in force
+    if (rl::config_error err = EngineJson::servingFromJson(mPresets.value(name).toObject(), &c)) return err;
+    *out = c;
+    return {};
 }
 
 void SettingsStore::savePreset(const QString& name, const rl::serving_config& c) {

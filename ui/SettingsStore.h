@@ -2,7 +2,8 @@
 // (presets.json), both under JsonFile::dataDir() and both written atomically a moment after a
 // change and on destruction. A corrupt file is set aside as "<name>.bad" by JsonFile and the
 // reason is returned from load() for the banner; the app then runs on defaults. Saved serving
-// values that parse but are impossible (rl::validate) are refused the same way.
+// values of the wrong type, out of range or impossible together (EngineJson::servingFromJson,
+// which names the knob) are refused the same way.
 // Keys: "model" {path, backend}, "recent_models" [..], "serving" {serving_config},
 // "scenario" {scenario}, "generation" {..}, "window" {geometry, state} (base64), "remote" {url,
 // interval_ms} (the last server watched in remote mode).
@@ -33,8 +34,11 @@ public:
     QJsonValue value(const QString& key) const { return mSettings.value(key); }
     void setValue(const QString& key, const QJsonValue& v);
 
-    EngineSettings engineSettings(const EngineSettings& defaults) const;
-    void setEngineSettings(const EngineSettings& s);   // model path, backend, serving
+    /// The model chosen last ("model" {path, backend}) over defaults.
+    ModelSource modelSource(const ModelSource& defaults) const;
+    void setModelSource(const ModelSource& s);
+    /// The serving config saved by its owner, the ServingController (defaults when none was
+    /// saved, or when load() refused what was).
     rl::serving_config serving() const;
     void setServing(const rl::serving_config& c);
     rl::scenario scenario() const;
@@ -51,7 +55,9 @@ public:
 
     QStringList presetNames() const;
     bool hasPreset(const QString& name) const { return mPresets.contains(name); }
-    rl::serving_config preset(const QString& name) const;
+    /// Reads a preset into *out; a missing knob keeps its default. Refuses (naming the knob) a
+    /// value of the wrong type or out of range; *out is then left alone.
+    rl::config_error preset(const QString& name, rl::serving_config* out) const;
     void savePreset(const QString& name, const rl::serving_config& c);
     void removePreset(const QString& name);
 

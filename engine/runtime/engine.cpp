@@ -13,6 +13,7 @@
 #include "serving/step_sampling.h"
 #include "serving/scheduler.h"
 #include "serving/sequence.h"
+#include "serving/serving_knobs.h"
 #include "tokenizer/byte_tokenizer.h"
 #include "tokenizer/tokenizer.h"
 
@@ -89,14 +90,14 @@ public:
         const kv_cache_layout one = model_->kv_layout_for(1, sc.block_size);
         per_block_bytes_ = size_t(2) * one.n_layers * one.block_size * one.n_kv_heads * one.head_dim *
                            dtype_size(be_->compute_dtype());
-        int blocks = sc.kv_blocks;
-        if (blocks <= 0) blocks = default_pool_blocks(sc, blocks_per_seq);
+        // The one place kv_blocks "auto" (0) is resolved: config_ keeps the choice as made,
+        // info_.kv_blocks reports the pool it became.
+        const int blocks = sc.kv_blocks == 0 ? default_pool_blocks(sc, blocks_per_seq) : sc.kv_blocks;
         if (auto e = validate_pool(sc, blocks, max_context_)) RL_THROW(e.message);
         be_->alloc_kv(model_->kv_layout_for(blocks, sc.block_size));
         blocks_ = std::make_unique<block_manager>(blocks, sc.block_size, sc.prefix_caching);
         sched_ = std::make_unique<scheduler>(sc, *blocks_, max_context_);
         config_ = sc;
-        config_.kv_blocks = blocks;
         const device_info dev = be_->info();
         cost_ = cost_model::on_device(cfg, double(dtype_size(be_->compute_dtype())), dev.kind, dev.compute_units);
         if (opt.calibrate) hub_.set_peaks(calibrate_peaks(*be_));
@@ -165,12 +166,17 @@ public:
     std::string apply(const serving_config& cfg) override {
         if (auto e = validate(cfg)) return e.message;
         std::lock_guard lk(mu_);
-        if (cfg.block_size != config_.block_size || (cfg.kv_blocks && cfg.kv_blocks != config_.kv_blocks))
-            return "block_size and kv_blocks need a pool restart: reload the model to change them";
-        serving_config next = cfg;
-        next.kv_blocks = config_.kv_blocks;
-        config_ = next;
-        queue_.push_back(apply_cmd{next});
+        if (needs_pool_restart(config_, cfg)) {
+            std::string names;
+            int n = 0;
+            for (const knob_info& k : serving_knobs())
+                if (k.restarts_pool && k.get(cfg) != k.get(config_))
+                    names += (n++ ? " and " : "") + std::string(k.name);
+            return names + (n > 1 ? " need" : " needs") + " a pool restart: reload the model to change " +
+                   (n > 1 ? "them" : "it");
+        }
+        config_ = cfg;
+        queue_.push_back(apply_cmd{cfg});
         cv_.notify_all();
         return "";
     }

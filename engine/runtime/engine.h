@@ -34,7 +34,7 @@ struct engine_info {
     int64_t params = 0;
     size_t weight_bytes = 0;
     int context_length = 0;
-    int kv_blocks = 0;
+    int kv_blocks = 0;                 // the pool in blocks, "auto" resolved
     int block_size = 0;
     size_t kv_bytes_per_block = 0;     // K and V, all layers
     std::string dtype;                 // compute dtype of weights and KV: "fp32" (cpu), "bf16" (cuda)
@@ -52,8 +52,11 @@ public:
     /// Thread-safe. The request ends with cancelled (if not already finished).
     virtual void cancel(uint64_t request_id) = 0;
     /// Thread-safe. Validated now (the reason is returned, "" when accepted); applied at the next
-    /// step boundary. Pool-shape changes (block_size, kv_blocks) are refused here for now.
+    /// step boundary. Pool-shape changes (the knob table's restarts_pool rows: block_size,
+    /// kv_blocks, gpu_memory_utilization) are refused: they need a reload.
     virtual std::string apply(const serving_config& cfg) = 0;
+    /// The config in force as it was chosen: kv_blocks stays 0 ("auto") when the pool was sized
+    /// from memory; info().kv_blocks is the pool that choice resolved to.
     virtual serving_config current_config() const = 0;
     /// Thread-safe value snapshot. new_steps holds the steps after `since_index` (UINT64_MAX: none).
     virtual metrics_snapshot snapshot(uint64_t since_index = UINT64_MAX) const = 0;

@@ -42,4 +42,10 @@ bool needs_pool_restart(const serving_config& a, const serving_config& b) {
     return false;
 }
 
+serving_config with_pool_of(serving_config next, const serving_config& in_force) {
+    for (const knob_info& k : serving_knobs())
+        if (k.restarts_pool) k.set(next, k.get(in_force));
+    return next;
+}
+
 } // namespace rl

@@ -41,6 +41,9 @@ config_error validate(const serving_config& c);
 /// max_context: the engine's context limit; a pool smaller than one full sequence is refused
 /// (field "kv_blocks").
 config_error validate_pool(const serving_config& c, int kv_blocks, int max_context);
+/// Whether a and b differ in a knob that re-sizes the KV pool (the table's restarts_pool rows).
 bool needs_pool_restart(const serving_config& a, const serving_config& b);
+/// `next` with the pool-shape knobs of `in_force`: the part of a change that can apply live.
+serving_config with_pool_of(serving_config next, const serving_config& in_force);
 
 } // namespace rl

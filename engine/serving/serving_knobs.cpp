@@ -15,47 +15,62 @@ constexpr std::string_view k_policies[] = {"fcfs", "priority"};
 constexpr std::string_view k_preemptions[] = {"recompute"};
 
 #define RL_KNOB_ACCESS(field, type)                                                     \
-    [](const serving_config& c) { return double(c.field); },                            \
-    [](serving_config& c, double v) { c.field = static_cast<type>(v); }
+    .get = [](const serving_config& c) { return double(c.field); },                     \
+    .set = [](serving_config& c, double v) { c.field = static_cast<type>(v); }
 
+// In the panel's order: batching, then the KV pool, then admission control.
 const knob_info k_knobs[] = {
-    {"max_num_seqs", "--max-num-seqs", knob_type::integer, 1, 4096, false, false, "sequences",
-     "Most sequences in one step (the batch-size limit)", "", {}, false,
-     "--max-num-seqs", "--max-running-requests", "-np", RL_KNOB_ACCESS(max_num_seqs, int)},
-    {"max_num_batched_tokens", "--max-num-batched-tokens", knob_type::integer, 1, 262144, false, false, "tokens",
-     "Token budget of one step (prefill + decode); at least max_num_seqs", "", {}, false,
-     "--max-num-batched-tokens", "--max-prefill-tokens", "-b", RL_KNOB_ACCESS(max_num_batched_tokens, int)},
-    {"chunked_prefill", "--chunked-prefill", knob_type::boolean, 0, 1, false, false, "",
-     "Split long prompts across steps so decodes keep running", "", {}, false,
-     "--enable-chunked-prefill", "--chunked-prefill-size", "", RL_KNOB_ACCESS(chunked_prefill, bool)},
-    {"prefix_caching", "--prefix-caching", knob_type::boolean, 0, 1, false, false, "",
-     "Reuse KV blocks of identical prompt prefixes (conversations, shared system prompts)", "", {}, false,
-     "--enable-prefix-caching", "--disable-radix-cache", "--cache-reuse", RL_KNOB_ACCESS(prefix_caching, bool)},
-    {"policy", "--policy", knob_type::choice, 0, 1, false, false, "",
-     "fcfs: arrival order; priority: higher priority first (your chat 10, virtual users 0)", "", k_policies,
-     false, "--scheduling-policy", "--schedule-policy", "",
-     [](const serving_config& c) { return c.policy == schedule_policy::priority ? 1.0 : 0.0; },
-     [](serving_config& c, double v) { c.policy = v >= 0.5 ? schedule_policy::priority : schedule_policy::fcfs; }},
-    {"preemption", "--preemption", knob_type::choice, 0, 0, false, false, "",
-     "Preempted sequences drop their blocks and recompute later (the only mode for now)", "", k_preemptions,
-     false, "--preemption-mode", "", "",
-     [](const serving_config&) { return 0.0; },
-     [](serving_config& c, double) { c.preemption = preemption_mode::recompute; }},
-    {"max_waiting", "--max-waiting", knob_type::integer, 0, 1 << 20, false, false, "requests",
-     "Admission control: longest queue before new requests are rejected (0 = no queue)", "", {}, false,
-     "", "", "", RL_KNOB_ACCESS(max_waiting, int)},
-    {"max_queue_ms", "--max-queue-ms", knob_type::real, 0, 3.6e6, false, false, "ms",
-     "Admission control: reject a request that waited longer than this", "off", {}, false,
-     "", "", "", RL_KNOB_ACCESS(max_queue_ms, double)},
-    {"block_size", "--block-size", knob_type::integer, 8, 256, false, true, "tokens",
-     "Tokens per KV block (a power of two)", "", {}, true,
-     "--block-size", "--page-size", "", RL_KNOB_ACCESS(block_size, int)},
-    {"kv_blocks", "--kv-blocks", knob_type::integer, 0, 1 << 22, false, false, "blocks",
-     "KV pool size in blocks; auto sizes it from memory", "auto", {}, true,
-     "--num-gpu-blocks-override", "--max-total-tokens", "-c", RL_KNOB_ACCESS(kv_blocks, int)},
-    {"gpu_memory_utilization", "--gpu-memory-utilization", knob_type::real, 0, 0.98, true, false, "fraction",
-     "Share of device memory the process may use; the KV pool gets what the weights leave (auto pool)", "", {},
-     true, "--gpu-memory-utilization", "--mem-fraction-static", "", RL_KNOB_ACCESS(gpu_memory_utilization, double)},
+    {.name = "max_num_seqs", .flag = "--max-num-seqs", .group = "Batching", .type = knob_type::integer,
+     .min = 1, .max = 4096, .unit = "sequences", .help = "Most sequences in one step (the batch-size limit)",
+     .vllm_flag = "--max-num-seqs", .sglang_flag = "--max-running-requests", .llama_server_flag = "-np",
+     RL_KNOB_ACCESS(max_num_seqs, int)},
+    {.name = "max_num_batched_tokens", .flag = "--max-num-batched-tokens", .group = "Batching",
+     .type = knob_type::integer, .min = 1, .max = 262144, .unit = "tokens",
+     .help = "Token budget of one step (prefill + decode); at least max_num_seqs",
+     .vllm_flag = "--max-num-batched-tokens", .sglang_flag = "--max-prefill-tokens", .llama_server_flag = "-b",
+     RL_KNOB_ACCESS(max_num_batched_tokens, int)},
+    {.name = "chunked_prefill", .flag = "--chunked-prefill", .group = "Batching", .type = knob_type::boolean,
+     .max = 1, .help = "Split long prompts across steps so decodes keep running",
+     .vllm_flag = "--enable-chunked-prefill", .sglang_flag = "--chunked-prefill-size",
+     RL_KNOB_ACCESS(chunked_prefill, bool)},
+    {.name = "policy", .flag = "--policy", .group = "Batching", .type = knob_type::choice, .max = 1,
+     .help = "fcfs: arrival order; priority: higher priority first (your chat 10, virtual users 0)",
+     .choices = k_policies, .vllm_flag = "--scheduling-policy", .sglang_flag = "--schedule-policy",
+     .get = [](const serving_config& c) { return c.policy == schedule_policy::priority ? 1.0 : 0.0; },
+     .set = [](serving_config& c, double v) {
+         c.policy = v >= 0.5 ? schedule_policy::priority : schedule_policy::fcfs;
+     }},
+    {.name = "preemption", .flag = "--preemption", .group = "Batching", .type = knob_type::choice,
+     .help = "Preempted sequences drop their blocks and recompute later (the only mode for now)",
+     .choices = k_preemptions, .vllm_flag = "--preemption-mode",
+     .get = [](const serving_config&) { return 0.0; },
+     .set = [](serving_config& c, double) { c.preemption = preemption_mode::recompute; }},
+    {.name = "kv_blocks", .flag = "--kv-blocks", .group = "KV pool", .type = knob_type::integer, .min = 0,
+     .max = 1 << 22, .unit = "blocks", .help = "KV pool size in blocks; auto sizes it from memory",
+     .zero_means = "auto", .restarts_pool = true, .vllm_flag = "--num-gpu-blocks-override",
+     .sglang_flag = "--max-total-tokens", .llama_server_flag = "-c", RL_KNOB_ACCESS(kv_blocks, int)},
+    {.name = "block_size", .flag = "--block-size", .group = "KV pool", .type = knob_type::integer, .min = 8,
+     .max = 256, .power_of_two = true, .unit = "tokens", .help = "Tokens per KV block (a power of two)",
+     .restarts_pool = true, .vllm_flag = "--block-size", .sglang_flag = "--page-size",
+     RL_KNOB_ACCESS(block_size, int)},
+    {.name = "prefix_caching", .flag = "--prefix-caching", .group = "KV pool", .type = knob_type::boolean,
+     .max = 1, .help = "Reuse KV blocks of identical prompt prefixes (conversations, shared system prompts)",
+     .vllm_flag = "--enable-prefix-caching", .sglang_flag = "--disable-radix-cache",
+     .llama_server_flag = "--cache-reuse", RL_KNOB_ACCESS(prefix_caching, bool)},
+    {.name = "gpu_memory_utilization", .flag = "--gpu-memory-utilization", .group = "KV pool",
+     .type = knob_type::real, .min = 0, .max = 0.98, .min_exclusive = true, .decimals = 2, .step = 0.05,
+     .unit = "fraction",
+     .help = "Share of device memory the process may use; the KV pool gets what the weights leave (auto pool)",
+     .restarts_pool = true, .vllm_flag = "--gpu-memory-utilization", .sglang_flag = "--mem-fraction-static",
+     RL_KNOB_ACCESS(gpu_memory_utilization, double)},
+    {.name = "max_waiting", .flag = "--max-waiting", .group = "Admission control", .type = knob_type::integer,
+     .min = 0, .max = 1 << 20, .unit = "requests",
+     .help = "Admission control: longest queue before new requests are rejected (0 = no queue)",
+     RL_KNOB_ACCESS(max_waiting, int)},
+    {.name = "max_queue_ms", .flag = "--max-queue-ms", .group = "Admission control", .type = knob_type::real,
+     .min = 0, .max = 3.6e6, .unit = "ms",
+     .help = "Admission control: reject a request that waited longer than this", .zero_means = "off",
+     RL_KNOB_ACCESS(max_queue_ms, double)},
 };
 #undef RL_KNOB_ACCESS
 
@@ -91,6 +106,11 @@ std::string knob_text(const knob_info& k, const serving_config& c) {
 }
 
 std::string knob_default_text(const knob_info& k) { return knob_text(k, serving_config{}); }
+
+double knob_lowest(const knob_info& k) {
+    if (!k.min_exclusive) return k.min;
+    return k.min + (k.type == knob_type::real ? std::pow(10.0, -k.decimals) : 1.0);
+}
 
 bool knob_is_zero_special(const knob_info& k, const serving_config& c) {
     return !k.zero_means.empty() && k.get(c) == 0;

@@ -16,24 +16,27 @@ namespace rl {
 enum class knob_type { integer, real, boolean, choice };
 
 struct knob_info {
-    std::string_view name;         ///< serving_config field, settings-file key, panel object name
-    std::string_view flag;         ///< command-line option, e.g. "--max-num-seqs"; a boolean also
+    std::string_view name{};       ///< serving_config field, settings-file key, panel object name
+    std::string_view flag{};       ///< command-line option, e.g. "--max-num-seqs"; a boolean also
                                    ///< takes "--no-" + its name ("--no-prefix-caching")
-    knob_type type;
+    std::string_view group{};      ///< the panel's group box: "Batching", "KV pool", "Admission control"
+    knob_type type{};
     double min = 0, max = 0;       ///< inclusive range of integer and real knobs
     bool min_exclusive = false;    ///< the range is (min, max] (gpu_memory_utilization)
     bool power_of_two = false;     ///< integer knobs that must be a power of two (block_size)
-    std::string_view unit;         ///< "sequences", "tokens", "ms", ...; "" for booleans and choices
-    std::string_view help;         ///< one line: tooltip and --help text
-    std::string_view zero_means;   ///< non-empty where 0 is special: "auto", "off"
-    std::span<const std::string_view> choices;  ///< choice knobs: the accepted words, in order
+    int decimals = 0;              ///< real knobs: digits after the point a person sets
+    double step = 1;               ///< integer and real knobs: one arrow-key step in the panel
+    std::string_view unit{};       ///< "sequences", "tokens", "ms", ...; "" for booleans and choices
+    std::string_view help{};       ///< one line: tooltip and --help text
+    std::string_view zero_means{}; ///< non-empty where 0 is special: "auto", "off"
+    std::span<const std::string_view> choices{}; ///< choice knobs: the accepted words, in order
     bool restarts_pool = false;    ///< changing it re-sizes the KV pool (cannot apply to a loaded model)
-    std::string_view vllm_flag, sglang_flag, llama_server_flag;  ///< "" where that engine has none
-    double (*get)(const serving_config&) = nullptr;  ///< booleans 0/1, choices their index
+    std::string_view vllm_flag{}, sglang_flag{}, llama_server_flag{}; ///< "" where that engine has none
+    double (*get)(const serving_config&) = nullptr; ///< booleans 0/1, choices their index
     void (*set)(serving_config&, double) = nullptr;
 };
 
-/// Every serving knob, in the order the panel and --help show them.
+/// Every serving knob, in the order the panel and --help show them (grouped by `group`).
 std::span<const knob_info> serving_knobs();
 /// By name ("max_num_seqs") or flag ("--max-num-seqs"); nullptr when there is none.
 const knob_info* find_knob(std::string_view name_or_flag);
@@ -42,6 +45,9 @@ const knob_info* find_knob(std::string_view name_or_flag);
 std::string knob_text(const knob_info& k, const serving_config& c);
 /// The default (serving_config{}) as text.
 std::string knob_default_text(const knob_info& k);
+/// The least value a person can set: min, or one unit of the last shown decimal above it where
+/// min itself is excluded (gpu_memory_utilization: 0.01).
+double knob_lowest(const knob_info& k);
 /// Whether `c` holds the knob's special zero (kv_blocks 0 = auto, max_queue_ms 0 = off).
 bool knob_is_zero_special(const knob_info& k, const serving_config& c);
 
