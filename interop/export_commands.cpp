@@ -259,10 +259,18 @@ std::string exported_command::text() const {
     for (const auto& n : notes) s += "# " + n + "\n";
     for (const auto& f : flags)
         if (!f.note.empty()) s += "# " + f.name + ": " + f.note + "\n";
-    for (size_t i = 0; i < program.size(); ++i) s += (i ? " " : "") + shell_quote(program[i]);
+    // Appended piecewise: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string here.
+    for (size_t i = 0; i < program.size(); ++i) {
+        if (i) s += ' ';
+        s += shell_quote(program[i]);
+    }
     for (const auto& f : flags) {
-        s += " \\\n  " + f.name;
-        if (!f.value.empty()) s += " " + shell_quote(f.value);
+        s += " \\\n  ";
+        s += f.name;
+        if (!f.value.empty()) {
+            s += ' ';
+            s += shell_quote(f.value);
+        }
     }
     return s + "\n";
 }
