@@ -43,6 +43,7 @@ std::string flag(export_target target, std::string_view knob) {
 // (vLLM's --enable-x / --no-enable-x).
 std::string switch_flag(export_target target, std::string_view knob, bool on) {
     const std::string f = flag(target, knob);
+    if (f.rfind("--", 0) != 0) return on ? f : "";  // no such flag, or a short one without a --no- form
     return on ? f : "--no-" + f.substr(2);
 }
 

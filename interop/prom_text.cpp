@@ -60,7 +60,7 @@ bool parse_timestamp(std::string_view s, int64_t& t) {
 
 class line_parser {
 public:
-    explicit line_parser(std::string_view l) : mLine(l) {}
+    explicit line_parser(std::string_view l) : line_(l) {}
 
     bool sample_line(sample& s, std::string& why) {
         if (!read_name(s.name, name_start, name_char)) return fail(why, "expected a metric name, found " + rest());
@@ -83,40 +83,40 @@ public:
 
 private:
     bool labels(sample& s, std::string& why) {
-        ++mPos;   // '{'
+        ++pos_;   // '{'
         for (;;) {
             skip_blank();
             if (peek() == '}') {
-                ++mPos;
+                ++pos_;
                 return true;
             }
             std::string name, value;
             if (!read_name(name, label_start, label_char)) return fail(why, "expected a label name or '}', found " + rest());
             skip_blank();
             if (peek() != '=') return fail(why, "expected '=' after label '" + name + "'");
-            ++mPos;
+            ++pos_;
             skip_blank();
             if (peek() != '"') return fail(why, "expected '\"' to open the value of label '" + name + "'");
-            ++mPos;
+            ++pos_;
             if (!quoted(value, why, name)) return false;
             for (const auto& [n, v] : s.labels)
                 if (n == name) return fail(why, "label '" + name + "' given twice");
             s.labels.emplace_back(std::move(name), std::move(value));
             skip_blank();
-            if (peek() == ',') ++mPos;
+            if (peek() == ',') ++pos_;
             else if (peek() != '}') return fail(why, "expected ',' or '}' after a label value, found " + rest());
         }
     }
     bool quoted(std::string& out, std::string& why, const std::string& label) {
         while (!at_end()) {
-            const char c = mLine[mPos++];
+            const char c = line_[pos_++];
             if (c == '"') return true;
             if (c != '\\') {
                 out += c;
                 continue;
             }
             if (at_end()) break;
-            const char e = mLine[mPos++];
+            const char e = line_[pos_++];
             if (e == '\\') out += '\\';
             else if (e == '"') out += '"';
             else if (e == 'n') out += '\n';
@@ -125,30 +125,30 @@ private:
         return fail(why, "unterminated value of label '" + label + "'");
     }
     bool read_name(std::string& out, bool (*first)(char), bool (*next)(char)) {
-        if (at_end() || !first(mLine[mPos])) return false;
-        const size_t b = mPos;
-        while (!at_end() && next(mLine[mPos])) ++mPos;
-        out.assign(mLine.substr(b, mPos - b));
+        if (at_end() || !first(line_[pos_])) return false;
+        const size_t b = pos_;
+        while (!at_end() && next(line_[pos_])) ++pos_;
+        out.assign(line_.substr(b, pos_ - b));
         return true;
     }
     std::string_view token() {
-        const size_t b = mPos;
-        while (!at_end() && !blank(mLine[mPos])) ++mPos;
-        return mLine.substr(b, mPos - b);
+        const size_t b = pos_;
+        while (!at_end() && !blank(line_[pos_])) ++pos_;
+        return line_.substr(b, pos_ - b);
     }
     void skip_blank() {
-        while (!at_end() && blank(mLine[mPos])) ++mPos;
+        while (!at_end() && blank(line_[pos_])) ++pos_;
     }
-    char peek() const { return at_end() ? '\0' : mLine[mPos]; }
-    bool at_end() const { return mPos >= mLine.size(); }
-    std::string rest() const { return shown(mLine.substr(std::min(mPos, mLine.size()))); }
+    char peek() const { return at_end() ? '\0' : line_[pos_]; }
+    bool at_end() const { return pos_ >= line_.size(); }
+    std::string rest() const { return shown(line_.substr(std::min(pos_, line_.size()))); }
     static bool fail(std::string& why, std::string what) {
         why = std::move(what);
         return false;
     }
 
-    std::string_view mLine;
-    size_t mPos = 0;
+    std::string_view line_;
+    size_t pos_ = 0;
 };
 
 std::string unescape_help(std::string_view s) {
@@ -246,9 +246,9 @@ bool parse_prom_text(std::string_view text, exposition& out, std::string& error)
                 std::to_string(kMaxPromTextBytes >> 20) + " MiB limit";
         return false;
     }
-    size_t lineNo = 0, pos = 0;
+    size_t line_no = 0, pos = 0;
     while (pos < text.size()) {
-        ++lineNo;
+        ++line_no;
         size_t end = text.find('\n', pos);
         if (end == std::string_view::npos) end = text.size();
         std::string_view line = text.substr(pos, end - pos);
@@ -260,7 +260,7 @@ bool parse_prom_text(std::string_view text, exposition& out, std::string& error)
         if (line.front() == '#') {
             if (line == "# EOF") break;   // OpenMetrics' terminator
             if (!comment_line(line, out, why)) {
-                error = "line " + std::to_string(lineNo) + ": " + why;
+                error = "line " + std::to_string(line_no) + ": " + why;
                 return false;
             }
             continue;
@@ -269,7 +269,7 @@ bool parse_prom_text(std::string_view text, exposition& out, std::string& error)
         if (line.find('\0') != std::string_view::npos) why = "NUL byte in the line";
         else line_parser(line).sample_line(s, why);
         if (!why.empty()) {
-            error = "line " + std::to_string(lineNo) + ": " + why;
+            error = "line " + std::to_string(line_no) + ": " + why;
             return false;
         }
         out.samples.push_back(std::move(s));
@@ -281,14 +281,14 @@ histogram read_histogram(const exposition& e, std::string_view name, bool (*keep
     histogram h;
     const std::string bucket = std::string(name) + "_bucket", sum = std::string(name) + "_sum",
                       count = std::string(name) + "_count";
-    std::map<double, double> byLe;   // summed over series
+    std::map<double, double> by_le;   // summed over series
     for (const sample& s : e.samples) {
         if (keep && !keep(s)) continue;
         if (s.name == bucket) {
             const std::string* le = s.label("le");
             double bound = 0;
             if (!le || !parse_value(*le, bound) || std::isnan(bound)) continue;   // not a usable bucket
-            byLe[bound] += s.value;
+            by_le[bound] += s.value;
             h.present = true;
         } else if (s.name == sum) {
             h.sum += s.value;
@@ -298,7 +298,7 @@ histogram read_histogram(const exposition& e, std::string_view name, bool (*keep
             h.present = true;
         }
     }
-    h.buckets.assign(byLe.begin(), byLe.end());
+    h.buckets.assign(by_le.begin(), by_le.end());
     return h;
 }
 

@@ -161,12 +161,12 @@ const char* remote_format_name(remote_format f) {
 
 remote_format detect_remote_format(const prom::exposition& e) {
     remote_format best = remote_format::unknown;
-    int bestCount = 0;
+    int best_count = 0;
     for (const auto& t : kTables) {
         const int n = known_names(e, t);
-        if (n > bestCount) {
+        if (n > best_count) {
             best = t.format;
-            bestCount = n;
+            best_count = n;
         }
     }
     return best;
@@ -235,12 +235,12 @@ remote_sample remote_sample_between(const remote_scrape& prev, const remote_scra
     const double hits = increase(prev.prefix_hits, cur.prefix_hits, reset);
     if (queries > 0) s.prefix_hit_rate = hits / queries;
     else if (!std::isnan(cur.cache_hit_rate)) s.prefix_hit_rate = cur.cache_hit_rate;
-    auto latency = [&](const prom::histogram& a, const prom::histogram& b, double& count, double& meanS,
+    auto latency = [&](const prom::histogram& a, const prom::histogram& b, double& count, double& mean_s,
                        double& p50, double& p99) {
         const prom::histogram d = histogram_increase(a, b, reset);
         count = d.count;
         if (d.count <= 0) return;
-        meanS = d.sum / d.count;
+        mean_s = d.sum / d.count;
         p50 = prom::histogram_quantile(0.5, d);
         p99 = prom::histogram_quantile(0.99, d);
     };

@@ -2,6 +2,8 @@
 // tuning.h): parses and range-checks them, keeps the table for the process, and the test hooks.
 #include "tuning.h"
 
+#include "kernels.h"
+
 #include "common/engine_error.h"
 
 #include <algorithm>
@@ -71,12 +73,13 @@ void check(const kernel_tuning& t) {
             refuse(std::string(key) + "=" + std::to_string(v) + " is outside " + std::to_string(lo) + ".." +
                    std::to_string(hi));
     };
-    in("gemv_max_rows", t.gemv_max_rows, 0, 8);
+    // The ranges are the kernels' own limits (kernels.h), so a field can never ask for more.
+    in("gemv_max_rows", t.gemv_max_rows, 0, int(gemv_max_rows));
     in("gemv_large_weights_mib", t.gemv_large_weights_mib, 0, 65536);
     in("gemv_deep_k", t.gemv_deep_k, 0, 1 << 30);
     in("attn_one_head_rows", t.attn_one_head_rows, 0, 65535);
     in("attn_max_heads_per_cta", t.attn_max_heads_per_cta, 1, 8);
-    in("attn_max_splits", t.attn_max_splits, 1, 16);
+    in("attn_max_splits", t.attn_max_splits, 1, attention_decode_max_splits);
     for (int r = 0; r < 2; ++r)
         for (int e = 0; e < gemv_n_ends; ++e)
             if (!split_ok(t.gemv_k_split[r][e]))
@@ -86,12 +89,12 @@ void check(const kernel_tuning& t) {
 void apply(kernel_tuning& t, const std::string& key, const std::string& v) {
     if (key == "cuda_graphs") t.cuda_graphs = parse_bool(key, v);
     else if (key == "pdl") t.pdl = parse_bool(key, v);
-    else if (key == "gemv_max_rows") t.gemv_max_rows = parse_int(key, v, 0, 8);
+    else if (key == "gemv_max_rows") t.gemv_max_rows = parse_int(key, v, 0, int(gemv_max_rows));
     else if (key == "gemv_large_weights_mib") t.gemv_large_weights_mib = parse_int(key, v, 0, 65536);
     else if (key == "gemv_deep_k") t.gemv_deep_k = parse_int(key, v, 0, 1 << 30);
     else if (key == "attn_one_head_rows") t.attn_one_head_rows = parse_int(key, v, 0, 65535);
     else if (key == "attn_max_heads_per_cta") t.attn_max_heads_per_cta = parse_int(key, v, 1, 8);
-    else if (key == "attn_max_splits") t.attn_max_splits = parse_int(key, v, 1, 16);
+    else if (key == "attn_max_splits") t.attn_max_splits = parse_int(key, v, 1, attention_decode_max_splits);
     else if (key == "gemv_split") {
         const gemv_split s = parse_split(key, v);
         for (auto& row : t.gemv_k_split)

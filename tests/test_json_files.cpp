@@ -149,12 +149,22 @@ private slots:
     void impossibleSavedServingRefused() {
         QTemporaryDir dir;
         SettingsStore store(nullptr, dir.path());
-        writeRaw(store.settingsFile(), R"({"serving": {"max_num_seqs": 0, "block_size": 16}, "recent_models": ["a"]})");
+        writeRaw(store.settingsFile(), R"({"serving": {"max_num_seqs": 0, "block_size": 32, "max_queue_ms": "250"},
+                                           "recent_models": ["a"]})");
         const QString msg = store.load();
-        QVERIFY2(msg.contains(QStringLiteral("max_num_seqs")) && !msg.contains(QLatin1Char('\n')), qPrintable(msg));
+        QVERIFY2(msg.contains(QStringLiteral("max_num_seqs")) && msg.contains(QStringLiteral("max_queue_ms")) &&
+                     !msg.contains(QLatin1Char('\n')),
+                 qPrintable(msg));
+        // Each refused knob takes its default; the valid one next to them is kept.
         QCOMPARE(store.serving().max_num_seqs, rl::serving_config{}.max_num_seqs);
+        QCOMPARE(store.serving().max_queue_ms, rl::serving_config{}.max_queue_ms);
+        QCOMPARE(store.serving().block_size, 32);
         QCOMPARE(store.recentModels(), QStringList{QStringLiteral("a")});   // the rest is kept
         QVERIFY(!QFile::exists(store.settingsFile() + QStringLiteral(".bad")));
+        // A serving block that is not an object is dropped whole, with the reason.
+        writeRaw(store.settingsFile(), R"({"serving": [1, 2], "recent_models": ["a"]})");
+        QVERIFY(store.load().contains(QStringLiteral("defaults are used")));
+        QCOMPARE(store.serving().block_size, rl::serving_config{}.block_size);
     }
 
     void servingJsonCoversEveryKnob() {

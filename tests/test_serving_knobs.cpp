@@ -171,11 +171,35 @@ private slots:
             k.set(b, k.type == rl::knob_type::boolean ? 1 - k.get(a) : k.max);
             QCOMPARE(rl::needs_pool_restart(a, b), k.restarts_pool);
         }
+        // The memory share sizes only an automatic pool: with kv_blocks given it restarts nothing.
+        rl::serving_config fixed, fixed_less;
+        fixed.kv_blocks = fixed_less.kv_blocks = 512;
+        fixed_less.gpu_memory_utilization = 0.5;
+        QVERIFY(!rl::needs_pool_restart(fixed, fixed_less));
+        rl::serving_config to_auto = fixed_less;
+        to_auto.kv_blocks = 0;
+        QVERIFY(rl::needs_pool_restart(fixed, to_auto));
+    }
+
+    void refusedTextLeavesTheValueAndRealsArePanelPrecise() {
+        rl::serving_config c;
+        const auto* bs = rl::find_knob("block_size");
+        QCOMPARE(rl::set_knob_text(*bs, "24", c).field, std::string("block_size"));   // in range, not a power of two
+        QCOMPARE(c.block_size, rl::serving_config{}.block_size);
+        QCOMPARE(rl::set_knob_text(*bs, "99999999999", c).field, std::string("block_size"));
+        QCOMPARE(c.block_size, rl::serving_config{}.block_size);
+        const auto* mem = rl::find_knob("gpu_memory_utilization");
+        QVERIFY(!rl::set_knob_text(*mem, "0.925", c));
+        QCOMPARE(rl::knob_text(*mem, c), std::string("0.93"));   // what the panel's 2 decimals show
+        QCOMPARE(rl::knob_range_text(*mem), std::string("(0, 0.98]"));
+        QCOMPARE(rl::knob_range_text(*rl::find_knob("max_num_seqs")), std::string("[1, 4096]"));
+        QCOMPARE(rl::knob_range_text(*rl::find_knob("policy")), std::string());
     }
 };
 
 RL_TEST_MAIN(TestServingKnobs, everyFieldHasOneCompleteRow, defaultsAreValidAndComeFromTheStruct,
              outOfRangeIsRefusedNamingTheKnob, crossFieldRuleNamesTheBudget, powerOfTwoBlockSize,
              textRoundTripsAndRefusesGarbage, groupsAreContiguous, lowestSettableValueIsValid,
-             livePartKeepsThePoolInForce, poolRestartFollowsTheTable)
+             livePartKeepsThePoolInForce, poolRestartFollowsTheTable,
+             refusedTextLeavesTheValueAndRealsArePanelPrecise)
 #include "test_serving_knobs.moc"

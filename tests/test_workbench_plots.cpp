@@ -6,6 +6,8 @@
 // Screenshots: RL_SCREENSHOT_DIR=/tmp/wb QT_QPA_PLATFORM=offscreen ./... screenshots liveEngine
 #include "rl_test.h"
 
+#include "backend/host_info.h"
+
 #include "DevicePanel.h"
 #include "KvBlockMapWidget.h"
 #include "LivePlot.h"
@@ -92,7 +94,7 @@ void TestWorkbenchPlots::widgetsBuild() {
     QVERIFY(dev.field("ridge")->text().contains("25 FLOP/B (measured)"));
     QVERIFY(dev.field("memory")->text().contains("free 61.0 GiB of 80.0 GiB"));
     MetricsFrame cpu;
-    cpu.device = MetricsPump::hostCpuInfo(4);
+    cpu.device = rl::host_cpu_info(4);
     cpu.backendName = QStringLiteral("cpu");
     dev.onFrame(cpu);
     QCOMPARE(dev.field("units")->text(), QStringLiteral("4 threads"));

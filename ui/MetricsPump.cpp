@@ -160,4 +160,3 @@ void MetricsPump::deliver() {
     emit frameReady(f);
 }
 
-rl::device_info MetricsPump::hostCpuInfo(int threads) { return rl::host_cpu_info(threads); }

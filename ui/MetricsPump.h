@@ -28,12 +28,9 @@ public:
 
     /// Intervals in ms (defaults 100 and 250); applies at the next start().
     void setIntervals(int snapshotMs, int kvMapMs);
-    /// The engine does not expose its backend's device_info; on the CPU backend the pump reads
-    /// /proc itself. Anything else (the CUDA backend) should be supplied here before start().
+    /// The engine does not expose its backend's device_info; on the CPU backend the pump refreshes
+    /// the memory figures itself (rl::read_host_memory). Anything else (the CUDA backend) should be supplied here before start().
     void setDeviceInfo(const rl::device_info& info);
-
-    /// device_info of this host's CPU (/proc/cpuinfo, /proc/meminfo); `threads` compute units.
-    static rl::device_info hostCpuInfo(int threads);
 
 signals:
     void frameReady(const MetricsFrame& frame);

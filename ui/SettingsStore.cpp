@@ -2,6 +2,7 @@
 #include "SettingsStore.h"
 
 #include "EngineJson.h"
+#include "serving/serving_knobs.h"
 #include "JsonFile.h"
 
 #include <QJsonArray>
@@ -26,16 +27,31 @@ QString SettingsStore::load() {
     if (JsonFile::read(settingsFile(), &mSettings, &e) == JsonFile::ReadResult::Corrupt) errors << e;
     if (JsonFile::read(presetsFile(), &mPresets, &e) == JsonFile::ReadResult::Corrupt) errors << e;
     // A file that parses can still hold impossible serving values (hand-edited, an older build):
-    // refuse them with the reason and start from the defaults rather than fail at the next load.
+    // each refused knob falls back to its default with the reason, the others are kept, rather
+    // than fail at the next load. Only a block that is not an object, or whose knobs disagree
+    // even at their defaults, is dropped whole.
     if (mSettings.contains(QLatin1String("serving"))) {
         const QJsonValue saved = mSettings.value(QLatin1String("serving"));
+        QJsonObject kept = saved.toObject();
+        QStringList refused;
         rl::serving_config c;
-        const rl::config_error err = saved.isObject() ? EngineJson::servingFromJson(saved.toObject(), &c)
-                                                      : rl::config_error{"serving", "not an object"};
+        rl::config_error err = saved.isObject() ? rl::config_error{} : rl::config_error{"serving", "not an object"};
+        for (size_t tries = 0; saved.isObject() && tries <= rl::serving_knobs().size(); ++tries) {
+            err = EngineJson::servingFromJson(kept, &c);
+            const QString key = QString::fromStdString(err.field);
+            if (!err || !kept.contains(key)) break;
+            refused << QString::fromStdString(err.message);
+            kept.remove(key);
+        }
         if (err) {
             errors << tr("settings.json: the saved serving settings were refused (%1); defaults are used.")
                           .arg(QString::fromStdString(err.message));
             mSettings.remove(QStringLiteral("serving"));
+        } else if (!refused.isEmpty()) {
+            errors << tr("settings.json: %1; %2 the default, the other serving settings are kept.")
+                          .arg(refused.join(QStringLiteral("; ")),
+                               refused.size() == 1 ? tr("that knob takes") : tr("those knobs take"));
+            mSettings.insert(QStringLiteral("serving"), kept);
         }
     }
     mDirty = false;

@@ -27,7 +27,7 @@ struct kernel_bench_args {
 /// ridgeline-bench serve's engine. Its context is 2048 tokens unless --max-context says otherwise,
 /// not the engine's min(model context, 8192): every scenario's conversation fits in 2048, the
 /// auto-sized pool (every sequence a full context) stays a quarter of the size on the CPU, and
-/// the runs published in docs/benchmarks.md and docs/reliability.md were made with it.
+/// the runs published in docs/performance.md and docs/reliability.md were made with it.
 inline rl::engine_options bench_serve_engine_options() {
     rl::engine_options o;
     o.max_context = 2048;

@@ -41,6 +41,8 @@ std::string knob_description(const knob_info& k, const serving_config& cfg) {
         if (shown == "0") shown += " = " + std::string(k.zero_means);
         else help += " (0 = " + std::string(k.zero_means) + ")";
     }
+    if (const std::string range = knob_range_text(k); !range.empty())
+        help += " (range " + range + (k.power_of_two ? ", a power of two)" : ")");
     return with_default(help, shown);
 }
 

@@ -6,17 +6,6 @@
 
 namespace rl {
 
-const char* to_string(schedule_policy p) {
-    return p == schedule_policy::priority ? "priority" : "fcfs";
-}
-
-bool parse_policy(const std::string& s, schedule_policy& out) {
-    if (s == "fcfs") out = schedule_policy::fcfs;
-    else if (s == "priority") out = schedule_policy::priority;
-    else return false;
-    return true;
-}
-
 config_error validate(const serving_config& c) {
     for (const knob_info& k : serving_knobs())
         if (auto e = check_knob(k, c)) return e;
@@ -37,8 +26,13 @@ config_error validate_pool(const serving_config& c, int kv_blocks, int max_conte
 }
 
 bool needs_pool_restart(const serving_config& a, const serving_config& b) {
-    for (const knob_info& k : serving_knobs())
-        if (k.restarts_pool && k.get(a) != k.get(b)) return true;
+    for (const knob_info& k : serving_knobs()) {
+        if (!k.restarts_pool || k.get(a) == k.get(b)) continue;
+        // The memory share sizes only an automatic pool: with kv_blocks given on both sides it
+        // changes nothing, and a reload for it would be for nothing.
+        if (k.name == "gpu_memory_utilization" && a.kv_blocks != 0 && b.kv_blocks != 0) continue;
+        return true;
+    }
     return false;
 }
 

@@ -26,8 +26,6 @@ struct serving_config {
     double gpu_memory_utilization = 0.9;
 };
 
-const char* to_string(schedule_policy p);
-bool parse_policy(const std::string& s, schedule_policy& out);
 
 /// A refusal: the knob it names (its serving_config field; "" when fine) and the reason.
 struct config_error {

@@ -65,7 +65,7 @@ const knob_info k_knobs[] = {
      RL_KNOB_ACCESS(gpu_memory_utilization, double)},
     {.name = "max_waiting", .flag = "--max-waiting", .group = "Admission control", .type = knob_type::integer,
      .min = 0, .max = 1 << 20, .unit = "requests",
-     .help = "Admission control: longest queue before new requests are rejected (0 = no queue)",
+     .help = "Admission control: longest queue before new requests are rejected", .zero_means = "no queue",
      RL_KNOB_ACCESS(max_waiting, int)},
     {.name = "max_queue_ms", .flag = "--max-queue-ms", .group = "Admission control", .type = knob_type::real,
      .min = 0, .max = 3.6e6, .unit = "ms",
@@ -106,6 +106,11 @@ std::string knob_text(const knob_info& k, const serving_config& c) {
 }
 
 std::string knob_default_text(const knob_info& k) { return knob_text(k, serving_config{}); }
+
+std::string knob_range_text(const knob_info& k) {
+    if (k.type != knob_type::integer && k.type != knob_type::real) return "";
+    return range_text(k);
+}
 
 double knob_lowest(const knob_info& k) {
     if (!k.min_exclusive) return k.min;
@@ -156,28 +161,34 @@ config_error set_knob_text(const knob_info& k, std::string_view text, serving_co
             for (size_t i = 0; i < k.choices.size(); ++i) words += (i ? " or " : "") + std::string(k.choices[i]);
             return refuse(words);
         }
-    case knob_type::integer: {
-        long long v = 0;
-        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-        if (ec != std::errc() || end != text.data() + text.size()) return refuse("an integer");
-        if (v < static_cast<long long>(k.min) || v > static_cast<long long>(k.max))
-            return {name, name + " must be in " + range_text(k) + ", got " + std::string(text)};
-        k.set(c, double(v));
-        break;
-    }
+    case knob_type::integer:
     case knob_type::real: {
-        const std::string s(text);
-        char* end = nullptr;
-        const double v = std::strtod(s.c_str(), &end);
-        if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v)) return refuse("a number");
-        serving_config probe = c;
+        double v = 0;
+        if (k.type == knob_type::integer) {
+            long long i = 0;
+            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), i);
+            if (ec != std::errc() || end != text.data() + text.size()) return refuse("an integer");
+            // Out of range is refused before the value reaches the int field (no narrowing).
+            if (i < static_cast<long long>(k.min) || i > static_cast<long long>(k.max))
+                return {name, name + " must be in " + range_text(k) + ", got " + std::string(text)};
+            v = double(i);
+        } else {
+            const std::string s(text);
+            char* end = nullptr;
+            v = std::strtod(s.c_str(), &end);
+            if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v)) return refuse("a number");
+            // Kept at the precision the panel shows, so a panel edit elsewhere sends it back unchanged.
+            const double scale = std::pow(10.0, k.decimals);
+            v = std::round(v * scale) / scale;
+        }
+        serving_config probe = c;  // a refusal leaves c as it was
         k.set(probe, v);
         if (auto e = check_knob(k, probe)) return e;
         k.set(c, v);
-        break;
+        return {};
     }
     }
-    return check_knob(k, c);
+    return {};
 }
 
 } // namespace rl

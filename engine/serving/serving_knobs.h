@@ -31,7 +31,11 @@ struct knob_info {
     std::string_view zero_means{}; ///< non-empty where 0 is special: "auto", "off"
     std::span<const std::string_view> choices{}; ///< choice knobs: the accepted words, in order
     bool restarts_pool = false;    ///< changing it re-sizes the KV pool (cannot apply to a loaded model)
-    std::string_view vllm_flag{}, sglang_flag{}, llama_server_flag{}; ///< "" where that engine has none
+    /// The flag each engine sets this knob with, "" where it has none. Not always the same meaning:
+    /// SGLang turns prefix caching OFF with --disable-radix-cache and sizes chunks with
+    /// --chunked-prefill-size; llama-server's -c is the whole context over all slots, not blocks.
+    /// interop/export_commands.cpp converts the values and writes a note wherever they differ.
+    std::string_view vllm_flag{}, sglang_flag{}, llama_server_flag{};
     double (*get)(const serving_config&) = nullptr; ///< booleans 0/1, choices their index
     void (*set)(serving_config&, double) = nullptr;
 };
@@ -45,6 +49,8 @@ const knob_info* find_knob(std::string_view name_or_flag);
 std::string knob_text(const knob_info& k, const serving_config& c);
 /// The default (serving_config{}) as text.
 std::string knob_default_text(const knob_info& k);
+/// The accepted range of a number knob as "[1, 4096]" or "(0, 0.98]"; "" for booleans and choices.
+std::string knob_range_text(const knob_info& k);
 /// The least value a person can set: min, or one unit of the last shown decimal above it where
 /// min itself is excluded (gpu_memory_utilization: 0.01).
 double knob_lowest(const knob_info& k);
