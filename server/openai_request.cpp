@@ -2,10 +2,15 @@
 // never silently gets behaviour it did not ask for): model, messages | prompt, max_tokens,
 // max_completion_tokens, temperature, top_p, top_k, min_p, repetition_penalty, seed, stop, stream,
 // stream_options, n (1 only), user (ignored). A JSON null counts as absent.
+// Sampling defaults are OpenAI's and vLLM's, not the engine's: without `temperature` a request
+// samples at 1.0 (the engine's own default is greedy), without `seed` it gets a fresh random seed,
+// so two identical requests may differ; an explicit seed stays reproducible.
 #include "server/openai_request.h"
 
 #include <cmath>
 #include <limits>
+#include <mutex>
+#include <random>
 #include <set>
 
 using nlohmann::json;
@@ -32,6 +37,15 @@ const char* type_name(const json& v) {
     case json::value_t::null: return "null";
     default: return "a number";
     }
+}
+
+// A fresh seed per request: one random_device draw seeds a shared generator (random_device may be
+// slow or blocking on some systems, so it is not called per request).
+uint64_t fresh_seed() {
+    static std::mutex mutex;
+    static std::mt19937_64 gen{(uint64_t(std::random_device{}()) << 32) ^ std::random_device{}()};
+    std::lock_guard lk(mutex);
+    return gen();
 }
 
 bool present(const json& o, const char* key) { return o.contains(key) && !o.at(key).is_null(); }
@@ -137,13 +151,15 @@ api_request parse_object(const json& o, bool chat) {
         throw invalid{"'n' must be 1: this server returns one choice per request", "n"};
     const char* max_key = present(o, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
     if (present(o, max_key)) r.max_tokens = int(integer(o, max_key, 1, std::numeric_limits<int>::max()));
-    if (present(o, "temperature")) r.sampling.temperature = float(number(o, "temperature", 0, 2));
+    r.sampling.temperature = present(o, "temperature") ? float(number(o, "temperature", 0, 2)) : 1.f;
     if (present(o, "top_p")) r.sampling.top_p = float(number(o, "top_p", 0, 1));
     if (present(o, "top_k")) r.sampling.top_k = int(integer(o, "top_k", -1, 1 << 20));
     if (r.sampling.top_k < 0) r.sampling.top_k = 0;   // vLLM: -1 = off
     if (present(o, "min_p")) r.sampling.min_p = float(number(o, "min_p", 0, 1));
     if (present(o, "repetition_penalty")) r.sampling.repetition_penalty = float(number(o, "repetition_penalty", 0.01, 10));
-    if (present(o, "seed")) r.sampling.seed = uint64_t(integer(o, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()));
+    r.sampling.seed = present(o, "seed") ? uint64_t(integer(o, "seed", std::numeric_limits<int64_t>::min(),
+                                                            std::numeric_limits<int64_t>::max()))
+                                         : fresh_seed();
     if (present(o, "stop")) r.stop = stops(o["stop"]);
     if (present(o, "stream")) {
         if (!o["stream"].is_boolean()) throw invalid{"'stream' must be a boolean", "stream"};

@@ -7,6 +7,7 @@
 #include "rl_test.h"
 
 #include "server/api_server.h"
+#include "server/openai_request.h"
 #include "runtime/engine.h"
 
 #include <nlohmann/json.hpp>
@@ -301,6 +302,56 @@ private slots:
         QVERIFY(json::parse(r.body)["error"].contains("message"));
     }
 
+    // OpenAI's and vLLM's defaults: temperature 1 and a fresh seed per request unless given.
+    void samplingDefaults() {
+        Fixture& f = fixture();
+        auto parse = [](const json& body) {
+            rl::api_error err;
+            auto r = rl::parse_api_request(body.dump(), true, err);
+            if (!r) std::fprintf(stderr, "refused: %s\n", err.message.c_str());
+            return r;
+        };
+        const json bare = {{"model", "m"}, {"messages", {{{"role", "user"}, {"content", "Hi"}}}}};
+        const auto a = parse(bare), b = parse(bare);
+        QVERIFY(a && b);
+        QCOMPARE(a->sampling.temperature, 1.f);
+        QCOMPARE(a->sampling.top_p, 1.f);    // OpenAI: top_p 1, no top_k, no min_p
+        QCOMPARE(a->sampling.top_k, 0);
+        QCOMPARE(a->sampling.min_p, 0.f);
+        QVERIFY2(a->sampling.seed != b->sampling.seed, "two requests without a seed got the same one");
+        json seeded = bare;
+        seeded["seed"] = 1234;
+        seeded["temperature"] = 0.5;
+        const auto c = parse(seeded), d = parse(seeded);
+        QVERIFY(c && d);
+        QCOMPARE(c->sampling.seed, uint64_t(1234));
+        QCOMPARE(d->sampling.seed, uint64_t(1234));
+        QCOMPARE(c->sampling.temperature, 0.5f);
+        json negative = bare;
+        negative["seed"] = -5;
+        const auto e = parse(negative);
+        QVERIFY(e);
+        QCOMPARE(e->sampling.seed, uint64_t(-5));
+        json greedy = bare;
+        greedy["temperature"] = 0;
+        const auto g = parse(greedy);
+        QVERIFY(g);
+        QCOMPARE(g->sampling.temperature, 0.f);
+
+        // End to end: an explicit seed at the default temperature gives the same answer twice.
+        json body = chatBody(f.model(), 8, false);
+        body.erase("temperature");
+        body["seed"] = 42;
+        Reply r1 = post("/v1/chat/completions", body);
+        Reply r2 = post("/v1/chat/completions", body);
+        QVERIFY2(r1.status == 200, r1.body.c_str());
+        QVERIFY2(r2.status == 200, r2.body.c_str());
+        f.completed += 2;
+        const std::string t1 = json::parse(r1.body)["choices"][0]["message"]["content"].get<std::string>();
+        QVERIFY(!t1.empty());
+        QCOMPARE(json::parse(r2.body)["choices"][0]["message"]["content"].get<std::string>(), t1);
+    }
+
     void apiKey() {
         Fixture& f = fixture();
         int port = -1;
@@ -463,6 +514,7 @@ private slots:
     }
 };
 
-RL_TEST_MAIN(TestServe, healthAndModels, chatWithUsageAndStreamingMatches, stopSequence, errorStatuses, apiKey,
+RL_TEST_MAIN(TestServe, healthAndModels, chatWithUsageAndStreamingMatches, stopSequence, errorStatuses,
+             samplingDefaults, apiKey,
              metricsExposition, disconnectCancels)
 #include "test_serve.moc"
