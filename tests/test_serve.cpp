@@ -1,7 +1,7 @@
 // ridgeline-serve's HTTP layer (server/), in-process on 127.0.0.1 and an ephemeral port, with the
 // real default model on the CPU backend, driven by a real client: curl through popen.
-// Covers /health, /v1/models, chat (plain and SSE) with usage, stop strings, error statuses,
-// the API key, /metrics (format, vLLM names, cumulative histograms; checked again by
+// Covers /health, /v1/models and /v1/models/{id}, chat (plain and SSE) with usage, stop strings,
+// error statuses, SDK default fields, the API key, /metrics (format, vLLM names, cumulative histograms; checked again by
 // prometheus_client's parser from Debian's python3-prometheus-client) and a client that
 // disconnects mid-stream (its request is cancelled).
 #include "rl_test.h"
@@ -209,6 +209,19 @@ private slots:
         QCOMPARE(j["data"].size(), size_t(1));
         QCOMPARE(j["data"][0]["id"].get<std::string>(), f.model());
         QCOMPARE(f.model(), std::string("SmolLM2-135M-Instruct.Q4_1"));
+        // GET /v1/models/{id}: the list's entry for our id, an OpenAI 404 for any other.
+        Reply one = curl(f.port, "/v1/models/" + f.model());
+        QCOMPARE(one.status, 200);
+        QCOMPARE(json::parse(one.body), j["data"][0]);
+        for (const std::string other : {"gpt-4o", "org/some-model"}) {
+            Reply missing = curl(f.port, "/v1/models/" + other);
+            QCOMPARE(missing.status, 404);
+            const json e = json::parse(missing.body)["error"];
+            QCOMPARE(e["code"].get<std::string>(), std::string("model_not_found"));
+            QCOMPARE(e["type"].get<std::string>(), std::string("invalid_request_error"));
+            QCOMPARE(e["param"].get<std::string>(), std::string("model"));
+            QVERIFY2(e["message"].get<std::string>().find(other) != std::string::npos, missing.body.c_str());
+        }
     }
 
     void chatWithUsageAndStreamingMatches() {
