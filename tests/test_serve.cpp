@@ -380,8 +380,17 @@ private slots:
         ++f.completed;
         std::map<std::string, double> v;   // name -> value (histogram buckets: keyed with le)
         std::string text;
+        double wholePrompts = 0, cachedPrompts = 0;   // from the engine's request records
         for (int attempt = 0; attempt < 30; ++attempt) {   // stop-string requests end asynchronously
             v.clear();
+            // vllm:prompt_tokens_total counts every prompt whole (prefix-cached tokens included),
+            // once, when its first token comes. Every request so far had one.
+            wholePrompts = cachedPrompts = 0;
+            for (const auto& rec : f.engine->request_history())
+                if (rec.generated_tokens > 0) {
+                    wholePrompts += rec.prompt_tokens;
+                    cachedPrompts += rec.cached_prompt_tokens;
+                }
             Reply m = curl(f.port, "/metrics");
             QCOMPARE(m.status, 200);
             text = m.body;
@@ -399,7 +408,8 @@ private slots:
                 const size_t le = labels.find(",le=\"");
                 v[le == std::string::npos ? name : name + labels.substr(le)] = value;
             }
-            if (v["vllm:e2e_request_latency_seconds_count"] == f.completed) break;
+            if (v["vllm:e2e_request_latency_seconds_count"] == f.completed && v["vllm:prompt_tokens_total"] == wholePrompts)
+                break;
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
         for (const char* n : {"vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_cache_usage_perc",
@@ -411,10 +421,13 @@ private slots:
                               "ridgeline:bandwidth_utilization", "ridgeline:kv_evicted_blocks_total",
                               "ridgeline:recomputed_tokens_total", "ridgeline:rejected_requests_total"})
             QVERIFY2(v.count(n), (std::string("missing ") + n).c_str());
-        QVERIFY(text.find("# TYPE vllm:prompt_tokens counter") != std::string::npos);
+        QVERIFY(text.find("# TYPE vllm:prompt_tokens_total counter") != std::string::npos);
         QVERIFY(text.find("# TYPE vllm:e2e_request_latency_seconds histogram") != std::string::npos);
         QVERIFY(text.find("# TYPE vllm:num_requests_running gauge") != std::string::npos);
         QVERIFY(v["vllm:prompt_tokens_total"] > 0);
+        QCOMPARE(v["vllm:prompt_tokens_total"], wholePrompts);
+        QVERIFY2(cachedPrompts > 0, "no prompt hit the prefix cache: the check above cannot tell whole from computed");
+        QVERIFY(v["vllm:prefix_cache_hits_total"] > 0);
         QVERIFY(v["vllm:generation_tokens_total"] > 0);
         QVERIFY(v["vllm:prefix_cache_queries_total"] > 0);
         QVERIFY(v["vllm:iteration_tokens_total_count"] > 0);
@@ -437,7 +450,17 @@ private slots:
         const std::string py =
             "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as p\n"
             "fams = {f.name: f for f in p(open(sys.argv[1]).read())}\n"
-            "assert fams['vllm:prompt_tokens'].type == 'counter', fams['vllm:prompt_tokens'].type\n"
+            // 0.0.4 text: "# TYPE x_total counter" is family x with sample x_total. An empty
+            // family plus an untyped x_total one means the TYPE line named the wrong family.
+            "for n in ['vllm:prompt_tokens', 'vllm:generation_tokens', 'vllm:prefix_cache_queries',\n"
+            "          'vllm:prefix_cache_hits', 'vllm:num_preemptions', 'ridgeline:kv_evicted_blocks',\n"
+            "          'ridgeline:recomputed_tokens', 'ridgeline:rejected_requests']:\n"
+            "    assert fams[n].type == 'counter', (n, fams[n].type)\n"
+            "    assert [s.name for s in fams[n].samples] == [n + '_total'], (n, fams[n].samples)\n"
+            "    assert n + '_total' not in fams, n + '_total parsed as a family of its own'\n"
+            "assert all(f.samples for f in fams.values()), [f.name for f in fams.values() if not f.samples]\n"
+            "assert not [f.name for f in fams.values() if f.type == 'unknown'], [f.name for f in fams.values() if f.type == 'unknown']\n"
+            "assert fams['vllm:prompt_tokens'].samples[0].value > 0\n"
             "assert fams['vllm:e2e_request_latency_seconds'].type == 'histogram'\n"
             "assert fams['vllm:num_requests_running'].type == 'gauge'\n"
             "assert fams['vllm:iteration_tokens_total'].type == 'histogram'\n"
