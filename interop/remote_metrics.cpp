@@ -33,7 +33,8 @@ struct name_table {
 // vLLM: kv_cache_usage_perc replaced gpu_cache_usage_perc (deprecated in v0.10/v1, PR #18354; no
 // longer emitted by default since). inter_token_latency_seconds replaced
 // time_per_output_token_seconds in newer v1 releases. Counters are written by prometheus_client as
-// "# TYPE vllm:prompt_tokens counter" and samples "vllm:prompt_tokens_total".
+// "# TYPE vllm:prompt_tokens_total counter" and samples "vllm:prompt_tokens_total" (OpenMetrics
+// output declares "# TYPE vllm:prompt_tokens counter"); samples are looked up by name, so either works.
 // SGLang: labels carry model_name and, with tensor/pipeline parallelism, tp_rank/pp_rank (every
 // rank reports the same scheduler), or dp_rank (separate schedulers, summed). Older SGLang wrote
 // time_per_output_token_seconds; newer also inter_token_latency_seconds.

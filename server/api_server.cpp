@@ -83,8 +83,8 @@ bool same_secret(const std::string& a, const std::string& b) {
 }
 
 void json_error(httplib::Response& res, int status, const std::string& message, const std::string& type,
-                const std::string& code = "") {
-    api_error e{status, message, type, code, ""};
+                const std::string& code = "", const std::string& param = "") {
+    api_error e{status, message, type, code, param};
     res.status = status;
     res.set_content(dump_json(error_body(e)), "application/json");
 }
@@ -206,11 +206,23 @@ void api_server::install_routes() {
         // The server listens only once the model is loaded, so reaching it means ready.
         res.set_content(R"({"status":"ok"})", "application/json");
     });
-    s.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+    // The one model object, as the list's entry and as GET /v1/models/{id}; `created` is fixed at
+    // the first answer so both always agree.
+    auto model_object = [this] {
         static const int64_t created = int64_t(std::time(nullptr));
-        json model = {{"id", model_id_}, {"object", "model"}, {"created", created}, {"owned_by", "ridgeline"},
-                      {"max_model_len", engine_.info().context_length}};
-        res.set_content(dump_json({{"object", "list"}, {"data", json::array({model})}}), "application/json");
+        return json{{"id", model_id_}, {"object", "model"}, {"created", created}, {"owned_by", "ridgeline"},
+                    {"max_model_len", engine_.info().context_length}};
+    };
+    s.Get("/v1/models", [model_object](const httplib::Request&, httplib::Response& res) {
+        res.set_content(dump_json({{"object", "list"}, {"data", json::array({model_object()})}}), "application/json");
+    });
+    // ".+": ids may hold '/' (OpenAI's SDK puts the id in the path unescaped).
+    s.Get("/v1/models/(.+)", [this, model_object](const httplib::Request& req, httplib::Response& res) {
+        const std::string id = req.matches[1];
+        if (id != model_id_)
+            return json_error(res, 404, "The model '" + id + "' does not exist; this server serves '" + model_id_ + "'",
+                              "invalid_request_error", "model_not_found", "model");
+        res.set_content(dump_json(model_object()), "application/json");
     });
     s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
         res.set_content(exporter_->render(), "text/plain; version=0.0.4; charset=utf-8");

@@ -1,7 +1,7 @@
 // api_server: the HTTP side of ridgeline-serve over one engine. Owns the httplib server and its
 // worker pool (a fixed number of connections; beyond it 503), read/write timeouts, the 1 MiB body
 // limit, the bearer-key check on /v1/*, JSON error bodies for every error status, and the routes:
-// /health, /v1/models, /metrics and the OpenAI completions (openai_routes.h).
+// /health, /v1/models (and /v1/models/{id}), /metrics and the OpenAI completions (openai_routes.h).
 // Exercised by tests/test_serve.cpp (in-process, on an ephemeral port).
 #pragma once
 #include "runtime/engine.h"

@@ -2,10 +2,22 @@
 // never silently gets behaviour it did not ask for): model, messages | prompt, max_tokens,
 // max_completion_tokens, temperature, top_p, top_k, min_p, repetition_penalty, seed, stop, stream,
 // stream_options, n (1 only), user (ignored). A JSON null counts as absent.
+// Standard fields we do not implement are accepted at their default values only, so SDKs that
+// always send them work, and refused with 400 naming them otherwise: logprobs (false),
+// top_logprobs (0), presence_penalty and frequency_penalty (0), response_format ({"type":"text"}),
+// echo (false), logit_bias (empty). Accepted and ignored, since they never change the output:
+// parallel_tool_calls (no tools are accepted), service_tier, metadata, store (nothing is stored).
+// The `developer` role is read as `system`, as OpenAI does for models without a developer role.
+// Sampling defaults are OpenAI's and vLLM's, not the engine's: without `temperature` a request
+// samples at 1.0 (the engine's own default is greedy), without `seed` it gets a fresh random seed,
+// so two identical requests may differ; an explicit seed stays reproducible.
+// Every error's param is the bare field name ("model", "messages"), as OpenAI writes it.
 #include "server/openai_request.h"
 
 #include <cmath>
 #include <limits>
+#include <mutex>
+#include <random>
 #include <set>
 
 using nlohmann::json;
@@ -21,7 +33,12 @@ struct invalid {
 
 const std::set<std::string> kCommonFields = {"model", "max_tokens", "max_completion_tokens", "temperature", "top_p",
                                              "top_k", "min_p", "repetition_penalty", "seed", "stop", "stream",
-                                             "stream_options", "n", "user"};
+                                             "stream_options", "n", "user",
+                                             // accepted at their defaults only (see must_be_default)
+                                             "logprobs", "top_logprobs", "presence_penalty", "frequency_penalty",
+                                             "response_format", "echo", "logit_bias",
+                                             // accepted and ignored
+                                             "parallel_tool_calls", "service_tier", "metadata", "store"};
 
 const char* type_name(const json& v) {
     switch (v.type()) {
@@ -32,6 +49,15 @@ const char* type_name(const json& v) {
     case json::value_t::null: return "null";
     default: return "a number";
     }
+}
+
+// A fresh seed per request: one random_device draw seeds a shared generator (random_device may be
+// slow or blocking on some systems, so it is not called per request).
+uint64_t fresh_seed() {
+    static std::mutex mutex;
+    static std::mt19937_64 gen{(uint64_t(std::random_device{}()) << 32) ^ std::random_device{}()};
+    std::lock_guard lk(mutex);
+    return gen();
 }
 
 bool present(const json& o, const char* key) { return o.contains(key) && !o.at(key).is_null(); }
@@ -62,8 +88,8 @@ int64_t integer(const json& o, const char* key, int64_t lo, int64_t hi) {
     return i;
 }
 
-std::string text(const json& v, const std::string& what) {
-    if (!v.is_string()) throw invalid{what + " must be a string, got " + type_name(v), what};
+std::string text(const json& v, const std::string& what, const std::string& param) {
+    if (!v.is_string()) throw invalid{what + " must be a string, got " + type_name(v), param};
     return v.get<std::string>();
 }
 
@@ -93,9 +119,10 @@ std::vector<chat_message> messages(const json& v) {
             if (it.key() != "role" && it.key() != "content" && it.key() != "name")
                 throw invalid{where + ": unknown field '" + it.key() + "'", "messages"};
         if (!m.contains("role")) throw invalid{where + ".role is required", "messages"};
-        const std::string role = text(m["role"], where + ".role");
-        if (role != "system" && role != "user" && role != "assistant")
-            throw invalid{where + ".role must be system, user or assistant, got '" + role + "'", "messages"};
+        std::string role = text(m["role"], where + ".role", "messages");
+        if (role != "system" && role != "developer" && role != "user" && role != "assistant")
+            throw invalid{where + ".role must be system, developer, user or assistant, got '" + role + "'", "messages"};
+        if (role == "developer") role = "system";   // OpenAI's newer name for system instructions
         if (!m.contains("content")) throw invalid{where + ".content is required", "messages"};
         out.push_back({role, message_content(m["content"], where)});
     }
@@ -106,7 +133,7 @@ std::vector<std::string> stops(const json& v) {
     std::vector<std::string> out;
     if (v.is_string()) out.push_back(v.get<std::string>());
     else if (v.is_array()) {
-        for (const auto& s : v) out.push_back(text(s, "'stop' entries"));
+        for (const auto& s : v) out.push_back(text(s, "'stop' entries", "stop"));
         if (out.size() > 16) throw invalid{"'stop' takes at most 16 strings", "stop"};
     } else {
         throw invalid{"'stop' must be a string or an array of strings, got " + std::string(type_name(v)), "stop"};
@@ -114,6 +141,57 @@ std::vector<std::string> stops(const json& v) {
     for (const auto& s : out)
         if (s.empty()) throw invalid{"'stop' strings must not be empty", "stop"};
     return out;
+}
+
+[[noreturn]] void unsupported(const char* key, const std::string& what) {
+    throw invalid{std::string("'") + key + "': " + what + " not supported yet; send it at its default or leave it out",
+                  key};
+}
+
+// Standard fields this server does not implement: their default values are accepted (SDKs send
+// them), anything else is refused rather than silently ignored.
+void check_defaults_only(const json& o) {
+    if (present(o, "logprobs")) {
+        const json& v = o["logprobs"];
+        if (!v.is_boolean() && !v.is_number_integer())
+            throw invalid{std::string("'logprobs' must be a boolean, got ") + type_name(v), "logprobs"};
+        // /v1/completions' legacy logprobs is a count; any count asks for log-probabilities.
+        if (!(v.is_boolean() && !v.get<bool>())) unsupported("logprobs", "log-probabilities are");
+    }
+    if (present(o, "top_logprobs") && integer(o, "top_logprobs", 0, 20) != 0)
+        unsupported("top_logprobs", "log-probabilities are");
+    for (const char* key : {"presence_penalty", "frequency_penalty"})
+        if (present(o, key) && number(o, key, -2, 2) != 0) unsupported(key, "a nonzero penalty is");
+    if (present(o, "response_format")) {
+        const json& v = o["response_format"];
+        if (!v.is_object() || !v.contains("type") || !v["type"].is_string())
+            throw invalid{"'response_format' must be an object with a string 'type'", "response_format"};
+        if (v["type"] != "text") unsupported("response_format", "type '" + v["type"].get<std::string>() + "' is");
+        if (v.size() != 1) throw invalid{"'response_format' of type 'text' takes no other field", "response_format"};
+    }
+    if (present(o, "echo")) {
+        if (!o["echo"].is_boolean()) throw invalid{"'echo' must be a boolean", "echo"};
+        if (o["echo"].get<bool>()) unsupported("echo", "echoing the prompt is");
+    }
+    if (present(o, "logit_bias")) {
+        if (!o["logit_bias"].is_object()) throw invalid{"'logit_bias' must be an object", "logit_bias"};
+        if (!o["logit_bias"].empty()) unsupported("logit_bias", "a logit bias is");
+    }
+}
+
+// Fields that never change the output here: type-checked, then ignored.
+void check_ignored(const json& o) {
+    for (const char* key : {"parallel_tool_calls", "store"})
+        if (present(o, key) && !o[key].is_boolean())
+            throw invalid{std::string("'") + key + "' must be a boolean", key};
+    if (present(o, "service_tier") && !o["service_tier"].is_string())
+        throw invalid{"'service_tier' must be a string", "service_tier"};
+    if (present(o, "metadata")) {
+        const json& m = o["metadata"];
+        if (!m.is_object()) throw invalid{"'metadata' must be an object", "metadata"};
+        for (auto it = m.begin(); it != m.end(); ++it)
+            if (!it.value().is_string()) throw invalid{"'metadata' values must be strings", "metadata"};
+    }
 }
 
 api_request parse_object(const json& o, bool chat) {
@@ -124,7 +202,7 @@ api_request parse_object(const json& o, bool chat) {
     api_request r;
     r.chat = chat;
     if (!present(o, "model")) throw invalid{"'model' is required (see GET /v1/models)", "model"};
-    r.model = text(o["model"], "'model'");
+    r.model = text(o["model"], "'model'", "model");
     if (chat) {
         if (!present(o, "messages")) throw invalid{"'messages' is required", "messages"};
         r.messages = messages(o["messages"]);
@@ -137,13 +215,15 @@ api_request parse_object(const json& o, bool chat) {
         throw invalid{"'n' must be 1: this server returns one choice per request", "n"};
     const char* max_key = present(o, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
     if (present(o, max_key)) r.max_tokens = int(integer(o, max_key, 1, std::numeric_limits<int>::max()));
-    if (present(o, "temperature")) r.sampling.temperature = float(number(o, "temperature", 0, 2));
+    r.sampling.temperature = present(o, "temperature") ? float(number(o, "temperature", 0, 2)) : 1.f;
     if (present(o, "top_p")) r.sampling.top_p = float(number(o, "top_p", 0, 1));
     if (present(o, "top_k")) r.sampling.top_k = int(integer(o, "top_k", -1, 1 << 20));
     if (r.sampling.top_k < 0) r.sampling.top_k = 0;   // vLLM: -1 = off
     if (present(o, "min_p")) r.sampling.min_p = float(number(o, "min_p", 0, 1));
     if (present(o, "repetition_penalty")) r.sampling.repetition_penalty = float(number(o, "repetition_penalty", 0.01, 10));
-    if (present(o, "seed")) r.sampling.seed = uint64_t(integer(o, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()));
+    r.sampling.seed = present(o, "seed") ? uint64_t(integer(o, "seed", std::numeric_limits<int64_t>::min(),
+                                                            std::numeric_limits<int64_t>::max()))
+                                         : fresh_seed();
     if (present(o, "stop")) r.stop = stops(o["stop"]);
     if (present(o, "stream")) {
         if (!o["stream"].is_boolean()) throw invalid{"'stream' must be a boolean", "stream"};
@@ -159,6 +239,8 @@ api_request parse_object(const json& o, bool chat) {
         }
     }
     if (present(o, "user") && !o["user"].is_string()) throw invalid{"'user' must be a string", "user"};
+    check_defaults_only(o);
+    check_ignored(o);
     if (auto why = validate(r.sampling); !why.empty()) throw invalid{why, ""};
     return r;
 }

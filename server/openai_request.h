@@ -33,7 +33,7 @@ struct api_request {
     std::vector<chat_message> messages;       // chat
     std::string prompt;                       // completions
     std::optional<int> max_tokens;
-    sampling_params sampling;
+    sampling_params sampling;                 // unless given: temperature 1, a fresh random seed
     std::vector<std::string> stop;
     bool stream = false;
     bool include_usage = false;               // stream_options.include_usage

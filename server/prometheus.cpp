@@ -1,5 +1,8 @@
-// prometheus.cpp: see prometheus.h. Counters are written as in prometheus_client: "# TYPE name
-// counter" and the sample "name_total". Every series carries model_name="<served id>".
+// prometheus.cpp: see prometheus.h. Counters are written as prometheus_client's text format 0.0.4
+// writes them (and so as vLLM serves them): "# TYPE name_total counter" and the sample
+// "name_total". Declaring "# TYPE name counter" instead is the OpenMetrics form; a 0.0.4 parser
+// (prometheus_client's text_string_to_metric_families) then reads an empty counter family plus an
+// untyped "name_total" one. Every series carries model_name="<served id>".
 #include "server/prometheus.h"
 
 #include <algorithm>
@@ -53,8 +56,9 @@ public:
         sample(name, "", num(v));
     }
     void counter(const char* name, const char* help, uint64_t v) {
-        header(name, help, "counter");
-        sample(std::string(name) + "_total", "", num(v));
+        const std::string total = std::string(name) + "_total";
+        header(total.c_str(), help, "counter");
+        sample(total, "", num(v));
     }
     void histogram(const char* name, const char* help, const prometheus_exporter::histogram& h) {
         header(name, help, "histogram");
@@ -154,7 +158,9 @@ std::string prometheus_exporter::render() {
               s.prefix_cache_queries);
     w.counter("vllm:prefix_cache_hits", "Prefix cache hits, in terms of number of cached tokens.", s.prefix_cache_hits);
     w.counter("vllm:num_preemptions", "Cumulative number of preemption from the engine.", s.num_preemptions);
-    w.counter("vllm:prompt_tokens", "Number of prefill tokens processed.", s.prompt_tokens);
+    // vLLM counts each request's whole prompt, prefix-cached tokens included (not the prefill
+    // computed, which ridgeline:recomputed_tokens and the cache counters explain).
+    w.counter("vllm:prompt_tokens", "Number of prefill tokens processed.", s.request_prompt_tokens);
     w.counter("vllm:generation_tokens", "Number of generation tokens processed.", s.generation_tokens);
     w.histogram("vllm:iteration_tokens_total", "Histogram of number of tokens per engine_step.", iteration_tokens_);
     w.histogram("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", ttft_);

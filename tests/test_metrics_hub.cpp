@@ -92,6 +92,8 @@ private slots:
             r.duration_s = 0.001;
             r.num_running = i == 10 ? 64 : 8;  // the peak batch is long gone from the history
             r.kv_used = i == 20 ? 900 : 100;
+            r.prefill_tokens = 3;
+            r.started_prompt_tokens = i % 2 ? 7 : 0;   // whole prompts: may exceed what was computed
             hub.record_step(r);
         }
         for (int i = 0; i < 80; ++i) {
@@ -107,6 +109,8 @@ private slots:
         QCOMPARE(s.steps, uint64_t(1000));
         QCOMPARE(s.max_batch, 64);
         QCOMPARE(s.kv_used_peak, 900);
+        QCOMPARE(s.prompt_tokens, uint64_t(3000));
+        QCOMPARE(s.request_prompt_tokens, uint64_t(3500));
         QVERIFY(std::abs(s.batch_time_s - (999 * 8 + 64) * 0.001) < 1e-9);
         QCOMPARE(s.rejected_requests, uint64_t(5));
         QCOMPARE(s.requests_finished, uint64_t(75));

@@ -1,7 +1,7 @@
 // ridgeline-serve's HTTP layer (server/), in-process on 127.0.0.1 and an ephemeral port, with the
 // real default model on the CPU backend, driven by a real client: curl through popen.
-// Covers /health, /v1/models, chat (plain and SSE) with usage, stop strings, error statuses,
-// the API key, /metrics (format, vLLM names, cumulative histograms; checked again by
+// Covers /health, /v1/models and /v1/models/{id}, chat (plain and SSE) with usage, stop strings,
+// error statuses, SDK default fields, the API key, /metrics (format, vLLM names, cumulative histograms; checked again by
 // prometheus_client's parser from Debian's python3-prometheus-client) and a client that
 // disconnects mid-stream (its request is cancelled).
 #include "rl_test.h"
@@ -209,6 +209,19 @@ private slots:
         QCOMPARE(j["data"].size(), size_t(1));
         QCOMPARE(j["data"][0]["id"].get<std::string>(), f.model());
         QCOMPARE(f.model(), std::string("SmolLM2-135M-Instruct.Q4_1"));
+        // GET /v1/models/{id}: the list's entry for our id, an OpenAI 404 for any other.
+        Reply one = curl(f.port, "/v1/models/" + f.model());
+        QCOMPARE(one.status, 200);
+        QCOMPARE(json::parse(one.body), j["data"][0]);
+        for (const std::string other : {"gpt-4o", "org/some-model"}) {
+            Reply missing = curl(f.port, "/v1/models/" + other);
+            QCOMPARE(missing.status, 404);
+            const json e = json::parse(missing.body)["error"];
+            QCOMPARE(e["code"].get<std::string>(), std::string("model_not_found"));
+            QCOMPARE(e["type"].get<std::string>(), std::string("invalid_request_error"));
+            QCOMPARE(e["param"].get<std::string>(), std::string("model"));
+            QVERIFY2(e["message"].get<std::string>().find(other) != std::string::npos, missing.body.c_str());
+        }
     }
 
     void chatWithUsageAndStreamingMatches() {
@@ -288,6 +301,20 @@ private slots:
         json unknown = chatBody(f.model(), 4, false);
         unknown["frobnicate"] = true;
         QCOMPARE(post("/v1/chat/completions", unknown).status, 400);
+        // What SDKs send at their defaults is served; a non-default value is refused, naming the field.
+        json sdk = chatBody(f.model(), 2, false);
+        sdk.update({{"logprobs", false}, {"top_logprobs", 0}, {"presence_penalty", 0}, {"frequency_penalty", 0},
+                    {"response_format", {{"type", "text"}}}, {"logit_bias", json::object()}, {"store", false},
+                    {"parallel_tool_calls", true}, {"service_tier", "auto"}, {"metadata", {{"k", "v"}}}});
+        sdk["messages"][0]["role"] = "developer";
+        r = post("/v1/chat/completions", sdk);
+        QVERIFY2(r.status == 200, r.body.c_str());
+        ++f.completed;
+        sdk["logprobs"] = true;
+        r = post("/v1/chat/completions", sdk);
+        QCOMPARE(r.status, 400);
+        QCOMPARE(json::parse(r.body)["error"]["param"].get<std::string>(), std::string("logprobs"));
+        QVERIFY2(r.body.find("not supported yet") != std::string::npos, r.body.c_str());
         json badType = chatBody(f.model(), 4, false);
         badType["temperature"] = "hot";
         QCOMPARE(post("/v1/chat/completions", badType).status, 400);
@@ -299,6 +326,24 @@ private slots:
         r = curl(f.port, "/v1/chat/completions", &huge);
         QCOMPARE(r.status, 413);
         QVERIFY(json::parse(r.body)["error"].contains("message"));
+    }
+
+    // Without temperature a request samples at 1.0 (tests/test_serve_request.cpp checks the parsed
+    // defaults); an explicit seed keeps it reproducible through the engine.
+    void samplingDefaults() {
+        Fixture& f = fixture();
+        // End to end: an explicit seed at the default temperature gives the same answer twice.
+        json body = chatBody(f.model(), 8, false);
+        body.erase("temperature");
+        body["seed"] = 42;
+        Reply r1 = post("/v1/chat/completions", body);
+        Reply r2 = post("/v1/chat/completions", body);
+        QVERIFY2(r1.status == 200, r1.body.c_str());
+        QVERIFY2(r2.status == 200, r2.body.c_str());
+        f.completed += 2;
+        const std::string t1 = json::parse(r1.body)["choices"][0]["message"]["content"].get<std::string>();
+        QVERIFY(!t1.empty());
+        QCOMPARE(json::parse(r2.body)["choices"][0]["message"]["content"].get<std::string>(), t1);
     }
 
     void apiKey() {
@@ -335,8 +380,17 @@ private slots:
         ++f.completed;
         std::map<std::string, double> v;   // name -> value (histogram buckets: keyed with le)
         std::string text;
+        double wholePrompts = 0, cachedPrompts = 0;   // from the engine's request records
         for (int attempt = 0; attempt < 30; ++attempt) {   // stop-string requests end asynchronously
             v.clear();
+            // vllm:prompt_tokens_total counts every prompt whole (prefix-cached tokens included),
+            // once, when its first token comes. Every request so far had one.
+            wholePrompts = cachedPrompts = 0;
+            for (const auto& rec : f.engine->request_history())
+                if (rec.generated_tokens > 0) {
+                    wholePrompts += rec.prompt_tokens;
+                    cachedPrompts += rec.cached_prompt_tokens;
+                }
             Reply m = curl(f.port, "/metrics");
             QCOMPARE(m.status, 200);
             text = m.body;
@@ -354,7 +408,8 @@ private slots:
                 const size_t le = labels.find(",le=\"");
                 v[le == std::string::npos ? name : name + labels.substr(le)] = value;
             }
-            if (v["vllm:e2e_request_latency_seconds_count"] == f.completed) break;
+            if (v["vllm:e2e_request_latency_seconds_count"] == f.completed && v["vllm:prompt_tokens_total"] == wholePrompts)
+                break;
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
         for (const char* n : {"vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_cache_usage_perc",
@@ -366,10 +421,13 @@ private slots:
                               "ridgeline:bandwidth_utilization", "ridgeline:kv_evicted_blocks_total",
                               "ridgeline:recomputed_tokens_total", "ridgeline:rejected_requests_total"})
             QVERIFY2(v.count(n), (std::string("missing ") + n).c_str());
-        QVERIFY(text.find("# TYPE vllm:prompt_tokens counter") != std::string::npos);
+        QVERIFY(text.find("# TYPE vllm:prompt_tokens_total counter") != std::string::npos);
         QVERIFY(text.find("# TYPE vllm:e2e_request_latency_seconds histogram") != std::string::npos);
         QVERIFY(text.find("# TYPE vllm:num_requests_running gauge") != std::string::npos);
         QVERIFY(v["vllm:prompt_tokens_total"] > 0);
+        QCOMPARE(v["vllm:prompt_tokens_total"], wholePrompts);
+        QVERIFY2(cachedPrompts > 0, "no prompt hit the prefix cache: the check above cannot tell whole from computed");
+        QVERIFY(v["vllm:prefix_cache_hits_total"] > 0);
         QVERIFY(v["vllm:generation_tokens_total"] > 0);
         QVERIFY(v["vllm:prefix_cache_queries_total"] > 0);
         QVERIFY(v["vllm:iteration_tokens_total_count"] > 0);
@@ -392,7 +450,17 @@ private slots:
         const std::string py =
             "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as p\n"
             "fams = {f.name: f for f in p(open(sys.argv[1]).read())}\n"
-            "assert fams['vllm:prompt_tokens'].type == 'counter', fams['vllm:prompt_tokens'].type\n"
+            // 0.0.4 text: "# TYPE x_total counter" is family x with sample x_total. An empty
+            // family plus an untyped x_total one means the TYPE line named the wrong family.
+            "for n in ['vllm:prompt_tokens', 'vllm:generation_tokens', 'vllm:prefix_cache_queries',\n"
+            "          'vllm:prefix_cache_hits', 'vllm:num_preemptions', 'ridgeline:kv_evicted_blocks',\n"
+            "          'ridgeline:recomputed_tokens', 'ridgeline:rejected_requests']:\n"
+            "    assert fams[n].type == 'counter', (n, fams[n].type)\n"
+            "    assert [s.name for s in fams[n].samples] == [n + '_total'], (n, fams[n].samples)\n"
+            "    assert n + '_total' not in fams, n + '_total parsed as a family of its own'\n"
+            "assert all(f.samples for f in fams.values()), [f.name for f in fams.values() if not f.samples]\n"
+            "assert not [f.name for f in fams.values() if f.type == 'unknown'], [f.name for f in fams.values() if f.type == 'unknown']\n"
+            "assert fams['vllm:prompt_tokens'].samples[0].value > 0\n"
             "assert fams['vllm:e2e_request_latency_seconds'].type == 'histogram'\n"
             "assert fams['vllm:num_requests_running'].type == 'gauge'\n"
             "assert fams['vllm:iteration_tokens_total'].type == 'histogram'\n"
@@ -463,6 +531,7 @@ private slots:
     }
 };
 
-RL_TEST_MAIN(TestServe, healthAndModels, chatWithUsageAndStreamingMatches, stopSequence, errorStatuses, apiKey,
+RL_TEST_MAIN(TestServe, healthAndModels, chatWithUsageAndStreamingMatches, stopSequence, errorStatuses,
+             samplingDefaults, apiKey,
              metricsExposition, disconnectCancels)
 #include "test_serve.moc"

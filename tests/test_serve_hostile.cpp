@@ -220,6 +220,10 @@ private slots:
         bad.push_back({"n 3", with("n", 3)});
         bad.push_back({"unknown field", with("tools", json::array())});
         bad.push_back({"stream_options unknown", with("stream_options", {{"foo", true}})});
+        bad.push_back({"logprobs true", with("logprobs", true)});
+        bad.push_back({"presence_penalty 1", with("presence_penalty", 1)});
+        bad.push_back({"response_format json_object", with("response_format", {{"type", "json_object"}})});
+        bad.push_back({"logit_bias set", with("logit_bias", {{"42", 5}})});
         for (const auto& [what, body] : bad) {
             const Reply r = http(s.port, "POST", "/v1/chat/completions", body);
             QVERIFY2(r.status == 400, (what + ": status " + std::to_string(r.status) + " " + r.body).c_str());

@@ -17,7 +17,7 @@
 namespace {
 
 constexpr const char* k_footer =
-    "Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health,\n"
+    "Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models[/ID], GET /health,\n"
     "           GET /metrics (Prometheus)\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 bad arguments, a model that cannot be loaded or a port\n"
     "            that cannot be bound";

@@ -28,6 +28,7 @@ struct step_record {
     uint32_t prefix_queries = 0;  // tokens looked up in the prefix cache
     uint32_t prefix_hits = 0;     // tokens found
     uint32_t recomputed_tokens = 0;
+    uint32_t started_prompt_tokens = 0;   // whole prompts (cached tokens included) of first tokens sampled
     uint32_t finished = 0;
     uint32_t rejected = 0;
     int tokens() const { return prefill_tokens + decode_tokens; }
@@ -59,6 +60,9 @@ struct metrics_snapshot {
     double busy_s = 0;                 // sum of step durations
     double metrics_overhead_s = 0;     // engine time spent recording metrics (must stay << busy_s)
     uint64_t prompt_tokens = 0;        // prefill tokens computed (recomputation included)
+    uint64_t request_prompt_tokens = 0;   // whole prompts of requests that sampled a first token,
+                                          // prefix-cached tokens included, once each (vLLM's
+                                          // vllm:prompt_tokens_total)
     uint64_t generation_tokens = 0;    // output tokens sampled and streamed
     uint64_t iteration_tokens_total = 0;  // prefill + decode tokens computed
     uint64_t prefix_cache_queries = 0, prefix_cache_hits = 0;

@@ -49,6 +49,7 @@ void metrics_hub::record_step(step_record r) {
     ++t.steps;
     t.busy_s += r.duration_s;
     t.prompt_tokens += uint64_t(r.prefill_tokens);
+    t.request_prompt_tokens += r.started_prompt_tokens;
     t.generation_tokens += uint64_t(r.sampled_tokens);
     t.iteration_tokens_total += uint64_t(r.tokens());
     t.prefix_cache_queries += r.prefix_queries;

@@ -293,12 +293,16 @@ private:
         sched_->on_computed(st);
         const int vocab = model_->config().vocab_size;
         size_t row = 0;
+        uint32_t started_prompt_tokens = 0;
         std::vector<std::pair<uint64_t, finish_reason>> done;
         for (size_t i = 0; i < st.seqs.size(); ++i) {
             if (!st.wants_logits[i]) continue;  // mid-prefill chunk
             sequence* s = st.seqs[i];
             const int32_t tok = how.path != sample_path::host ? s->accept(ids[row++])
                                                               : s->sample(&logits[row++ * size_t(vocab)], vocab);
+            // A request's prompt counts once, whole, when its first token comes (as vLLM counts
+            // prompt_tokens_total); a recompute after preemption has generated tokens already.
+            if (s->generated() == 1) started_prompt_tokens += uint32_t(s->prompt_len);
             const bool eog = tok_->is_end_of_generation(tok) && !s->req.ignore_eos;
             token_event ev;
             ev.request_id = s->id;
@@ -332,6 +336,7 @@ private:
         const scheduler_counters& c1 = sched_->counters();
         r.preemptions = uint32_t(c1.preemptions - c0.preemptions);
         r.recomputed_tokens = uint32_t(c1.recomputed_tokens - c0.recomputed_tokens);
+        r.started_prompt_tokens = started_prompt_tokens;
         r.rejected = uint32_t(rejected.size());
         r.finished = uint32_t(done.size());
         r.prefix_queries = uint32_t(blocks_->prefix_cache_queries() - q0);

@@ -239,6 +239,10 @@ def committed(out):
         "completion": '{"model":"m","prompt":"Once upon","max_tokens":8,"stop":"x","seed":-5}',
         "bad-types": '{"model":1,"messages":{},"max_tokens":"8","temperature":null}',
         "unicode": '{"model":"\\ud83d\\ude00","prompt":"\\u00e9\\u0000"}',
+        "sdk-defaults": '{"model":"m","messages":[{"role":"developer","content":"d"}],"logprobs":false,'
+                        '"top_logprobs":0,"presence_penalty":0,"frequency_penalty":0.5,"response_format":{"type":"text"},'
+                        '"echo":false,"logit_bias":{},"parallel_tool_calls":true,"service_tier":"auto",'
+                        '"metadata":{"k":"v"},"store":false}',
     }
     for name, body in bodies.items():
         write("openai_request", name, body.encode())
