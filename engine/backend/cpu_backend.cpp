@@ -153,24 +153,7 @@ float* cpu_backend::v_block(int layer, int block) const {
 // --- one step --------------------------------------------------------------------------------
 
 void cpu_backend::set_step(const step_input& in) {
-    const int n = in.n_tokens();
-    RL_CHECK(n > 0, "step has no tokens");
-    RL_CHECK(in.positions.size() == in.tokens.size(), "step: positions and tokens differ in length");
-    row_seq_.assign(size_t(n), -1);
-    for (size_t s = 0; s < in.seqs.size(); ++s) {
-        const seq_slice& q = in.seqs[s];
-        RL_CHECK(q.n_tokens > 0 && q.token_begin >= 0 && q.token_begin + q.n_tokens <= n && q.start_pos >= 0,
-                 "step: sequence " + std::to_string(s) + " covers rows outside the batch");
-        for (int i = 0; i < q.n_tokens; ++i) {
-            const int r = q.token_begin + i;
-            RL_CHECK(row_seq_[size_t(r)] < 0, "step: batch row " + std::to_string(r) + " belongs to two sequences");
-            RL_CHECK(in.positions[size_t(r)] == q.start_pos + i,
-                     "step: position of row " + std::to_string(r) + " disagrees with its sequence's start_pos");
-            row_seq_[size_t(r)] = int32_t(s);
-        }
-    }
-    for (int r = 0; r < n; ++r) RL_CHECK(row_seq_[size_t(r)] >= 0, "step: batch row " + std::to_string(r) + " has no sequence");
-    for (int32_t r : in.logit_rows) RL_CHECK(r >= 0 && r < n, "step: logit row " + std::to_string(r) + " is out of range");
+    op_checks::step_rows(in, row_seq_);
     step_ = in;
 }
 

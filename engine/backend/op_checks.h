@@ -16,6 +16,10 @@ void rope(const tensor& x, const rope_params& p, int n_tokens);
 void kv_store(const tensor& k, const tensor& v, int n_tokens, const kv_cache_layout& kv);
 void silu_mul(const tensor& gate, const tensor& up, const tensor& out);
 void gather_logit_rows(const tensor& x, const tensor& out, const step_input& step);
+/// A step's batch: tokens and positions of one length (> 0), every row in exactly one sequence at
+/// the position its sequence implies, logit rows inside the batch. Fills row_seq (the sequence of
+/// each batch row), which both backends keep for the step.
+void step_rows(const step_input& step, std::vector<int32_t>& row_seq);
 /// Each sequence's block table covers its context with block ids inside the pool.
 void step_blocks(const step_input& step, const kv_cache_layout& kv);
 

@@ -1,6 +1,7 @@
 // step_pack.cpp: see step_pack.h.
 #include "step_pack.h"
 
+#include "backend/op_checks.h"
 #include "common/engine_error.h"
 
 #include <string>
@@ -8,25 +9,10 @@
 namespace rl::kernels {
 
 step_offsets pack_step(const step_input& in, int tile_rows, std::vector<int32_t>& pk) {
-    const int n = in.n_tokens(), S = int(in.seqs.size());
-    RL_CHECK(n > 0, "step has no tokens");
     RL_CHECK(tile_rows > 0, "pack_step: tile_rows must be positive");
-    RL_CHECK(in.positions.size() == in.tokens.size(), "step: positions and tokens differ in length");
-    std::vector<int32_t> row_seq(size_t(n), -1);
-    for (int s = 0; s < S; ++s) {
-        const seq_slice& q = in.seqs[size_t(s)];
-        RL_CHECK(q.n_tokens > 0 && q.token_begin >= 0 && q.token_begin + q.n_tokens <= n && q.start_pos >= 0,
-                 "step: sequence " + std::to_string(s) + " covers rows outside the batch");
-        for (int i = 0; i < q.n_tokens; ++i) {
-            const int r = q.token_begin + i;
-            RL_CHECK(row_seq[size_t(r)] < 0, "step: batch row " + std::to_string(r) + " belongs to two sequences");
-            RL_CHECK(in.positions[size_t(r)] == q.start_pos + i,
-                     "step: position of row " + std::to_string(r) + " disagrees with its sequence's start_pos");
-            row_seq[size_t(r)] = s;
-        }
-    }
-    for (int r = 0; r < n; ++r) RL_CHECK(row_seq[size_t(r)] >= 0, "step: batch row " + std::to_string(r) + " has no sequence");
-    for (int32_t r : in.logit_rows) RL_CHECK(r >= 0 && r < n, "step: logit row " + std::to_string(r) + " is out of range");
+    std::vector<int32_t> row_seq;
+    op_checks::step_rows(in, row_seq);  // throws before anything is packed
+    const int S = int(in.seqs.size());
 
     step_offsets o;
     pk.clear();
