@@ -28,9 +28,7 @@ config_error validate_pool(const serving_config& c, int kv_blocks, int max_conte
 bool needs_pool_restart(const serving_config& a, const serving_config& b) {
     for (const knob_info& k : serving_knobs()) {
         if (!k.restarts_pool || k.get(a) == k.get(b)) continue;
-        // The memory share sizes only an automatic pool: with kv_blocks given on both sides it
-        // changes nothing, and a reload for it would be for nothing.
-        if (k.name == "gpu_memory_utilization" && a.kv_blocks != 0 && b.kv_blocks != 0) continue;
+        if (k.sizes_auto_pool && a.kv_blocks != 0 && b.kv_blocks != 0) continue;
         return true;
     }
     return false;

@@ -61,7 +61,7 @@ const knob_info k_knobs[] = {
      .type = knob_type::real, .min = 0, .max = 0.98, .min_exclusive = true, .decimals = 2, .step = 0.05,
      .unit = "fraction",
      .help = "Share of device memory the process may use; the KV pool gets what the weights leave (auto pool)",
-     .restarts_pool = true, .vllm_flag = "--gpu-memory-utilization", .sglang_flag = "--mem-fraction-static",
+     .restarts_pool = true, .sizes_auto_pool = true, .vllm_flag = "--gpu-memory-utilization", .sglang_flag = "--mem-fraction-static",
      RL_KNOB_ACCESS(gpu_memory_utilization, double)},
     {.name = "max_waiting", .flag = "--max-waiting", .group = "Admission control", .type = knob_type::integer,
      .min = 0, .max = 1 << 20, .unit = "requests",

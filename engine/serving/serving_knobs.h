@@ -31,6 +31,8 @@ struct knob_info {
     std::string_view zero_means{}; ///< non-empty where 0 is special: "auto", "off"
     std::span<const std::string_view> choices{}; ///< choice knobs: the accepted words, in order
     bool restarts_pool = false;    ///< changing it re-sizes the KV pool (cannot apply to a loaded model)
+    bool sizes_auto_pool = false;  ///< ...but only an automatic pool (kv_blocks 0): with kv_blocks
+                                   ///< given on both sides a change restarts nothing
     /// The flag each engine sets this knob with, "" where it has none. Not always the same meaning:
     /// SGLang turns prefix caching OFF with --disable-radix-cache and sizes chunks with
     /// --chunked-prefill-size; llama-server's -c is the whole context over all slots, not blocks.
