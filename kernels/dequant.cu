@@ -1,8 +1,10 @@
-// dequant.cu: GGUF block formats -> bf16 on the GPU (weights are uploaded once in their file
-// format and expanded on the device). One thread per output element; blocks are tiny (32
-// elements), so each thread reads its block's scale and its own quant.
+// dequant.cu: GGUF weights -> bf16 on the GPU: at load under --weights bf16, and per product for
+// the block formats' large-batch path (a reused bf16 scratch in front of cuBLASLt). f32 and f16
+// one thread per element; the block formats one thread per unit of quant_formats.cuh, the same
+// decoding the GEMV does in registers.
 #include "common.cuh"
 #include "kernels.h"
+#include "quant_formats.cuh"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -23,36 +25,23 @@ __global__ void dequant_f16_kernel(const uint16_t* src, uint16_t* dst, int64_t n
     if (i < n) dst[i] = float_to_bf16_bits(half_bits_to_float(src[i]));
 }
 
-// q8_0: per 32 elements {fp16 d; int8 qs[32]}, x = d * q.
-__global__ void dequant_q8_0_kernel(const uint8_t* src, uint16_t* dst, int64_t n) {
-    const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-    if (i >= n) return;
-    const uint8_t* blk = src + (i / 32) * 34;
-    const float d = half_bits_to_float(uint16_t(blk[0] | (blk[1] << 8)));
-    dst[i] = float_to_bf16_bits(d * float(int8_t(blk[2 + i % 32])));
-}
-
-// q4_0: {fp16 d; uint8 qs[16]}; element j < 16 is the low nibble of qs[j], j >= 16 the high one.
-__global__ void dequant_q4_0_kernel(const uint8_t* src, uint16_t* dst, int64_t n) {
-    const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-    if (i >= n) return;
-    const uint8_t* blk = src + (i / 32) * 18;
-    const float d = half_bits_to_float(uint16_t(blk[0] | (blk[1] << 8)));
-    const int j = int(i % 32);
-    const int q = j < 16 ? (blk[2 + j] & 0x0F) : (blk[2 + j - 16] >> 4);
-    dst[i] = float_to_bf16_bits(d * float(q - 8));
-}
-
-// q4_1: {fp16 d; fp16 m; uint8 qs[16]}, x = d * q + m.
-__global__ void dequant_q4_1_kernel(const uint8_t* src, uint16_t* dst, int64_t n) {
-    const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-    if (i >= n) return;
-    const uint8_t* blk = src + (i / 32) * 20;
-    const float d = half_bits_to_float(uint16_t(blk[0] | (blk[1] << 8)));
-    const float m = half_bits_to_float(uint16_t(blk[2] | (blk[3] << 8)));
-    const int j = int(i % 32);
-    const int q = j < 16 ? (blk[4 + j] & 0x0F) : (blk[4 + j - 16] >> 4);
-    dst[i] = float_to_bf16_bits(d * float(q) + m);
+// A block format (quant_formats.cuh): one thread per unit, written as 8-element pieces (16-byte
+// stores: every unit is a multiple of 8 elements and dst is 16-byte aligned).
+template <class Q>
+__global__ void dequant_blocks_kernel(const uint8_t* src, uint16_t* dst, int64_t units) {
+    const int64_t u = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+    if (u >= units) return;
+    // Rows are whole blocks, so the tensor is one long row of blocks; unit u is unit u % per of
+    // block u / per.
+    constexpr int per = Q::block_elems / Q::unit_elems;
+    const typename Q::raw r = Q::load(src + (u / per) * Q::block_bytes, int(u % per));
+    uint16_t* o = dst + u * Q::unit_elems;
+#pragma unroll
+    for (int p = 0; p < Q::unit_elems / 8; ++p) {
+        float w[8];
+        Q::piece(r, p, w);
+        store8_bf16(o + 8 * p, w);
+    }
 }
 
 } // namespace
@@ -74,20 +63,19 @@ void dequantize_to_bf16(ggml_type type, const void* src, uint16_t* dst, int64_t 
     case ggml_type::bf16:
         RL_CUDA_CHECK(cudaMemcpyAsync(dst, src, size_t(n) * 2, cudaMemcpyDeviceToDevice, stream));
         return;
-    case ggml_type::q8_0:
-        RL_CHECK(n % 32 == 0, "dequantize_to_bf16: q8_0 needs a multiple of 32 elements");
-        dequant_q8_0_kernel<<<blocks, threads, 0, stream>>>(s8, dst, n);
-        break;
-    case ggml_type::q4_0:
-        RL_CHECK(n % 32 == 0, "dequantize_to_bf16: q4_0 needs a multiple of 32 elements");
-        dequant_q4_0_kernel<<<blocks, threads, 0, stream>>>(s8, dst, n);
-        break;
-    case ggml_type::q4_1:
-        RL_CHECK(n % 32 == 0, "dequantize_to_bf16: q4_1 needs a multiple of 32 elements");
-        dequant_q4_1_kernel<<<blocks, threads, 0, stream>>>(s8, dst, n);
-        break;
-    default:
-        RL_THROW("dequantize_to_bf16: type " + ggml_type_name(type) + " is not supported on the GPU yet");
+    default: {
+        RL_CHECK(aligned16(src) && aligned16(dst), "dequantize_to_bf16: src and dst must be 16-byte aligned");
+        const bool known = with_format(type, [&](auto q) {
+            using Q = decltype(q);
+            if constexpr (Q::block_elems > 1) {
+            RL_CHECK(n % Q::block_elems == 0, "dequantize_to_bf16: " + ggml_type_name(type) + " needs a multiple of " +
+                                                  std::to_string(Q::block_elems) + " elements");
+            const int64_t units = n / Q::unit_elems;
+            dequant_blocks_kernel<Q><<<unsigned((units + threads - 1) / threads), threads, 0, stream>>>(s8, dst, units);
+            }
+        });
+        RL_CHECK(known, "dequantize_to_bf16: type " + ggml_type_name(type) + " is not supported on the GPU");
+    }
     }
     RL_CUDA_CHECK_LAUNCH();
 }

@@ -8,12 +8,12 @@
 #include "rope_math.cuh"
 
 namespace rl::kernels {
-namespace {
 
 static_assert(gemv_max_segments == 3, "gemv_kernel selects among three segments");
 
+// (Outside the anonymous namespace: gemv.cu hands these to gemv_quant.cu.)
 struct gemv_params {
-    const uint16_t* w[gemv_max_segments];
+    const uint8_t* w[gemv_max_segments];  // row-major rows of row_bytes (the format's) each
     void* out[gemv_max_segments];
     int m_end[gemv_max_segments];  // exclusive end of each segment in the concatenated rows
     const uint16_t* x;
@@ -34,17 +34,12 @@ struct gemv_params {
 // out_add_f32: out[i, j] += bf16(product); out_rope_kv: bf16 out, rope and KV store (rope_kv_pair).
 enum out_mode { out_bf16, out_f32, out_add_f32, out_rope_kv };
 
-__device__ __forceinline__ uint4 ld_stream(const uint16_t* p) {
-    uint4 r;
-    asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
-        : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
-        : "l"(p));
-    return r;
-}
+/// The GEMV over weights in block format Q (a quant_formats.cuh struct): gemv_quant.cuh, built
+/// per format by gemv_quant_*.cu.
+template <class Q>
+void gemv_blocks(const gemv_params& p, int out, bool glu, cudaStream_t s);
 
-__device__ __forceinline__ uint4 ld_weight(const uint16_t* w, int c, int k) {
-    return (w && c < k) ? ld_stream(w + c) : make_uint4(0, 0, 0, 0);
-}
+namespace {
 
 // The Norm prologue: xs[i][0..k) = bf16(xf[i] * rsqrt(mean(xf[i]^2) + eps) * w), for every row.
 // Called by all threads of the CTA (two barriers).

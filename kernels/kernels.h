@@ -12,7 +12,8 @@ using rl_stream = CUstream_st*;  // == cudaStream_t
 namespace rl::kernels {
 
 /// Dequantizes n elements of a ggml tensor (device memory) to bf16 (device memory).
-/// Supported: f32, f16, bf16, q8_0, q4_0, q4_1. n must be a multiple of the block size.
+/// Supported: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k. n must be a
+/// multiple of the block size; block formats need 16-byte aligned src and dst.
 void dequantize_to_bf16(ggml_type type, const void* src, uint16_t* dst, int64_t n, rl_stream stream);
 
 /// True when a CUDA device is usable; `why` says why not otherwise.
@@ -59,6 +60,11 @@ void embed_bf16(const uint16_t* table, int64_t vocab, int64_t d, const int32_t* 
 void embed_bf16_f32(const uint16_t* table, int64_t vocab, int64_t d, const int32_t* tokens, int n, float* out,
                     rl_stream stream);
 
+/// The same from a table in a GGUF block format (any type dequantize_to_bf16 takes), into f32
+/// (out_f32) or bf16 rows, as dequantize_to_bf16 would decode them.
+void embed_blocks(ggml_type type, const void* table, int64_t vocab, int64_t d, const int32_t* tokens, int n,
+                  void* out, bool out_f32, rl_stream stream);
+
 /// out[i, :] = src[rows[i], :] for i < n; src [src_rows, cols] of elem_bytes (2 or 4) each.
 void gather_rows(const void* src, int64_t src_rows, int64_t cols, int elem_bytes, const int32_t* rows, int n,
                  void* out, rl_stream stream);
@@ -92,6 +98,9 @@ void bf16_to_f32(const uint16_t* src, float* dst, int64_t n, rl_stream stream);
 /// to the output type: the CPU backend's fill_random, bit for bit, made on the device.
 enum class fill_kind { f32, bf16, f16 };
 void fill_uniform(void* out, fill_kind kind, int64_t n, uint64_t seed, float lo, float hi, rl_stream stream);
+/// n_blocks random blocks of a GGUF block format (q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k):
+/// uniform quant bytes from (seed, byte index), scales set so values span about [-amp, amp].
+void fill_blocks(ggml_type type, void* out, int64_t n_blocks, uint64_t seed, float amp, rl_stream stream);
 
 /// out = x / sqrt(mean(x^2) + eps) * w per row; x, out [rows, d] bf16; w [d] fp32 or bf16
 /// (w_is_bf16). out may alias x.
@@ -152,16 +161,18 @@ void check_attention_prefill_args(const uint16_t* q, const uint16_t* out, const 
                                   const int32_t* tiles, int n_tiles, int n_heads, const char* who);
 
 /// Decode's skinny matmuls (gemv.cu): out_s[n, m_s] = x[n, k] . w_s[m_s, k]^T for up to
-/// gemv_max_segments weight matrices sharing x, n <= gemv_max_rows, bf16 operands, fp32
-/// accumulation, bf16 or f32 out (all segments alike). GLU mode (glu_out non-null; two
+/// gemv_max_segments weight matrices sharing x, n <= gemv_max_rows, bf16 x, weights in bf16 or
+/// in one GGUF block format (q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k, dequantized in registers:
+/// gemv_quant.cu), fp32 accumulation, bf16 or f32 out (all segments alike). GLU mode (glu_out non-null; two
 /// segments of equal m, gate then up; their out pointers unused): writes only
 /// glu_out[n, m] = bf16(silu(gate) * up) from the bf16-rounded gate and up. Launched with PDL.
 constexpr int64_t gemv_max_rows = 8;
 constexpr int gemv_max_segments = 3;
 struct gemv_segment {
-    const uint16_t* w = nullptr;  // [m, k]
-    void* out = nullptr;          // [n, m]
+    const void* w = nullptr;  // [m, k] rows in w_type (bf16, or a GGUF block format)
+    void* out = nullptr;      // [n, m]
     int64_t m = 0;
+    ggml_type w_type = ggml_type::bf16;  // every segment of one call alike
 };
 /// Optional ends of a GEMV that replace decode's residual kernels. norm_x: x is not read; each
 /// row is instead bf16(rms_norm(norm_x row) * norm_w) (norm_x [n, k] f32, norm_w [k] f32 or bf16),

@@ -92,7 +92,30 @@ private slots:
         QCOMPARE(b64.weight_bytes, one.weight_bytes);  // weights are read once per step, not per sequence
         QCOMPARE(m.cost({}).flops, 0.0);
     }
+
+    // Native block-format weights count their stored bytes; past 8 rows the bf16 expansion adds
+    // 4 bytes per weight (written to the scratch, read by the GEMM), and the GEMV rows do not.
+    void blockWeightsCountStoredBytes() {
+        rl::cost_model m{llama3_8b(), 2, 2, 2};
+        // q4_k throughout: 144 bytes per 256 weights, (32*218,103,808 + 525,336,576) * 144/256
+        const double params = 32 * 218103808.0 + 4096.0 * 128256;
+        m.matmul_weight_bytes = params * 144 / 256;
+        m.blocks_expand_above = 8;
+        const double norms = 1064960.0;
+        QCOMPARE(m.weight_bytes_per_step(), params * 144 / 256 + norms);
+        std::vector<rl::step_shape_seq> b8(8, rl::step_shape_seq{1, 100, true});
+        QCOMPARE(m.cost(b8).weight_bytes, params * 144 / 256 + norms);  // the GEMV: read once, as stored
+        std::vector<rl::step_shape_seq> b9(9, rl::step_shape_seq{1, 100, true});
+        QCOMPARE(m.cost(b9).weight_bytes, params * 144 / 256 + norms + 4 * params);
+        // One 2048-token prefill with one logit row: the layers expand, the LM head (1 row) does not.
+        QCOMPARE(m.cost({{2048, 0, true}}).weight_bytes, params * 144 / 256 + norms + 4 * 32 * 218103808.0);
+        // A q4_k decode step at batch 1 moves 3.56x fewer weight bytes than bf16.
+        rl::cost_model bf{llama3_8b(), 2, 2, 2};
+        const double ratio = bf.cost({{1, 100, true}}).weight_bytes / m.cost({{1, 100, true}}).weight_bytes;
+        QVERIFY2(ratio > 3.5 && ratio < 3.6, std::to_string(ratio).c_str());
+    }
 };
 
-RL_TEST_MAIN(TestCostModel, smollm2DecodeByHand, llama3PrefillByHand, gemmRereadsByHand, decodeIntensityGrowsWithBatch)
+RL_TEST_MAIN(TestCostModel, smollm2DecodeByHand, llama3PrefillByHand, gemmRereadsByHand, decodeIntensityGrowsWithBatch,
+             blockWeightsCountStoredBytes)
 #include "test_cost_model.moc"

@@ -65,12 +65,15 @@ std::vector<uint8_t> randomBlocks(rl::ggml_type type, int64_t n, std::mt19937& r
         for (int64_t i = 0; i < n; ++i) h[i] = rl::fp32_to_fp16(scale(rng) * 100);
         return raw;
     }
-    const int scales = type == rl::ggml_type::q4_1 ? 2 : 1;
+    // The f16 fields of each block: d (and m or dmin) leading, q6_k's d at its end.
+    const bool two = type == rl::ggml_type::q4_1 || type == rl::ggml_type::q5_1 || type == rl::ggml_type::q4_k ||
+                     type == rl::ggml_type::q5_k;
+    const size_t first = type == rl::ggml_type::q6_k ? 208 : 0;
     for (size_t off = 0; off < raw.size(); off += tr.block_bytes)
-        for (int s = 0; s < scales; ++s) {
+        for (int s = 0; s < (two ? 2 : 1); ++s) {
             const uint16_t h = rl::fp32_to_fp16(scale(rng));
-            raw[off + 2 * s] = uint8_t(h & 0xFF);
-            raw[off + 2 * s + 1] = uint8_t(h >> 8);
+            raw[off + first + 2 * s] = uint8_t(h & 0xFF);
+            raw[off + first + 2 * s + 1] = uint8_t(h >> 8);
         }
     return raw;
 }
@@ -84,9 +87,10 @@ private slots:
         std::string why;
         if (!gpuOrSkipReason(why)) QSKIP(("no usable CUDA device (" + why + "); GPU tests skipped").c_str());
         std::mt19937 rng(1234);
-        for (auto t : {rl::ggml_type::f32, rl::ggml_type::f16, rl::ggml_type::q8_0,
-                       rl::ggml_type::q4_0, rl::ggml_type::q4_1}) {
-            const int64_t n = 32 * 1001;
+        for (auto t : {rl::ggml_type::f32, rl::ggml_type::f16, rl::ggml_type::q8_0, rl::ggml_type::q4_0,
+                       rl::ggml_type::q4_1, rl::ggml_type::q5_0, rl::ggml_type::q5_1, rl::ggml_type::q4_k,
+                       rl::ggml_type::q5_k, rl::ggml_type::q6_k}) {
+            const int64_t n = 256 * 1001;  // an odd number of blocks of every format
             const auto raw = randomBlocks(t, n, rng);
             const int64_t bad = compareOnGpu(t, raw, n);
             QVERIFY2(bad == 0, (rl::ggml_type_name(t) + ": " + std::to_string(bad) + " mismatches").c_str());

@@ -40,6 +40,7 @@ ModelSummary toSummary(const rl::engine_info& i) {
     m.templateWarning = QString::fromStdString(i.template_warning);
     m.params = i.params;
     m.weightBytes = i.weight_bytes;
+    m.weightTypes = QString::fromStdString(i.weight_types);
     m.contextLength = i.context_length;
     m.kvBlocks = i.kv_blocks;
     m.blockSize = i.block_size;
@@ -80,6 +81,7 @@ bool EngineBridge::loadModel(const EngineSettings& settings) {
     rl::engine_options opt;
     opt.model_path = settings.modelPath.toStdString();
     opt.backend = settings.backend.toStdString();
+    if (!rl::parse_weight_storage(settings.weights.toStdString(), opt.weights)) opt.weights = rl::weight_storage::native;
     opt.threads = settings.threads;
     opt.calibrate = settings.calibrate;
     opt.serving = settings.serving;

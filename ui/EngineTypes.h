@@ -14,6 +14,7 @@
 struct ModelSource {
     QString modelPath;                      // a GGUF file
     QString backend = QStringLiteral("cpu"); // "cpu" or "cuda"
+    QString weights = QStringLiteral("native"); // rl::weight_storage: "native", "bf16", "f32"
     int threads = 0;                        // CPU threads; 0 = all cores
     bool calibrate = true;                  // measure the device peaks at load (about a second)
 };
@@ -50,7 +51,8 @@ struct ModelSummary {
     QString chatTemplate;      // "chatml", ...
     QString templateWarning;   // empty when the template was recognised
     qint64 params = 0;
-    quint64 weightBytes = 0;
+    quint64 weightBytes = 0;   // as the backend holds them
+    QString weightTypes;       // "q4_k 3.60 GiB, q6_k 0.79 GiB, ..."
     int contextLength = 0;
     int layers = 0;
     int kvBlocks = 0;

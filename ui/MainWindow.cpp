@@ -220,11 +220,12 @@ void MainWindow::connectPanels() {
     // Model: load / cancel; the recent list lives in the settings.
     mModelPanel->setRecentModels(mSettings->recentModels());
     const EngineSettings saved = savedEngineSettings(EngineSettings());
-    mModelPanel->setSelection(saved.modelPath, saved.backend);
+    mModelPanel->setSelection(saved.modelPath, saved.backend, saved.weights);
     connect(mModelPanel, &ModelPanel::loadRequested, this, [this](const QString& source, const QString& backend) {
         EngineSettings s = nextLoadSettings();
         s.modelPath = source;
         s.backend = backend;
+        s.weights = mModelPanel->selectedWeights();
         loadModel(s);
     });
     connect(mModelPanel, &ModelPanel::cancelRequested, mBridge, &EngineBridge::cancelLoad);
@@ -277,7 +278,7 @@ void MainWindow::onLoaded(const ModelSummary& model) {
     mSettings->setModelSource(mBridge->source());   // the serving config is saved by its owner
     if (!model.path.startsWith(QLatin1String("synthetic:"))) mSettings->addRecentModel(model.path);
     mModelPanel->setRecentModels(mSettings->recentModels());
-    mModelPanel->setSelection(model.path, mBridge->source().backend);
+    mModelPanel->setSelection(model.path, mBridge->source().backend, mBridge->source().weights);
     mChatPanel->setReady(true, tr("Ask %1 something.\nCtrl+Enter sends, Esc stops.").arg(model.name));
     mChatPanel->setFocus();
     if (!model.templateWarning.isEmpty()) mBanner->showMessage(MessageBanner::Kind::Warning, model.templateWarning);
@@ -302,6 +303,7 @@ bool MainWindow::saveSession(const QString& path, QString* error) {
     const ModelSource e = mBridge->isLoaded() ? mBridge->source() : savedEngineSettings(EngineSettings());
     s.modelPath = e.modelPath;
     s.backend = e.backend;
+    s.weights = e.weights;
     s.serving = mServing->config();
     s.scenario = mLoadPanel->scenario();
     mStore->saveNow();
@@ -321,7 +323,7 @@ bool MainWindow::openSession(const QString& path, QString* error) {
     const int first = mStore->count();
     mStore->importJson(s.conversations, tr("[%1] ").arg(QFileInfo(path).completeBaseName()));
     if (mStore->count() > first) mStore->setCurrent(first);
-    mModelPanel->setSelection(s.modelPath, s.backend);
+    mModelPanel->setSelection(s.modelPath, s.backend, s.weights);
     mBanner->showMessage(MessageBanner::Kind::Info,
                          tr("Opened session %1 (saved %2): %3 conversations, model %4%5.")
                              .arg(QFileInfo(path).fileName(), s.savedAt)

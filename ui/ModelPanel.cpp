@@ -28,6 +28,12 @@ ModelPanel::ModelPanel(QWidget* parent) : QWidget(parent) {
     for (const std::string& b : rl::available_backends()) mBackend->addItem(QString::fromStdString(b));
     mDtype = new QLabel(this);
     mDtype->setObjectName(QStringLiteral("dtype"));
+    mWeightMode = new QComboBox(this);
+    mWeightMode->setObjectName(QStringLiteral("weights"));
+    for (const char* w : {"native", "bf16", "f32"}) mWeightMode->addItem(QString::fromLatin1(w));
+    mWeightMode->setToolTip(tr("native: keep a GGUF file's quantized blocks on the GPU and decode them in the kernels "
+                               "(the CPU backend expands them to f32 for now)\nbf16: expand every weight to bf16 at "
+                               "load (CUDA)\nf32: expand every weight to f32 (CPU)"));
     mLoad = new QPushButton(tr("Load"), this);
     mLoad->setObjectName(QStringLiteral("loadButton"));
     mCancel = new QPushButton(tr("Cancel"), this);
@@ -47,6 +53,7 @@ ModelPanel::ModelPanel(QWidget* parent) : QWidget(parent) {
     auto* be = new QHBoxLayout;
     be->addWidget(mBackend, 1);
     be->addWidget(mDtype);
+    be->addWidget(mWeightMode);
     auto* act = new QHBoxLayout;
     act->addWidget(mLoad);
     act->addWidget(mCancel);
@@ -104,6 +111,7 @@ QLabel* ModelPanel::infoRow(const char* name) {
 
 QString ModelPanel::selectedSource() const { return mSource->currentData().toString(); }
 QString ModelPanel::selectedBackend() const { return mBackend->currentText(); }
+QString ModelPanel::selectedWeights() const { return mWeightMode->currentText(); }
 
 QString ModelPanel::dtypeFor(const QString& backend) {
     return backend == QLatin1String("cuda") ? QStringLiteral("bf16") : QStringLiteral("fp32");
@@ -128,7 +136,8 @@ void ModelPanel::setRecentModels(const QStringList& paths) {
     mSource->setCurrentIndex(i >= 0 ? i : 0);
 }
 
-void ModelPanel::setSelection(const QString& source, const QString& backend) {
+void ModelPanel::setSelection(const QString& source, const QString& backend, const QString& weights) {
+    if (const int w = mWeightMode->findText(weights); w >= 0) mWeightMode->setCurrentIndex(w);
     int i = mSource->findData(source);
     if (i < 0 && !source.isEmpty()) {
         mSource->insertItem(0, QFileInfo(source).fileName(), source);
@@ -162,7 +171,9 @@ void ModelPanel::showModel(const ModelSummary& m) {
     mName->setToolTip(m.path);
     mParams->setText(QStringLiteral("%1  (%2)").arg(Format::paramCount(m.params)).arg(QLocale().toString(m.params)));
     mLayers->setText(QString::number(m.layers));
-    mWeights->setText(Format::bytes(m.weightBytes));
+    mWeights->setText(m.weightTypes.isEmpty() ? Format::bytes(m.weightBytes)
+                                              : tr("%1 (%2)").arg(Format::bytes(m.weightBytes), m.weightTypes));
+    mWeights->setToolTip(tr("The weights as the backend holds them, by storage type"));
     mContext->setText(tr("%1 tokens").arg(m.contextLength));
     mPool->setText(tr("%1 blocks × %2 tokens").arg(m.kvBlocks).arg(m.blockSize));
     mTemplate->setText(m.templateWarning.isEmpty() ? m.chatTemplate : tr("%1 (%2)").arg(m.chatTemplate, m.templateWarning));

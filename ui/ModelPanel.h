@@ -20,12 +20,13 @@ public:
 
     QString selectedSource() const;
     QString selectedBackend() const;
+    QString selectedWeights() const;  // "native", "bf16" or "f32" (rl::weight_storage)
     /// "fp32" on cpu, "bf16" on cuda.
     static QString dtypeFor(const QString& backend);
 
 public slots:
     void setRecentModels(const QStringList& paths);
-    void setSelection(const QString& source, const QString& backend);
+    void setSelection(const QString& source, const QString& backend, const QString& weights = QString());
     void showLoading(const QString& source);
     void showModel(const ModelSummary& m);
     /// After a failure or a cancel: back to the current model (or none).
@@ -44,6 +45,7 @@ private:
 
     QComboBox* mSource;
     QComboBox* mBackend;
+    QComboBox* mWeightMode;
     QLabel* mDtype;
     QPushButton* mOpen;
     QPushButton* mLoad;

@@ -15,7 +15,7 @@ QJsonObject toJson(const Session& s) {
     QJsonObject o{{"format", "ridgeline-session"},
                   {"version", 1},
                   {"saved_at", s.savedAt.isEmpty() ? QDateTime::currentDateTime().toString(Qt::ISODate) : s.savedAt},
-                  {"model", QJsonObject{{"path", s.modelPath}, {"backend", s.backend}}},
+                  {"model", QJsonObject{{"path", s.modelPath}, {"backend", s.backend}, {"weights", s.weights}}},
                   {"serving", EngineJson::toJson(s.serving)},
                   {"scenario", EngineJson::toJson(s.scenario)},
                   {"conversations", s.conversations}};
@@ -28,6 +28,7 @@ Session fromJson(const QJsonObject& o) {
     const QJsonObject m = o.value(QLatin1String("model")).toObject();
     s.modelPath = m.value(QLatin1String("path")).toString();
     s.backend = m.value(QLatin1String("backend")).toString(QStringLiteral("cpu"));
+    s.weights = m.value(QLatin1String("weights")).toString(QStringLiteral("native"));
     // Refused serving values are reported, not guessed at: the session still opens.
     const QJsonObject serving = o.value(QLatin1String("serving")).toObject();
     if (const rl::config_error err = EngineJson::servingFromJson(serving, &s.serving))

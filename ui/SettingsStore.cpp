@@ -83,11 +83,12 @@ ModelSource SettingsStore::modelSource(const ModelSource& defaults) const {
     const QJsonObject m = value(QStringLiteral("model")).toObject();
     s.modelPath = m.value(QLatin1String("path")).toString(s.modelPath);
     s.backend = m.value(QLatin1String("backend")).toString(s.backend);
+    s.weights = m.value(QLatin1String("weights")).toString(s.weights);
     return s;
 }
 
 void SettingsStore::setModelSource(const ModelSource& s) {
-    setValue(QStringLiteral("model"), QJsonObject{{"path", s.modelPath}, {"backend", s.backend}});
+    setValue(QStringLiteral("model"), QJsonObject{{"path", s.modelPath}, {"backend", s.backend}, {"weights", s.weights}});
 }
 
 rl::serving_config SettingsStore::serving() const {

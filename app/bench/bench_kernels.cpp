@@ -64,17 +64,21 @@ int run_kernel_bench(const kernel_bench_args& args) {
     std::unique_ptr<rl::gguf_file> file;
     std::unique_ptr<rl::llama_model> model;
     if (rl::is_synthetic(path)) {
-        model = rl::llama_model::synthetic(rl::synthetic_config(path.substr(std::string(rl::kSyntheticPrefix).size())), *be);
+        model = rl::llama_model::synthetic_named(path.substr(std::string(rl::kSyntheticPrefix).size()), *be,
+                                                 args.engine.weights);
     } else {
         file = rl::gguf_file::open(path);
-        model = rl::llama_model::load(*file, *be);
+        model = rl::llama_model::load(*file, *be, args.engine.weights);
     }
     const rl::model_config& cfg = model->config();
     const rl::device_info dev = be->info();
     const rl::device_peaks measured = rl::calibrate_peaks(*be);
     const rl::device_spec* spec = rl::find_device_spec(dev.name);
     const double elem = double(rl::dtype_size(be->compute_dtype()));
-    const rl::cost_model cm = rl::cost_model::on_device(cfg, elem, dev.kind, dev.compute_units);
+    rl::cost_model cm = rl::cost_model::on_device(cfg, elem, dev.kind, dev.compute_units);
+    cm.matmul_weight_bytes = double(model->matmul_weight_bytes());
+    cm.blocks_expand_above = model->block_matmuls() ? 8 : 0;
+    std::fprintf(stderr, "weights (%s): %s\n", rl::weight_storage_name(args.engine.weights), model->weight_types().c_str());
 
     nlohmann::json results = nlohmann::json::array();
     std::fprintf(stderr, "%s on %s (%s): measured %.1f TFLOP/s, %.2f TB/s\n", cfg.name.c_str(), dev.name.c_str(),

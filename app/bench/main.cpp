@@ -38,6 +38,7 @@ void add_kernel_command(rl::cmdline::program& p, kernel_bench_args& a, const std
     a.batches = batch_list(batches);
     rl::cmdline::add_model_option(cmd, a.engine.model_path, true);
     rl::cmdline::add_backend_option(cmd, a.engine.backend);
+    rl::cmdline::add_weights_option(cmd, a.engine.weights);
     rl::cmdline::add_threads_option(cmd, a.engine.threads);
     cmd.add_option_function<std::string>(
            "--batch", [&a](const std::string& text) { a.batches = batch_list(text); },

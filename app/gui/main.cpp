@@ -3,7 +3,7 @@
 // the checkout's models/ (only when run from its build tree) or from the user's data dir
 // ($XDG_DATA_HOME/ridgeline/models). With none of these, FirstRunDialog offers to download it
 // (lib/ridgeline/fetch-model), to open a file or to start on a synthetic model (ModelLocator.h).
-//   ridgeline [--model PATH] [--backend auto|cpu|cuda] [--threads N] [--max-tokens N] [Qt's options]
+//   ridgeline [--model PATH] [--backend auto|cpu|cuda] [--weights native|bf16|f32] [--threads N] [--max-tokens N] [Qt's options]
 //   ridgeline --screenshot FILE.png [--prompt TEXT] [--scenario NAME] [--after SECONDS] [--size WxH]
 //     loads the default model (not the saved one), optionally starts the scenario's virtual users,
 //     sends the prompt, waits --after seconds (default: until the reply finishes), saves a grab of
@@ -83,6 +83,8 @@ struct WindowArgs {
     double afterS = -1;
     std::string size;               // "WxH"; "" = the window's own (kShotWidth x kShotHeight with --screenshot)
     bool backendGiven = false;
+    rl::weight_storage weights = rl::weight_storage::native;
+    bool weightsGiven = false;
 };
 
 /// "900x600" as a size of at least 320x240; an empty size otherwise.
@@ -106,6 +108,7 @@ int parseArguments(int argc, char** argv, WindowArgs& a) {
                               ModelLocator::userModelDir().toStdString() +
                               "; when there is none, a dialog offers to download it)");
     CLI::Option* backend = cmd::add_backend_option(app, a.backend);
+    CLI::Option* weights = cmd::add_weights_option(app, a.weights);
     cmd::add_threads_option(app, a.threads);
     cmd::add_number(app, "--max-tokens", a.maxTokens, "Longest reply in tokens", 1, 1 << 20);
     cmd::add_text(app, "--screenshot", a.screenshot, "Run one reply, save a PNG of the window to FILE, exit")
@@ -130,6 +133,7 @@ int parseArguments(int argc, char** argv, WindowArgs& a) {
     const std::vector<std::string> ours = QtArguments::withoutQt(argc, argv);
     const int code = p.parse(ours);
     a.backendGiven = backend->count() > 0;
+    a.weightsGiven = weights->count() > 0;
     return code;
 }
 
@@ -191,6 +195,7 @@ int main(int argc, char** argv) {
     if (const int code = parseArguments(argc, argv, args); code != rl::cmdline::k_go_on) return code;
     EngineSettings engine;
     engine.backend = QString::fromStdString(args.backend);
+    engine.weights = QString::fromLatin1(rl::weight_storage_name(args.weights));
     engine.threads = args.threads;
     GenerationSettings gen;
     gen.maxTokens = args.maxTokens;
@@ -232,6 +237,7 @@ int main(int argc, char** argv) {
     engine.modelPath = choice.path;
     engine.serving = saved.serving;
     if (!args.backendGiven && !shot) engine.backend = saved.backend;
+    if (!args.weightsGiven && !shot) engine.weights = saved.weights;
 
     if (!size.isEmpty()) window.resize(size);
     window.show();

@@ -81,6 +81,8 @@ private:
 CLI::Option* add_model_option(CLI::App& app, std::string& path, bool required, const std::string& note = {});
 /// --backend auto|cpu|cuda; the default shown is `backend`'s value.
 CLI::Option* add_backend_option(CLI::App& app, std::string& backend);
+/// --weights native|bf16|f32: how the backend keeps a model's weights (backend.h weight_storage).
+CLI::Option* add_weights_option(CLI::App& app, weight_storage& ws);
 /// --threads N, CPU backend threads (0 = all cores).
 CLI::Option* add_threads_option(CLI::App& app, int& threads);
 /// --max-context N, the engine's context limit (0 = min(model context, 8192)).

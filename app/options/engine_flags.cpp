@@ -66,6 +66,21 @@ CLI::Option* add_backend_option(CLI::App& app, std::string& backend) {
         ->group(k_engine_group);
 }
 
+CLI::Option* add_weights_option(CLI::App& app, weight_storage& ws) {
+    return app
+        .add_option_function<std::string>(
+            "--weights",
+            [&ws](const std::string& text) {
+                if (!parse_weight_storage(text, ws)) throw CLI::ValidationError("--weights", "takes native, bf16 or f32");
+            },
+            with_default("How weights are kept: native keeps a GGUF file's quantized blocks on the GPU (the CPU backend "
+                         "expands them to f32 for now); bf16 (CUDA) and f32 (CPU) expand every weight at load",
+                         weight_storage_name(ws)))
+        ->type_name("native|bf16|f32")
+        ->check(CLI::IsMember({"native", "bf16", "f32"}))
+        ->group(k_engine_group);
+}
+
 CLI::Option* add_threads_option(CLI::App& app, int& threads) {
     return add_number(app, "--threads", threads, "CPU backend threads (0 = all cores)", 0, 4096)->group(k_engine_group);
 }
@@ -106,6 +121,7 @@ void add_serving_options(program& p, CLI::App& app, serving_config& cfg) {
 void add_engine_options(program& p, CLI::App& app, engine_options& eo) {
     add_model_option(app, eo.model_path, true);
     add_backend_option(app, eo.backend);
+    add_weights_option(app, eo.weights);
     add_threads_option(app, eo.threads);
     add_max_context_option(app, eo.max_context);
     add_serving_options(p, app, eo.serving);

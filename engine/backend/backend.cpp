@@ -2,6 +2,7 @@
 #include "backend/backend.h"
 #include "backend/row_sampling.h"
 #include "common/engine_error.h"
+#include "gguf/ggml_types.h"
 
 #include <algorithm>
 #include <thread>
@@ -14,8 +15,72 @@ size_t dtype_size(dtype t) {
     case dtype::f32: return 4;
     case dtype::f16: return 2;
     case dtype::bf16: return 2;
+    default: break;
     }
-    return 4;
+    RL_THROW(std::string("dtype_size: ") + dtype_name(t) + " is a block format; its size is per row");
+}
+
+bool is_quantized(dtype t) { return t != dtype::f32 && t != dtype::f16 && t != dtype::bf16; }
+
+ggml_type to_ggml_type(dtype t) {
+    switch (t) {
+    case dtype::f32: return ggml_type::f32;
+    case dtype::f16: return ggml_type::f16;
+    case dtype::bf16: return ggml_type::bf16;
+    case dtype::q8_0: return ggml_type::q8_0;
+    case dtype::q4_0: return ggml_type::q4_0;
+    case dtype::q4_1: return ggml_type::q4_1;
+    case dtype::q5_0: return ggml_type::q5_0;
+    case dtype::q5_1: return ggml_type::q5_1;
+    case dtype::q4_k: return ggml_type::q4_k;
+    case dtype::q5_k: return ggml_type::q5_k;
+    case dtype::q6_k: return ggml_type::q6_k;
+    }
+    return ggml_type::f32;
+}
+
+std::optional<dtype> block_dtype(ggml_type t) {
+    switch (t) {
+    case ggml_type::q8_0: return dtype::q8_0;
+    case ggml_type::q4_0: return dtype::q4_0;
+    case ggml_type::q4_1: return dtype::q4_1;
+    case ggml_type::q5_0: return dtype::q5_0;
+    case ggml_type::q5_1: return dtype::q5_1;
+    case ggml_type::q4_k: return dtype::q4_k;
+    case ggml_type::q5_k: return dtype::q5_k;
+    case ggml_type::q6_k: return dtype::q6_k;
+    default: return std::nullopt;
+    }
+}
+
+size_t dtype_row_bytes(dtype t, int64_t n) {
+    if (!is_quantized(t)) return size_t(n) * dtype_size(t);
+    return ggml_row_bytes(to_ggml_type(t), n);
+}
+
+const char* dtype_name(dtype t) {
+    switch (t) {
+    case dtype::f32: return "f32";
+    case dtype::f16: return "f16";
+    case dtype::bf16: return "bf16";
+    default: break;
+    }
+    return ggml_traits(to_ggml_type(t)).name;
+}
+
+const char* weight_storage_name(weight_storage w) {
+    switch (w) {
+    case weight_storage::native: return "native";
+    case weight_storage::bf16: return "bf16";
+    case weight_storage::f32: return "f32";
+    }
+    return "native";
+}
+
+bool parse_weight_storage(const std::string& s, weight_storage& out) {
+    for (weight_storage w : {weight_storage::native, weight_storage::bf16, weight_storage::f32})
+        if (s == weight_storage_name(w)) return out = w, true;
+    return false;
 }
 
 void backend::matmuls(const tensor& x, std::span<const tensor* const> w, std::span<tensor* const> out) {

@@ -3,9 +3,11 @@
 // A step is: set_step(inputs) once, then a sequence of ops; activations are 2-D row-major tensors.
 #pragma once
 #include "backend/random_uniform.h"
+#include "gguf/ggml_types.h"
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -15,8 +17,27 @@ namespace rl {
 struct gguf_tensor_info;
 struct row_sampling;
 
-enum class dtype { f32, f16, bf16 };
+/// Element types of backend tensors: plain floats, and the GGUF block formats a backend may keep
+/// weights in (native weights: ggml's block layouts byte for byte, engine/gguf/dequant.cpp).
+enum class dtype { f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k };
+/// Bytes of one element of a plain float type; throws for a block format (use dtype_row_bytes).
 size_t dtype_size(dtype t);
+bool is_quantized(dtype t);
+/// Bytes of a row of n elements (n a whole number of blocks for a block format).
+size_t dtype_row_bytes(dtype t, int64_t n);
+const char* dtype_name(dtype t);  // "bf16", "q4_k"
+ggml_type to_ggml_type(dtype t);
+/// The block dtype of a GGUF type a backend may keep natively; nullopt for plain floats and for
+/// block formats no backend computes on (q2_k, q3_k, q8_k...).
+std::optional<dtype> block_dtype(ggml_type t);
+
+/// How weights are kept on a backend: native keeps a GGUF file's block formats where the
+/// backend computes on them (CUDA: q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k; the CPU backend
+/// expands to f32 for now), bf16 and f32 expand every weight at load.
+enum class weight_storage { native, bf16, f32 };
+/// "native", "bf16", "f32"; parse returns false for anything else.
+const char* weight_storage_name(weight_storage w);
+bool parse_weight_storage(const std::string& s, weight_storage& out);
 
 /// A 2-D row-major tensor in backend memory: rows x cols, contiguous.
 struct tensor {
@@ -24,7 +45,7 @@ struct tensor {
     dtype type = dtype::f32;
     int64_t rows = 0;
     int64_t cols = 0;
-    size_t bytes() const { return static_cast<size_t>(rows * cols) * dtype_size(type); }
+    size_t bytes() const { return static_cast<size_t>(rows) * dtype_row_bytes(type, cols); }
     int64_t numel() const { return rows * cols; }
 };
 
@@ -84,8 +105,13 @@ public:
     virtual void release(tensor& t) = 0;
     virtual void upload(const tensor& dst, const float* src) = 0;    // host fp32 -> dst's dtype
     virtual void download(const tensor& src, float* dst) = 0;        // dst's dtype -> host fp32
-    /// Uploads a GGUF weight as [n_rows, row_length] in the compute dtype (dequantizing).
-    virtual tensor upload_weight(const gguf_tensor_info& t) = 0;
+    /// Uploads a GGUF weight as [n_rows, row_length]: in the compute dtype (dequantizing), or
+    /// under weight_storage::native in its file format where the backend computes on it.
+    /// Throws engine_error for a storage the backend does not offer.
+    virtual tensor upload_weight(const gguf_tensor_info& t, weight_storage ws = weight_storage::native) = 0;
+    /// The dtype upload_weight would keep a weight of GGUF type t and row length cols in (the
+    /// memory check before loading reads it); throws engine_error for a storage not offered.
+    virtual dtype weight_dtype(ggml_type t, int64_t cols, weight_storage ws) const = 0;
     /// Allocates (or re-allocates) the paged KV pool. Throws engine_error if it does not fit.
     virtual void alloc_kv(const kv_cache_layout& layout) = 0;
     virtual const kv_cache_layout& kv_layout() const = 0;

@@ -80,6 +80,7 @@ void cpu_backend::upload(const tensor& dst, const float* src) {
     case dtype::bf16:
         for (int64_t i = 0; i < n; ++i) static_cast<uint16_t*>(dst.data)[i] = fp32_to_bf16(src[i]);
         break;
+    default: RL_THROW(std::string("cpu_backend::upload: no fp32 upload into ") + dtype_name(dst.type));
     }
 }
 
@@ -94,10 +95,23 @@ void cpu_backend::download(const tensor& src, float* dst) {
     case dtype::bf16:
         for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_fp32(static_cast<const uint16_t*>(src.data)[i]);
         break;
+    default: {
+        const size_t rb = dtype_row_bytes(src.type, src.cols);
+        for (int64_t r = 0; r < src.rows; ++r)
+            dequantize_row(to_ggml_type(src.type), static_cast<const uint8_t*>(src.data) + size_t(r) * rb,
+                           dst + r * src.cols, src.cols);
+    }
     }
 }
 
-tensor cpu_backend::upload_weight(const gguf_tensor_info& t) {
+dtype cpu_backend::weight_dtype(ggml_type, int64_t, weight_storage ws) const {
+    // Native block formats on the CPU are issue 24's work: until then native means f32 here.
+    RL_CHECK(ws != weight_storage::bf16, "the CPU backend keeps weights in f32: use --weights native or f32");
+    return dtype::f32;
+}
+
+tensor cpu_backend::upload_weight(const gguf_tensor_info& t, weight_storage ws) {
+    weight_dtype(t.type, t.row_length(), ws);  // refuses a storage this backend does not offer
     RL_CHECK(!t.dims.empty() && t.row_length() > 0, "tensor '" + t.name + "' has an empty shape");
     const auto tr = ggml_traits(t.type);
     RL_CHECK(tr.name && tr.dequantizable, "tensor '" + t.name + "' has unsupported type " + ggml_type_name(t.type));

@@ -25,7 +25,8 @@ public:
     void release(tensor& t) override;
     void upload(const tensor& dst, const float* src) override;
     void download(const tensor& src, float* dst) override;
-    tensor upload_weight(const gguf_tensor_info& t) override;
+    tensor upload_weight(const gguf_tensor_info& t, weight_storage ws = weight_storage::native) override;
+    dtype weight_dtype(ggml_type t, int64_t cols, weight_storage ws) const override;
     void alloc_kv(const kv_cache_layout& layout) override;
     const kv_cache_layout& kv_layout() const override { return kv_; }
 

@@ -5,7 +5,8 @@
 //   FLOPs = 2 * matmul_params * tokens            (every token passes every layer's weights)
 //         + 2 * d_model * vocab * logit_rows      (LM head, only rows whose logits are used)
 //         + 4 * n_heads * head_dim * ctx_i        (QK^T and PV, per token i at context ctx_i, per layer)
-//   Bytes = weight bytes (read once per step)
+//   Bytes = weight bytes (read once per step, as stored: block formats at their real size; past
+//           the GEMV's rows a block-format weight is also expanded to bf16, +4 bytes a weight)
 //         + KV read: each sequence's whole context, once per layer (K and V)
 //         + KV written: every new token, once per layer (K and V)
 //         + activations: per token per layer, the hidden state and intermediates read and written
@@ -71,6 +72,12 @@ struct cost_model {
     double kv_elem_bytes = 2;
     double act_elem_bytes = 2;
     gemm_streaming gemm;            // off unless the backend is a GPU (set sms)
+    /// The matmul weights' bytes as stored (llama_model::matmul_weight_bytes: block formats count
+    /// their real bytes, 4.5 bits a q4_k weight); 0 = every weight at weight_elem_bytes.
+    double matmul_weight_bytes = 0;
+    /// Block-format weights: products of more rows than this (the GEMV's 8) dequantize their weight
+    /// into a bf16 scratch first, which writes and then reads 2 bytes per weight more. 0 = none.
+    int blocks_expand_above = 0;
 
     /// The model as a backend runs it: weights, KV and activations in its compute dtype of
     /// elem_bytes, and the tiled-GEMM re-reads on a GPU (device_kind "cuda", one wave per SM).
@@ -92,8 +99,10 @@ struct cost_model {
     double weight_bytes_per_step() const {
         const double norms = double(cfg.n_layers) * 2 * cfg.d_model + cfg.d_model;
         const double bias = cfg.qkv_bias ? double(cfg.n_layers) * (cfg.q_dim() + 2 * cfg.kv_dim()) : 0;
-        return (cfg.n_layers * layer_matmul_params() + lm_head_params()) * weight_elem_bytes +
-               (norms + bias) * 4.0;
+        const double matmuls = matmul_weight_bytes > 0
+                                   ? matmul_weight_bytes
+                                   : (cfg.n_layers * layer_matmul_params() + lm_head_params()) * weight_elem_bytes;
+        return matmuls + (norms + bias) * 4.0;
     }
     /// Activation elements read + written per token per layer (residual, norm, q/k/v, attention
     /// output, projection, gate/up/act, down) — an estimate, documented in docs/metrics.md.
@@ -117,14 +126,20 @@ struct cost_model {
         c.flops = 2 * cfg.n_layers * layer_matmul_params() * tokens + 2 * lm_head_params() * logit_rows +
                   cfg.n_layers * attn_flops_per_layer;
         c.weight_bytes = weight_bytes_per_step();
+        const bool expand_layers = blocks_expand_above > 0 && tokens > blocks_expand_above;
+        const bool expand_head = blocks_expand_above > 0 && logit_rows > blocks_expand_above;
+        if (expand_layers) c.weight_bytes += 4.0 * cfg.n_layers * layer_matmul_params();
+        if (expand_head) c.weight_bytes += 4.0 * lm_head_params();
         c.kv_read_bytes = 2.0 * cfg.n_layers * cfg.kv_dim() * ctx_read * kv_elem_bytes;
         c.kv_write_bytes = 2.0 * cfg.n_layers * cfg.kv_dim() * tokens * kv_elem_bytes;
-        const double d = cfg.d_model, q = cfg.q_dim(), kv = cfg.kv_dim(), ff = cfg.d_ff, we = weight_elem_bytes,
-                     xe = act_elem_bytes;
+        // The tiled GEMM re-reads what it is given: the bf16 scratch when block formats expand.
+        const double d = cfg.d_model, q = cfg.q_dim(), kv = cfg.kv_dim(), ff = cfg.d_ff,
+                     we = expand_layers ? 2.0 : weight_elem_bytes, xe = act_elem_bytes;
         const double per_layer = gemm.reread_bytes(tokens, q, d, we, xe) + 2 * gemm.reread_bytes(tokens, kv, d, we, xe) +
                                  gemm.reread_bytes(tokens, d, q, we, xe) + 2 * gemm.reread_bytes(tokens, ff, d, we, xe) +
                                  gemm.reread_bytes(tokens, d, ff, we, xe);
-        c.gemm_reread_bytes = cfg.n_layers * per_layer + gemm.reread_bytes(logit_rows, cfg.vocab_size, d, we, xe);
+        c.gemm_reread_bytes = cfg.n_layers * per_layer +
+                              gemm.reread_bytes(logit_rows, cfg.vocab_size, d, expand_head ? 2.0 : weight_elem_bytes, xe);
         c.activation_bytes = (cfg.n_layers * activation_elems_per_token_layer() * tokens +
                               cfg.d_model * tokens /* embedding rows */ + cfg.vocab_size * logit_rows) *
                              act_elem_bytes;

@@ -8,6 +8,8 @@
 #include "model/memory_fit.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <map>
 #include <cmath>
 #include <string>
 
@@ -38,7 +40,7 @@ tensor rows_view(const tensor& t, int64_t rows) {
 
 } // namespace
 
-std::unique_ptr<llama_model> llama_model::load(const gguf_file& f, backend& be) {
+std::unique_ptr<llama_model> llama_model::load(const gguf_file& f, backend& be, weight_storage ws) {
     const model_config cfg = model_config::from_gguf(f);
     std::unique_ptr<llama_model> m(new llama_model(cfg, be));
     const int64_t d = cfg.d_model, q = cfg.q_dim(), kv = cfg.kv_dim(), ff = cfg.d_ff, V = cfg.vocab_size;
@@ -78,16 +80,18 @@ std::unique_ptr<llama_model> llama_model::load(const gguf_file& f, backend& be) 
         want(p + "ffn_down.weight", {ff, d});
     }
     size_t need = 0;
-    for (const auto* t : infos) need += size_t(t->n_elements()) * dtype_size(be.compute_dtype());
+    for (const auto* t : infos)
+        need += size_t(t->n_rows()) * dtype_row_bytes(be.weight_dtype(t->type, t->row_length(), ws), t->row_length());
     const device_info di = be.info();
     const std::string name = f.path().empty() ? cfg.name : f.path().substr(f.path().find_last_of('/') + 1);
-    if (auto why = weights_fit(need, di.free_memory, di.kind, be.compute_dtype() == dtype::f32 ? "fp32" : "bf16", name); !why.empty())
+    const std::string stored = ws == weight_storage::native ? "stored natively" : weight_storage_name(ws);
+    if (auto why = weights_fit(need, di.free_memory, di.kind, stored, name); !why.empty())
         RL_THROW(why);
 
     // Upload in the order collected above; tensors are [out_features, in_features] on the backend.
     size_t next = 0;
     auto up = [&]() {
-        tensor t = be.upload_weight(*infos[next++]);
+        tensor t = be.upload_weight(*infos[next++], ws);
         m->weight_bytes_ += t.bytes();
         return t;
     };
@@ -124,6 +128,35 @@ llama_model::~llama_model() {
         for (tensor* t : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.bq, &L.bk, &L.bv, &L.ffn_norm, &L.w_gate,
                           &L.w_up, &L.w_down})
             be_.release(*t);
+}
+
+size_t llama_model::matmul_weight_bytes() const {
+    size_t b = lm_head_.bytes();
+    for (const auto& L : layers_)
+        for (const tensor* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) b += t->bytes();
+    return b;
+}
+
+std::string llama_model::weight_types() const {
+    std::map<std::string, size_t> by;
+    auto add = [&](const tensor& t) { by[dtype_name(t.type)] += t.bytes(); };
+    add(tok_embd_);
+    add(out_norm_);
+    if (!cfg_.tied_embeddings) add(lm_head_);
+    for (const auto& L : layers_)
+        for (const tensor* t : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.bq, &L.bk, &L.bv, &L.ffn_norm, &L.w_gate,
+                                &L.w_up, &L.w_down})
+            if (t->data) add(*t);
+    std::vector<std::pair<std::string, size_t>> v(by.begin(), by.end());
+    std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    std::string out;
+    char buf[64];
+    for (const auto& [name, bytes] : v) {
+        std::snprintf(buf, sizeof buf, "%s%s %.2f GiB", out.empty() ? "" : ", ", name.c_str(),
+                      double(bytes) / double(size_t(1) << 30));
+        out += buf;
+    }
+    return out;
 }
 
 kv_cache_layout llama_model::kv_layout_for(int num_blocks, int block_size) const {

@@ -4,6 +4,7 @@
 #include "backend/backend.h"
 #include "model/model_config.h"
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace rl {
@@ -21,14 +22,28 @@ class llama_model {
 public:
     /// Validates tensor shapes against the config and uploads every weight to the backend.
     /// Throws engine_error naming the first missing or mis-shaped tensor.
-    static std::unique_ptr<llama_model> load(const gguf_file& f, backend& be);
-    /// Random weights at the shape of `cfg` (see model/synthetic.h), filled on the backend.
-    static std::unique_ptr<llama_model> synthetic(const model_config& cfg, backend& be, uint64_t seed = 1);
+    /// ws: how the backend keeps the weights (native block formats, or expanded; backend.h).
+    static std::unique_ptr<llama_model> load(const gguf_file& f, backend& be,
+                                             weight_storage ws = weight_storage::native);
+    /// Random weights at the shape of `cfg` (see model/synthetic.h), filled on the backend: in the
+    /// compute dtype, or as random blocks of the synthetic quant mix `quant` ("q4_k_m", ...).
+    static std::unique_ptr<llama_model> synthetic(const model_config& cfg, backend& be, uint64_t seed = 1,
+                                                  const std::string& quant = "");
+    /// synthetic:NAME[:QUANT] (name without the prefix) under a weight storage: the one place that
+    /// parses the name and refuses a storage the model or backend cannot have.
+    static std::unique_ptr<llama_model> synthetic_named(const std::string& name, backend& be, weight_storage ws);
     ~llama_model();
 
     const model_config& config() const { return cfg_; }
     backend& get_backend() { return be_; }
     size_t weight_bytes() const { return weight_bytes_; }   // as stored on the backend
+    /// Bytes of the weights every step streams through a matmul (all layers' q, k, v, o, gate,
+    /// up, down and the LM head), as stored: the cost model's weight traffic.
+    size_t matmul_weight_bytes() const;
+    /// True when the layers' projections are in GGUF block formats (native weights).
+    bool block_matmuls() const { return !layers_.empty() && is_quantized(layers_[0].wq.type); }
+    /// The weights' storage types, most bytes first: "q4_k 3.1 GiB, q6_k 0.8 GiB, bf16 ...".
+    std::string weight_types() const;
 
     /// One forward step over a mixed batch (prefill chunks and decodes, see step_input).
     /// Writes host fp32 logits [in.logit_rows.size(), vocab_size] into `logits`.

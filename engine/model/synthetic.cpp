@@ -11,15 +11,52 @@
 
 namespace rl {
 
-std::vector<std::string> synthetic_names() { return {"llama3-8b", "smollm2-135m", "qwen2.5-7b", "llama3-70b-4layers"}; }
+std::vector<std::string> synthetic_names() {
+    return {"llama3-8b", "smollm2-135m", "qwen2.5-7b", "llama3-70b", "llama3-70b-4layers"};
+}
 
-model_config synthetic_config(const std::string& name) {
+std::vector<std::string> synthetic_quants() {
+    return {"q4_k_m", "q5_k_m", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"};
+}
+
+std::string synthetic_quant(const std::string& name) {
+    const size_t colon = name.find(':');
+    if (colon == std::string::npos) return "";
+    const std::string q = name.substr(colon + 1);
+    for (const auto& k : synthetic_quants())
+        if (q == k) return q;
+    std::string known;
+    for (const auto& k : synthetic_quants()) known += (known.empty() ? "" : ", ") + k;
+    RL_THROW("unknown quantization '" + q + "' in synthetic:" + name + " (known: " + known + ")");
+}
+
+dtype synthetic_weight_dtype(const std::string& quant, const std::string& role, int layer, int n_layers) {
+    const bool mix = quant == "q4_k_m" || quant == "q5_k_m";
+    if (!mix) {
+        for (dtype t : {dtype::q8_0, dtype::q4_0, dtype::q4_1, dtype::q5_0, dtype::q5_1, dtype::q4_k, dtype::q5_k,
+                        dtype::q6_k})
+            if (quant == dtype_name(t)) return t;
+        RL_THROW("unknown synthetic quantization '" + quant + "'");
+    }
+    // llama.cpp's llama_tensor_get_type for *_K_M: the output in q6_k; attn_v and ffn_down in
+    // q6_k in the first and last eighth of the layers and every third layer between.
+    const bool more_bits = layer < n_layers / 8 || layer >= 7 * n_layers / 8 || (layer - n_layers / 8) % 3 == 2;
+    if (role == "output" || ((role == "attn_v" || role == "ffn_down") && more_bits)) return dtype::q6_k;
+    return quant == "q4_k_m" ? dtype::q4_k : dtype::q5_k;
+}
+
+model_config synthetic_config(const std::string& full) {
+    const std::string quant = synthetic_quant(full);
+    const std::string name = full.substr(0, full.find(':'));
     model_config c;
-    c.name = "synthetic:" + name;
+    c.name = "synthetic:" + full;
     c.arch = "llama";
     c.norm_eps = 1e-5f;
     if (name == "llama3-8b") {
         c.n_layers = 32; c.d_model = 4096; c.n_heads = 32; c.n_kv_heads = 8; c.d_ff = 14336;
+        c.vocab_size = 128256; c.context_length = 8192; c.rope_theta = 500000;
+    } else if (name == "llama3-70b") {
+        c.n_layers = 80; c.d_model = 8192; c.n_heads = 64; c.n_kv_heads = 8; c.d_ff = 28672;
         c.vocab_size = 128256; c.context_length = 8192; c.rope_theta = 500000;
     } else if (name == "llama3-70b-4layers") {
         c.n_layers = 4; c.d_model = 8192; c.n_heads = 64; c.n_kv_heads = 8; c.d_ff = 28672;
@@ -36,52 +73,105 @@ model_config synthetic_config(const std::string& name) {
     } else {
         std::string names;
         for (auto& n : synthetic_names()) names += (names.empty() ? "" : ", ") + n;
-        RL_THROW("unknown synthetic model '" + name + "' (known: " + names + ")");
+        RL_THROW("unknown synthetic model '" + name + "' (known: " + names + "; a :QUANT suffix such as :q4_k_m makes "
+                 "native block-format weights)");
     }
     c.head_dim = c.d_model / c.n_heads;
     c.rope_dim = c.head_dim;
     return c;
 }
 
-std::unique_ptr<llama_model> llama_model::synthetic(const model_config& cfg, backend& be, uint64_t seed) {
+namespace {
+
+// A K-quant needs rows of whole 256-element blocks; llama.cpp falls back for narrower rows
+// (SmolLM2's 576) the same way.
+dtype fit_rows(dtype t, int64_t cols) {
+    if (cols % 256 == 0) return t;
+    switch (t) {
+    case dtype::q4_k: return dtype::q5_0;
+    case dtype::q5_k: return dtype::q5_1;
+    case dtype::q6_k: return dtype::q8_0;
+    default: return t;
+    }
+}
+
+} // namespace
+
+std::unique_ptr<llama_model> llama_model::synthetic(const model_config& cfg, backend& be, uint64_t seed,
+                                                    const std::string& quant) {
     std::unique_ptr<llama_model> m(new llama_model(cfg, be));
     const int64_t d = cfg.d_model, q = cfg.q_dim(), kv = cfg.kv_dim(), ff = cfg.d_ff, V = cfg.vocab_size;
     const dtype dt = be.compute_dtype();
-    const size_t need = size_t(cfg.param_count()) * dtype_size(dt);
-    const device_info di = be.info();
-    if (auto why = weights_fit(need, di.free_memory, di.kind, dt == dtype::f32 ? "fp32" : "bf16", cfg.name); !why.empty()) RL_THROW(why);
-    uint64_t stream = seed * 1000003;
-    auto make = [&](int64_t rows, int64_t cols, float scale, bool ones = false) {
-        tensor t = be.alloc(rows, cols, dt);
-        if (ones) be.fill_random(t, 0, 1.0f, 1.0f);
-        else be.fill_random(t, ++stream, -scale, scale);
-        m->weight_bytes_ += t.bytes();
-        return t;
+    // Every weight planned first (where it goes, its shape, type and range), so the memory check
+    // sees the real bytes before anything is allocated.
+    struct plan {
+        tensor* dst;
+        int64_t rows, cols;
+        dtype type;
+        float scale;
+        bool ones;
+    };
+    std::vector<plan> plans;
+    m->layers_.resize(size_t(cfg.n_layers));
+    auto type_of = [&](const char* role, int layer, int64_t cols) {
+        return quant.empty() ? dt : fit_rows(synthetic_weight_dtype(quant, role, layer, cfg.n_layers), cols);
     };
     // Uniform(-a, a) with a = sqrt(3 / fan_in) keeps activations O(1) through the layers.
-    auto w = [&](int64_t out, int64_t in) { return make(out, in, std::sqrt(3.0f / float(in))); };
-    m->tok_embd_ = make(V, d, 1.0f);
-    m->out_norm_ = make(1, d, 0, true);
-    m->lm_head_ = cfg.tied_embeddings ? m->tok_embd_ : w(V, d);
-    m->layers_.resize(size_t(cfg.n_layers));
-    for (auto& L : m->layers_) {
-        L.attn_norm = make(1, d, 0, true);
-        L.wq = w(q, d);
-        L.wk = w(kv, d);
-        L.wv = w(kv, d);
-        L.wo = w(d, q);
+    auto w = [&](tensor* t, const char* role, int layer, int64_t out, int64_t in) {
+        plans.push_back({t, out, in, type_of(role, layer, in), std::sqrt(3.0f / float(in)), false});
+    };
+    auto vec = [&](tensor* t, int64_t n, float scale, bool ones) { plans.push_back({t, 1, n, dt, scale, ones}); };
+    plans.push_back({&m->tok_embd_, V, d, type_of("token_embd", 0, d), 1.0f, false});
+    vec(&m->out_norm_, d, 0, true);
+    if (!cfg.tied_embeddings) w(&m->lm_head_, "output", 0, V, d);
+    for (int i = 0; i < cfg.n_layers; ++i) {
+        layer_weights& L = m->layers_[size_t(i)];
+        vec(&L.attn_norm, d, 0, true);
+        w(&L.wq, "attn_q", i, q, d);
+        w(&L.wk, "attn_k", i, kv, d);
+        w(&L.wv, "attn_v", i, kv, d);
+        w(&L.wo, "attn_output", i, d, q);
         if (cfg.qkv_bias) {
-            L.bq = make(1, q, 0.02f);
-            L.bk = make(1, kv, 0.02f);
-            L.bv = make(1, kv, 0.02f);
+            vec(&L.bq, q, 0.02f, false);
+            vec(&L.bk, kv, 0.02f, false);
+            vec(&L.bv, kv, 0.02f, false);
         }
-        L.ffn_norm = make(1, d, 0, true);
-        L.w_gate = w(ff, d);
-        L.w_up = w(ff, d);
-        L.w_down = w(d, ff);
+        vec(&L.ffn_norm, d, 0, true);
+        w(&L.w_gate, "ffn_gate", i, ff, d);
+        w(&L.w_up, "ffn_up", i, ff, d);
+        w(&L.w_down, "ffn_down", i, d, ff);
     }
+    size_t need = 0;
+    for (const plan& p : plans) {
+        need += size_t(p.rows) * dtype_row_bytes(p.type, p.cols);
+        if (is_quantized(p.type) && be.weight_dtype(to_ggml_type(p.type), p.cols, weight_storage::native) != p.type)
+            RL_THROW("the " + be.name() + " backend does not keep " + dtype_name(p.type) + " weights natively, so " +
+                     cfg.name + " cannot run on it (use the CUDA backend, or the model without :" + quant + ")");
+    }
+    const device_info di = be.info();
+    const std::string stored = quant.empty() ? (dt == dtype::f32 ? "fp32" : "bf16") : quant + " blocks";
+    if (auto why = weights_fit(need, di.free_memory, di.kind, stored, cfg.name); !why.empty()) RL_THROW(why);
+    uint64_t stream = seed * 1000003;
+    for (const plan& p : plans) {
+        tensor t = be.alloc(p.rows, p.cols, p.type);
+        *p.dst = t;  // owned by the model from here (its destructor releases it)
+        m->weight_bytes_ += t.bytes();
+        if (p.ones) be.fill_random(t, 0, 1.0f, 1.0f);
+        else be.fill_random(t, ++stream, -p.scale, p.scale);
+    }
+    if (cfg.tied_embeddings) m->lm_head_ = m->tok_embd_;
     m->inv_freq_ = cfg.rope_inv_freq();
     return m;
+}
+
+std::unique_ptr<llama_model> llama_model::synthetic_named(const std::string& name, backend& be, weight_storage ws) {
+    const model_config cfg = synthetic_config(name);
+    const std::string quant = synthetic_quant(name);
+    RL_CHECK(quant.empty() || ws == weight_storage::native,
+             "synthetic:" + name + " is made of native " + quant + " blocks: --weights " + weight_storage_name(ws) +
+                 " needs a GGUF file or a synthetic model without :" + quant);
+    if (quant.empty()) be.weight_dtype(ggml_type::f32, cfg.d_model, ws);  // refuses a storage the backend lacks
+    return synthetic(cfg, be, 1, quant);
 }
 
 } // namespace rl

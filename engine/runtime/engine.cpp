@@ -63,8 +63,9 @@ public:
         be_ = create_backend(opt.backend, opt.threads);
         if (is_synthetic(opt.model_path)) {
             // Random weights at a real shape; text goes through a byte-level stand-in tokenizer.
-            const model_config scfg = synthetic_config(opt.model_path.substr(std::string(kSyntheticPrefix).size()));
-            model_ = llama_model::synthetic(scfg, *be_);
+            model_ = llama_model::synthetic_named(opt.model_path.substr(std::string(kSyntheticPrefix).size()), *be_,
+                                                  opt.weights);
+            const model_config& scfg = model_->config();
             tok_ = make_byte_tokenizer(scfg.vocab_size);
             tmpl_ = chat_template::detect("");
         } else {
@@ -72,7 +73,7 @@ public:
             try {
                 tok_ = tokenizer::from_gguf(*file_);
                 tmpl_ = chat_template::from_gguf(*file_);
-                model_ = llama_model::load(*file_, *be_);
+                model_ = llama_model::load(*file_, *be_, opt.weights);
                 RL_CHECK(tok_->vocab_size() <= model_->config().vocab_size,
                          "tokenizer has " + std::to_string(tok_->vocab_size()) + " tokens but the embedding has " +
                              std::to_string(model_->config().vocab_size) + " rows");
@@ -100,6 +101,8 @@ public:
         config_ = sc;
         const device_info dev = be_->info();
         cost_ = cost_model::on_device(cfg, double(dtype_size(be_->compute_dtype())), dev.kind, dev.compute_units);
+        cost_.matmul_weight_bytes = double(model_->matmul_weight_bytes());
+        cost_.blocks_expand_above = model_->block_matmuls() ? 8 : 0;
         if (opt.calibrate) hub_.set_peaks(calibrate_peaks(*be_));
         hub_.set_kv_total(blocks);
         t0_ = clock_type::now();
@@ -112,6 +115,8 @@ public:
         info_.template_warning = tmpl_.warning();
         info_.params = cfg.param_count();
         info_.weight_bytes = model_->weight_bytes();
+        info_.weight_types = model_->weight_types();
+        info_.weights = weight_storage_name(opt.weights);
         info_.context_length = max_context_;
         info_.kv_blocks = blocks;
         info_.block_size = sc.block_size;

@@ -49,6 +49,8 @@ void cuda_backend::free_all() noexcept {
     cudaFreeHost(meta_h_);
     cudaFree(inv_freq_d_);
     cudaFree(staging_);
+    cudaFree(wscratch_);
+    wscratch_ = nullptr, wscratch_elems_ = 0;
     cudaFree(ids_d_);
     cudaFree(attn_ws_);
     cudaFreeHost(ids_h_);
@@ -128,13 +130,16 @@ void cuda_backend::set_step(const step_input& in) {
 }
 
 void cuda_backend::embed(const tensor& table, tensor& out) {
-    check_bf16(table, "embedding table");
+    check_weight(table, "embedding table");
     check_act(out, "embed output");
     const int n = step_.n_tokens();
     RL_CHECK(n > 0, "embed: a step without tokens");
     op_checks::embed(table, out, step_);
     embed_vocab_ = table.rows;  // a replayed step checks its ids against it
-    if (is_f32(out)) kernels::embed_bf16_f32(bf(table), table.rows, table.cols, tokens_d_, n, f32(out), stream_);
+    if (is_quantized(table.type))
+        kernels::embed_blocks(to_ggml_type(table.type), table.data, table.rows, table.cols, tokens_d_, n, out.data,
+                              is_f32(out), stream_);
+    else if (is_f32(out)) kernels::embed_bf16_f32(bf(table), table.rows, table.cols, tokens_d_, n, f32(out), stream_);
     else kernels::embed_bf16(bf(table), table.rows, table.cols, tokens_d_, n, bf(out), stream_);
 }
 

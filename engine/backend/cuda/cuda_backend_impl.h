@@ -23,6 +23,13 @@ inline uint16_t* bf(const tensor& t) { return static_cast<uint16_t*>(t.data); }
 inline float* f32(const tensor& t) { return static_cast<float*>(t.data); }
 inline bool is_f32(const tensor& t) { return t.type == dtype::f32; }
 
+// A weight: bf16, or a block format the GEMV and dequant kernels take (native weights).
+inline void check_weight(const tensor& t, const char* what) {
+    RL_CHECK(t.data != nullptr, std::string("cuda_backend: ") + what + " has no storage");
+    RL_CHECK(t.type == dtype::bf16 || is_quantized(t.type),
+             std::string("cuda_backend: ") + what + " must be bf16 or a GGUF block format, not " + dtype_name(t.type));
+}
+
 inline void check_bf16(const tensor& t, const char* what) {
     RL_CHECK(t.data != nullptr, std::string("cuda_backend: ") + what + " has no storage");
     RL_CHECK(t.type == dtype::bf16, std::string("cuda_backend: ") + what + " must be bf16");
@@ -49,7 +56,8 @@ public:
     void upload(const tensor& dst, const float* src) override;
     void download(const tensor& src, float* dst) override;
     void fill_random(tensor& t, uint64_t seed, float lo, float hi) override;
-    tensor upload_weight(const gguf_tensor_info& t) override;
+    tensor upload_weight(const gguf_tensor_info& t, weight_storage ws = weight_storage::native) override;
+    dtype weight_dtype(ggml_type t, int64_t cols, weight_storage ws) const override;
     void alloc_kv(const kv_cache_layout& layout) override;
     const kv_cache_layout& kv_layout() const override { return kv_; }
 
@@ -134,6 +142,15 @@ private:
     int64_t attn_cnt_cap_ = 0;
     uint8_t* staging_ = nullptr;  // raw GGUF bytes on their way to the dequant kernel
     size_t staging_cap_ = 0;
+    // Block-format weights at more rows than the GEMV takes: each product dequantizes its weight
+    // here, then cuBLASLt. Sized at load to the largest native weight (never grown while a step
+    // could be recording a graph that points at it).
+    uint16_t* wscratch_ = nullptr;
+    size_t wscratch_elems_ = 0;
+    /// The product x . w^T for w in a block format and too many rows for the GEMV (cuda_fused.cpp).
+    void grow_wscratch(int64_t elems);
+    bool gemv_for(int64_t n_rows, const tensor& w, size_t bytes) const;  // cuda_fused.cpp
+    void blocks_gemm(const tensor& x, const tensor& w, tensor& out, bool out_f32);
 
     void ensure_ids(size_t rows);  // grows ids_d_ / ids_h_ and the sampling parameter buffers
     kernels::device_sample_params* sparams_d_ = nullptr;  // sample_rows parameters, and their pinned staging

@@ -1,6 +1,6 @@
 // cuda_backend_memory.cpp: the CUDA backend's memory side: device allocations that fail with
-// sizes in the message, fp32 <-> dtype transfers, GGUF weights (uploaded in their file format and
-// dequantized to bf16 on the GPU) and the paged KV pool. See cuda_backend_impl.h.
+// sizes in the message, fp32 <-> dtype transfers, GGUF weights (native: kept in their block
+// format; bf16: uploaded in their file format and dequantized on the GPU) and the paged KV pool. See cuda_backend_impl.h.
 #include "cuda_backend_impl.h"
 
 #include "gguf/dequant.h"
@@ -15,14 +15,6 @@ std::string gib(size_t bytes) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.2f GiB", double(bytes) / double(size_t(1) << 30));
     return buf;
-}
-
-bool gpu_dequantizable(ggml_type t) {
-    switch (t) {
-    case ggml_type::f32: case ggml_type::f16: case ggml_type::bf16:
-    case ggml_type::q8_0: case ggml_type::q4_0: case ggml_type::q4_1: return true;
-    default: return false;
-    }
 }
 
 } // namespace
@@ -45,8 +37,28 @@ tensor cuda_backend::alloc(int64_t rows, int64_t cols, dtype t) {
     RL_CHECK(rows >= 0 && cols >= 0, "cuda_backend::alloc: negative shape");
     use_device();
     tensor out{nullptr, t, rows, cols};
-    if (out.bytes() > 0) out.data = device_alloc(out.bytes(), "tensor " + shape_of(out));
+    if (out.bytes() > 0) out.data = device_alloc(out.bytes(), "tensor " + shape_of(out) + " " + dtype_name(t));
+    if (is_quantized(t)) {
+        try {
+            grow_wscratch(rows * cols);
+        } catch (...) {
+            cudaFree(out.data);
+            throw;
+        }
+    }
     return out;
+}
+
+// The large-batch path's bf16 scratch follows the largest block-format weight; it grows only while
+// weights are made (load time), so no recorded step graph ever points at a freed one.
+void cuda_backend::grow_wscratch(int64_t elems) {
+    if (size_t(elems) <= wscratch_elems_) return;
+    RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    forget_graphs();
+    RL_CUDA_CHECK(cudaFree(wscratch_));
+    wscratch_ = nullptr, wscratch_elems_ = 0;
+    wscratch_ = static_cast<uint16_t*>(device_alloc(size_t(elems) * 2, "the bf16 scratch of block-format weights"));
+    wscratch_elems_ = size_t(elems);
 }
 
 void cuda_backend::release(tensor& t) {
@@ -60,6 +72,7 @@ void cuda_backend::release(tensor& t) {
 
 void cuda_backend::upload(const tensor& dst, const float* src) {
     RL_CHECK(dst.data && src, "cuda_backend::upload: null buffer");
+    RL_CHECK(!is_quantized(dst.type), std::string("cuda_backend::upload: no fp32 upload into ") + dtype_name(dst.type));
     use_device();
     const int64_t n = dst.numel();
     std::vector<uint16_t> half;
@@ -79,6 +92,14 @@ void cuda_backend::upload(const tensor& dst, const float* src) {
 void cuda_backend::fill_random(tensor& t, uint64_t seed, float lo, float hi) {
     RL_CHECK(t.data || t.numel() == 0, "cuda_backend::fill_random: null buffer");
     use_device();
+    if (is_quantized(t.type)) {
+        // Random blocks (the quant bytes uniform, the scales spanning about [-hi, hi]).
+        RL_CHECK(lo == -hi && hi > 0, "cuda_backend::fill_random: a block format takes a symmetric range");
+        const int64_t n_blocks = t.numel() / ggml_traits(to_ggml_type(t.type)).block_elems;
+        kernels::fill_blocks(to_ggml_type(t.type), t.data, n_blocks, seed, hi, stream_);
+        RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
+        return;
+    }
     const auto kind = t.type == dtype::f32    ? kernels::fill_kind::f32
                       : t.type == dtype::bf16 ? kernels::fill_kind::bf16
                                                     : kernels::fill_kind::f16;
@@ -95,6 +116,16 @@ void cuda_backend::download(const tensor& src, float* dst) {
         RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
         return;
     }
+    if (is_quantized(src.type)) {
+        // A native weight: its blocks come back and are decoded by the CPU reference (dequant.cpp).
+        std::vector<uint8_t> raw(src.bytes());
+        RL_CUDA_CHECK(cudaMemcpyAsync(raw.data(), src.data, raw.size(), cudaMemcpyDeviceToHost, stream_));
+        RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
+        const size_t rb = dtype_row_bytes(src.type, src.cols);
+        for (int64_t r = 0; r < src.rows; ++r)
+            dequantize_row(to_ggml_type(src.type), raw.data() + size_t(r) * rb, dst + r * src.cols, src.cols);
+        return;
+    }
     std::vector<uint16_t> half(static_cast<size_t>(n));
     RL_CUDA_CHECK(cudaMemcpyAsync(half.data(), src.data, src.bytes(), cudaMemcpyDeviceToHost, stream_));
     RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
@@ -102,20 +133,33 @@ void cuda_backend::download(const tensor& src, float* dst) {
         dst[i] = src.type == dtype::bf16 ? bf16_to_fp32(half[size_t(i)]) : fp16_to_fp32(half[size_t(i)]);
 }
 
-tensor cuda_backend::upload_weight(const gguf_tensor_info& t) {
+dtype cuda_backend::weight_dtype(ggml_type t, int64_t cols, weight_storage ws) const {
+    RL_CHECK(ws != weight_storage::f32, "the CUDA backend computes in bf16: use --weights native or bf16");
+    if (ws == weight_storage::native)
+        if (auto b = block_dtype(t); b && cols % ggml_traits(t).block_elems == 0) return *b;
+    return dtype::bf16;
+}
+
+tensor cuda_backend::upload_weight(const gguf_tensor_info& t, weight_storage ws) {
     RL_CHECK(!t.dims.empty() && t.row_length() > 0, "tensor '" + t.name + "' has an empty shape");
     const auto tr = ggml_traits(t.type);
     RL_CHECK(tr.name && tr.dequantizable, "tensor '" + t.name + "' has unsupported type " + ggml_type_name(t.type));
     const int64_t rows = t.n_rows(), cols = t.row_length();
     const size_t row_bytes = ggml_row_bytes(t.type, cols), raw = row_bytes * size_t(rows);
     RL_CHECK(t.data && t.nbytes >= raw, "tensor '" + t.name + "' data is truncated");
+    const dtype keep = weight_dtype(t.type, cols, ws);
     use_device();
-    tensor out{nullptr, dtype::bf16, rows, cols};
-    out.data = device_alloc(out.bytes(), "weight '" + t.name + "' " + shape_of(out) + " as bf16");
+    tensor out{nullptr, keep, rows, cols};
+    out.data = device_alloc(out.bytes(), "weight '" + t.name + "' " + shape_of(out) + " as " + dtype_name(keep));
     try {
-        if (gpu_dequantizable(t.type)) {
-            // Upload in the file's format and expand on the GPU; the staging buffer is reused by the
-            // next weight (stream order keeps its copy behind this dequant) and freed by alloc_kv.
+        if (is_quantized(keep)) {
+            // Native: the file's blocks byte for byte; the kernels decode them in registers.
+            RL_CUDA_CHECK(cudaMemcpyAsync(out.data, t.data, raw, cudaMemcpyHostToDevice, stream_));
+            RL_CUDA_CHECK(cudaStreamSynchronize(stream_));  // a fault or a bad copy shows at load
+            grow_wscratch(rows * cols);
+        } else {
+            // Expanded to bf16 on the GPU: uploaded in the file's format into a staging buffer that the
+            // next weight reuses (stream order keeps its copy behind this dequant); alloc_kv frees it.
             if (raw > staging_cap_) {
                 RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
                 RL_CUDA_CHECK(cudaFree(staging_));
@@ -125,17 +169,6 @@ tensor cuda_backend::upload_weight(const gguf_tensor_info& t) {
             }
             RL_CUDA_CHECK(cudaMemcpyAsync(staging_, t.data, raw, cudaMemcpyHostToDevice, stream_));
             kernels::dequantize_to_bf16(t.type, staging_, bf(out), rows * cols, stream_);
-        } else {
-            // K-quants and q5_*: no GPU dequant kernel yet, so expand on the host (fp32, then bf16).
-            // Slower to load, same result; replace when dequant.cu learns these formats.
-            std::vector<float> row(static_cast<size_t>(cols));
-            std::vector<uint16_t> host(static_cast<size_t>(rows * cols));
-            for (int64_t r = 0; r < rows; ++r) {
-                dequantize_row(t.type, t.data + size_t(r) * row_bytes, row.data(), cols);
-                for (int64_t c = 0; c < cols; ++c) host[size_t(r * cols + c)] = fp32_to_bf16(row[size_t(c)]);
-            }
-            RL_CUDA_CHECK(cudaMemcpyAsync(out.data, host.data(), out.bytes(), cudaMemcpyHostToDevice, stream_));
-            RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
         }
     } catch (...) {
         cudaStreamSynchronize(stream_);

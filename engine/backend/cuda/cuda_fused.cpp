@@ -1,5 +1,7 @@
-// cuda_fused.cpp: the CUDA backend's fused forms of the step ops (backend.h). Decode's products
-// of few rows go to gemv.cu (q, k and v in one launch; gate and up in one that writes only
+// cuda_fused.cpp: the CUDA backend's fused forms of the step ops (backend.h), and its products.
+// Weights are bf16 or a GGUF block format (native weights); block formats take the GEMV up to
+// its 8 rows, and past that are dequantized into a bf16 scratch in front of cuBLASLt. Decode's
+// products of few rows go to gemv.cu (q, k and v in one launch; gate and up in one that writes only
 // silu(gate) * up), rope of q and k fuses with the KV store. Larger batches take the unfused
 // path (cuBLASLt, separate kernels); matmul() is matmuls() of one weight. At 1-2 rows the GEMVs
 // also take over the residual stream's RMSNorm (prologue) and adds (epilogue), and the q/k/v
@@ -34,6 +36,17 @@ static kernels::gemv_ends norm_ends(const tensor& x, const tensor& norm_w, float
     return e;
 }
 
+// A weight as a GEMV segment: its bytes, type and rows.
+static kernels::gemv_segment seg_of(const tensor& w, void* out) {
+    return kernels::gemv_segment{w.data, out, w.rows, to_ggml_type(w.type)};
+}
+
+// The GEMV takes block-format weights at every row count it takes (dequantizing them for
+// cuBLASLt instead reads and writes several times the weights' bytes); bf16 as gemm.cpp prefers.
+bool cuda_backend::gemv_for(int64_t n_rows, const tensor& w, size_t bytes) const {
+    return is_quantized(w.type) ? n_rows <= kernels::gemv_max_rows : gemm_->prefers_gemv(n_rows, bytes);
+}
+
 // The checks every product of x [rows, cols] with w[i] makes, and its GEMV segments; returns
 // the weights' bytes and sets out_f32 (all outputs alike).
 static size_t product_segments(const tensor& x, std::span<const tensor* const> w, std::span<tensor* const> out,
@@ -43,11 +56,11 @@ static size_t product_segments(const tensor& x, std::span<const tensor* const> w
     out_f32 = is_f32(*out[0]);
     size_t bytes = 0;
     for (size_t i = 0; i < w.size(); ++i) {
-        check_bf16(*w[i], "matmul w");
+        check_weight(*w[i], "matmul w");
         check_act(*out[i], "matmul out");
         op_checks::matmul(x, *w[i], *out[i]);
         RL_CHECK(is_f32(*out[i]) == out_f32, "matmuls: outputs differ in dtype");
-        segs[i] = kernels::gemv_segment{bf(*w[i]), out[i]->data, w[i]->rows};
+        segs[i] = seg_of(*w[i], out[i]->data);
         bytes += w[i]->bytes();
     }
     return bytes;
@@ -70,10 +83,11 @@ void cuda_backend::norm_matmuls(const tensor& x, const tensor& norm_w, float eps
 void cuda_backend::norm_gate_up_silu(const tensor& x, const tensor& norm_w, float eps, tensor& xn,
                                      const tensor& w_gate, const tensor& w_up, tensor& gate, tensor& up, tensor& act) {
     const kernels::gemv_ends e = norm_ends(x, norm_w, eps);
-    if (e.norm_x && fuses_residual(x.rows) && w_gate.type == dtype::bf16 && w_up.type == dtype::bf16 &&
-        act.type == dtype::bf16 && w_gate.rows == w_up.rows && w_gate.cols == x.cols && w_up.cols == x.cols &&
-        act.rows == x.rows && act.cols == w_gate.rows) {
-        const kernels::gemv_segment segs[] = {{bf(w_gate), nullptr, w_gate.rows}, {bf(w_up), nullptr, w_up.rows}};
+    if (e.norm_x && fuses_residual(x.rows) && w_gate.data && w_up.data && w_gate.type == w_up.type &&
+        (w_gate.type == dtype::bf16 || is_quantized(w_gate.type)) && act.type == dtype::bf16 &&
+        w_gate.rows == w_up.rows && w_gate.cols == x.cols && w_up.cols == x.cols && act.rows == x.rows &&
+        act.cols == w_gate.rows) {
+        const kernels::gemv_segment segs[] = {seg_of(w_gate, nullptr), seg_of(w_up, nullptr)};
         if (kernels::gemv_bf16_supported(nullptr, segs, 2, x.rows, x.cols, true, e))
             return kernels::gemv_bf16(nullptr, segs, 2, x.rows, x.cols, false, stream_, bf(act), e);
     }
@@ -81,11 +95,11 @@ void cuda_backend::norm_gate_up_silu(const tensor& x, const tensor& norm_w, floa
 }
 
 void cuda_backend::matmul_add(const tensor& a, const tensor& w, tensor& tmp, tensor& x) {
-    if (fuses_residual(a.rows) && x.type == dtype::f32 && a.type == dtype::bf16 &&
-        w.type == dtype::bf16 && w.cols == a.cols && x.rows == a.rows && x.cols == w.rows) {
+    if (fuses_residual(a.rows) && x.type == dtype::f32 && a.type == dtype::bf16 && w.data &&
+        (w.type == dtype::bf16 || is_quantized(w.type)) && w.cols == a.cols && x.rows == a.rows && x.cols == w.rows) {
         kernels::gemv_ends e;
         e.add_to_out = true;
-        const kernels::gemv_segment seg{bf(w), x.data, w.rows};
+        const kernels::gemv_segment seg = seg_of(w, x.data);
         if (kernels::gemv_bf16_supported(bf(a), &seg, 1, a.rows, a.cols, false, e))
             return kernels::gemv_bf16(bf(a), &seg, 1, a.rows, a.cols, true, stream_, nullptr, e);
     }
@@ -98,23 +112,37 @@ void cuda_backend::matmuls(const tensor& x, std::span<const tensor* const> w, st
     bool out_f32 = false;
     const size_t bytes = product_segments(x, w, out, segs, out_f32);
     const int n_seg = int(w.size());
-    if (gemm_->prefers_gemv(x.rows, bytes) && kernels::gemv_bf16_supported(bf(x), segs, n_seg, x.rows, x.cols))
+    if (gemv_for(x.rows, *w[0], bytes) && kernels::gemv_bf16_supported(bf(x), segs, n_seg, x.rows, x.cols))
         return kernels::gemv_bf16(bf(x), segs, n_seg, x.rows, x.cols, out_f32, stream_);
-    for (size_t i = 0; i < w.size(); ++i)
-        gemm_->bf16_xwt(bf(x), bf(*w[i]), out[i]->data, x.rows, w[i]->rows, x.cols, stream_, out_f32);
+    // One product at a time: weights of different types (q4_k q and k with a q6_k v, in a Q4_K_M
+    // file), or more rows than the GEMV takes.
+    for (size_t i = 0; i < w.size(); ++i) {
+        if (!is_quantized(w[i]->type))
+            gemm_->bf16_xwt(bf(x), bf(*w[i]), out[i]->data, x.rows, w[i]->rows, x.cols, stream_, out_f32);
+        else if (gemv_for(x.rows, *w[i], 0) && kernels::gemv_bf16_supported(bf(x), &segs[i], 1, x.rows, x.cols))
+            kernels::gemv_bf16(bf(x), &segs[i], 1, x.rows, x.cols, out_f32, stream_);
+        else blocks_gemm(x, *w[i], *out[i], out_f32);
+    }
+}
+
+void cuda_backend::blocks_gemm(const tensor& x, const tensor& w, tensor& out, bool out_f32) {
+    RL_CHECK(wscratch_ && size_t(w.numel()) <= wscratch_elems_,
+             "matmul: no bf16 scratch for a " + shape_of(w) + " " + dtype_name(w.type) + " weight");
+    kernels::dequantize_to_bf16(to_ggml_type(w.type), w.data, wscratch_, w.numel(), stream_);
+    gemm_->bf16_xwt(bf(x), wscratch_, out.data, x.rows, w.rows, x.cols, stream_, out_f32);
 }
 
 void cuda_backend::gate_up_silu(const tensor& x, const tensor& w_gate, const tensor& w_up, tensor& gate, tensor& up,
                                 tensor& act) {
     check_bf16(x, "matmul x");
-    check_bf16(w_gate, "gate weight");
-    check_bf16(w_up, "up weight");
+    check_weight(w_gate, "gate weight");
+    check_weight(w_up, "up weight");
     check_bf16(act, "silu_mul out");
     RL_CHECK(w_gate.rows == w_up.rows && w_gate.cols == x.cols && w_up.cols == x.cols && act.rows == x.rows &&
                  act.cols == w_gate.rows,
              "gate_up_silu: x " + shape_of(x) + ", w_gate " + shape_of(w_gate) + ", w_up " + shape_of(w_up) + ", act " + shape_of(act));
-    const kernels::gemv_segment segs[] = {{bf(w_gate), nullptr, w_gate.rows}, {bf(w_up), nullptr, w_up.rows}};
-    if (gemm_->prefers_gemv(x.rows, w_gate.bytes() + w_up.bytes()) &&
+    const kernels::gemv_segment segs[] = {seg_of(w_gate, nullptr), seg_of(w_up, nullptr)};
+    if (gemv_for(x.rows, w_gate, w_gate.bytes() + w_up.bytes()) &&
         kernels::gemv_bf16_supported(bf(x), segs, 2, x.rows, x.cols, true))
         return kernels::gemv_bf16(bf(x), segs, 2, x.rows, x.cols, false, stream_, bf(act));
     backend::gate_up_silu(x, w_gate, w_up, gate, up, act);

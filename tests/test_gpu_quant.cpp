@@ -1,0 +1,227 @@
+// Native block-format weights on the CUDA backend, each path against an independent reference:
+//   gemvMatchesCpuReference: the GEMV over every block format (kernels/gemv_quant_*.cu) at 1-8 x
+//     rows and odd shapes (odd block counts, odd row counts, three segments) against a double
+//     product over the CPU dequantization (engine/gguf/dequant.cpp, ggml's dequantize_row_*).
+//   fusedEndsMatchBf16Path: every fused end the decode path uses (norm prologue, GLU, residual
+//     add, rope + KV store) with native weights, against the same ops on the same weights expanded
+//     to bf16 (upload_weight under weight_storage::bf16), which test_gpu_fused checks against
+//     its own references. They differ by the bf16 rounding of the weights only.
+//   largeBatchAndEmbeddingMatchCpu: more rows than the GEMV takes (dequantize into the bf16
+//     scratch, then cuBLASLt), and the embedding gather from a block table, against the CPU.
+//   randomBlocksAreValid: synthetic blocks (kernels/random_fill.cu) decode to finite values in
+//     about [-amp, amp], and differ between seeds.
+// Without a CUDA device every test skips with the reason.
+#include "gpu_test.h"
+
+#include "common/engine_error.h"
+#include "gguf/gguf_file.h"
+
+#include <cstring>
+
+namespace {
+
+using rl_gpu_test::vec;
+
+const rl::ggml_type kFormats[] = {rl::ggml_type::q8_0, rl::ggml_type::q4_0, rl::ggml_type::q4_1,
+                                  rl::ggml_type::q5_0, rl::ggml_type::q5_1, rl::ggml_type::q4_k,
+                                  rl::ggml_type::q5_k, rl::ggml_type::q6_k};
+
+// Random blocks with finite, modest f16 scale fields (the quant bytes uniform).
+std::vector<uint8_t> random_blocks(rl::ggml_type t, int64_t rows, int64_t cols, std::mt19937& rng) {
+    const auto tr = rl::ggml_traits(t);
+    std::vector<uint8_t> raw(size_t(rows) * rl::ggml_row_bytes(t, cols));
+    std::uniform_int_distribution<int> byte(0, 255);
+    for (auto& b : raw) b = uint8_t(byte(rng));
+    std::uniform_real_distribution<float> scale(-0.02f, 0.02f);
+    auto put = [&](size_t off) {
+        const uint16_t h = rl::fp32_to_fp16(scale(rng));
+        std::memcpy(&raw[off], &h, 2);
+    };
+    for (size_t b = 0; b < raw.size(); b += tr.block_bytes) {
+        switch (t) {
+        case rl::ggml_type::q6_k: put(b + 208); break;
+        case rl::ggml_type::q4_1: case rl::ggml_type::q5_1:
+        case rl::ggml_type::q4_k: case rl::ggml_type::q5_k: put(b), put(b + 2); break;
+        default: put(b); break;
+        }
+    }
+    return raw;
+}
+
+vec dequant_host(rl::ggml_type t, const std::vector<uint8_t>& raw, int64_t rows, int64_t cols) {
+    vec w(size_t(rows * cols));
+    const size_t rb = rl::ggml_row_bytes(t, cols);
+    for (int64_t r = 0; r < rows; ++r) rl::dequantize_row(t, raw.data() + size_t(r) * rb, w.data() + r * cols, cols);
+    return w;
+}
+
+// A weight as a GGUF tensor over host bytes, so the backend's own upload makes it (native or bf16).
+rl::gguf_tensor_info info_of(const std::string& name, rl::ggml_type t, const std::vector<uint8_t>& raw, int64_t rows,
+                             int64_t cols) {
+    rl::gguf_tensor_info i;
+    i.name = name;
+    i.type = t;
+    i.dims = {cols, rows};
+    i.data = raw.data();
+    i.nbytes = raw.size();
+    return i;
+}
+
+std::vector<double> xwt(const vec& x, const vec& w, int64_t n, int64_t m, int64_t k) {
+    std::vector<double> out(size_t(n * m));
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < m; ++j) {
+            double s = 0;
+            for (int64_t c = 0; c < k; ++c) s += double(x[size_t(i * k + c)]) * double(w[size_t(j * k + c)]);
+            out[size_t(i * m + j)] = s;
+        }
+    return out;
+}
+
+struct weight {
+    std::vector<uint8_t> raw;
+    rl::tensor native, wide;  // the same blocks kept natively, and expanded to bf16
+};
+
+weight make_weight(rl_gpu_test::gpu& g, rl::ggml_type t, int64_t rows, int64_t cols, std::mt19937& rng) {
+    weight w;
+    w.raw = random_blocks(t, rows, cols, rng);
+    const rl::gguf_tensor_info i = info_of("w", t, w.raw, rows, cols);
+    g.owned.push_back(g.be->upload_weight(i, rl::weight_storage::native));
+    w.native = g.owned.back();
+    g.owned.push_back(g.be->upload_weight(i, rl::weight_storage::bf16));
+    w.wide = g.owned.back();
+    return w;
+}
+
+} // namespace
+
+class TestGpuQuant : public QObject {
+    Q_OBJECT
+private slots:
+    void gemvMatchesCpuReference() {
+        GPU_OR_SKIP();
+        rl_gpu_test::gpu g;
+        std::mt19937 rng(7);
+        // k: 3 and 5 blocks of 256 (odd block counts; a whole number of every unit); m: odd row
+        // counts, so warps with half a row pair and (three segments) segment ends mid-warp.
+        struct shape { int64_t n, k; std::vector<int64_t> m; };
+        const shape shapes[] = {{1, 768, {77}}, {2, 1280, {33, 17, 17}}, {3, 768, {45}}, {5, 1280, {31, 9}},
+                                {8, 768, {50}}, {1, 2560, {301}}};
+        for (rl::ggml_type t : kFormats)
+            for (const shape& s : shapes) {
+                const vec x = rl_gpu_test::randn(size_t(s.n * s.k), rng);
+                const rl::tensor xd = g.put(x, s.n, s.k);
+                std::vector<weight> ws;
+                std::vector<const rl::tensor*> wp;
+                std::vector<rl::tensor*> op;
+                std::vector<rl::tensor> outs;
+                outs.reserve(s.m.size());
+                for (int64_t m : s.m) {
+                    ws.push_back(make_weight(g, t, m, s.k, rng));
+                    outs.push_back(g.poisoned(s.n, m, rl::dtype::f32));
+                }
+                for (size_t i = 0; i < s.m.size(); ++i) wp.push_back(&ws[i].native), op.push_back(&outs[i]);
+                g.be->matmuls(xd, wp, op);
+                for (size_t i = 0; i < s.m.size(); ++i) {
+                    const vec w = dequant_host(t, ws[i].raw, s.m[i], s.k);
+                    const double err = rl_gpu_test::rel_l2(g.get(outs[i]), xwt(x, w, s.n, s.m[i], s.k));
+                    const std::string what = rl::ggml_type_name(t) + " n" + std::to_string(s.n) + " k" +
+                                             std::to_string(s.k) + " seg" + std::to_string(i);
+                    QVERIFY2(err < 1e-5, rl_gpu_test::fmt(what, err).c_str());
+                }
+            }
+    }
+
+    void fusedEndsMatchBf16Path() {
+        GPU_OR_SKIP();
+        std::mt19937 rng(11);
+        for (rl::ggml_type t : {rl::ggml_type::q4_k, rl::ggml_type::q6_k, rl::ggml_type::q4_1, rl::ggml_type::q8_0}) {
+            rl_gpu_test::gpu g;
+            const int64_t d = 512, ff = 768, n = 1;
+            const vec xf = rl_gpu_test::randn(size_t(n * d), rng);
+            const vec nw = rl_gpu_test::randn(size_t(d), rng, 1.f);
+            const rl::tensor x = g.put(xf, n, d, rl::dtype::f32), norm = g.put(nw, 1, d, rl::dtype::f32);
+            const weight gate = make_weight(g, t, ff, d, rng), up = make_weight(g, t, ff, d, rng);
+            const weight down = make_weight(g, t, d, ff, rng);
+            auto run = [&](bool native) {
+                auto pick = [&](const weight& w) -> const rl::tensor& { return native ? w.native : w.wide; };
+                rl::tensor xn = g.poisoned(n, d), gt = g.poisoned(n, ff), ut = g.poisoned(n, ff), act = g.poisoned(n, ff);
+                g.be->norm_gate_up_silu(x, norm, 1e-5f, xn, pick(gate), pick(up), gt, ut, act);
+                rl::tensor res = g.put(xf, n, d, rl::dtype::f32), tmp = g.poisoned(n, d);
+                g.be->matmul_add(act, pick(down), tmp, res);
+                return std::make_pair(g.get(act), g.get(res));
+            };
+            const auto [act_n, res_n] = run(true);
+            const auto [act_w, res_w] = run(false);
+            const std::string name = rl::ggml_type_name(t);
+            const double e1 = rl_gpu_test::rel_l2(act_n, std::vector<double>(act_w.begin(), act_w.end()));
+            const double e2 = rl_gpu_test::rel_l2(res_n, std::vector<double>(res_w.begin(), res_w.end()));
+            // bf16 weights carry 8 mantissa bits: a relative error of 2^-9 per weight, averaging down.
+            QVERIFY2(e1 < 1e-2, rl_gpu_test::fmt(name + " norm+glu", e1).c_str());
+            QVERIFY2(e2 < 1e-2, rl_gpu_test::fmt(name + " down+add", e2).c_str());
+        }
+    }
+
+    void largeBatchAndEmbeddingMatchCpu() {
+        GPU_OR_SKIP();
+        rl_gpu_test::gpu g;
+        std::mt19937 rng(3);
+        for (rl::ggml_type t : kFormats) {
+            const int64_t n = 37, k = 512, m = 96;
+            const vec x = rl_gpu_test::randn(size_t(n * k), rng);
+            const rl::tensor xd = g.put(x, n, k);
+            const weight w = make_weight(g, t, m, k, rng);
+            rl::tensor out = g.poisoned(n, m, rl::dtype::f32);
+            g.be->matmul(xd, w.native, out);
+            const vec wh = dequant_host(t, w.raw, m, k);
+            // The scratch holds the weights in bf16, so the reference rounds them too.
+            vec wr(wh.size());
+            for (size_t i = 0; i < wh.size(); ++i) wr[i] = rl_gpu_test::rb(wh[i]);
+            const double err = rl_gpu_test::rel_l2(g.get(out), xwt(x, wr, n, m, k));
+            QVERIFY2(err < 1e-4, rl_gpu_test::fmt(rl::ggml_type_name(t) + " 37 rows", err).c_str());
+
+            // Embedding rows from the block table (f32 out: exactly the CPU's dequantized values).
+            rl::step_input in;
+            in.tokens = {5, 0, 95, 5, 42};
+            for (int i = 0; i < 5; ++i) in.positions.push_back(i);
+            in.seqs.push_back(rl::seq_slice{0, 5, 0, {0}});
+            g.be->alloc_kv(rl::kv_cache_layout{1, 4, 16, 1, 64});
+            g.be->set_step(in);
+            rl::tensor e = g.poisoned(5, k, rl::dtype::f32);
+            g.be->embed(w.native, e);
+            const vec got = g.get(e);
+            int64_t bad = 0;
+            for (size_t r = 0; r < in.tokens.size(); ++r)
+                for (int64_t c = 0; c < k; ++c)
+                    if (got[r * size_t(k) + size_t(c)] != wh[size_t(in.tokens[r]) * size_t(k) + size_t(c)]) ++bad;
+            QVERIFY2(bad == 0, (rl::ggml_type_name(t) + " embedding: " + std::to_string(bad) + " values differ").c_str());
+        }
+    }
+
+    void randomBlocksAreValid() {
+        GPU_OR_SKIP();
+        rl_gpu_test::gpu g;
+        for (rl::ggml_type t : kFormats) {
+            const auto dt = rl::block_dtype(t);
+            QVERIFY(dt.has_value());
+            rl::tensor a = g.be->alloc(64, 512, *dt), b = g.be->alloc(64, 512, *dt);
+            g.owned.push_back(a), g.owned.push_back(b);
+            g.be->fill_random(a, 1, -0.5f, 0.5f);
+            g.be->fill_random(b, 2, -0.5f, 0.5f);
+            const vec va = g.get(a), vb = g.get(b);
+            float lo = 0, hi = 0;
+            bool finite = true;
+            for (float v : va) finite = finite && std::isfinite(v), lo = std::min(lo, v), hi = std::max(hi, v);
+            const std::string name = rl::ggml_type_name(t);
+            QVERIFY2(finite, (name + ": non-finite values").c_str());
+            QVERIFY2(lo >= -0.6f && hi <= 0.6f && hi - lo > 0.3f,
+                     (name + ": values span [" + std::to_string(lo) + ", " + std::to_string(hi) + "]").c_str());
+            QVERIFY2(va != vb, (name + ": two seeds gave the same blocks").c_str());
+        }
+    }
+};
+
+RL_TEST_MAIN(TestGpuQuant, gemvMatchesCpuReference, fusedEndsMatchBf16Path, largeBatchAndEmbeddingMatchCpu,
+             randomBlocksAreValid)
+#include "test_gpu_quant.moc"
