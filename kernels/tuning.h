@@ -64,6 +64,11 @@ struct kernel_tuning {
     /// skip gemv_k_split); 0..(1<<30), 0 = never. Open: 576- and 1536-wide rows gained, 4096-wide
     /// lost; widths 2048-3584 (small Llama and Qwen models) were never measured.
     int gemv_deep_k = 2048;
+    /// Block-format weights: products of 9 up to this many rows go to qmma (kernels/qmma.h:
+    /// weights decoded into shared memory in front of tensor cores); more rows dequantize each
+    /// weight into a bf16 scratch for cuBLASLt. 0..65536, 0 = never qmma. Open: the crossover
+    /// has not been measured.
+    int qmma_max_rows = 256;
     /// The k split at 1 and 2 rows: [rows - 1][gemv_end]. Open: the best layout differed between
     /// two H200s for Qwen2.5-7B's gate/up, and only two model shapes were measured.
     gemv_split gemv_k_split[2][gemv_n_ends] = {

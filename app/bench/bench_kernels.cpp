@@ -77,7 +77,7 @@ int run_kernel_bench(const kernel_bench_args& args) {
     const double elem = double(rl::dtype_size(be->compute_dtype()));
     rl::cost_model cm = rl::cost_model::on_device(cfg, elem, dev.kind, dev.compute_units);
     cm.matmul_weight_bytes = double(model->matmul_weight_bytes());
-    cm.blocks_expand_above = model->block_matmuls() ? 8 : 0;
+    cm.blocks_expand_above = model->block_matmuls() ? be->block_weights_expand_above() : 0;
     std::fprintf(stderr, "weights (%s): %s\n", rl::weight_storage_name(args.engine.weights), model->weight_types().c_str());
 
     nlohmann::json results = nlohmann::json::array();

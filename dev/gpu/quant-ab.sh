@@ -69,6 +69,8 @@ bench)
   for s in synthetic:llama3-8b synthetic:llama3-8b:q8_0 synthetic:llama3-8b:q4_k_m synthetic:llama3-8b:q6_k; do
     rb syn build-gpu decode $s 1,8,64 --context 256 --steps 32
   done 2>&1 | tee "$out/bench-synthetic.log"
+  RIDGELINE_TUNING=qmma_max_rows=0 rb scratch build-gpu decode synthetic:llama3-8b:q4_k_m 8,64 --context 256 --steps 32 \
+    2>&1 | tee -a "$out/bench-synthetic.log"
   for s in synthetic:llama3-8b synthetic:llama3-8b:q4_k_m; do
     rb syn build-gpu prefill $s 1 --context 2048 --steps 3
   done 2>&1 | tee -a "$out/bench-synthetic.log"
@@ -94,7 +96,7 @@ peer)
   rb native build-gpu prefill $g/rand-llama3-8b-Q4_K_M.gguf 1 --context 2048 --steps 3 2>&1 | tee -a "$out/bench-files.log"
   ;;
 sanitize)
-  for t in build-gpu/tests/test_gpu_quant build-gpu/tests/test_gpu_dequant build-gpu/tests/test_gpu_backend build-gpu/tests/test_gpu_fused; do
+  for t in build-gpu/tests/test_gpu_quant build-gpu/tests/test_gpu_qmma build-gpu/tests/test_gpu_dequant build-gpu/tests/test_gpu_backend build-gpu/tests/test_gpu_fused; do
     n=$(basename "$t")
     echo "== memcheck $n"
     timeout 240 compute-sanitizer --tool memcheck --error-exitcode 3 "$t" >"$out/memcheck-$n.log" 2>&1

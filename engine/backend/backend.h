@@ -112,6 +112,9 @@ public:
     /// The dtype upload_weight would keep a weight of GGUF type t and row length cols in (the
     /// memory check before loading reads it); throws engine_error for a storage not offered.
     virtual dtype weight_dtype(ggml_type t, int64_t cols, weight_storage ws) const = 0;
+    /// Products of more rows than this expand block-format weights to the compute dtype first
+    /// (the cost model counts that traffic); 0 = never (no block-format weights, or never expanded).
+    virtual int block_weights_expand_above() const { return 0; }
     /// Allocates (or re-allocates) the paged KV pool. Throws engine_error if it does not fit.
     virtual void alloc_kv(const kv_cache_layout& layout) = 0;
     virtual const kv_cache_layout& kv_layout() const = 0;

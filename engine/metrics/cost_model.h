@@ -75,8 +75,9 @@ struct cost_model {
     /// The matmul weights' bytes as stored (llama_model::matmul_weight_bytes: block formats count
     /// their real bytes, 4.5 bits a q4_k weight); 0 = every weight at weight_elem_bytes.
     double matmul_weight_bytes = 0;
-    /// Block-format weights: products of more rows than this (the GEMV's 8) dequantize their weight
-    /// into a bf16 scratch first, which writes and then reads 2 bytes per weight more. 0 = none.
+    /// Block-format weights: products of more rows than this (backend::block_weights_expand_above)
+    /// dequantize their weight into a bf16 scratch first, which writes and then reads 2 bytes per
+    /// weight more. 0 = none.
     int blocks_expand_above = 0;
 
     /// The model as a backend runs it: weights, KV and activations in its compute dtype of

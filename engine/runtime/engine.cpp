@@ -102,7 +102,7 @@ public:
         const device_info dev = be_->info();
         cost_ = cost_model::on_device(cfg, double(dtype_size(be_->compute_dtype())), dev.kind, dev.compute_units);
         cost_.matmul_weight_bytes = double(model_->matmul_weight_bytes());
-        cost_.blocks_expand_above = model_->block_matmuls() ? 8 : 0;
+        cost_.blocks_expand_above = model_->block_matmuls() ? be_->block_weights_expand_above() : 0;
         if (opt.calibrate) hub_.set_peaks(calibrate_peaks(*be_));
         hub_.set_kv_total(blocks);
         t0_ = clock_type::now();

@@ -50,7 +50,8 @@ void cuda_backend::free_all() noexcept {
     cudaFree(inv_freq_d_);
     cudaFree(staging_);
     cudaFree(wscratch_);
-    wscratch_ = nullptr, wscratch_elems_ = 0;
+    cudaFree(qmma_ws_);
+    wscratch_ = nullptr, wscratch_elems_ = 0, qmma_ws_ = nullptr, qmma_ws_bytes_ = 0;
     cudaFree(ids_d_);
     cudaFree(attn_ws_);
     cudaFreeHost(ids_h_);

@@ -58,6 +58,7 @@ public:
     void fill_random(tensor& t, uint64_t seed, float lo, float hi) override;
     tensor upload_weight(const gguf_tensor_info& t, weight_storage ws = weight_storage::native) override;
     dtype weight_dtype(ggml_type t, int64_t cols, weight_storage ws) const override;
+    int block_weights_expand_above() const override;
     void alloc_kv(const kv_cache_layout& layout) override;
     const kv_cache_layout& kv_layout() const override { return kv_; }
 
@@ -147,8 +148,13 @@ private:
     // could be recording a graph that points at it).
     uint16_t* wscratch_ = nullptr;
     size_t wscratch_elems_ = 0;
+    // qmma's split-K workspace (zeroed once), sized for the largest block-format weight at
+    // tuning().qmma_max_rows rows.
+    void* qmma_ws_ = nullptr;
+    size_t qmma_ws_bytes_ = 0;
+    int64_t block_rows_max_ = 0, block_cols_max_ = 0;
     /// The product x . w^T for w in a block format and too many rows for the GEMV (cuda_fused.cpp).
-    void grow_wscratch(int64_t elems);
+    void note_block_weight(int64_t rows, int64_t cols);  // grows the scratch and the qmma workspace
     bool gemv_for(int64_t n_rows, const tensor& w, size_t bytes) const;  // cuda_fused.cpp
     void blocks_gemm(const tensor& x, const tensor& w, tensor& out, bool out_f32);
 

@@ -5,6 +5,10 @@
 
 #include "gguf/dequant.h"
 #include "gguf/gguf_file.h"
+#include "qmma.h"
+#include "tuning.h"
+
+#include <algorithm>
 
 #include <cstdio>
 
@@ -40,7 +44,7 @@ tensor cuda_backend::alloc(int64_t rows, int64_t cols, dtype t) {
     if (out.bytes() > 0) out.data = device_alloc(out.bytes(), "tensor " + shape_of(out) + " " + dtype_name(t));
     if (is_quantized(t)) {
         try {
-            grow_wscratch(rows * cols);
+            note_block_weight(rows, cols);
         } catch (...) {
             cudaFree(out.data);
             throw;
@@ -49,16 +53,36 @@ tensor cuda_backend::alloc(int64_t rows, int64_t cols, dtype t) {
     return out;
 }
 
-// The large-batch path's bf16 scratch follows the largest block-format weight; it grows only while
-// weights are made (load time), so no recorded step graph ever points at a freed one.
-void cuda_backend::grow_wscratch(int64_t elems) {
-    if (size_t(elems) <= wscratch_elems_) return;
+// The large-batch paths' buffers follow the largest block-format weight: the bf16 scratch (more
+// rows than qmma takes) and qmma's split-K workspace. They grow only while weights are made (load
+// time), so no recorded step graph ever points at a freed one.
+void cuda_backend::note_block_weight(int64_t rows, int64_t cols) {
+    block_rows_max_ = std::max(block_rows_max_, rows);
+    block_cols_max_ = std::max(block_cols_max_, cols);
+    const size_t elems = size_t(rows * cols);
+    const int qrows = kernels::tuning().qmma_max_rows;
+    const size_t ws = qrows > kernels::gemv_max_rows
+                          ? kernels::qmma_workspace_bytes(qrows, block_rows_max_, block_cols_max_) : 0;
+    if (elems <= wscratch_elems_ && ws <= qmma_ws_bytes_) return;
     RL_CUDA_CHECK(cudaStreamSynchronize(stream_));
     forget_graphs();
-    RL_CUDA_CHECK(cudaFree(wscratch_));
-    wscratch_ = nullptr, wscratch_elems_ = 0;
-    wscratch_ = static_cast<uint16_t*>(device_alloc(size_t(elems) * 2, "the bf16 scratch of block-format weights"));
-    wscratch_elems_ = size_t(elems);
+    if (elems > wscratch_elems_) {
+        RL_CUDA_CHECK(cudaFree(wscratch_));
+        wscratch_ = nullptr, wscratch_elems_ = 0;
+        wscratch_ = static_cast<uint16_t*>(device_alloc(elems * 2, "the bf16 scratch of block-format weights"));
+        wscratch_elems_ = elems;
+    }
+    if (ws > qmma_ws_bytes_) {
+        RL_CUDA_CHECK(cudaFree(qmma_ws_));
+        qmma_ws_ = nullptr, qmma_ws_bytes_ = 0;
+        qmma_ws_ = device_alloc(ws, "the split-K workspace of block-format products");
+        RL_CUDA_CHECK(cudaMemset(qmma_ws_, 0, ws));  // its arrival counters start at zero (qmma.h)
+        qmma_ws_bytes_ = ws;
+    }
+}
+
+int cuda_backend::block_weights_expand_above() const {
+    return std::max<int>(int(kernels::gemv_max_rows), kernels::tuning().qmma_max_rows);
 }
 
 void cuda_backend::release(tensor& t) {
@@ -156,7 +180,7 @@ tensor cuda_backend::upload_weight(const gguf_tensor_info& t, weight_storage ws)
             // Native: the file's blocks byte for byte; the kernels decode them in registers.
             RL_CUDA_CHECK(cudaMemcpyAsync(out.data, t.data, raw, cudaMemcpyHostToDevice, stream_));
             RL_CUDA_CHECK(cudaStreamSynchronize(stream_));  // a fault or a bad copy shows at load
-            grow_wscratch(rows * cols);
+            note_block_weight(rows, cols);
         } else {
             // Expanded to bf16 on the GPU: uploaded in the file's format into a staging buffer that the
             // next weight reuses (stream order keeps its copy behind this dequant); alloc_kv frees it.

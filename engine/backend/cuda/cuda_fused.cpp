@@ -11,6 +11,9 @@
 // ops. Numerics match the unfused ops (tests/test_gpu_fused.cpp).
 #include "cuda_backend_impl.h"
 
+#include "qmma.h"
+#include "tuning.h"
+
 #include <cstdint>
 
 namespace rl::cuda_detail {
@@ -126,6 +129,11 @@ void cuda_backend::matmuls(const tensor& x, std::span<const tensor* const> w, st
 }
 
 void cuda_backend::blocks_gemm(const tensor& x, const tensor& w, tensor& out, bool out_f32) {
+    const ggml_type wt = to_ggml_type(w.type);
+    if (x.rows <= kernels::tuning().qmma_max_rows && kernels::qmma_supported(wt, x.rows, w.rows, x.cols) &&
+        kernels::qmma_workspace_bytes(x.rows, w.rows, x.cols) <= qmma_ws_bytes_)
+        return kernels::qmma(wt, bf(x), w.data, out.data, out_f32, x.rows, w.rows, x.cols, qmma_ws_, qmma_ws_bytes_,
+                             stream_);
     RL_CHECK(wscratch_ && size_t(w.numel()) <= wscratch_elems_,
              "matmul: no bf16 scratch for a " + shape_of(w) + " " + dtype_name(w.type) + " weight");
     kernels::dequantize_to_bf16(to_ggml_type(w.type), w.data, wscratch_, w.numel(), stream_);
