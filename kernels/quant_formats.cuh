@@ -44,6 +44,10 @@ __device__ __forceinline__ void ld_words2(const uint8_t* p, uint32_t (&w)[NW]) {
     }
 }
 
+// v (0 <= v < 2^23) as a float, exactly, without an I2F: the bits of 2^23 + v, less 2^23. An I2F
+// issues at a quarter of the FMA rate on Hopper and would bound the block formats' GEMV.
+__device__ __forceinline__ float u2f(int v) { return __int_as_float(0x4B000000 | v) - 8388608.f; }
+
 // Byte e (0..3) of w as an unsigned value.
 __device__ __forceinline__ int byte_of(uint32_t w, int e) { return int((w >> (8 * e)) & 0xFFu); }
 // Byte i of a little-endian word array.
@@ -87,7 +91,7 @@ struct q8_0 {  // {f16 d; int8 q[32]}
     __device__ static void piece(const raw& r, int p, float (&w)[8]) {
         const float d = half_lo(r.d);
 #pragma unroll
-        for (int e = 0; e < 8; ++e) w[e] = float(int8_t(byte_at(r.q, 8 * p + e))) * d;
+        for (int e = 0; e < 8; ++e) w[e] = u2f(byte_at(r.q, 8 * p + e) ^ 0x80) * d - 128.f * d;  // (q + 128) d - 128 d
     }
 };
 
@@ -105,7 +109,7 @@ struct q4_0 {  // {f16 d; q[16]}: d * (q - 8)
     __device__ static void piece(const raw& r, int p, float (&w)[8]) {
         const float d = half_lo(r.d);
 #pragma unroll
-        for (int e = 0; e < 8; ++e) w[e] = float(nib32(r.q, 8 * p + e) - 8) * d;
+        for (int e = 0; e < 8; ++e) w[e] = u2f(nib32(r.q, 8 * p + e)) * d - 8.f * d;
     }
 };
 
@@ -124,7 +128,7 @@ struct q4_1 {  // {f16 d; f16 m; q[16]}: d * q + m; 20-byte blocks, so 4-byte wo
     __device__ static void piece(const raw& r, int p, float (&w)[8]) {
         const float d = half_lo(r.dm), m = half_hi(r.dm);
 #pragma unroll
-        for (int e = 0; e < 8; ++e) w[e] = float(nib32(r.q, 8 * p + e)) * d + m;
+        for (int e = 0; e < 8; ++e) w[e] = u2f(nib32(r.q, 8 * p + e)) * d + m;
     }
 };
 
@@ -145,7 +149,7 @@ struct q5_0 {  // {f16 d; u32 qh; q[16]}: d * ((nibble | bit j of qh << 4) - 16)
 #pragma unroll
         for (int e = 0; e < 8; ++e) {
             const int j = 8 * p + e;
-            w[e] = float((nib32(r.q, j) | int((r.qh[0] >> j) & 1u) << 4) - 16) * d;
+            w[e] = u2f(nib32(r.q, j) | int((r.qh[0] >> j) & 1u) << 4) * d - 16.f * d;
         }
     }
 };
@@ -168,7 +172,7 @@ struct q5_1 {  // {f16 d; f16 m; u32 qh; q[16]}: d * (nibble | bit j of qh << 4)
 #pragma unroll
         for (int e = 0; e < 8; ++e) {
             const int j = 8 * p + e;
-            w[e] = float(nib32(r.q, j) | int((r.qh >> j) & 1u) << 4) * d + m;
+            w[e] = u2f(nib32(r.q, j) | int((r.qh >> j) & 1u) << 4) * d + m;
         }
     }
 };
@@ -217,7 +221,7 @@ struct q4_k {
 #pragma unroll
         for (int e = 0; e < 8; ++e) {
             const int byte = byte_at(r.q, 8 * (p % 4) + e);
-            w[e] = a * float(hi ? byte >> 4 : byte & 0xF) - b;
+            w[e] = a * u2f(hi ? byte >> 4 : byte & 0xF) - b;
         }
     }
 };
@@ -254,7 +258,7 @@ struct q5_k {
             const int l = 8 * (p % 4) + e;
             const int byte = byte_at(r.q, l);
             const int q = (hi ? byte >> 4 : byte & 0xF) + (((byte_at(r.qh, l) >> bit) & 1) << 4);
-            w[e] = a * float(q) - b;
+            w[e] = a * u2f(q) - b;
         }
     }
 };
@@ -284,8 +288,8 @@ struct q6_k {
         for (int e = 0; e < 8; ++e) {
             const int l = l0 + e;
             const int lo = (byte_at(r.ql, l + 32 * (t & 1)) >> (4 * (t >> 1))) & 0xF;
-            const int q = (lo | ((byte_at(r.qh, l) >> (2 * t)) & 3) << 4) - 32;
-            w[e] = a * float(q);
+            const int q = lo | ((byte_at(r.qh, l) >> (2 * t)) & 3) << 4;  // 0..63; the value is q - 32
+            w[e] = a * u2f(q) - 32.f * a;
         }
     }
 };

@@ -66,9 +66,10 @@ struct kernel_tuning {
     int gemv_deep_k = 2048;
     /// Block-format weights: products of 9 up to this many rows go to qmma (kernels/qmma.h:
     /// weights decoded into shared memory in front of tensor cores); more rows dequantize each
-    /// weight into a bf16 scratch for cuBLASLt. 0..65536, 0 = never qmma. Open: the crossover
-    /// has not been measured.
-    int qmma_max_rows = 256;
+    /// weight into a bf16 scratch for cuBLASLt. 0..65536, 0 = never qmma. Off: on SmolLM2's
+    /// prefill qmma left logits 0.063 from the CPU's (0.035 without it), which its random-block
+    /// test does not show; open (dev/notes/2026-12-06-native-weights.md).
+    int qmma_max_rows = 0;
     /// The k split at 1 and 2 rows: [rows - 1][gemv_end]. Open: the best layout differed between
     /// two H200s for Qwen2.5-7B's gate/up, and only two model shapes were measured.
     gemv_split gemv_k_split[2][gemv_n_ends] = {

@@ -52,7 +52,49 @@ private slots:
         b->forward(in, lb);
         QCOMPARE(la, lb);
     }
+
+    // The :QUANT suffix: parsed and checked, llama.cpp's Q4_K_M mix (q6_k for the output and for
+    // attn_v / ffn_down in the first and last eighth and every third layer between), and the CPU
+    // backend refusing block weights with one clear line.
+    void quantSuffixAndMix() {
+        QCOMPARE(rl::synthetic_quant("llama3-8b"), std::string());
+        QCOMPARE(rl::synthetic_quant("llama3-8b:q4_k_m"), std::string("q4_k_m"));
+        QCOMPARE(rl::synthetic_config("llama3-70b:q4_k_m").n_layers, 80);
+        QCOMPARE(rl::synthetic_config("llama3-8b:q8_0").name, std::string("synthetic:llama3-8b:q8_0"));
+        bool threw = false;
+        try { rl::synthetic_config("llama3-8b:q3_k"); } catch (const rl::engine_error& e) {
+            threw = std::string(e.what()).find("q4_k_m") != std::string::npos;
+        }
+        QVERIFY2(threw, "an unknown quantization was not refused with the known ones listed");
+        using rl::dtype;
+        const int L = 32;  // more bits: layers 0-3, 28-31, and 4 + 3i + 2 (6, 9, ..., 27)
+        int q6 = 0;
+        for (int i = 0; i < L; ++i) q6 += rl::synthetic_weight_dtype("q4_k_m", "ffn_down", i, L) == dtype::q6_k;
+        QCOMPARE(q6, 4 + 4 + 8);
+        QVERIFY(rl::synthetic_weight_dtype("q4_k_m", "attn_v", 0, L) == dtype::q6_k);
+        QVERIFY(rl::synthetic_weight_dtype("q4_k_m", "attn_v", 4, L) == dtype::q4_k);
+        QVERIFY(rl::synthetic_weight_dtype("q4_k_m", "attn_q", 0, L) == dtype::q4_k);
+        QVERIFY(rl::synthetic_weight_dtype("q5_k_m", "output", 0, L) == dtype::q6_k);
+        QVERIFY(rl::synthetic_weight_dtype("q8_0", "output", 0, L) == dtype::q8_0);
+        rl::cpu_backend be(1);
+        threw = false;
+        try { rl::llama_model::synthetic_named("smollm2-135m:q8_0", be, rl::weight_storage::automatic); }
+        catch (const rl::engine_error& e) { threw = std::string(e.what()).find("natively") != std::string::npos; }
+        QVERIFY2(threw, "the CPU backend accepted native q8_0 weights");
+    }
+
+    // --weights auto: expanded while 3/4 of free memory holds it, the blocks beyond; unknown = fits.
+    void autoStorageResolves() {
+        using rl::weight_storage;
+        QVERIFY(rl::resolve_weight_storage(weight_storage::automatic, rl::dtype::bf16, 75, 100) == weight_storage::bf16);
+        QVERIFY(rl::resolve_weight_storage(weight_storage::automatic, rl::dtype::bf16, 76, 100) == weight_storage::native);
+        QVERIFY(rl::resolve_weight_storage(weight_storage::automatic, rl::dtype::f32, 10, 0) == weight_storage::f32);
+        QVERIFY(rl::resolve_weight_storage(weight_storage::native, rl::dtype::bf16, 1, 100) == weight_storage::native);
+        weight_storage w{};
+        QVERIFY(rl::parse_weight_storage("auto", w) && w == weight_storage::automatic);
+        QVERIFY(!rl::parse_weight_storage("int4", w));
+    }
 };
 
-RL_TEST_MAIN(TestSynthetic, shapesMatchPublishedConfigs, forwardIsFiniteAndSeeded)
+RL_TEST_MAIN(TestSynthetic, shapesMatchPublishedConfigs, forwardIsFiniteAndSeeded, quantSuffixAndMix, autoStorageResolves)
 #include "test_synthetic.moc"

@@ -81,7 +81,7 @@ bool EngineBridge::loadModel(const EngineSettings& settings) {
     rl::engine_options opt;
     opt.model_path = settings.modelPath.toStdString();
     opt.backend = settings.backend.toStdString();
-    if (!rl::parse_weight_storage(settings.weights.toStdString(), opt.weights)) opt.weights = rl::weight_storage::native;
+    if (!rl::parse_weight_storage(settings.weights.toStdString(), opt.weights)) opt.weights = rl::weight_storage::automatic;
     opt.threads = settings.threads;
     opt.calibrate = settings.calibrate;
     opt.serving = settings.serving;

@@ -14,7 +14,7 @@
 struct ModelSource {
     QString modelPath;                      // a GGUF file
     QString backend = QStringLiteral("cpu"); // "cpu" or "cuda"
-    QString weights = QStringLiteral("native"); // rl::weight_storage: "native", "bf16", "f32"
+    QString weights = QStringLiteral("auto"); // rl::weight_storage: "auto", "native", "bf16", "f32"
     int threads = 0;                        // CPU threads; 0 = all cores
     bool calibrate = true;                  // measure the device peaks at load (about a second)
 };

@@ -30,8 +30,9 @@ ModelPanel::ModelPanel(QWidget* parent) : QWidget(parent) {
     mDtype->setObjectName(QStringLiteral("dtype"));
     mWeightMode = new QComboBox(this);
     mWeightMode->setObjectName(QStringLiteral("weights"));
-    for (const char* w : {"native", "bf16", "f32"}) mWeightMode->addItem(QString::fromLatin1(w));
-    mWeightMode->setToolTip(tr("native: keep a GGUF file's quantized blocks on the GPU and decode them in the kernels "
+    for (const char* w : {"auto", "native", "bf16", "f32"}) mWeightMode->addItem(QString::fromLatin1(w));
+    mWeightMode->setToolTip(tr("auto: expand the weights when they fit in 3/4 of free memory, else keep the blocks\n"
+                               "native: keep a GGUF file's quantized blocks on the GPU and decode them in the kernels "
                                "(the CPU backend expands them to f32 for now)\nbf16: expand every weight to bf16 at "
                                "load (CUDA)\nf32: expand every weight to f32 (CPU)"));
     mLoad = new QPushButton(tr("Load"), this);
@@ -53,7 +54,6 @@ ModelPanel::ModelPanel(QWidget* parent) : QWidget(parent) {
     auto* be = new QHBoxLayout;
     be->addWidget(mBackend, 1);
     be->addWidget(mDtype);
-    be->addWidget(mWeightMode);
     auto* act = new QHBoxLayout;
     act->addWidget(mLoad);
     act->addWidget(mCancel);
@@ -61,6 +61,7 @@ ModelPanel::ModelPanel(QWidget* parent) : QWidget(parent) {
     auto* form = new QFormLayout;
     form->addRow(tr("Model"), src);
     form->addRow(tr("Backend"), be);
+    form->addRow(tr("Weights"), mWeightMode);
     form->addRow(act);
     form->addRow(mProgress);
     form->addRow(mNote);

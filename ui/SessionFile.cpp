@@ -28,7 +28,7 @@ Session fromJson(const QJsonObject& o) {
     const QJsonObject m = o.value(QLatin1String("model")).toObject();
     s.modelPath = m.value(QLatin1String("path")).toString();
     s.backend = m.value(QLatin1String("backend")).toString(QStringLiteral("cpu"));
-    s.weights = m.value(QLatin1String("weights")).toString(QStringLiteral("native"));
+    s.weights = m.value(QLatin1String("weights")).toString(QStringLiteral("auto"));
     // Refused serving values are reported, not guessed at: the session still opens.
     const QJsonObject serving = o.value(QLatin1String("serving")).toObject();
     if (const rl::config_error err = EngineJson::servingFromJson(serving, &s.serving))

@@ -13,7 +13,7 @@ class ConversationStore;
 struct Session {
     QString modelPath;
     QString backend;
-    QString weights = QStringLiteral("native");
+    QString weights = QStringLiteral("auto");
     rl::serving_config serving;
     QString servingError;        // fromJson: why the file's serving settings were refused ("" = read)
     rl::scenario scenario;

@@ -83,7 +83,7 @@ struct WindowArgs {
     double afterS = -1;
     std::string size;               // "WxH"; "" = the window's own (kShotWidth x kShotHeight with --screenshot)
     bool backendGiven = false;
-    rl::weight_storage weights = rl::weight_storage::native;
+    rl::weight_storage weights = rl::weight_storage::automatic;
     bool weightsGiven = false;
 };
 

@@ -70,6 +70,7 @@ const char* dtype_name(dtype t) {
 
 const char* weight_storage_name(weight_storage w) {
     switch (w) {
+    case weight_storage::automatic: return "auto";
     case weight_storage::native: return "native";
     case weight_storage::bf16: return "bf16";
     case weight_storage::f32: return "f32";
@@ -78,9 +79,15 @@ const char* weight_storage_name(weight_storage w) {
 }
 
 bool parse_weight_storage(const std::string& s, weight_storage& out) {
-    for (weight_storage w : {weight_storage::native, weight_storage::bf16, weight_storage::f32})
+    for (weight_storage w : {weight_storage::automatic, weight_storage::native, weight_storage::bf16, weight_storage::f32})
         if (s == weight_storage_name(w)) return out = w, true;
     return false;
+}
+
+weight_storage resolve_weight_storage(weight_storage ws, dtype compute, size_t expanded_bytes, size_t free_bytes) {
+    if (ws != weight_storage::automatic) return ws;
+    if (free_bytes != 0 && expanded_bytes > free_bytes / 4 * 3) return weight_storage::native;
+    return compute == dtype::f32 ? weight_storage::f32 : weight_storage::bf16;
 }
 
 void backend::matmuls(const tensor& x, std::span<const tensor* const> w, std::span<tensor* const> out) {

@@ -33,11 +33,17 @@ std::optional<dtype> block_dtype(ggml_type t);
 
 /// How weights are kept on a backend: native keeps a GGUF file's block formats where the
 /// backend computes on them (CUDA: q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k; the CPU backend
-/// expands to f32 for now), bf16 and f32 expand every weight at load.
-enum class weight_storage { native, bf16, f32 };
-/// "native", "bf16", "f32"; parse returns false for anything else.
+/// expands to f32 for now), bf16 and f32 expand every weight at load. automatic (the default)
+/// expands to the compute dtype when that fits in three quarters of the free memory, and keeps
+/// the blocks otherwise: the expanded path is still the faster one on the GPU
+/// (docs/performance.md), and native is what lets a model larger than that load at all.
+enum class weight_storage { automatic, native, bf16, f32 };
+/// "auto", "native", "bf16", "f32"; parse returns false for anything else.
 const char* weight_storage_name(weight_storage w);
 bool parse_weight_storage(const std::string& s, weight_storage& out);
+/// automatic resolved: the expanded storage of a backend computing in `compute` when
+/// `expanded_bytes` fit in 3/4 of `free_bytes` (0 = unknown: fits), else native; others as given.
+weight_storage resolve_weight_storage(weight_storage ws, dtype compute, size_t expanded_bytes, size_t free_bytes);
 
 /// A 2-D row-major tensor in backend memory: rows x cols, contiguous.
 struct tensor {

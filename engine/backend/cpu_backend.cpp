@@ -106,7 +106,7 @@ void cpu_backend::download(const tensor& src, float* dst) {
 
 dtype cpu_backend::weight_dtype(ggml_type, int64_t, weight_storage ws) const {
     // Native block formats on the CPU are issue 24's work: until then native means f32 here.
-    RL_CHECK(ws != weight_storage::bf16, "the CPU backend keeps weights in f32: use --weights native or f32");
+    RL_CHECK(ws != weight_storage::bf16, "the CPU backend keeps weights in f32: use --weights auto, native or f32");
     return dtype::f32;
 }
 

@@ -79,6 +79,13 @@ std::unique_ptr<llama_model> llama_model::load(const gguf_file& f, backend& be, 
         want(p + "ffn_up.weight", {d, ff});
         want(p + "ffn_down.weight", {ff, d});
     }
+    // auto: expanded when that fits comfortably, else the file's blocks (backend.h).
+    if (ws == weight_storage::automatic) {
+        size_t expanded = 0;
+        for (const auto* t : infos) expanded += size_t(t->n_elements()) * dtype_size(be.compute_dtype());
+        ws = resolve_weight_storage(ws, be.compute_dtype(), expanded, be.info().free_memory);
+    }
+    m->storage_ = ws;
     size_t need = 0;
     for (const auto* t : infos)
         need += size_t(t->n_rows()) * dtype_row_bytes(be.weight_dtype(t->type, t->row_length(), ws), t->row_length());

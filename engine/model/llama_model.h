@@ -24,7 +24,7 @@ public:
     /// Throws engine_error naming the first missing or mis-shaped tensor.
     /// ws: how the backend keeps the weights (native block formats, or expanded; backend.h).
     static std::unique_ptr<llama_model> load(const gguf_file& f, backend& be,
-                                             weight_storage ws = weight_storage::native);
+                                             weight_storage ws = weight_storage::automatic);
     /// Random weights at the shape of `cfg` (see model/synthetic.h), filled on the backend: in the
     /// compute dtype, or as random blocks of the synthetic quant mix `quant` ("q4_k_m", ...).
     static std::unique_ptr<llama_model> synthetic(const model_config& cfg, backend& be, uint64_t seed = 1,
@@ -37,6 +37,7 @@ public:
     const model_config& config() const { return cfg_; }
     backend& get_backend() { return be_; }
     size_t weight_bytes() const { return weight_bytes_; }   // as stored on the backend
+    weight_storage storage() const { return storage_; }     // as resolved (never automatic)
     /// Bytes of the weights every step streams through a matmul (all layers' q, k, v, o, gate,
     /// up, down and the LM head), as stored: the cost model's weight traffic.
     size_t matmul_weight_bytes() const;
@@ -72,6 +73,7 @@ private:
     tensor tok_embd_, out_norm_, lm_head_;  // lm_head_ aliases tok_embd_ when tied
     std::vector<layer_weights> layers_;
     size_t weight_bytes_ = 0;
+    weight_storage storage_ = weight_storage::native;
     // activation scratch, grown on demand. x_ (the residual stream) and last_ are f32 on every
     // backend; the others are in the compute dtype; logits_ is f32.
     int scratch_tokens_ = 0, scratch_logits_ = 0;

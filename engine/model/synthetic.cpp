@@ -167,11 +167,15 @@ std::unique_ptr<llama_model> llama_model::synthetic(const model_config& cfg, bac
 std::unique_ptr<llama_model> llama_model::synthetic_named(const std::string& name, backend& be, weight_storage ws) {
     const model_config cfg = synthetic_config(name);
     const std::string quant = synthetic_quant(name);
+    if (!quant.empty() && ws == weight_storage::automatic) ws = weight_storage::native;  // made of blocks
     RL_CHECK(quant.empty() || ws == weight_storage::native,
              "synthetic:" + name + " is made of native " + quant + " blocks: --weights " + weight_storage_name(ws) +
                  " needs a GGUF file or a synthetic model without :" + quant);
     if (quant.empty()) be.weight_dtype(ggml_type::f32, cfg.d_model, ws);  // refuses a storage the backend lacks
-    return synthetic(cfg, be, 1, quant);
+    auto m = synthetic(cfg, be, 1, quant);
+    m->storage_ = !quant.empty() ? weight_storage::native
+                                 : (be.compute_dtype() == dtype::f32 ? weight_storage::f32 : weight_storage::bf16);
+    return m;
 }
 
 } // namespace rl

@@ -116,7 +116,7 @@ public:
         info_.params = cfg.param_count();
         info_.weight_bytes = model_->weight_bytes();
         info_.weight_types = model_->weight_types();
-        info_.weights = weight_storage_name(opt.weights);
+        info_.weights = weight_storage_name(model_->storage());
         info_.context_length = max_context_;
         info_.kv_blocks = blocks;
         info_.block_size = sc.block_size;

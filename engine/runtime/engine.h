@@ -22,7 +22,7 @@ struct engine_options {
     int max_context = 0;               // 0 = min(model context, 8192)
     serving_config serving;            // kv_blocks 0 = every seat a full context, capped by memory
     bool calibrate = true;             // measure the backend's peaks at start (about a second)
-    weight_storage weights = weight_storage::native;  // GGUF blocks kept as they are, or expanded
+    weight_storage weights = weight_storage::automatic;  // GGUF blocks kept as they are, or expanded
 };
 
 struct engine_info {
@@ -35,7 +35,7 @@ struct engine_info {
     int64_t params = 0;
     size_t weight_bytes = 0;           // as the backend holds them (native blocks, or expanded)
     std::string weight_types;          // "q4_k 3.60 GiB, q6_k 0.79 GiB, bf16 0.00 GiB"
-    std::string weights;               // the storage asked for: "native", "bf16", "f32"
+    std::string weights;               // the storage in force: "native", "bf16", "f32" ("auto" resolved)
     int context_length = 0;
     int kv_blocks = 0;                 // the pool in blocks, "auto" resolved
     int block_size = 0;

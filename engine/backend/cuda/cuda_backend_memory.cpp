@@ -158,8 +158,8 @@ void cuda_backend::download(const tensor& src, float* dst) {
 }
 
 dtype cuda_backend::weight_dtype(ggml_type t, int64_t cols, weight_storage ws) const {
-    RL_CHECK(ws != weight_storage::f32, "the CUDA backend computes in bf16: use --weights native or bf16");
-    if (ws == weight_storage::native)
+    RL_CHECK(ws != weight_storage::f32, "the CUDA backend computes in bf16: use --weights auto, native or bf16");
+    if (ws == weight_storage::native || ws == weight_storage::automatic)
         if (auto b = block_dtype(t); b && cols % ggml_traits(t).block_elems == 0) return *b;
     return dtype::bf16;
 }
