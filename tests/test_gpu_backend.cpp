@@ -1,8 +1,8 @@
 // The CUDA backend end to end: SmolLM2-135M (Q4_1) loaded on both cpu_backend (the fp32
 // reference) and the CUDA backend, driven by the same llama_model::forward, logits compared.
 // Expected agreement: the GPU keeps weights (--weights auto expands this small model to bf16),
-// matmul inputs and the KV cache in bf16 but the residual stream and the logits in f32 (the CPU: everything f32), so the logits differ by bf16
-// rounding of each sublayer's inputs and outputs only; the test allows MAX_REL_L2 (below) and
+// matmul inputs and the KV cache in bf16 but the residual stream and the logits in f32 (the CPU:
+// everything f32), so the logits differ by bf16 rounding of each sublayer's inputs and outputs only; the test allows MAX_REL_L2 (below) and
 // prints what it measured. Greedy (top-1) tokens must match; the one exception is a near tie:
 // the GPU's pick is within 0.25 of the CPU's best logit, which bf16 rounding can flip; it is
 // printed as a warning. Every step is also run through forward_greedy (on-device argmax), which
