@@ -6,6 +6,7 @@
 #include "server/openai_request.h"
 #include "server/openai_routes.h"
 #include "server/prometheus.h"
+#include "server/request_guard.h"
 
 #include <httplib.h>
 
@@ -158,6 +159,11 @@ void api_server::install_routes() {
             res.set_header("Connection", "close");
             json_error(res, 503, "server at capacity: " + std::to_string(max_connections_) + " connections are open",
                        "server_busy", "too_many_connections");
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        if (auto refusal = check_request(options_.host, options_.allowed_hosts, req.method,
+                                         req.get_header_value("Host"), req.get_header_value("Content-Type"))) {
+            json_error(res, refusal->status, refusal->message, "invalid_request_error", refusal->code);
             return httplib::Server::HandlerResponse::Handled;
         }
         if (!options_.api_key.empty() && req.path.rfind("/v1/", 0) == 0 &&

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace httplib {
 class Server;
@@ -32,6 +33,9 @@ struct serve_options {
     int keep_alive_timeout_s = 5;     // an idle kept-alive connection is closed after this
     size_t max_body_bytes = size_t(1) << 20;   // larger bodies: 413 before any parsing
     bool access_log = false;          // one line per request on stderr
+    // Names besides loopback ones a loopback-bound server answers to ("*": any); for a server
+    // bound elsewhere, the only names it answers to when non-empty (server/request_guard.h).
+    std::vector<std::string> allowed_hosts;
 };
 
 class api_server {

@@ -5,7 +5,8 @@
 // (413), a prompt longer than the context (400), a slow client that stalls mid-headers (closed
 // after the read timeout while others are served), the connection cap (N+1 streams: 503 +
 // Retry-After), the engine's "at capacity" (503 + Retry-After), KV bookkeeping sound after
-// dropped streams (engine::check_kv_invariants), and loopback-only binding by default.
+// dropped streams (engine::check_kv_invariants), loopback-only binding by default, and web pages
+// refused (a text/plain POST: 415; a foreign Host, DNS rebinding: 403).
 // test_serve.cpp covers the normal paths, 404 model, 401 key, the default 1 MiB limit.
 #include "rl_test.h"
 
@@ -127,12 +128,12 @@ Reply parseReply(const std::string& raw) {
     return r;
 }
 
-// Sends one request with Connection: close and reads the whole answer.
+// Sends one request (raw: exactly these bytes) with Connection: close and reads the whole answer.
 Reply http(int port, const std::string& method, const std::string& path, const std::string& body = "",
-           const std::string& extraHeaders = "") {
+           const std::string& extraHeaders = "", const std::string& raw_request = "") {
     const int fd = connectTo(port);
     if (fd < 0) return {};
-    sendAll(fd, rawRequest(method, path, body, extraHeaders));
+    sendAll(fd, raw_request.empty() ? rawRequest(method, path, body, extraHeaders) : raw_request);
     std::string raw;
     char buf[16384];
     ssize_t n;
@@ -266,6 +267,25 @@ private slots:
         QVERIFY2(r.status == 200, r.body.c_str());
     }
 
+    // What a web page can send to a loopback server: a text/plain POST (no CORS preflight) and,
+    // through DNS rebinding, its own Host. Both refused before the body is read.
+    void webPagesAreRefused() {
+        Server s{rl::serve_options{}};
+        const std::string body = chat(s.model(), 1).dump();
+        auto raw = [&](const std::string& host, const std::string& type) {
+            return "POST /v1/chat/completions HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: " + type +
+                   "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+        };
+        Reply r = http(s.port, "", "", "", "", raw("127.0.0.1", "text/plain;charset=UTF-8"));
+        QCOMPARE(r.status, 415);
+        QCOMPARE(errorCode(r), std::string("unsupported_media_type"));
+        r = http(s.port, "", "", "", "", raw("attacker.example:" + std::to_string(s.port), "application/json"));
+        QCOMPARE(r.status, 403);
+        QCOMPARE(errorCode(r), std::string("host_not_allowed"));
+        r = http(s.port, "", "", "", "", raw("localhost:" + std::to_string(s.port), "application/json"));
+        QVERIFY2(r.status == 200, r.body.c_str());
+    }
+
     void slowClientIsDisconnectedOthersServed() {
         rl::serve_options so;
         so.read_timeout_s = 2;   // short, so the test is quick; the default is 30 s
@@ -392,5 +412,5 @@ private slots:
 
 RL_TEST_MAIN(TestServeHostile, malformedBodiesAre400WithOpenAiErrors, promptLongerThanTheContextIs400,
              bodyLimitIsConfigurable, slowClientIsDisconnectedOthersServed, connectionCapWithStreams,
-             engineAtCapacityIs503, listensOnLoopbackOnlyByDefault)
+             engineAtCapacityIs503, listensOnLoopbackOnlyByDefault, webPagesAreRefused)
 #include "test_serve_hostile.moc"

@@ -6,6 +6,7 @@
 #include "rl_test.h"
 
 #include "server/openai_request.h"
+#include "server/request_guard.h"
 
 #include <nlohmann/json.hpp>
 
@@ -156,8 +157,37 @@ private slots:
         QCOMPARE(r->messages[0].content, std::string("Be brief."));
         QCOMPARE(refusal(with("messages", json::array({{{"role", "tool"}, {"content", "x"}}}))).param, std::string("messages"));
     }
+
+    // Web pages kept out (server/request_guard.h): simple cross-origin body types refused, and a
+    // loopback server answering only to loopback names and listed ones.
+    void browserRequestsAreRefused() {
+        const std::vector<std::string> none;
+        auto refused = [](const std::optional<rl::guard_refusal>& r, int status) { return r && r->status == status; };
+        QVERIFY(!rl::check_request("127.0.0.1", none, "POST", "127.0.0.1:8080", "application/json"));
+        QVERIFY(!rl::check_request("127.0.0.1", none, "POST", "localhost:8080", "application/json; charset=utf-8"));
+        QVERIFY(!rl::check_request("127.0.0.1", none, "POST", "[::1]:8080", ""));
+        QVERIFY(!rl::check_request("127.0.0.1", none, "GET", "127.0.0.2", "text/plain"));  // only bodies matter
+        QVERIFY(refused(rl::check_request("127.0.0.1", none, "POST", "127.0.0.1", "text/plain;charset=UTF-8"), 415));
+        QVERIFY(refused(rl::check_request("127.0.0.1", none, "POST", "", "application/x-www-form-urlencoded"), 415));
+        QVERIFY(refused(rl::check_request("127.0.0.1", none, "POST", "", " Multipart/Form-Data; boundary=x"), 415));
+        const auto r = rl::check_request("127.0.0.1", none, "GET", "evil.example:8080", "");
+        QVERIFY(refused(r, 403));
+        QVERIFY2(r->message.find("evil.example") != std::string::npos && r->message.find("--allowed-host") != std::string::npos,
+                 r->message.c_str());
+        QVERIFY(refused(rl::check_request("localhost", none, "GET", "127.0.0.1.evil.example", ""), 403));
+        QVERIFY(!rl::check_request("127.0.0.1", {"box.lan"}, "GET", "BOX.lan:8080", ""));
+        QVERIFY(!rl::check_request("127.0.0.1", {"*"}, "GET", "anything", ""));
+        // Bound elsewhere: no Host check unless names are listed, then only those (and loopback).
+        QVERIFY(!rl::check_request("0.0.0.0", none, "GET", "gpu-box:8080", ""));
+        QVERIFY(refused(rl::check_request("0.0.0.0", {"gpu-box"}, "GET", "other:8080", ""), 403));
+        QVERIFY(!rl::check_request("0.0.0.0", {"gpu-box"}, "GET", "gpu-box:8080", ""));
+        QCOMPARE(rl::host_of_header("[::1]:80"), std::string("::1"));
+        QCOMPARE(rl::host_of_header("LocalHost:1"), std::string("localhost"));
+        QVERIFY(!rl::is_loopback_name("127.0.0.1.evil"));
+        QVERIFY(rl::is_loopback_name("127.1.2.3"));
+    }
 };
 
-RL_TEST_MAIN(TestServeRequest, samplingDefaultsAsOpenAi, standardFieldsAtTheirDefaultsAreAccepted,
+RL_TEST_MAIN(TestServeRequest, browserRequestsAreRefused, samplingDefaultsAsOpenAi, standardFieldsAtTheirDefaultsAreAccepted,
              otherValuesAreRefusedNamingTheField, paramIsTheBareFieldName, developerRoleIsSystem)
 #include "test_serve_request.moc"

@@ -38,6 +38,10 @@ int parse_arguments(int argc, char** argv, serve_args& a) {
     rl::serve_options& so = a.server;
     rl::cmdline::add_text(app, "--host", so.host, "Address to listen on; 0.0.0.0 accepts other machines");
     rl::cmdline::add_number(app, "--port", so.port, "TCP port", 1, 65535);
+    app.add_option("--allowed-host", so.allowed_hosts,
+                   "A Host name the server also answers to (repeatable; '*' for any). Bound to loopback it "
+                   "answers only to localhost and 127.0.0.1 otherwise, against DNS rebinding")
+        ->type_name("NAME");
     rl::cmdline::add_text(app, "--api-key", so.api_key, "/v1/* then need 'Authorization: Bearer KEY' (401 otherwise)")
         ->type_name("KEY")
         ->check(CLI::Validator([](std::string& key) { return key.empty() ? "must not be empty" : ""; }, "", ""));
