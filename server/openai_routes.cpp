@@ -158,11 +158,16 @@ void openai_routes::handle_completion(const httplib::Request& http_req, httplib:
     auto live = std::make_shared<live_request>([this, id] { untrack(id); }, std::move(gen));
     generation& g = *live->gen;
 
-    // Wait for the first event before answering, so a rejection gets its own status code.
+    // Wait for the first event before answering, so a rejection (admission control answers at
+    // once) gets its own status code. A stream waits at most a second: one still queued then gets
+    // its headers and keep-alive comments now (proxies with idle timeouts drop a silent socket),
+    // and a later rejection arrives as an error event before [DONE].
     generation_step first;
-    while (!g.poll(first, std::chrono::seconds(1))) {
-    }
-    if (first.rejected || first.failed) return send_error(res, rejection_error(first));
+    bool have_first = false;
+    const auto give_up = steady_clock::now() + std::chrono::seconds(1);
+    while (!(have_first = g.poll(first, std::chrono::milliseconds(250))))
+        if (a.stream && steady_clock::now() >= give_up) break;
+    if (have_first && (first.rejected || first.failed)) return send_error(res, rejection_error(first));
 
     response_shape shape{chat, (chat ? "chatcmpl-" : "cmpl-") + std::to_string(serial), model_id_, int64_t(std::time(nullptr))};
     if (!a.stream) {
@@ -194,6 +199,7 @@ void openai_routes::handle_completion(const httplib::Request& http_req, httplib:
     auto st = std::make_shared<stream_state>();
     st->live = live;
     st->pending = first;
+    st->have_pending = have_first;
     st->include_usage = a.include_usage;
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(

@@ -387,6 +387,41 @@ private slots:
         QVERIFY2(bad.empty(), bad.c_str());
     }
 
+    // A stream queued behind a full batch gets its headers and first chunk (the role) at once,
+    // not when its first token comes: idle-timeout proxies would drop a silent socket.
+    void queuedStreamAnswersAtOnce() {
+        rl::engine& e = *fixture().engine;
+        const rl::serving_config before = e.current_config();
+        rl::serving_config one = before;
+        one.max_num_seqs = 1;
+        QCOMPARE(e.apply(one), std::string());
+        Server s;
+        const std::string body = chat(s.model(), 400, true).dump();
+        std::vector<int> fds;
+        for (int i = 0; i < 2; ++i) {  // the first holds the only seat, the second waits for it
+            const int fd = connectTo(s.port);
+            QVERIFY(fd >= 0 && sendAll(fd, rawRequest("POST", "/v1/chat/completions", body)));
+            std::string got;
+            char buf[4096];
+            ssize_t n;
+            while (got.find("data: ") == std::string::npos && (n = ::recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, size_t(n));
+            QCOMPARE(parseReply(got).status, 200);
+            fds.push_back(fd);
+        }
+        // Had the second waited for its first token, the first would have finished (the seat
+        // frees only then) and its [DONE] would be in its socket already.
+        std::string first;
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::recv(fds[0], buf, sizeof buf, MSG_DONTWAIT)) > 0) first.append(buf, size_t(n));
+        QVERIFY2(first.find("[DONE]") == std::string::npos, "the queued stream answered only after the first ended");
+        const std::string stats = fixture().engine->check_kv_invariants();
+        for (int fd : fds) ::close(fd);
+        QCOMPARE(e.apply(before), std::string());
+        QVERIFY2(engineDrained(), "the engine still holds requests after the clients left");
+        QVERIFY2(stats.empty(), stats.c_str());
+    }
+
     void listensOnLoopbackOnlyByDefault() {
         QCOMPARE(rl::serve_options{}.host, std::string("127.0.0.1"));
         Server s;
@@ -412,5 +447,6 @@ private slots:
 
 RL_TEST_MAIN(TestServeHostile, malformedBodiesAre400WithOpenAiErrors, promptLongerThanTheContextIs400,
              bodyLimitIsConfigurable, slowClientIsDisconnectedOthersServed, connectionCapWithStreams,
-             engineAtCapacityIs503, listensOnLoopbackOnlyByDefault, webPagesAreRefused)
+             engineAtCapacityIs503, listensOnLoopbackOnlyByDefault, webPagesAreRefused,
+             queuedStreamAnswersAtOnce)
 #include "test_serve_hostile.moc"
