@@ -11,6 +11,7 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <deque>
@@ -140,6 +141,12 @@ void api_server::stop() {
     }
     cv_.notify_all();
     routes_->cancel_all();
+    // Let the cancelled requests answer before the sockets close: a stream writes its error event
+    // and [DONE] within one poll (250 ms). Bounded, so a client that reads nothing cannot hold the
+    // shutdown.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (routes_->in_flight() > 0 && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
     server_->stop();
 }
 

@@ -422,6 +422,25 @@ private slots:
         QVERIFY2(stats.empty(), stats.c_str());
     }
 
+    // Shutdown (SIGTERM in ridgeline-serve) ends an open stream with an error event and [DONE]
+    // before its socket closes, as docs/api.md promises.
+    void shutdownEndsStreamsWithDone() {
+        Server s;
+        const int fd = connectTo(s.port);
+        QVERIFY(fd >= 0 && sendAll(fd, rawRequest("POST", "/v1/chat/completions", chat(s.model(), 400, true).dump())));
+        std::string got;
+        char buf[4096];
+        ssize_t n;
+        while (got.find("data: ") == std::string::npos && (n = ::recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, size_t(n));
+        QCOMPARE(parseReply(got).status, 200);
+        s.api->stop();
+        while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, size_t(n));
+        ::close(fd);
+        QVERIFY2(got.find("\"error\"") != std::string::npos && got.find("data: [DONE]") != std::string::npos,
+                 got.substr(got.size() > 400 ? got.size() - 400 : 0).c_str());
+        QVERIFY2(engineDrained(), "the engine still holds the stopped stream's request");
+    }
+
     void listensOnLoopbackOnlyByDefault() {
         QCOMPARE(rl::serve_options{}.host, std::string("127.0.0.1"));
         Server s;
@@ -448,5 +467,5 @@ private slots:
 RL_TEST_MAIN(TestServeHostile, malformedBodiesAre400WithOpenAiErrors, promptLongerThanTheContextIs400,
              bodyLimitIsConfigurable, slowClientIsDisconnectedOthersServed, connectionCapWithStreams,
              engineAtCapacityIs503, listensOnLoopbackOnlyByDefault, webPagesAreRefused,
-             queuedStreamAnswersAtOnce)
+             queuedStreamAnswersAtOnce, shutdownEndsStreamsWithDone)
 #include "test_serve_hostile.moc"
