@@ -208,8 +208,29 @@ api_request parse_object(const json& o, bool chat) {
         r.messages = messages(o["messages"]);
     } else {
         if (!present(o, "prompt")) throw invalid{"'prompt' is required", "prompt"};
-        if (!o["prompt"].is_string()) throw invalid{"'prompt' must be a string (token arrays and batches are not supported)", "prompt"};
-        r.prompt = o["prompt"].get<std::string>();
+        // OpenAI's four forms: a string, token ids, and a batch of either. A batch of one is
+        // its item; a longer batch would need one choice per prompt, which this server does not do.
+        json p = o["prompt"];
+        if (p.is_array() && !p.empty() && (p[0].is_string() || p[0].is_array())) {
+            if (p.size() != 1)
+                throw invalid{"a batch of " + std::to_string(p.size()) +
+                                  " prompts: this server takes one prompt per request (send them separately)",
+                              "prompt"};
+            p = p[0];
+        }
+        if (p.is_string()) {
+            r.prompt = p.get<std::string>();
+        } else if (p.is_array()) {
+            std::vector<int32_t> ids;
+            for (const json& v : p) {
+                if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > std::numeric_limits<int32_t>::max())
+                    throw invalid{"'prompt' token ids must be non-negative integers", "prompt"};
+                ids.push_back(int32_t(v.get<int64_t>()));
+            }
+            r.prompt_ids = std::move(ids);
+        } else {
+            throw invalid{"'prompt' must be a string, an array of token ids, or a batch of one of them", "prompt"};
+        }
     }
     if (present(o, "n") && integer(o, "n", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()) != 1)
         throw invalid{"'n' must be 1: this server returns one choice per request", "n"};

@@ -31,7 +31,8 @@ struct api_request {
     bool chat = true;
     std::string model;
     std::vector<chat_message> messages;       // chat
-    std::string prompt;                       // completions
+    std::string prompt;                       // completions: text (special tokens parsed) ...
+    std::optional<std::vector<int32_t>> prompt_ids;  // ... or token ids as given
     std::optional<int> max_tokens;
     sampling_params sampling;                 // unless given: temperature 1, a fresh random seed
     std::vector<std::string> stop;

@@ -124,7 +124,9 @@ void openai_routes::handle_completion(const httplib::Request& http_req, httplib:
 
     std::vector<int32_t> prompt;
     try {
-        prompt = chat ? engine_.tokenize_chat(a.messages) : engine_.tokenize_text(a.prompt);
+        if (chat) prompt = engine_.tokenize_chat(a.messages);
+        else if (a.prompt_ids) prompt = *a.prompt_ids;  // the engine checks the ids against the vocabulary
+        else prompt = engine_.tokenize_text(a.prompt, true);  // "<|im_start|>" is one token, as in llama-server
     } catch (const std::exception& e) {
         api_error err;  // status 400, invalid_request_error
         err.message = std::string("cannot tokenize the prompt: ") + e.what();

@@ -529,9 +529,32 @@ private slots:
         QCOMPARE(s.kv_used, 0);
         QCOMPARE(s.num_requests_waiting, 0);
     }
+
+    // /v1/completions takes OpenAI's prompt forms: text whose special tokens are parsed (as in
+    // llama-server), token ids as given, a batch of one; a longer batch and bad ids are refused.
+    void completionPromptForms() {
+        Fixture& f = fixture();
+        auto usage = [&](const json& prompt) {
+            const Reply r = post("/v1/completions", {{"model", f.model()}, {"prompt", prompt}, {"max_tokens", 1}});
+            if (r.status != 200) return -r.status;
+            ++f.completed;
+            return json::parse(r.body)["usage"]["prompt_tokens"].get<int>();
+        };
+        const int special = usage("<|im_start|>"), plain = usage("<|im_start"), ids = usage(json::array({1, 2, 3}));
+        QVERIFY2(special > 0 && special < plain, ("'<|im_start|>' took " + std::to_string(special) + " tokens, '<|im_start' " +
+                                                  std::to_string(plain)).c_str());
+        QCOMPARE(ids, 3);
+        QCOMPARE(usage(json::array({"Hello"})), usage("Hello"));
+        QCOMPARE(usage(json::array({json::array({1, 2})})), 2);
+        const Reply batch = post("/v1/completions", {{"model", f.model()}, {"prompt", {"a", "b"}}, {"max_tokens", 1}});
+        QCOMPARE(batch.status, 400);
+        QVERIFY2(batch.body.find("batch of 2") != std::string::npos, batch.body.c_str());
+        QCOMPARE(usage(json::array({1, 999999999})), -400);
+        QCOMPARE(usage(json::array({1, -2})), -400);
+    }
 };
 
 RL_TEST_MAIN(TestServe, healthAndModels, chatWithUsageAndStreamingMatches, stopSequence, errorStatuses,
              samplingDefaults, apiKey,
-             metricsExposition, disconnectCancels)
+             metricsExposition, disconnectCancels, completionPromptForms)
 #include "test_serve.moc"

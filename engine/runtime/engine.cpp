@@ -44,9 +44,9 @@ std::vector<int32_t> engine::tokenize_chat(const std::vector<chat_message>& mess
     return get_tokenizer().encode(get_chat_template().render(messages, true), false, true);
 }
 
-std::vector<int32_t> engine::tokenize_text(const std::string& text) const {
+std::vector<int32_t> engine::tokenize_text(const std::string& text, bool parse_special) const {
     const tokenizer& t = get_tokenizer();
-    return t.encode(text, t.add_bos_default(), false);
+    return t.encode(text, t.add_bos_default(), parse_special);
 }
 
 namespace {

@@ -89,7 +89,9 @@ public:
     /// Renders messages with the model's template and tokenizes them (special tokens parsed).
     std::vector<int32_t> tokenize_chat(const std::vector<chat_message>& messages) const;
     /// Tokenizes plain text (BOS added if the model wants it).
-    std::vector<int32_t> tokenize_text(const std::string& text) const;
+    /// parse_special: control tokens written in the text ("<|im_start|>") become their ids, as
+    /// llama-server and vLLM do for a raw completion prompt; false keeps them as plain text.
+    std::vector<int32_t> tokenize_text(const std::string& text, bool parse_special = false) const;
 };
 
 } // namespace rl
