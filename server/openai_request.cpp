@@ -197,7 +197,8 @@ void check_ignored(const json& o) {
 api_request parse_object(const json& o, bool chat) {
     if (!o.is_object()) throw invalid{"the request body must be a JSON object", ""};
     for (auto it = o.begin(); it != o.end(); ++it)
-        if (!kCommonFields.count(it.key()) && it.key() != (chat ? "messages" : "prompt"))
+        if (!kCommonFields.count(it.key()) && it.key() != (chat ? "messages" : "prompt") &&
+            (chat || it.key() != "parse_special"))
             throw invalid{"unknown field '" + it.key() + "'", it.key()};
     api_request r;
     r.chat = chat;
@@ -246,6 +247,10 @@ api_request parse_object(const json& o, bool chat) {
                                                             std::numeric_limits<int64_t>::max()))
                                          : fresh_seed();
     if (present(o, "stop")) r.stop = stops(o["stop"]);
+    if (!chat && present(o, "parse_special")) {
+        if (!o["parse_special"].is_boolean()) throw invalid{"'parse_special' must be a boolean", "parse_special"};
+        r.parse_special = o["parse_special"].get<bool>();
+    }
     if (present(o, "stream")) {
         if (!o["stream"].is_boolean()) throw invalid{"'stream' must be a boolean", "stream"};
         r.stream = o["stream"].get<bool>();

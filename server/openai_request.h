@@ -33,6 +33,7 @@ struct api_request {
     std::vector<chat_message> messages;       // chat
     std::string prompt;                       // completions: text (special tokens parsed) ...
     std::optional<std::vector<int32_t>> prompt_ids;  // ... or token ids as given
+    bool parse_special = true;                // completions: "parse_special": false keeps "<|im_start|>" as text
     std::optional<int> max_tokens;
     sampling_params sampling;                 // unless given: temperature 1, a fresh random seed
     std::vector<std::string> stop;

@@ -11,7 +11,9 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <cstdio>
 #include <ctime>
+#include <random>
 
 using nlohmann::json;
 
@@ -20,6 +22,16 @@ namespace rl {
 namespace {
 
 using steady_clock = std::chrono::steady_clock;
+
+// 24 hex digits, random per response (as OpenAI's ids): ids never repeat across restarts, so logs
+// and client caches keyed by id do not mix two runs' answers.
+std::string random_id() {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%016llx%08llx", static_cast<unsigned long long>(rng()),
+                  static_cast<unsigned long long>(rng() & 0xffffffffull));
+    return buf;
+}
 
 void send_error(httplib::Response& res, const api_error& e) {
     res.status = e.status;
@@ -126,7 +138,7 @@ void openai_routes::handle_completion(const httplib::Request& http_req, httplib:
     try {
         if (chat) prompt = engine_.tokenize_chat(a.messages);
         else if (a.prompt_ids) prompt = *a.prompt_ids;  // the engine checks the ids against the vocabulary
-        else prompt = engine_.tokenize_text(a.prompt, true);  // "<|im_start|>" is one token, as in llama-server
+        else prompt = engine_.tokenize_text(a.prompt, a.parse_special);  // "<|im_start|>" one token, as in llama-server
     } catch (const std::exception& e) {
         api_error err;  // status 400, invalid_request_error
         err.message = std::string("cannot tokenize the prompt: ") + e.what();
@@ -171,7 +183,7 @@ void openai_routes::handle_completion(const httplib::Request& http_req, httplib:
         if (a.stream && steady_clock::now() >= give_up) break;
     if (have_first && (first.rejected || first.failed)) return send_error(res, rejection_error(first));
 
-    response_shape shape{chat, (chat ? "chatcmpl-" : "cmpl-") + std::to_string(serial), model_id_, int64_t(std::time(nullptr))};
+    response_shape shape{chat, (chat ? "chatcmpl-" : "cmpl-") + random_id(), model_id_, int64_t(std::time(nullptr))};
     if (!a.stream) {
         std::string text = first.text;
         generation_step step = first;

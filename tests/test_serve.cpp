@@ -165,15 +165,13 @@ Sse parseSse(const std::string& body, bool chat) {
     return s;
 }
 
-const rl::request_record* findRecord(const std::vector<rl::request_record>& recs, uint64_t owner) {
+// The newest record of an API request (the tests send one request at a time; response ids are
+// random, so the record is found by its owner's API bit, not by id).
+const rl::request_record* lastApiRecord(const std::vector<rl::request_record>& recs) {
+    const rl::request_record* last = nullptr;
     for (const auto& r : recs)
-        if (r.owner == owner) return &r;
-    return nullptr;
-}
-
-uint64_t ownerOf(const json& reply) {
-    const std::string id = reply["id"].get<std::string>();
-    return rl::kOwnerApiBit | std::stoull(id.substr(id.find('-') + 1));
+        if (r.owner & rl::kOwnerApiBit) last = &r;
+    return last;
 }
 
 // name{labels} value  ->  (name, labels, value); false when the line does not have that shape.
@@ -238,7 +236,7 @@ private slots:
         QCOMPARE(u["prompt_tokens"].get<int>(), int(prompt.size()));
         const rl::request_record* rec = nullptr;
         const auto recs = f.engine->request_history();
-        rec = findRecord(recs, ownerOf(j));
+        rec = lastApiRecord(recs);
         QVERIFY2(rec, "the request has no engine record under its API owner id");
         QCOMPARE(u["completion_tokens"].get<int>(), rec->generated_tokens);
         QCOMPARE(u["total_tokens"].get<int>(), int(prompt.size()) + rec->generated_tokens);
@@ -549,6 +547,18 @@ private slots:
         const Reply batch = post("/v1/completions", {{"model", f.model()}, {"prompt", {"a", "b"}}, {"max_tokens", 1}});
         QCOMPARE(batch.status, 400);
         QVERIFY2(batch.body.find("batch of 2") != std::string::npos, batch.body.c_str());
+        json off = {{"model", f.model()}, {"prompt", "<|im_start|>"}, {"max_tokens", 1}, {"parse_special", false}};
+        const Reply raw = post("/v1/completions", off);
+        QVERIFY2(raw.status == 200, raw.body.c_str());
+        ++f.completed;
+        QVERIFY2(json::parse(raw.body)["usage"]["prompt_tokens"].get<int>() > special, raw.body.c_str());
+        // Response ids are random (24 hex digits), never a per-run counter that restarts at 1.
+        const std::string id1 = json::parse(raw.body)["id"].get<std::string>();
+        const Reply again = post("/v1/completions", off);
+        QVERIFY2(again.status == 200, again.body.c_str());
+        ++f.completed;
+        const std::string id2 = json::parse(again.body)["id"].get<std::string>();
+        QVERIFY2(id1 != id2 && id1.size() == 5 + 24 && id1.rfind("cmpl-", 0) == 0, (id1 + " " + id2).c_str());
         QCOMPARE(usage(json::array({1, 999999999})), -400);
         QCOMPARE(usage(json::array({1, -2})), -400);
     }

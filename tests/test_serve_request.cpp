@@ -160,6 +160,21 @@ private slots:
 
     // Web pages kept out (server/request_guard.h): simple cross-origin body types refused, and a
     // loopback server answering only to loopback names and listed ones.
+    // A raw completion prompt parses its special tokens unless "parse_special": false; chat has no
+    // such field (its template decides).
+    void parseSpecialField() {
+        const json comp = {{"model", "m"}, {"prompt", "<|im_start|>"}};
+        const auto a = parse(comp, false);
+        QVERIFY(a && a->parse_special);
+        json off = comp;
+        off["parse_special"] = false;
+        const auto b = parse(off, false);
+        QVERIFY(b && !b->parse_special);
+        off["parse_special"] = "no";
+        QCOMPARE(refusal(off, false).param, std::string("parse_special"));
+        QCOMPARE(refusal(with("parse_special", false)).param, std::string("parse_special"));  // chat: unknown
+    }
+
     void browserRequestsAreRefused() {
         const std::vector<std::string> none;
         auto refused = [](const std::optional<rl::guard_refusal>& r, int status) { return r && r->status == status; };
@@ -188,6 +203,6 @@ private slots:
     }
 };
 
-RL_TEST_MAIN(TestServeRequest, browserRequestsAreRefused, samplingDefaultsAsOpenAi, standardFieldsAtTheirDefaultsAreAccepted,
+RL_TEST_MAIN(TestServeRequest, parseSpecialField, browserRequestsAreRefused, samplingDefaultsAsOpenAi, standardFieldsAtTheirDefaultsAreAccepted,
              otherValuesAreRefusedNamingTheField, paramIsTheBareFieldName, developerRoleIsSystem)
 #include "test_serve_request.moc"

@@ -72,7 +72,7 @@ int run_generate(const generate_args& args) {
     return guarded([&] {
         auto eng = rl::engine::create(args.engine);
         rl::request req;
-        req.prompt = args.chat ? eng->tokenize_chat({{"user", args.prompt}}) : eng->tokenize_text(args.prompt);
+        req.prompt = args.chat ? eng->tokenize_chat({{"user", args.prompt}}) : eng->tokenize_text(args.prompt, !args.raw_text);
         req.sampling = args.sampling;
         req.max_tokens = args.max_tokens;
         const bool json = args.json;

@@ -23,6 +23,7 @@ struct generate_args {
     int max_tokens = 128;
     bool chat = false;   // wrap the prompt in the model's chat template as one user message
     bool json = false;   // one JSON object instead of streamed text
+    bool raw_text = false;  // special tokens in the prompt stay text ("<|im_start|>" as 8 pieces)
 };
 
 struct chat_args {

@@ -19,6 +19,9 @@ void add_generate(rl::cmdline::program& p, generate_args& a) {
     rl::cmdline::add_text(cmd, "--prompt", a.prompt, "The prompt")->required();
     rl::cmdline::add_number(cmd, "--max-tokens", a.max_tokens, "Longest continuation in tokens", 1, 1 << 20);
     rl::cmdline::add_switch(cmd, "--chat", a.chat, "Wrap the prompt in the model's chat template as one user message");
+    rl::cmdline::add_switch(cmd, "--no-parse-special", a.raw_text,
+                            "Keep special tokens written in the prompt (<|im_start|>) as text; by default they "
+                            "become their token ids, as in llama.cpp and vLLM");
     rl::cmdline::add_switch(cmd, "--json", a.json,
                             "Print one JSON object instead: text, tokens, prompt_tokens, generated_tokens, "
                             "finish_reason, ttft_ms, decode_tok_s");
