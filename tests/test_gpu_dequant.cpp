@@ -65,17 +65,7 @@ std::vector<uint8_t> randomBlocks(rl::ggml_type type, int64_t n, std::mt19937& r
         for (int64_t i = 0; i < n; ++i) h[i] = rl::fp32_to_fp16(scale(rng) * 100);
         return raw;
     }
-    // The f16 fields of each block: d (and m or dmin) leading, q6_k's d at its end.
-    const bool two = type == rl::ggml_type::q4_1 || type == rl::ggml_type::q5_1 || type == rl::ggml_type::q4_k ||
-                     type == rl::ggml_type::q5_k;
-    const size_t first = type == rl::ggml_type::q6_k ? 208 : 0;
-    for (size_t off = 0; off < raw.size(); off += tr.block_bytes)
-        for (int s = 0; s < (two ? 2 : 1); ++s) {
-            const uint16_t h = rl::fp32_to_fp16(scale(rng));
-            raw[off + first + 2 * s] = uint8_t(h & 0xFF);
-            raw[off + first + 2 * s + 1] = uint8_t(h >> 8);
-        }
-    return raw;
+    return rl_gpu_test::random_blocks(type, 1, n, rng, 0.05f);
 }
 
 } // namespace

@@ -43,11 +43,11 @@ struct dev_buf {
     dev_buf& operator=(const dev_buf&) = delete;
 };
 
-// Random weight rows: bf16 values, or blocks with finite, modest f16 scale fields (the quant bytes
-// uniform), as test_gpu_quant.cpp makes them.
+// Random weight rows: bf16 values, or blocks with finite, modest f16 scale fields
+// (rl_gpu_test::random_blocks).
 std::vector<uint8_t> random_weights(rl::ggml_type t, int64_t rows, int64_t cols, std::mt19937& rng) {
-    std::vector<uint8_t> raw(size_t(rows) * rl::ggml_row_bytes(t, cols));
     if (t == rl::ggml_type::bf16) {
+        std::vector<uint8_t> raw(size_t(rows) * rl::ggml_row_bytes(t, cols));
         const vec v = rl_gpu_test::randn(size_t(rows * cols), rng, 0.05f);
         for (size_t i = 0; i < v.size(); ++i) {
             const uint16_t b = rl::fp32_to_bf16(v[i]);
@@ -55,23 +55,7 @@ std::vector<uint8_t> random_weights(rl::ggml_type t, int64_t rows, int64_t cols,
         }
         return raw;
     }
-    const auto tr = rl::ggml_traits(t);
-    std::uniform_int_distribution<int> byte(0, 255);
-    for (auto& b : raw) b = uint8_t(byte(rng));
-    std::uniform_real_distribution<float> scale(-0.02f, 0.02f);
-    auto put = [&](size_t off) {
-        const uint16_t h = rl::fp32_to_fp16(scale(rng));
-        std::memcpy(&raw[off], &h, 2);
-    };
-    for (size_t b = 0; b < raw.size(); b += tr.block_bytes) {
-        switch (t) {
-        case rl::ggml_type::q6_k: put(b + 208); break;
-        case rl::ggml_type::q4_1: case rl::ggml_type::q5_1:
-        case rl::ggml_type::q4_k: case rl::ggml_type::q5_k: put(b), put(b + 2); break;
-        default: put(b); break;
-        }
-    }
-    return raw;
+    return rl_gpu_test::random_blocks(t, rows, cols, rng);
 }
 
 // x [M, K] times the host-dequantized weights rounded to bf16, transposed, in double.

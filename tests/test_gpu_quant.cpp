@@ -26,28 +26,6 @@ const rl::ggml_type kFormats[] = {rl::ggml_type::q8_0, rl::ggml_type::q4_0, rl::
                                   rl::ggml_type::q5_0, rl::ggml_type::q5_1, rl::ggml_type::q4_k,
                                   rl::ggml_type::q5_k, rl::ggml_type::q6_k};
 
-// Random blocks with finite, modest f16 scale fields (the quant bytes uniform).
-std::vector<uint8_t> random_blocks(rl::ggml_type t, int64_t rows, int64_t cols, std::mt19937& rng) {
-    const auto tr = rl::ggml_traits(t);
-    std::vector<uint8_t> raw(size_t(rows) * rl::ggml_row_bytes(t, cols));
-    std::uniform_int_distribution<int> byte(0, 255);
-    for (auto& b : raw) b = uint8_t(byte(rng));
-    std::uniform_real_distribution<float> scale(-0.02f, 0.02f);
-    auto put = [&](size_t off) {
-        const uint16_t h = rl::fp32_to_fp16(scale(rng));
-        std::memcpy(&raw[off], &h, 2);
-    };
-    for (size_t b = 0; b < raw.size(); b += tr.block_bytes) {
-        switch (t) {
-        case rl::ggml_type::q6_k: put(b + 208); break;
-        case rl::ggml_type::q4_1: case rl::ggml_type::q5_1:
-        case rl::ggml_type::q4_k: case rl::ggml_type::q5_k: put(b), put(b + 2); break;
-        default: put(b); break;
-        }
-    }
-    return raw;
-}
-
 vec dequant_host(rl::ggml_type t, const std::vector<uint8_t>& raw, int64_t rows, int64_t cols) {
     vec w(size_t(rows * cols));
     const size_t rb = rl::ggml_row_bytes(t, cols);
@@ -85,7 +63,7 @@ struct weight {
 
 weight make_weight(rl_gpu_test::gpu& g, rl::ggml_type t, int64_t rows, int64_t cols, std::mt19937& rng) {
     weight w;
-    w.raw = random_blocks(t, rows, cols, rng);
+    w.raw = rl_gpu_test::random_blocks(t, rows, cols, rng);
     const rl::gguf_tensor_info i = info_of("w", t, w.raw, rows, cols);
     g.owned.push_back(g.be->upload_weight(i, rl::weight_storage::native));
     w.native = g.owned.back();

@@ -128,6 +128,15 @@ Reply parseReply(const std::string& raw) {
     return r;
 }
 
+// What a stream's socket holds up to its first SSE event (headers included), or to EOF.
+std::string readToFirstEvent(int fd) {
+    std::string got;
+    char buf[4096];
+    ssize_t n;
+    while (got.find("data: ") == std::string::npos && (n = ::recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, size_t(n));
+    return got;
+}
+
 // Sends one request (raw: exactly these bytes) with Connection: close and reads the whole answer.
 Reply http(int port, const std::string& method, const std::string& path, const std::string& body = "",
            const std::string& extraHeaders = "", const std::string& raw_request = "") {
@@ -343,10 +352,7 @@ private slots:
         for (int i = 0; i < 2; ++i) {   // N = 2 streams, each read up to its first chunk
             const int fd = connectTo(s.port);
             QVERIFY(fd >= 0 && sendAll(fd, rawRequest("POST", "/v1/chat/completions", body)));
-            std::string got;
-            char buf[4096];
-            ssize_t n;
-            while (got.find("data: ") == std::string::npos && (n = ::recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, size_t(n));
+            const std::string got = readToFirstEvent(fd);
             QVERIFY2(got.find("data: ") != std::string::npos, got.c_str());
             QCOMPARE(parseReply(got).status, 200);
             streams.push_back(fd);
@@ -401,10 +407,7 @@ private slots:
         for (int i = 0; i < 2; ++i) {  // the first holds the only seat, the second waits for it
             const int fd = connectTo(s.port);
             QVERIFY(fd >= 0 && sendAll(fd, rawRequest("POST", "/v1/chat/completions", body)));
-            std::string got;
-            char buf[4096];
-            ssize_t n;
-            while (got.find("data: ") == std::string::npos && (n = ::recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, size_t(n));
+            const std::string got = readToFirstEvent(fd);
             QCOMPARE(parseReply(got).status, 200);
             fds.push_back(fd);
         }
@@ -428,10 +431,9 @@ private slots:
         Server s;
         const int fd = connectTo(s.port);
         QVERIFY(fd >= 0 && sendAll(fd, rawRequest("POST", "/v1/chat/completions", chat(s.model(), 400, true).dump())));
-        std::string got;
+        std::string got = readToFirstEvent(fd);
         char buf[4096];
         ssize_t n;
-        while (got.find("data: ") == std::string::npos && (n = ::recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, size_t(n));
         QCOMPARE(parseReply(got).status, 200);
         s.api->stop();
         while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, size_t(n));

@@ -160,6 +160,8 @@ std::unique_ptr<llama_model> llama_model::synthetic(const model_config& cfg, bac
         else be.fill_random(t, ++stream, -p.scale, p.scale);
     }
     if (cfg.tied_embeddings) m->lm_head_ = m->tok_embd_;
+    m->storage_ = !quant.empty() ? weight_storage::native
+                                 : (dt == dtype::f32 ? weight_storage::f32 : weight_storage::bf16);
     m->inv_freq_ = cfg.rope_inv_freq();
     return m;
 }
@@ -172,10 +174,7 @@ std::unique_ptr<llama_model> llama_model::synthetic_named(const std::string& nam
              "synthetic:" + name + " is made of native " + quant + " blocks: --weights " + weight_storage_name(ws) +
                  " needs a GGUF file or a synthetic model without :" + quant);
     if (quant.empty()) be.weight_dtype(ggml_type::f32, cfg.d_model, ws);  // refuses a storage the backend lacks
-    auto m = synthetic(cfg, be, 1, quant);
-    m->storage_ = !quant.empty() ? weight_storage::native
-                                 : (be.compute_dtype() == dtype::f32 ? weight_storage::f32 : weight_storage::bf16);
-    return m;
+    return synthetic(cfg, be, 1, quant);
 }
 
 } // namespace rl
