@@ -30,6 +30,17 @@
 
 namespace rl::kernels {
 
+int64_t gemv_int8_smem_max() {
+    static const int64_t v = [] {
+        int dev = 0, optin = 0;
+        if (cudaGetDevice(&dev) != cudaSuccess ||
+            cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess)
+            return int64_t(47 * 1024);
+        return int64_t(optin) - 2 * 1024;  // the kernel's static arrays (k-split sums, norm partials)
+    }();
+    return v;
+}
+
 bool gemv_bf16_supported(const uint16_t* x, const gemv_segment* segs, int n_seg, int64_t n, int64_t k, bool glu,
                          const gemv_ends& ends) {
     if (!segs || n < 1 || n > gemv_max_rows || n_seg < 1 || n_seg > gemv_max_segments) return false;

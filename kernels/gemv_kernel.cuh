@@ -6,6 +6,7 @@
 // (8 elements) with the x rows, so the block formats get every end of the bf16 kernel: the norm
 // prologue, GLU, rope + KV store and the residual add.
 #pragma once
+#include "gemv_int8.cuh"
 #include "gemv_parts.cuh"
 #include "launch.cuh"
 #include "quant_formats.cuh"
@@ -21,6 +22,43 @@ __device__ __forceinline__ typename Q::raw ld_unit(const uint8_t* w, int u, int 
     return (w && u < u_end) ? Q::load(w, u) : Q::zero();
 }
 
+// acc[r][i] += unit `unit` of weight row r . x row i, the unit decoded to fp32 piece by piece.
+template <class Q, int N, int R, bool Norm>
+__device__ __forceinline__ void dot_unit_fp32(const typename Q::raw (&raw)[R], const uint16_t* x, const gemv_params& p,
+                                              int unit, float (&acc)[R][N]) {
+#pragma unroll
+    for (int pc = 0; pc < Q::unit_elems / 8; ++pc) {
+        const int c = unit * Q::unit_elems + pc * 8;
+        float wf[R][8];
+#pragma unroll
+        for (int r = 0; r < R; ++r) Q::piece(raw[r], pc, wf[r]);
+#pragma unroll
+        for (int i = 0; i < N; ++i) {
+            if (i >= p.n) break;
+            float xf[8];
+            const uint4* xp = reinterpret_cast<const uint4*>(x + int64_t(i) * p.k + c);
+            widen8_bf16(Norm ? *xp : __ldg(xp), xf);
+#pragma unroll
+            for (int r = 0; r < R; ++r)
+#pragma unroll
+                for (int e = 0; e < 8; ++e) acc[r][i] = fmaf(xf[e], wf[r][e], acc[r][i]);
+        }
+    }
+}
+
+// The same through dp4a, against x's q8 blocks in shared memory (gemv_int8.cuh).
+template <class Q, int N, int R>
+__device__ __forceinline__ void dot_unit_int8(const typename Q::raw (&raw)[R], const uint8_t* xs8, const gemv_params& p,
+                                              int unit, float (&acc)[R][N]) {
+#pragma unroll
+    for (int i = 0; i < N; ++i) {
+        if (i >= p.n) break;
+        const auto xq = load_x_unit<Q>(xs8 + int64_t(i) * i8_row_bytes(p.k), p.k, unit);
+#pragma unroll
+        for (int r = 0; r < R; ++r) acc[r][i] += qf::dot8(raw[r], xq);
+    }
+}
+
 // KS > 1 splits each warp's rows over KS warps of the CTA, each taking a contiguous 1/KS of k
 // (whole 8-element chunks), their sums added in shared memory before the epilogue: KS times the
 // warps per output row, for matrices with few rows whose one-warp-per-row-pair grid leaves the
@@ -28,10 +66,13 @@ __device__ __forceinline__ typename Q::raw ld_unit(const uint8_t* w, int u, int 
 // warp's chain of dependent load round trips is then what the kernel waits on). W is the CTA's
 // warps (4 or 8); the grid is sized so each CTA takes W / KS row pairs (one row of gate and up
 // in GLU mode).
-template <class Q, int N, int R, int U, bool Glu, int Out, bool Norm, int KS, int W>
+// I8 (block formats only): x is quantized into q8 blocks in shared memory and each unit is dotted
+// through dp4a (gemv_int8.cuh, quant_dot.cuh) instead of decoded to fp32.
+template <class Q, int N, int R, int U, bool Glu, int Out, bool Norm, int KS, int W, bool I8 = false>
 __global__ void __launch_bounds__(W * 32) gemv_kernel(const gemv_params p) {
     static_assert(W % KS == 0, "a CTA holds whole groups of KS warps");
-    extern __shared__ uint4 xs_raw[];  // Norm: [n][k] bf16
+    static_assert(!I8 || Q::unit_elems % 32 == 0, "the int8 path takes whole 32-element x blocks");
+    extern __shared__ uint4 xs_raw[];  // I8: [n] rows of i8_row_bytes(k); else Norm: [n][k] bf16
     const int lane = threadIdx.x % 32;
     const int warp_id = int(blockIdx.x) * (W / KS) + int(threadIdx.x) / 32 / KS;
     const int kpart = int(threadIdx.x) / 32 % KS;
@@ -97,7 +138,10 @@ __global__ void __launch_bounds__(W * 32) gemv_kernel(const gemv_params p) {
     pdl_wait();
     pdl_trigger();
     const uint16_t* x = p.x;
-    if constexpr (Norm) {
+    [[maybe_unused]] const uint8_t* xs8 = reinterpret_cast<const uint8_t*>(xs_raw);
+    if constexpr (I8) {
+        quantize_rows<Q, N, W, Norm>(p, reinterpret_cast<uint8_t*>(xs_raw));
+    } else if constexpr (Norm) {
         norm_rows<N, W>(p, reinterpret_cast<uint16_t*>(xs_raw));
         x = reinterpret_cast<const uint16_t*>(xs_raw);
     }
@@ -129,24 +173,8 @@ __global__ void __launch_bounds__(W * 32) gemv_kernel(const gemv_params p) {
         for (int u = 0; u < U; ++u) {
             const int unit = u0 + u * 32;
             if (unit >= u_end) break;
-#pragma unroll
-            for (int pc = 0; pc < Q::unit_elems / 8; ++pc) {
-                const int c = unit * Q::unit_elems + pc * 8;
-                float wf[R][8];
-#pragma unroll
-                for (int r = 0; r < R; ++r) Q::piece(raw[u][r], pc, wf[r]);
-#pragma unroll
-                for (int i = 0; i < N; ++i) {
-                    if (i >= p.n) break;
-                    float xf[8];
-                    const uint4* xp = reinterpret_cast<const uint4*>(x + int64_t(i) * p.k + c);
-                    widen8_bf16(Norm ? *xp : __ldg(xp), xf);
-#pragma unroll
-                    for (int r = 0; r < R; ++r)
-#pragma unroll
-                        for (int e = 0; e < 8; ++e) acc[r][i] = fmaf(xf[e], wf[r][e], acc[r][i]);
-                }
-            }
+            if constexpr (I8) dot_unit_int8<Q, N, R>(raw[u], xs8, p, unit, acc);
+            else dot_unit_fp32<Q, N, R, Norm>(raw[u], x, p, unit, acc);
         }
     }
     if constexpr (KS > 1) {
@@ -213,26 +241,33 @@ __global__ void __launch_bounds__(W * 32) gemv_kernel(const gemv_params p) {
 // Every (end, prologue) pair the backend uses: a norm prologue comes with a bf16, rope or GLU
 // end, never with the f32 or residual-add ends (the instantiations that would never run are left
 // out; a caller asking for one gets an error, not a silent launch).
-template <class Q, int N, int R, int U, bool Glu, bool Norm, int KS, int W>
+template <class Q, int N, int R, int U, bool Glu, bool Norm, int KS, int W, bool I8>
 void launch_out(const gemv_params& p, int out, unsigned grid, size_t smem, cudaStream_t s) {
     const unsigned b = W * 32;
-    if constexpr (Glu) launch(gemv_kernel<Q, N, R, U, true, out_bf16, Norm, KS, W>, grid, b, smem, s, p);
-    else if (out == out_bf16) launch(gemv_kernel<Q, N, R, U, false, out_bf16, Norm, KS, W>, grid, b, smem, s, p);
+    auto go = [&](void (*kernel)(gemv_params)) {
+        // Past the default 48 KiB a kernel must opt in (the int8 path's x at many rows or long k).
+        if (smem > 48 * 1024)
+            RL_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
+        launch(kernel, grid, b, smem, s, p);
+    };
+    if constexpr (Glu) go(gemv_kernel<Q, N, R, U, true, out_bf16, Norm, KS, W, I8>);
+    else if (out == out_bf16) go(gemv_kernel<Q, N, R, U, false, out_bf16, Norm, KS, W, I8>);
     else if constexpr (Norm) {
         RL_CHECK(out == out_rope_kv, "gemv: the norm prologue goes with a bf16, rope or GLU end");
-        launch(gemv_kernel<Q, N, R, U, false, out_rope_kv, true, KS, W>, grid, b, smem, s, p);
-    } else if (out == out_f32) launch(gemv_kernel<Q, N, R, U, false, out_f32, false, KS, W>, grid, b, smem, s, p);
-    else if (out == out_rope_kv) launch(gemv_kernel<Q, N, R, U, false, out_rope_kv, false, KS, W>, grid, b, smem, s, p);
-    else launch(gemv_kernel<Q, N, R, U, false, out_add_f32, false, KS, W>, grid, b, smem, s, p);
+        go(gemv_kernel<Q, N, R, U, false, out_rope_kv, true, KS, W, I8>);
+    } else if (out == out_f32) go(gemv_kernel<Q, N, R, U, false, out_f32, false, KS, W, I8>);
+    else if (out == out_rope_kv) go(gemv_kernel<Q, N, R, U, false, out_rope_kv, false, KS, W, I8>);
+    else go(gemv_kernel<Q, N, R, U, false, out_add_f32, false, KS, W, I8>);
 }
 
-template <class Q, int N, int R, int U, bool Glu, int KS = 1, int W = 4>
+template <class Q, int N, int R, int U, bool Glu, int KS = 1, int W = 4, bool I8 = false>
 void launch_n(const gemv_params& p, int out, cudaStream_t s) {
     const int rows_per_cta = (Glu ? W : W * R) / KS;
     const int m = Glu ? p.m_end[0] : p.m_end[gemv_max_segments - 1];
     const unsigned grid = unsigned((m + rows_per_cta - 1) / rows_per_cta);
-    if (p.xf) launch_out<Q, N, R, U, Glu, true, KS, W>(p, out, grid, size_t(p.n) * p.k * 2, s);
-    else launch_out<Q, N, R, U, Glu, false, KS, W>(p, out, grid, 0, s);
+    const size_t smem = I8 ? size_t(p.n) * size_t(i8_row_bytes(p.k)) : p.xf ? size_t(p.n) * p.k * 2 : 0;
+    if (p.xf) launch_out<Q, N, R, U, Glu, true, KS, W, I8>(p, out, grid, smem, s);
+    else launch_out<Q, N, R, U, Glu, false, KS, W, I8>(p, out, grid, smem, s);
 }
 
 // The k split (KS, W) of one or two x rows for this end: tuning().gemv_k_split (tuning.h), whose

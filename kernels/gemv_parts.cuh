@@ -38,14 +38,17 @@ enum out_mode { out_bf16, out_f32, out_add_f32, out_rope_kv };
 /// per format by gemv_quant_*.cu.
 template <class Q>
 void gemv_blocks(const gemv_params& p, int out, bool glu, cudaStream_t s);
+/// Its int8 path (x quantized to q8 blocks, dp4a): gemv_int8_launch.cuh, built per format by
+/// gemv_int8_*.cu. few_warps: the matrix has too few row pairs to fill the GPU at one warp each.
+template <class Q>
+void gemv_blocks_i8(const gemv_params& p, int out, bool glu, bool few_warps, cudaStream_t s);
 
 namespace {
 
-// The Norm prologue: xs[i][0..k) = bf16(xf[i] * rsqrt(mean(xf[i]^2) + eps) * w), for every row.
-// Called by all threads of the CTA (two barriers).
+// The Norm prologue's first pass: red[i][w] = warp w's share of sum(xf[i]^2), for every row.
+// Called by all threads of the CTA (one barrier).
 template <int N, int W>
-__device__ void norm_rows(const gemv_params& p, uint16_t* xs) {
-    __shared__ float red[N][W];
+__device__ void norm_partials(const gemv_params& p, float (&red)[N][W]) {
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
 #pragma unroll
     for (int i = 0; i < N; ++i) {
@@ -59,20 +62,40 @@ __device__ void norm_rows(const gemv_params& p, uint16_t* xs) {
         if (lane == 0) red[i][warp] = ss;
     }
     __syncthreads();
+}
+
+// rsqrt(mean(xf[i]^2) + eps) from row i's partial sums.
+template <int W>
+__device__ __forceinline__ float norm_inv(const gemv_params& p, const float (&red_i)[W]) {
+    float t = 0.f;
+#pragma unroll
+    for (int w = 0; w < W; ++w) t += red_i[w];
+    return rsqrtf(t / float(p.k) + p.eps);
+}
+
+// Elements [c, c + 8) of normalised row i: xf * inv * norm_w.
+__device__ __forceinline__ void norm8(const gemv_params& p, int i, int c, float inv, float (&v)[8]) {
+    float g[8];
+    load8_f32(p.xf + int64_t(i) * p.k + c, v);
+    if (p.norm_w_bf16) load8_bf16(static_cast<const uint16_t*>(p.norm_w) + c, g);
+    else load8_f32(static_cast<const float*>(p.norm_w) + c, g);
+#pragma unroll
+    for (int e = 0; e < 8; ++e) v[e] = v[e] * inv * g[e];
+}
+
+// The Norm prologue: xs[i][0..k) = bf16(xf[i] * rsqrt(mean(xf[i]^2) + eps) * w), for every row.
+// Called by all threads of the CTA (two barriers).
+template <int N, int W>
+__device__ void norm_rows(const gemv_params& p, uint16_t* xs) {
+    __shared__ float red[N][W];
+    norm_partials<N, W>(p, red);
 #pragma unroll
     for (int i = 0; i < N; ++i) {
         if (i >= p.n) break;
-        float t = 0.f;
-#pragma unroll
-        for (int w = 0; w < W; ++w) t += red[i][w];
-        const float inv = rsqrtf(t / float(p.k) + p.eps);
+        const float inv = norm_inv<W>(p, red[i]);
         for (int c = threadIdx.x * 8; c < p.k; c += W * 32 * 8) {
-            float v[8], g[8];
-            load8_f32(p.xf + int64_t(i) * p.k + c, v);
-            if (p.norm_w_bf16) load8_bf16(static_cast<const uint16_t*>(p.norm_w) + c, g);
-            else load8_f32(static_cast<const float*>(p.norm_w) + c, g);
-#pragma unroll
-            for (int e = 0; e < 8; ++e) v[e] = v[e] * inv * g[e];
+            float v[8];
+            norm8(p, i, c, inv, v);
             store8_bf16(xs + int64_t(i) * p.k + c, v);
         }
     }

@@ -78,6 +78,7 @@ void check(const kernel_tuning& t) {
     in("gemv_large_weights_mib", t.gemv_large_weights_mib, 0, 65536);
     in("gemv_deep_k", t.gemv_deep_k, 0, 1 << 30);
     in("qmma_max_rows", t.qmma_max_rows, 0, 65536);
+    in("gemv_int8_max_rows", t.gemv_int8_max_rows, 0, int(gemv_max_rows));
     in("attn_one_head_rows", t.attn_one_head_rows, 0, 65535);
     in("attn_max_heads_per_cta", t.attn_max_heads_per_cta, 1, 8);
     in("attn_max_splits", t.attn_max_splits, 1, attention_decode_max_splits);
@@ -94,6 +95,7 @@ void apply(kernel_tuning& t, const std::string& key, const std::string& v) {
     else if (key == "gemv_large_weights_mib") t.gemv_large_weights_mib = parse_int(key, v, 0, 65536);
     else if (key == "gemv_deep_k") t.gemv_deep_k = parse_int(key, v, 0, 1 << 30);
     else if (key == "qmma_max_rows") t.qmma_max_rows = parse_int(key, v, 0, 65536);
+    else if (key == "gemv_int8_max_rows") t.gemv_int8_max_rows = parse_int(key, v, 0, int(gemv_max_rows));
     else if (key == "attn_one_head_rows") t.attn_one_head_rows = parse_int(key, v, 0, 65535);
     else if (key == "attn_max_heads_per_cta") t.attn_max_heads_per_cta = parse_int(key, v, 1, 8);
     else if (key == "attn_max_splits") t.attn_max_splits = parse_int(key, v, 1, attention_decode_max_splits);
@@ -109,7 +111,7 @@ void apply(kernel_tuning& t, const std::string& key, const std::string& v) {
                     return;
                 }
         refuse("unknown key '" + key + "'; the keys: cuda_graphs, pdl, gemv_max_rows, gemv_large_weights_mib, "
-               "gemv_deep_k, qmma_max_rows, gemv_split, gemv_b{1,2}_{add,glu,rope,out}, attn_one_head_rows, "
+               "gemv_deep_k, qmma_max_rows, gemv_int8_max_rows, gemv_split, gemv_b{1,2}_{add,glu,rope,out}, attn_one_head_rows, "
                "attn_max_heads_per_cta, attn_max_splits");
     }
 }
@@ -162,6 +164,7 @@ std::string describe_tuning(const kernel_tuning& t) {
     num("gemv_large_weights_mib", t.gemv_large_weights_mib, d.gemv_large_weights_mib);
     num("gemv_deep_k", t.gemv_deep_k, d.gemv_deep_k);
     num("qmma_max_rows", t.qmma_max_rows, d.qmma_max_rows);
+    num("gemv_int8_max_rows", t.gemv_int8_max_rows, d.gemv_int8_max_rows);
     for (int r = 0; r < 2; ++r)
         for (int e = 0; e < gemv_n_ends; ++e) {
             const gemv_split &s = t.gemv_k_split[r][e], &ds = d.gemv_k_split[r][e];

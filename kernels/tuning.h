@@ -70,6 +70,12 @@ struct kernel_tuning {
     /// prefill qmma left logits 0.063 from the CPU's (0.035 without it), which its random-block
     /// test does not show; open (dev/notes/2026-12-06-native-weights.md).
     int qmma_max_rows = 0;
+    /// Block-format weights: GEMVs of up to this many x rows quantize x to int8 blocks of 32 and
+    /// use dp4a (gemv_int8.cuh); more rows, or 0, decode each weight to fp32 and use FMAs. 0..8.
+    /// Open: the int8 path reads fewer instructions per weight, which is what bounded the fp32
+    /// one at batch 1, but rounds x to 8 bits, and each CTA pays for quantizing x; the line
+    /// between the two at 2-8 rows was not measured.
+    int gemv_int8_max_rows = 8;
     /// The k split at 1 and 2 rows: [rows - 1][gemv_end]. Open: the best layout differed between
     /// two H200s for Qwen2.5-7B's gate/up, and only two model shapes were measured.
     gemv_split gemv_k_split[2][gemv_n_ends] = {

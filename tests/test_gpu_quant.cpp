@@ -2,10 +2,14 @@
 //   gemvMatchesCpuReference: the GEMV over every block format (kernels/gemv_quant_*.cu) at 1-8 x
 //     rows and odd shapes (odd block counts, odd row counts, three segments) against a double
 //     product over the CPU dequantization (engine/gguf/dequant.cpp, ggml's dequantize_row_*).
+//     Both of its paths: fp32 decode (gemv_int8_max_rows=0) against x as given, and the int8
+//     path against x rounded to q8 blocks here (q8_blocks below, written from the rule the path
+//     documents), so each is held to float rounding, not to a tolerance wide enough for int8.
 //   fusedEndsMatchBf16Path: every fused end the decode path uses (norm prologue, GLU, residual
 //     add, rope + KV store) with native weights, against the same ops on the same weights expanded
 //     to bf16 (upload_weight under weight_storage::bf16), which test_gpu_fused checks against
-//     its own references. They differ by the bf16 rounding of the weights only.
+//     its own references. On the fp32 path they differ by the bf16 rounding of the weights only;
+//     the int8 path adds x's 8-bit rounding.
 //   largeBatchAndEmbeddingMatchCpu: more rows than the GEMV takes (dequantize into the bf16
 //     scratch, then cuBLASLt), and the embedding gather from a block table, against the CPU.
 //   randomBlocksAreValid: synthetic blocks (kernels/random_fill.cu) decode to finite values in
@@ -15,6 +19,7 @@
 
 #include "common/engine_error.h"
 #include "gguf/gguf_file.h"
+#include "tuning.h"
 
 #include <cstring>
 
@@ -56,6 +61,29 @@ std::vector<double> xwt(const vec& x, const vec& w, int64_t n, int64_t m, int64_
     return out;
 }
 
+// x as the int8 GEMV path sees it: each block of 32 scaled by d = amax / 127, rounded to the
+// nearest integer (ties to even, as the device's cvt.rni), and scaled back.
+vec q8_blocks(const vec& x) {
+    vec out(x.size());
+    for (size_t b = 0; b < x.size(); b += 32) {
+        float amax = 0.f;
+        for (size_t e = 0; e < 32; ++e) amax = std::max(amax, std::fabs(x[b + e]));
+        const float d = amax / 127.f, id = amax > 0.f ? 127.f / amax : 0.f;
+        for (size_t e = 0; e < 32; ++e) out[b + e] = d * float(std::nearbyint(x[b + e] * id));
+    }
+    return out;
+}
+
+// The kernel table with the int8 GEMV path on (the default, 8 rows) or off, for one scope.
+struct int8_path {
+    explicit int8_path(bool on) {
+        rl::kernels::kernel_tuning t;
+        t.gemv_int8_max_rows = on ? 8 : 0;
+        rl::kernels::set_tuning_for_test(t);
+    }
+    ~int8_path() { rl::kernels::set_tuning_for_test(rl::kernels::kernel_tuning{}); }
+};
+
 struct weight {
     std::vector<uint8_t> raw;
     rl::tensor native, wide;  // the same blocks kept natively, and expanded to bf16
@@ -79,6 +107,8 @@ class TestGpuQuant : public QObject {
 private slots:
     void gemvMatchesCpuReference() {
         GPU_OR_SKIP();
+        for (bool int8 : {false, true}) {
+        const int8_path path(int8);
         rl_gpu_test::gpu g;
         std::mt19937 rng(7);
         // k: 3 and 5 blocks of 256 (odd block counts; a whole number of every unit); m: odd row
@@ -103,16 +133,23 @@ private slots:
                 g.be->matmuls(xd, wp, op);
                 for (size_t i = 0; i < s.m.size(); ++i) {
                     const vec w = dequant_host(t, ws[i].raw, s.m[i], s.k);
-                    const double err = rl_gpu_test::rel_l2(g.get(outs[i]), xwt(x, w, s.n, s.m[i], s.k));
+                    const double err = rl_gpu_test::rel_l2(g.get(outs[i]), xwt(int8 ? q8_blocks(x) : x, w, s.n, s.m[i], s.k));
                     const std::string what = rl::ggml_type_name(t) + " n" + std::to_string(s.n) + " k" +
                                              std::to_string(s.k) + " seg" + std::to_string(i);
-                    QVERIFY2(err < 1e-5, rl_gpu_test::fmt(what, err).c_str());
+                    QVERIFY2(err < 1e-5, rl_gpu_test::fmt(what + (int8 ? " int8" : " fp32"), err).c_str());
                 }
             }
+        }
     }
 
     void fusedEndsMatchBf16Path() {
         GPU_OR_SKIP();
+        for (bool int8 : {false, true}) {
+        // bf16 weights carry 8 mantissa bits: a relative error of 2^-9 per weight, averaging down.
+        // The int8 path adds x in 8 bits per block of 32: a rounding error of amax / 254 (about
+        // 0.01 of a Gaussian's deviation) per element, about 0.5% per product, in gate and up both.
+        const double tol = int8 ? 2.5e-2 : 1e-2;
+        const int8_path path(int8);
         std::mt19937 rng(11);
         for (rl::ggml_type t : {rl::ggml_type::q4_k, rl::ggml_type::q6_k, rl::ggml_type::q4_1, rl::ggml_type::q8_0}) {
             rl_gpu_test::gpu g;
@@ -132,12 +169,12 @@ private slots:
             };
             const auto [act_n, res_n] = run(true);
             const auto [act_w, res_w] = run(false);
-            const std::string name = rl::ggml_type_name(t);
+            const std::string name = rl::ggml_type_name(t) + (int8 ? " int8" : " fp32");
             const double e1 = rl_gpu_test::rel_l2(act_n, std::vector<double>(act_w.begin(), act_w.end()));
             const double e2 = rl_gpu_test::rel_l2(res_n, std::vector<double>(res_w.begin(), res_w.end()));
-            // bf16 weights carry 8 mantissa bits: a relative error of 2^-9 per weight, averaging down.
-            QVERIFY2(e1 < 1e-2, rl_gpu_test::fmt(name + " norm+glu", e1).c_str());
-            QVERIFY2(e2 < 1e-2, rl_gpu_test::fmt(name + " down+add", e2).c_str());
+            QVERIFY2(e1 < tol, rl_gpu_test::fmt(name + " norm+glu", e1).c_str());
+            QVERIFY2(e2 < tol, rl_gpu_test::fmt(name + " down+add", e2).c_str());
+        }
         }
     }
 

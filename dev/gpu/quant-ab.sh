@@ -1,20 +1,19 @@
 #!/usr/bin/env bash
-# quant-ab.sh: native block-format weights against bf16 weights, the base commit and llama.cpp, on
-# one warm lent machine. Set up here first (all git-ignored):
+# quant-ab.sh: native block-format weights (the int8 GEMV path, and the fp32 one through
+# RIDGELINE_TUNING=gemv_int8_max_rows=0) against bf16 weights and llama.cpp, on one warm lent
+# machine. Set up here first (all git-ignored):
 #   bash ../shared/tools/fetch-llamacpp-source .lcpp && cp ../shared/tools/{peer-llamacpp,make_random_gguf.py} .lcpp/
-#   mkdir -p .carry-before/src && git archive BASE | tar -x -C .carry-before/src
 #   mkdir -p .carry-json && cp -r /usr/include/nlohmann /usr/include/CLI .carry-json/
 #   split -n 2 -d -a 2 models/SmolLM2-135M-Instruct.Q4_1.gguf modelpart. -> .carry1/modelpart.00, .carry2/modelpart.01
 # Calls, each within 30 s of the last (the carry limit is 64 MiB a call):
-#   1 build   (carry .lcpp .carry-json .carry-before): llama.cpp's build starts in the background,
-#             this tree (build-gpu) and the base (build-before, ridgeline-bench) build, then the
-#             GPU tests that need no model.
+#   1 build   (carry .lcpp .carry-json): llama.cpp's build starts in the background, this tree
+#             builds (build-gpu), then the GPU tests that need no model.
 #   2 model   (carry .carry1): the model's first half to /tmp.
 #   3 bench   (carry .carry2 .carry-json): joins the model; test_gpu_backend; ridgeline-bench on
-#             SmolLM2 (native, bf16, base) and synthetic Llama-3-8B shapes (bf16, q8_0, q4_k_m).
+#             SmolLM2 and synthetic Llama-3-8B shapes: int8 path, fp32 path, bf16 weights.
 #   4 peer    (carry .lcpp .carry-json): waits for llama.cpp, writes the random Llama-3-8B GGUF
-#             (BF16) and quantizes it (Q8_0, Q4_K_M, Q6_K); then llama-bench and ridgeline-bench
-#             (native and bf16) on each file, alternating.
+#             (BF16) and quantizes it (Q8_0, Q4_K_M, Q6_K, Q5_K_M); then llama-bench and
+#             ridgeline-bench (int8 path) on each file, alternating.
 #   5 sanitize (carry .carry-json): every GPU test under compute-sanitizer memcheck.
 set -uo pipefail
 phase=${1:?usage: quant-ab.sh build|model|bench|peer|sanitize OUT}
@@ -44,10 +43,7 @@ build)
       >/tmp/lcpp-out/build-phase.log 2>&1 < /dev/null &
   fi
   configure . build-gpu
-  configure .carry-before/src build-before
-  cmake --build build-gpu -j10 >"$out/build-gpu.log" 2>&1 || { grep -E "error|FAILED" "$out/build-gpu.log" | head -30; exit 1; }
-  cmake --build build-before -j10 --target ridgeline-bench >"$out/build-before.log" 2>&1 ||
-    { grep -E "error|FAILED" "$out/build-before.log" | head -30; exit 1; }
+  cmake --build build-gpu -j12 >"$out/build-gpu.log" 2>&1 || { grep -E "error|FAILED" "$out/build-gpu.log" | head -30; exit 1; }
   (cd build-gpu && ctest -L gpu -E test_gpu_backend --output-on-failure) 2>&1 | tee "$out/ctest-gpu.log" | tail -25
   grep -E "rel L2" build-gpu/Testing/Temporary/LastTest.log | head -80 >"$out/rel-l2.txt"
   tail -3 /tmp/lcpp-out/build-phase.log
@@ -61,19 +57,19 @@ bench)
   sha256sum $m | tee "$out/model.sha256"
   (cd build-gpu && ctest -R test_gpu_backend --output-on-failure -V) 2>&1 | tee "$out/ctest-backend.log" |
     grep -E "weights:|rel L2|WARNING|PASS|FAIL|tests passed" | tail -30
-  for round in 1 2; do
-    rb base build-before decode $m 1,64 --context 256 --steps 64
-    rb native build-gpu decode $m 1,64 --context 256 --steps 64
-    rb bf16 build-gpu decode $m 1,64 --context 256 --steps 64 --weights bf16
+  fp32=gemv_int8_max_rows=0
+  for round in 1; do
+    rb int8 build-gpu decode $m 1,8,64 --context 256 --steps 64 --weights native
+    RIDGELINE_TUNING=$fp32 rb fp32 build-gpu decode $m 1,8,64 --context 256 --steps 64 --weights native
+    rb bf16 build-gpu decode $m 1,8,64 --context 256 --steps 64 --weights bf16
   done 2>&1 | tee "$out/bench-smollm2.log"
-  for s in synthetic:llama3-8b synthetic:llama3-8b:q8_0 synthetic:llama3-8b:q4_k_m synthetic:llama3-8b:q6_k; do
-    rb syn build-gpu decode $s 1,8,64 --context 256 --steps 32
+  for s in synthetic:llama3-8b:q4_k_m synthetic:llama3-8b:q8_0 synthetic:llama3-8b:q6_k synthetic:llama3-8b:q5_k_m; do
+    rb int8 build-gpu decode $s 1,8 --context 256 --steps 32
+    RIDGELINE_TUNING=$fp32 rb fp32 build-gpu decode $s 1,8 --context 256 --steps 32
   done 2>&1 | tee "$out/bench-synthetic.log"
-  RIDGELINE_TUNING=qmma_max_rows=0 rb scratch build-gpu decode synthetic:llama3-8b:q4_k_m 8,64 --context 256 --steps 32 \
-    2>&1 | tee -a "$out/bench-synthetic.log"
-  for s in synthetic:llama3-8b synthetic:llama3-8b:q4_k_m; do
-    rb syn build-gpu prefill $s 1 --context 2048 --steps 3
-  done 2>&1 | tee -a "$out/bench-synthetic.log"
+  rb bf16 build-gpu decode synthetic:llama3-8b 1,8 --context 256 --steps 32 2>&1 | tee -a "$out/bench-synthetic.log"
+  # 70B at Q4_K_M (about 40 GB) on one card (the bench prints the weight bytes it holds).
+  rb int8 build-gpu decode synthetic:llama3-70b:q4_k_m 1,8 --context 256 --steps 16 2>&1 | tee -a "$out/bench-synthetic.log"
   ;;
 peer)
   for i in $(seq 1 50); do [ -f /tmp/lcpp-build/bin/llama-quantize ] && break; sleep 5; done
@@ -85,18 +81,18 @@ peer)
   g=/tmp/lcpp-gguf
   [ -f $g/rand-llama3-8b-Q6_K.gguf ] || /tmp/lcpp-build/bin/llama-quantize $g/rand-llama3-8b-BF16.gguf \
     $g/rand-llama3-8b-Q6_K.gguf Q6_K 16 >"$out/quantize-Q6_K.log" 2>&1
+  [ -f $g/rand-llama3-8b-Q5_K_M.gguf ] || /tmp/lcpp-build/bin/llama-quantize $g/rand-llama3-8b-BF16.gguf \
+    $g/rand-llama3-8b-Q5_K_M.gguf Q5_K_M 16 >"$out/quantize-Q5_K_M.log" 2>&1
   ls -la $g
-  for q in Q4_K_M Q8_0 Q6_K BF16; do
+  for q in Q4_K_M Q8_0 Q6_K Q5_K_M; do
     f=$g/rand-llama3-8b-$q.gguf
     /tmp/lcpp-build/bin/llama-bench -m $f -ngl 99 -fa 1 -p 0 -n 128 -r 3 -o csv 2>/dev/null | tail -1 |
       awk -F, -v q=$q '{print "llama.cpp " q " tg128 " $(NF-1) " tok/s"}'
-    rb native build-gpu decode $f 1,64 --context 256 --steps 64
-    [ $q = BF16 ] || rb bf16 build-gpu decode $f 1 --context 256 --steps 64 --weights bf16
+    rb int8 build-gpu decode $f 1,8 --context 256 --steps 64
   done 2>&1 | tee "$out/bench-files.log"
-  rb native build-gpu prefill $g/rand-llama3-8b-Q4_K_M.gguf 1 --context 2048 --steps 3 2>&1 | tee -a "$out/bench-files.log"
   ;;
 sanitize)
-  for t in build-gpu/tests/test_gpu_quant build-gpu/tests/test_gpu_qmma build-gpu/tests/test_gpu_dequant build-gpu/tests/test_gpu_backend build-gpu/tests/test_gpu_fused; do
+  for t in build-gpu/tests/test_gpu_quant build-gpu/tests/test_gpu_backend; do
     n=$(basename "$t")
     echo "== memcheck $n"
     timeout 240 compute-sanitizer --tool memcheck --error-exitcode 3 "$t" >"$out/memcheck-$n.log" 2>&1
