@@ -134,12 +134,26 @@ int api_server::bind(std::string& error) {
 
 void api_server::run() { server_->listen_after_bind(); }
 
+void api_server::drain_and_stop(int timeout_s) {
+    routes_->stop_admitting();
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(std::max(0, timeout_s));
+    {
+        std::unique_lock lk(mutex_);
+        while (!stopping_ && routes_->in_flight() > 0 && std::chrono::steady_clock::now() < until)
+            cv_.wait_for(lk, std::chrono::milliseconds(50));
+        if (stopping_) return;   // stop() came first (a second signal): it finishes the job
+    }
+    stop();
+}
+
 void api_server::stop() {
     {
         std::lock_guard lk(mutex_);
+        if (stopping_) return;
         stopping_ = true;
     }
     cv_.notify_all();
+    routes_->stop_admitting();
     routes_->cancel_all();
     // Let the cancelled requests answer before the sockets close: a stream writes its error event
     // and [DONE] within one poll (250 ms). Bounded, so a client that reads nothing cannot hold the

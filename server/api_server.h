@@ -36,6 +36,9 @@ struct serve_options {
     // Names besides loopback ones a loopback-bound server answers to ("*": any); for a server
     // bound elsewhere, the only names it answers to when non-empty (server/request_guard.h).
     std::vector<std::string> allowed_hosts;
+    // drain_and_stop (SIGTERM in ridgeline-serve): how long running requests may go on finishing
+    // before they are cancelled.
+    int drain_timeout_s = 10;
 };
 
 class api_server {
@@ -49,8 +52,11 @@ public:
     int bind(std::string& error);
     /// Serves until stop(); call after bind(). Join the thread running it before destroying this.
     void run();
-    /// Cancels requests in flight and stops run(). Thread-safe.
+    /// Cancels requests in flight and stops run(). Thread-safe; ends a drain_and_stop at once.
     void stop();
+    /// Graceful stop: new API requests get 503 at once, running ones may finish for up to
+    /// `timeout_s` seconds, then stop(). Returns when run() is told to end. Thread-safe.
+    void drain_and_stop(int timeout_s);
 
     const std::string& model_id() const { return model_id_; }
     int max_connections() const { return max_connections_; }

@@ -126,6 +126,12 @@ void openai_routes::untrack(uint64_t request_id) {
 
 void openai_routes::handle_completion(const httplib::Request& http_req, httplib::Response& res, bool chat) {
     api_error err;
+    if (!admitting_) {
+        err.status = 503;
+        err.type = "server_busy";
+        err.message = "the server is shutting down";
+        return send_error(res, err);
+    }
     std::optional<api_request> parsed = parse_api_request(http_req.body, chat, err);
     if (!parsed) return send_error(res, err);
     const api_request& a = *parsed;

@@ -30,6 +30,8 @@ public:
     int in_flight() const;
     /// Cancels every request in flight (shutdown): their handlers then answer and return.
     void cancel_all();
+    /// From now on every completion request gets 503 (a draining shutdown).
+    void stop_admitting() { admitting_ = false; }
 
 private:
     void handle_completion(const httplib::Request& req, httplib::Response& res, bool chat);
@@ -40,6 +42,7 @@ private:
     std::string model_id_;
     prometheus_exporter* exporter_;
     std::atomic<uint64_t> counter_{0};
+    std::atomic<bool> admitting_{true};
     mutable std::mutex mutex_;
     std::unordered_set<uint64_t> active_;   // engine request ids
 };

@@ -443,6 +443,33 @@ private slots:
         QVERIFY2(engineDrained(), "the engine still holds the stopped stream's request");
     }
 
+    // A draining stop (SIGTERM in ridgeline-serve): new requests get 503 at once, and a running
+    // stream finishes normally (finish_reason, no error event) before the server stops.
+    void drainLetsRunningStreamsFinish() {
+        Server s;
+        const int fd = connectTo(s.port);
+        QVERIFY(fd >= 0 && sendAll(fd, rawRequest("POST", "/v1/chat/completions", chat(s.model(), 40, true).dump())));
+        std::string got = readToFirstEvent(fd);
+        QCOMPARE(parseReply(got).status, 200);
+        std::thread drain([&] { s.api->drain_and_stop(kGuardS); });
+        // (A request that slips in before the drain thread begins is still served: ask until one
+        // is not.)
+        Reply refused;
+        do refused = http(s.port, "POST", "/v1/chat/completions", chat(s.model(), 1).dump());
+        while (refused.status == 200);
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, size_t(n));
+        ::close(fd);
+        drain.join();
+        QCOMPARE(refused.status, 503);
+        QVERIFY2(isOpenAiError(refused, "server_busy"), refused.body.c_str());
+        QVERIFY2(got.find("\"finish_reason\":\"") != std::string::npos && got.find("\"error\"") == std::string::npos &&
+                     got.find("data: [DONE]") != std::string::npos,
+                 got.substr(got.size() > 400 ? got.size() - 400 : 0).c_str());
+        QVERIFY2(engineDrained(), "the engine still holds the drained stream's request");
+    }
+
     void listensOnLoopbackOnlyByDefault() {
         QCOMPARE(rl::serve_options{}.host, std::string("127.0.0.1"));
         Server s;
@@ -469,5 +496,5 @@ private slots:
 RL_TEST_MAIN(TestServeHostile, malformedBodiesAre400WithOpenAiErrors, promptLongerThanTheContextIs400,
              bodyLimitIsConfigurable, slowClientIsDisconnectedOthersServed, connectionCapWithStreams,
              engineAtCapacityIs503, listensOnLoopbackOnlyByDefault, webPagesAreRefused,
-             queuedStreamAnswersAtOnce, shutdownEndsStreamsWithDone)
+             queuedStreamAnswersAtOnce, shutdownEndsStreamsWithDone, drainLetsRunningStreamsFinish)
 #include "test_serve_hostile.moc"

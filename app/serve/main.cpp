@@ -1,9 +1,12 @@
 // ridgeline-serve: headless OpenAI-compatible server over one engine (docs/api.md).
 //   ridgeline-serve --model PATH|synthetic:NAME [--backend auto|cpu|cuda] [--host ADDR] [--port N]
 //                   [--api-key KEY] [--threads N] [--max-context N] [every serving knob]
-//                   [--max-connections N] [--max-body-bytes N] [--timeout S] [--quiet]
+//                   [--max-connections N] [--max-body-bytes N] [--timeout S] [--drain-timeout S]
+//                   [--quiet]
 // The options come from app/options (one parser for every program); --help lists them all.
-// SIGINT/SIGTERM cancel the requests in flight and stop the server.
+// SIGINT/SIGTERM stop admitting requests and let running ones finish for up to --drain-timeout
+// seconds, then cancel what is left (each stream ends with an error event and [DONE]); a second
+// signal cancels at once.
 #include "server/api_server.h"
 
 #include "common/engine_error.h"
@@ -54,6 +57,10 @@ int parse_arguments(int argc, char** argv, serve_args& a) {
                             "Seconds a client may stay silent mid-request or not read its answer before it is "
                             "disconnected", 1, 1 << 30)
         ->type_name("S");
+    rl::cmdline::add_number(app, "--drain-timeout", so.drain_timeout_s,
+                            "On SIGTERM or SIGINT, seconds running requests may go on finishing (new ones get "
+                            "503) before they are cancelled; a second signal cancels at once", 0, 3600)
+        ->type_name("S");
     rl::cmdline::add_switch(app, "--quiet", a.quiet, "No access log on stderr");
     p.set_footer(k_footer);
     const int code = p.parse(argc, argv);
@@ -102,16 +109,23 @@ int main(int argc, char** argv) {
                      so.host.c_str(), port, so.api_key.empty() ? "" : " (API key required)");
         if (so.api_key.empty() && so.host != "127.0.0.1" && so.host != "localhost" && so.host != "::1")
             std::fprintf(stderr, "ridgeline-serve: warning: listening beyond this machine without --api-key\n");
+        std::thread drainer;
         std::thread signals([&] {
             int sig = 0;
             sigwait(&stopSignals, &sig);
             if (sig == SIGUSR1) return;
-            std::fprintf(stderr, "ridgeline-serve: stopping (signal %d)\n", sig);
+            std::fprintf(stderr, "ridgeline-serve: stopping (signal %d): new requests get 503, running ones have "
+                                 "%d s to finish; signal again to stop now\n", sig, so.drain_timeout_s);
+            drainer = std::thread([&] { server.drain_and_stop(so.drain_timeout_s); });
+            sigwait(&stopSignals, &sig);
+            if (sig == SIGUSR1) return;
+            std::fprintf(stderr, "ridgeline-serve: stopping now (signal %d)\n", sig);
             server.stop();
         });
         server.run();
         pthread_kill(signals.native_handle(), SIGUSR1);
         signals.join();
+        if (drainer.joinable()) drainer.join();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "ridgeline-serve: %s\n", e.what());
         return 1;
