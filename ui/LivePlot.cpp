@@ -10,7 +10,9 @@ LivePlot::LivePlot(const QString& title, const QString& yLabel, QWidget* parent)
     setNoAntialiasingOnDrag(true);
     setNotAntialiasedElements(QCP::aeAll);           // cheap lines; text stays antialiased
     setAntialiasedElements(QCP::aeNone);
-    setMinimumHeight(150);
+    // Set, not left to QCustomPlot's hint (title + one-row legend, ~540 px): three columns of
+    // plots fit under the chat on a 1280-px screen, two rows on a 720-px one.
+    setMinimumSize(220, 110);
     // Row 0: title on the left, a horizontal legend on the right.
     plotLayout()->insertRow(0);
     auto* top = new QCPLayoutGrid;
@@ -85,7 +87,55 @@ int LivePlot::addSeries(const QString& name, const QColor& color, ValueFn value,
     return int(mSeries.size()) - 1;
 }
 
-void LivePlot::setLegendColumns(int columns) { legend->setWrap(std::max(1, columns)); }
+void LivePlot::setLegendColumns(int columns) {
+    mLegendMaxColumns = std::max(1, columns);
+    fitLegend();
+}
+
+void LivePlot::resizeEvent(QResizeEvent* event) {
+    fitLegend();
+    QCustomPlot::resizeEvent(event);
+}
+
+void LivePlot::fitLegend() {
+    // QCustomPlot squeezes a legend wider than its cell and clips the names; a small plot (three
+    // columns on a 1366-px screen) would read "num_requ". Instead: the widest arrangement that
+    // fits, beside the title first, then on a row of its own under it.
+    auto* top = qobject_cast<QCPLayoutGrid*>(plotLayout()->element(0, 0));
+    if (!top || width() <= 0) return;
+    // Items are clipped to their own rect, which QCustomPlot makes exactly one text line high: the
+    // "_" of the next-to-last row vanished under the row below. A few pixels under each keep it.
+    // (itemCount() counts the grid's cells, empty ones included.)
+    int entries = 0;
+    for (int i = 0; i < legend->itemCount(); ++i)
+        if (QCPAbstractLegendItem* item = legend->item(i)) {
+            item->setMargins(QMargins(0, 0, 0, 3));
+            ++entries;
+        }
+    const int avail = width() - 8;
+    const int title = QFontMetrics(mTitle->font()).horizontalAdvance(mTitle->text()) + 16;
+    auto widthAt = [this](int columns) {
+        legend->setWrap(columns);
+        legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, true);
+        return legend->minimumOuterSizeHint().width();
+    };
+    const int most = std::max(1, std::min(mLegendMaxColumns, entries));
+    bool below = true;
+    int columns = most;
+    if (title + widthAt(most) <= avail) {
+        below = false;
+    } else {
+        while (columns > 1 && widthAt(columns) > avail) --columns;
+        widthAt(columns);
+    }
+    if (below == mLegendBelow && top->hasElement(below ? 1 : 0, below ? 0 : 1)) return;
+    mLegendBelow = below;
+    top->take(legend);
+    top->simplify();
+    top->addElement(below ? 1 : 0, below ? 0 : 1, legend);
+    top->setColumnStretchFactor(0, 1);
+    if (!below) top->setColumnStretchFactor(1, 0.01);
+}
 
 void LivePlot::setRightAxisLabel(const QString& label) { yAxis2->setLabel(label); }
 

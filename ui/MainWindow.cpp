@@ -23,6 +23,7 @@
 #include "ServingPanel.h"
 #include "SessionFile.h"
 #include "SettingsStore.h"
+#include "WindowLayout.h"
 
 #include <QApplication>
 #include <QCloseEvent>
@@ -32,6 +33,12 @@
 #include <QScrollBar>
 #include <QSplitter>
 #include <QVBoxLayout>
+
+#include <algorithm>
+
+namespace {
+constexpr int kScrolledMinWidth = 240;   // a form dock's narrowest column before it scrolls
+}
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     setObjectName(QStringLiteral("mainWindow"));
@@ -73,9 +80,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connectPanels();
 
     mChatPanel->setReady(false, tr("No model loaded. Use File ▸ Open Model… or the Model panel."));
-    resize(1800, 1100);
-    if (!restoreGeometry(mSettings->windowBytes("geometry"))) resize(1800, 1100);
-    restoreState(mSettings->windowBytes("state"));
+    mLayout->restoreOrFit();
 
     const QString err = QStringList{settingsError, conversationsError}.join(QLatin1Char('\n')).trimmed();
     if (!err.isEmpty()) mBanner->showMessage(MessageBanner::Kind::Error, err);
@@ -101,8 +106,10 @@ void MainWindow::buildDocks() {
         s->setWidget(w);
         s->setWidgetResizable(true);
         s->setFrameShape(QFrame::NoFrame);
-        s->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-        s->setMinimumWidth(w->minimumSizeHint().width() + s->verticalScrollBar()->sizeHint().width());
+        // Up to a form's own width the column shrinks; past that it scrolls, so a wide form
+        // never forces the window wider than a 1280-px screen.
+        s->setHorizontalScrollBarPolicy(Qt::ScrollBarAsNeeded);
+        s->setMinimumWidth(std::min(kScrolledMinWidth, w->minimumSizeHint().width() + s->verticalScrollBar()->sizeHint().width()));
         return s;
     };
     mModelPanel = new ModelPanel(this);
@@ -113,9 +120,7 @@ void MainWindow::buildDocks() {
     mKvMap = new KvBlockMapWidget(this);
     mDevice = new DevicePanel(this);
 
-    // Side columns run the full height; the plots sit under the chat.
-    setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
-    setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
+    // Where each dock goes and how big: WindowLayout (default and Demo arrangements, autosave).
     QDockWidget* model = addDock(tr("Model"), "modelDock", scrolled(mModelPanel), Qt::LeftDockWidgetArea);
     QDockWidget* device = addDock(tr("Device"), "deviceDock", scrolled(mDevice), Qt::LeftDockWidgetArea);
     QDockWidget* kv = addDock(tr("KV blocks"), "kvDock", mKvMap, Qt::LeftDockWidgetArea);
@@ -125,12 +130,7 @@ void MainWindow::buildDocks() {
     QDockWidget* plots = addDock(tr("Plots"), "plotsDock", mPlots, Qt::BottomDockWidgetArea);
     QDockWidget* server = addDock(tr("API server"), "serverDock", scrolled(new ServerPanel(mApiServer, this)),
                                   Qt::RightDockWidgetArea);
-    tabifyDockWidget(load, server);
-    load->raise();
-    resizeDocks({model, serving}, {340, 400}, Qt::Horizontal);
-    resizeDocks({model, device, kv}, {400, 300, 300}, Qt::Vertical);
-    resizeDocks({serving, load, roof}, {420, 300, 300}, Qt::Vertical);
-    resizeDocks({plots}, {540}, Qt::Vertical);
+    mLayout = new WindowLayout(this, {model, device, kv, serving, load, server, roof, plots}, mSettings);
 }
 
 QDockWidget* MainWindow::dock(const QString& objectName) const { return findChild<QDockWidget*>(objectName); }
@@ -338,8 +338,7 @@ bool MainWindow::exportMetricsCsv(const QString& path, QString* error) { return 
 void MainWindow::saveLayout() {
     if (mLayoutSaved) return;
     mLayoutSaved = true;
-    mSettings->setWindowBytes("geometry", saveGeometry());
-    mSettings->setWindowBytes("state", saveState());
+    mLayout->saveIfChanged();
     mSettings->saveNow();
     mStore->saveNow();
 }

@@ -2,8 +2,8 @@
 // Owns the stores (SettingsStore, ConversationStore: persisted under JsonFile::dataDir()), the
 // EngineBridge (engine, load generator, metrics pump), the ChatController and ServingController.
 // Central: the message banner over the conversation list and the chat. Docks: Model, Serving,
-// Load generator, API server (ServerController), Plots, Roofline, KV blocks, Device (their layout
-// is remembered). File menu: open model, save/open session, export metrics CSV, export the
+// Load generator, API server (ServerController), Plots, Roofline, KV blocks, Device; where they go,
+// the Reset and Demo layouts and the layout's autosave are WindowLayout's. File menu: open model, save/open session, export metrics CSV, export the
 // serving settings as vLLM / SGLang / llama-server commands.
 // Keys: Ctrl+Enter sends, Esc stops, Ctrl+N new.
 // Exercise: tests/test_chat_window.cpp, tests/test_workbench_window.cpp.
@@ -36,6 +36,7 @@ class ServerPanel;
 class ServingController;
 class ServingPanel;
 class SettingsStore;
+class WindowLayout;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -82,6 +83,7 @@ public:
     MessageBanner* banner() const { return mBanner; }
     EngineStatusBar* engineStatus() const { return mStatus; }
     QDockWidget* dock(const QString& objectName) const;
+    WindowLayout* layoutKeeper() const { return mLayout; }
 
 protected:
     void closeEvent(QCloseEvent* e) override;
@@ -122,6 +124,7 @@ private:
     DevicePanel* mDevice;
     MessageBanner* mBanner;
     EngineStatusBar* mStatus;
+    WindowLayout* mLayout = nullptr;
     RemoteMetricsSource* mRemote = nullptr;
     QAction* mLocalAction = nullptr;
     bool mLayoutSaved = false;

@@ -12,6 +12,8 @@
 #include <QPushButton>
 #include <QTimer>
 
+#include <cmath>
+
 PlotsPanel::PlotsPanel(QWidget* parent) : QWidget(parent) {
     auto* bar = new QHBoxLayout;
     bar->addWidget(new QLabel(tr("Window")));
@@ -49,7 +51,7 @@ PlotsPanel::PlotsPanel(QWidget* parent) : QWidget(parent) {
     outer->addWidget(mRemoteLabel);
     outer->addLayout(mGrid, 1);
     buildPlots();
-    setColumns(2);
+    setColumns(0);
 
     mReplotTimer = new QTimer(this);
     mReplotTimer->setSingleShot(true);
@@ -150,9 +152,36 @@ void PlotsPanel::setRemoteMarker(const QString& marker) {
 }
 
 void PlotsPanel::setColumns(int columns) {
+    mAutoColumns = columns <= 0;
+    layOut(mAutoColumns ? 2 : columns);
+    if (mAutoColumns && isVisible()) resizeEvent(nullptr);
+}
+
+void PlotsPanel::layOut(int columns) {
     mColumns = std::max(1, columns);
     for (LivePlot* p : mPlots) mGrid->removeWidget(p);
     for (int i = 0; i < mPlots.size(); ++i) mGrid->addWidget(mPlots[i], i / mColumns, i % mColumns);
+    // Equal shares: without stretch the grid sizes columns by their plots' size hints (legends).
+    const int rows = (int(mPlots.size()) + mColumns - 1) / mColumns;
+    for (int c = 0; c < 3; ++c) mGrid->setColumnStretch(c, c < mColumns ? 1 : 0);
+    for (int r = 0; r < 6; ++r) mGrid->setRowStretch(r, r < rows ? 1 : 0);
+}
+
+void PlotsPanel::resizeEvent(QResizeEvent* e) {
+    if (e) QWidget::resizeEvent(e);
+    if (!mAutoColumns || width() <= 0 || height() <= 0) return;
+    // A wide, low dock (under the chat) reads best as 3 x 2, a squarer one as 2 x 3: pick the
+    // column count whose plots are nearest 2:1 (log distance, so 1:1 and 4:1 are equally off).
+    const int n = int(mPlots.size());
+    int best = mColumns;
+    double bestOff = 1e9;
+    for (int c = 1; c <= 3; ++c) {
+        const int rows = (n + c - 1) / c;
+        const double shape = (double(width()) / c) / (double(height()) / rows);
+        const double off = std::abs(std::log(shape / 2.0));
+        if (off < bestOff) bestOff = off, best = c;
+    }
+    if (best != mColumns) layOut(best);
 }
 
 void PlotsPanel::onFrame(const MetricsFrame& frame) {

@@ -24,7 +24,7 @@ QString si(double v, const QString& unit) {   // 1.23 TFLOP/s
 } // namespace
 
 RooflineWidget::RooflineWidget(QWidget* parent) : QCustomPlot(parent) {
-    setMinimumSize(320, 240);
+    setMinimumSize(260, 180);   // a 1280x720 window's right column
     plotLayout()->insertRow(0);
     plotLayout()->addElement(0, 0, new QCPTextElement(this, tr("Roofline"), QFont(font().family(), font().pointSize(), QFont::Bold)));
     for (QCPAxis* ax : {xAxis, yAxis}) {

@@ -4,6 +4,7 @@
 // ($XDG_DATA_HOME/ridgeline/models). With none of these, FirstRunDialog offers to download it
 // (lib/ridgeline/fetch-model), to open a file or to start on a synthetic model (ModelLocator.h).
 //   ridgeline [--model PATH] [--backend auto|cpu|cuda] [--weights native|bf16|f32] [--threads N] [--max-tokens N] [Qt's options]
+//   ridgeline [--size WxH] [--layout default|demo] (View ▸ Reset Layout / Demo Layout at start)
 //   ridgeline --screenshot FILE.png [--prompt TEXT] [--scenario NAME] [--after SECONDS] [--size WxH]
 //     loads the default model (not the saved one), optionally starts the scenario's virtual users,
 //     sends the prompt, waits --after seconds (default: until the reply finishes), saves a grab of
@@ -24,6 +25,7 @@
 #include "ModelLocator.h"
 #include "QtArguments.h"
 #include "TranscriptView.h"
+#include "WindowLayout.h"
 #include "options/command_line.h"
 
 #include <QApplication>
@@ -48,7 +50,7 @@
 namespace {
 
 constexpr int kScreenshotTimeoutMs = 300'000;
-constexpr int kShotWidth = 1800, kShotHeight = 1100;   // --screenshot's window size unless --size
+constexpr int kShotWidth = 1920, kShotHeight = 1080;   // --screenshot's window size unless --size
 
 void fail(const QString& message) {
     std::fprintf(stderr, "ridgeline: %s\n", qPrintable(message));
@@ -82,6 +84,7 @@ struct WindowArgs {
     std::string scenario;
     double afterS = -1;
     std::string size;               // "WxH"; "" = the window's own (kShotWidth x kShotHeight with --screenshot)
+    std::string layout;             // "default" | "demo"; "" = the saved one
     bool backendGiven = false;
     rl::weight_storage weights = rl::weight_storage::automatic;
     bool weightsGiven = false;
@@ -125,6 +128,10 @@ int parseArguments(int argc, char** argv, WindowArgs& a) {
         ->type_name("WxH")
         ->check(CLI::Validator(
             [](std::string& text) { return parseSize(text).isEmpty() ? "takes WxH, at least 320x240" : ""; }, "", ""));
+    cmd::add_text(app, "--layout", a.layout, "Dock arrangement to start with: default or demo (plots, chat, roofline)",
+                  "the one saved, else default")
+        ->type_name("NAME")
+        ->check(CLI::IsMember({"default", "demo"}));
     p.add_check(app, [&a] {
         const bool shot = !a.screenshot.empty();
         return shot && QString::fromStdString(a.prompt).trimmed().isEmpty() ? "--prompt must not be empty" : "";
@@ -240,7 +247,15 @@ int main(int argc, char** argv) {
     if (!args.weightsGiven && !shot) engine.weights = saved.weights;
 
     if (!size.isEmpty()) window.resize(size);
+    if (args.layout == "demo") window.layoutKeeper()->applyDemo();
+    else if (args.layout == "default") window.layoutKeeper()->applyDefault();
     window.show();
+    // The window fits 1280x720; below what its docks need, Qt keeps it larger: say so rather
+    // than write a PNG of another size without a word.
+    if (!size.isEmpty() && window.size() != size)
+        fail(QStringLiteral("the window needs at least %1x%2; it is %3x%4, not %5x%6")
+                 .arg(window.minimumSizeHint().width()).arg(window.minimumSizeHint().height())
+                 .arg(window.width()).arg(window.height()).arg(size.width()).arg(size.height()));
     if (engine.modelPath.isEmpty()) {
         const QString script = ModelLocator::fetchScript(
             QCoreApplication::applicationDirPath(), fromBuildTree ? QStringLiteral(RL_SOURCE_FETCH_SCRIPT) : QString(),
