@@ -152,13 +152,23 @@ void TestChatWindow::chatPanelKeys() {
     panel.input()->setFocus();
     QTest::keyClicks(panel.input(), QStringLiteral("Hello there"));
     QVERIFY(sendButton->isEnabled());
-    QTest::keyClick(panel.input(), Qt::Key_Return, Qt::ControlModifier);
+    QTest::keyClick(panel.input(), Qt::Key_Return);   // Enter sends
     QCOMPARE(send.count(), 1);
     QCOMPARE(send.at(0).at(0).toString(), QStringLiteral("Hello there"));
     QVERIFY(panel.inputText().isEmpty());
 
-    QTest::keyClick(panel.input(), Qt::Key_Return);   // plain Enter is a newline, not send
+    // Shift+Enter makes a new line (a real "\n", not U+2028) and does not send.
+    QTest::keyClicks(panel.input(), QStringLiteral("line one"));
+    QTest::keyClick(panel.input(), Qt::Key_Return, Qt::ShiftModifier);
+    QTest::keyClicks(panel.input(), QStringLiteral("line two"));
     QCOMPARE(send.count(), 1);
+    QCOMPARE(panel.inputText(), QStringLiteral("line one\nline two"));
+    QTest::keyClick(panel.input(), Qt::Key_Enter, Qt::KeypadModifier);   // the keypad's Enter sends too
+    QCOMPARE(send.count(), 2);
+    QCOMPARE(send.at(1).at(0).toString(), QStringLiteral("line one\nline two"));
+    QTest::keyClick(panel.input(), Qt::Key_Return, Qt::ControlModifier);   // Ctrl+Enter still sends
+    QCOMPARE(send.count(), 2);                        // (nothing: the box is empty)
+    QVERIFY(panel.inputText().isEmpty());             // and Enter on an empty box adds no newline
 
     panel.setBusy(true);
     QTest::keyClick(panel.input(), Qt::Key_Escape);
@@ -200,7 +210,7 @@ void TestChatWindow::chatRoundTrip() {
     QPlainTextEdit* input = mWindow->chatPanel()->input();
     input->setFocus();
     QTest::keyClicks(input, QStringLiteral("What is the capital of France?"));
-    QTest::keyClick(input, Qt::Key_Return, Qt::ControlModifier);
+    QTest::keyClick(input, Qt::Key_Return);
     ConversationModel* conv = mWindow->conversation();
     QCOMPARE(conv->count(), 2);
     QCOMPARE(conv->message(0).sender, Sender::User);

@@ -3,7 +3,9 @@
 // priority policy puts it ahead of virtual users), streams each reply into its own conversation
 // (switching conversations does not stop a reply), stops, regenerates the last reply, and
 // edit-and-resends a past user message (the tail after it is dropped). It also decides whether a
-// reply was "recomputed after eviction": see wasRecomputed().
+// reply was "recomputed after eviction": see wasRecomputed(). While a reply waits for its first
+// token its row says why: "queued", then "processing prompt N%" from the engine's progress events.
+// A non-empty system prompt in the settings goes first.
 // Qt-Core only (no widgets): ChatPanel asks, MainWindow connects.
 // Exercise: tests/test_chat_window.cpp, tests/test_workbench_window.cpp.
 #pragma once
@@ -66,6 +68,7 @@ private:
     bool submit(bool resetBaseline);
     quint64 pendingFor(quint64 conversationId) const;
     void onToken(quint64 requestId, const QString& text);
+    void onProgress(quint64 requestId, int computed, int total);
     void onFinished(quint64 requestId, const ReplyStats& stats);
     void updateBusy();
 

@@ -25,15 +25,18 @@ struct EngineSettings : ModelSource {
     rl::serving_config serving;             // the pool shape (restarts_pool knobs) is fixed per load
 };
 
-/// Per-reply sampling and length settings (ChatController::setGenerationSettings).
+/// Per-reply sampling and length settings (ChatController::setGenerationSettings). Their ranges,
+/// labels and help: SamplingKnobs.h, the one table the panel and the settings file read.
 struct GenerationSettings {
     int maxTokens = 512;
     float temperature = 0.7f;   // 0 = greedy
     float topP = 0.9f;
     int topK = 40;
+    float minP = 0.f;           // 0 = off
     float repetitionPenalty = 1.1f;
     quint64 seed = 0;
     int priority = 10;          // the person outranks virtual users (0) under the priority policy
+    QString systemPrompt;       // "" = none; sent as the first turn
 };
 
 /// One message of the conversation as the chat template sees it.

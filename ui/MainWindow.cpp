@@ -17,6 +17,7 @@
 #include "PlotsPanel.h"
 #include "RemoteMetricsSource.h"
 #include "RooflineWidget.h"
+#include "SamplingPanel.h"
 #include "ServerController.h"
 #include "ServerPanel.h"
 #include "ServingController.h"
@@ -60,10 +61,13 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     mChatPanel = new ChatPanel(conversation(), central);
     auto* split = new QSplitter(Qt::Horizontal, central);
     split->setObjectName(QStringLiteral("chatSplitter"));
+    mSampling = new SamplingPanel(central);
+    mSampling->hide();   // the chat's "Reply settings" button shows it
     split->addWidget(mConversationList);
     split->addWidget(mChatPanel);
+    split->addWidget(mSampling);
     split->setStretchFactor(1, 1);
-    split->setSizes({190, 600});
+    split->setSizes({190, 600, 240});
     auto* layout = new QVBoxLayout(central);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->setSpacing(0);
@@ -148,6 +152,13 @@ void MainWindow::connectChat() {
     connect(mSettings, &SettingsStore::saveFailed, this, &MainWindow::reportError);
     connect(mApiServer, &ServerController::failed, this, &MainWindow::reportError);
     connect(mChat, &ChatController::busyChanged, mChatPanel, &ChatPanel::setBusy);
+    // Reply settings: saved as they are edited, used from the next reply on.
+    connect(mChatPanel, &ChatPanel::replySettingsToggled, mSampling, &QWidget::setVisible);
+    connect(mSampling, &SamplingPanel::settingsEdited, this, [this](const GenerationSettings& g) {
+        mChat->setGenerationSettings(g);
+        mSettings->setGeneration(g);
+    });
+    setGenerationSettings(mSettings->generation(GenerationSettings()));
     connect(mChat, &ChatController::replyStarted, mStatus, &EngineStatusBar::showGenerating);
     connect(mChat, &ChatController::replyFinished, mStatus, &EngineStatusBar::showReply);
 }
@@ -255,7 +266,12 @@ void MainWindow::loadModel(const EngineSettings& settings) {
 
 bool MainWindow::sendPrompt(const QString& text) { return mChat->send(text); }
 
-void MainWindow::setGenerationSettings(const GenerationSettings& settings) { mChat->setGenerationSettings(settings); }
+void MainWindow::setGenerationSettings(const GenerationSettings& settings) {
+    mChat->setGenerationSettings(settings);
+    mSampling->setSettings(settings);
+}
+
+GenerationSettings MainWindow::generationSettings() const { return mChat->generationSettings(); }
 
 QString MainWindow::startScenario(const QString& name) {
     if (!name.isEmpty()) {
@@ -279,7 +295,7 @@ void MainWindow::onLoaded(const ModelSummary& model) {
     if (!model.path.startsWith(QLatin1String("synthetic:"))) mSettings->addRecentModel(model.path);
     mModelPanel->setRecentModels(mSettings->recentModels());
     mModelPanel->setSelection(model.path, mBridge->source().backend, mBridge->source().weights);
-    mChatPanel->setReady(true, tr("Ask %1 something.\nCtrl+Enter sends, Esc stops.").arg(model.name));
+    mChatPanel->setReady(true, tr("Ask %1 something.\nEnter sends, Shift+Enter starts a new line, Esc stops.").arg(model.name));
     mChatPanel->setFocus();
     if (!model.templateWarning.isEmpty()) mBanner->showMessage(MessageBanner::Kind::Warning, model.templateWarning);
 }

@@ -88,6 +88,7 @@ struct WindowArgs {
     bool backendGiven = false;
     rl::weight_storage weights = rl::weight_storage::automatic;
     bool weightsGiven = false;
+    bool maxTokensGiven = false;
 };
 
 /// "900x600" as a size of at least 320x240; an empty size otherwise.
@@ -113,7 +114,8 @@ int parseArguments(int argc, char** argv, WindowArgs& a) {
     CLI::Option* backend = cmd::add_backend_option(app, a.backend);
     CLI::Option* weights = cmd::add_weights_option(app, a.weights);
     cmd::add_threads_option(app, a.threads);
-    cmd::add_number(app, "--max-tokens", a.maxTokens, "Longest reply in tokens", 1, 1 << 20);
+    CLI::Option* maxTokens = cmd::add_number(app, "--max-tokens", a.maxTokens,
+                                              "Longest reply in tokens (default: the saved reply settings)", 1, 1 << 20);
     cmd::add_text(app, "--screenshot", a.screenshot, "Run one reply, save a PNG of the window to FILE, exit")
         ->type_name("FILE");
     cmd::add_text(app, "--prompt", a.prompt, "The prompt for --screenshot");
@@ -141,6 +143,7 @@ int parseArguments(int argc, char** argv, WindowArgs& a) {
     const int code = p.parse(ours);
     a.backendGiven = backend->count() > 0;
     a.weightsGiven = weights->count() > 0;
+    a.maxTokensGiven = maxTokens->count() > 0;
     return code;
 }
 
@@ -204,8 +207,6 @@ int main(int argc, char** argv) {
     engine.backend = QString::fromStdString(args.backend);
     engine.weights = QString::fromLatin1(rl::weight_storage_name(args.weights));
     engine.threads = args.threads;
-    GenerationSettings gen;
-    gen.maxTokens = args.maxTokens;
     QSize size = parseSize(args.size);
     const bool shot = !args.screenshot.empty();
     ShotOptions o;
@@ -231,7 +232,11 @@ int main(int argc, char** argv) {
     }
 
     MainWindow window;
-    window.setGenerationSettings(gen);
+    if (args.maxTokensGiven || shot) {   // over the saved reply settings, for this run only
+        GenerationSettings gen = shot ? GenerationSettings() : window.generationSettings();
+        gen.maxTokens = args.maxTokens;
+        window.setGenerationSettings(gen);
+    }
     const EngineSettings saved = window.savedEngineSettings(engine);
     const bool fromBuildTree = runFromBuildTree();
     ModelLocator::Candidates candidates;
