@@ -3,14 +3,19 @@
 // or over the chat, the plots and the roofline stay on screen and the chat keeps a usable height;
 // View ▸ Demo layout hides the form docks and grows the plots, View ▸ Reset layout brings them
 // back; the layout reaches settings.json while the window runs (so it survives kill -9); a first
-// run takes the screen's available size; and the real binary's --screenshot honours --size.
+// run takes the screen's available size; the real binary's --screenshot honours --size; legends
+// and titles are not clipped at 1280x720, the empty latency plot says why, and latency past 10 s
+// reads in seconds.
 // No model is needed except by the --screenshot case.
 // Run: QT_QPA_PLATFORM=offscreen ./build/tests/test_window_layout   (label gui)
 #include "rl_test.h"
 
 #include "ChatPanel.h"
 #include "ConversationModel.h"
+#include "LivePlot.h"
 #include "MainWindow.h"
+#include "PlotsPanel.h"
+#include "RooflineWidget.h"
 #include "SettingsStore.h"
 #include "TranscriptView.h"
 #include "WindowLayout.h"
@@ -36,6 +41,8 @@ private slots:
     void layoutSavedWhileRunning();
     void firstRunTakesTheScreen();
     void screenshotHonoursSize();
+    void plotsReadable();
+    void latencyInSeconds();
 
 private:
     void showAt(const QSize& size);
@@ -200,6 +207,54 @@ void TestWindowLayout::screenshotHonoursSize() {
     QVERIFY(p.waitForFinished(120000));
     QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
     QCOMPARE(QImage(png).size(), QSize(1366, 768));
+}
+
+void TestWindowLayout::plotsReadable() {
+    // At the smallest screen every legend gets the width it needs (QCustomPlot would squeeze
+    // and clip it), every plot title too, and the empty latency plot says why it is empty.
+    showAt(QSize(1280, 720));
+    QCoreApplication::processEvents();
+    QList<QCustomPlot*> plots;
+    for (int i = 0; i < PlotsPanel::PlotCount; ++i) plots << mWindow->plotsPanel()->plot(i);
+    plots << mWindow->findChild<RooflineWidget*>();
+    for (QCustomPlot* p : plots) {
+        p->replot();
+        const QRect legend = p->legend->outerRect();
+        QVERIFY2(legend.width() >= p->legend->minimumOuterSizeHint().width(),
+                 qPrintable(QStringLiteral("%1: legend %2 px, needs %3")
+                                .arg(p->objectName()).arg(legend.width()).arg(p->legend->minimumOuterSizeHint().width())));
+        QVERIFY(p->rect().contains(legend));
+    }
+    for (int i = 0; i < PlotsPanel::PlotCount; ++i) {
+        LivePlot* p = mWindow->plotsPanel()->plot(i);
+        auto* title = qobject_cast<QCPTextElement*>(qobject_cast<QCPLayoutGrid*>(p->plotLayout()->element(0, 0))->element(0, 0));
+        QVERIFY(title);
+        QVERIFY2(QFontMetrics(title->font()).horizontalAdvance(title->text()) <= p->width(), qPrintable(title->text()));
+    }
+    LivePlot* latency = mWindow->plotsPanel()->plot(PlotsPanel::Latency);
+    bool saysEmpty = false;
+    for (int i = 0; i < latency->itemCount(); ++i)
+        if (auto* t = qobject_cast<QCPItemText*>(latency->item(i)))
+            saysEmpty = saysEmpty || (t->visible() && t->text().contains(QStringLiteral("no finished")));
+    QVERIFY(saysEmpty);
+}
+
+void TestWindowLayout::latencyInSeconds() {
+    // Milliseconds past 10,000 read in seconds, so the axis title is not pushed out; and back.
+    LivePlot p(QStringLiteral("Latency"), QStringLiteral("TTFT (ms)"));
+    p.setMilliseconds(true);
+    p.addSeries(QStringLiteral("TTFT p50"), Qt::blue, [](const HistoryBin&) { return 0.0; });
+    p.graph(0)->addData(5, 42000);
+    p.refresh(10, 30, true);
+    QCOMPARE(p.yAxis->label(), QStringLiteral("TTFT (s)"));
+    QVector<double> ticks;
+    QVector<QString> labels;
+    p.yAxis->ticker()->generate(p.yAxis->range(), QLocale::c(), QLatin1Char('g'), 6, ticks, nullptr, &labels);
+    QVERIFY(labels.contains(QStringLiteral("20")));   // 20,000 ms
+    p.graph(0)->data()->clear();
+    p.graph(0)->addData(5, 800);
+    p.refresh(10, 30, true);
+    QCOMPARE(p.yAxis->label(), QStringLiteral("TTFT (ms)"));
 }
 
 QTEST_MAIN(TestWindowLayout)

@@ -34,8 +34,8 @@ ReplyStats toReplyStats(const rl::token_event& ev) {
 
 ModelSummary toSummary(const rl::engine_info& i) {
     ModelSummary m;
-    m.name = QString::fromStdString(i.model_name);
     m.path = QString::fromStdString(i.model_path);
+    m.name = Format::modelName(m.path, QString::fromStdString(i.model_name));
     m.arch = QString::fromStdString(i.arch);
     m.backend = QString::fromStdString(i.backend);
     m.chatTemplate = QString::fromStdString(i.chat_template);
@@ -46,7 +46,6 @@ ModelSummary toSummary(const rl::engine_info& i) {
     m.contextLength = i.context_length;
     m.kvBlocks = i.kv_blocks;
     m.blockSize = i.block_size;
-    if (m.name.isEmpty()) m.name = QFileInfo(m.path).completeBaseName();
     return m;
 }
 

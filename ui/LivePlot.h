@@ -48,6 +48,12 @@ public:
     void setPreferredTop(double cap, double top) { mCap = cap, mCapTop = top; }
     /// At most this many legend entries per row (default 4); fewer when the plot is narrow.
     void setLegendColumns(int columns);
+    /// A line in the middle of the plot while no series has a value in view ("no finished
+    /// requests yet"): an empty plot says why it is empty.
+    void setEmptyText(const QString& text);
+    /// The values are milliseconds: an axis whose top passes 10,000 ms reads in seconds, its
+    /// label's "(ms)" becoming "(s)", so "100000" never pushes the axis title out of the plot.
+    void setMilliseconds(bool ms);
     /// Whether the legend sits under the title (the plot is too narrow for both on one row).
     bool legendBelowTitle() const { return mLegendBelow; }
 
@@ -80,6 +86,7 @@ private:
         SeriesOptions opt;
     };
     void rescaleValues();
+    void showSeconds(QCPAxis* axis);
     void restyle();
 
     std::vector<Series> mSeries;
@@ -92,5 +99,7 @@ private:
     bool mHasRight = false;
     int mFillGroup = 1;
     int mLegendMaxColumns = 4;
+    QCPItemText* mEmpty = nullptr;
+    bool mMilliseconds = false;
     bool mLegendBelow = false;
 };

@@ -35,7 +35,7 @@ public:
     bool isRemote() const { return !mRemoteMarker.isEmpty(); }
     QString remoteMarker() const { return mRemoteMarker; }
     /// Lays the plots out in `columns` columns (1: a vertical stack); 0 (the default) picks the
-    /// count whose plots come closest to a 2:1 shape at the panel's size, as it is resized.
+    /// count whose plots come closest to a 3:2 shape at the panel's size, as it is resized.
     void setColumns(int columns);
     int columns() const { return mColumns; }
 
