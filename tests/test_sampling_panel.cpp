@@ -3,7 +3,7 @@
 // settings file (a second window reads them back); Markdown replies rendered by Qt while the
 // person's text stays as typed; the waiting reply's status line; a reply cut by a crash keeping
 // its text and token count; and, on the real default model (CPU), "queued" then "processing
-// prompt" before the first token, and the system prompt reaching the engine.
+// prompt" before the first token then the live tok/s, and the system prompt reaching the engine.
 // Run: QT_QPA_PLATFORM=offscreen ./build/tests/test_sampling_panel   (label gui)
 #include "rl_test.h"
 
@@ -240,6 +240,7 @@ void TestSamplingPanel::replyWaitsVisibly() {
         if (!st.isEmpty() && (seen.isEmpty() || seen.last() != st)) seen << st;
     });
     QSignalSpy finished(mWindow->chat(), &ChatController::replyFinished);
+    QSignalSpy progress(mWindow->chat(), &ChatController::replyProgress);   // what the status bar shows
     QVERIFY(mWindow->sendPrompt(QStringLiteral("Hi")));
     if (!m->message(1).status.isEmpty()) seen.prepend(m->message(1).status);   // set before we could see it change
     QVERIFY(QTest::qWaitFor([&] { return finished.count() > 0; }, 120000));
@@ -247,6 +248,9 @@ void TestSamplingPanel::replyWaitsVisibly() {
     QVERIFY2(seen.first().startsWith(QStringLiteral("queued")), qPrintable(seen.join(QStringLiteral(" | "))));
     QVERIFY2(seen.last().startsWith(QStringLiteral("processing prompt 0%")), qPrintable(seen.join(QStringLiteral(" | "))));
     const int plainPrompt = finished.last().at(0).value<ReplyStats>().promptTokens;
+    QVERIFY(progress.count() >= 3);
+    QVERIFY(progress.first().at(0).toString().startsWith(QStringLiteral("queued")));
+    QVERIFY2(progress.last().at(0).toString().endsWith(QStringLiteral("tok/s")), qPrintable(progress.last().at(0).toString()));
 
     // The system prompt is sent as the first turn: the same question costs more prompt tokens
     // (this one is far longer than any default system line a template may add).

@@ -77,6 +77,7 @@ bool ChatController::submit(bool resetBaseline) {
     m->setStatus(p.row, tr("queued: waiting for the engine"));
     updateBusy();
     emit replyStarted();
+    emit replyProgress(m->message(p.row).status);
     return true;
 }
 
@@ -121,7 +122,12 @@ void ChatController::deleteConversation(int row) {
 
 void ChatController::onToken(quint64 requestId, const QString& text) {
     auto it = mPending.find(requestId);
-    if (it != mPending.end() && it->model) it->model->appendText(it->row, text);
+    if (it == mPending.end() || !it->model) return;
+    it->model->appendText(it->row, text);
+    if (it->tokens++ == 0) it->sinceFirst.start();
+    const double s = it->sinceFirst.elapsed() / 1000.0;
+    if (it->conversationId == conversationId() && it->tokens > 1 && s > 0)
+        emit replyProgress(tr("%1 · %2").arg(Format::tokens(it->tokens), Format::tokensPerSecond((it->tokens - 1) / s)));
 }
 
 void ChatController::onProgress(quint64 requestId, int computed, int total) {
@@ -131,6 +137,7 @@ void ChatController::onProgress(quint64 requestId, int computed, int total) {
                                       .arg(100 * computed / total)
                                       .arg(computed)
                                       .arg(total));
+    if (it->conversationId == conversationId()) emit replyProgress(it->model->message(it->row).status);
 }
 
 void ChatController::onFinished(quint64 requestId, const ReplyStats& in) {

@@ -12,6 +12,7 @@
 #include "ConversationModel.h"
 #include "EngineTypes.h"
 
+#include <QElapsedTimer>
 #include <QHash>
 #include <QObject>
 #include <QPointer>
@@ -56,6 +57,9 @@ public slots:
 signals:
     void busyChanged(bool busy);
     void replyStarted();
+    /// The current conversation's reply: "queued…", "processing prompt N% …", then its live
+    /// speed ("23 tokens · 14.2 tok/s") as tokens stream.
+    void replyProgress(const QString& detail);
     void replyFinished(const ReplyStats& stats);
 
 private:
@@ -63,6 +67,8 @@ private:
         quint64 conversationId = 0;
         QPointer<ConversationModel> model;
         int row = -1;
+        int tokens = 0;
+        QElapsedTimer sinceFirst;   // started at the first token: the live tok/s
     };
 
     bool submit(bool resetBaseline);

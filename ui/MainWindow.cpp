@@ -159,7 +159,8 @@ void MainWindow::connectChat() {
         mSettings->setGeneration(g);
     });
     setGenerationSettings(mSettings->generation(GenerationSettings()));
-    connect(mChat, &ChatController::replyStarted, mStatus, &EngineStatusBar::showGenerating);
+    connect(mChat, &ChatController::replyStarted, mStatus, [this] { mStatus->showGenerating(); });
+    connect(mChat, &ChatController::replyProgress, mStatus, &EngineStatusBar::showGenerating);
     connect(mChat, &ChatController::replyFinished, mStatus, &EngineStatusBar::showReply);
 }
 
