@@ -39,6 +39,7 @@ private slots:
     void fitsScreen();
     void demoAndResetLayouts();
     void layoutSavedWhileRunning();
+    void largerLayoutOnSmallerWindow();
     void firstRunTakesTheScreen();
     void screenshotHonoursSize();
     void plotsReadable();
@@ -176,6 +177,25 @@ void TestWindowLayout::layoutSavedWhileRunning() {
     showAt(QSize(1366, 768));
     QVERIFY(mWindow->dock(QStringLiteral("deviceDock"))->isHidden());
     QVERIFY(!mWindow->dock(QStringLiteral("modelDock"))->isHidden());
+}
+
+void TestWindowLayout::largerLayoutOnSmallerWindow() {
+    // A layout saved at 1920x1080 (another screen, or --screenshot's default size) restored into
+    // 1366x768: the docks take the default shares, the chat keeps its lines, and the arrangement
+    // (here: KV blocks closed) stays.
+    showAt(QSize(1920, 1080));
+    mWindow->dock(QStringLiteral("kvDock"))->hide();
+    mWindow->layoutKeeper()->saveIfChanged();
+    delete mWindow;
+    mWindow = new MainWindow;
+    showAt(QSize(1366, 768));
+    QCOMPARE(mWindow->size(), QSize(1366, 768));
+    const QString overlap = overlaps();
+    QVERIFY2(overlap.isEmpty(), qPrintable(overlap));
+    const int line = mWindow->fontMetrics().lineSpacing();
+    QVERIFY2(mWindow->chatPanel()->transcript()->height() >= 8 * line,
+             qPrintable(QString::number(mWindow->chatPanel()->transcript()->height())));
+    QVERIFY(mWindow->dock(QStringLiteral("kvDock"))->isHidden());
 }
 
 void TestWindowLayout::firstRunTakesTheScreen() {

@@ -15,6 +15,9 @@
 ChatPanel::ChatPanel(ConversationModel* model, QWidget* parent) : QWidget(parent) {
     setObjectName(QStringLiteral("chatPanel"));
     mTranscript = new TranscriptView(model, this);
+    // A few lines of reply always: a layout saved on a larger screen otherwise gives all of a
+    // smaller window's height to the plots dock and leaves the chat one line high.
+    mTranscript->setMinimumHeight(mTranscript->fontMetrics().lineSpacing() * 6 + 28);
 
     mInput = new QPlainTextEdit(this);
     mInput->setObjectName(QStringLiteral("input"));

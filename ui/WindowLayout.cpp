@@ -10,6 +10,8 @@
 #include <QStyle>
 
 #include <algorithm>
+#include <cstdlib>
+#include <utility>
 
 WindowLayout::WindowLayout(QMainWindow* window, const Docks& docks, SettingsStore* settings)
     : QObject(window), mWindow(window), mDocks(docks), mSettings(settings) {
@@ -34,6 +36,7 @@ void WindowLayout::restoreOrFit() {
     }
     if (mWindow->restoreGeometry(geometry)) {
         mSavedGeometry = geometry;
+        mRestoredSize = mWindow->size();
         return;
     }
     // First run (or geometry from another screen set-up Qt refused): take the available area,
@@ -109,8 +112,16 @@ void WindowLayout::saveIfChanged() {
 }
 
 bool WindowLayout::eventFilter(QObject* watched, QEvent* event) {
+    if (watched != mWindow || event->type() != QEvent::Show) return QObject::eventFilter(watched, event);
+    // A restored state holds the dock sizes of the window it was saved from. Shown much smaller
+    // or larger (another screen, --size), those sizes squeeze the chat: take the shares instead,
+    // keeping which docks are where.
+    const QSize saved = std::exchange(mRestoredSize, QSize());
+    if (mPending == Sizing::None && saved.isValid() &&
+        (std::abs(saved.width() - mWindow->width()) * 10 > saved.width() ||
+         std::abs(saved.height() - mWindow->height()) * 10 > saved.height()))
+        mPending = Sizing::Default;
     // Dock sizes are shares of the window: apply them once the window has the size it is shown at.
-    if (watched == mWindow && event->type() == QEvent::Show && mPending != Sizing::None)
-        QTimer::singleShot(0, this, [this] { applySizes(); });
+    if (mPending != Sizing::None) QTimer::singleShot(0, this, [this] { applySizes(); });
     return QObject::eventFilter(watched, event);
 }

@@ -3,13 +3,15 @@
 // another: the default (left column Model / Device / KV blocks as tabs; right column Serving /
 // Load generator / API server as tabs over the Roofline; Plots under the chat) and Demo (big
 // plots, the chat and the roofline; the other docks hidden). The geometry and dock state are
-// restored at start (a state saved by an older arrangement, kStateVersion, is ignored); with none
-// saved the window takes the screen's available area. While the window runs, a timer writes the
+// restored at start (a state saved by an older arrangement, kStateVersion, is ignored; one saved
+// from a window more than 10% larger or smaller than the one shown keeps its arrangement but
+// takes the default shares); with none saved the window takes the screen's available area. While the window runs, a timer writes the
 // layout to the SettingsStore every kAutosaveMs when it changed, so it survives kill -9.
 // Exercise: tests/test_window_layout.cpp.
 #pragma once
 #include <QByteArray>
 #include <QObject>
+#include <QSize>
 #include <QTimer>
 
 class QDockWidget;
@@ -58,4 +60,5 @@ private:
     QTimer mAutosave;
     QByteArray mSavedGeometry, mSavedState;
     Sizing mPending = Sizing::None;   // sizes wait until the window has its real size
+    QSize mRestoredSize;              // the size restored with the saved geometry, until shown
 };
