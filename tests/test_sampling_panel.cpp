@@ -2,8 +2,9 @@
 // the engine's own validator; the Reply settings panel writing GenerationSettings and the
 // settings file (a second window reads them back); Markdown replies rendered by Qt while the
 // person's text stays as typed; the waiting reply's status line; a reply cut by a crash keeping
-// its text and token count; and, on the real default model (CPU), "queued" then "processing
-// prompt" before the first token then the live tok/s, and the system prompt reaching the engine.
+// its text and token count; the view following the person's new message; and, on the real
+// default model (CPU), "queued" then "processing prompt" before the first token then the live
+// tok/s, and the system prompt reaching the engine.
 // Run: QT_QPA_PLATFORM=offscreen ./build/tests/test_sampling_panel   (label gui)
 #include "rl_test.h"
 
@@ -22,6 +23,7 @@
 #include <QDoubleSpinBox>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QScrollBar>
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QTemporaryDir>
@@ -44,6 +46,7 @@ private slots:
     void markdownRendered();
     void waitingStatusShown();
     void interruptedReplyKeepsCount();
+    void ownMessageScrollsDown();
     void replyWaitsVisibly();
 
 private:
@@ -214,6 +217,21 @@ void TestSamplingPanel::interruptedReplyKeepsCount() {
     QVERIFY2(footer.startsWith(QStringLiteral("3 tokens")), qPrintable(footer));
     QVERIFY2(footer.contains(QStringLiteral("interrupted")), qPrintable(footer));
     QVERIFY2(!footer.contains(QStringLiteral("stopped")) && !footer.contains(QStringLiteral("TTFT")), qPrintable(footer));
+}
+
+void TestSamplingPanel::ownMessageScrollsDown() {
+    // Scrolled up to read, the person sends again: the view goes down to the new message.
+    ConversationModel m;
+    TranscriptView view(&m);
+    view.resize(400, 200);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    for (int i = 0; i < 20; ++i) m.appendUser(QStringLiteral("message %1").arg(i));
+    QScrollBar* bar = view.verticalScrollBar();
+    QVERIFY(bar->maximum() > 0);
+    bar->setValue(0);
+    m.appendUser(QStringLiteral("one more"));
+    QCOMPARE(bar->value(), bar->maximum());
 }
 
 void TestSamplingPanel::replyWaitsVisibly() {

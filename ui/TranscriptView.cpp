@@ -135,7 +135,11 @@ void TranscriptView::appendRows(int first, int last) {
     const QColor base = pal.color(QPalette::Base);
     const QColor text = pal.color(QPalette::Text);
     const QColor accent = pal.color(QPalette::Highlight);
-    const bool wasAtBottom = atBottom();
+    // The person's own new message always brings the view down to it (and to the reply after
+    // it); otherwise only a view already at the bottom follows new rows.
+    bool wasAtBottom = atBottom();
+    for (int row = first; row <= last && mModel; ++row)
+        wasAtBottom = wasAtBottom || mModel->message(row).sender == Sender::User;
 
     for (int row = first; row <= last; ++row) {
         const auto& m = mModel->message(row);
