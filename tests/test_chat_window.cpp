@@ -1,7 +1,8 @@
 // test_chat_window: the first window (ui/). ConversationModel streaming without a display, the
 // ChatPanel's keys, and the whole MainWindow against the real default model on the CPU backend:
 // load off the GUI thread, a streamed round trip into the transcript, TTFT and tok/s in the
-// status line, Esc stopping a reply, and a bad model path shown as an error while the window lives.
+// status line, Esc stopping a reply, a bad model path shown as an error while the window lives,
+// and the model's display name.
 // Run: QT_QPA_PLATFORM=offscreen ./build/tests/test_chat_window   (label gui)
 #include "rl_test.h"
 
@@ -35,6 +36,7 @@ private slots:
     void cleanup();
     void conversationModelStreams();
     void chatPanelKeys();
+    void modelNameCleaned();
     void windowBuilds();
     void chatRoundTrip();
     void escStopsReply();
@@ -152,13 +154,23 @@ void TestChatWindow::chatPanelKeys() {
     panel.input()->setFocus();
     QTest::keyClicks(panel.input(), QStringLiteral("Hello there"));
     QVERIFY(sendButton->isEnabled());
-    QTest::keyClick(panel.input(), Qt::Key_Return, Qt::ControlModifier);
+    QTest::keyClick(panel.input(), Qt::Key_Return);   // Enter sends
     QCOMPARE(send.count(), 1);
     QCOMPARE(send.at(0).at(0).toString(), QStringLiteral("Hello there"));
     QVERIFY(panel.inputText().isEmpty());
 
-    QTest::keyClick(panel.input(), Qt::Key_Return);   // plain Enter is a newline, not send
+    // Shift+Enter makes a new line (a real "\n", not U+2028) and does not send.
+    QTest::keyClicks(panel.input(), QStringLiteral("line one"));
+    QTest::keyClick(panel.input(), Qt::Key_Return, Qt::ShiftModifier);
+    QTest::keyClicks(panel.input(), QStringLiteral("line two"));
     QCOMPARE(send.count(), 1);
+    QCOMPARE(panel.inputText(), QStringLiteral("line one\nline two"));
+    QTest::keyClick(panel.input(), Qt::Key_Enter, Qt::KeypadModifier);   // the keypad's Enter sends too
+    QCOMPARE(send.count(), 2);
+    QCOMPARE(send.at(1).at(0).toString(), QStringLiteral("line one\nline two"));
+    QTest::keyClick(panel.input(), Qt::Key_Return, Qt::ControlModifier);   // Ctrl+Enter still sends
+    QCOMPARE(send.count(), 2);                        // (nothing: the box is empty)
+    QVERIFY(panel.inputText().isEmpty());             // and Enter on an empty box adds no newline
 
     panel.setBusy(true);
     QTest::keyClick(panel.input(), Qt::Key_Escape);
@@ -166,6 +178,21 @@ void TestChatWindow::chatPanelKeys() {
     panel.setBusy(false);
     QTest::keyClick(panel.input(), Qt::Key_Escape);   // idle: Esc does nothing
     QCOMPARE(stop.count(), 1);
+}
+
+void TestChatWindow::modelNameCleaned() {
+    // The file's name when it names a model, its quantization apart; else general.name.
+    const QString junk = QStringLiteral("Smollm2 135M 8k Lc100K Mix1 Ep2");
+    QCOMPARE(Format::modelName(QStringLiteral("/m/SmolLM2-135M-Instruct.Q4_1.gguf"), junk),
+             QStringLiteral("SmolLM2-135M-Instruct (Q4_1)"));
+    QCOMPARE(Format::modelName(QStringLiteral("Meta-Llama-3-8B-Instruct-Q8_0.gguf"), QStringLiteral("x")),
+             QStringLiteral("Meta-Llama-3-8B-Instruct (Q8_0)"));
+    QCOMPARE(Format::modelName(QStringLiteral("llama-2-7b.q4_k_m.gguf"), QString()), QStringLiteral("llama-2-7b (Q4_K_M)"));
+    QCOMPARE(Format::modelName(QStringLiteral("qwen2.5-0.5b-instruct-bf16.gguf"), QString()),
+             QStringLiteral("qwen2.5-0.5b-instruct (BF16)"));
+    QCOMPARE(Format::modelName(QStringLiteral("/tmp/model.gguf"), QStringLiteral("Mistral 7B")), QStringLiteral("Mistral 7B"));
+    QCOMPARE(Format::modelName(QStringLiteral("/tmp/model.gguf"), QString()), QStringLiteral("model"));
+    QCOMPARE(Format::modelName(QStringLiteral("synthetic:tiny"), QStringLiteral("tiny")), QStringLiteral("tiny"));
 }
 
 void TestChatWindow::windowBuilds() {
@@ -200,7 +227,7 @@ void TestChatWindow::chatRoundTrip() {
     QPlainTextEdit* input = mWindow->chatPanel()->input();
     input->setFocus();
     QTest::keyClicks(input, QStringLiteral("What is the capital of France?"));
-    QTest::keyClick(input, Qt::Key_Return, Qt::ControlModifier);
+    QTest::keyClick(input, Qt::Key_Return);
     ConversationModel* conv = mWindow->conversation();
     QCOMPARE(conv->count(), 2);
     QCOMPARE(conv->message(0).sender, Sender::User);

@@ -1,5 +1,6 @@
 // Engine facade and thread, on the real default model and the CPU backend: streaming, stats,
-// batching invariance, preemption by recompute, cancel, and per-request rejection reasons.
+// batching invariance, preemption by recompute, cancel, per-request rejection reasons, and the
+// opt-in prefill progress events.
 #include "rl_test.h"
 
 #include "common/engine_error.h"
@@ -86,6 +87,58 @@ private slots:
         for (int32_t t : c.tokens)
             if (!eng->get_tokenizer().is_end_of_generation(t)) pieces += eng->get_tokenizer().token_to_piece(t);
         QCOMPARE(c.text, pieces);
+    }
+
+    void reportsPrefillProgress() {
+        // Opt-in: as each prefill chunk starts, a request that asked gets an event saying how much
+        // of its prompt has KV; they rise from 0, stay below the prompt and come before the first
+        // token. A request that did not ask gets none (virtual users, the server, the CLI).
+        if (!haveModel()) QFAIL("model missing: run scripts/fetch-model");
+        rl::engine_options o = options();
+        o.serving.max_num_seqs = 4;
+        o.serving.max_num_batched_tokens = 32;
+        auto eng = rl::engine::create(o);
+        std::mutex mu;
+        std::vector<rl::token_event> asked, plain;
+        rl::request r;
+        r.prompt = eng->tokenize_chat({{"user", "Summarize this: the ocean covers most of the planet, holds most "
+                                                "of its water and life, drives the weather, stores heat and "
+                                                "carbon, and links every coast by trade and by currents."}});
+        QVERIFY(r.prompt.size() > 64);
+        r.max_tokens = 2;
+        r.report_progress = true;
+        r.on_event = [&](const rl::token_event& e) { std::lock_guard lk(mu); asked.push_back(e); };
+        eng->submit(r);
+        eng->wait_idle();
+        rl::request q = r;
+        q.report_progress = false;
+        q.prompt.push_back(q.prompt.front());   // not all from the cache: it still prefills
+        q.on_event = [&](const rl::token_event& e) { std::lock_guard lk(mu); plain.push_back(e); };
+        eng->submit(q);
+        eng->wait_idle();
+
+        std::lock_guard lk(mu);
+        std::vector<int> progress;
+        bool tokenSeen = false;
+        for (const rl::token_event& e : asked) {
+            if (e.prompt_computed < 0) {
+                tokenSeen = tokenSeen || e.token >= 0;
+                continue;
+            }
+            QVERIFY(!tokenSeen);
+            QCOMPARE(e.token, -1);
+            QVERIFY(e.text.empty());
+            QVERIFY(e.finish == rl::finish_reason::none);
+            QCOMPARE(e.prompt_total, int(r.prompt.size()));
+            QVERIFY(e.prompt_computed < e.prompt_total);
+            if (!progress.empty()) QVERIFY(e.prompt_computed > progress.back());
+            progress.push_back(e.prompt_computed);
+        }
+        QVERIFY(tokenSeen);
+        QVERIFY2(progress.size() >= r.prompt.size() / 32, std::to_string(progress.size()).c_str());
+        QCOMPARE(progress.front(), 0);
+        for (const rl::token_event& e : plain) QCOMPARE(e.prompt_computed, -1);
+        QVERIFY(plain.back().finish != rl::finish_reason::none);
     }
 
     void batchedEqualsAlone() {

@@ -317,7 +317,7 @@ void TestWorkbenchWindow::chatConversations() {
     QVERIFY(mWindow->chatPanel()->isEditing());
     QCOMPARE(mWindow->chatPanel()->inputText(), QStringLiteral("What is the capital of France?"));
     mWindow->chatPanel()->setInputText(QStringLiteral("What is the capital of Spain?"));
-    QTest::keyClick(mWindow->chatPanel()->input(), Qt::Key_Return, Qt::ControlModifier);
+    QTest::keyClick(mWindow->chatPanel()->input(), Qt::Key_Return);
     QCOMPARE(first->count(), 2);
     QCOMPARE(first->message(0).text, QStringLiteral("What is the capital of Spain?"));
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 5, 60000);

@@ -14,6 +14,7 @@ ChatController::ChatController(EngineBridge* bridge, ConversationStore* store, Q
     : QObject(parent), mBridge(bridge), mStore(store) {
     connect(mBridge, &EngineBridge::tokenReceived, this, &ChatController::onToken);
     connect(mBridge, &EngineBridge::requestFinished, this, &ChatController::onFinished);
+    connect(mBridge, &EngineBridge::promptProgress, this, &ChatController::onProgress);
     // A new engine has an empty cache: nothing it computes next is a re-computation.
     connect(mBridge, &EngineBridge::loaded, this, [this] { mComputed.clear(); });
     connect(mStore, &ConversationStore::currentChanged, this, &ChatController::updateBusy);
@@ -55,7 +56,9 @@ bool ChatController::submit(bool resetBaseline) {
     ConversationModel* m = model();
     const quint64 conv = conversationId();
     if (resetBaseline) mComputed.remove(conv);
-    const QList<ChatTurn> turns = m->history();
+    QList<ChatTurn> turns = m->history();
+    if (!mSettings.systemPrompt.trimmed().isEmpty() && (turns.isEmpty() || turns.first().role != QLatin1String("system")))
+        turns.prepend({QStringLiteral("system"), mSettings.systemPrompt.trimmed()});
     Pending p{conv, m, m->beginAssistant()};
 
     QString error;
@@ -70,8 +73,11 @@ bool ChatController::submit(bool resetBaseline) {
         return true;
     }
     mPending.insert(id, p);
+    // Until the engine schedules it (its first progress event), the request waits in the queue.
+    m->setStatus(p.row, tr("queued: waiting for the engine"));
     updateBusy();
     emit replyStarted();
+    emit replyProgress(m->message(p.row).status);
     return true;
 }
 
@@ -116,7 +122,22 @@ void ChatController::deleteConversation(int row) {
 
 void ChatController::onToken(quint64 requestId, const QString& text) {
     auto it = mPending.find(requestId);
-    if (it != mPending.end() && it->model) it->model->appendText(it->row, text);
+    if (it == mPending.end() || !it->model) return;
+    it->model->appendText(it->row, text);
+    if (it->tokens++ == 0) it->sinceFirst.start();
+    const double s = it->sinceFirst.elapsed() / 1000.0;
+    if (it->conversationId == conversationId() && it->tokens > 1 && s > 0)
+        emit replyProgress(tr("%1 · %2").arg(Format::tokens(it->tokens), Format::tokensPerSecond((it->tokens - 1) / s)));
+}
+
+void ChatController::onProgress(quint64 requestId, int computed, int total) {
+    auto it = mPending.find(requestId);
+    if (it == mPending.end() || !it->model || total <= 0) return;
+    it->model->setStatus(it->row, tr("processing prompt %1% (%2 of %3 tokens)")
+                                      .arg(100 * computed / total)
+                                      .arg(computed)
+                                      .arg(total));
+    if (it->conversationId == conversationId()) emit replyProgress(it->model->message(it->row).status);
 }
 
 void ChatController::onFinished(quint64 requestId, const ReplyStats& in) {

@@ -3,13 +3,16 @@
 // priority policy puts it ahead of virtual users), streams each reply into its own conversation
 // (switching conversations does not stop a reply), stops, regenerates the last reply, and
 // edit-and-resends a past user message (the tail after it is dropped). It also decides whether a
-// reply was "recomputed after eviction": see wasRecomputed().
+// reply was "recomputed after eviction": see wasRecomputed(). While a reply waits for its first
+// token its row says why: "queued", then "processing prompt N%" from the engine's progress events.
+// A non-empty system prompt in the settings goes first.
 // Qt-Core only (no widgets): ChatPanel asks, MainWindow connects.
 // Exercise: tests/test_chat_window.cpp, tests/test_workbench_window.cpp.
 #pragma once
 #include "ConversationModel.h"
 #include "EngineTypes.h"
 
+#include <QElapsedTimer>
 #include <QHash>
 #include <QObject>
 #include <QPointer>
@@ -54,6 +57,9 @@ public slots:
 signals:
     void busyChanged(bool busy);
     void replyStarted();
+    /// The current conversation's reply: "queued…", "processing prompt N% …", then its live
+    /// speed ("23 tokens · 14.2 tok/s") as tokens stream.
+    void replyProgress(const QString& detail);
     void replyFinished(const ReplyStats& stats);
 
 private:
@@ -61,11 +67,14 @@ private:
         quint64 conversationId = 0;
         QPointer<ConversationModel> model;
         int row = -1;
+        int tokens = 0;
+        QElapsedTimer sinceFirst;   // started at the first token: the live tok/s
     };
 
     bool submit(bool resetBaseline);
     quint64 pendingFor(quint64 conversationId) const;
     void onToken(quint64 requestId, const QString& text);
+    void onProgress(quint64 requestId, int computed, int total);
     void onFinished(quint64 requestId, const ReplyStats& stats);
     void updateBusy();
 

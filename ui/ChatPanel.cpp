@@ -15,6 +15,9 @@
 ChatPanel::ChatPanel(ConversationModel* model, QWidget* parent) : QWidget(parent) {
     setObjectName(QStringLiteral("chatPanel"));
     mTranscript = new TranscriptView(model, this);
+    // A few lines of reply always: a layout saved on a larger screen otherwise gives all of a
+    // smaller window's height to the plots dock and leaves the chat one line high.
+    mTranscript->setMinimumHeight(mTranscript->fontMetrics().lineSpacing() * 6 + 28);
 
     mInput = new QPlainTextEdit(this);
     mInput->setObjectName(QStringLiteral("input"));
@@ -25,7 +28,7 @@ ChatPanel::ChatPanel(ConversationModel* model, QWidget* parent) : QWidget(parent
 
     mSend = new QPushButton(tr("Send"), this);
     mSend->setObjectName(QStringLiteral("sendButton"));
-    mSend->setToolTip(tr("Send (Ctrl+Enter)"));
+    mSend->setToolTip(tr("Send (Enter; Shift+Enter for a new line)"));
     mSend->setDefault(true);
     mStop = new QPushButton(tr("Stop"), this);
     mStop->setObjectName(QStringLiteral("stopButton"));
@@ -42,6 +45,11 @@ ChatPanel::ChatPanel(ConversationModel* model, QWidget* parent) : QWidget(parent
     mCopy->setObjectName(QStringLiteral("copyButton"));
     mCopy->setToolTip(tr("Copy the last reply's text to the clipboard"));
     mCopy->setFlat(true);
+    mSettings = new QPushButton(tr("Reply settings"), this);
+    mSettings->setObjectName(QStringLiteral("replySettingsButton"));
+    mSettings->setToolTip(tr("System prompt, temperature, top-p, top-k, min-p, max tokens, seed"));
+    mSettings->setCheckable(true);
+    mSettings->setFlat(true);
     mEditNote = new QLabel(this);
     mEditNote->setObjectName(QStringLiteral("editNote"));
     mEditNote->hide();
@@ -50,6 +58,7 @@ ChatPanel::ChatPanel(ConversationModel* model, QWidget* parent) : QWidget(parent
     actions->setSpacing(4);
     actions->addWidget(mEditNote, 1);
     actions->addStretch();
+    actions->addWidget(mSettings);
     actions->addWidget(mRegenerate);
     actions->addWidget(mCopy);
 
@@ -78,6 +87,7 @@ ChatPanel::ChatPanel(ConversationModel* model, QWidget* parent) : QWidget(parent
     connect(mNew, &QPushButton::clicked, this, &ChatPanel::newConversationRequested);
     connect(mRegenerate, &QPushButton::clicked, this, &ChatPanel::regenerateRequested);
     connect(mCopy, &QPushButton::clicked, this, &ChatPanel::copyLastReply);
+    connect(mSettings, &QPushButton::toggled, this, &ChatPanel::replySettingsToggled);
     connect(mInput, &QPlainTextEdit::textChanged, this, &ChatPanel::updateButtons);
     connect(mTranscript, &TranscriptView::editRequested, this, &ChatPanel::beginEdit);
     connect(mTranscript, &TranscriptView::regenerateRequested, this, &ChatPanel::regenerateRequested);
@@ -104,7 +114,7 @@ void ChatPanel::beginEdit(int row) {
     if (!m || row < 0 || row >= m->count() || m->message(row).sender != ConversationModel::Sender::User) return;
     mEditRow = row;
     mInput->setPlainText(m->message(row).text);
-    mEditNote->setText(tr("<b>Editing a message.</b> Ctrl+Enter resends it and drops the replies after it; "
+    mEditNote->setText(tr("<b>Editing a message.</b> Enter resends it and drops the replies after it; "
                           "Esc cancels."));
     mEditNote->show();
     mInput->setFocus();
@@ -137,7 +147,7 @@ void ChatPanel::setInputText(const QString& text) { mInput->setPlainText(text); 
 void ChatPanel::setReady(bool ready, const QString& hint) {
     mReady = ready;
     mTranscript->setPlaceholderText(hint);
-    mInput->setPlaceholderText(ready ? tr("Message the model (Ctrl+Enter to send, Esc to stop)")
+    mInput->setPlaceholderText(ready ? tr("Message the model (Enter sends, Shift+Enter new line, Esc stops)")
                                      : QString());
     updateButtons();
 }
@@ -161,7 +171,13 @@ bool ChatPanel::eventFilter(QObject* watched, QEvent* event) {
     if (watched == mInput && event->type() == QEvent::KeyPress) {
         auto* key = static_cast<QKeyEvent*>(event);
         const bool enter = key->key() == Qt::Key_Return || key->key() == Qt::Key_Enter;
-        if (enter && (key->modifiers() & Qt::ControlModifier)) {
+        // As in the chat tools people know: Enter sends, Shift+Enter starts a new line. A
+        // paragraph break, not the line separator QPlainTextEdit puts for Shift+Enter.
+        if (enter && (key->modifiers() & Qt::ShiftModifier)) {
+            mInput->insertPlainText(QStringLiteral("\n"));
+            return true;
+        }
+        if (enter) {   // also while busy or empty: Enter never adds a stray newline
             submit();
             return true;
         }

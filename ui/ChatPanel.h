@@ -1,9 +1,10 @@
 // ChatPanel: the chat widget. A TranscriptView over a ConversationModel, an input box,
-// Send / Stop / New buttons and a row of reply actions (Regenerate, Copy reply). Thin: it only
+// Send / Stop / New buttons and a row of reply actions (Reply settings, Regenerate, Copy reply). Thin: it only
 // emits what the user asked for (sendRequested, stopRequested, newConversationRequested,
 // regenerateRequested, editResendRequested) and shows the state it is told (setReady, setBusy).
 // Edit-and-resend: beginEdit() (from the transcript's context menu) puts a past message in the
-// input box; Ctrl+Enter resends it, Esc cancels the edit. Keys: Ctrl+Enter sends, Esc stops.
+// input box; Enter resends it, Esc cancels the edit. Keys: Enter sends, Shift+Enter inserts a
+// new line, Esc stops.
 #pragma once
 #include <QWidget>
 
@@ -45,6 +46,8 @@ signals:
     void newConversationRequested();
     void regenerateRequested();
     void editResendRequested(int row, const QString& text);
+    /// The "Reply settings" button: show or hide the SamplingPanel beside the chat.
+    void replySettingsToggled(bool shown);
 
 protected:
     bool eventFilter(QObject* watched, QEvent* event) override;
@@ -59,6 +62,7 @@ private:
     QPushButton* mNew;
     QPushButton* mRegenerate;
     QPushButton* mCopy;
+    QPushButton* mSettings;
     QLabel* mEditNote;
     int mEditRow = -1;
     bool mReady = false;

@@ -50,8 +50,19 @@ void ConversationModel::appendText(int row, const QString& delta) {
     Message& m = mMessages[row];
     if (m.state != State::Streaming) return;
     m.text += delta;
+    ++m.stats.generatedTokens;   // one streamed piece per token (a split UTF-8 character joins the next)
+    m.status.clear();
     const QModelIndex i = index(row);
     emit dataChanged(i, i, {TextRole});
+}
+
+void ConversationModel::setStatus(int row, const QString& status) {
+    if (row < 0 || row >= count()) return;
+    Message& m = mMessages[row];
+    if (m.state != State::Streaming || m.status == status) return;
+    m.status = status;
+    const QModelIndex i = index(row);
+    emit dataChanged(i, i, {StateRole});
 }
 
 void ConversationModel::finish(int row, const ReplyStats& stats) {
@@ -59,6 +70,7 @@ void ConversationModel::finish(int row, const ReplyStats& stats) {
     Message& m = mMessages[row];
     if (m.state != State::Streaming) return;
     m.stats = stats;
+    m.status.clear();
     if (stats.failed()) m.state = State::Failed;
     else if (stats.finishReason == QLatin1String("cancelled")) m.state = State::Cancelled;
     else m.state = State::Complete;
@@ -125,7 +137,9 @@ QJsonArray ConversationModel::toJson() const {
     QJsonArray out;
     for (const Message& m : mMessages) {
         QJsonObject o{{"sender", kSenders[int(m.sender)]}, {"text", m.text}, {"state", kStates[int(m.state)]}};
-        if (m.sender == Sender::Assistant && m.state != State::Streaming) {
+        // A streaming reply is saved with what it has so far (its token count), so a crash
+        // leaves an honest record rather than "0 tokens".
+        if (m.sender == Sender::Assistant) {
             const ReplyStats& s = m.stats;
             o.insert(QStringLiteral("stats"),
                      QJsonObject{{"finish_reason", s.finishReason},
@@ -166,7 +180,7 @@ void ConversationModel::loadJson(const QJsonArray& messages) {
         m.stats.recomputed = s.value(QLatin1String("recomputed")).toBool();
         if (m.state == State::Streaming) {   // the app went away mid-reply
             m.state = State::Cancelled;
-            m.stats.finishReason = QStringLiteral("cancelled");
+            m.stats.finishReason = QStringLiteral("interrupted");
         }
         mMessages.append(m);
     }

@@ -21,7 +21,8 @@ public:
         Sender sender = Sender::User;
         QString text;
         State state = State::Complete;
-        ReplyStats stats;      // assistant rows, once finished
+        ReplyStats stats;      // assistant rows: once finished; while streaming, tokens so far
+        QString status;        // a streaming reply's wait ("queued", "processing prompt 34%"); not saved
     };
 
     explicit ConversationModel(QObject* parent = nullptr);
@@ -36,6 +37,8 @@ public:
     int beginAssistant();
     /// Appends streamed text to a streaming row (ignored for other rows).
     void appendText(int row, const QString& delta);
+    /// What a streaming row waits for, shown until its first token ("" = nothing known).
+    void setStatus(int row, const QString& status);
     /// Closes a streaming row: Complete, Cancelled or Failed by stats.finishReason.
     void finish(int row, const ReplyStats& stats);
     void clear();
@@ -45,7 +48,8 @@ public:
     void setRecomputed(int row, bool recomputed);
 
     QJsonArray toJson() const;
-    /// Replaces the content. A reply that was still streaming when saved reads as Cancelled.
+    /// Replaces the content. A reply that was still streaming when saved (the app died) reads as
+    /// Cancelled with finishReason "interrupted", keeping its text and the tokens it had.
     void loadJson(const QJsonArray& messages);
 
     int count() const { return int(mMessages.size()); }

@@ -6,6 +6,8 @@
 // drops any events still queued for us, so no callback outlives this object.
 #include "EngineBridge.h"
 
+#include "SamplingKnobs.h"
+
 #include "MetricsPump.h"
 
 #include "common/engine_error.h"
@@ -32,8 +34,8 @@ ReplyStats toReplyStats(const rl::token_event& ev) {
 
 ModelSummary toSummary(const rl::engine_info& i) {
     ModelSummary m;
-    m.name = QString::fromStdString(i.model_name);
     m.path = QString::fromStdString(i.model_path);
+    m.name = Format::modelName(m.path, QString::fromStdString(i.model_name));
     m.arch = QString::fromStdString(i.arch);
     m.backend = QString::fromStdString(i.backend);
     m.chatTemplate = QString::fromStdString(i.chat_template);
@@ -44,7 +46,6 @@ ModelSummary toSummary(const rl::engine_info& i) {
     m.contextLength = i.context_length;
     m.kvBlocks = i.kv_blocks;
     m.blockSize = i.block_size;
-    if (m.name.isEmpty()) m.name = QFileInfo(m.path).completeBaseName();
     return m;
 }
 
@@ -180,11 +181,8 @@ quint64 EngineBridge::submitChat(const QList<ChatTurn>& turns, const GenerationS
     r.conversation_id = conversationId;
     r.priority = gen.priority;
     r.max_tokens = gen.maxTokens;
-    r.sampling.temperature = gen.temperature;
-    r.sampling.top_p = gen.topP;
-    r.sampling.top_k = gen.topK;
-    r.sampling.repetition_penalty = gen.repetitionPenalty;
-    r.sampling.seed = gen.seed;
+    r.sampling = toSamplingParams(gen);
+    r.report_progress = true;   // the chat says "processing prompt N%" while it waits
     const quint64 generation = mGeneration;
     // Engine thread: copy the event, post it to the GUI thread, return.
     r.on_event = [this, generation](const rl::token_event& ev) {
@@ -207,6 +205,10 @@ void EngineBridge::cancel(quint64 requestId) {
 
 void EngineBridge::deliver(quint64 generation, const rl::token_event& ev) {
     if (generation != mGeneration || !mInFlight.contains(ev.request_id)) return;
+    if (ev.prompt_computed >= 0) {
+        emit promptProgress(ev.request_id, ev.prompt_computed, ev.prompt_total);
+        return;
+    }
     if (!ev.text.empty()) emit tokenReceived(ev.request_id, QString::fromStdString(ev.text));
     if (ev.finish != rl::finish_reason::none) {
         mInFlight.remove(ev.request_id);

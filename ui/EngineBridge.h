@@ -85,6 +85,9 @@ signals:
     void loadCountersChanged(const LoadCounters& counters);
     /// Streamed text of one token (may be several characters; never empty).
     void tokenReceived(quint64 requestId, const QString& text);
+    /// A chat request's prefill has begun a chunk: `computed` of `total` prompt tokens have KV
+    /// (cache hits included). None arrive once its first token has.
+    void promptProgress(quint64 requestId, int computed, int total);
     /// Exactly once per submitted request.
     void requestFinished(quint64 requestId, const ReplyStats& stats);
 

@@ -1,9 +1,11 @@
 // EngineJson: serving_config / scenario / GenerationSettings <-> JSON (see EngineJson.h).
 #include "EngineJson.h"
 
+#include "SamplingKnobs.h"
 #include "common/engine_error.h"
 #include "serving/serving_knobs.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace EngineJson {
@@ -115,19 +117,26 @@ rl::scenario scenarioFromJson(const QJsonObject& o) {
 }
 
 QJsonObject toJson(const GenerationSettings& g) {
-    return {{"max_tokens", g.maxTokens},       {"temperature", double(g.temperature)},
-            {"top_p", double(g.topP)},         {"top_k", g.topK},
-            {"repetition_penalty", double(g.repetitionPenalty)},
-            {"seed", QString::number(g.seed)}, {"priority", g.priority}};
+    // Keys and ranges from the SamplingKnobs table; the seed as text, as files before it held it.
+    QJsonObject o{{"priority", g.priority}, {"system_prompt", g.systemPrompt}};
+    for (const SamplingKnob& k : samplingKnobs()) {
+        const QString key = QLatin1String(k.key);
+        if (key == QLatin1String("seed")) o.insert(key, QString::number(g.seed));
+        else o.insert(key, k.decimals == 0 ? QJsonValue(qint64(k.get(g))) : QJsonValue(k.get(g)));
+    }
+    return o;
 }
 
 GenerationSettings generationFromJson(const QJsonObject& o, GenerationSettings g) {
-    g.maxTokens = i(o, "max_tokens", g.maxTokens);
-    g.temperature = float(f(o, "temperature", g.temperature));
-    g.topP = float(f(o, "top_p", g.topP));
-    g.topK = i(o, "top_k", g.topK);
-    g.repetitionPenalty = float(f(o, "repetition_penalty", g.repetitionPenalty));
-    g.seed = o.value(QLatin1String("seed")).toString().toULongLong();
+    // A hand-edited value out of range is brought into it rather than refused at the next reply.
+    for (const SamplingKnob& k : samplingKnobs()) {
+        const QJsonValue v = o.value(QLatin1String(k.key));
+        bool ok = v.isDouble();
+        double d = v.toDouble();
+        if (v.isString()) d = v.toString().toDouble(&ok);
+        if (ok && std::isfinite(d)) k.set(g, std::clamp(d, k.min, k.max));
+    }
+    g.systemPrompt = o.value(QLatin1String("system_prompt")).toString(g.systemPrompt);
     g.priority = i(o, "priority", g.priority);
     return g;
 }

@@ -113,8 +113,8 @@ void EngineStatusBar::showLoadError(const QString& message) {
     setFieldVisible(mBackend, false);
 }
 
-void EngineStatusBar::showGenerating() {
-    mState->setText(tr("Generating…"));
+void EngineStatusBar::showGenerating(const QString& detail) {
+    mState->setText(detail.isEmpty() ? tr("Generating…") : tr("Generating…  ·  %1").arg(detail));
 }
 
 void EngineStatusBar::showReply(const ReplyStats& s) {

@@ -18,7 +18,8 @@ public slots:
     void showLoading(const QString& path);
     void showModel(const ModelSummary& model);
     void showLoadError(const QString& message);
-    void showGenerating();
+    /// detail: what the reply is doing ("queued", "processing prompt 34% …", "23 tokens · 14 tok/s").
+    void showGenerating(const QString& detail = QString());
     void showReply(const ReplyStats& stats);
     /// Live engine gauges (from a MetricsFrame's snapshot).
     void showLive(double decodeTokS, int batch, double kvUsage);

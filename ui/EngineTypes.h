@@ -7,7 +7,9 @@
 #pragma once
 #include "serving/serving_config.h"
 
+#include <QFileInfo>
 #include <QMetaType>
+#include <QRegularExpression>
 #include <QString>
 
 /// Where a model comes from and how the engine runs it: everything of a load but the serving knobs.
@@ -25,15 +27,18 @@ struct EngineSettings : ModelSource {
     rl::serving_config serving;             // the pool shape (restarts_pool knobs) is fixed per load
 };
 
-/// Per-reply sampling and length settings (ChatController::setGenerationSettings).
+/// Per-reply sampling and length settings (ChatController::setGenerationSettings). Their ranges,
+/// labels and help: SamplingKnobs.h, the one table the panel and the settings file read.
 struct GenerationSettings {
     int maxTokens = 512;
     float temperature = 0.7f;   // 0 = greedy
     float topP = 0.9f;
     int topK = 40;
+    float minP = 0.f;           // 0 = off
     float repetitionPenalty = 1.1f;
     quint64 seed = 0;
     int priority = 10;          // the person outranks virtual users (0) under the priority policy
+    QString systemPrompt;       // "" = none; sent as the first turn
 };
 
 /// One message of the conversation as the chat template sees it.
@@ -114,6 +119,22 @@ inline QString ttft(double ms) {
 /// "1 token", "16 tokens"
 inline QString tokens(int n) {
     return n == 1 ? QStringLiteral("1 token") : QStringLiteral("%1 tokens").arg(n);
+}
+/// The model's name for the title and status bar. GGUF's general.name is often a training run's
+/// ("Smollm2 135M 8k Lc100K Mix1 Ep2") while the file's name is the one people know: the file's
+/// name is used when it names a model (it carries a size such as "135M" or "8B"), its
+/// quantization split off: "SmolLM2-135M-Instruct (Q4_1)"; else general.name; else the file's.
+inline QString modelName(const QString& path, const QString& metadataName) {
+    if (path.startsWith(QLatin1String("synthetic:"))) return metadataName.isEmpty() ? path : metadataName;
+    QString stem = QFileInfo(path).completeBaseName();
+    static const QRegularExpression size(QStringLiteral("(^|[^A-Za-z0-9])\\d+(\\.\\d+)?[BbMm]([^A-Za-z]|$)"));
+    if (!size.match(stem).hasMatch() && !metadataName.isEmpty()) return metadataName;
+    static const QRegularExpression quant(QStringLiteral("[.\\-_]((I?Q\\d[A-Za-z0-9_]*)|BF16|F16|F32)$"),
+                                          QRegularExpression::CaseInsensitiveOption);
+    const QRegularExpressionMatch q = quant.match(stem);
+    if (!q.hasMatch()) return stem;
+    stem.truncate(q.capturedStart());
+    return QStringLiteral("%1 (%2)").arg(stem, q.captured(1).toUpper());
 }
 /// "183.4 tok/s"
 inline QString tokensPerSecond(double tps) {

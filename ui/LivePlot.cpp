@@ -10,7 +10,9 @@ LivePlot::LivePlot(const QString& title, const QString& yLabel, QWidget* parent)
     setNoAntialiasingOnDrag(true);
     setNotAntialiasedElements(QCP::aeAll);           // cheap lines; text stays antialiased
     setAntialiasedElements(QCP::aeNone);
-    setMinimumHeight(150);
+    // Set, not left to QCustomPlot's hint (title + one-row legend, ~540 px): three columns of
+    // plots fit under the chat on a 1280-px screen, two rows on a 720-px one.
+    setMinimumSize(220, 110);
     // Row 0: title on the left, a horizontal legend on the right.
     plotLayout()->insertRow(0);
     auto* top = new QCPLayoutGrid;
@@ -85,7 +87,80 @@ int LivePlot::addSeries(const QString& name, const QColor& color, ValueFn value,
     return int(mSeries.size()) - 1;
 }
 
-void LivePlot::setLegendColumns(int columns) { legend->setWrap(std::max(1, columns)); }
+namespace {
+/// Tick labels of a millisecond axis, in seconds when `seconds` is set (the ticks stay in ms).
+class SecondsTicker : public QCPAxisTicker {
+public:
+    bool seconds = false;
+
+protected:
+    QString getTickLabel(double tick, const QLocale& locale, QChar formatChar, int precision) override {
+        return QCPAxisTicker::getTickLabel(seconds ? tick / 1000.0 : tick, locale, formatChar, precision);
+    }
+};
+} // namespace
+
+void LivePlot::setEmptyText(const QString& text) {
+    if (!mEmpty) {
+        mEmpty = new QCPItemText(this);
+        mEmpty->setClipToAxisRect(true);
+        mEmpty->position->setType(QCPItemPosition::ptAxisRectRatio);
+        mEmpty->position->setCoords(0.5, 0.5);
+        mEmpty->setPositionAlignment(Qt::AlignCenter);
+        mEmpty->setColor(palette().color(QPalette::PlaceholderText));
+    }
+    mEmpty->setText(text);
+}
+
+void LivePlot::setMilliseconds(bool ms) {
+    mMilliseconds = ms;
+    for (QCPAxis* axis : {yAxis, yAxis2}) {
+        auto ticker = QSharedPointer<SecondsTicker>::create();
+        ticker->setTickCount(4);
+        axis->setTicker(ticker);
+    }
+}
+
+void LivePlot::showSeconds(QCPAxis* axis) {
+    auto* ticker = dynamic_cast<SecondsTicker*>(axis->ticker().data());
+    if (!ticker) return;
+    ticker->seconds = axis->range().upper > 10000;
+    QString label = axis->label();
+    if (ticker->seconds) label.replace(QLatin1String("(ms)"), QLatin1String("(s)"));
+    else label.replace(QLatin1String("(s)"), QLatin1String("(ms)"));
+    axis->setLabel(label);
+}
+
+void LivePlot::setLegendColumns(int columns) {
+    mLegendMaxColumns = std::max(1, columns);
+    fitLegend();
+}
+
+void LivePlot::resizeEvent(QResizeEvent* event) {
+    fitLegend();
+    QCustomPlot::resizeEvent(event);
+}
+
+void LivePlot::fitLegend() {
+    // QCustomPlot squeezes a legend wider than its cell and clips the names; a small plot (three
+    // columns on a 1366-px screen) would read "num_requ". Instead: the widest arrangement that
+    // fits, beside the title first, then on a row of its own under it.
+    auto* top = qobject_cast<QCPLayoutGrid*>(plotLayout()->element(0, 0));
+    if (!top || width() <= 0) return;
+    const int avail = width() - 8;
+    const int title = QFontMetrics(mTitle->font()).horizontalAdvance(mTitle->text()) + 16;
+    // Beside the title only as one row: a short plot squeezed a taller legend into the title's row.
+    const bool below = title + PlotStyle::fitLegend(legend, avail - title, mLegendMaxColumns) > avail ||
+                       legend->rowCount() > 1;
+    if (below) PlotStyle::fitLegend(legend, avail, mLegendMaxColumns);
+    if (below == mLegendBelow && top->hasElement(below ? 1 : 0, below ? 0 : 1)) return;
+    mLegendBelow = below;
+    top->take(legend);
+    top->simplify();
+    top->addElement(below ? 1 : 0, below ? 0 : 1, legend);
+    top->setColumnStretchFactor(0, 1);
+    if (!below) top->setColumnStretchFactor(1, 0.01);
+}
 
 void LivePlot::setRightAxisLabel(const QString& label) { yAxis2->setLabel(label); }
 
@@ -157,12 +232,15 @@ void LivePlot::refresh(double now, double windowS, bool follow) {
 void LivePlot::rescaleValues() {
     double top[2] = {0, 0};
     const QCPRange keys = xAxis->range();
+    bool any = false;
     for (const Series& s : mSeries) {
         if (s.opt.marker) continue;
         bool found = false;
         const QCPRange r = s.graph->getValueRange(found, QCP::sdBoth, keys);
         if (found) top[s.opt.rightAxis] = std::max(top[s.opt.rightAxis], r.upper);
+        any = any || found;
     }
+    if (mEmpty) mEmpty->setVisible(!any);
     auto nice = [](double v) {   // 1, 2, 5 x 10^k above v, so the axis does not jitter every frame
         const double p = std::pow(10.0, std::floor(std::log10(v)));
         for (double m : {1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0})
@@ -178,10 +256,15 @@ void LivePlot::rescaleValues() {
         yAxis->setRange(0, nice(std::max(mLeftFloor, top[0] * 1.08)));
     }
     if (mHasRight) yAxis2->setRange(0, nice(std::max(mRightFloor, top[1] * 1.08)));
+    if (mMilliseconds) {
+        showSeconds(yAxis);
+        if (mHasRight) showSeconds(yAxis2);
+    }
 }
 
 void LivePlot::restyle() {
     PlotStyle::applyPlotPalette(this, palette());
+    if (mEmpty) mEmpty->setColor(palette().color(QPalette::PlaceholderText));
     for (const Series& s : mSeries) {
         if (!s.opt.paletteColor) continue;
         const QColor c = s.opt.paletteColor(palette());

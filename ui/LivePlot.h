@@ -3,7 +3,8 @@
 // the ones the history forgot, so the plot holds at most the history's bins (6,000 for 10 min).
 // It never replots by itself: PlotsPanel's 40 ms timer calls refresh() on dirty plots.
 // Pen width 1; the only fills are the stacked KV areas (fillBelow). Hover shows the values of the
-// bin under the cursor. Exercise: tests/test_workbench_plots.cpp (plotsGainData).
+// bin under the cursor. The legend stays whole: beside the title when both fit, else under it,
+// wrapped to the plot's width (fitLegend). Exercise: tests/test_workbench_plots.cpp (plotsGainData).
 #pragma once
 #include "MetricsHistory.h"
 
@@ -45,7 +46,16 @@ public:
     void setTightTop(bool tight) { mTightTop = tight; }
     /// Left axis 0..top while the data stays at or under `cap` (percentages: 105 for 100 %).
     void setPreferredTop(double cap, double top) { mCap = cap, mCapTop = top; }
+    /// At most this many legend entries per row (default 4); fewer when the plot is narrow.
     void setLegendColumns(int columns);
+    /// A line in the middle of the plot while no series has a value in view ("no finished
+    /// requests yet"): an empty plot says why it is empty.
+    void setEmptyText(const QString& text);
+    /// The values are milliseconds: an axis whose top passes 10,000 ms reads in seconds, its
+    /// label's "(ms)" becoming "(s)", so "100000" never pushes the axis title out of the plot.
+    void setMilliseconds(bool ms);
+    /// Whether the legend sits under the title (the plot is too narrow for both on one row).
+    bool legendBelowTitle() const { return mLegendBelow; }
 
     /// Brings the graphs in line with the history's bins from `from` (absolute index) on.
     void sync(const MetricsHistory& history, int64_t from);
@@ -66,14 +76,17 @@ protected:
     void mouseMoveEvent(QMouseEvent* event) override;
     void changeEvent(QEvent* event) override;
     void contextMenuEvent(QContextMenuEvent* event) override;
+    void resizeEvent(QResizeEvent* event) override;
 
 private:
+    void fitLegend();
     struct Series {
         QCPGraph* graph;
         ValueFn value;
         SeriesOptions opt;
     };
     void rescaleValues();
+    void showSeconds(QCPAxis* axis);
     void restyle();
 
     std::vector<Series> mSeries;
@@ -85,4 +98,8 @@ private:
     double mCap = 0, mCapTop = 0;
     bool mHasRight = false;
     int mFillGroup = 1;
+    int mLegendMaxColumns = 4;
+    QCPItemText* mEmpty = nullptr;
+    bool mMilliseconds = false;
+    bool mLegendBelow = false;
 };

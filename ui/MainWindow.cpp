@@ -17,12 +17,14 @@
 #include "PlotsPanel.h"
 #include "RemoteMetricsSource.h"
 #include "RooflineWidget.h"
+#include "SamplingPanel.h"
 #include "ServerController.h"
 #include "ServerPanel.h"
 #include "ServingController.h"
 #include "ServingPanel.h"
 #include "SessionFile.h"
 #include "SettingsStore.h"
+#include "WindowLayout.h"
 
 #include <QApplication>
 #include <QCloseEvent>
@@ -32,6 +34,12 @@
 #include <QScrollBar>
 #include <QSplitter>
 #include <QVBoxLayout>
+
+#include <algorithm>
+
+namespace {
+constexpr int kScrolledMinWidth = 240;   // a form dock's narrowest column before it scrolls
+}
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     setObjectName(QStringLiteral("mainWindow"));
@@ -53,10 +61,13 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     mChatPanel = new ChatPanel(conversation(), central);
     auto* split = new QSplitter(Qt::Horizontal, central);
     split->setObjectName(QStringLiteral("chatSplitter"));
+    mSampling = new SamplingPanel(central);
+    mSampling->hide();   // the chat's "Reply settings" button shows it
     split->addWidget(mConversationList);
     split->addWidget(mChatPanel);
+    split->addWidget(mSampling);
     split->setStretchFactor(1, 1);
-    split->setSizes({190, 600});
+    split->setSizes({190, 600, 240});
     auto* layout = new QVBoxLayout(central);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->setSpacing(0);
@@ -73,9 +84,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connectPanels();
 
     mChatPanel->setReady(false, tr("No model loaded. Use File ▸ Open Model… or the Model panel."));
-    resize(1800, 1100);
-    if (!restoreGeometry(mSettings->windowBytes("geometry"))) resize(1800, 1100);
-    restoreState(mSettings->windowBytes("state"));
+    mLayout->restoreOrFit();
 
     const QString err = QStringList{settingsError, conversationsError}.join(QLatin1Char('\n')).trimmed();
     if (!err.isEmpty()) mBanner->showMessage(MessageBanner::Kind::Error, err);
@@ -101,8 +110,10 @@ void MainWindow::buildDocks() {
         s->setWidget(w);
         s->setWidgetResizable(true);
         s->setFrameShape(QFrame::NoFrame);
-        s->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-        s->setMinimumWidth(w->minimumSizeHint().width() + s->verticalScrollBar()->sizeHint().width());
+        // Up to a form's own width the column shrinks; past that it scrolls, so a wide form
+        // never forces the window wider than a 1280-px screen.
+        s->setHorizontalScrollBarPolicy(Qt::ScrollBarAsNeeded);
+        s->setMinimumWidth(std::min(kScrolledMinWidth, w->minimumSizeHint().width() + s->verticalScrollBar()->sizeHint().width()));
         return s;
     };
     mModelPanel = new ModelPanel(this);
@@ -113,9 +124,7 @@ void MainWindow::buildDocks() {
     mKvMap = new KvBlockMapWidget(this);
     mDevice = new DevicePanel(this);
 
-    // Side columns run the full height; the plots sit under the chat.
-    setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
-    setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
+    // Where each dock goes and how big: WindowLayout (default and Demo arrangements, autosave).
     QDockWidget* model = addDock(tr("Model"), "modelDock", scrolled(mModelPanel), Qt::LeftDockWidgetArea);
     QDockWidget* device = addDock(tr("Device"), "deviceDock", scrolled(mDevice), Qt::LeftDockWidgetArea);
     QDockWidget* kv = addDock(tr("KV blocks"), "kvDock", mKvMap, Qt::LeftDockWidgetArea);
@@ -125,12 +134,7 @@ void MainWindow::buildDocks() {
     QDockWidget* plots = addDock(tr("Plots"), "plotsDock", mPlots, Qt::BottomDockWidgetArea);
     QDockWidget* server = addDock(tr("API server"), "serverDock", scrolled(new ServerPanel(mApiServer, this)),
                                   Qt::RightDockWidgetArea);
-    tabifyDockWidget(load, server);
-    load->raise();
-    resizeDocks({model, serving}, {340, 400}, Qt::Horizontal);
-    resizeDocks({model, device, kv}, {400, 300, 300}, Qt::Vertical);
-    resizeDocks({serving, load, roof}, {420, 300, 300}, Qt::Vertical);
-    resizeDocks({plots}, {540}, Qt::Vertical);
+    mLayout = new WindowLayout(this, {model, device, kv, serving, load, server, roof, plots}, mSettings);
 }
 
 QDockWidget* MainWindow::dock(const QString& objectName) const { return findChild<QDockWidget*>(objectName); }
@@ -148,7 +152,15 @@ void MainWindow::connectChat() {
     connect(mSettings, &SettingsStore::saveFailed, this, &MainWindow::reportError);
     connect(mApiServer, &ServerController::failed, this, &MainWindow::reportError);
     connect(mChat, &ChatController::busyChanged, mChatPanel, &ChatPanel::setBusy);
-    connect(mChat, &ChatController::replyStarted, mStatus, &EngineStatusBar::showGenerating);
+    // Reply settings: saved as they are edited, used from the next reply on.
+    connect(mChatPanel, &ChatPanel::replySettingsToggled, mSampling, &QWidget::setVisible);
+    connect(mSampling, &SamplingPanel::settingsEdited, this, [this](const GenerationSettings& g) {
+        mChat->setGenerationSettings(g);
+        mSettings->setGeneration(g);
+    });
+    setGenerationSettings(mSettings->generation(GenerationSettings()));
+    connect(mChat, &ChatController::replyStarted, mStatus, [this] { mStatus->showGenerating(); });
+    connect(mChat, &ChatController::replyProgress, mStatus, &EngineStatusBar::showGenerating);
     connect(mChat, &ChatController::replyFinished, mStatus, &EngineStatusBar::showReply);
 }
 
@@ -255,7 +267,12 @@ void MainWindow::loadModel(const EngineSettings& settings) {
 
 bool MainWindow::sendPrompt(const QString& text) { return mChat->send(text); }
 
-void MainWindow::setGenerationSettings(const GenerationSettings& settings) { mChat->setGenerationSettings(settings); }
+void MainWindow::setGenerationSettings(const GenerationSettings& settings) {
+    mChat->setGenerationSettings(settings);
+    mSampling->setSettings(settings);
+}
+
+GenerationSettings MainWindow::generationSettings() const { return mChat->generationSettings(); }
 
 QString MainWindow::startScenario(const QString& name) {
     if (!name.isEmpty()) {
@@ -279,7 +296,7 @@ void MainWindow::onLoaded(const ModelSummary& model) {
     if (!model.path.startsWith(QLatin1String("synthetic:"))) mSettings->addRecentModel(model.path);
     mModelPanel->setRecentModels(mSettings->recentModels());
     mModelPanel->setSelection(model.path, mBridge->source().backend, mBridge->source().weights);
-    mChatPanel->setReady(true, tr("Ask %1 something.\nCtrl+Enter sends, Esc stops.").arg(model.name));
+    mChatPanel->setReady(true, tr("Ask %1 something.\nEnter sends, Shift+Enter starts a new line, Esc stops.").arg(model.name));
     mChatPanel->setFocus();
     if (!model.templateWarning.isEmpty()) mBanner->showMessage(MessageBanner::Kind::Warning, model.templateWarning);
 }
@@ -338,8 +355,7 @@ bool MainWindow::exportMetricsCsv(const QString& path, QString* error) { return 
 void MainWindow::saveLayout() {
     if (mLayoutSaved) return;
     mLayoutSaved = true;
-    mSettings->setWindowBytes("geometry", saveGeometry());
-    mSettings->setWindowBytes("state", saveState());
+    mLayout->saveIfChanged();
     mSettings->saveNow();
     mStore->saveNow();
 }

@@ -1,11 +1,12 @@
 // MainWindow: composes the workbench; it holds no logic of its own beyond connecting parts.
 // Owns the stores (SettingsStore, ConversationStore: persisted under JsonFile::dataDir()), the
 // EngineBridge (engine, load generator, metrics pump), the ChatController and ServingController.
-// Central: the message banner over the conversation list and the chat. Docks: Model, Serving,
-// Load generator, API server (ServerController), Plots, Roofline, KV blocks, Device (their layout
-// is remembered). File menu: open model, save/open session, export metrics CSV, export the
+// Central: the message banner over the conversation list, the chat and (shown on demand) the
+// reply settings (SamplingPanel, saved in settings.json "generation"). Docks: Model, Serving,
+// Load generator, API server (ServerController), Plots, Roofline, KV blocks, Device; where they go,
+// the Reset and Demo layouts and the layout's autosave are WindowLayout's. File menu: open model, save/open session, export metrics CSV, export the
 // serving settings as vLLM / SGLang / llama-server commands.
-// Keys: Ctrl+Enter sends, Esc stops, Ctrl+N new.
+// Keys: Enter sends (Shift+Enter: new line), Esc stops, Ctrl+N new.
 // Exercise: tests/test_chat_window.cpp, tests/test_workbench_window.cpp.
 #pragma once
 #include "EngineTypes.h"
@@ -31,11 +32,13 @@ class QDockWidget;
 class QUrl;
 class RemoteMetricsSource;
 class RooflineWidget;
+class SamplingPanel;
 class ServerController;
 class ServerPanel;
 class ServingController;
 class ServingPanel;
 class SettingsStore;
+class WindowLayout;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -50,7 +53,10 @@ public:
     EngineSettings savedEngineSettings(const EngineSettings& defaults) const;
     /// Sends text as if typed into the input box and sent. False if not ready or busy.
     bool sendPrompt(const QString& text);
+    /// The reply settings for the next replies, shown in the Reply settings panel (not saved:
+    /// only the panel's edits are, so a command-line --max-tokens stays for this run).
     void setGenerationSettings(const GenerationSettings& settings);
+    GenerationSettings generationSettings() const;
     /// Starts the virtual users of a scenario preset (name "" = the panel's scenario). "" or why not.
     QString startScenario(const QString& name = QString());
 
@@ -75,6 +81,7 @@ public:
     ServingController* serving() const { return mServing; }
     ServerController* apiServer() const { return mApiServer; }
     ChatPanel* chatPanel() const { return mChatPanel; }
+    SamplingPanel* samplingPanel() const { return mSampling; }
     ServingPanel* servingPanel() const { return mServingPanel; }
     LoadGeneratorPanel* loadPanel() const { return mLoadPanel; }
     ModelPanel* modelPanel() const { return mModelPanel; }
@@ -82,6 +89,7 @@ public:
     MessageBanner* banner() const { return mBanner; }
     EngineStatusBar* engineStatus() const { return mStatus; }
     QDockWidget* dock(const QString& objectName) const;
+    WindowLayout* layoutKeeper() const { return mLayout; }
 
 protected:
     void closeEvent(QCloseEvent* e) override;
@@ -113,6 +121,7 @@ private:
     ServerController* mApiServer;   // the OpenAI-compatible API on mBridge's engine
     ConversationListPanel* mConversationList;
     ChatPanel* mChatPanel;
+    SamplingPanel* mSampling;   // the reply settings beside the chat
     ServingPanel* mServingPanel;
     LoadGeneratorPanel* mLoadPanel;
     ModelPanel* mModelPanel;
@@ -122,6 +131,7 @@ private:
     DevicePanel* mDevice;
     MessageBanner* mBanner;
     EngineStatusBar* mStatus;
+    WindowLayout* mLayout = nullptr;
     RemoteMetricsSource* mRemote = nullptr;
     QAction* mLocalAction = nullptr;
     bool mLayoutSaved = false;

@@ -14,6 +14,7 @@
 #include "ServingController.h"
 #include "SettingsStore.h"
 #include "EngineStatusBar.h"
+#include "WindowLayout.h"
 
 #include <QAction>
 #include <QDialog>
@@ -66,6 +67,11 @@ void MainWindow::buildMenus() {
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
     for (QDockWidget* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());
+    view->addSeparator();
+    view->addAction(tr("&Reset Layout"), mLayout, &WindowLayout::applyDefault)
+        ->setObjectName(QStringLiteral("resetLayoutAction"));
+    view->addAction(tr("&Demo Layout"), mLayout, &WindowLayout::applyDemo)
+        ->setObjectName(QStringLiteral("demoLayoutAction"));
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About Ridgeline"), this, &MainWindow::showAbout);

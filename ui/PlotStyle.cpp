@@ -3,6 +3,8 @@
 
 #include <qcustomplot.h>
 
+#include <algorithm>
+
 namespace PlotStyle {
 
 QColor blend(const QColor& c, const QColor& bg, double t) {
@@ -42,6 +44,24 @@ void applyPlotPalette(QCustomPlot* plot, const QPalette& pal) {
     }
     for (QCPLayoutElement* e : plot->plotLayout()->elements(true))
         if (auto* t = qobject_cast<QCPTextElement*>(e)) t->setTextColor(fg);
+}
+
+int fitLegend(QCPLegend* legend, int width, int maxColumns) {
+    int entries = 0;
+    for (int i = 0; i < legend->itemCount(); ++i)   // itemCount() counts empty cells too
+        if (QCPAbstractLegendItem* item = legend->item(i)) {
+            item->setMargins(QMargins(0, 0, 0, 3));
+            ++entries;
+        }
+    auto widthAt = [legend](int columns) {
+        legend->setWrap(columns);
+        legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, true);
+        return legend->minimumOuterSizeHint().width();
+    };
+    int columns = std::max(1, std::min(maxColumns, entries));
+    int w = widthAt(columns);
+    while (columns > 1 && w > width) w = widthAt(--columns);
+    return w;
 }
 
 } // namespace PlotStyle

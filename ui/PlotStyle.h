@@ -7,6 +7,7 @@
 #include <QPalette>
 
 class QCustomPlot;
+class QCPLegend;
 
 namespace PlotStyle {
 // Phases (throughput plot, roofline points).
@@ -41,4 +42,9 @@ QColor neutral(const QPalette& pal);
 /// Background, axes, ticks, grid, labels, titles and legend from the palette (callers recolour
 /// axis labels that name one series afterwards).
 void applyPlotPalette(QCustomPlot* plot, const QPalette& pal);
+/// Re-wraps a legend to the most columns (up to maxColumns) whose width fits `width` pixels and
+/// returns its width then. QCustomPlot squeezes a wider legend and clips the names ("num_requ").
+/// Also leaves a few pixels under each entry: an entry is clipped to a rect exactly one text
+/// line high, which cut the "_" of the row above the last.
+int fitLegend(QCPLegend* legend, int width, int maxColumns);
 } // namespace PlotStyle

@@ -12,6 +12,8 @@
 #include <QPushButton>
 #include <QTimer>
 
+#include <cmath>
+
 PlotsPanel::PlotsPanel(QWidget* parent) : QWidget(parent) {
     auto* bar = new QHBoxLayout;
     bar->addWidget(new QLabel(tr("Window")));
@@ -49,7 +51,7 @@ PlotsPanel::PlotsPanel(QWidget* parent) : QWidget(parent) {
     outer->addWidget(mRemoteLabel);
     outer->addLayout(mGrid, 1);
     buildPlots();
-    setColumns(2);
+    setColumns(0);
 
     mReplotTimer = new QTimer(this);
     mReplotTimer->setSingleShot(true);
@@ -113,7 +115,7 @@ void PlotsPanel::buildPlots() {
     p->addSeries(QStringLiteral("num_requests_running"), PlotStyle::running(), [](const HistoryBin& b) { return b.batch; });
     p->addSeries(QStringLiteral("num_requests_waiting"), PlotStyle::waiting(), [](const HistoryBin& b) { return b.waiting; });
 
-    p = make(tr("Device utilization (of measured peak)"), tr("% of peak"));
+    p = make(tr("Utilization of measured peak"), tr("% of peak"));   // short enough for a 1280-px screen's plot
     p->addSeries(QStringLiteral("flops_utilization"), PlotStyle::flops(), [](const HistoryBin& b) { return 100 * b.flopsUtil; }, O().withUnit(pct));
     p->addSeries(QStringLiteral("bandwidth_utilization"), PlotStyle::bandwidth(), [](const HistoryBin& b) { return 100 * b.bwUtil; }, O().withUnit(pct));
     p->addSeries(tr("busy % (misleading)"), PlotStyle::neutral(palette()), [](const HistoryBin& b) { return 100 * b.busy; },
@@ -127,6 +129,8 @@ void PlotsPanel::buildPlots() {
     p->addSeries(tr("TPOT p99"), PlotStyle::tpot(), [](const HistoryBin& b) { return 1000 * b.tpotP99; },
                  O().dashed().right().withUnit(ms));
     p->setRightAxisLabel(tr("TPOT (ms)"));
+    p->setMilliseconds(true);
+    p->setEmptyText(tr("no finished\nrequests yet"));   // two lines fit a small plot
 
     p = make(tr("Prefix cache (5 s window)"), tr("hit rate (%)"));
     p->addSeries(QStringLiteral("prefix_hit_rate"), PlotStyle::hitRate(), [](const HistoryBin& b) { return 100 * b.rollingHitRate; }, O().withUnit(pct));
@@ -150,9 +154,37 @@ void PlotsPanel::setRemoteMarker(const QString& marker) {
 }
 
 void PlotsPanel::setColumns(int columns) {
+    mAutoColumns = columns <= 0;
+    layOut(mAutoColumns ? 2 : columns);
+    if (mAutoColumns && isVisible()) resizeEvent(nullptr);
+}
+
+void PlotsPanel::layOut(int columns) {
     mColumns = std::max(1, columns);
     for (LivePlot* p : mPlots) mGrid->removeWidget(p);
     for (int i = 0; i < mPlots.size(); ++i) mGrid->addWidget(mPlots[i], i / mColumns, i % mColumns);
+    // Equal shares: without stretch the grid sizes columns by their plots' size hints (legends).
+    const int rows = (int(mPlots.size()) + mColumns - 1) / mColumns;
+    for (int c = 0; c < 3; ++c) mGrid->setColumnStretch(c, c < mColumns ? 1 : 0);
+    for (int r = 0; r < 6; ++r) mGrid->setRowStretch(r, r < rows ? 1 : 0);
+}
+
+void PlotsPanel::resizeEvent(QResizeEvent* e) {
+    if (e) QWidget::resizeEvent(e);
+    if (!mAutoColumns || width() <= 0 || height() <= 0) return;
+    // A wide, low dock (under the chat) reads best as 3 x 2, a squarer one as 2 x 3: pick the
+    // column count whose plots are nearest 3:2 (log distance, so 1:1 and 9:4 are equally off).
+    // Flatter plots lose their value axis to the title and legend rows.
+    const int n = int(mPlots.size());
+    int best = mColumns;
+    double bestOff = 1e9;
+    for (int c = 1; c <= 3; ++c) {
+        const int rows = (n + c - 1) / c;
+        const double shape = (double(width()) / c) / (double(height()) / rows);
+        const double off = std::abs(std::log(shape / 1.5));
+        if (off < bestOff) bestOff = off, best = c;
+    }
+    if (best != mColumns) layOut(best);
 }
 
 void PlotsPanel::onFrame(const MetricsFrame& frame) {

@@ -34,8 +34,10 @@ public:
     void setRemoteMarker(const QString& marker);
     bool isRemote() const { return !mRemoteMarker.isEmpty(); }
     QString remoteMarker() const { return mRemoteMarker; }
-    /// Lays the plots out in `columns` columns (1: a vertical stack; default 2).
+    /// Lays the plots out in `columns` columns (1: a vertical stack); 0 (the default) picks the
+    /// count whose plots come closest to a 3:2 shape at the panel's size, as it is resized.
     void setColumns(int columns);
+    int columns() const { return mColumns; }
 
     /// Renders plot `index` to a PNG (current data, even if no replot happened yet).
     bool savePng(int index, const QString& path, int width = 0, int height = 0);
@@ -51,8 +53,12 @@ public slots:
     /// Applies pending data to the axes and replots dirty plots now (the timer does this).
     void flush();
 
+protected:
+    void resizeEvent(QResizeEvent* e) override;
+
 private:
     void buildPlots();
+    void layOut(int columns);
     void markDirty();
     void askSavePng(LivePlot* p);
     void askSaveCsv();
@@ -72,4 +78,5 @@ private:
     bool mDirty = false;
     bool mSyncing = false;
     int mColumns = 2;
+    bool mAutoColumns = true;
 };

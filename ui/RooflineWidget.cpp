@@ -24,7 +24,7 @@ QString si(double v, const QString& unit) {   // 1.23 TFLOP/s
 } // namespace
 
 RooflineWidget::RooflineWidget(QWidget* parent) : QCustomPlot(parent) {
-    setMinimumSize(320, 240);
+    setMinimumSize(260, 180);   // a 1280x720 window's right column
     plotLayout()->insertRow(0);
     plotLayout()->addElement(0, 0, new QCPTextElement(this, tr("Roofline"), QFont(font().family(), font().pointSize(), QFont::Bold)));
     for (QCPAxis* ax : {xAxis, yAxis}) {
@@ -54,10 +54,6 @@ RooflineWidget::RooflineWidget(QWidget* parent) : QCustomPlot(parent) {
         roof.ridge->setLineStyle(QCPGraph::lsNone);
         roof.ridge->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDiamond, 7));
         roof.ridge->removeFromLegend();
-        roof.label = new QCPItemText(this);
-        roof.label->setPositionAlignment(Qt::AlignRight | Qt::AlignTop);
-        roof.label->setPadding(QMargins(2, 4, 6, 2));
-        roof.label->setVisible(false);
         roof.graph->setVisible(false);
         roof.graph->removeFromLegend();
         roof.ridge->setVisible(false);
@@ -103,7 +99,7 @@ void RooflineWidget::setRoof(Roof& roof, double flops, double bw) {
     const bool on = flops > 0 && bw > 0;
     roof.graph->setVisible(on);
     roof.ridge->setVisible(on);
-    roof.label->setVisible(on);
+    mLegendDirty = true;
     if (!on) {
         roof.graph->removeFromLegend();
         return;
@@ -113,19 +109,32 @@ void RooflineWidget::setRoof(Roof& roof, double flops, double bw) {
     // The memory slope from kXMin to the ridge, then the flat compute roof to kXMax.
     roof.graph->setData({kXMin, ridge, kXMax}, {kXMin * bw, flops, flops}, true);
     roof.ridge->setData({ridge}, {flops}, true);
-    roof.label->position->setCoords(ridge, flops);
-    // The label runs along the flat roof on whichever side of the ridge has room: a CPU's ridge
-    // (a few FLOP/B) sits near the left edge, where right-aligned text would be clipped.
-    roof.label->setPositionAlignment((ridge < std::sqrt(kXMin * kXMax) ? Qt::AlignLeft : Qt::AlignRight) | Qt::AlignTop);
-    roof.label->setText(tr("ridge %1 FLOP/B\n(%2)").arg(ridge, 0, 'g', 3).arg(roof.name));   // two short lines fit a narrow dock
-    roof.graph->setName(tr("%1 (%2, %3)").arg(roof.name, si(flops, QStringLiteral("FLOP/s")), si(bw, QStringLiteral("B/s"))));
+    // The ridge is named in the legend, not beside its diamond: the bf16 and fp8 ridges of a GPU
+    // sit a factor 2 apart and their labels piled on each other and over the points.
+    roof.graph->setName(tr("%1: ridge %2 FLOP/B (%3, %4)")
+                            .arg(roof.name)
+                            .arg(ridge, 0, 'g', 3)
+                            .arg(si(flops, QStringLiteral("FLOP/s")), si(bw, QStringLiteral("B/s"))));
+    mLegendDirty = true;
 }
 
 QStringList RooflineWidget::ridgeLabels() const {
     QStringList out;
     for (const Roof& r : mRoofs)
-        if (r.label->visible()) out << r.label->text().replace(QLatin1Char('\n'), QLatin1Char(' '));
+        if (r.flops > 0 && r.bw > 0) out << tr("ridge %1 FLOP/B (%2)").arg(r.flops / r.bw, 0, 'g', 3).arg(r.name);
     return out;
+}
+
+void RooflineWidget::resizeEvent(QResizeEvent* event) {
+    mLegendDirty = true;
+    fitLegend();
+    QCustomPlot::resizeEvent(event);
+}
+
+void RooflineWidget::fitLegend() {
+    if (!mLegendDirty || width() <= 0) return;
+    mLegendDirty = false;
+    PlotStyle::fitLegend(legend, width() - 8, 3);
 }
 
 void RooflineWidget::onFrame(const MetricsFrame& frame) {
@@ -191,6 +200,7 @@ void RooflineWidget::flush() {
     mDirty = false;
     rebuildPoints();
     rescale();
+    fitLegend();
     replot(QCustomPlot::rpQueuedReplot);
 }
 
@@ -201,7 +211,6 @@ void RooflineWidget::restyle() {
         r.graph->setPen(QPen(fg, 1, r.style));
         r.ridge->setPen(QPen(fg));
         r.ridge->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDiamond, fg, palette().color(QPalette::Base), 7));
-        r.label->setColor(palette().color(QPalette::Text));
     }
 }
 

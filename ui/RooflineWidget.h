@@ -1,6 +1,7 @@
 // RooflineWidget: the roofline of the device on log-log axes. x = arithmetic intensity (FLOP/byte),
 // y = achieved FLOP/s. Roofs: min(peak FLOP/s, intensity · peak bytes/s) for the measured peaks
-// (solid) and the datasheet (dashed bf16, dotted fp8, when known), each ridge point labelled. The
+// (solid) and the datasheet (dashed bf16, dotted fp8, when known), each ridge a diamond named with
+// its value in the legend (which re-wraps to the widget's width rather than be clipped). The
 // latest ~200 steps are points coloured by phase (prefill-only, decode-only, mixed) whose alpha
 // fades with age: a step's point is (flops / bytes, flops / duration), so a larger decode batch
 // walks up the memory slope. Replots at most every 40 ms. Exercise: tests/test_workbench_plots.cpp.
@@ -35,8 +36,10 @@ public slots:
 protected:
     void changeEvent(QEvent* event) override;
     void contextMenuEvent(QContextMenuEvent* event) override;
+    void resizeEvent(QResizeEvent* event) override;
 
 private:
+    void fitLegend();
     struct Point {
         double intensity, achieved;
         int phase;   // 0 prefill-only, 1 decode-only, 2 mixed
@@ -46,7 +49,6 @@ private:
         QString name;
         Qt::PenStyle style = Qt::SolidLine;
         QCPGraph* graph = nullptr;
-        QCPItemText* label = nullptr;
         QCPGraph* ridge = nullptr;
     };
     void setRoof(Roof& roof, double flops, double bw);
@@ -59,4 +61,5 @@ private:
     QVector<QCPGraph*> mPointGraphs;                  // [phase * kAgeBuckets + bucket]
     QTimer* mTimer;
     bool mDirty = false;
+    bool mLegendDirty = true;   // entries or width changed: re-wrap before the next replot
 };

@@ -10,6 +10,7 @@
 #include <QGuiApplication>
 #include <QMenu>
 #include <QScrollBar>
+#include <QTextDocumentFragment>
 #include <QTextFrame>
 
 namespace {
@@ -72,11 +73,13 @@ QString TranscriptView::footerText(const ConversationModel* model, int row) {
         return tr("%1: %2").arg(s.finishReason, s.error.isEmpty() ? tr("no reply") : s.error);
     QStringList parts;
     parts << Format::tokens(s.generatedTokens);
-    if (s.generatedTokens > 0) parts << Format::ttft(s.ttftMs);
+    if (s.generatedTokens > 0 && s.ttftMs > 0) parts << Format::ttft(s.ttftMs);   // unknown when interrupted
     if (s.decodeTokS > 0) parts << Format::tokensPerSecond(s.decodeTokS);
     if (s.promptTokens > 0) parts << tr("%1 of %2 prompt tokens cached").arg(s.cachedPromptTokens).arg(s.promptTokens);
     if (s.recomputed) parts << tr("recomputed after eviction");
-    if (m.state == State::Cancelled) parts << tr("stopped");
+    if (s.finishReason == QLatin1String("interrupted"))
+        parts << tr("interrupted: the app closed before the reply finished");
+    else if (m.state == State::Cancelled) parts << tr("stopped");
     else if (s.finishReason == QLatin1String("length")) parts << tr("length limit");
     return parts.join(QStringLiteral("  ·  "));
 }
@@ -132,7 +135,11 @@ void TranscriptView::appendRows(int first, int last) {
     const QColor base = pal.color(QPalette::Base);
     const QColor text = pal.color(QPalette::Text);
     const QColor accent = pal.color(QPalette::Highlight);
-    const bool wasAtBottom = atBottom();
+    // The person's own new message always brings the view down to it (and to the reply after
+    // it); otherwise only a view already at the bottom follows new rows.
+    bool wasAtBottom = atBottom();
+    for (int row = first; row <= last && mModel; ++row)
+        wasAtBottom = wasAtBottom || mModel->message(row).sender == Sender::User;
 
     for (int row = first; row <= last; ++row) {
         const auto& m = mModel->message(row);
@@ -169,14 +176,7 @@ void TranscriptView::appendRows(int first, int last) {
         bodyChars.setForeground(text);
         fc.insertBlock(body, bodyChars);
 
-        Rendered r{frame, 0, false, false};
-        if (m.state == State::Streaming && m.text.isEmpty()) {
-            QTextCharFormat waiting;
-            waiting.setForeground(pal.color(QPalette::PlaceholderText));
-            fc.insertText(QStringLiteral("…"), waiting);
-            r.placeholder = true;
-        }
-        mRows.append(r);
+        mRows.append(Rendered{frame, 0, false, false, {}});
         mDirty.insert(row);
     }
     flush();
@@ -203,13 +203,10 @@ void TranscriptView::renderRow(int row) {
     Rendered& r = mRows[row];
     if (r.closed) return;
 
-    QTextCursor c = r.frame->lastCursorPosition();
-    if (r.placeholder && (!m.text.isEmpty() || m.state != State::Streaming)) {
-        c.movePosition(QTextCursor::PreviousCharacter, QTextCursor::KeepAnchor);
-        c.removeSelectedText();
-        r.placeholder = false;
-    }
-    if (m.text.size() > r.chars) {
+    if (m.sender == Sender::Assistant) {
+        renderReply(r, m);
+    } else if (m.text.size() > r.chars) {   // the person's own text, as typed
+        QTextCursor c = r.frame->lastCursorPosition();
         QTextCharFormat chars;
         chars.setForeground(palette().color(QPalette::Text));
         c.insertText(m.text.mid(r.chars), chars);
@@ -217,6 +214,7 @@ void TranscriptView::renderRow(int row) {
     }
     if (m.sender != Sender::Assistant || m.state == State::Streaming) return;
 
+    QTextCursor c = r.frame->lastCursorPosition();
     QTextBlockFormat fb;
     fb.setTopMargin(6);
     QTextCharFormat foot;
@@ -227,6 +225,33 @@ void TranscriptView::renderRow(int row) {
     c.insertBlock(fb, foot);
     c.insertText(footerText(mModel, row), foot);
     r.closed = true;
+}
+
+void TranscriptView::renderReply(Rendered& r, const ConversationModel::Message& m) {
+    // The body is everything after the header block. A reply is Markdown: it is rendered whole
+    // by Qt's own parser (QTextDocument::setMarkdown, GitHub dialect) each time it grows, which the
+    // 30 ms coalescing keeps to a few dozen parses a second at most, so half-typed "**" closes
+    // as soon as its pair arrives. Until the first token a muted line says what the reply waits for.
+    const bool waiting = m.text.isEmpty() && m.state == State::Streaming;
+    const QString status = waiting ? (m.status.isEmpty() ? QStringLiteral("…") : m.status) : QString();
+    if (waiting ? (r.placeholder && status == r.status) : (!r.placeholder && m.text.size() == r.chars)) return;
+
+    QTextCursor c(document());
+    c.setPosition(r.frame->firstCursorPosition().block().next().position());
+    c.setPosition(r.frame->lastPosition(), QTextCursor::KeepAnchor);
+    c.removeSelectedText();
+    if (waiting) {
+        QTextCharFormat muted;
+        muted.setForeground(palette().color(QPalette::PlaceholderText));
+        c.insertText(status, muted);
+    } else {
+        QTextDocument md;
+        md.setMarkdown(m.text, QTextDocument::MarkdownDialectGitHub);
+        c.insertFragment(QTextDocumentFragment(&md));
+    }
+    r.placeholder = waiting;
+    r.status = status;
+    r.chars = waiting ? 0 : m.text.size();
 }
 
 bool TranscriptView::atBottom() const {

@@ -1,18 +1,22 @@
 // TranscriptView: a read-only rendering of a ConversationModel. Each message is a QTextFrame
-// (sender header, body, and for replies a muted footer with tokens, TTFT and tok/s). Streamed
+// (sender header, body, and for replies a muted footer with tokens, TTFT and tok/s). Replies are
+// Markdown, rendered by Qt (QTextDocument::setMarkdown); the person's messages stay plain text.
+// Until a reply's first token its body is the model's status line ("queued", "processing
+// prompt 34%"). Streamed
 // text is appended in place and coalesced by a ~30 ms single-shot timer, so a fast engine never
 // re-lays out the document per token. Colours derive from the palette (light and dark).
 // A reply's footer carries its TTFT, tok/s and cache hits, "recomputed after eviction" when the
 // controller says so, and "At capacity: <reason>" for a rejected request. Right-click a message
 // for Copy, Edit and resend (user messages) and Regenerate (the last reply).
 #pragma once
+#include "ConversationModel.h"
+
 #include <QList>
 #include <QPointer>
 #include <QSet>
 #include <QTextBrowser>
 #include <QTimer>
 
-class ConversationModel;
 class QTextFrame;
 
 class TranscriptView : public QTextBrowser {
@@ -45,13 +49,15 @@ private:
         QTextFrame* frame = nullptr;
         qsizetype chars = 0;      // body characters already in the document
         bool closed = false;      // footer written
-        bool placeholder = false; // a muted "…" stands in until the first token
+        bool placeholder = false; // a muted status line stands in until the first token
+        QString status;           // the status line shown
     };
 
     void rebuild();
     void appendRows(int first, int last);
     void markDirty(int first, int last);
     void renderRow(int row);
+    void renderReply(Rendered& r, const ConversationModel::Message& m);
     bool atBottom() const;
     void scrollToBottom();
 

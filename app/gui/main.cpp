@@ -4,6 +4,7 @@
 // ($XDG_DATA_HOME/ridgeline/models). With none of these, FirstRunDialog offers to download it
 // (lib/ridgeline/fetch-model), to open a file or to start on a synthetic model (ModelLocator.h).
 //   ridgeline [--model PATH] [--backend auto|cpu|cuda] [--weights native|bf16|f32] [--threads N] [--max-tokens N] [Qt's options]
+//   ridgeline [--size WxH] [--layout default|demo] (View ▸ Reset Layout / Demo Layout at start)
 //   ridgeline --screenshot FILE.png [--prompt TEXT] [--scenario NAME] [--after SECONDS] [--size WxH]
 //     loads the default model (not the saved one), optionally starts the scenario's virtual users,
 //     sends the prompt, waits --after seconds (default: until the reply finishes), saves a grab of
@@ -24,6 +25,7 @@
 #include "ModelLocator.h"
 #include "QtArguments.h"
 #include "TranscriptView.h"
+#include "WindowLayout.h"
 #include "options/command_line.h"
 
 #include <QApplication>
@@ -48,7 +50,7 @@
 namespace {
 
 constexpr int kScreenshotTimeoutMs = 300'000;
-constexpr int kShotWidth = 1800, kShotHeight = 1100;   // --screenshot's window size unless --size
+constexpr int kShotWidth = 1920, kShotHeight = 1080;   // --screenshot's window size unless --size
 
 void fail(const QString& message) {
     std::fprintf(stderr, "ridgeline: %s\n", qPrintable(message));
@@ -82,9 +84,11 @@ struct WindowArgs {
     std::string scenario;
     double afterS = -1;
     std::string size;               // "WxH"; "" = the window's own (kShotWidth x kShotHeight with --screenshot)
+    std::string layout;             // "default" | "demo"; "" = the saved one
     bool backendGiven = false;
     rl::weight_storage weights = rl::weight_storage::automatic;
     bool weightsGiven = false;
+    bool maxTokensGiven = false;
 };
 
 /// "900x600" as a size of at least 320x240; an empty size otherwise.
@@ -110,7 +114,8 @@ int parseArguments(int argc, char** argv, WindowArgs& a) {
     CLI::Option* backend = cmd::add_backend_option(app, a.backend);
     CLI::Option* weights = cmd::add_weights_option(app, a.weights);
     cmd::add_threads_option(app, a.threads);
-    cmd::add_number(app, "--max-tokens", a.maxTokens, "Longest reply in tokens", 1, 1 << 20);
+    CLI::Option* maxTokens = cmd::add_number(app, "--max-tokens", a.maxTokens,
+                                              "Longest reply in tokens (default: the saved reply settings)", 1, 1 << 20);
     cmd::add_text(app, "--screenshot", a.screenshot, "Run one reply, save a PNG of the window to FILE, exit")
         ->type_name("FILE");
     cmd::add_text(app, "--prompt", a.prompt, "The prompt for --screenshot");
@@ -125,6 +130,10 @@ int parseArguments(int argc, char** argv, WindowArgs& a) {
         ->type_name("WxH")
         ->check(CLI::Validator(
             [](std::string& text) { return parseSize(text).isEmpty() ? "takes WxH, at least 320x240" : ""; }, "", ""));
+    cmd::add_text(app, "--layout", a.layout, "Dock arrangement to start with: default or demo (plots, chat, roofline)",
+                  "the one saved, else default")
+        ->type_name("NAME")
+        ->check(CLI::IsMember({"default", "demo"}));
     p.add_check(app, [&a] {
         const bool shot = !a.screenshot.empty();
         return shot && QString::fromStdString(a.prompt).trimmed().isEmpty() ? "--prompt must not be empty" : "";
@@ -134,6 +143,7 @@ int parseArguments(int argc, char** argv, WindowArgs& a) {
     const int code = p.parse(ours);
     a.backendGiven = backend->count() > 0;
     a.weightsGiven = weights->count() > 0;
+    a.maxTokensGiven = maxTokens->count() > 0;
     return code;
 }
 
@@ -197,8 +207,6 @@ int main(int argc, char** argv) {
     engine.backend = QString::fromStdString(args.backend);
     engine.weights = QString::fromLatin1(rl::weight_storage_name(args.weights));
     engine.threads = args.threads;
-    GenerationSettings gen;
-    gen.maxTokens = args.maxTokens;
     QSize size = parseSize(args.size);
     const bool shot = !args.screenshot.empty();
     ShotOptions o;
@@ -224,7 +232,11 @@ int main(int argc, char** argv) {
     }
 
     MainWindow window;
-    window.setGenerationSettings(gen);
+    if (args.maxTokensGiven || shot) {   // over the saved reply settings, for this run only
+        GenerationSettings gen = shot ? GenerationSettings() : window.generationSettings();
+        gen.maxTokens = args.maxTokens;
+        window.setGenerationSettings(gen);
+    }
     const EngineSettings saved = window.savedEngineSettings(engine);
     const bool fromBuildTree = runFromBuildTree();
     ModelLocator::Candidates candidates;
@@ -240,7 +252,15 @@ int main(int argc, char** argv) {
     if (!args.weightsGiven && !shot) engine.weights = saved.weights;
 
     if (!size.isEmpty()) window.resize(size);
+    if (args.layout == "demo") window.layoutKeeper()->applyDemo();
+    else if (args.layout == "default") window.layoutKeeper()->applyDefault();
     window.show();
+    // The window fits 1280x720; below what its docks need, Qt keeps it larger: say so rather
+    // than write a PNG of another size without a word.
+    if (!size.isEmpty() && window.size() != size)
+        fail(QStringLiteral("the window needs at least %1x%2; it is %3x%4, not %5x%6")
+                 .arg(window.minimumSizeHint().width()).arg(window.minimumSizeHint().height())
+                 .arg(window.width()).arg(window.height()).arg(size.width()).arg(size.height()));
     if (engine.modelPath.isEmpty()) {
         const QString script = ModelLocator::fetchScript(
             QCoreApplication::applicationDirPath(), fromBuildTree ? QStringLiteral(RL_SOURCE_FETCH_SCRIPT) : QString(),

@@ -282,6 +282,15 @@ private:
         scheduled_step st = sched_->schedule(t_start, rejected);
         for (auto& r : rejected) finish(*r.seq, finish_reason::rejected, r.reason);
         if (st.empty()) return;
+        // Prefill progress before the chunk runs, so a prompt done in one long step still says it started.
+        for (sequence* s : st.seqs)
+            if (s->req.report_progress && s->req.on_event && s->generated() == 0) {
+                token_event ev;
+                ev.request_id = s->id;
+                ev.prompt_computed = s->n_computed;
+                ev.prompt_total = s->prompt_len;
+                s->req.on_event(ev);
+            }
         // Greedy argmax or device draws when every row allows it (only ids cross), else host.
         step_sampling how = plan_sampling(st, be_->samples_on_device());
         std::vector<float> logits;

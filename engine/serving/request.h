@@ -36,6 +36,12 @@ struct token_event {
     finish_reason finish = finish_reason::none;
     std::string error;             // human-readable reason for rejected/error
     request_stats stats;           // filled on the final event
+    /// Prefill progress, only for requests with report_progress: an event with token -1, no text
+    /// and finish none, sent as each prefill chunk of the request starts, so a chat can say
+    /// "processing prompt 34%" rather than nothing. Prompt tokens with KV before the chunk
+    /// (prefix-cache hits included) of prompt_total; -1 on every other event.
+    int prompt_computed = -1;
+    int prompt_total = 0;
 };
 
 /// Called on the engine thread: keep it short (copy, post to your own queue, return).
@@ -61,6 +67,7 @@ struct request {
     int max_tokens = 256;
     int priority = 0;              // higher runs first under the priority policy
     bool ignore_eos = false;       // keep generating past end-of-generation (benchmarks, virtual users)
+    bool report_progress = false;  // also send prefill progress events (token_event::prompt_computed)
     event_sink on_event;
 };
 
