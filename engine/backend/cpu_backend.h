@@ -51,6 +51,9 @@ public:
                    float scale) override;
     void silu_mul(const tensor& gate, const tensor& up, tensor& out) override;
     void gather_logit_rows(const tensor& x, tensor& out) override;
+    /// Block formats: random blocks as the CUDA backend's kernels::fill_blocks makes them, byte for
+    /// byte (synthetic:NAME:QUANT models); plain floats: backend's default.
+    void fill_random(tensor& t, uint64_t seed, float lo, float hi) override;
     void synchronize() override {}
 
     int threads() const;

@@ -8,6 +8,7 @@
 
 #include "backend/cpu_kernels.h"
 #include "backend/op_checks.h"
+#include "backend/random_uniform.h"
 #include "backend/thread_pool.h"
 #include "common/engine_error.h"
 #include "gguf/dequant.h"
@@ -121,6 +122,45 @@ void cpu_backend::gate_up_silu(const tensor& x, const tensor& w_gate, const tens
                 const float g = f32(gate)[i * m + r];
                 f32(act)[i * m + r] = g / (1.f + std::exp(-g)) * f32(up)[i * m + r];
             }
+    });
+}
+
+// The same bytes as kernels/random_fill.cu's fill_blocks_kernel: every quant byte a uniform draw,
+// then the block's f16 scale fields set so the values span about [-amp, amp].
+void cpu_backend::fill_random(tensor& t, uint64_t seed, float lo, float hi) {
+    if (!is_quantized(t.type)) {
+        backend::fill_random(t, seed, lo, hi);
+        return;
+    }
+    RL_CHECK(t.data != nullptr, "cpu_backend::fill_random: no storage");
+    RL_CHECK(lo == -hi && hi > 0, "cpu_backend::fill_random: a block format takes a symmetric range");
+    const ggml_type type = to_ggml_type(t.type);
+    const auto tr = ggml_traits(type);
+    const int64_t n_blocks = t.numel() / tr.block_elems;
+    const int bb = int(tr.block_bytes);
+    const float amp = hi;
+    auto* out = static_cast<uint8_t*>(t.data);
+    pool_->parallel_for(n_blocks, 1024, [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; ++b) {
+            uint8_t* blk = out + b * bb;
+            for (int i = 0; i < bb; ++i)
+                blk[i] = uint8_t(random_uniform_at(seed, uint64_t(b) * uint64_t(bb) + uint64_t(i), 0.f, 256.f));
+            auto put = [](uint8_t* p, float v) {
+                const uint16_t h = fp32_to_fp16(v);
+                p[0] = uint8_t(h & 0xFF), p[1] = uint8_t(h >> 8);
+            };
+            switch (type) {
+            case ggml_type::q8_0: put(blk, amp / 127.f); break;
+            case ggml_type::q4_0: put(blk, amp / 8.f); break;
+            case ggml_type::q5_0: put(blk, amp / 16.f); break;
+            case ggml_type::q4_1: put(blk, 2.f * amp / 15.f), put(blk + 2, -amp); break;
+            case ggml_type::q5_1: put(blk, 2.f * amp / 31.f), put(blk + 2, -amp); break;
+            case ggml_type::q4_k: put(blk, amp / (15.f * 63.f)), put(blk + 2, amp / 63.f); break;
+            case ggml_type::q5_k: put(blk, amp / (31.f * 63.f)), put(blk + 2, amp / 63.f); break;
+            case ggml_type::q6_k: put(blk + 208, amp / (128.f * 32.f)); break;
+            default: RL_THROW(std::string("cpu_backend::fill_random: no random blocks for ") + tr.name);
+            }
+        }
     });
 }
 
