@@ -51,6 +51,10 @@ bool haveModel() { return std::ifstream(RL_MODEL_PATH).good(); }
 rl::engine_options options() {
     rl::engine_options o;
     o.model_path = RL_MODEL_PATH;
+    // The fp32 reference: its rows do not depend on the step's other rows. Native blocks do (a
+    // step of up to 8 rows takes int8 products, a larger one fp32 tiles), so "batched equals
+    // alone" and "a preempted sequence resumes identically" hold only to within int8 rounding there.
+    o.weights = rl::weight_storage::f32;
     o.max_context = 256;
     o.serving.block_size = 16;
     o.serving.max_num_seqs = 16;

@@ -31,10 +31,11 @@ ModelPanel::ModelPanel(QWidget* parent) : QWidget(parent) {
     mWeightMode = new QComboBox(this);
     mWeightMode->setObjectName(QStringLiteral("weights"));
     for (const char* w : {"auto", "native", "bf16", "f32"}) mWeightMode->addItem(QString::fromLatin1(w));
-    mWeightMode->setToolTip(tr("auto: expand the weights when they fit in 3/4 of free memory, else keep the blocks\n"
-                               "native: keep a GGUF file's quantized blocks on the GPU and decode them in the kernels "
-                               "(the CPU backend expands them to f32 for now)\nbf16: expand every weight to bf16 at "
-                               "load (CUDA)\nf32: expand every weight to f32 (CPU)"));
+    mWeightMode->setToolTip(tr("auto: keep the blocks on the CPU; on the GPU expand the weights when they fit in 3/4 "
+                               "of free memory, else keep the blocks\n"
+                               "native: keep a GGUF file's quantized blocks and compute on them (GPU and CPU)\n"
+                               "bf16: expand every weight to bf16 at load (CUDA)\nf32: expand every weight to f32 "
+                               "(CPU, the reference)"));
     mLoad = new QPushButton(tr("Load"), this);
     mLoad->setObjectName(QStringLiteral("loadButton"));
     mCancel = new QPushButton(tr("Cancel"), this);

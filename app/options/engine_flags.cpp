@@ -73,9 +73,9 @@ CLI::Option* add_weights_option(CLI::App& app, weight_storage& ws) {
             [&ws](const std::string& text) {
                 if (!parse_weight_storage(text, ws)) throw CLI::ValidationError("--weights", "takes auto, native, bf16 or f32");
             },
-            with_default("How weights are kept: native keeps a GGUF file's quantized blocks on the GPU (the CPU backend "
-                         "expands them to f32 for now); bf16 (CUDA) and f32 (CPU) expand every weight at load; auto "
-                         "expands when that fits in 3/4 of free memory, else keeps the blocks",
+            with_default("How weights are kept: native keeps a GGUF file's quantized blocks (GPU and CPU); bf16 "
+                         "(CUDA) and f32 (CPU, the reference) expand every weight at load; auto keeps the blocks on "
+                         "the CPU, and on the GPU expands when that fits in 3/4 of free memory",
                          weight_storage_name(ws)))
         ->type_name("auto|native|bf16|f32")
         ->check(CLI::IsMember({"auto", "native", "bf16", "f32"}))

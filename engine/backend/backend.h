@@ -32,11 +32,11 @@ ggml_type to_ggml_type(dtype t);
 std::optional<dtype> block_dtype(ggml_type t);
 
 /// How weights are kept on a backend: native keeps a GGUF file's block formats where the
-/// backend computes on them (CUDA: q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k; the CPU backend
-/// expands to f32 for now), bf16 and f32 expand every weight at load. automatic (the default)
-/// expands to the compute dtype when that fits in three quarters of the free memory, and keeps
-/// the blocks otherwise: the expanded path is still the faster one on the GPU
-/// (docs/performance.md), and native is what lets a model larger than that load at all.
+/// backend computes on them (q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k, on CUDA and the CPU), bf16
+/// and f32 expand every weight at load. automatic (the default) keeps the blocks on the CPU
+/// (backend::prefers_native_weights); on the GPU it expands to the compute dtype when that fits in
+/// three quarters of the free memory, and keeps the blocks otherwise: the expanded path is still
+/// the faster one there (docs/performance.md), and native is what lets a larger model load at all.
 enum class weight_storage { automatic, native, bf16, f32 };
 /// "auto", "native", "bf16", "f32"; parse returns false for anything else.
 const char* weight_storage_name(weight_storage w);
@@ -121,6 +121,10 @@ public:
     /// Products of more rows than this expand block-format weights to the compute dtype first
     /// (the cost model counts that traffic); 0 = never (no block-format weights, or never expanded).
     virtual int block_weights_expand_above() const { return 0; }
+    /// Whether weight_storage::automatic keeps a GGUF file's block formats on this backend (the CPU,
+    /// whose integer kernels beat fp32 on the bandwidth that decode is bound by); otherwise auto
+    /// goes by memory (resolve_weight_storage).
+    virtual bool prefers_native_weights() const { return false; }
     /// Allocates (or re-allocates) the paged KV pool. Throws engine_error if it does not fit.
     virtual void alloc_kv(const kv_cache_layout& layout) = 0;
     virtual const kv_cache_layout& kv_layout() const = 0;

@@ -104,20 +104,26 @@ void cpu_backend::download(const tensor& src, float* dst) {
     }
 }
 
-dtype cpu_backend::weight_dtype(ggml_type, int64_t, weight_storage ws) const {
-    // Native block formats on the CPU are issue 24's work: until then native means f32 here.
-    RL_CHECK(ws != weight_storage::bf16, "the CPU backend keeps weights in f32: use --weights auto, native or f32");
-    return dtype::f32;
+dtype cpu_backend::weight_dtype(ggml_type t, int64_t, weight_storage ws) const {
+    RL_CHECK(ws != weight_storage::bf16, "the CPU backend has no bf16 weights: use --weights auto, native or f32");
+    if (ws == weight_storage::f32) return dtype::f32;
+    const auto bt = block_dtype(t);  // auto and native keep every block format it computes on
+    return bt && cpu_quant::has_kernels(t) ? *bt : dtype::f32;
 }
 
 tensor cpu_backend::upload_weight(const gguf_tensor_info& t, weight_storage ws) {
-    weight_dtype(t.type, t.row_length(), ws);  // refuses a storage this backend does not offer
+    const dtype keep = weight_dtype(t.type, t.row_length(), ws);  // refuses a storage not offered
     RL_CHECK(!t.dims.empty() && t.row_length() > 0, "tensor '" + t.name + "' has an empty shape");
     const auto tr = ggml_traits(t.type);
     RL_CHECK(tr.name && tr.dequantizable, "tensor '" + t.name + "' has unsupported type " + ggml_type_name(t.type));
     const int64_t rows = t.n_rows(), cols = t.row_length();
     const size_t row_bytes = ggml_row_bytes(t.type, cols);
     RL_CHECK(t.data && t.nbytes >= row_bytes * size_t(rows), "tensor '" + t.name + "' data is truncated");
+    if (keep != dtype::f32) {  // the file's blocks, byte for byte (copied: the file may be closed)
+        tensor out = alloc(rows, cols, keep);
+        std::memcpy(out.data, t.data, row_bytes * size_t(rows));
+        return out;
+    }
     const size_t need = size_t(rows * cols) * 4, avail = host_available_memory();
     RL_CHECK(avail == 0 || need < avail, "weight '" + t.name + "' needs " + mib(need) + " as fp32 but only " +
                                              mib(avail) + " of RAM is available");
@@ -172,11 +178,16 @@ void cpu_backend::set_step(const step_input& in) {
 }
 
 void cpu_backend::embed(const tensor& table, tensor& out) {
-    check_f32(table, "embedding table");
+    RL_CHECK(table.data != nullptr, "cpu_backend: embedding table has no storage");
     check_f32(out, "embed output");
     const int64_t n = step_.n_tokens(), d = table.cols;
     op_checks::embed(table, out, step_);
-    for (int64_t i = 0; i < n; ++i) std::memcpy(f32(out) + i * d, f32(table) + int64_t(step_.tokens[size_t(i)]) * d, size_t(d) * 4);
+    const size_t rb = dtype_row_bytes(table.type, d);
+    for (int64_t i = 0; i < n; ++i) {
+        const auto* row = static_cast<const uint8_t*>(table.data) + size_t(step_.tokens[size_t(i)]) * rb;
+        if (table.type == dtype::f32) std::memcpy(f32(out) + i * d, row, size_t(d) * 4);
+        else dequantize_row(to_ggml_type(table.type), row, f32(out) + i * d, d);
+    }
 }
 
 void cpu_backend::rms_norm(const tensor& x, const tensor& w, float eps, tensor& out) {
@@ -209,8 +220,17 @@ void cpu_backend::add(tensor& x, const tensor& y) {
 
 void cpu_backend::matmul(const tensor& x, const tensor& w, tensor& out) {
     check_f32(x, "matmul x");
-    check_f32(w, "matmul w");
     check_f32(out, "matmul out");
+    if (is_quantized(w.type)) {
+        op_checks::matmul(x, w, out);
+        if (int8_path(x, w)) {
+            cpu_quant::resize_q8(qx_, x.rows, x.cols);
+            cpu_quant::quantize_rows(f32(x), 0, x.rows, qx_);
+        }
+        block_matmul(x, w, out);
+        return;
+    }
+    check_f32(w, "matmul w");
     op_checks::matmul(x, w, out);
     const int64_t n = x.rows, k = x.cols, m = w.rows;
     const float *xp = f32(x), *wp = f32(w);
@@ -220,7 +240,8 @@ void cpu_backend::matmul(const tensor& x, const tensor& w, tensor& out) {
     const int64_t tiles = (m + kTileC - 1) / kTileC;
     const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, n * k * kTileC));  // >= 64k FMAs a chunk
     pool_->parallel_for(tiles, grain, [&](int64_t b, int64_t e) {
-        matmul_cols(xp, n, k, wp, m, b * kTileC, std::min(m, e * kTileC), op);
+        const int64_t m0 = b * kTileC, m1 = std::min(m, e * kTileC);
+        matmul_cols(xp, n, k, wp + m0 * k, m1 - m0, op + m0, m);
     });
 }
 

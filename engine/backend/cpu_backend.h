@@ -1,9 +1,14 @@
-// cpu_backend: the fp32 reference backend. Every op is a plain, multithreaded loop (a persistent
-// thread_pool, parallel over rows or (token, head) pairs); matmul is register-tiled with an AVX2+FMA
-// clone chosen at load time. The paged KV pool follows backend.h exactly. Tested by test_cpu_backend
-// against double-precision references, and end to end by test_golden.
+// cpu_backend: the CPU backend. Every op is a plain, multithreaded loop (a persistent thread_pool,
+// parallel over rows or (token, head) pairs); the fp32 matmul is register-tiled with an AVX2+FMA
+// clone chosen at load time. Weights stay in their GGUF block formats under --weights native (the
+// CPU's auto): products of few rows quantize the activations to int8 and dot in integers
+// (cpu_quant.h); larger ones expand weight tiles to fp32 in cache for the tiled matmul. --weights
+// f32 expands at load: the reference. The paged KV pool follows backend.h exactly. Tested by
+// test_cpu_backend and test_cpu_quant against double-precision references, end to end by
+// test_golden.
 #pragma once
 #include "backend/backend.h"
+#include "backend/cpu_quant.h"
 
 #include <memory>
 
@@ -27,6 +32,7 @@ public:
     void download(const tensor& src, float* dst) override;
     tensor upload_weight(const gguf_tensor_info& t, weight_storage ws = weight_storage::native) override;
     dtype weight_dtype(ggml_type t, int64_t cols, weight_storage ws) const override;
+    bool prefers_native_weights() const override { return true; }
     void alloc_kv(const kv_cache_layout& layout) override;
     const kv_cache_layout& kv_layout() const override { return kv_; }
 
@@ -35,6 +41,9 @@ public:
     void rms_norm(const tensor& x, const tensor& w, float eps, tensor& out) override;
     void add(tensor& x, const tensor& y) override;
     void matmul(const tensor& x, const tensor& w, tensor& out) override;
+    void matmuls(const tensor& x, std::span<const tensor* const> w, std::span<tensor* const> out) override;
+    void gate_up_silu(const tensor& x, const tensor& w_gate, const tensor& w_up, tensor& gate, tensor& up,
+                      tensor& act) override;
     void add_bias(tensor& x, const tensor& b) override;
     void rope(tensor& x, const rope_params& p) override;
     void kv_store(int layer, const tensor& k, const tensor& v) override;
@@ -42,9 +51,17 @@ public:
                    float scale) override;
     void silu_mul(const tensor& gate, const tensor& up, tensor& out) override;
     void gather_logit_rows(const tensor& x, tensor& out) override;
+    /// Block formats: random blocks as the CUDA backend's kernels::fill_blocks makes them, byte for
+    /// byte (synthetic:NAME:QUANT models); plain floats: backend's default.
+    void fill_random(tensor& t, uint64_t seed, float lo, float hi) override;
     void synchronize() override {}
 
     int threads() const;
+    /// The integer kernels in use (cpu_quant::detected_isa unless set_isa chose lower, for tests).
+    cpu_quant::isa isa() const { return isa_; }
+    void set_isa(cpu_quant::isa i) { isa_ = i; }
+    /// Products of at most this many rows with block-format weights take the int8 path.
+    static constexpr int64_t kQuantMaxRows = 8;
     /// Bytes currently allocated through alloc/upload_weight (the KV pool excluded).
     size_t allocated_bytes() const { return allocated_; }
     size_t kv_bytes() const { return kv_bytes_; }
@@ -53,6 +70,10 @@ private:
     float* k_block(int layer, int block) const;  // -> [block_size, n_kv_heads, head_dim]
     float* v_block(int layer, int block) const;
     void check_kv_ready(int layer) const;
+    // out rows of x . w^T for block-format w: int8 kernels over qx_ (quantized by the caller) when
+    // x has few rows, else fp32 tiles of w through the register-tiled matmul.
+    void block_matmul(const tensor& x, const tensor& w, tensor& out);
+    bool int8_path(const tensor& x, const tensor& w) const;
 
     std::unique_ptr<thread_pool> pool_;
     std::string cpu_name_;
@@ -62,6 +83,8 @@ private:
     size_t kv_bytes_ = 0;
     step_input step_;
     std::vector<int32_t> row_seq_;  // [n_tokens] batch row -> index into step_.seqs
+    cpu_quant::isa isa_ = cpu_quant::detected_isa();
+    cpu_quant::q8_rows qx_;         // the activations of the current int8 product
 };
 
 } // namespace rl

@@ -1,6 +1,7 @@
 // cpu_kernels: the hot loops of cpu_backend (register-tiled matmul, paged attention for one
 // (row, head)), each compiled twice via target_clones: an AVX2+FMA version picked at load time on
-// CPUs that have it, and a baseline one. Included only by cpu_backend.cpp (internal linkage).
+// CPUs that have it, and a baseline one. Included by cpu_backend.cpp and cpu_backend_quant.cpp
+// (internal linkage: each gets its own copy of what it uses).
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -10,7 +11,7 @@ namespace rl::cpu_kernels {
 
 // The kernels pass 32-byte vectors only between always_inline helpers, so the psABI note about
 // AVX argument passing does not apply (GCC reports it at the end of the including file, so the
-// pragma stays in force; cpu_backend.cpp is the only includer).
+// pragma stays in force in the including file).
 #pragma GCC diagnostic ignored "-Wpsabi"
 // Unaligned 8-float vector (GCC vector extension); the AVX2 clone turns it into ymm + FMA.
 typedef float v8f __attribute__((vector_size(32), aligned(4)));
@@ -56,16 +57,16 @@ static inline __attribute__((always_inline)) void mm_rows(const float* x, int64_
     for (; i < n; ++i) mm_tile<1, C>(x + i * k, k, w, k, k, out + i * ldo, ldo);
 }
 
-// out[:, m0:m1] for x [n, k] and w [m, k]; out is [n, m] row-major.
-static __attribute__((target_clones("arch=x86-64-v3", "default"))) void
-matmul_cols(const float* x, int64_t n, int64_t k, const float* w, int64_t m, int64_t m0, int64_t m1, float* out) {
+// out[i * ldo + c] = x[i] . w[c] for x [n, k] and a slice of mc weight rows w [mc, k].
+static __attribute__((target_clones("arch=x86-64-v3", "default"), unused)) void
+matmul_cols(const float* x, int64_t n, int64_t k, const float* w, int64_t mc, float* out, int64_t ldo) {
     for (int64_t i0 = 0; i0 < n; i0 += kRowBlock) {
         const int64_t nb = std::min(kRowBlock, n - i0);
         const float* xb = x + i0 * k;
-        float* ob = out + i0 * m;
-        int64_t j = m0;
-        for (; j + kTileC <= m1; j += kTileC) mm_rows<kTileC>(xb, nb, k, w + j * k, ob + j, m);
-        for (; j < m1; ++j) mm_rows<1>(xb, nb, k, w + j * k, ob + j, m);
+        float* ob = out + i0 * ldo;
+        int64_t j = 0;
+        for (; j + kTileC <= mc; j += kTileC) mm_rows<kTileC>(xb, nb, k, w + j * k, ob + j, ldo);
+        for (; j < mc; ++j) mm_rows<1>(xb, nb, k, w + j * k, ob + j, ldo);
     }
 }
 
@@ -88,7 +89,7 @@ struct attn_args {
 };
 
 // One (query row, head): softmax(q . K[0..ctx)^T * scale) . V, reading K/V through the block table.
-static __attribute__((target_clones("arch=x86-64-v3", "default"))) void
+static __attribute__((target_clones("arch=x86-64-v3", "default"), unused)) void
 attend_one(const attn_args& a, int64_t row, int head, int ctx, const int32_t* block_table, float* scores) {
     const int hd = a.head_dim;
     const int g = head / (a.n_heads / a.n_kv_heads);  // GQA: consecutive q heads share a kv head

@@ -1,7 +1,12 @@
 // thread_pool: a small persistent pool for the CPU backend's parallel-for over rows and heads.
-// The calling thread takes part in every job. Workers spin briefly between jobs (a forward pass
-// issues hundreds of short ops back to back, and a condition-variable wake-up per op would cost
-// more than the op) and then sleep, so an idle engine costs no CPU.
+// No thread starts per op: workers live as long as the pool. The calling thread takes part in
+// every job, and a job is done when all its items are, not when every worker has checked in: on
+// a machine busy with other work (a compile on a 2-core laptop) a worker the OS has not
+// scheduled yet simply finds nothing left, instead of stalling the op for a time slice. Workers
+// claim chunks through one atomic word holding (job generation, next item), so a worker waking
+// late can never take items of a newer job by mistake. They spin briefly between jobs (a forward
+// pass issues hundreds of short ops back to back, and a wake-up per op would cost more than the
+// op) and then sleep, so an idle engine costs no CPU. Exercised by every cpu_backend test.
 #pragma once
 #include <algorithm>
 #include <atomic>
@@ -31,7 +36,7 @@ public:
         {
             std::lock_guard<std::mutex> lk(mu_);
             stop_ = true;
-            gen_.fetch_add(1, std::memory_order_release);
+            wake_.fetch_add(1);
         }
         cv_.notify_all();
         for (auto& t : workers_) t.join();
@@ -50,58 +55,88 @@ public:
             fn(0, n);
             return;
         }
-        // About 4 chunks per thread balances uneven rows without much scheduling traffic.
+        // About 4 chunks per thread balances uneven rows without much claiming traffic.
         const int64_t chunk = std::max(grain, (n + 4 * n_threads_ - 1) / (4 * n_threads_));
-        fn_ = &fn;
-        n_ = n;
-        chunk_ = chunk;
-        next_.store(0, std::memory_order_relaxed);
+        const uint64_t g = (++gen_) & kGenMask;
+        job& jb = jobs_[g & 1];  // job g-2's slot: every claim on it ended before g-1 began
+        jb.fn.store(&fn, std::memory_order_relaxed);
+        jb.n.store(n, std::memory_order_relaxed);
+        jb.chunk.store(chunk, std::memory_order_relaxed);
         done_.store(0, std::memory_order_relaxed);
         error_ = nullptr;
-        {
+        claim_.store(g << kIndexBits, std::memory_order_release);
+        wake_.fetch_add(1);  // seq_cst: ordered against a worker's sleepers_ increment
+        if (sleepers_.load() > 0) {
             std::lock_guard<std::mutex> lk(mu_);
-            gen_.fetch_add(1, std::memory_order_release);
+            cv_.notify_all();
         }
-        cv_.notify_all();
-        work();
-        const int workers = n_threads_ - 1;
-        while (done_.load(std::memory_order_acquire) < workers) RL_CPU_RELAX();
-        fn_ = nullptr;
+        run_chunks(g);
+        // Wait only for chunks other threads are still running; yield now and then, in case one
+        // was preempted on this core.
+        for (int spin = 0; done_.load(std::memory_order_acquire) < n; ++spin) {
+            if (spin % 1024 == 1023) std::this_thread::yield();
+            else RL_CPU_RELAX();
+        }
         if (error_) std::rethrow_exception(error_);
     }
 
 private:
-    void work() {
+    static constexpr int kIndexBits = 40;
+    static constexpr uint64_t kIndexMask = (uint64_t(1) << kIndexBits) - 1;
+    static constexpr uint64_t kGenMask = (uint64_t(1) << (64 - kIndexBits)) - 1;
+
+    struct job {
+        std::atomic<const std::function<void(int64_t, int64_t)>*> fn{nullptr};
+        std::atomic<int64_t> n{0}, chunk{1};
+    };
+
+    // Claims and runs chunks of job g until none are left or a newer job has replaced it.
+    void run_chunks(uint64_t g) {
+        const job& jb = jobs_[g & 1];
+        uint64_t w = claim_.load(std::memory_order_acquire);
         for (;;) {
-            const int64_t b = next_.fetch_add(chunk_, std::memory_order_relaxed);
-            if (b >= n_) return;
+            if ((w >> kIndexBits) != g) return;
+            // Read after seeing generation g in the claim word, so these are job g's values,
+            // or the CAS below fails because a newer job has been published meanwhile.
+            const int64_t n = jb.n.load(std::memory_order_relaxed), chunk = jb.chunk.load(std::memory_order_relaxed);
+            const auto* fn = jb.fn.load(std::memory_order_relaxed);
+            const int64_t b = int64_t(w & kIndexMask);
+            if (b >= n) return;
+            const int64_t e = std::min(n, b + chunk);
+            if (!claim_.compare_exchange_weak(w, (g << kIndexBits) | uint64_t(e), std::memory_order_acq_rel,
+                                              std::memory_order_acquire))
+                continue;
             try {
-                (*fn_)(b, std::min(n_, b + chunk_));
+                (*fn)(b, e);
             } catch (...) {
                 std::lock_guard<std::mutex> lk(err_mu_);
                 if (!error_) error_ = std::current_exception();
             }
+            done_.fetch_add(e - b, std::memory_order_acq_rel);
+            w = claim_.load(std::memory_order_acquire);
         }
     }
 
     void worker_loop() {
-        uint64_t seen = 0;
+        uint64_t seen = 0;  // wake_'s value at construction: a job or stop before this thread ran counts
         for (;;) {
             // Spin a little for the next job, then sleep on the condition variable.
-            uint64_t g = gen_.load(std::memory_order_acquire);
-            for (int spin = 0; g == seen && spin < 20000; ++spin) {
+            uint64_t v = wake_.load(std::memory_order_acquire);
+            for (int spin = 0; v == seen && !stop_ && spin < 4096; ++spin) {
                 RL_CPU_RELAX();
-                g = gen_.load(std::memory_order_acquire);
+                v = wake_.load(std::memory_order_acquire);
             }
-            if (g == seen) {
+            if (v == seen && !stop_) {
+                sleepers_.fetch_add(1);
                 std::unique_lock<std::mutex> lk(mu_);
-                cv_.wait(lk, [&] { return gen_.load(std::memory_order_acquire) != seen; });
-                g = gen_.load(std::memory_order_acquire);
+                cv_.wait(lk, [&] { return wake_.load() != seen || stop_; });
+                sleepers_.fetch_sub(1);
+                v = wake_.load();
             }
-            seen = g;
+            seen = v;
             if (stop_) return;
-            work();
-            done_.fetch_add(1, std::memory_order_acq_rel);
+            const uint64_t w = claim_.load(std::memory_order_acquire);
+            run_chunks(w >> kIndexBits);
         }
     }
 
@@ -109,12 +144,13 @@ private:
     std::vector<std::thread> workers_;
     std::mutex mu_, err_mu_;
     std::condition_variable cv_;
-    std::atomic<uint64_t> gen_{0};
-    std::atomic<int64_t> next_{0};
-    std::atomic<int> done_{0};
-    bool stop_ = false;
-    const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
-    int64_t n_ = 0, chunk_ = 1;
+    std::atomic<uint64_t> wake_{0};      // bumped per job: workers watch it
+    std::atomic<int> sleepers_{0};       // workers blocked on cv_
+    std::atomic<uint64_t> claim_{0};     // generation << kIndexBits | next item of that job
+    std::atomic<int64_t> done_{0};       // items finished in the current job
+    job jobs_[2];
+    uint64_t gen_ = 0;                   // the caller's job count
+    std::atomic<bool> stop_{false};
     std::exception_ptr error_;
 };
 

@@ -79,7 +79,11 @@ std::unique_ptr<llama_model> llama_model::load(const gguf_file& f, backend& be, 
         want(p + "ffn_up.weight", {d, ff});
         want(p + "ffn_down.weight", {ff, d});
     }
-    // auto: expanded when that fits comfortably, else the file's blocks (backend.h).
+    // auto: the file's blocks where the backend prefers them and the file has any; else expanded
+    // when that fits comfortably, and the blocks otherwise (backend.h).
+    if (ws == weight_storage::automatic && be.prefers_native_weights() &&
+        std::any_of(infos.begin(), infos.end(), [](const gguf_tensor_info* t) { return block_dtype(t->type).has_value(); }))
+        ws = weight_storage::native;
     if (ws == weight_storage::automatic) {
         size_t expanded = 0;
         for (const auto* t : infos) expanded += size_t(t->n_elements()) * dtype_size(be.compute_dtype());

@@ -8,6 +8,7 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "gguf/dequant.h"
+#include "random_blocks.h"
 #include "kernels.h"
 #include "tuning.h"
 
@@ -27,6 +28,8 @@
     } while (0)
 
 namespace rl_gpu_test {
+
+using rl_test_blocks::random_blocks;  // tests/support/random_blocks.h, shared with the CPU tests
 
 using vec = std::vector<float>;
 inline const float nan_f = std::numeric_limits<float>::quiet_NaN();
@@ -78,30 +81,6 @@ struct gpu {
         return v;
     }
 };
-
-/// rows x cols weights in a GGUF block format: uniform quant bytes, and each block's f16 scale
-/// fields (d; m or dmin where the format has one; q6_k's d at its end) finite, in [-scale, scale).
-inline std::vector<uint8_t> random_blocks(rl::ggml_type t, int64_t rows, int64_t cols, std::mt19937& rng,
-                                          float scale = 0.02f) {
-    const auto tr = rl::ggml_traits(t);
-    std::vector<uint8_t> raw(size_t(rows) * rl::ggml_row_bytes(t, cols));
-    std::uniform_int_distribution<int> byte(0, 255);
-    for (auto& b : raw) b = uint8_t(byte(rng));
-    std::uniform_real_distribution<float> d(-scale, scale);
-    auto put = [&](size_t off) {
-        const uint16_t h = rl::fp32_to_fp16(d(rng));
-        raw[off] = uint8_t(h & 0xFF), raw[off + 1] = uint8_t(h >> 8);
-    };
-    for (size_t b = 0; b < raw.size(); b += tr.block_bytes) {
-        switch (t) {
-        case rl::ggml_type::q6_k: put(b + 208); break;
-        case rl::ggml_type::q4_1: case rl::ggml_type::q5_1:
-        case rl::ggml_type::q4_k: case rl::ggml_type::q5_k: put(b), put(b + 2); break;
-        default: put(b); break;
-        }
-    }
-    return raw;
-}
 
 /// The kernels' tuning table replaced for one scope, then restored. Make it before the gpu (the
 /// backend) that should see it: recorded graphs and sized workspaces keep what they were made with.
