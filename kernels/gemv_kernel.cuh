@@ -12,6 +12,8 @@
 #include "quant_formats.cuh"
 #include "tuning.h"
 
+#include <algorithm>
+
 namespace rl::kernels {
 namespace {
 
@@ -74,167 +76,181 @@ __global__ void __launch_bounds__(W * 32) gemv_kernel(const gemv_params p) {
     static_assert(!I8 || Q::unit_elems % 32 == 0, "the int8 path takes whole 32-element x blocks");
     extern __shared__ uint4 xs_raw[];  // I8: [n] rows of i8_row_bytes(k); else Norm: [n][k] bf16
     const int lane = threadIdx.x % 32;
-    const int warp_id = int(blockIdx.x) * (W / KS) + int(threadIdx.x) / 32 / KS;
-    const int kpart = int(threadIdx.x) / 32 % KS;
-    // This warp's share of the row's units (Q::unit_elems elements each): [u_begin, u_end); the
-    // last share may be shorter or empty.
-    const int n_units = p.k / Q::unit_elems;
-    const int u_share = (n_units + KS - 1) / KS;
-    const int u_begin = min(n_units, kpart * u_share), u_end = min(n_units, u_begin + u_share);
-    const int64_t row_bytes = int64_t(p.k / Q::block_elems) * Q::block_bytes;
-    const uint8_t* wr[R];
-    void* orow[R];
-    int ocol[R], om[R], oseg[R];
-    bool active;
-    if constexpr (Glu) {
-        static_assert(R == 2, "GLU mode pairs row j of gate with row j of up");
-        active = warp_id < p.m_end[0];
-        wr[0] = active ? p.w[0] + int64_t(warp_id) * row_bytes : nullptr;
-        wr[1] = active ? p.w[1] + int64_t(warp_id) * row_bytes : nullptr;
-    } else {
-        const int j0 = warp_id * R;
-        const int m_total = p.m_end[gemv_max_segments - 1];  // the host repeats the last end
-        active = j0 < m_total;
-#pragma unroll
-        for (int r = 0; r < R; ++r) {
-            const int j = j0 + r;
-            wr[r] = nullptr;
-            if (j >= m_total) continue;
-            // Selects instead of p.w[s]: a dynamic index would copy the parameters to local memory.
-            const bool s1 = j >= p.m_end[0], s2 = j >= p.m_end[1];
-            const int begin = s2 ? p.m_end[1] : s1 ? p.m_end[0] : 0;
-            const int end = s2 ? p.m_end[2] : s1 ? p.m_end[1] : p.m_end[0];
-            wr[r] = (s2 ? p.w[2] : s1 ? p.w[1] : p.w[0]) + int64_t(j - begin) * row_bytes;
-            orow[r] = s2 ? p.out[2] : s1 ? p.out[1] : p.out[0];
-            ocol[r] = j - begin;
-            om[r] = end - begin;
-            if constexpr (Out == out_rope_kv) oseg[r] = s2 ? 2 : s1 ? 1 : 0;
-        }
-    }
-    // The first weight units, before waiting for the previous kernel.
-    constexpr int stride = 32 * U;
-    typename Q::raw raw[U][R];
-#pragma unroll
-    for (int u = 0; u < U; ++u)
-#pragma unroll
-        for (int r = 0; r < R; ++r) raw[u][r] = ld_unit<Q>(wr[r], u_begin + lane + u * 32, u_end);
-    // The rope end's positions, pool slots and frequencies: step metadata the host uploaded before
-    // the step's first kernel, so read before pdl_wait, off the epilogue's path.
-    [[maybe_unused]] int rpos[N];
-    [[maybe_unused]] int64_t rslot[N];
-    [[maybe_unused]] float rfreq[R / 2 > 0 ? R / 2 : 1];
-    if constexpr (Out == out_rope_kv) {
-#pragma unroll
-        for (int i = 0; i < N; ++i) {
-            rpos[i] = i < p.n ? p.st.positions[i] : 0;
-            rslot[i] = i < p.n ? kv_slot(p.kv, p.st, i) : -1;
-        }
-#pragma unroll
-        for (int r = 0; r < R; r += 2) {
-            const int d = wr[r] ? ocol[r] % p.kv.head_dim : 0;
-            rfreq[r / 2] = d < 2 * p.rope_half ? p.inv_freq[d / 2] : 0.f;
-        }
-    }
-    pdl_wait();
-    pdl_trigger();
+    // Loop (the int8 path without a k split): the host caps the grid at what is resident at once
+    // (launch_out) and each CTA takes row groups blockIdx.x, + gridDim.x, ..., so x is quantized
+    // once per CTA rather than once per group; for GLU at one x row a group's weights are about
+    // the size of the x rows each CTA re-reads, and the quantize prologue would be half the work.
+    constexpr bool Loop = I8 && KS == 1;
     const uint16_t* x = p.x;
     [[maybe_unused]] const uint8_t* xs8 = reinterpret_cast<const uint8_t*>(xs_raw);
-    if constexpr (I8) {
-        quantize_rows<Q, N, W, Norm>(p, reinterpret_cast<uint8_t*>(xs_raw));
-    } else if constexpr (Norm) {
-        norm_rows<N, W>(p, reinterpret_cast<uint16_t*>(xs_raw));
-        x = reinterpret_cast<const uint16_t*>(xs_raw);
-    }
-    if (KS == 1 && !active) return;  // (with KS > 1 every warp reaches the barrier below)
-    // The residual add's operand, loaded now so its round trip overlaps the dot products instead
-    // of trailing them (each element is read and written by lane 0 of the group's first warp only).
-    [[maybe_unused]] float res[R][N];
-    if constexpr (Out == out_add_f32) {
-#pragma unroll
-        for (int r = 0; r < R; ++r)
-#pragma unroll
-            for (int i = 0; i < N; ++i)
-                res[r][i] = lane == 0 && kpart == 0 && wr[r] && i < p.n ? static_cast<const float*>(orow[r])[int64_t(i) * om[r] + ocol[r]] : 0.f;
-    }
-
-    float acc[R][N];
-#pragma unroll
-    for (int r = 0; r < R; ++r)
-#pragma unroll
-        for (int i = 0; i < N; ++i) acc[r][i] = 0.f;
-
-    for (int u0 = u_begin + lane; u0 < u_end; u0 += stride) {
-        if (u0 != u_begin + lane)  // the first units were loaded before pdl_wait
-#pragma unroll
-            for (int u = 0; u < U; ++u)
-#pragma unroll
-                for (int r = 0; r < R; ++r) raw[u][r] = ld_unit<Q>(wr[r], u0 + u * 32, u_end);
-#pragma unroll
-        for (int u = 0; u < U; ++u) {
-            const int unit = u0 + u * 32;
-            if (unit >= u_end) break;
-            if constexpr (I8) dot_unit_int8<Q, N, R>(raw[u], xs8, p, unit, acc);
-            else dot_unit_fp32<Q, N, R, Norm>(raw[u], x, p, unit, acc);
+    for (int blk = int(blockIdx.x), first = 1;; blk += int(gridDim.x), first = 0) {
+        const int warp_id = blk * (W / KS) + int(threadIdx.x) / 32 / KS;
+        const int kpart = int(threadIdx.x) / 32 % KS;
+        // This warp's share of the row's units (Q::unit_elems elements each): [u_begin, u_end); the
+        // last share may be shorter or empty.
+        const int n_units = p.k / Q::unit_elems;
+        const int u_share = (n_units + KS - 1) / KS;
+        const int u_begin = min(n_units, kpart * u_share), u_end = min(n_units, u_begin + u_share);
+        const int64_t row_bytes = int64_t(p.k / Q::block_elems) * Q::block_bytes;
+        const uint8_t* wr[R];
+        void* orow[R];
+        int ocol[R], om[R], oseg[R];
+        bool active;
+        if constexpr (Glu) {
+            static_assert(R == 2, "GLU mode pairs row j of gate with row j of up");
+            active = warp_id < p.m_end[0];
+            wr[0] = active ? p.w[0] + int64_t(warp_id) * row_bytes : nullptr;
+            wr[1] = active ? p.w[1] + int64_t(warp_id) * row_bytes : nullptr;
+        } else {
+            const int j0 = warp_id * R;
+            const int m_total = p.m_end[gemv_max_segments - 1];  // the host repeats the last end
+            active = j0 < m_total;
+    #pragma unroll
+            for (int r = 0; r < R; ++r) {
+                const int j = j0 + r;
+                wr[r] = nullptr;
+                if (j >= m_total) continue;
+                // Selects instead of p.w[s]: a dynamic index would copy the parameters to local memory.
+                const bool s1 = j >= p.m_end[0], s2 = j >= p.m_end[1];
+                const int begin = s2 ? p.m_end[1] : s1 ? p.m_end[0] : 0;
+                const int end = s2 ? p.m_end[2] : s1 ? p.m_end[1] : p.m_end[0];
+                wr[r] = (s2 ? p.w[2] : s1 ? p.w[1] : p.w[0]) + int64_t(j - begin) * row_bytes;
+                orow[r] = s2 ? p.out[2] : s1 ? p.out[1] : p.out[0];
+                ocol[r] = j - begin;
+                om[r] = end - begin;
+                if constexpr (Out == out_rope_kv) oseg[r] = s2 ? 2 : s1 ? 1 : 0;
+            }
         }
-    }
-    if constexpr (KS > 1) {
-        // Each warp's partial sums to shared memory; the group's first warp adds them up and
-        // carries on with lane 0 holding the total (the epilogue's warp_sum then returns it).
-        __shared__ float part[W][R][N];
-#pragma unroll
-        for (int r = 0; r < R; ++r)
-#pragma unroll
+        // The first weight units, before waiting for the previous kernel.
+        constexpr int stride = 32 * U;
+        typename Q::raw raw[U][R];
+    #pragma unroll
+        for (int u = 0; u < U; ++u)
+    #pragma unroll
+            for (int r = 0; r < R; ++r) raw[u][r] = ld_unit<Q>(wr[r], u_begin + lane + u * 32, u_end);
+        // The rope end's positions, pool slots and frequencies: step metadata the host uploaded before
+        // the step's first kernel, so read before pdl_wait, off the epilogue's path.
+        [[maybe_unused]] int rpos[N];
+        [[maybe_unused]] int64_t rslot[N];
+        [[maybe_unused]] float rfreq[R / 2 > 0 ? R / 2 : 1];
+        if constexpr (Out == out_rope_kv) {
+    #pragma unroll
             for (int i = 0; i < N; ++i) {
-                const float t = warp_sum(acc[r][i]);
-                if (lane == 0) part[threadIdx.x / 32][r][i] = t;
+                rpos[i] = i < p.n ? p.st.positions[i] : 0;
+                rslot[i] = i < p.n ? kv_slot(p.kv, p.st, i) : -1;
             }
-        __syncthreads();
-        if (!active || kpart != 0) return;
-#pragma unroll
-        for (int r = 0; r < R; ++r)
-#pragma unroll
-            for (int i = 0; i < N; ++i) {
-                float t = 0.f;
-#pragma unroll
-                for (int q = 0; q < KS; ++q) t += part[threadIdx.x / 32 + q][r][i];
-                acc[r][i] = lane == 0 ? t : 0.f;
+    #pragma unroll
+            for (int r = 0; r < R; r += 2) {
+                const int d = wr[r] ? ocol[r] % p.kv.head_dim : 0;
+                rfreq[r / 2] = d < 2 * p.rope_half ? p.inv_freq[d / 2] : 0.f;
             }
-    }
-    if constexpr (Glu) {
-        const int m = p.m_end[0];
-#pragma unroll
-        for (int i = 0; i < N; ++i) {
-            if (i >= p.n) break;
-            const float g = bf16_to_f32(f32_to_bf16(warp_sum(acc[0][i])));
-            const float u = bf16_to_f32(f32_to_bf16(warp_sum(acc[1][i])));
-            if (lane == 0) p.glu_out[int64_t(i) * m + warp_id] = f32_to_bf16(g / (1.f + __expf(-g)) * u);
         }
-    } else if constexpr (Out == out_rope_kv) {
-        static_assert(R % 2 == 0, "a rotated pair is rows 2i and 2i+1 of one warp");
-#pragma unroll
-        for (int r = 0; r < R; r += 2)
-#pragma unroll
-            for (int i = 0; i < N; ++i) {
-                if (i >= p.n) break;
-                const float s0 = warp_sum(acc[r][i]), s1 = warp_sum(acc[r + 1][i]);
-                if (lane == 0 && wr[r])
-                    rope_kv_pair(p.kv, oseg[r], ocol[r] % p.kv.head_dim < 2 * p.rope_half, rfreq[r / 2], rpos[i],
-                                 rslot[i], ocol[r], static_cast<uint16_t*>(orow[r]) + int64_t(i) * om[r], s0, s1);
+        if (first) {
+            pdl_wait();
+            pdl_trigger();
+            if constexpr (I8) {
+                quantize_rows<Q, N, W, Norm>(p, reinterpret_cast<uint8_t*>(xs_raw));
+            } else if constexpr (Norm) {
+                norm_rows<N, W>(p, reinterpret_cast<uint16_t*>(xs_raw));
+                x = reinterpret_cast<const uint16_t*>(xs_raw);
             }
-    } else {
-#pragma unroll
+        }
+        // (With KS > 1 every warp reaches the barrier below; a looping CTA meets no barrier after its
+        // first group, and a warp with no rows in one group has none in the later ones either.)
+        if (KS == 1 && !active) return;
+        // The residual add's operand, loaded now so its round trip overlaps the dot products instead
+        // of trailing them (each element is read and written by lane 0 of the group's first warp only).
+        [[maybe_unused]] float res[R][N];
+        if constexpr (Out == out_add_f32) {
+    #pragma unroll
+            for (int r = 0; r < R; ++r)
+    #pragma unroll
+                for (int i = 0; i < N; ++i)
+                    res[r][i] = lane == 0 && kpart == 0 && wr[r] && i < p.n ? static_cast<const float*>(orow[r])[int64_t(i) * om[r] + ocol[r]] : 0.f;
+        }
+
+        float acc[R][N];
+    #pragma unroll
         for (int r = 0; r < R; ++r)
-#pragma unroll
-            for (int i = 0; i < N; ++i) {
-                if (i >= p.n) break;
-                const float s = warp_sum(acc[r][i]);
-                if (lane == 0 && wr[r]) {
-                    const int64_t o = int64_t(i) * om[r] + ocol[r];
-                    if constexpr (Out == out_f32) static_cast<float*>(orow[r])[o] = s;
-                    else if constexpr (Out == out_add_f32) static_cast<float*>(orow[r])[o] = res[r][i] + bf16_to_f32(f32_to_bf16(s));
-                    else static_cast<uint16_t*>(orow[r])[o] = f32_to_bf16(s);
+    #pragma unroll
+            for (int i = 0; i < N; ++i) acc[r][i] = 0.f;
+
+        for (int u0 = u_begin + lane; u0 < u_end; u0 += stride) {
+            if (u0 != u_begin + lane)  // the first units were loaded before pdl_wait
+    #pragma unroll
+                for (int u = 0; u < U; ++u)
+    #pragma unroll
+                    for (int r = 0; r < R; ++r) raw[u][r] = ld_unit<Q>(wr[r], u0 + u * 32, u_end);
+    #pragma unroll
+            for (int u = 0; u < U; ++u) {
+                const int unit = u0 + u * 32;
+                if (unit >= u_end) break;
+                if constexpr (I8) dot_unit_int8<Q, N, R>(raw[u], xs8, p, unit, acc);
+                else dot_unit_fp32<Q, N, R, Norm>(raw[u], x, p, unit, acc);
+            }
+        }
+        if constexpr (KS > 1) {
+            // Each warp's partial sums to shared memory; the group's first warp adds them up and
+            // carries on with lane 0 holding the total (the epilogue's warp_sum then returns it).
+            __shared__ float part[W][R][N];
+    #pragma unroll
+            for (int r = 0; r < R; ++r)
+    #pragma unroll
+                for (int i = 0; i < N; ++i) {
+                    const float t = warp_sum(acc[r][i]);
+                    if (lane == 0) part[threadIdx.x / 32][r][i] = t;
                 }
+            __syncthreads();
+            if (!active || kpart != 0) return;
+    #pragma unroll
+            for (int r = 0; r < R; ++r)
+    #pragma unroll
+                for (int i = 0; i < N; ++i) {
+                    float t = 0.f;
+    #pragma unroll
+                    for (int q = 0; q < KS; ++q) t += part[threadIdx.x / 32 + q][r][i];
+                    acc[r][i] = lane == 0 ? t : 0.f;
+                }
+        }
+        if constexpr (Glu) {
+            const int m = p.m_end[0];
+    #pragma unroll
+            for (int i = 0; i < N; ++i) {
+                if (i >= p.n) break;
+                const float g = bf16_to_f32(f32_to_bf16(warp_sum(acc[0][i])));
+                const float u = bf16_to_f32(f32_to_bf16(warp_sum(acc[1][i])));
+                if (lane == 0) p.glu_out[int64_t(i) * m + warp_id] = f32_to_bf16(g / (1.f + __expf(-g)) * u);
             }
+        } else if constexpr (Out == out_rope_kv) {
+            static_assert(R % 2 == 0, "a rotated pair is rows 2i and 2i+1 of one warp");
+    #pragma unroll
+            for (int r = 0; r < R; r += 2)
+    #pragma unroll
+                for (int i = 0; i < N; ++i) {
+                    if (i >= p.n) break;
+                    const float s0 = warp_sum(acc[r][i]), s1 = warp_sum(acc[r + 1][i]);
+                    if (lane == 0 && wr[r])
+                        rope_kv_pair(p.kv, oseg[r], ocol[r] % p.kv.head_dim < 2 * p.rope_half, rfreq[r / 2], rpos[i],
+                                     rslot[i], ocol[r], static_cast<uint16_t*>(orow[r]) + int64_t(i) * om[r], s0, s1);
+                }
+        } else {
+    #pragma unroll
+            for (int r = 0; r < R; ++r)
+    #pragma unroll
+                for (int i = 0; i < N; ++i) {
+                    if (i >= p.n) break;
+                    const float s = warp_sum(acc[r][i]);
+                    if (lane == 0 && wr[r]) {
+                        const int64_t o = int64_t(i) * om[r] + ocol[r];
+                        if constexpr (Out == out_f32) static_cast<float*>(orow[r])[o] = s;
+                        else if constexpr (Out == out_add_f32) static_cast<float*>(orow[r])[o] = res[r][i] + bf16_to_f32(f32_to_bf16(s));
+                        else static_cast<uint16_t*>(orow[r])[o] = f32_to_bf16(s);
+                    }
+                }
+        }
+        if constexpr (!Loop) return;
+        const int warps_total = Glu ? p.m_end[0] : (p.m_end[gemv_max_segments - 1] + R - 1) / R;
+        if ((blk + int(gridDim.x)) * W >= warps_total) return;
     }
 }
 
@@ -248,7 +264,15 @@ void launch_out(const gemv_params& p, int out, unsigned grid, size_t smem, cudaS
         // Past the default 48 KiB a kernel must opt in (the int8 path's x at many rows or long k).
         if (smem > 48 * 1024)
             RL_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
-        launch(kernel, grid, b, smem, s, p);
+        unsigned g = grid;
+        if constexpr (I8 && KS == 1) {  // a looping kernel: no more CTAs than are resident at once
+            int dev = 0, sms = 0, per_sm = 0;
+            RL_CUDA_CHECK(cudaGetDevice(&dev));
+            RL_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+            RL_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, int(b), smem));
+            g = std::min(grid, unsigned(std::max(1, per_sm) * sms));
+        }
+        launch(kernel, g, b, smem, s, p);
     };
     if constexpr (Glu) go(gemv_kernel<Q, N, R, U, true, out_bf16, Norm, KS, W, I8>);
     else if (out == out_bf16) go(gemv_kernel<Q, N, R, U, false, out_bf16, Norm, KS, W, I8>);

@@ -15,7 +15,7 @@ template <class Q>
 void gemv_blocks(const gemv_params& p, int out, bool glu, cudaStream_t s) {
     const int m = glu ? p.m_end[0] : p.m_end[gemv_max_segments - 1];
     const bool few_warps = (glu ? m : m / 2) < 1024;
-    if (p.n <= tuning().gemv_int8_max_rows && p.n * i8_row_bytes(p.k) <= gemv_norm_smem_max) {
+    if (p.n <= tuning().gemv_int8_max_rows && p.n * i8_row_bytes(p.k) <= gemv_int8_smem_max()) {
         gemv_blocks_i8<Q>(p, out, glu, few_warps, s);
         return;
     }

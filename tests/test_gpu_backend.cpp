@@ -46,7 +46,7 @@ struct pair_of_models {
     pair_of_models() {
         file = rl::gguf_file::open(RL_MODEL_PATH);
         gpu = rl::make_cuda_backend(0);
-        mc = rl::llama_model::load(*file, cpu);
+        mc = rl::llama_model::load(*file, cpu, rl::weight_storage::f32);  // the fp32 reference
         mg = rl::llama_model::load(*file, *gpu);
         cpu.alloc_kv(mc->kv_layout_for(64, 16));
         gpu->alloc_kv(mg->kv_layout_for(64, 16));

@@ -44,7 +44,7 @@ build)
   fi
   configure . build-gpu
   cmake --build build-gpu -j12 >"$out/build-gpu.log" 2>&1 || { grep -E "error|FAILED" "$out/build-gpu.log" | head -30; exit 1; }
-  (cd build-gpu && ctest -L gpu -E test_gpu_backend --output-on-failure) 2>&1 | tee "$out/ctest-gpu.log" | tail -25
+  (cd build-gpu && ctest -L gpu -E "test_gpu_backend|test_gpu_dequant" --output-on-failure) 2>&1 | tee "$out/ctest-gpu.log" | tail -25
   grep -E "rel L2" build-gpu/Testing/Temporary/LastTest.log | head -80 >"$out/rel-l2.txt"
   tail -3 /tmp/lcpp-out/build-phase.log
   ;;
@@ -68,6 +68,8 @@ bench)
     RIDGELINE_TUNING=$fp32 rb fp32 build-gpu decode $s 1,8 --context 256 --steps 32
   done 2>&1 | tee "$out/bench-synthetic.log"
   rb bf16 build-gpu decode synthetic:llama3-8b 1,8 --context 256 --steps 32 2>&1 | tee -a "$out/bench-synthetic.log"
+  timeout 120 compute-sanitizer --tool memcheck --error-exitcode 3 build-gpu/tests/test_gpu_quant >"$out/memcheck-quant.log" 2>&1
+  echo "memcheck test_gpu_quant rc=$?"; grep -E "ERROR SUMMARY" "$out/memcheck-quant.log" | tail -1
   # 70B at Q4_K_M (about 40 GB) on one card (the bench prints the weight bytes it holds).
   rb int8 build-gpu decode synthetic:llama3-70b:q4_k_m 1,8 --context 256 --steps 16 2>&1 | tee -a "$out/bench-synthetic.log"
   ;;
