@@ -13,6 +13,10 @@ namespace rl::cpu_kernels {
 // AVX argument passing does not apply (GCC reports it at the end of the including file, so the
 // pragma stays in force in the including file).
 #pragma GCC diagnostic ignored "-Wpsabi"
+// Each includer uses only some of the kernels (cpu_backend_quant.cpp no attention), and an unused
+// static function would warn; clang refuses the `unused` attribute beside target_clones, so the
+// warning is silenced here instead.
+#pragma GCC diagnostic ignored "-Wunused-function"
 // Unaligned 8-float vector (GCC vector extension); the AVX2 clone turns it into ymm + FMA.
 typedef float v8f __attribute__((vector_size(32), aligned(4)));
 
@@ -58,7 +62,7 @@ static inline __attribute__((always_inline)) void mm_rows(const float* x, int64_
 }
 
 // out[i * ldo + c] = x[i] . w[c] for x [n, k] and a slice of mc weight rows w [mc, k].
-static __attribute__((target_clones("arch=x86-64-v3", "default"), unused)) void
+static __attribute__((target_clones("arch=x86-64-v3", "default"))) void
 matmul_cols(const float* x, int64_t n, int64_t k, const float* w, int64_t mc, float* out, int64_t ldo) {
     for (int64_t i0 = 0; i0 < n; i0 += kRowBlock) {
         const int64_t nb = std::min(kRowBlock, n - i0);
@@ -89,7 +93,7 @@ struct attn_args {
 };
 
 // One (query row, head): softmax(q . K[0..ctx)^T * scale) . V, reading K/V through the block table.
-static __attribute__((target_clones("arch=x86-64-v3", "default"), unused)) void
+static __attribute__((target_clones("arch=x86-64-v3", "default"))) void
 attend_one(const attn_args& a, int64_t row, int head, int ctx, const int32_t* block_table, float* scores) {
     const int hd = a.head_dim;
     const int g = head / (a.n_heads / a.n_kv_heads);  // GQA: consecutive q heads share a kv head

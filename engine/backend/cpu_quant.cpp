@@ -3,6 +3,10 @@
 // statement of each format's integer dot product: signed weights, no offset tricks).
 #include "backend/cpu_quant.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include "common/engine_error.h"
 #include "gguf/dequant.h"
 
@@ -26,7 +30,10 @@ const char* isa_name(isa i) {
 bool isa_supported(isa i) {
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
-    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    // F16C from CPUID leaf 1 (ECX bit 29): clang's __builtin_cpu_supports does not know "f16c".
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    const bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) != 0;
+    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
     switch (i) {
     case isa::scalar: return true;
     case isa::avx2: return avx2;
