@@ -147,16 +147,11 @@ void dec_q8_0(const uint8_t* row, int64_t j, int32_t* v, float& dw, float& bw) {
     dw = f16_at(b), bw = 0.f;
     for (int e = 0; e < 32; ++e) v[e] = int8_t(b[2 + e]);
 }
-// Sub-block s (0..7) of a q4_k/q5_k super-block: its 6-bit scale and min.
-void scale_min_k4(int s, const uint8_t* q, int& sc, int& m) {
-    if (s < 4) sc = q[s] & 63, m = q[s + 4] & 63;
-    else sc = (q[s + 4] & 15) | ((q[s - 4] >> 6) << 4), m = (q[s + 4] >> 4) | ((q[s] >> 6) << 4);
-}
 void dec_q4_k(const uint8_t* row, int64_t j, int32_t* v, float& dw, float& bw) {
     const uint8_t* b = row + 144 * (j / 8);
     const int s = int(j % 8);
-    int sc, m;
-    scale_min_k4(s, b + 4, sc, m);
+    uint8_t sc, m;
+    get_scale_min_k4(s, b + 4, &sc, &m);
     dw = f16_at(b) * float(sc), bw = -f16_at(b + 2) * float(m);
     const uint8_t* q = b + 16 + 32 * (s / 2);
     for (int e = 0; e < 32; ++e) v[e] = s % 2 ? q[e] >> 4 : q[e] & 15;
@@ -164,8 +159,8 @@ void dec_q4_k(const uint8_t* row, int64_t j, int32_t* v, float& dw, float& bw) {
 void dec_q5_k(const uint8_t* row, int64_t j, int32_t* v, float& dw, float& bw) {
     const uint8_t* b = row + 176 * (j / 8);
     const int s = int(j % 8);
-    int sc, m;
-    scale_min_k4(s, b + 4, sc, m);
+    uint8_t sc, m;
+    get_scale_min_k4(s, b + 4, &sc, &m);
     dw = f16_at(b) * float(sc), bw = -f16_at(b + 2) * float(m);
     const uint8_t *qh = b + 16, *q = b + 48 + 32 * (s / 2);
     for (int e = 0; e < 32; ++e) v[e] = (s % 2 ? q[e] >> 4 : q[e] & 15) | ((qh[e] >> s) & 1) << 4;

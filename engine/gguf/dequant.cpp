@@ -134,8 +134,10 @@ void deq_q8_0(const uint8_t* b, float* y) {  // d | int8 qs[32]
     for (int j = 0; j < qk; ++j) y[j] = static_cast<float>(static_cast<int8_t>(b[2 + j])) * d;
 }
 
+} // namespace
+
 // The 12 scale bytes of q4_k/q5_k pack eight 6-bit scales and eight 6-bit mins.
-inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
+void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
     if (j < 4) {
         *d = q[j] & 63;
         *m = q[j + 4] & 63;
@@ -144,6 +146,8 @@ inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
         *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
     }
 }
+
+namespace {
 
 void deq_q4_k(const uint8_t* b, float* y) {  // d | dmin | scales[12] | qs[128]
     const float d = half_at(b), min = half_at(b + 2);
