@@ -1,5 +1,6 @@
-// test_sampler: greedy, seeding, each filter (top-k, top-p, min-p, repetition penalty), the
-// temperature-scaled distribution over many draws, and validate()'s messages.
+// test_sampler: greedy, seeding, each filter (top-k, top-p, min-p, repetition penalty), OpenAI's
+// presence and frequency penalties and logit bias, log-probabilities against a hand calculation,
+// a constraint's mask, the temperature-scaled distribution over many draws, validate()'s messages.
 #include "rl_test.h"
 
 #include "common/engine_error.h"
@@ -48,6 +49,11 @@ private slots:
     void repetitionPenaltyChangesChoice();
     void temperatureMatchesSoftmax();
     void validateMessages();
+    void presenceAndFrequencyPenalties();
+    void logitBias();
+    void logprobsByHand();
+    void logprobsNeverChangeTheDraw();
+    void constraintMasks();
 };
 
 void TestSampler::greedyIsArgmax() {
@@ -163,6 +169,130 @@ void TestSampler::validateMessages() {
     QVERIFY(threw);
 }
 
+void TestSampler::presenceAndFrequencyPenalties() {
+    // Logits {3, 2.5, 2, 0}; prompt [1], generated [0, 0, 2].
+    // OpenAI: l[j] -= count[j] * frequency + (count[j] > 0) * presence, over generated tokens only.
+    const std::vector<float> l = {3.f, 2.5f, 2.f, 0.f};
+    const std::vector<int32_t> hist = {1, 0, 0, 2};
+    sample_context ctx;
+    ctx.n_prompt = 1;
+    token_logprobs lp;
+    ctx.logprobs = &lp;
+    ctx.top_logprobs = 4;
+    sampling_params p;
+    p.presence_penalty = 0.4f;   // token 0: 3 - 0.4 - 2*0.3 = 2.0; token 2: 2 - 0.4 - 0.3 = 1.3
+    p.frequency_penalty = 0.3f;  // token 1 is only in the prompt: stays 2.5 and wins
+    sampler s(p);
+    QCOMPARE(int(s.sample(l.data(), 4, hist, ctx)), 1);
+    // Greedy log-probabilities are at temperature 1 over the penalised logits {2.0, 2.5, 1.3, 0}.
+    const double z = std::exp(2.0) + std::exp(2.5) + std::exp(1.3) + std::exp(0.0);
+    QCOMPARE(int(lp.top.size()), 4);
+    QCOMPARE(int(lp.top[1].first), 0);
+    QVERIFY(std::fabs(lp.top[1].second - float(2.0 - std::log(z))) < 1e-5f);
+    QCOMPARE(int(lp.top[2].first), 2);
+    QVERIFY(std::fabs(lp.top[2].second - float(1.3 - std::log(z))) < 1e-5f);
+    // The same history with every token counted as prompt: no penalty, token 0 wins.
+    ctx.n_prompt = hist.size();
+    QCOMPARE(int(s.sample(l.data(), 4, hist, ctx)), 0);
+    // A negative penalty encourages repeats: token 2 becomes 2 + 1.0 + 0.5 = 3.5 > 3.
+    p.presence_penalty = -1.f;
+    p.frequency_penalty = -0.5f;
+    sampler enc(p);
+    QCOMPARE(int(enc.sample(l.data(), 4, {2})), 2);
+    QCOMPARE(int(enc.sample(l.data(), 4, {2}, sample_context{1})), 0);  // token 2 in the prompt
+}
+
+void TestSampler::logitBias() {
+    const std::vector<float> l = {1.f, 0.f, 2.f, -1.f};
+    sampling_params p;
+    p.logit_bias = {{2, -100.f}, {3, 2.5f}};  // 2 -> -98, 3 -> 1.5: the argmax moves to 3
+    sampler s(p);
+    QCOMPARE(int(s.sample(l.data(), 4, {})), 3);
+    p.logit_bias = {{0, 1.5f}};
+    sampler t(p);
+    QCOMPARE(int(t.sample(l.data(), 4, {})), 0);
+}
+
+void TestSampler::logprobsByHand() {
+    const std::vector<float> l = {1.f, 0.f, 2.f, -1.f, 0.5f};
+    // Temperature 0.5, top-k 3 keeps {2, 0, 4}: lp(i) = (l_i - 2) / 0.5 - log(sum over kept).
+    sampling_params p;
+    p.temperature = 0.5f;
+    p.top_k = 3;
+    p.seed = 11;
+    sampler s(p);
+    token_logprobs lp;
+    sample_context ctx;
+    ctx.top_logprobs = 5;
+    ctx.logprobs = &lp;
+    const int32_t t = s.sample(l.data(), 5, {}, ctx);
+    const double z = std::exp(0.0) + std::exp(-2.0) + std::exp(-3.0);
+    auto want = [&](int id) { return float((l[size_t(id)] - 2.0) / 0.5 - std::log(z)); };
+    QVERIFY(t == 2 || t == 0 || t == 4);
+    QVERIFY(std::fabs(lp.logprob - want(t)) < 1e-5f);
+    QCOMPARE(int(lp.top.size()), 3);  // only what top-k kept is listed
+    const int order[] = {2, 0, 4};
+    for (int i = 0; i < 3; ++i) {
+        QCOMPARE(int(lp.top[size_t(i)].first), order[i]);
+        QVERIFY(std::fabs(lp.top[size_t(i)].second - want(order[i])) < 1e-5f);
+    }
+    double mass = 0;
+    for (auto& [id, v] : lp.top) mass += std::exp(double(v));
+    QVERIFY(std::fabs(mass - 1.0) < 1e-5);
+    // top_logprobs 0: the chosen token's log-probability and no alternatives.
+    ctx.top_logprobs = 0;
+    s.sample(l.data(), 5, {}, ctx);
+    QVERIFY(lp.top.empty());
+    QVERIFY(lp.logprob <= 0.f);
+}
+
+void TestSampler::logprobsNeverChangeTheDraw() {
+    const auto l = random_logits(49152, 9);
+    sampling_params p;
+    p.temperature = 1.f;
+    p.top_p = 0.9f;
+    p.seed = 5;
+    sampler a(p), b(p);
+    token_logprobs lp;
+    sample_context ctx;
+    ctx.top_logprobs = 20;
+    ctx.logprobs = &lp;
+    for (int i = 0; i < 64; ++i) {
+        const int32_t x = a.sample(l.data(), int(l.size()), {});
+        QCOMPARE(int(b.sample(l.data(), int(l.size()), {}, ctx)), int(x));
+        QCOMPARE(int(lp.top.size()), 20);
+        QVERIFY(lp.top[0].second >= lp.top[19].second);
+    }
+}
+
+namespace {
+struct only_odd : token_constraint {
+    std::vector<int32_t> seen;
+    void mask(float* logits, int n) override {
+        for (int i = 0; i < n; i += 2) logits[i] = -INFINITY;
+    }
+    void accept(int32_t t) override { seen.push_back(t); }
+};
+} // namespace
+
+void TestSampler::constraintMasks() {
+    const auto l = random_logits(1000, 10);
+    only_odd c;
+    sample_context ctx;
+    ctx.constraint = &c;
+    token_logprobs lp;
+    ctx.top_logprobs = 8;
+    ctx.logprobs = &lp;
+    sampling_params p;
+    p.temperature = 1.f;
+    sampler s(p);
+    for (int i = 0; i < 50; ++i) {
+        QVERIFY(s.sample(l.data(), 1000, {}, ctx) % 2 == 1);
+        for (auto& [id, v] : lp.top) QVERIFY(id % 2 == 1 && std::isfinite(v));
+    }
+}
+
 RL_TEST_MAIN(TestSampler, greedyIsArgmax, seedIsDeterministic, topKOneIsGreedy, tinyTopPIsGreedy, minPFilters,
-             repetitionPenaltyChangesChoice, temperatureMatchesSoftmax, validateMessages)
+             repetitionPenaltyChangesChoice, temperatureMatchesSoftmax, validateMessages,
+             presenceAndFrequencyPenalties, logitBias, logprobsByHand, logprobsNeverChangeTheDraw, constraintMasks)
 #include "test_sampler.moc"

@@ -262,6 +262,10 @@ private:
         auto s = std::make_unique<sequence>(c.id, std::move(c.req), c.t, tok_.get());
         for (int32_t t : s->req.prompt)
             if (why.empty() && (t < 0 || t >= model_->config().vocab_size)) why = "token id " + std::to_string(t) + " out of range";
+        for (const auto& [t, bias] : s->req.sampling.logit_bias)
+            if (why.empty() && t >= model_->config().vocab_size)
+                why = "logit_bias: token id " + std::to_string(t) + " out of range (the vocabulary has " +
+                      std::to_string(model_->config().vocab_size) + " tokens)";
         if (why.empty()) why = sched_->add(s, clock_type::now());
         if (!why.empty() && s) finish(*s, finish_reason::rejected, why);
     }
@@ -322,6 +326,7 @@ private:
             ev.request_id = s->id;
             ev.token = tok;
             ev.text = tok_->is_end_of_generation(tok) ? std::string() : s->decoder->push(tok);
+            if (s->req.logprobs >= 0 && how.path == sample_path::host) ev.logprobs = s->last_logprobs;
             if (s->req.on_event) s->req.on_event(ev);
             if (eog) done.emplace_back(s->id, finish_reason::stop);
             else if (s->generated() >= s->req.max_tokens || int(s->tokens.size()) >= max_context_)

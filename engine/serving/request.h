@@ -3,6 +3,8 @@
 #include "serving/sampler.h"
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +38,9 @@ struct token_event {
     finish_reason finish = finish_reason::none;
     std::string error;             // human-readable reason for rejected/error
     request_stats stats;           // filled on the final event
+    /// With request::logprobs >= 0, on every event that carries a token: its log-probability and
+    /// the top alternatives (sampler::sample says of which distribution). Empty otherwise.
+    std::optional<token_logprobs> logprobs;
     /// Prefill progress, only for requests with report_progress: an event with token -1, no text
     /// and finish none, sent as each prefill chunk of the request starts, so a chat can say
     /// "processing prompt 34%" rather than nothing. Prompt tokens with KV before the chunk
@@ -68,6 +73,9 @@ struct request {
     int priority = 0;              // higher runs first under the priority policy
     bool ignore_eos = false;       // keep generating past end-of-generation (benchmarks, virtual users)
     bool report_progress = false;  // also send prefill progress events (token_event::prompt_computed)
+    int logprobs = -1;             // -1: none; 0..20: each token's log-probability and this many alternatives
+    /// Restricts the tokens that may come next (e.g. to valid JSON); owned by this request alone.
+    std::shared_ptr<token_constraint> constraint;
     event_sink on_event;
 };
 

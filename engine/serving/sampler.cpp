@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace rl {
@@ -35,6 +36,14 @@ std::string validate(const sampling_params& p) {
         return "repetition_penalty must be > 0 (1 disables it; got " + num(p.repetition_penalty) + ")";
     if (p.repetition_window < 0)
         return "repetition_window must be >= 0 (got " + std::to_string(p.repetition_window) + ")";
+    if (!(p.presence_penalty >= -2.f && p.presence_penalty <= 2.f))
+        return "presence_penalty must be in [-2, 2] (got " + num(p.presence_penalty) + ")";
+    if (!(p.frequency_penalty >= -2.f && p.frequency_penalty <= 2.f))
+        return "frequency_penalty must be in [-2, 2] (got " + num(p.frequency_penalty) + ")";
+    for (const auto& [id, bias] : p.logit_bias)
+        if (id < 0 || !(bias >= -100.f && bias <= 100.f))
+            return "logit_bias entries must map a token id >= 0 to a bias in [-100, 100] (got " + std::to_string(id) +
+                   ": " + num(bias) + ")";
     return {};
 }
 
@@ -49,37 +58,68 @@ float sampler::uniform() {
     return u < 1.f ? u : 0.99999994f;  // rounding to float may reach 1
 }
 
-int32_t sampler::sample(const float* logits, int n_vocab, const std::vector<int32_t>& history) {
-    RL_CHECK(logits != nullptr && n_vocab > 0, "sampler: empty logits");
+void sampler::process(const float* logits, int n_vocab, const std::vector<int32_t>& history, const sample_context& ctx) {
     const sampling_params& p = params_;
-
+    proc_.assign(logits, logits + n_vocab);
     // Repetition penalty (llama.cpp style): each distinct token of the recent window is made less
     // likely once, by dividing a positive logit or multiplying a negative one.
-    std::unordered_set<int32_t> penalised;
     if (p.repetition_penalty != 1.f && p.repetition_window > 0) {
+        std::unordered_set<int32_t> penalised;
         const size_t from = history.size() > size_t(p.repetition_window) ? history.size() - size_t(p.repetition_window) : 0;
         for (size_t i = from; i < history.size(); ++i)
             if (history[i] >= 0 && history[i] < n_vocab) penalised.insert(history[i]);
+        for (int32_t id : penalised) {
+            float& l = proc_[size_t(id)];
+            l = l > 0.f ? l / p.repetition_penalty : l * p.repetition_penalty;
+        }
     }
-    auto logit_of = [&](int32_t id) {
-        const float l = logits[id];
-        if (penalised.empty() || !penalised.count(id)) return l;
-        return l > 0.f ? l / p.repetition_penalty : l * p.repetition_penalty;
-    };
+    // OpenAI's presence and frequency penalties, over the generated tokens.
+    if (p.presence_penalty != 0.f || p.frequency_penalty != 0.f) {
+        std::unordered_map<int32_t, int> count;
+        for (size_t i = std::min(ctx.n_prompt, history.size()); i < history.size(); ++i)
+            if (history[i] >= 0 && history[i] < n_vocab) ++count[history[i]];
+        for (const auto& [id, c] : count)
+            proc_[size_t(id)] -= float(c) * p.frequency_penalty + p.presence_penalty;
+    }
+    for (const auto& [id, bias] : p.logit_bias)
+        if (id >= 0 && id < n_vocab) proc_[size_t(id)] += bias;
+    if (ctx.constraint) ctx.constraint->mask(proc_.data(), n_vocab);
+}
 
-    // Greedy: argmax, ties to the lowest id. The penalty still applies, as in llama.cpp's chain.
+int32_t sampler::sample(const float* logits, int n_vocab, const std::vector<int32_t>& history,
+                        const sample_context& ctx) {
+    RL_CHECK(logits != nullptr && n_vocab > 0, "sampler: empty logits");
+    const sampling_params& p = params_;
+    process(logits, n_vocab, history, ctx);
+    const bool want_lp = ctx.top_logprobs >= 0 && ctx.logprobs;
+    const size_t n_top = want_lp ? size_t(ctx.top_logprobs) : 0;
+    if (want_lp) *ctx.logprobs = token_logprobs{};
+
+    // Greedy: argmax, ties to the lowest id. The penalties still apply, as in llama.cpp's chain.
     if (p.temperature == 0.f) {
         int32_t best = 0;
-        float bv = logit_of(0);
-        for (int32_t i = 1; i < n_vocab; ++i) {
-            const float v = logit_of(i);
-            if (v > bv) bv = v, best = i;
+        float bv = proc_[0];
+        for (int32_t i = 1; i < n_vocab; ++i)
+            if (proc_[size_t(i)] > bv) bv = proc_[size_t(i)], best = i;
+        if (want_lp) {
+            // The distribution at temperature 1 over the whole vocabulary (its argmax is `best`).
+            double z = 0.0;
+            for (int32_t i = 0; i < n_vocab; ++i) z += std::exp(double(proc_[size_t(i)] - bv));
+            const double log_z = double(bv) + std::log(z);
+            ctx.logprobs->logprob = float(double(bv) - log_z);
+            cand_.resize(size_t(n_vocab));
+            for (int32_t i = 0; i < n_vocab; ++i) cand_[size_t(i)] = {proc_[size_t(i)], i};
+            const size_t k = std::min(n_top, cand_.size());
+            std::partial_sort(cand_.begin(), cand_.begin() + std::ptrdiff_t(k), cand_.end(), by_logit_desc);
+            for (size_t i = 0; i < k; ++i)
+                if (std::isfinite(cand_[i].first))
+                    ctx.logprobs->top.emplace_back(cand_[i].second, float(double(cand_[i].first) - log_z));
         }
         return best;
     }
 
     cand_.resize(size_t(n_vocab));
-    for (int32_t i = 0; i < n_vocab; ++i) cand_[size_t(i)] = {logit_of(i), i};
+    for (int32_t i = 0; i < n_vocab; ++i) cand_[size_t(i)] = {proc_[size_t(i)], i};
     size_t n = cand_.size();
     size_t sorted = 0;  // cand_[0, sorted) is in descending order and holds the largest logits
 
@@ -134,11 +174,23 @@ int32_t sampler::sample(const float* logits, int n_vocab, const std::vector<int3
     for (size_t i = 0; i < n; ++i) z += (w[i] = std::exp(double(cand_[i].first - max_logit) * inv_t));
     const double u = uniform53() * z;
     double acc = 0.0;
+    size_t chosen = 0;
     for (size_t i = 0; i < n; ++i) {
+        if (w[i] > 0.0) chosen = i;  // rounding past the end falls back to the last possible token
         acc += w[i];
-        if (u < acc) return cand_[i].second;
+        if (u < acc) break;
     }
-    return cand_[n - 1].second;
+    const int32_t token = cand_[chosen].second;
+    if (want_lp) {
+        // log softmax over the kept set at this temperature: (l - max) / T - log z.
+        const double log_z = std::log(z);
+        auto lp = [&](float l) { return float(double(l - max_logit) * inv_t - log_z); };
+        ctx.logprobs->logprob = lp(cand_[chosen].first);
+        sort_prefix(n_top);  // after the draw, so asking for log-probabilities never changes the token
+        for (size_t i = 0; i < std::min(n_top, n); ++i)
+            if (std::isfinite(cand_[i].first)) ctx.logprobs->top.emplace_back(cand_[i].second, lp(cand_[i].first));
+    }
+    return token;
 }
 
 } // namespace rl

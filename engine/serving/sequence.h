@@ -27,12 +27,28 @@ struct sequence {
     /// Who owns this sequence's blocks: its conversation, or the request itself when anonymous.
     uint64_t owner() const { return req.conversation_id ? req.conversation_id : (kOwnerAnonymousBit | id); }
 
-    int32_t sample(const float* logits, int vocab) { return accept(smp.sample(logits, vocab, tokens)); }
-    /// Greedy without a repetition penalty is the argmax of the raw logits, which the backend
-    /// can take on the device (only the token id crosses to the host).
-    bool device_greedy_ok() const { return req.sampling.temperature == 0.f && req.sampling.repetition_penalty == 1.f; }
-    /// Any setting but a repetition penalty (which needs the history) can be drawn on the device.
-    bool device_sample_ok() const { return req.sampling.repetition_penalty == 1.f; }
+    int32_t sample(const float* logits, int vocab) {
+        sample_context ctx;
+        ctx.n_prompt = size_t(prompt_len);
+        ctx.constraint = req.constraint.get();
+        ctx.top_logprobs = req.logprobs;
+        ctx.logprobs = &last_logprobs;
+        const int32_t t = smp.sample(logits, vocab, tokens, ctx);
+        if (req.constraint) req.constraint->accept(t);
+        return accept(t);
+    }
+    /// Needs the whole row of logits on the host: penalties and bias (they need the history or a
+    /// table the device kernels do not take), a constraint's mask, or log-probabilities.
+    bool needs_host_logits() const {
+        const sampling_params& p = req.sampling;
+        return p.repetition_penalty != 1.f || p.presence_penalty != 0.f || p.frequency_penalty != 0.f ||
+               !p.logit_bias.empty() || req.constraint || req.logprobs >= 0;
+    }
+    /// Plain greedy is the argmax of the raw logits, which the backend can take on the device
+    /// (only the token id crosses to the host).
+    bool device_greedy_ok() const { return req.sampling.temperature == 0.f && !needs_host_logits(); }
+    /// Temperature, top-k, top-p and min-p can be drawn on the device.
+    bool device_sample_ok() const { return !needs_host_logits(); }
     /// The parameters of this sequence's next draw on the device (takes one uniform from its stream).
     row_sampling device_sampling() {
         const sampling_params& p = req.sampling;
@@ -77,6 +93,7 @@ struct sequence {
     std::vector<int32_t> block_table;
     finish_reason pending_finish = finish_reason::none;
     sampler smp;
+    token_logprobs last_logprobs;      // of the latest host draw, when req.logprobs >= 0
     std::unique_ptr<utf8_stream_decoder> decoder;  // null in scheduler tests
 };
 

@@ -1,0 +1,149 @@
+// test_json_constraint: the incremental JSON validator on valid and invalid documents, and the
+// token mask over a small hand-made vocabulary: random walks through the allowed tokens always end
+// in an object that nlohmann parses, end-of-generation is allowed only once it is closed.
+#include "rl_test.h"
+
+#include "serving/json_constraint.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace rl;
+
+namespace {
+
+bool accepts(const std::string& s) {
+    json_validator v;
+    return v.feed(s);
+}
+
+bool complete(const std::string& s) {
+    json_validator v;
+    return v.feed(s) && v.complete();
+}
+
+// Pieces a BPE vocabulary might have: single bytes, words, and multi-byte runs that mix syntax.
+std::shared_ptr<json_vocabulary> small_vocab() {
+    auto v = std::make_shared<json_vocabulary>();
+    const std::vector<std::string> pieces = {
+        "<eos>", "<|im_start|>", "{", "}", "[", "]", ":", ",", "\"", " ", "\n", "a", "b", "key", "\":",
+        "\",", "{\"", "\"}", "0", "1", "12", "-", ".", "5", "e", "+", "true", "false", "null", "tr", "ue",
+        "\\", "n", "u", "l", "ll", "s", "00e9", "\xc3", "\xa9", "\xc3\xa9", "},", "],", "]}", "x", "\t\t",
+    };
+    for (const auto& p : pieces) {
+        v->pieces.push_back(p);
+        v->kind.push_back(p == "<eos>" ? 1 : p == "<|im_start|>" ? 2 : 0);
+    }
+    return v;
+}
+
+} // namespace
+
+class TestJsonConstraint : public QObject {
+    Q_OBJECT
+private slots:
+    void validDocuments();
+    void invalidDocuments();
+    void maskFollowsTheState();
+    void randomWalksParse();
+};
+
+void TestJsonConstraint::validDocuments() {
+    for (const char* s : {"{}", " {\"a\":1}", "{\"a\": [1, -2.5e+3, 0.25, 0, true, false, null, \"x\"]}",
+                          "{\"k\": {\"n\": {}}, \"l\": [[], [{}]]}", "{\"s\": \"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\"}",
+                          "{\"\xc3\xa9\": \"\xe2\x82\xac\xf0\x9f\x98\x80\"}", "{\"a\":1E5,\"b\":-0}"}) {
+        QVERIFY2(complete(s), s);
+        QVERIFY2(nlohmann::json::accept(s), s);  // the reference agrees
+    }
+    // Prefixes of valid documents are accepted but not complete.
+    QVERIFY(accepts("{\"a\": [1, 2") && !complete("{\"a\": [1, 2"));
+    QVERIFY(accepts("{\"a\": tr") && !complete("{\"a\": tr"));
+    QVERIFY(accepts("{\"a\": 1.") && !complete("{\"a\": 1."));
+}
+
+void TestJsonConstraint::invalidDocuments() {
+    for (const char* s : {"[1]", "\"x\"", "1", "{a:1}", "{\"a\" 1}", "{\"a\":}", "{\"a\":1,}", "{\"a\":[1,]}",
+                          "{\"a\":01}", "{\"a\":1.}", "{\"a\":.5}", "{\"a\":-}", "{\"a\":1e}", "{\"a\":tru}",
+                          "{\"a\":\"\\x\"}", "{\"a\":\"\\u12g4\"}", "{\"a\":\"\x01\"}", "{\"a\":1]", "{}}", "{} x",
+                          "{\"a\":\"\xc3(\"}", "{\"a\":\xc3\xa9}"}) {
+        QVERIFY2(!complete(s), s);
+        QVERIFY2(!nlohmann::json::accept(s) || std::string(s).front() != '{', s);
+    }
+    // Nothing after the object, not even whitespace: generation is to end there.
+    QVERIFY(!complete("{\"a\":1}\n"));
+    // Too much whitespace in a row, and nesting past the bound.
+    QVERIFY(!accepts("{" + std::string(json_validator::kMaxWhitespace + 1, ' ')));
+    QVERIFY(accepts("{\"a\":" + std::string(json_validator::kMaxDepth - 1, '[')));
+    QVERIFY(!accepts("{\"a\":" + std::string(json_validator::kMaxDepth, '[')));
+}
+
+void TestJsonConstraint::maskFollowsTheState() {
+    auto vocab = small_vocab();
+    json_constraint c(vocab);
+    const int n = int(vocab->pieces.size());
+    auto allowed = [&]() {
+        std::vector<float> l(static_cast<size_t>(n), 0.f);
+        c.mask(l.data(), n);
+        std::vector<std::string> out;
+        for (int i = 0; i < n; ++i)
+            if (std::isfinite(l[size_t(i)])) out.push_back(vocab->pieces[size_t(i)]);
+        return out;
+    };
+    auto has = [](const std::vector<std::string>& v, const std::string& s) {
+        return std::find(v.begin(), v.end(), s) != v.end();
+    };
+    auto a = allowed();  // the start: an object, or whitespace
+    QVERIFY(has(a, "{") && has(a, "{\"") && has(a, " ") && !has(a, "[") && !has(a, "<eos>") && !has(a, "<|im_start|>"));
+    c.accept(2);  // "{"
+    a = allowed();
+    QVERIFY(has(a, "}") && has(a, "\"") && !has(a, "a") && !has(a, ":") && !has(a, "<eos>"));
+    c.accept(3);  // "}": complete, only end-of-generation is left
+    QVERIFY(c.complete());
+    a = allowed();
+    QCOMPARE(int(a.size()), 1);
+    QCOMPARE(a[0], std::string("<eos>"));
+}
+
+void TestJsonConstraint::randomWalksParse() {
+    auto vocab = small_vocab();
+    const int n = int(vocab->pieces.size());
+    std::mt19937 rng(1234);
+    int finished = 0;
+    for (int walk = 0; walk < 300; ++walk) {
+        json_constraint c(vocab);
+        std::string out;
+        bool ended = false;
+        for (int step = 0; step < 400 && !ended; ++step) {
+            std::vector<float> l(static_cast<size_t>(n));
+            // Random logits that favour closing brackets a little, so walks end.
+            for (int i = 0; i < n; ++i) l[size_t(i)] = std::uniform_real_distribution<float>(0.f, 1.f)(rng);
+            l[3] += 0.6f, l[5] += 0.6f, l[0] += 2.f;
+            c.mask(l.data(), n);
+            std::vector<int> ok;
+            for (int i = 0; i < n; ++i)
+                if (std::isfinite(l[size_t(i)])) ok.push_back(i);
+            QVERIFY(!ok.empty());
+            int best = ok[0];
+            for (int i : ok)
+                if (l[size_t(i)] > l[size_t(best)]) best = i;
+            if (vocab->kind[size_t(best)] == 1) {
+                ended = true;
+                break;
+            }
+            c.accept(best);
+            out += vocab->pieces[size_t(best)];
+        }
+        if (!ended) continue;
+        ++finished;
+        QVERIFY2(nlohmann::json::accept(out), out.c_str());
+        QVERIFY2(nlohmann::json::parse(out).is_object(), out.c_str());
+    }
+    QVERIFY2(finished >= 100, std::to_string(finished).c_str());
+}
+
+RL_TEST_MAIN(TestJsonConstraint, validDocuments, invalidDocuments, maskFollowsTheState, randomWalksParse)
+#include "test_json_constraint.moc"
