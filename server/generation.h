@@ -1,7 +1,8 @@
-// generation: one API request's life in the engine, seen from an HTTP worker thread. Submits the
-// request, receives its token_events through a small blocking queue (the engine thread only pushes),
-// applies stop strings and cancels the engine request when the client goes away or a stop string
-// matches. stop_matcher holds back just enough text to never emit part of a stop string.
+// generation: one API request's life in the engine, seen from an HTTP worker thread. Submits one
+// engine request per choice, receives their token_events through one small blocking queue (the
+// engine thread only pushes), applies stop strings and cancels an engine request when the client
+// goes away or a stop string matches. stop_matcher holds back just enough text to never emit part
+// of a stop string; a token's log-probabilities are released with the text they complete.
 // Exercised by tests/test_serve.cpp.
 #pragma once
 #include "runtime/engine.h"
@@ -12,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,9 +50,19 @@ private:
     std::deque<token_event> events_;
 };
 
-/// What one poll produced.
+/// One generated token as a response reports it, when log-probabilities were asked for.
+struct token_report {
+    int32_t token = -1;
+    float logprob = 0.f;
+    std::vector<std::pair<int32_t, float>> top;  // alternatives, most likely first
+    size_t text_offset = 0;                      // where its text starts in the choice's output
+};
+
+/// What one poll produced for one choice.
 struct generation_step {
+    size_t index = 0;              // the choice
     std::string text;              // new output text (may be empty)
+    std::vector<token_report> tokens;  // with log-probabilities: the tokens whose text `text` completes
     bool finished = false;
     std::string finish_reason;     // "stop" | "length" when finished normally
     bool rejected = false;         // admission control or an invalid request (nothing generated)
@@ -58,41 +70,51 @@ struct generation_step {
     std::string error;             // reason for rejected / failed
 };
 
-class generation {
+/// Every choice of one API request (n per prompt, prompts of a batch): one engine request each,
+/// all feeding one event queue that the request's HTTP worker drains.
+class generation_group {
 public:
-    /// Called with the owner id before the engine request is cancelled because a stop string
+    /// Called with the owner id before an engine request is cancelled because a stop string
     /// matched, so metrics can count it as finished rather than cancelled.
     using stop_hook = std::function<void(uint64_t owner)>;
+    /// Called with each engine request id as it is submitted (the server's count of requests in flight).
+    using submit_hook = std::function<void(uint64_t request_id)>;
 
-    /// Submits `req` (its on_event is replaced). conversation_id must already carry the owner bits.
-    generation(engine& eng, request req, std::vector<std::string> stops, stop_hook on_stop);
-    /// Cancels the engine request if it has not finished (a client that went away, a shutdown).
-    ~generation();
-    generation(const generation&) = delete;
-    generation& operator=(const generation&) = delete;
+    /// tok: for telling end-of-generation tokens apart (they are never reported as log-probabilities).
+    generation_group(engine& eng, const tokenizer& tok, std::vector<std::string> stops, stop_hook on_stop,
+                     submit_hook on_submit);
+    /// Cancels every engine request that has not finished (a client that went away, a shutdown).
+    ~generation_group();
+    generation_group(const generation_group&) = delete;
+    generation_group& operator=(const generation_group&) = delete;
 
-    /// Handles every event available within `timeout`; false when none arrived.
-    bool poll(generation_step& out, std::chrono::milliseconds timeout);
+    /// Adds a choice (its on_event is replaced; conversation_id must already carry the owner bits).
+    /// With `after`, an earlier choice of the same prompt, it is submitted only once that one's
+    /// first token came: its prompt's full KV blocks are then in the prefix cache and shared.
+    size_t add(request req, std::optional<size_t> after = std::nullopt);
+    /// Handles every event available within `timeout`; appends one step per choice that changed.
+    bool poll(std::vector<generation_step>& out, std::chrono::milliseconds timeout);
     void cancel();
 
-    uint64_t request_id() const { return id_; }
-    uint64_t owner() const { return owner_; }
-    bool finished() const { return finished_; }
-    int prompt_tokens() const { return prompt_tokens_; }
-    int completion_tokens() const { return completion_tokens_; }
+    bool finished() const { return unfinished_ == 0; }
+    size_t size() const { return choices_.size(); }
+    /// Usage: each prompt counted once (as OpenAI counts it for n > 1), every choice's tokens.
+    int prompt_tokens() const;
+    int completion_tokens() const;
 
 private:
-    void handle(const token_event& e, generation_step& out);
+    struct choice;
+    void submit(size_t index);
+    void handle(choice& c, const token_event& e, generation_step& out);
 
     engine& engine_;
-    std::shared_ptr<event_queue> queue_ = std::make_shared<event_queue>();
-    stop_matcher stop_;
+    const tokenizer& tok_;
+    std::vector<std::string> stops_;
     stop_hook on_stop_;
-    uint64_t id_ = 0;
-    uint64_t owner_ = 0;
-    int prompt_tokens_ = 0;
-    int completion_tokens_ = 0;
-    bool finished_ = false;
+    submit_hook on_submit_;
+    std::shared_ptr<event_queue> queue_ = std::make_shared<event_queue>();
+    std::vector<std::unique_ptr<choice>> choices_;
+    size_t unfinished_ = 0;
 };
 
 } // namespace rl

@@ -1,12 +1,12 @@
 // openai_request.cpp: see openai_request.h. Fields accepted (others are refused so that a client
 // never silently gets behaviour it did not ask for): model, messages | prompt, max_tokens,
-// max_completion_tokens, temperature, top_p, top_k, min_p, repetition_penalty, seed, stop, stream,
-// stream_options, n (1 only), user (ignored). A JSON null counts as absent.
-// Standard fields we do not implement are accepted at their default values only, so SDKs that
-// always send them work, and refused with 400 naming them otherwise: logprobs (false),
-// top_logprobs (0), presence_penalty and frequency_penalty (0), response_format ({"type":"text"}),
-// echo (false), logit_bias (empty). Accepted and ignored, since they never change the output:
-// parallel_tool_calls (no tools are accepted), service_tier, metadata, store (nothing is stored).
+// max_completion_tokens, temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty,
+// frequency_penalty, logit_bias, seed, stop, stream, stream_options, n, logprobs, top_logprobs,
+// echo (completions), response_format (text, json_object), user (ignored). A JSON null counts as
+// absent. Refused with a clear 400 naming the field: response_format json_schema, tools (and
+// tool_choice, functions, function_call), echo with logprobs (prompt log-probabilities are not
+// computed). Accepted and ignored, since they never change the output: parallel_tool_calls (no
+// tools are accepted), service_tier, metadata, store (nothing is stored).
 // The `developer` role is read as `system`, as OpenAI does for models without a developer role.
 // Sampling defaults are OpenAI's and vLLM's, not the engine's: without `temperature` a request
 // samples at 1.0 (the engine's own default is greedy), without `seed` it gets a fresh random seed,
@@ -14,6 +14,7 @@
 // Every error's param is the bare field name ("model", "messages"), as OpenAI writes it.
 #include "server/openai_request.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <mutex>
@@ -31,12 +32,15 @@ struct invalid {
     std::string param;
 };
 
+constexpr int64_t kMaxChoices = 64;  // n x prompts: each choice is an engine request
+
 const std::set<std::string> kCommonFields = {"model", "max_tokens", "max_completion_tokens", "temperature", "top_p",
                                              "top_k", "min_p", "repetition_penalty", "seed", "stop", "stream",
-                                             "stream_options", "n", "user",
-                                             // accepted at their defaults only (see must_be_default)
-                                             "logprobs", "top_logprobs", "presence_penalty", "frequency_penalty",
-                                             "response_format", "echo", "logit_bias",
+                                             "stream_options", "n", "user", "logprobs", "top_logprobs",
+                                             "presence_penalty", "frequency_penalty", "response_format", "echo",
+                                             "logit_bias",
+                                             // refused with their own message (check_unsupported)
+                                             "tools", "tool_choice", "functions", "function_call",
                                              // accepted and ignored
                                              "parallel_tool_calls", "service_tier", "metadata", "store"};
 
@@ -143,40 +147,75 @@ std::vector<std::string> stops(const json& v) {
     return out;
 }
 
-[[noreturn]] void unsupported(const char* key, const std::string& what) {
-    throw invalid{std::string("'") + key + "': " + what + " not supported yet; send it at its default or leave it out",
-                  key};
-}
-
-// Standard fields this server does not implement: their default values are accepted (SDKs send
-// them), anything else is refused rather than silently ignored.
-void check_defaults_only(const json& o) {
+// Log-probabilities: chat's `logprobs: true` + `top_logprobs` (0..20), or /v1/completions' legacy
+// `logprobs: N` (the count of alternatives; false or absent: none).
+int parse_logprobs(const json& o, bool chat) {
+    int out = -1;
     if (present(o, "logprobs")) {
         const json& v = o["logprobs"];
-        if (!v.is_boolean() && !v.is_number_integer())
-            throw invalid{std::string("'logprobs' must be a boolean, got ") + type_name(v), "logprobs"};
-        // /v1/completions' legacy logprobs is a count; any count asks for log-probabilities.
-        if (!(v.is_boolean() && !v.get<bool>())) unsupported("logprobs", "log-probabilities are");
+        if (chat) {
+            if (!v.is_boolean()) throw invalid{std::string("'logprobs' must be a boolean, got ") + type_name(v), "logprobs"};
+            if (v.get<bool>()) out = 0;
+        } else if (v.is_boolean()) {
+            if (v.get<bool>()) out = 0;
+        } else {
+            if (!v.is_number_integer())
+                throw invalid{std::string("'logprobs' must be an integer (0..20), got ") + type_name(v), "logprobs"};
+            out = int(integer(o, "logprobs", 0, 20));
+        }
     }
-    if (present(o, "top_logprobs") && integer(o, "top_logprobs", 0, 20) != 0)
-        unsupported("top_logprobs", "log-probabilities are");
-    for (const char* key : {"presence_penalty", "frequency_penalty"})
-        if (present(o, key) && number(o, key, -2, 2) != 0) unsupported(key, "a nonzero penalty is");
-    if (present(o, "response_format")) {
-        const json& v = o["response_format"];
-        if (!v.is_object() || !v.contains("type") || !v["type"].is_string())
-            throw invalid{"'response_format' must be an object with a string 'type'", "response_format"};
-        if (v["type"] != "text") unsupported("response_format", "type '" + v["type"].get<std::string>() + "' is");
-        if (v.size() != 1) throw invalid{"'response_format' of type 'text' takes no other field", "response_format"};
+    if (present(o, "top_logprobs")) {
+        const int k = int(integer(o, "top_logprobs", 0, 20));
+        if (k > 0 && out < 0)
+            throw invalid{"'top_logprobs' needs 'logprobs': true", "top_logprobs"};
+        if (out >= 0) out = std::max(out, k);
     }
-    if (present(o, "echo")) {
-        if (!o["echo"].is_boolean()) throw invalid{"'echo' must be a boolean", "echo"};
-        if (o["echo"].get<bool>()) unsupported("echo", "echoing the prompt is");
+    return out;
+}
+
+std::vector<std::pair<int32_t, float>> parse_logit_bias(const json& v) {
+    if (!v.is_object()) throw invalid{"'logit_bias' must be an object mapping token ids to numbers", "logit_bias"};
+    std::vector<std::pair<int32_t, float>> out;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+        const std::string& key = it.key();
+        size_t used = 0;
+        long long id = -1;
+        try {
+            id = std::stoll(key, &used);
+        } catch (const std::exception&) {
+        }
+        if (key.empty() || used != key.size() || id < 0 || id > std::numeric_limits<int32_t>::max())
+            throw invalid{"'logit_bias' keys must be token ids (non-negative integers), got '" + key + "'", "logit_bias"};
+        if (!it.value().is_number()) throw invalid{"'logit_bias' values must be numbers", "logit_bias"};
+        const double b = it.value().get<double>();
+        if (!(b >= -100 && b <= 100))
+            throw invalid{"'logit_bias' values must be between -100 and 100, got " + it.value().dump(), "logit_bias"};
+        out.emplace_back(int32_t(id), float(b));
     }
-    if (present(o, "logit_bias")) {
-        if (!o["logit_bias"].is_object()) throw invalid{"'logit_bias' must be an object", "logit_bias"};
-        if (!o["logit_bias"].empty()) unsupported("logit_bias", "a logit bias is");
-    }
+    return out;
+}
+
+void parse_response_format(const json& o, api_request& r) {
+    if (!present(o, "response_format")) return;
+    const json& v = o["response_format"];
+    if (!v.is_object() || !v.contains("type") || !v["type"].is_string())
+        throw invalid{"'response_format' must be an object with a string 'type'", "response_format"};
+    const std::string type = v["type"].get<std::string>();
+    if (type == "json_schema")
+        throw invalid{"'response_format' type 'json_schema' is not supported (only 'text' and 'json_object')",
+                      "response_format"};
+    if (type != "text" && type != "json_object")
+        throw invalid{"'response_format' type must be 'text' or 'json_object', got '" + type + "'", "response_format"};
+    if (v.size() != 1) throw invalid{"'response_format' of type '" + type + "' takes no other field", "response_format"};
+    r.json_object = type == "json_object";
+}
+
+void check_no_tools(const json& o) {
+    for (const char* key : {"tools", "functions"})
+        if (present(o, key)) throw invalid{std::string("'") + key + "': tool calling is not supported", key};
+    for (const char* key : {"tool_choice", "function_call"})
+        if (present(o, key) && !(o[key].is_string() && o[key].get<std::string>() == "none"))
+            throw invalid{std::string("'") + key + "': tool calling is not supported", key};
 }
 
 // Fields that never change the output here: type-checked, then ignored.
@@ -209,32 +248,36 @@ api_request parse_object(const json& o, bool chat) {
         r.messages = messages(o["messages"]);
     } else {
         if (!present(o, "prompt")) throw invalid{"'prompt' is required", "prompt"};
-        // OpenAI's four forms: a string, token ids, and a batch of either. A batch of one is
-        // its item; a longer batch would need one choice per prompt, which this server does not do.
-        json p = o["prompt"];
-        if (p.is_array() && !p.empty() && (p[0].is_string() || p[0].is_array())) {
-            if (p.size() != 1)
-                throw invalid{"a batch of " + std::to_string(p.size()) +
-                                  " prompts: this server takes one prompt per request (send them separately)",
-                              "prompt"};
-            p = p[0];
-        }
-        if (p.is_string()) {
-            r.prompt = p.get<std::string>();
-        } else if (p.is_array()) {
-            std::vector<int32_t> ids;
-            for (const json& v : p) {
-                if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > std::numeric_limits<int32_t>::max())
-                    throw invalid{"'prompt' token ids must be non-negative integers", "prompt"};
-                ids.push_back(int32_t(v.get<int64_t>()));
+        // OpenAI's four forms: a string, token ids, and a batch of either (one choice per prompt).
+        const json& p = o["prompt"];
+        auto one = [](const json& v) {
+            api_prompt out;
+            if (v.is_string()) {
+                out.text = v.get<std::string>();
+                return out;
             }
-            r.prompt_ids = std::move(ids);
+            if (!v.is_array())
+                throw invalid{"'prompt' must be a string, an array of token ids, or a batch of them", "prompt"};
+            std::vector<int32_t> ids;
+            for (const json& t : v) {
+                if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() > std::numeric_limits<int32_t>::max())
+                    throw invalid{"'prompt' token ids must be non-negative integers", "prompt"};
+                ids.push_back(int32_t(t.get<int64_t>()));
+            }
+            out.ids = std::move(ids);
+            return out;
+        };
+        if (p.is_array() && !p.empty() && (p[0].is_string() || p[0].is_array())) {
+            for (const json& item : p) r.prompts.push_back(one(item));
         } else {
-            throw invalid{"'prompt' must be a string, an array of token ids, or a batch of one of them", "prompt"};
+            r.prompts.push_back(one(p));
         }
     }
-    if (present(o, "n") && integer(o, "n", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()) != 1)
-        throw invalid{"'n' must be 1: this server returns one choice per request", "n"};
+    if (present(o, "n")) r.n = int(integer(o, "n", 1, kMaxChoices));
+    if (!chat && r.prompts.size() * size_t(r.n) > size_t(kMaxChoices))
+        throw invalid{std::to_string(r.prompts.size()) + " prompts x n " + std::to_string(r.n) + " is more than " +
+                          std::to_string(kMaxChoices) + " choices",
+                      r.prompts.size() > 1 ? "prompt" : "n"};
     const char* max_key = present(o, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
     if (present(o, max_key)) r.max_tokens = int(integer(o, max_key, 1, std::numeric_limits<int>::max()));
     r.sampling.temperature = present(o, "temperature") ? float(number(o, "temperature", 0, 2)) : 1.f;
@@ -243,6 +286,20 @@ api_request parse_object(const json& o, bool chat) {
     if (r.sampling.top_k < 0) r.sampling.top_k = 0;   // vLLM: -1 = off
     if (present(o, "min_p")) r.sampling.min_p = float(number(o, "min_p", 0, 1));
     if (present(o, "repetition_penalty")) r.sampling.repetition_penalty = float(number(o, "repetition_penalty", 0.01, 10));
+    if (present(o, "presence_penalty")) r.sampling.presence_penalty = float(number(o, "presence_penalty", -2, 2));
+    if (present(o, "frequency_penalty")) r.sampling.frequency_penalty = float(number(o, "frequency_penalty", -2, 2));
+    if (present(o, "logit_bias")) r.sampling.logit_bias = parse_logit_bias(o["logit_bias"]);
+    r.logprobs = parse_logprobs(o, chat);
+    if (present(o, "echo")) {
+        if (!o["echo"].is_boolean()) throw invalid{"'echo' must be a boolean", "echo"};
+        r.echo = o["echo"].get<bool>();
+        if (r.echo && chat) throw invalid{"'echo' is for /v1/completions only", "echo"};
+        if (r.echo && r.logprobs >= 0)
+            throw invalid{"'echo' with 'logprobs' is not supported: log-probabilities of prompt tokens are not computed",
+                          "echo"};
+    }
+    parse_response_format(o, r);
+    check_no_tools(o);
     r.sampling.seed = present(o, "seed") ? uint64_t(integer(o, "seed", std::numeric_limits<int64_t>::min(),
                                                             std::numeric_limits<int64_t>::max()))
                                          : fresh_seed();
@@ -265,7 +322,6 @@ api_request parse_object(const json& o, bool chat) {
         }
     }
     if (present(o, "user") && !o["user"].is_string()) throw invalid{"'user' must be a string", "user"};
-    check_defaults_only(o);
     check_ignored(o);
     if (auto why = validate(r.sampling); !why.empty()) throw invalid{why, ""};
     return r;

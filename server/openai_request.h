@@ -27,13 +27,22 @@ nlohmann::json error_body(const api_error& e);
 /// nlohmann's dump with invalid UTF-8 replaced, never throwing.
 std::string dump_json(const nlohmann::json& j);
 
+/// One /v1/completions prompt: text (special tokens parsed unless parse_special is off) or token ids.
+struct api_prompt {
+    std::string text;
+    std::optional<std::vector<int32_t>> ids;
+};
+
 struct api_request {
     bool chat = true;
     std::string model;
     std::vector<chat_message> messages;       // chat
-    std::string prompt;                       // completions: text (special tokens parsed) ...
-    std::optional<std::vector<int32_t>> prompt_ids;  // ... or token ids as given
+    std::vector<api_prompt> prompts;          // completions: one, or a batch (choices prompt-major)
     bool parse_special = true;                // completions: "parse_special": false keeps "<|im_start|>" as text
+    int n = 1;                                // choices per prompt
+    int logprobs = -1;                        // -1: none; else log-probabilities with this many alternatives
+    bool echo = false;                        // completions: the prompt's text comes first in each choice
+    bool json_object = false;                 // response_format {"type": "json_object"}
     std::optional<int> max_tokens;
     sampling_params sampling;                 // unless given: temperature 1, a fresh random seed
     std::vector<std::string> stop;

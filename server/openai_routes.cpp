@@ -6,6 +6,9 @@
 
 #include "server/generation.h"
 #include "server/openai_request.h"
+#include "server/openai_response.h"
+#include "serving/json_constraint.h"
+#include "tokenizer/tokenizer.h"
 #include "server/prometheus.h"
 
 #include <httplib.h>
@@ -55,38 +58,25 @@ api_error rejection_error(const generation_step& s) {
     return e;
 }
 
-// One in-flight request: keeps the generation alive and the server's count of it right.
+// One in-flight request: keeps its choices alive and the server's count of them right.
 struct live_request {
-    live_request(std::function<void()> release, std::unique_ptr<generation> g)
-        : gen(std::move(g)), release_(std::move(release)) {}
+    explicit live_request(std::function<void(const std::vector<uint64_t>&)> release) : release_(std::move(release)) {}
     ~live_request() {
-        gen.reset();   // cancels the engine request if it has not ended
-        release_();
+        group.reset();   // cancels the engine requests that have not ended
+        release_(ids);
     }
-    std::unique_ptr<generation> gen;
+    std::unique_ptr<generation_group> group;
+    std::vector<uint64_t> ids;   // engine requests submitted (only the HTTP worker appends)
 
 private:
-    std::function<void()> release_;
+    std::function<void(const std::vector<uint64_t>&)> release_;
 };
 
-struct response_shape {
-    bool chat = true;
-    std::string id;
-    std::string model;
-    int64_t created = 0;
-
-    json chunk(const json& delta_or_text, const json& finish_reason) const {
-        json choice = {{"index", 0}, {"finish_reason", finish_reason}, {"logprobs", nullptr}};
-        if (chat) choice["delta"] = delta_or_text;
-        else choice["text"] = delta_or_text;
-        return {{"id", id}, {"object", chat ? "chat.completion.chunk" : "text_completion"}, {"created", created},
-                {"model", model}, {"choices", json::array({choice})}};
-    }
-    json usage(const generation& g) const {
-        return {{"prompt_tokens", g.prompt_tokens()},
-                {"completion_tokens", g.completion_tokens()},
-                {"total_tokens", g.prompt_tokens() + g.completion_tokens()}};
-    }
+// A choice's answer so far (non-streaming).
+struct choice_result {
+    std::string text;
+    std::vector<token_report> tokens;
+    std::string finish_reason;
 };
 
 std::string sse(const json& j) { return "data: " + dump_json(j) + "\n\n"; }
@@ -119,6 +109,12 @@ uint64_t openai_routes::track(uint64_t request_id) {
     return request_id;
 }
 
+std::shared_ptr<const json_vocabulary> openai_routes::json_vocab() {
+    std::lock_guard lk(mutex_);
+    if (!json_vocab_) json_vocab_ = json_vocabulary::from_tokenizer(engine_.get_tokenizer());
+    return json_vocab_;
+}
+
 void openai_routes::untrack(uint64_t request_id) {
     std::lock_guard lk(mutex_);
     active_.erase(request_id);
@@ -140,87 +136,126 @@ void openai_routes::handle_completion(const httplib::Request& http_req, httplib:
                                          "' (GET /v1/models)",
                                 "invalid_request_error", "model_not_found", "model"});
 
-    std::vector<int32_t> prompt;
+    // Each prompt (chat: the rendered conversation), tokenized and checked against the context.
+    const tokenizer& tok = engine_.get_tokenizer();
+    const int context = engine_.info().context_length;
+    const char* prompt_param = chat ? "messages" : "prompt";
+    std::vector<std::vector<int32_t>> prompts;
+    std::vector<std::string> echoes;  // each prompt's text, for echo
     try {
-        if (chat) prompt = engine_.tokenize_chat(a.messages);
-        else if (a.prompt_ids) prompt = *a.prompt_ids;  // the engine checks the ids against the vocabulary
-        else prompt = engine_.tokenize_text(a.prompt, a.parse_special);  // "<|im_start|>" one token, as in llama-server
+        if (chat) prompts.push_back(engine_.tokenize_chat(a.messages));
+        for (const api_prompt& p : a.prompts) {
+            // Token ids are used as given (the engine checks them against the vocabulary); text gets
+            // its special tokens parsed ("<|im_start|>" one token, as in llama-server).
+            prompts.push_back(p.ids ? *p.ids : engine_.tokenize_text(p.text, a.parse_special));
+            if (a.echo) echoes.push_back(p.ids ? tok.decode(*p.ids) : p.text);
+        }
     } catch (const std::exception& e) {
         api_error err;  // status 400, invalid_request_error
         err.message = std::string("cannot tokenize the prompt: ") + e.what();
         return send_error(res, err);
     }
-    const int context = engine_.info().context_length;
-    const int n = int(prompt.size());
-    if (n == 0) return send_error(res, {400, "the prompt is empty", "invalid_request_error", "", chat ? "messages" : "prompt"});
-    if (n >= context)
-        return send_error(res, {400, "This model's maximum context length is " + std::to_string(context) +
-                                         " tokens. However, your prompt has " + std::to_string(n) + " tokens.",
-                                "invalid_request_error", "context_length_exceeded", chat ? "messages" : "prompt"});
-    if (a.max_tokens && int64_t(n) + *a.max_tokens > context)
-        return send_error(res, {400, "This model's maximum context length is " + std::to_string(context) +
-                                         " tokens. However, you requested " + std::to_string(int64_t(n) + *a.max_tokens) +
-                                         " tokens (" + std::to_string(n) + " in the prompt, " +
-                                         std::to_string(*a.max_tokens) + " for the completion).",
-                                "invalid_request_error", "context_length_exceeded", "max_tokens"});
+    for (const auto& prompt : prompts) {
+        const int n = int(prompt.size());
+        if (n == 0) return send_error(res, {400, "the prompt is empty", "invalid_request_error", "", prompt_param});
+        if (n >= context)
+            return send_error(res, {400, "This model's maximum context length is " + std::to_string(context) +
+                                             " tokens. However, your prompt has " + std::to_string(n) + " tokens.",
+                                    "invalid_request_error", "context_length_exceeded", prompt_param});
+        if (a.max_tokens && int64_t(n) + *a.max_tokens > context)
+            return send_error(res, {400, "This model's maximum context length is " + std::to_string(context) +
+                                             " tokens. However, you requested " +
+                                             std::to_string(int64_t(n) + *a.max_tokens) + " tokens (" +
+                                             std::to_string(n) + " in the prompt, " + std::to_string(*a.max_tokens) +
+                                             " for the completion).",
+                                    "invalid_request_error", "context_length_exceeded", "max_tokens"});
+    }
 
-    const uint64_t serial = ++counter_;
-    request r;
-    r.conversation_id = kOwnerApiBit | serial;
-    r.prompt = std::move(prompt);
-    r.sampling = a.sampling;
-    r.max_tokens = a.max_tokens.value_or(context - n);
     prometheus_exporter* exporter = exporter_;
-    auto gen = std::make_unique<generation>(engine_, std::move(r), a.stop, [exporter](uint64_t owner) {
-        if (exporter) exporter->note_stopped_owner(owner);
+    auto live = std::make_shared<live_request>([this](const std::vector<uint64_t>& ids) {
+        for (uint64_t id : ids) untrack(id);
     });
-    const uint64_t id = track(gen->request_id());
-    auto live = std::make_shared<live_request>([this, id] { untrack(id); }, std::move(gen));
-    generation& g = *live->gen;
+    live_request* lr = live.get();
+    live->group = std::make_unique<generation_group>(
+        engine_, tok, a.stop, [exporter](uint64_t owner) { if (exporter) exporter->note_stopped_owner(owner); },
+        [this, lr](uint64_t id) { lr->ids.push_back(track(id)); });
+    generation_group& g = *live->group;
+    // Choices prompt-major, as OpenAI indexes them. The n choices of one prompt are submitted after
+    // its first choice's first token, so they share its KV blocks through the prefix cache.
+    const auto vocab = a.json_object ? json_vocab() : nullptr;
+    for (const auto& prompt : prompts) {
+        const size_t first = g.size();
+        for (int j = 0; j < a.n; ++j) {
+            request r;
+            r.conversation_id = kOwnerApiBit | ++counter_;
+            r.prompt = prompt;
+            r.sampling = a.sampling;
+            r.sampling.seed = choice_seed(a.sampling.seed, size_t(j));
+            r.max_tokens = a.max_tokens.value_or(context - int(prompt.size()));
+            r.logprobs = a.logprobs;
+            if (vocab) r.constraint = std::make_shared<json_constraint>(vocab);
+            g.add(std::move(r), j == 0 ? std::nullopt : std::optional<size_t>(first));
+        }
+    }
 
     // Wait for the first event before answering, so a rejection (admission control answers at
     // once) gets its own status code. A stream waits at most a second: one still queued then gets
     // its headers and keep-alive comments now (proxies with idle timeouts drop a silent socket),
     // and a later rejection arrives as an error event before [DONE].
-    generation_step first;
-    bool have_first = false;
+    std::vector<generation_step> first;
     const auto give_up = steady_clock::now() + std::chrono::seconds(1);
-    while (!(have_first = g.poll(first, std::chrono::milliseconds(250))))
-        if (a.stream && steady_clock::now() >= give_up) break;
-    if (have_first && (first.rejected || first.failed)) return send_error(res, rejection_error(first));
+    while (!g.poll(first, std::chrono::milliseconds(250)))
+        if (g.finished() || (a.stream && steady_clock::now() >= give_up)) break;
+    for (const auto& s : first)
+        if (s.rejected || s.failed) return send_error(res, rejection_error(s));
 
-    response_shape shape{chat, (chat ? "chatcmpl-" : "cmpl-") + random_id(), model_id_, int64_t(std::time(nullptr))};
+    response_shape shape{chat, (chat ? "chatcmpl-" : "cmpl-") + random_id(), model_id_, int64_t(std::time(nullptr)),
+                         a.logprobs, &tok};
+    auto echo_of = [&](size_t index) { return a.echo ? echoes[index / size_t(a.n)] : std::string(); };
     if (!a.stream) {
-        std::string text = first.text;
-        generation_step step = first;
-        while (!step.finished) {
-            if (g.poll(step, std::chrono::seconds(1))) text += step.text;
+        std::vector<choice_result> results(g.size());
+        std::vector<generation_step> steps = std::move(first);
+        for (;;) {
+            for (const auto& s : steps) {
+                if (s.rejected || s.failed) return send_error(res, rejection_error(s));
+                choice_result& c = results[s.index];
+                c.text += s.text;
+                c.tokens.insert(c.tokens.end(), s.tokens.begin(), s.tokens.end());
+                if (s.finished) c.finish_reason = s.finish_reason;
+            }
+            if (g.finished()) break;
+            steps.clear();
+            g.poll(steps, std::chrono::seconds(1));
         }
-        if (step.rejected || step.failed) return send_error(res, rejection_error(step));
-        json choice = {{"index", 0}, {"finish_reason", step.finish_reason}, {"logprobs", nullptr}};
-        if (chat) choice["message"] = {{"role", "assistant"}, {"content", text}};
-        else choice["text"] = text;
+        json choices = json::array();
+        for (size_t i = 0; i < results.size(); ++i) {
+            const choice_result& c = results[i];
+            json choice = {{"index", i}, {"finish_reason", c.finish_reason}, {"logprobs", shape.logprobs_json(c.tokens)}};
+            if (chat) choice["message"] = {{"role", "assistant"}, {"content", c.text}};
+            else choice["text"] = echo_of(i) + c.text;
+            choices.push_back(std::move(choice));
+        }
         json body = {{"id", shape.id}, {"object", chat ? "chat.completion" : "text_completion"},
-                     {"created", shape.created}, {"model", model_id_}, {"choices", json::array({choice})},
-                     {"usage", shape.usage(g)}};
+                     {"created", shape.created}, {"model", model_id_}, {"choices", std::move(choices)},
+                     {"usage", shape.usage(g.prompt_tokens(), g.completion_tokens())}};
         res.set_content(dump_json(body), "application/json");
         return;
     }
 
     struct stream_state {
         std::shared_ptr<live_request> live;
-        generation_step pending;
-        bool have_pending = true;
-        bool role_sent = false;
+        std::vector<generation_step> pending;
+        bool opened = false;     // the role (chat) or echo (completions) chunks went out
         bool done = false;
         bool include_usage = false;
+        std::vector<std::string> openings;  // per choice: the echoed prompt, or "" (chat: the role)
         steady_clock::time_point last_write = steady_clock::now();
     };
     auto st = std::make_shared<stream_state>();
     st->live = live;
-    st->pending = first;
-    st->have_pending = have_first;
+    st->pending = std::move(first);
     st->include_usage = a.include_usage;
+    for (size_t i = 0; i < g.size(); ++i) st->openings.push_back(echo_of(i));
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",
@@ -233,31 +268,43 @@ void openai_routes::handle_completion(const httplib::Request& http_req, httplib:
                 st->last_write = steady_clock::now();
                 return sink.write(s.data(), s.size());
             };
-            generation& gen = *st->live->gen;
-            if (shape.chat && !st->role_sent) {
-                st->role_sent = true;
-                if (!write(sse(shape.chunk({{"role", "assistant"}, {"content", ""}}, nullptr)))) return false;
+            generation_group& group = *st->live->group;
+            if (!st->opened) {
+                st->opened = true;
+                for (size_t i = 0; i < st->openings.size(); ++i) {
+                    if (shape.chat && !write(sse(shape.chunk(i, {{"role", "assistant"}, {"content", ""}}, nullptr))))
+                        return false;
+                    if (!shape.chat && !st->openings[i].empty() && !write(sse(shape.chunk(i, st->openings[i], nullptr))))
+                        return false;
+                }
             }
-            generation_step step;
-            if (st->have_pending) {
-                step = st->pending;
-                st->have_pending = false;
-            } else if (!gen.poll(step, std::chrono::milliseconds(250))) {
+            std::vector<generation_step> steps;
+            steps.swap(st->pending);
+            if (steps.empty() && !group.poll(steps, std::chrono::milliseconds(250))) {
                 if (steady_clock::now() - st->last_write > std::chrono::seconds(2)) return write(": keep-alive\n\n");
                 return sink.is_writable ? sink.is_writable() : true;
             }
-            if (!step.text.empty()) {
-                const json delta = shape.chat ? json{{"content", step.text}} : json(step.text);
-                if (!write(sse(shape.chunk(delta, nullptr)))) return false;
+            bool ok = true, failed = false;
+            for (const auto& step : steps) {
+                if (ok && (!step.text.empty() || !step.tokens.empty())) {
+                    const json delta = shape.chat ? json{{"content", step.text}} : json(step.text);
+                    ok = write(sse(shape.chunk(step.index, delta, nullptr, &step.tokens)));
+                }
+                if (!ok || !step.finished) continue;
+                if (step.rejected || step.failed) {
+                    ok = write(sse(error_body(rejection_error(step))));
+                    failed = true;
+                } else {
+                    ok = write(sse(shape.chunk(step.index, shape.chat ? json::object() : json(""), step.finish_reason)));
+                }
             }
-            if (!step.finished) return true;
-            bool ok = true;
-            if (step.rejected || step.failed) ok = write(sse(error_body(rejection_error(step))));
-            else ok = write(sse(shape.chunk(shape.chat ? json::object() : json(""), step.finish_reason)));
-            if (ok && st->include_usage) {
-                json u = shape.chunk(json::object(), nullptr);
+            if (!ok) return false;
+            if (failed) group.cancel();  // one error event ends the whole stream
+            if (!group.finished()) return true;
+            if (st->include_usage && !failed) {
+                json u = shape.chunk(0, json::object(), nullptr);
                 u["choices"] = json::array();
-                u["usage"] = shape.usage(gen);
+                u["usage"] = shape.usage(group.prompt_tokens(), group.completion_tokens());
                 ok = write(sse(u));
             }
             if (ok) ok = write("data: [DONE]\n\n");
@@ -267,7 +314,7 @@ void openai_routes::handle_completion(const httplib::Request& http_req, httplib:
         },
         [st](bool success) {
             // Client gone or write failed: cancel now (also done when the state is destroyed).
-            if (!success && st->live) st->live->gen->cancel();
+            if (!success && st->live) st->live->group->cancel();
             st->live.reset();
         });
 }
