@@ -227,13 +227,14 @@ private slots:
         bad.push_back({"stream a string", with("stream", "yes")});
         bad.push_back({"17 stop strings", with("stop", json(std::vector<std::string>(17, "x")))});
         bad.push_back({"empty stop string", with("stop", json::array({""}))});
-        bad.push_back({"n 3", with("n", 3)});
-        bad.push_back({"unknown field", with("tools", json::array())});
+        bad.push_back({"n 0", with("n", 0)});
+        bad.push_back({"unknown field", with("frobnicate", json::array())});
+        bad.push_back({"tools", with("tools", json::array())});
         bad.push_back({"stream_options unknown", with("stream_options", {{"foo", true}})});
-        bad.push_back({"logprobs true", with("logprobs", true)});
-        bad.push_back({"presence_penalty 1", with("presence_penalty", 1)});
-        bad.push_back({"response_format json_object", with("response_format", {{"type", "json_object"}})});
-        bad.push_back({"logit_bias set", with("logit_bias", {{"42", 5}})});
+        bad.push_back({"logprobs a count on chat", with("logprobs", 3)});
+        bad.push_back({"presence_penalty 3", with("presence_penalty", 3)});
+        bad.push_back({"response_format json_schema", with("response_format", {{"type", "json_schema"}})});
+        bad.push_back({"logit_bias 500", with("logit_bias", {{"42", 500}})});
         for (const auto& [what, body] : bad) {
             const Reply r = http(s.port, "POST", "/v1/chat/completions", body);
             QVERIFY2(r.status == 400, (what + ": status " + std::to_string(r.status) + " " + r.body).c_str());

@@ -1,11 +1,14 @@
 // test_serve_request: rl::parse_api_request (server/openai_request.h) on its own, no model and no
 // HTTP: OpenAI's sampling defaults (temperature 1, a fresh seed per request, an explicit seed
-// kept), standard fields accepted at their defaults and refused otherwise with `param` naming
-// them, fields accepted and ignored, the `developer` role, and bare field names in `param`.
+// kept), the SDK fields (logprobs in both shapes, n, penalties, logit_bias, echo, prompt batches,
+// response_format), what is refused with `param` naming it (json_schema, tools, out-of-range
+// values), fields accepted and ignored, the `developer` role, bare field names in `param`, and the
+// log-probability JSON shapes (server/openai_response.h).
 // tests/test_serve.cpp drives the same parser through the real server.
 #include "rl_test.h"
 
 #include "server/openai_request.h"
+#include "server/openai_response.h"
 #include "server/request_guard.h"
 
 #include <nlohmann/json.hpp>
@@ -105,22 +108,36 @@ private slots:
             const char* says;   // part of the message
             bool chat = true;
         };
+        const json comp = {{"model", "m"}, {"prompt", "x"}};
         const std::vector<refused> cases = {
-            {"logprobs", with("logprobs", true), "log-probabilities are not supported yet"},
-            {"logprobs", with("logprobs", 2, {{"model", "m"}, {"prompt", "x"}}), "log-probabilities are not supported yet",
-             false},
+            {"logprobs", with("logprobs", 2), "must be a boolean"},   // chat: a boolean; completions: a count
             {"logprobs", with("logprobs", "yes"), "must be a boolean"},
-            {"top_logprobs", with("top_logprobs", 3), "log-probabilities are not supported yet"},
-            {"presence_penalty", with("presence_penalty", 0.5), "not supported yet"},
-            {"frequency_penalty", with("frequency_penalty", -1), "not supported yet"},
+            {"logprobs", with("logprobs", 21, comp), "between", false},
+            {"logprobs", with("logprobs", -1, comp), "between", false},
+            {"top_logprobs", with("top_logprobs", 3), "needs 'logprobs': true"},
+            {"top_logprobs", with("top_logprobs", 21, with("logprobs", true)), "between"},
             {"frequency_penalty", with("frequency_penalty", 3), "between"},
-            {"response_format", with("response_format", {{"type", "json_object"}}), "json_object"},
+            {"presence_penalty", with("presence_penalty", -2.5), "between"},
+            {"response_format", with("response_format", {{"type", "json_schema"}, {"json_schema", json::object()}}),
+             "'json_schema' is not supported"},
+            {"response_format", with("response_format", {{"type", "yaml"}}), "must be 'text' or 'json_object'"},
             {"response_format", with("response_format", "text"), "must be an object"},
-            {"echo", with("echo", true), "not supported yet"},
-            {"logit_bias", with("logit_bias", {{"50256", -100}}), "not supported yet"},
+            {"tools", with("tools", json::array({{{"type", "function"}}})), "tool calling is not supported"},
+            {"tool_choice", with("tool_choice", "auto"), "tool calling is not supported"},
+            {"functions", with("functions", json::array()), "tool calling is not supported"},
+            {"echo", with("echo", true), "for /v1/completions only"},
+            {"echo", with("echo", true, with("logprobs", 1, comp)), "log-probabilities of prompt tokens", false},
+            {"logit_bias", with("logit_bias", {{"50256", -101}}), "between -100 and 100"},
+            {"logit_bias", with("logit_bias", {{"abc", 1}}), "token ids"},
+            {"logit_bias", with("logit_bias", {{"-3", 1}}), "token ids"},
+            {"logit_bias", with("logit_bias", json::array()), "must be an object"},
             {"store", with("store", "yes"), "must be a boolean"},
             {"metadata", with("metadata", {{"k", 1}}), "strings"},
-            {"n", with("n", 2), "'n' must be 1"},
+            {"n", with("n", 0), "between 1 and 64"},
+            {"n", with("n", 65), "between 1 and 64"},
+            {"prompt", with("n", 8, with("prompt", json::array({"a", "b", "c", "d", "e", "f", "g", "h", "i"}), comp)),
+             "more than 64 choices", false},
+            {"prompt", with("prompt", json::array({"a", 5}), comp), "'prompt'", false},
         };
         for (const auto& c : cases) {
             const rl::api_error e = refusal(c.body, c.chat);
@@ -130,6 +147,64 @@ private slots:
             QCOMPARE(e.param, std::string(c.param));
             QVERIFY2(e.message.find(c.says) != std::string::npos, what.c_str());
         }
+    }
+
+    void sdkFieldsAreParsed() {
+        json b = bareChat();
+        b.update({{"logprobs", true}, {"top_logprobs", 3}, {"n", 4}, {"presence_penalty", 0.5},
+                  {"frequency_penalty", -1}, {"logit_bias", {{"42", -100}, {"7", 2.5}}},
+                  {"response_format", {{"type", "json_object"}}}, {"tool_choice", "none"}});
+        auto r = parse(b);
+        QVERIFY(r);
+        QCOMPARE(r->logprobs, 3);
+        QCOMPARE(r->n, 4);
+        QCOMPARE(r->sampling.presence_penalty, 0.5f);
+        QCOMPARE(r->sampling.frequency_penalty, -1.f);
+        QCOMPARE(r->sampling.logit_bias.size(), size_t(2));
+        bool saw42 = false, saw7 = false;
+        for (auto& [id, v] : r->sampling.logit_bias) {
+            saw42 |= id == 42 && v == -100.f;
+            saw7 |= id == 7 && v == 2.5f;
+        }
+        QVERIFY(saw42 && saw7);
+        QVERIFY(r->json_object);
+        r = parse(with("logprobs", true));  // no top_logprobs: the chosen token only
+        QVERIFY(r && r->logprobs == 0);
+        r = parse(with("logprobs", false, with("top_logprobs", 0)));
+        QVERIFY(r && r->logprobs == -1);
+        // Completions: legacy logprobs count, echo, and the four prompt forms.
+        const json comp = {{"model", "m"}, {"prompt", "Once"}};
+        r = parse(with("logprobs", 5, comp), false);
+        QVERIFY(r && r->logprobs == 5 && !r->echo);
+        r = parse(with("echo", true, comp), false);
+        QVERIFY(r && r->echo && r->logprobs == -1);
+        r = parse(with("prompt", json::array({"a", "bc"}), comp), false);
+        QVERIFY(r && r->prompts.size() == 2 && r->prompts[1].text == "bc" && !r->prompts[1].ids);
+        r = parse(with("prompt", json::array({json::array({1, 2}), json::array({3})}), comp), false);
+        QVERIFY(r && r->prompts.size() == 2 && r->prompts[0].ids == std::vector<int32_t>({1, 2}));
+        r = parse(with("prompt", json::array({9, 8}), comp), false);
+        QVERIFY(r && r->prompts.size() == 1 && r->prompts[0].ids == std::vector<int32_t>({9, 8}));
+        r = parse(comp, false);
+        QVERIFY(r && r->prompts.size() == 1 && r->prompts[0].text == "Once" && r->n == 1);
+    }
+
+    // Choice seeds differ from each other, and the first is the request's own.
+    void choiceSeeds() {
+        QCOMPARE(rl::choice_seed(77, 0), uint64_t(77));
+        QVERIFY(rl::choice_seed(77, 1) != rl::choice_seed(77, 2));
+        QVERIFY(rl::choice_seed(77, 1) != uint64_t(78));
+    }
+
+    // Chunks carry their choice's index; without logprobs asked for, "logprobs" is null.
+    void chunkAndUsageShapes() {
+        rl::response_shape s;
+        s.logprobs = -1;
+        QVERIFY(s.logprobs_json({}).is_null());
+        const json c = s.chunk(2, "x", nullptr);
+        QCOMPARE(c["choices"][0]["index"].get<int>(), 2);
+        QVERIFY(c["choices"][0]["logprobs"].is_null());
+        const json u = s.usage(3, 4);
+        QCOMPARE(u["total_tokens"].get<int>(), 7);
     }
 
     void paramIsTheBareFieldName() {
@@ -204,5 +279,6 @@ private slots:
 };
 
 RL_TEST_MAIN(TestServeRequest, parseSpecialField, browserRequestsAreRefused, samplingDefaultsAsOpenAi, standardFieldsAtTheirDefaultsAreAccepted,
-             otherValuesAreRefusedNamingTheField, paramIsTheBareFieldName, developerRoleIsSystem)
+             otherValuesAreRefusedNamingTheField, sdkFieldsAreParsed, choiceSeeds, chunkAndUsageShapes, paramIsTheBareFieldName,
+             developerRoleIsSystem)
 #include "test_serve_request.moc"
