@@ -57,8 +57,7 @@ bool event_queue::pop_for(token_event& out, std::chrono::milliseconds timeout) {
 struct generation_group::choice {
     explicit choice(std::vector<std::string> stops) : stop(std::move(stops)) {}
     request req;                       // until submitted
-    std::vector<size_t> waiting;       // choices submitted at this one's first event
-    bool submitted = false, got_first = false, finished = false, counts_prompt = true;
+    bool submitted = false, finished = false, counts_prompt = true;
     uint64_t id = 0, owner = 0;
     int prompt_tokens = 0, completion_tokens = 0;
     stop_matcher stop;
@@ -73,33 +72,53 @@ generation_group::generation_group(engine& eng, const tokenizer& tok, std::vecto
 
 generation_group::~generation_group() { cancel(); }
 
-size_t generation_group::add(request req, std::optional<size_t> after) {
-    const size_t index = choices_.size();
-    auto c = std::make_unique<choice>(stops_);
-    c->owner = req.conversation_id;
-    c->prompt_tokens = int(req.prompt.size());
-    c->counts_prompt = !after;
-    // The sink holds the queue, not this object: events after we are gone land harmlessly.
-    req.on_event = [q = queue_](const token_event& e) { q->push(e); };
-    c->req = std::move(req);
-    choices_.push_back(std::move(c));
-    ++unfinished_;
-    if (after && *after < index && !choices_[*after]->got_first && !choices_[*after]->finished)
-        choices_[*after]->waiting.push_back(index);
-    else
-        submit(index);
-    return index;
+void generation_group::add_prompt(std::vector<request> reqs) {
+    std::vector<size_t> indices;
+    for (size_t i = 0; i < reqs.size(); ++i) {
+        auto c = std::make_unique<choice>(stops_);
+        c->owner = reqs[i].conversation_id;
+        c->prompt_tokens = int(reqs[i].prompt.size());
+        c->counts_prompt = i == 0;
+        // The sink holds the queue, not this object: events after we are gone land harmlessly.
+        reqs[i].on_event = [q = queue_](const token_event& e) { q->push(e); };
+        c->req = std::move(reqs[i]);
+        indices.push_back(choices_.size());
+        choices_.push_back(std::move(c));
+        ++unfinished_;
+    }
+    if (indices.size() <= 1) return submit(indices);
+    // The leader: the prompt and one greedy token (not reported), under the first choice's owner.
+    request lead;
+    lead.conversation_id = choices_[indices[0]]->req.conversation_id;
+    lead.prompt = choices_[indices[0]]->req.prompt;
+    lead.max_tokens = 1;
+    lead.on_event = [q = queue_](const token_event& e) { q->push(e); };
+    leaders_.push_back({engine_.submit(std::move(lead)), std::move(indices), false});
+    if (on_submit_) on_submit_(leaders_.back().id);
 }
 
-void generation_group::submit(size_t index) {
-    choice& c = *choices_[index];
-    if (c.submitted || c.finished) return;
-    c.submitted = true;
-    c.id = engine_.submit(std::move(c.req));
-    if (on_submit_) on_submit_(c.id);
+void generation_group::submit(const std::vector<size_t>& indices) {
+    std::vector<request> reqs;
+    std::vector<size_t> which;
+    for (size_t i : indices) {
+        choice& c = *choices_[i];
+        if (c.submitted || c.finished) continue;
+        c.submitted = true;
+        reqs.push_back(std::move(c.req));
+        which.push_back(i);
+    }
+    if (reqs.empty()) return;
+    const std::vector<uint64_t> ids = engine_.submit_all(std::move(reqs));
+    for (size_t k = 0; k < which.size(); ++k) {
+        choices_[which[k]]->id = ids[k];
+        if (on_submit_) on_submit_(ids[k]);
+    }
 }
 
 void generation_group::cancel() {
+    cancelled_ = true;
+    for (auto& l : leaders_)
+        if (!l.done) engine_.cancel(l.id), l.done = true;
     for (auto& c : choices_) {
         if (c->finished) continue;
         c->finished = true;
@@ -124,6 +143,15 @@ bool generation_group::poll(std::vector<generation_step>& out, std::chrono::mill
     token_event e;
     if (finished() || !queue_->pop_for(e, timeout)) return false;
     do {
+        bool led = false;
+        for (auto& l : leaders_) {
+            if (l.id != e.request_id || l.done) continue;
+            led = true;
+            if (e.finish == finish_reason::none) break;
+            l.done = true;   // its prompt's blocks are cached now: the choices start together
+            if (!cancelled_) submit(l.waiting);
+        }
+        if (led) continue;
         size_t index = choices_.size();
         for (size_t i = 0; i < choices_.size(); ++i)
             if (choices_[i]->submitted && choices_[i]->id == e.request_id) index = i;
@@ -138,10 +166,6 @@ bool generation_group::poll(std::vector<generation_step>& out, std::chrono::mill
             step->index = index;
         }
         handle(c, e, *step);
-        if (!c.got_first && (e.token >= 0 || e.finish != finish_reason::none)) {
-            c.got_first = true;
-            for (size_t w : c.waiting) submit(w);  // the prompt's blocks are cached now
-        }
     } while (!finished() && queue_->pop_for(e, std::chrono::milliseconds(0)));
     return true;
 }

@@ -13,7 +13,6 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -88,10 +87,12 @@ public:
     generation_group(const generation_group&) = delete;
     generation_group& operator=(const generation_group&) = delete;
 
-    /// Adds a choice (its on_event is replaced; conversation_id must already carry the owner bits).
-    /// With `after`, an earlier choice of the same prompt, it is submitted only once that one's
-    /// first token came: its prompt's full KV blocks are then in the prefix cache and shared.
-    size_t add(request req, std::optional<size_t> after = std::nullopt);
+    /// Adds the choices of one prompt, indexed after those already added (their on_event is
+    /// replaced; conversation_id must already carry the owner bits). With more than one, a
+    /// one-token request computes the prompt first, and the choices are submitted together when it
+    /// ends: each reuses the prompt's full KV blocks from the prefix cache, and they decode in the
+    /// same steps from the first, so a seeded request repeats choice by choice.
+    void add_prompt(std::vector<request> choices);
     /// Handles every event available within `timeout`; appends one step per choice that changed.
     bool poll(std::vector<generation_step>& out, std::chrono::milliseconds timeout);
     void cancel();
@@ -104,7 +105,12 @@ public:
 
 private:
     struct choice;
-    void submit(size_t index);
+    struct leader {
+        uint64_t id = 0;
+        std::vector<size_t> waiting;   // choices submitted when it ends
+        bool done = false;
+    };
+    void submit(const std::vector<size_t>& indices);
     void handle(choice& c, const token_event& e, generation_step& out);
 
     engine& engine_;
@@ -114,6 +120,8 @@ private:
     submit_hook on_submit_;
     std::shared_ptr<event_queue> queue_ = std::make_shared<event_queue>();
     std::vector<std::unique_ptr<choice>> choices_;
+    std::vector<leader> leaders_;
+    bool cancelled_ = false;
     size_t unfinished_ = 0;
 };
 

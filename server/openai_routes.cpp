@@ -180,11 +180,11 @@ void openai_routes::handle_completion(const httplib::Request& http_req, httplib:
         engine_, tok, a.stop, [exporter](uint64_t owner) { if (exporter) exporter->note_stopped_owner(owner); },
         [this, lr](uint64_t id) { lr->ids.push_back(track(id)); });
     generation_group& g = *live->group;
-    // Choices prompt-major, as OpenAI indexes them. The n choices of one prompt are submitted after
-    // its first choice's first token, so they share its KV blocks through the prefix cache.
+    // Choices prompt-major, as OpenAI indexes them; the n choices of one prompt share its KV blocks
+    // through the prefix cache (generation_group::add_prompt).
     const auto vocab = a.json_object ? json_vocab() : nullptr;
     for (const auto& prompt : prompts) {
-        const size_t first = g.size();
+        std::vector<request> choices;
         for (int j = 0; j < a.n; ++j) {
             request r;
             r.conversation_id = kOwnerApiBit | ++counter_;
@@ -194,8 +194,9 @@ void openai_routes::handle_completion(const httplib::Request& http_req, httplib:
             r.max_tokens = a.max_tokens.value_or(context - int(prompt.size()));
             r.logprobs = a.logprobs;
             if (vocab) r.constraint = std::make_shared<json_constraint>(vocab);
-            g.add(std::move(r), j == 0 ? std::nullopt : std::optional<size_t>(first));
+            choices.push_back(std::move(r));
         }
+        g.add_prompt(std::move(choices));
     }
 
     // Wait for the first event before answering, so a rejection (admission control answers at
@@ -204,8 +205,10 @@ void openai_routes::handle_completion(const httplib::Request& http_req, httplib:
     // and a later rejection arrives as an error event before [DONE].
     std::vector<generation_step> first;
     const auto give_up = steady_clock::now() + std::chrono::seconds(1);
-    while (!g.poll(first, std::chrono::milliseconds(250)))
+    while (first.empty()) {
+        g.poll(first, std::chrono::milliseconds(250));   // a leader's events add no step
         if (g.finished() || (a.stream && steady_clock::now() >= give_up)) break;
+    }
     for (const auto& s : first)
         if (s.rejected || s.failed) return send_error(res, rejection_error(s));
 

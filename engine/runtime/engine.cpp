@@ -162,6 +162,18 @@ public:
         return id;
     }
 
+    std::vector<uint64_t> submit_all(std::vector<request> rs) override {
+        std::vector<uint64_t> ids;
+        std::lock_guard lk(mu_);
+        for (auto& r : rs) {
+            ids.push_back(++next_id_);
+            queue_.push_back(submit_cmd{ids.back(), std::move(r), clock_type::now()});
+            ++outstanding_;
+        }
+        cv_.notify_all();
+        return ids;
+    }
+
     void cancel(uint64_t id) override {
         std::lock_guard lk(mu_);
         queue_.push_back(cancel_cmd{id});

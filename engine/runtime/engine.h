@@ -52,6 +52,9 @@ public:
 
     /// Thread-safe. Returns the request id; events go to r.on_event on the engine thread.
     virtual uint64_t submit(request r) = 0;
+    /// Thread-safe. Submits several requests at once: the engine thread admits them in the same
+    /// round, so they start in the same step (the n choices of one API request decode together).
+    virtual std::vector<uint64_t> submit_all(std::vector<request> rs) = 0;
     /// Thread-safe. The request ends with cancelled (if not already finished).
     virtual void cancel(uint64_t request_id) = 0;
     /// Thread-safe. Validated now (the reason is returned, "" when accepted); applied at the next
