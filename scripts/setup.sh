@@ -5,6 +5,7 @@
 #   rl_ensure_packages [pkg...]   install the missing Debian packages (default: RL_PACKAGES)
 #   rl_fetch_models               models/SmolLM2-135M-Instruct.Q4_1.gguf and models/vocab/*.gguf
 #   rl_build                      cmake configure (Ninja, Release) + build
+#   rl_ensure_openai_venv         tests/openai/.venv with the pinned openai client (test_openai_client)
 #
 # Every step checks first (dpkg status, file presence + sha256) and does nothing when nothing is
 # missing, so a second run installs and downloads nothing. A failing step prints ONE line
@@ -229,6 +230,27 @@ rl_fetch_models() {
   fi
   rm -rf "$tmp"
   trap - EXIT
+}
+
+# --- the openai client for tests/openai -----------------------------------------------------
+RL_OPENAI_VENV="$RL_ROOT/tests/openai/.venv"
+RL_OPENAI_REQ="$RL_ROOT/tests/openai/requirements.txt"
+rl_ensure_openai_venv() {
+  local py="$RL_OPENAI_VENV/bin/python" stamp="$RL_OPENAI_VENV/.requirements.sha256" want
+  want="$(rl_sha256 "$RL_OPENAI_REQ")"
+  if [[ -x "$py" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]] && "$py" -c "import openai" >/dev/null 2>&1; then
+    rl_say "the openai client is installed in tests/openai/.venv ($("$py" -c 'import openai; print(openai.__version__)'))"
+    return
+  fi
+  rl_ensure_packages python3 python3-venv
+  rl_say "installing the pinned openai client into tests/openai/.venv (tests/openai/requirements.txt)"
+  rm -rf "$RL_OPENAI_VENV"
+  rl_quiet "cannot create the virtual environment tests/openai/.venv" /usr/bin/python3 -m venv "$RL_OPENAI_VENV"
+  rl_quiet "cannot install tests/openai/requirements.txt with pip (no network?)" \
+    "$py" -m pip install --disable-pip-version-check --no-cache-dir --progress-bar off -r "$RL_OPENAI_REQ"
+  "$py" -c "import openai" >>"$RL_LOG" 2>&1 || RL_SHOW_LOG=1 rl_die "the openai package does not import after pip install"
+  echo "$want" >"$stamp"
+  rl_say "installed openai $("$py" -c 'import openai; print(openai.__version__)') into tests/openai/.venv"
 }
 
 # --- build -----------------------------------------------------------------------------------
