@@ -31,7 +31,9 @@ void one(const std::string& body, bool chat) {
     if (r->max_tokens && *r->max_tokens < 1) fail("accepted max_tokens < 1");
     static const rl::chat_template chatml = rl::chat_template::detect("<|im_start|>");
     (void)chatml.render(r->messages, true);
-    (void)rl::dump_json(nlohmann::json{{"model", r->model}, {"prompt", r->prompt}});
+    if (!chat && r->prompts.empty()) fail("accepted a completion request without a prompt");
+    if (r->n < 1 || r->logprobs > 20) fail("accepted n < 1 or more than 20 log-probability alternatives");
+    for (const auto& p : r->prompts) (void)rl::dump_json(nlohmann::json{{"model", r->model}, {"prompt", p.text}});
 }
 
 } // namespace
