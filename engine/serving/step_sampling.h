@@ -1,7 +1,7 @@
-// step_sampling: how one step's tokens are chosen. Greedy rows without a penalty take the argmax
-// on the backend; otherwise, when the backend samples on the device, rows without a repetition
-// penalty are drawn there (row_sampling.h); a step with any other row downloads the logits and
-// samples on the host. One path per step (the forward call differs). The device paths are always
+// step_sampling: how one step's tokens are chosen. Plain greedy rows take the argmax on the
+// backend; otherwise, when the backend samples on the device, rows that need no host logits (no
+// penalty, bias, constraint or log-probabilities: sequence::needs_host_logits) are drawn there
+// (row_sampling.h); a step with any other row downloads the logits and samples on the host. One path per step (the forward call differs). The device paths are always
 // preferred: only token ids cross to the host instead of every row's logits, which multiplied
 // serving throughput (dev/notes/kernel-switches.md); the host path is the fallback for what the
 // device cannot do. Pure: tested by test_row_sampling, and through the engine by test_engine
