@@ -148,8 +148,25 @@ bool generation_group::poll(std::vector<generation_step>& out, std::chrono::mill
             if (l.id != e.request_id || l.done) continue;
             led = true;
             if (e.finish == finish_reason::none) break;
-            l.done = true;   // its prompt's blocks are cached now: the choices start together
-            if (!cancelled_) submit(l.waiting);
+            l.done = true;
+            if (e.finish == finish_reason::stop || e.finish == finish_reason::length) {
+                if (!cancelled_) submit(l.waiting);   // its prompt's blocks are cached now: start together
+                break;
+            }
+            // Rejected, cancelled or failed: its choices end the same way, never submitted.
+            for (size_t i : l.waiting) {
+                choice& c = *choices_[i];
+                if (c.finished) continue;
+                c.finished = true;
+                --unfinished_;
+                generation_step st;
+                st.index = i;
+                st.finished = true;
+                st.rejected = e.finish == finish_reason::rejected;
+                st.failed = !st.rejected;
+                st.error = !e.error.empty() ? e.error : st.rejected ? "rejected" : "request cancelled";
+                out.push_back(std::move(st));
+            }
         }
         if (led) continue;
         size_t index = choices_.size();
