@@ -1,6 +1,7 @@
 // test_json_constraint: the incremental JSON validator on valid and invalid documents, and the
 // token mask over a small hand-made vocabulary: random walks through the allowed tokens always end
-// in an object that nlohmann parses, end-of-generation is allowed only once it is closed.
+// in an object that nlohmann parses, end-of-generation is allowed only once it is closed; and a
+// differential check against nlohmann on random edits of valid documents.
 #include "rl_test.h"
 
 #include "serving/json_constraint.h"
@@ -50,6 +51,7 @@ private slots:
     void invalidDocuments();
     void maskFollowsTheState();
     void randomWalksParse();
+    void agreesWithNlohmannOnMutations();
 };
 
 void TestJsonConstraint::validDocuments() {
@@ -145,5 +147,44 @@ void TestJsonConstraint::randomWalksParse() {
     QVERIFY2(finished >= 100, std::to_string(finished).c_str());
 }
 
-RL_TEST_MAIN(TestJsonConstraint, validDocuments, invalidDocuments, maskFollowsTheState, randomWalksParse)
+// Differential: small random edits of valid documents, judged by nlohmann (an object at the top,
+// nothing after it, within the validator's whitespace and depth bounds) and by the validator.
+// The edit alphabet has no 'd' or other hex letters past 'f' besides those in literals, so no
+// \uD800 surrogate escape (nlohmann refuses lone surrogates; the validator does not check them).
+void TestJsonConstraint::agreesWithNlohmannOnMutations() {
+    const std::vector<std::string> seeds = {"{\"a\": [1, -2.5e+3, true, null]}", "{\"k\": {\"n\": \"x\\n\"}, \"l\": []}",
+                                            "{}", "{\"a\":0.5,\"b\":[{}]}"};
+    const std::string alphabet = "{}[]:,\"\\ 0123456789.-+eEtrufalsn\n";
+    std::mt19937 rng(99);
+    auto pick = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
+    int valid = 0, invalid = 0;
+    for (int it = 0; it < 20000; ++it) {
+        std::string s = seeds[pick(seeds.size())];
+        for (size_t k = 0, edits = 1 + pick(3); k < edits; ++k) {
+            const size_t at = pick(s.size() + 1);
+            const char c = alphabet[pick(alphabet.size())];
+            switch (pick(3)) {
+            case 0: s.insert(s.begin() + std::ptrdiff_t(at), c); break;
+            case 1: if (at < s.size()) s.erase(at, 1); break;
+            default: if (at < s.size()) s[at] = c; break;
+            }
+        }
+        bool want = false;
+        try {
+            want = nlohmann::json::parse(s).is_object() && s.back() == '}';
+        } catch (const nlohmann::json::out_of_range&) {
+            continue;  // a number beyond double ("1e434"): valid JSON syntax, refused by nlohmann's parser
+        } catch (const nlohmann::json::exception&) {
+        }
+        size_t run = 0, longest = 0;
+        for (char c : s) longest = std::max(longest, run = (c == ' ' || c == '\n') ? run + 1 : 0);
+        if (longest > size_t(json_validator::kMaxWhitespace)) want = false;
+        QVERIFY2(complete(s) == want, (s + (want ? " should be complete" : " should not be")).c_str());
+        (want ? valid : invalid) += 1;
+    }
+    QVERIFY(valid > 500 && invalid > 500);
+}
+
+RL_TEST_MAIN(TestJsonConstraint, validDocuments, invalidDocuments, maskFollowsTheState, randomWalksParse,
+             agreesWithNlohmannOnMutations)
 #include "test_json_constraint.moc"

@@ -101,7 +101,7 @@ private slots:
     }
 
     // One path per step: all greedy -> device argmax; any sampled row -> device draws when the
-    // backend can (one uniform per drawing row, greedy rows get u = 0); a penalised row -> host.
+    // backend can (one uniform per drawing row, greedy rows get u = 0); a row needing host logits -> host.
     void planPicksOnePathPerStep() {
         auto seq = [](uint64_t id, rl::sampling_params p) {
             rl::request r;
@@ -129,6 +129,20 @@ private slots:
         QVERIFY(d.draws[1].u >= 0.f && d.draws[1].u < 1.f);
         QVERIFY(rl::plan_sampling(step({greedy.get(), warm.get()}, {true, true}), false).path == rl::sample_path::host);
         QVERIFY(rl::plan_sampling(step({warm.get(), penal.get()}, {true, true}), true).path == rl::sample_path::host);
+        // Log-probabilities, OpenAI's penalties and a logit bias need the whole row on the host,
+        // even for a greedy row.
+        auto greedy_lp = seq(5, {});
+        greedy_lp->req.logprobs = 0;
+        QVERIFY(rl::plan_sampling(step({greedy_lp.get()}, {true}), true).path == rl::sample_path::host);
+        rl::sampling_params pp;
+        pp.presence_penalty = 0.5f;
+        auto presence = seq(6, pp);
+        QVERIFY(rl::plan_sampling(step({warm.get(), presence.get()}, {true, true}), true).path == rl::sample_path::host);
+        rl::sampling_params bp;
+        bp.temperature = 0.8f;
+        bp.logit_bias = {{1, 2.f}};
+        auto biased = seq(7, bp);
+        QVERIFY(rl::plan_sampling(step({biased.get()}, {true}), true).path == rl::sample_path::host);
     }
 
     void uniformStaysBelowOne() {
