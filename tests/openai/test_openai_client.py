@@ -20,6 +20,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 import urllib.request
@@ -30,6 +31,7 @@ VENV_PYTHON = os.path.join(HERE, ".venv", "bin", "python")
 
 ARGS = None
 SERVER = None
+SERVER_LOG = tempfile.TemporaryFile()
 BASE = None
 MODEL = None
 
@@ -64,13 +66,16 @@ def free_port():
 def setUpModule():
     global SERVER, BASE, MODEL
     port = free_port()
+    # The server's output goes to a file, never a pipe nobody reads (a full pipe would block it).
+    SERVER_LOG.seek(0)
     SERVER = subprocess.Popen([ARGS.serve, "--model", ARGS.model, "--port", str(port), "--max-context", "1024",
-                               "--threads", "2", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                               "--threads", "2", "--quiet"], stdout=SERVER_LOG, stderr=subprocess.STDOUT)
     BASE = f"http://127.0.0.1:{port}/v1"
     deadline = time.time() + 180
     while time.time() < deadline:
         if SERVER.poll() is not None:
-            raise RuntimeError("ridgeline-serve exited: " + SERVER.stdout.read().decode(errors="replace"))
+            SERVER_LOG.seek(0)
+            raise RuntimeError("ridgeline-serve exited: " + SERVER_LOG.read().decode(errors="replace"))
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
                 if r.status == 200:
@@ -89,6 +94,7 @@ def tearDownModule():
             SERVER.wait(timeout=30)
         except subprocess.TimeoutExpired:
             SERVER.kill()
+            SERVER.wait()
 
 
 def client():
