@@ -5,6 +5,7 @@
 #include "rl_test.h"
 
 #include "serving/json_constraint.h"
+#include "serving/json_schema.h"
 
 #include <nlohmann/json.hpp>
 
@@ -52,6 +53,8 @@ private slots:
     void maskFollowsTheState();
     void randomWalksParse();
     void agreesWithNlohmannOnMutations();
+    void schemaDocuments();
+    void schemaRandomWalksSatisfyIt();
 };
 
 void TestJsonConstraint::validDocuments() {
@@ -185,6 +188,121 @@ void TestJsonConstraint::agreesWithNlohmannOnMutations() {
     QVERIFY(valid > 500 && invalid > 500);
 }
 
+namespace {
+
+// {"name": string, "age": integer, "tags": [enum "a" | "b" | 12 | 1], "ok": boolean, "score": number,
+//  "none": null, "empty": {}} (keys written in this order).
+std::shared_ptr<json_schema> test_schema() {
+    using k = schema_node::kind;
+    auto s = std::make_shared<json_schema>();
+    s->nodes.resize(9);
+    s->nodes[0].k = k::object;
+    s->nodes[0].properties = {{"\"name\"", 1}, {"\"age\"", 2}, {"\"tags\"", 3}, {"\"ok\"", 5},
+                              {"\"score\"", 6}, {"\"none\"", 7}, {"\"empty\"", 8}};
+    s->nodes[1].k = k::string;
+    s->nodes[2].k = k::integer;
+    s->nodes[3].k = k::array;
+    s->nodes[3].items = 4;
+    s->nodes[4].k = k::literals;
+    s->nodes[4].literals = {"\"a\"", "\"b\"", "12", "1"};
+    s->nodes[5].k = k::literals;
+    s->nodes[5].literals = {"true", "false"};
+    s->nodes[6].k = k::number;
+    s->nodes[7].k = k::literals;
+    s->nodes[7].literals = {"null"};
+    s->nodes[8].k = k::object;
+    return s;
+}
+
+bool schema_complete(const json_schema& s, const std::string& doc) {
+    json_schema_matcher m(&s);
+    return m.feed(doc) && m.complete();
+}
+
+// The document's shape, checked independently of the matcher.
+bool satisfies(const nlohmann::json& j) {
+    if (!j.is_object() || j.size() != 7) return false;
+    if (!j["name"].is_string() || !j["age"].is_number_integer() || !j["ok"].is_boolean()) return false;
+    if (!j["score"].is_number() || !j["none"].is_null() || j["empty"] != nlohmann::json::object()) return false;
+    if (!j["tags"].is_array()) return false;
+    for (const auto& t : j["tags"])
+        if (t != "a" && t != "b" && t != 12 && t != 1) return false;
+    return true;
+}
+
+} // namespace
+
+void TestJsonConstraint::schemaDocuments() {
+    const auto s = test_schema();
+    const std::string good = R"({"name": "x\u00e9", "age": -12, "tags": ["a", 12, 1, "b"], "ok": false, "score": 1.5e-3, "none": null, "empty": {}})";
+    QVERIFY(schema_complete(*s, good));
+    QVERIFY(satisfies(nlohmann::json::parse(good)));
+    QVERIFY(schema_complete(*s, R"({"name":"","age":0,"tags":[],"ok":true,"score":-0,"none":null,"empty":{ }})"));
+    for (const char* bad : {
+             R"({"age": 1, "name": "x", "tags": [], "ok": true, "score": 1, "none": null, "empty": {}})",  // order
+             R"({"name": "x", "age": 1.5, "tags": [], "ok": true, "score": 1, "none": null, "empty": {}})", // integer
+             R"({"name": "x", "age": 1, "tags": ["c"], "ok": true, "score": 1, "none": null, "empty": {}})", // enum
+             R"({"name": "x", "age": 1, "tags": [123], "ok": true, "score": 1, "none": null, "empty": {}})", // enum
+             R"({"name": "x", "age": 1, "tags": [], "ok": 1, "score": 1, "none": null, "empty": {}})",     // boolean
+             R"({"name": "x", "age": 1, "tags": [], "ok": true, "score": 1, "none": null})",               // missing
+             R"({"name": "x", "age": 1, "tags": [], "ok": true, "score": 1, "none": null, "empty": {}, "x": 1})",
+             R"({"name": 5, "age": 1, "tags": [], "ok": true, "score": 1, "none": null, "empty": {}})",
+             R"(["name"])"}) {
+        QVERIFY2(!schema_complete(*s, bad), bad);
+    }
+    // Prefixes are accepted but not complete; "1" may still become "12".
+    json_schema_matcher m(s.get());
+    QVERIFY(m.feed(R"({"name": "x", "age": 7, "tags": [1)") && !m.complete());
+    QVERIFY(m.feed("2, 1]") && !m.complete());
+}
+
+void TestJsonConstraint::schemaRandomWalksSatisfyIt() {
+    const auto s = test_schema();
+    auto vocab = small_vocab();
+    std::vector<std::string> more = {"name", "age", "tags", "ok", "score", "none", "empty", "\"name\":", "1.5", "e-3"};
+    for (char c = 'a'; c <= 'z'; ++c) more.push_back(std::string(1, c));  // every key can be spelled
+    for (const auto& p : more) {
+        vocab->pieces.push_back(p);
+        vocab->kind.push_back(0);
+    }
+    const int n = int(vocab->pieces.size());
+    std::mt19937 rng(77);
+    int finished = 0;
+    for (int walk = 0; walk < 200; ++walk) {
+        json_schema_constraint c(vocab, s);
+        std::string out;
+        for (int step = 0; step < 300; ++step) {
+            std::vector<float> l(static_cast<size_t>(n));
+            for (auto& x : l) x = std::uniform_real_distribution<float>(0.f, 1.f)(rng);
+            l[0] += 2.f;   // end as soon as allowed
+            l[3] += 0.5f;  // "}" and "]" a little more likely, so walks end
+            l[5] += 0.5f;
+            c.mask(l.data(), n);
+            int best = -1;
+            for (int i = 0; i < n; ++i)
+                if (std::isfinite(l[size_t(i)]) && (best < 0 || l[size_t(i)] > l[size_t(best)])) best = i;
+            QVERIFY(best >= 0);
+            if (vocab->kind[size_t(best)] == 1) {
+                QVERIFY2(c.complete(), out.c_str());  // not the "nothing else fits" fallback
+                ++finished;
+                nlohmann::json j;
+                try {
+                    j = nlohmann::json::parse(out);
+                } catch (const nlohmann::json::out_of_range&) {
+                    break;  // a number beyond double ("100e9515"): valid syntax that nlohmann refuses
+                } catch (const nlohmann::json::exception& e) {
+                    QVERIFY2(false, (out + ": " + e.what()).c_str());
+                }
+                QVERIFY2(satisfies(j), out.c_str());
+                break;
+            }
+            c.accept(best);
+            out += vocab->pieces[size_t(best)];
+        }
+    }
+    QVERIFY2(finished >= 50, std::to_string(finished).c_str());
+}
+
 RL_TEST_MAIN(TestJsonConstraint, validDocuments, invalidDocuments, maskFollowsTheState, randomWalksParse,
-             agreesWithNlohmannOnMutations)
+             agreesWithNlohmannOnMutations, schemaDocuments, schemaRandomWalksSatisfyIt)
 #include "test_json_constraint.moc"

@@ -1,12 +1,10 @@
-// json_constraint.cpp: see json_constraint.h. The mask tries every token's bytes on a copy of the
-// validator (a few bytes each, a fixed-size state): tens of thousands of short copies per token,
-// small next to a forward pass, and it needs no index over the vocabulary.
+// json_constraint.cpp: see json_constraint.h. The mask (mask_tokens, in the header) tries every
+// token's bytes on a copy of the validator (a few bytes each, a fixed-size state): tens of
+// thousands of short copies per token, small next to a forward pass, and no index over the vocabulary.
 #include "serving/json_constraint.h"
 
 #include "tokenizer/tokenizer.h"
 
-#include <cmath>
-#include <limits>
 
 namespace rl {
 
@@ -178,35 +176,6 @@ std::shared_ptr<const json_vocabulary> json_vocabulary::from_tokenizer(const tok
         v->kind[size_t(id)] = text && !v->pieces[size_t(id)].empty() ? 0 : 2;
     }
     return v;
-}
-
-void json_constraint::mask(float* logits, int n_vocab) {
-    constexpr float kNo = -std::numeric_limits<float>::infinity();
-    const int n = std::min(n_vocab, int(vocab_->kind.size()));
-    const bool done = v_.complete();
-    bool any = false;
-    for (int id = 0; id < n; ++id) {
-        const uint8_t kind = vocab_->kind[size_t(id)];
-        bool ok;
-        if (kind == 1) ok = done;          // end of generation only once the object is closed
-        else if (kind == 2 || done) ok = false;
-        else {
-            json_validator trial = v_;
-            ok = trial.feed(vocab_->pieces[size_t(id)]);
-        }
-        if (!ok) logits[id] = kNo;
-        else any = any || logits[id] > kNo;
-    }
-    for (int id = n; id < n_vocab; ++id) logits[id] = kNo;
-    // Never leave nothing to draw (a vocabulary without single-byte pieces): let it end instead.
-    if (!any)
-        for (int id = 0; id < n; ++id)
-            if (vocab_->kind[size_t(id)] == 1) logits[id] = 0.f;
-}
-
-void json_constraint::accept(int32_t token) {
-    if (token >= 0 && size_t(token) < vocab_->kind.size() && vocab_->kind[size_t(token)] == 0)
-        v_.feed(vocab_->pieces[size_t(token)]);
 }
 
 } // namespace rl

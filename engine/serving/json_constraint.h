@@ -7,7 +7,9 @@
 #pragma once
 #include "serving/sampler.h"
 
+#include <algorithm>
 #include <array>
+#include <limits>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -73,16 +75,56 @@ struct json_vocabulary {
     static std::shared_ptr<const json_vocabulary> from_tokenizer(const tokenizer& tok);
 };
 
-class json_constraint : public token_constraint {
+/// The mask itself: tries each token's bytes on a copy of the acceptor.
+template <class Acceptor>
+void mask_tokens(const json_vocabulary& vocab, float* logits, int n_vocab, const Acceptor& v) {
+    constexpr float kNo = -std::numeric_limits<float>::infinity();
+    const int n = std::min(n_vocab, int(vocab.kind.size()));
+    const bool done = v.complete();
+    bool any = false;
+    for (int id = 0; id < n; ++id) {
+        const uint8_t kind = vocab.kind[size_t(id)];
+        bool ok;
+        if (kind == 1) ok = done;  // end of generation only once the document is whole
+        else if (kind == 2 || done) ok = false;
+        else {
+            Acceptor trial = v;
+            ok = trial.feed(vocab.pieces[size_t(id)]);
+        }
+        if (!ok) logits[id] = kNo;
+        else any = any || logits[id] > kNo;
+    }
+    for (int id = n; id < n_vocab; ++id) logits[id] = kNo;
+    // Never leave nothing to draw (a vocabulary without single-byte pieces): let it end instead.
+    if (!any)
+        for (int id = 0; id < n; ++id)
+            if (vocab.kind[size_t(id)] == 1) logits[id] = 0.f;
+}
+
+/// Masks every token whose bytes the acceptor (json_validator, json_schema_matcher) refuses in its
+/// current state, allows end-of-generation only once it is complete, and then nothing else.
+template <class Acceptor>
+class grammar_constraint : public token_constraint {
 public:
-    explicit json_constraint(std::shared_ptr<const json_vocabulary> vocab) : vocab_(std::move(vocab)) {}
-    void mask(float* logits, int n_vocab) override;
-    void accept(int32_t token) override;
+    grammar_constraint(std::shared_ptr<const json_vocabulary> vocab, Acceptor start)
+        : vocab_(std::move(vocab)), v_(std::move(start)) {}
+    void mask(float* logits, int n_vocab) override { mask_tokens(*vocab_, logits, n_vocab, v_); }
+    void accept(int32_t token) override {
+        if (token >= 0 && size_t(token) < vocab_->kind.size() && vocab_->kind[size_t(token)] == 0)
+            v_.feed(vocab_->pieces[size_t(token)]);
+    }
     bool complete() const { return v_.complete(); }
 
 private:
     std::shared_ptr<const json_vocabulary> vocab_;
-    json_validator v_;
+    Acceptor v_;
+};
+
+/// response_format {"type": "json_object"}.
+class json_constraint : public grammar_constraint<json_validator> {
+public:
+    explicit json_constraint(std::shared_ptr<const json_vocabulary> vocab)
+        : grammar_constraint(std::move(vocab), json_validator{}) {}
 };
 
 } // namespace rl
