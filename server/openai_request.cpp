@@ -2,8 +2,8 @@
 // never silently gets behaviour it did not ask for): model, messages | prompt, max_tokens,
 // max_completion_tokens, temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty,
 // frequency_penalty, logit_bias, seed, stop, stream, stream_options, n, logprobs, top_logprobs,
-// echo (completions), response_format (text, json_object), user (ignored). A JSON null counts as
-// absent. Refused with a clear 400 naming the field: response_format json_schema, tools (and
+// echo (completions), response_format (text, json_object, json_schema: response_format.h), user
+// (ignored). A JSON null counts as absent. Refused with a clear 400 naming the field: tools (and
 // tool_choice, functions, function_call), echo with logprobs (prompt log-probabilities are not
 // computed). Accepted and ignored, since they never change the output: parallel_tool_calls (no
 // tools are accepted), service_tier, metadata, store (nothing is stored).
@@ -13,6 +13,8 @@
 // so two identical requests may differ; an explicit seed stays reproducible.
 // Every error's param is the bare field name ("model", "messages"), as OpenAI writes it.
 #include "server/openai_request.h"
+
+#include "server/response_format.h"
 
 #include <algorithm>
 #include <cmath>
@@ -195,21 +197,6 @@ std::vector<std::pair<int32_t, float>> parse_logit_bias(const json& v) {
     return out;
 }
 
-void parse_response_format(const json& o, api_request& r) {
-    if (!present(o, "response_format")) return;
-    const json& v = o["response_format"];
-    if (!v.is_object() || !v.contains("type") || !v["type"].is_string())
-        throw invalid{"'response_format' must be an object with a string 'type'", "response_format"};
-    const std::string type = v["type"].get<std::string>();
-    if (type == "json_schema")
-        throw invalid{"'response_format' type 'json_schema' is not supported (only 'text' and 'json_object')",
-                      "response_format"};
-    if (type != "text" && type != "json_object")
-        throw invalid{"'response_format' type must be 'text' or 'json_object', got '" + type + "'", "response_format"};
-    if (v.size() != 1) throw invalid{"'response_format' of type '" + type + "' takes no other field", "response_format"};
-    r.json_object = type == "json_object";
-}
-
 void check_no_tools(const json& o) {
     for (const char* key : {"tools", "functions"})
         if (present(o, key)) throw invalid{std::string("'") + key + "': tool calling is not supported", key};
@@ -298,7 +285,10 @@ api_request parse_object(const json& o, bool chat) {
             throw invalid{"'echo' with 'logprobs' is not supported: log-probabilities of prompt tokens are not computed",
                           "echo"};
     }
-    parse_response_format(o, r);
+    response_format format;
+    if (auto why = parse_response_format(o, format); !why.empty()) throw invalid{why, "response_format"};
+    r.json_object = format.json_object;
+    r.schema = std::move(format.schema);
     check_no_tools(o);
     r.sampling.seed = present(o, "seed") ? uint64_t(integer(o, "seed", std::numeric_limits<int64_t>::min(),
                                                             std::numeric_limits<int64_t>::max()))

@@ -3,11 +3,13 @@
 // and builds the error object {"error": {message, type, code}}. No engine calls here.
 // Exercised by tests/test_serve.cpp.
 #pragma once
+#include "serving/json_schema.h"
 #include "serving/sampler.h"
 #include "tokenizer/chat_template.h"
 
 #include <nlohmann/json.hpp>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,6 +45,7 @@ struct api_request {
     int logprobs = -1;                        // -1: none; else log-probabilities with this many alternatives
     bool echo = false;                        // completions: the prompt's text comes first in each choice
     bool json_object = false;                 // response_format {"type": "json_object"}
+    std::shared_ptr<const json_schema> schema;  // response_format {"type": "json_schema"}
     std::optional<int> max_tokens;
     sampling_params sampling;                 // unless given: temperature 1, a fresh random seed
     std::vector<std::string> stop;

@@ -7,7 +7,7 @@
 #include "server/generation.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
-#include "serving/json_constraint.h"
+#include "serving/json_schema.h"
 #include "tokenizer/tokenizer.h"
 #include "server/prometheus.h"
 
@@ -182,7 +182,7 @@ void openai_routes::handle_completion(const httplib::Request& http_req, httplib:
     generation_group& g = *live->group;
     // Choices prompt-major, as OpenAI indexes them; the n choices of one prompt share its KV blocks
     // through the prefix cache (generation_group::add_prompt).
-    const auto vocab = a.json_object ? json_vocab() : nullptr;
+    const auto vocab = a.json_object || a.schema ? json_vocab() : nullptr;
     for (const auto& prompt : prompts) {
         std::vector<request> choices;
         for (int j = 0; j < a.n; ++j) {
@@ -193,7 +193,8 @@ void openai_routes::handle_completion(const httplib::Request& http_req, httplib:
             r.sampling.seed = choice_seed(a.sampling.seed, size_t(j));
             r.max_tokens = a.max_tokens.value_or(context - int(prompt.size()));
             r.logprobs = a.logprobs;
-            if (vocab) r.constraint = std::make_shared<json_constraint>(vocab);
+            if (a.schema) r.constraint = std::make_shared<json_schema_constraint>(vocab, a.schema);
+            else if (a.json_object) r.constraint = std::make_shared<json_constraint>(vocab);
             choices.push_back(std::move(r));
         }
         g.add_prompt(std::move(choices));

@@ -119,8 +119,18 @@ private slots:
             {"frequency_penalty", with("frequency_penalty", 3), "between"},
             {"presence_penalty", with("presence_penalty", -2.5), "between"},
             {"response_format", with("response_format", {{"type", "json_schema"}, {"json_schema", json::object()}}),
-             "'json_schema' is not supported"},
-            {"response_format", with("response_format", {{"type", "yaml"}}), "must be 'text' or 'json_object'"},
+             "needs a 'schema'"},
+            {"response_format", with("response_format", {{"type", "json_schema"},
+                                                         {"json_schema", {{"schema", {{"type", "string"}, {"pattern", "a+"}}}}}}),
+             "'pattern' is not supported"},
+            {"response_format", with("response_format", {{"type", "json_schema"},
+                                                         {"json_schema", {{"schema", {{"anyOf", json::array()}}}}}}),
+             "needs 'type'"},
+            {"response_format", with("response_format", {{"type", "json_schema"},
+                                                         {"json_schema", {{"schema", {{"type", "object"},
+                                                                                      {"required", {"x"}}}}}}}),
+             "not in 'properties'"},
+            {"response_format", with("response_format", {{"type", "yaml"}}), "must be 'text', 'json_object' or 'json_schema'"},
             {"response_format", with("response_format", "text"), "must be an object"},
             {"tools", with("tools", json::array({{{"type", "function"}}})), "tool calling is not supported"},
             {"tool_choice", with("tool_choice", "auto"), "tool calling is not supported"},
@@ -167,7 +177,20 @@ private slots:
             saw7 |= id == 7 && v == 2.5f;
         }
         QVERIFY(saw42 && saw7);
-        QVERIFY(r->json_object);
+        QVERIFY(r->json_object && !r->schema);
+        // json_schema: compiled into nodes (properties sorted by key, as the parser keeps them).
+        r = parse(with("response_format", {{"type", "json_schema"},
+                                           {"json_schema", {{"name", "p"}, {"strict", true},
+                                                            {"schema", {{"type", "object"},
+                                                                        {"properties", {{"b", {{"type", "integer"}}},
+                                                                                        {"a", {{"enum", {"x", 2}}}}}},
+                                                                        {"required", {"a"}},
+                                                                        {"additionalProperties", false}}}}}}));
+        QVERIFY(r && r->schema && !r->json_object);
+        QCOMPARE(r->schema->nodes.size(), size_t(3));
+        QCOMPARE(r->schema->nodes[0].properties[0].first, std::string("\"a\""));
+        const rl::schema_node& a = r->schema->nodes[size_t(r->schema->nodes[0].properties[0].second)];
+        QVERIFY(a.k == rl::schema_node::kind::literals && a.literals == std::vector<std::string>({"\"x\"", "2"}));
         r = parse(with("logprobs", true));  // no top_logprobs: the chosen token only
         QVERIFY(r && r->logprobs == 0);
         r = parse(with("logprobs", false, with("top_logprobs", 0)));
