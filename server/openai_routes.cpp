@@ -1,10 +1,13 @@
 // openai_routes.cpp: see openai_routes.h. Streaming uses httplib's chunked content provider; a
 // failed write (the client went away) ends the provider, and its releaser cancels the engine
 // request so its KV blocks are freed at once. While nothing is generated (queued, long prefill)
-// an SSE comment every 2 s probes the connection.
+// an SSE comment every 2 s keeps proxies from dropping the stream. Every wait (the first event,
+// a non-streaming answer, a stream between tokens) also asks the connection gate every 250 ms
+// whether the client hung up, and cancels at once when it has.
 #include "server/openai_routes.h"
 
 #include "server/generation.h"
+#include "server/http_gate.h"
 #include "server/openai_request.h"
 #include "server/prometheus.h"
 
@@ -88,6 +91,13 @@ struct response_shape {
                 {"total_tokens", g.prompt_tokens() + g.completion_tokens()}};
     }
 };
+
+// The client hung up before its answer: free the engine request (and its KV) now. 499 is
+// nginx's "client closed request"; only the access log sees it.
+void client_gone(httplib::Response& res, generation& g) {
+    g.cancel();
+    res.status = 499;
+}
 
 std::string sse(const json& j) { return "data: " + dump_json(j) + "\n\n"; }
 
@@ -185,16 +195,21 @@ void openai_routes::handle_completion(const httplib::Request& http_req, httplib:
     generation_step first;
     bool have_first = false;
     const auto give_up = steady_clock::now() + std::chrono::seconds(1);
-    while (!(have_first = g.poll(first, std::chrono::milliseconds(250))))
+    while (!(have_first = g.poll(first, std::chrono::milliseconds(250)))) {
+        if (gated_server::client_disconnected()) return client_gone(res, g);   // still queued or prefilling
         if (a.stream && steady_clock::now() >= give_up) break;
+    }
     if (have_first && (first.rejected || first.failed)) return send_error(res, rejection_error(first));
 
     response_shape shape{chat, (chat ? "chatcmpl-" : "cmpl-") + random_id(), model_id_, int64_t(std::time(nullptr))};
     if (!a.stream) {
         std::string text = first.text;
         generation_step step = first;
-        while (!step.finished) {
-            if (g.poll(step, std::chrono::seconds(1))) text += step.text;
+        for (auto next_check = steady_clock::now(); !step.finished;) {
+            if (g.poll(step, std::chrono::milliseconds(250))) text += step.text;
+            if (steady_clock::now() < next_check) continue;
+            if (gated_server::client_disconnected()) return client_gone(res, g);
+            next_check = steady_clock::now() + std::chrono::milliseconds(250);
         }
         if (step.rejected || step.failed) return send_error(res, rejection_error(step));
         json choice = {{"index", 0}, {"finish_reason", step.finish_reason}, {"logprobs", nullptr}};
