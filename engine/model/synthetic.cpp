@@ -163,6 +163,7 @@ std::unique_ptr<llama_model> llama_model::synthetic(const model_config& cfg, bac
     m->storage_ = !quant.empty() ? weight_storage::native
                                  : (dt == dtype::f32 ? weight_storage::f32 : weight_storage::bf16);
     m->inv_freq_ = cfg.rope_inv_freq();
+    m->inv_freq_swa_ = cfg.rope_inv_freq_swa();
     return m;
 }
 
