@@ -102,9 +102,12 @@ def main() -> int:
     ap.add_argument("--out-dir", default=str(HERE))
     ap.add_argument("--only", nargs="*")
     a = ap.parse_args()
+    chat_path = Path(a.out_dir) / "family_chat.json"
     chat_out = {"reference": "jinja2 " + __import__("jinja2").__version__ +
                 " ImmutableSandboxedEnvironment(trim_blocks, lstrip_blocks), as HF transformers",
                 "templates": {}}
+    if chat_path.exists():  # --only: keep the other templates' renders
+        chat_out["templates"] = json.loads(chat_path.read_text(encoding="utf-8"))["templates"]
     for name in a.only or MODELS:
         path = Path(a.models_dir) / f"tiny-{name}.gguf"
         template = gguf_str(path, "tokenizer.chat_template")
@@ -147,10 +150,9 @@ def main() -> int:
                                 "error": str(e)})
         chat_out["templates"][MODELS[name]["template"]] = {"bos_token": bos, "eos_token": eos, "renders": renders}
         del llm
-    if not a.only:
-        with open(Path(a.out_dir) / "family_chat.json", "w", encoding="utf-8") as f:
-            json.dump(chat_out, f, ensure_ascii=False, indent=1)
-            f.write("\n")
+    with open(chat_path, "w", encoding="utf-8") as f:
+        json.dump(chat_out, f, ensure_ascii=False, indent=1)
+        f.write("\n")
     return 0
 
 

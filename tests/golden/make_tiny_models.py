@@ -60,7 +60,8 @@ def write_model(name: str, c: dict, vocab_dir: Path, out: Path) -> None:
     d, L, hd, H, KV, ff = c["d"], c["layers"], c["head_dim"], c["heads"], c["kv"], c["ff"]
     arch = c["arch"]
     w = gguf.GGUFWriter(str(out), arch)
-    w.add_name(f"tiny-random-{name}")
+    # not "phi3": llama.cpp then looks up Phi-3's own special tokens, which the test vocabulary lacks
+    w.add_name(f"tiny-random-{name}".replace("phi3", "phi"))
     w.add_context_length(c.get("ctx", 4096))
     w.add_embedding_length(d)
     w.add_block_count(L)
@@ -105,7 +106,10 @@ def write_model(name: str, c: dict, vocab_dir: Path, out: Path) -> None:
 
     q, kvd = H * hd, KV * hd
     w.add_tensor("token_embd.weight", mat(n_vocab, d, 1.0 / np.sqrt(d) if arch == "gemma3" else 1.0))
-    w.add_tensor("output_norm.weight", norm(d))
+    # A final-norm gain spreads the logits (std ~8) so greedy steps are far from ties: with
+    # gemma3's small embedding (its input is scaled up by sqrt(d)) and with the untied heads.
+    gain = 1.0 if arch != "gemma3" and c["tied"] else (8.0 if arch == "gemma3" else 4.0)
+    w.add_tensor("output_norm.weight", gain * norm(d))
     if not c["tied"]:
         w.add_tensor("output.weight", mat(n_vocab, d, 2.0 / np.sqrt(d)))
     if c.get("longrope"):
