@@ -4,6 +4,7 @@
 #
 #   rl_ensure_packages [pkg...]   install the missing Debian packages (default: RL_PACKAGES)
 #   rl_fetch_models               models/SmolLM2-135M-Instruct.Q4_1.gguf and models/vocab/*.gguf
+#   rl_make_tiny_models           models/tiny/*.gguf (tests/golden/make_tiny_models.py)
 #   rl_build                      cmake configure (Ninja, Release) + build
 #   rl_ensure_openai_venv         tests/openai/.venv with the pinned openai client (test_openai_client)
 #
@@ -253,6 +254,30 @@ rl_ensure_openai_venv() {
   rl_say "installed openai $("$py" -c 'import openai; print(openai.__version__)') into tests/openai/.venv"
 }
 
+# rl_make_tiny_models: models/tiny/*.gguf, the random-weight models of every supported family
+# that test_families checks against llama.cpp's goldens. Written by tests/golden/make_tiny_models.py
+# with gguf-py (pinned; in a venv under models/ so the system Python stays untouched); the files
+# are byte-identical on every machine and checked against tests/golden/tiny_models.sha256.
+RL_GGUF_PKG="gguf==0.19.0"
+rl_make_tiny_models() {
+  local sums="$RL_ROOT/tests/golden/tiny_models.sha256" ok=1 h f
+  while read -r h f; do rl_file_ok "$RL_MODELS/tiny/$f" "$h" || ok=0; done <"$sums"
+  if (( ok )); then rl_say "tiny family models present (sha256 ok)"; return; fi
+  local venv="$RL_MODELS/.venv-gguf"
+  if ! "$venv/bin/python" -c "import gguf, numpy" >/dev/null 2>&1; then
+    rl_ensure_packages python3 python3-venv
+    rm -rf "$venv"
+    rl_quiet "cannot create a Python venv in $venv" python3 -m venv "$venv"
+    rl_say "installing $RL_GGUF_PKG and numpy into models/.venv-gguf"
+    rl_quiet "cannot install $RL_GGUF_PKG with pip (no network?)" \
+      "$venv/bin/python" -m pip install --progress-bar off "$RL_GGUF_PKG" numpy
+  fi
+  rl_need_space "$RL_MODELS" 300
+  rl_say "writing the tiny family models to models/tiny/"
+  rl_quiet "make_tiny_models.py failed (or wrote other bytes than tests/golden/tiny_models.sha256)" \
+    "$venv/bin/python" "$RL_ROOT/tests/golden/make_tiny_models.py" --vocab-dir "$RL_MODELS/vocab" --out-dir "$RL_MODELS/tiny"
+}
+
 # --- build -----------------------------------------------------------------------------------
 rl_build() {
   local cache="$RL_BUILD_DIR/CMakeCache.txt" rel="${RL_BUILD_DIR#"$RL_ROOT"/}"
@@ -275,5 +300,6 @@ rl_setup() {
   rl_log_init
   rl_ensure_packages
   rl_fetch_models
+  rl_make_tiny_models
   rl_build
 }

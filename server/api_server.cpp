@@ -1,10 +1,9 @@
-// api_server.cpp: see api_server.h. The connection cap is a TaskQueue of its own: connections
-// beyond the worker count go to a small overflow pool whose threads answer every request 503
-// (marked by a thread_local the pre-routing handler reads) instead of queueing without bound.
+// api_server.cpp: see api_server.h.
 #include "server/api_server.h"
 
 #include "server/openai_request.h"
 #include "server/openai_routes.h"
+#include "server/http_gate.h"
 #include "server/prometheus.h"
 #include "server/request_guard.h"
 
@@ -21,62 +20,6 @@ using nlohmann::json;
 namespace rl {
 
 namespace {
-
-thread_local bool in_overflow_thread = false;
-
-class connection_pool : public httplib::TaskQueue {
-public:
-    connection_pool(size_t workers, size_t overflow_workers) : workers_(workers) {
-        for (size_t i = 0; i < workers; ++i) threads_.emplace_back([this] { work(false); });
-        for (size_t i = 0; i < overflow_workers; ++i) threads_.emplace_back([this] { work(true); });
-    }
-    void enqueue(std::function<void()> fn) override {
-        {
-            std::lock_guard lk(mutex_);
-            if (busy_ + jobs_.size() >= workers_) overflow_.push_back(std::move(fn));
-            else jobs_.push_back(std::move(fn));
-        }
-        cv_.notify_all();
-    }
-    void shutdown() override {
-        {
-            std::lock_guard lk(mutex_);
-            shutdown_ = true;
-        }
-        cv_.notify_all();
-        for (auto& t : threads_) t.join();
-    }
-
-private:
-    void work(bool overflow) {
-        in_overflow_thread = overflow;
-        auto& jobs = overflow ? overflow_ : jobs_;
-        for (;;) {
-            std::function<void()> fn;
-            {
-                std::unique_lock lk(mutex_);
-                cv_.wait(lk, [&] { return shutdown_ || !jobs.empty(); });
-                if (jobs.empty()) return;   // shutting down, nothing left
-                fn = std::move(jobs.front());
-                jobs.pop_front();
-                if (!overflow) ++busy_;
-            }
-            fn();
-            if (!overflow) {
-                std::lock_guard lk(mutex_);
-                --busy_;
-            }
-        }
-    }
-
-    const size_t workers_;
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    std::deque<std::function<void()>> jobs_, overflow_;
-    size_t busy_ = 0;
-    bool shutdown_ = false;
-    std::vector<std::thread> threads_;
-};
 
 bool same_secret(const std::string& a, const std::string& b) {
     unsigned char diff = a.size() == b.size() ? 0 : 1;
@@ -98,7 +41,20 @@ api_server::api_server(engine& eng, std::string model_id, serve_options opt)
     max_connections_ = options_.max_connections > 0
                            ? options_.max_connections
                            : std::clamp(2 * engine_.current_config().max_num_seqs + 4, 8, 256);
-    server_ = std::make_unique<httplib::Server>();
+    gate_limits limits;
+    limits.max_head_bytes = options_.max_header_bytes;
+    limits.max_headers = options_.max_headers;
+    limits.max_body_bytes = options_.max_body_bytes;
+    limits.head_timeout_s = options_.head_timeout_s;
+    limits.request_timeout_s = options_.read_timeout_s;
+    limits.keep_alive_timeout_s = options_.keep_alive_timeout_s;
+    limits.write_timeout_s = options_.write_timeout_s;
+    limits.workers = max_connections_;
+    limits.max_open = options_.max_open_connections;
+    server_ = std::make_unique<gated_server>(limits, [](int status, const std::string& message, const std::string& type,
+                                                        const std::string& code) {
+        return dump_json(error_body(api_error{status, message, type, code, ""}));
+    });
     exporter_ = std::make_unique<prometheus_exporter>(engine_, model_id_);
     routes_ = std::make_unique<openai_routes>(engine_, model_id_, exporter_.get());
     install_routes();
@@ -166,22 +122,12 @@ void api_server::stop() {
 
 void api_server::install_routes() {
     httplib::Server& s = *server_;
-    const size_t workers = size_t(max_connections_);
-    s.new_task_queue = [workers] { return new connection_pool(workers, 2); };
-    s.set_read_timeout(options_.read_timeout_s, 0);
-    s.set_write_timeout(options_.write_timeout_s, 0);
+    // The gate enforces the limits before httplib sees a request; these are httplib's own
+    // second line (and what its "Keep-Alive: timeout=" header reports).
     s.set_keep_alive_timeout(options_.keep_alive_timeout_s);
     s.set_payload_max_length(options_.max_body_bytes);
 
     s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-        if (in_overflow_thread) {
-            res.set_header("Retry-After", "1");
-            // Its body (if any) stays unread: ask the client to hang up rather than reuse the socket.
-            res.set_header("Connection", "close");
-            json_error(res, 503, "server at capacity: " + std::to_string(max_connections_) + " connections are open",
-                       "server_busy", "too_many_connections");
-            return httplib::Server::HandlerResponse::Handled;
-        }
         if (auto refusal = check_request(options_.host, options_.allowed_hosts, req.method,
                                          req.get_header_value("Host"), req.get_header_value("Content-Type"))) {
             json_error(res, refusal->status, refusal->message, "invalid_request_error", refusal->code);

@@ -1,7 +1,7 @@
-// api_server: the HTTP side of ridgeline-serve over one engine. Owns the httplib server and its
-// worker pool (a fixed number of connections; beyond it 503), read/write timeouts, the 1 MiB body
-// limit, the bearer-key check on /v1/*, JSON error bodies for every error status, and the routes:
-// /health, /v1/models (and /v1/models/{id}), /metrics and the OpenAI completions (openai_routes.h).
+// api_server: the HTTP side of ridgeline-serve over one engine. Owns the server (httplib's request
+// handling behind the connection gate of server/http_gate.h, which enforces the limits of
+// serve_options), the bearer-key check on /v1/*, JSON error bodies for every error status, and
+// the routes: /health, /v1/models (and /v1/models/{id}), /metrics and the OpenAI completions (openai_routes.h).
 // Exercised by tests/test_serve.cpp (in-process, on an ephemeral port).
 #pragma once
 #include "runtime/engine.h"
@@ -13,11 +13,9 @@
 #include <thread>
 #include <vector>
 
-namespace httplib {
-class Server;
-}
 namespace rl {
 
+class gated_server;
 class openai_routes;
 class prometheus_exporter;
 
@@ -25,13 +23,20 @@ struct serve_options {
     std::string host = "127.0.0.1";
     int port = 8080;                  // 0 = any free port (tests)
     std::string api_key;              // non-empty: /v1/* needs "Authorization: Bearer KEY"
-    int max_connections = 0;          // worker threads; 0 = 2 * max_num_seqs + 4, at least 8
-    // A client silent this long while sending its request (or not reading its answer) loses
-    // its connection and worker: slow and half-open clients cannot hold workers for ever.
+    // Requests answered at once (worker threads); a complete request beyond them gets 503.
+    // 0 = 2 * max_num_seqs + 4, at least 8. Open connections waiting to send do not count.
+    int max_connections = 0;
+    int max_open_connections = 1024;  // sockets held open at all; beyond, 503 and closed at once
+    // A request's head must arrive within head_timeout_s of the connection (or, kept alive, of
+    // its first byte), and the whole request within read_timeout_s; else 408. Absolute, not per
+    // read, so a client trickling bytes cannot hold a connection (slowloris).
+    int head_timeout_s = 10;
     int read_timeout_s = 30;
-    int write_timeout_s = 30;
+    int write_timeout_s = 30;         // a client not reading its answer is dropped after this
     int keep_alive_timeout_s = 5;     // an idle kept-alive connection is closed after this
-    size_t max_body_bytes = size_t(1) << 20;   // larger bodies: 413 before any parsing
+    size_t max_body_bytes = size_t(1) << 20;   // larger bodies, any transfer encoding: 413 at once
+    size_t max_header_bytes = 32 << 10;        // request line + headers; beyond: 431
+    int max_headers = 100;                     // header lines; beyond: 431
     bool access_log = false;          // one line per request on stderr
     // Names besides loopback ones a loopback-bound server answers to ("*": any); for a server
     // bound elsewhere, the only names it answers to when non-empty (server/request_guard.h).
@@ -71,7 +76,7 @@ private:
     std::string model_id_;
     serve_options options_;
     int max_connections_ = 8;
-    std::unique_ptr<httplib::Server> server_;
+    std::unique_ptr<gated_server> server_;
     std::unique_ptr<prometheus_exporter> exporter_;
     std::unique_ptr<openai_routes> routes_;
     std::mutex mutex_;

@@ -1,10 +1,13 @@
 // openai_routes.cpp: see openai_routes.h. Streaming uses httplib's chunked content provider; a
 // failed write (the client went away) ends the provider, and its releaser cancels the engine
 // request so its KV blocks are freed at once. While nothing is generated (queued, long prefill)
-// an SSE comment every 2 s probes the connection.
+// an SSE comment every 2 s keeps proxies from dropping the stream. Every wait (the first event,
+// a non-streaming answer, a stream between tokens) also asks the connection gate every 250 ms
+// whether the client hung up, and cancels at once when it has.
 #include "server/openai_routes.h"
 
 #include "server/generation.h"
+#include "server/http_gate.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
 #include "serving/json_schema.h"
@@ -78,6 +81,13 @@ struct choice_result {
     std::vector<token_report> tokens;
     std::string finish_reason;
 };
+
+// The client hung up before its answer: free the engine request (and its KV) now. 499 is
+// nginx's "client closed request"; only the access log sees it.
+void client_gone(httplib::Response& res, generation_group& g) {
+    g.cancel();
+    res.status = 499;
+}
 
 std::string sse(const json& j) { return "data: " + dump_json(j) + "\n\n"; }
 
@@ -208,7 +218,9 @@ void openai_routes::handle_completion(const httplib::Request& http_req, httplib:
     const auto give_up = steady_clock::now() + std::chrono::seconds(1);
     while (first.empty()) {
         g.poll(first, std::chrono::milliseconds(250));   // a leader's events add no step
-        if (g.finished() || (a.stream && steady_clock::now() >= give_up)) break;
+        if (!first.empty() || g.finished()) break;
+        if (gated_server::client_disconnected()) return client_gone(res, g);   // still queued or prefilling
+        if (a.stream && steady_clock::now() >= give_up) break;
     }
     for (const auto& s : first)
         if (s.rejected || s.failed) return send_error(res, rejection_error(s));
@@ -219,7 +231,7 @@ void openai_routes::handle_completion(const httplib::Request& http_req, httplib:
     if (!a.stream) {
         std::vector<choice_result> results(g.size());
         std::vector<generation_step> steps = std::move(first);
-        for (;;) {
+        for (auto next_check = steady_clock::now();;) {
             for (const auto& s : steps) {
                 if (s.rejected || s.failed) return send_error(res, rejection_error(s));
                 choice_result& c = results[s.index];
@@ -229,7 +241,10 @@ void openai_routes::handle_completion(const httplib::Request& http_req, httplib:
             }
             if (g.finished()) break;
             steps.clear();
-            g.poll(steps, std::chrono::seconds(1));
+            g.poll(steps, std::chrono::milliseconds(250));
+            if (steady_clock::now() < next_check) continue;
+            if (gated_server::client_disconnected()) return client_gone(res, g);
+            next_check = steady_clock::now() + std::chrono::milliseconds(250);
         }
         json choices = json::array();
         for (size_t i = 0; i < results.size(); ++i) {

@@ -3,7 +3,9 @@
 // are cumulative since start: collect() feeds them from the engine's step and request records
 // through cursors, and is called often enough (every scrape and every few seconds) that records
 // never age out of the hub's 15-minute history before they are counted.
-// Exercised by tests/test_serve.cpp.
+// Every series carries vLLM v1's labels, model_name and engine="0". The names vLLM's Grafana
+// dashboard queries are listed in tests/data/vllm_dashboard_metrics.txt.
+// Exercised by tests/test_serve.cpp and tests/test_metrics_parse.py.
 #pragma once
 #include "runtime/engine.h"
 
@@ -47,6 +49,10 @@ private:
     size_t requests_at_cursor_t_ = 0;       // how many records with exactly that t_s were counted
     std::unordered_set<uint64_t> stopped_owners_;
     histogram iteration_tokens_, ttft_, tpot_, e2e_, queue_;
+    histogram prefill_, decode_, inference_, itl_, request_tpot_;
+    histogram prompt_len_, generation_len_, max_generation_len_;
+    uint64_t finished_stop_ = 0, finished_length_ = 0, finished_abort_ = 0;
+    uint64_t cached_prompt_tokens_ = 0;      // prefix-cached tokens of requests that ran
 };
 
 } // namespace rl

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <sstream>
 
 using namespace rl;
@@ -137,8 +139,42 @@ private slots:
                      std::string("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"));
         }
     }
+    // The real Qwen3, Gemma, Phi-3.5 and Mistral Nemo templates (tests/golden/templates/, from
+    // llama.cpp's models/templates) rendered by jinja2 with HF's settings (family_chat.json):
+    // detected as their family, every conversation the template accepts renders identically.
+    void family_templates_match_jinja() {
+        const std::string dir = std::string(RL_TEST_DATA) + "/golden/";
+        std::ifstream f(dir + "family_chat.json");
+        QVERIFY2(f.good(), "cannot open tests/golden/family_chat.json");
+        const auto g = nlohmann::json::parse(f);
+        const std::map<std::string, std::string> kind = {{"Qwen-Qwen3-0.6B.jinja", "qwen3"},
+                                                         {"google-gemma-2-2b-it.jinja", "gemma"},
+                                                         {"microsoft-Phi-3.5-mini-instruct.jinja", "phi3"},
+                                                         {"mistralai-Mistral-Nemo-Instruct-2407.jinja", "mistral"}};
+        int checked = 0;
+        for (const auto& [file, want_kind] : kind) {
+            QVERIFY2(g["templates"].contains(file), "family_chat.json has no renders of " + file);
+            std::ifstream src_file(dir + "templates/" + file);
+            const std::string src((std::istreambuf_iterator<char>(src_file)), std::istreambuf_iterator<char>());
+            chat_template t = chat_template::detect(src);
+            QCOMPARE(std::string(t.name()), want_kind);
+            QVERIFY(t.warning().empty());
+            const auto& tg = g["templates"][file];
+            t.set_special_texts(tg["bos_token"].get<std::string>(), tg["eos_token"].get<std::string>());
+            for (const auto& r : tg["renders"]) {
+                if (r.contains("error")) continue;  // the template refuses it (Gemma 2 and a system turn)
+                std::vector<chat_message> msgs;
+                for (const auto& m : r["messages"]) msgs.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
+                const std::string got = t.render(msgs, r["add_generation_prompt"].get<bool>());
+                QVERIFY2(got == r["text"].get<std::string>(), file + " / " + r["name"].get<std::string>() + ":\n got  [" +
+                                                                 got + "]\n want [" + r["text"].get<std::string>() + "]");
+                ++checked;
+            }
+        }
+        QVERIFY(checked >= 20);
+    }
 };
 
 RL_TEST_MAIN(TestChatTemplate, golden_smollm2_renders, detects_the_three_families, chatml_default_system_message,
-             llama3_render, llama2_render, unknown_or_missing_falls_back_to_chatml)
+             llama3_render, llama2_render, unknown_or_missing_falls_back_to_chatml, family_templates_match_jinja)
 #include "test_chat_template.moc"

@@ -55,8 +55,15 @@ private slots:
         sc.top_p = 0.9f;
         rl::load_generator gen(*eng, sc);
         gen.start();
-        for (int i = 0; i < 1200 && gen.counters().finished < 6; ++i)  // up to 120 s on a busy machine
+        bool sawInFlight = false, sawStalled = false;
+        for (int i = 0; i < 1200 && gen.counters().finished < 6; ++i) {  // up to 120 s on a busy machine
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            const auto c = gen.counters(0.0);  // every silent request counts as stalled at 0 s
+            sawInFlight = sawInFlight || c.in_flight > 0;
+            sawStalled = sawStalled || c.stalled > 0;
+            QVERIFY(c.in_flight <= sc.users && c.stalled <= c.in_flight);
+        }
+        QVERIFY(sawInFlight && sawStalled);
         gen.stop();
         eng->wait_idle();
         const auto c = gen.counters();
@@ -64,6 +71,13 @@ private slots:
         QCOMPARE(c.errors, uint64_t(0));
         const auto s = eng->snapshot();
         QCOMPARE(c.streamed_tokens, s.generation_tokens);
+        // Per request: the engine's generated count in each final event equals what streamed,
+        // and stop() leaves nothing in flight.
+        QCOMPARE(c.generated_tokens, s.generation_tokens);
+        QCOMPARE(c.mismatched, uint64_t(0));
+        QCOMPARE(c.in_flight, 0);
+        QCOMPARE(c.submitted, c.finished + c.rejected + c.errors + c.cancelled);
+        QCOMPARE(c.stalled, 0);
         QVERIFY(s.prefix_cache_hits > 0);  // follow-up turns reuse their conversation's blocks
         for (const auto& r : eng->request_history())
             QVERIFY(r.owner & rl::load_generator::kVirtualOwnerBit);

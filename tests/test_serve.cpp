@@ -402,7 +402,7 @@ private slots:
                     continue;
                 }
                 QVERIFY2(parseSample(line, name, labels, value), line.c_str());
-                QVERIFY2(labels.find("model_name=\"" + f.model() + "\"") == 0, line.c_str());
+                QVERIFY2(labels.find("engine=\"0\",model_name=\"" + f.model() + "\"") == 0, line.c_str());
                 const size_t le = labels.find(",le=\"");
                 v[le == std::string::npos ? name : name + labels.substr(le)] = value;
             }
@@ -462,10 +462,27 @@ private slots:
             "assert fams['vllm:e2e_request_latency_seconds'].type == 'histogram'\n"
             "assert fams['vllm:num_requests_running'].type == 'gauge'\n"
             "assert fams['vllm:iteration_tokens_total'].type == 'histogram'\n"
-            "assert all(s.labels.get('model_name') for f in fams.values() for s in f.samples)\n"
+            "assert all(s.labels.get('model_name') and s.labels.get('engine') == '0' for f in fams.values() for s in f.samples)\n"
+            // Every series vLLM's Grafana dashboard queries, in a typed, non-empty family.
+            "owner = {s.name: f for f in fams.values() for s in f.samples}\n"
+            "for line in open(sys.argv[2]):\n"
+            "    if not line.strip() or line.startswith('#'): continue\n"
+            "    n = line.split()[0]\n"
+            "    assert n in owner, n + ' is not exported'\n"
+            "    assert owner[n].type in ('counter', 'gauge', 'histogram'), (n, owner[n].type)\n"
+            "reasons = {s.labels['finished_reason'] for s in fams['vllm:request_success'].samples}\n"
+            "assert reasons == {'stop', 'length', 'abort'}, reasons\n"
+            "assert sum(s.value for s in fams['vllm:request_success'].samples) > 0\n"
+            "for n in ['vllm:request_inference_time_seconds', 'vllm:inter_token_latency_seconds',\n"
+            "          'vllm:request_time_per_output_token_seconds', 'vllm:request_prefill_time_seconds']:\n"
+            "    assert fams[n].type == 'histogram', n\n"
+            "    assert [s.value for s in fams[n].samples if s.name == n + '_count'][0] > 0, n\n"
+            "assert fams['vllm:prompt_tokens_cached'].type == 'counter'\n"
+            "assert fams['vllm:cache_config_info'].samples[0].labels['block_size']\n"
             "print(len(fams))\n";
         const std::string pyFile = writeTemp(py);
-        const int rc = std::system((python + " " + pyFile + " " + file + " >/dev/null").c_str());
+        const std::string names = std::string(RL_TEST_DATA) + "/data/vllm_dashboard_metrics.txt";
+        const int rc = std::system((python + " " + pyFile + " " + file + " " + names + " >/dev/null").c_str());
         std::remove(file.c_str());
         std::remove(pyFile.c_str());
         QCOMPARE(rc, 0);
@@ -503,8 +520,8 @@ private slots:
         QVERIFY2(rec, "the disconnected client's request was not cancelled within 5 s");
         QVERIFY(rec->generated_tokens < 450);
         // The engine republishes its gauges at the end of the round that cancelled the request.
-        const std::string running0 = "vllm:num_requests_running{model_name=\"" + f.model() + "\"} 0\n";
-        const std::string kv0 = "vllm:kv_cache_usage_perc{model_name=\"" + f.model() + "\"} 0\n";
+        const std::string running0 = "vllm:num_requests_running{engine=\"0\",model_name=\"" + f.model() + "\"} 0\n";
+        const std::string kv0 = "vllm:kv_cache_usage_perc{engine=\"0\",model_name=\"" + f.model() + "\"} 0\n";
         Reply m = curl(f.port, "/metrics");
         for (int i = 0; i < 100 && (m.body.find(running0) == std::string::npos || m.body.find(kv0) == std::string::npos); ++i) {
             std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -2,13 +2,14 @@
 // 127.0.0.1 with the real default model on the CPU backend and a raw-socket client (so headers,
 // half-sent requests and dropped connections are under the test's control). Covers: malformed
 // JSON, wrong types and unknown fields (400, OpenAI error shape), a configurable body limit
-// (413), a prompt longer than the context (400), a slow client that stalls mid-headers (closed
-// after the read timeout while others are served), the connection cap (N+1 streams: 503 +
+// (413), a prompt longer than the context (400), slow clients that stall mid-headers (408 after
+// the head timeout, holding no worker meanwhile), the connection cap (N+1 streams: 503 +
 // Retry-After), the engine's "at capacity" (503 + Retry-After), KV bookkeeping sound after
 // dropped streams (engine::check_kv_invariants), loopback-only binding by default, and web pages
 // refused (a text/plain POST: 415; a foreign Host, DNS rebinding: 403).
 // test_serve.cpp covers the normal paths, 404 model, 401 key, the default 1 MiB limit.
 #include "rl_test.h"
+#include "serve_fixture.h"
 
 #include "server/api_server.h"
 #include "runtime/engine.h"
@@ -32,161 +33,7 @@ using nlohmann::json;
 
 namespace {
 
-// Liveness guards only (a hung server fails the test instead of hanging it), never thresholds.
-constexpr int kGuardS = 120;
-
-struct Fixture {
-    std::unique_ptr<rl::engine> engine;
-    Fixture() {
-        std::signal(SIGPIPE, SIG_IGN);
-        rl::engine_options o;
-        o.model_path = RL_MODEL_PATH;
-        o.backend = "cpu";
-        o.max_context = 512;
-        o.calibrate = false;
-        o.serving.max_num_seqs = 4;
-        o.serving.kv_blocks = 96;
-        engine = rl::engine::create(o);
-    }
-};
-Fixture& fixture() {
-    static Fixture f;
-    return f;
-}
-
-// One rl::api_server on an ephemeral port of the shared engine, running until destroyed.
-struct Server {
-    std::unique_ptr<rl::api_server> api;
-    std::thread thread;
-    int port = -1;
-    explicit Server(rl::serve_options so = {}) {
-        so.port = 0;
-        api = std::make_unique<rl::api_server>(*fixture().engine, rl::api_server::model_id_for(RL_MODEL_PATH), so);
-        std::string error;
-        port = api->bind(error);
-        if (port > 0) thread = std::thread([a = api.get()] { a->run(); });
-    }
-    ~Server() {
-        api->stop();
-        if (thread.joinable()) thread.join();
-    }
-    std::string model() const { return api->model_id(); }
-};
-
-int connectTo(int port, const std::string& ip = "127.0.0.1") {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    timeval tv{kGuardS, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(uint16_t(port));
-    inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-bool sendAll(int fd, const std::string& s) {
-    for (size_t off = 0; off < s.size();) {
-        const ssize_t n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-        if (n <= 0) return false;
-        off += size_t(n);
-    }
-    return true;
-}
-
-std::string rawRequest(const std::string& method, const std::string& path, const std::string& body,
-                       const std::string& extraHeaders = "") {
-    return method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
-           "Content-Length: " + std::to_string(body.size()) + "\r\n" + extraHeaders + "Connection: close\r\n\r\n" + body;
-}
-
-struct Reply {
-    int status = 0;
-    std::map<std::string, std::string> headers;   // lower-case names
-    std::string body;
-};
-
-Reply parseReply(const std::string& raw) {
-    Reply r;
-    const size_t end = raw.find("\r\n\r\n");
-    if (raw.rfind("HTTP/1.", 0) != 0 || end == std::string::npos) return r;
-    r.status = std::atoi(raw.c_str() + 9);
-    size_t at = raw.find("\r\n") + 2;
-    while (at < end) {
-        const size_t eol = raw.find("\r\n", at);
-        const std::string line = raw.substr(at, eol - at);
-        const size_t colon = line.find(':');
-        std::string name = line.substr(0, colon);
-        for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
-        r.headers[name] = line.substr(line.find_first_not_of(' ', colon + 1));
-        at = eol + 2;
-    }
-    r.body = raw.substr(end + 4);
-    return r;
-}
-
-// What a stream's socket holds up to its first SSE event (headers included), or to EOF.
-std::string readToFirstEvent(int fd) {
-    std::string got;
-    char buf[4096];
-    ssize_t n;
-    while (got.find("data: ") == std::string::npos && (n = ::recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, size_t(n));
-    return got;
-}
-
-// Sends one request (raw: exactly these bytes) with Connection: close and reads the whole answer.
-Reply http(int port, const std::string& method, const std::string& path, const std::string& body = "",
-           const std::string& extraHeaders = "", const std::string& raw_request = "") {
-    const int fd = connectTo(port);
-    if (fd < 0) return {};
-    sendAll(fd, raw_request.empty() ? rawRequest(method, path, body, extraHeaders) : raw_request);
-    std::string raw;
-    char buf[16384];
-    ssize_t n;
-    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) raw.append(buf, size_t(n));
-    ::close(fd);
-    return parseReply(raw);
-}
-
-std::string header(const Reply& r, const std::string& name) {
-    const auto it = r.headers.find(name);
-    return it == r.headers.end() ? std::string() : it->second;
-}
-
-// The OpenAI error shape: {"error": {"message": "...", "type": "...", "code": ..., "param": ...}}.
-bool isOpenAiError(const Reply& r, const std::string& type = "invalid_request_error") {
-    const json j = json::parse(r.body, nullptr, false);
-    if (j.is_discarded() || !j.contains("error") || !j["error"].is_object()) return false;
-    const json& e = j["error"];
-    return e.contains("message") && e["message"].is_string() && !e["message"].get<std::string>().empty() &&
-           e.value("type", "") == type && e.contains("code") && e.contains("param");
-}
-
-std::string errorCode(const Reply& r) {
-    const json j = json::parse(r.body, nullptr, false);
-    if (j.is_discarded() || !j["error"]["code"].is_string()) return "";
-    return j["error"]["code"].get<std::string>();
-}
-
-json chat(const std::string& model, int maxTokens, bool stream = false) {
-    return {{"model", model}, {"messages", {{{"role", "user"}, {"content", "Tell me a long story about a lighthouse."}}}},
-            {"max_tokens", maxTokens}, {"temperature", 0}, {"stream", stream}};
-}
-
-// Waits (bounded by the liveness guard) until the engine holds no request and no KV block.
-bool engineDrained() {
-    rl::engine& e = *fixture().engine;
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(kGuardS);
-    while (std::chrono::steady_clock::now() < until) {
-        const rl::metrics_snapshot s = e.snapshot();
-        if (s.num_requests_running == 0 && s.num_requests_waiting == 0 && s.kv_used == 0) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-}
+using namespace raw_http;
 
 } // namespace
 
@@ -296,52 +143,35 @@ private slots:
         QVERIFY2(r.status == 200, r.body.c_str());
     }
 
+    // A client that sends half its headers and stalls (slowloris, or half-open) holds no worker:
+    // with 2 workers, 2 stalled clients and a third one's request is served; the stalled ones
+    // get 408 once the head timeout passes and their sockets reach EOF.
     void slowClientIsDisconnectedOthersServed() {
         rl::serve_options so;
-        so.read_timeout_s = 2;   // short, so the test is quick; the default is 30 s
+        so.head_timeout_s = 2;   // short, so the test is quick; the default is 10 s
         so.keep_alive_timeout_s = 1;
         so.max_connections = 2;
         Server s(so);
-        // Half the headers, then silence: a slowloris or a half-open client.
-        const int slow = connectTo(s.port);
-        QVERIFY(slow >= 0);
-        QVERIFY(sendAll(slow, "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Len"));
-        // While it stalls, the other worker serves.
-        QCOMPARE(http(s.port, "GET", "/health").status, 200);
-        // The server gives up on it: the socket reaches EOF (maybe after a 400), never the guard.
-        std::string got;
-        char buf[4096];
-        ssize_t n;
-        while ((n = ::recv(slow, buf, sizeof buf, 0)) > 0) got.append(buf, size_t(n));
-        const int err = n < 0 ? errno : 0;
-        ::close(slow);
-        QVERIFY2(n == 0 || err == ECONNRESET, ("the stalled connection was not closed by the server: " +
-                                                std::string(std::strerror(err))).c_str());
-        QVERIFY2(got.empty() || parseReply(got).status == 400, got.c_str());
-
-        // Two stalled clients take both workers: a third is refused at once (503), and once the
-        // server has dropped them, requests are served again (their workers came back). A retry
-        // covers the case where the probe reached a worker before both stalled clients did.
-        Reply busy;
-        for (int attempt = 0; attempt < 5 && busy.status != 503; ++attempt) {
-            const int a = connectTo(s.port), b = connectTo(s.port);
-            QVERIFY(sendAll(a, "GET /health HTTP/1.1\r\n") && sendAll(b, "GET /health HTTP/1.1\r\n"));
-            std::this_thread::sleep_for(std::chrono::milliseconds(200));   // let the server take them
-            busy = http(s.port, "GET", "/health");
-            for (int fd : {a, b}) {
-                while (::recv(fd, buf, sizeof buf, 0) > 0) {
-                }
-                ::close(fd);
-            }
+        std::vector<int> slow;
+        for (int i = 0; i < 2; ++i) {
+            slow.push_back(connectTo(s.port));
+            QVERIFY(slow.back() >= 0);
+            QVERIFY(sendAll(slow.back(), "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Len"));
         }
-        QCOMPARE(busy.status, 503);
-        QCOMPARE(header(busy, "retry-after"), std::string("1"));
-        QCOMPARE(header(busy, "connection"), std::string("close"));
-        QCOMPARE(errorCode(busy), std::string("too_many_connections"));
-        Reply again;
-        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(kGuardS);
-        while (again.status != 200 && std::chrono::steady_clock::now() < until) again = http(s.port, "GET", "/health");
-        QCOMPARE(again.status, 200);
+        QCOMPARE(http(s.port, "GET", "/health").status, 200);
+        for (int fd : slow) {
+            std::string got;
+            char buf[4096];
+            ssize_t n;
+            while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, size_t(n));
+            const int err = n < 0 ? errno : 0;
+            ::close(fd);
+            QVERIFY2(n == 0, ("the stalled connection was not closed by the server: " + std::string(std::strerror(err))).c_str());
+            const Reply r = parseReply(got);
+            QVERIFY2(r.status == 408, got.c_str());
+            QCOMPARE(errorCode(r), std::string("request_timeout"));
+        }
+        QCOMPARE(http(s.port, "GET", "/health").status, 200);
     }
 
     void connectionCapWithStreams() {

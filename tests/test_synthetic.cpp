@@ -2,6 +2,8 @@
 // gives finite logits, the same seed gives the same weights, and unknown names are refused.
 #include "rl_test.h"
 
+#include <algorithm>
+
 #include "backend/cpu_backend.h"
 #include "common/engine_error.h"
 #include "model/llama_model.h"
@@ -94,7 +96,40 @@ private slots:
         QVERIFY(rl::parse_weight_storage("auto", w) && w == weight_storage::automatic);
         QVERIFY(!rl::parse_weight_storage("int4", w));
     }
+
+    // The newer families' presets: their published shapes, and each one's layer (q/k norms,
+    // GeGLU and post norms with interleaved windows, experts) runs on the CPU at a shrunk width.
+    void newFamilies() {
+        const auto moe = rl::synthetic_config("qwen3-30b-a3b");
+        QVERIFY(moe.is_moe() && moe.n_experts == 128 && moe.n_experts_used == 8 && moe.q_dim() == 4096);
+        const auto ge = rl::synthetic_config("gemma3-12b");
+        QVERIFY(ge.windowed(0) && !ge.windowed(5) && ge.sliding_window == 1024 && ge.tied_embeddings);
+        QCOMPARE(rl::synthetic_config("phi4-14b").n_kv_heads, 10);
+        QVERIFY(rl::synthetic_config("mixtral-8x7b-4layers").is_moe());
+        for (const char* name : {"qwen3-8b", "qwen3-30b-a3b", "gemma3-12b", "phi4-14b", "mixtral-8x7b-4layers"}) {
+            auto cfg = rl::synthetic_config(name);
+            cfg.n_layers = std::min(cfg.n_layers, 6);
+            cfg.d_model = 64, cfg.n_heads = 4, cfg.n_kv_heads = 2, cfg.head_dim = cfg.rope_dim = 16;
+            cfg.d_ff = 96, cfg.vocab_size = 300, cfg.sliding_window = std::min(cfg.sliding_window, 3);
+            if (cfg.is_moe()) cfg.n_experts = 8, cfg.n_experts_used = 2, cfg.d_ff_expert = 32;
+            rl::cpu_backend be(0);
+            auto m = rl::llama_model::synthetic(cfg, be, 3);
+            be.alloc_kv(m->kv_layout_for(4, 16));
+            rl::step_input in;
+            in.seqs.push_back({0, 9, 0, {0}});
+            for (int i = 0; i < 9; ++i) {
+                in.tokens.push_back(10 + 7 * i);
+                in.positions.push_back(i);
+            }
+            in.logit_rows = {8};
+            std::vector<float> l;
+            m->forward(in, l);
+            QCOMPARE(int(l.size()), cfg.vocab_size);
+            for (float x : l) QVERIFY2(std::isfinite(x), std::string(name) + " gave a non-finite logit");
+        }
+    }
 };
 
-RL_TEST_MAIN(TestSynthetic, shapesMatchPublishedConfigs, forwardIsFiniteAndSeeded, quantSuffixAndMix, autoStorageResolves)
+RL_TEST_MAIN(TestSynthetic, shapesMatchPublishedConfigs, forwardIsFiniteAndSeeded, quantSuffixAndMix, autoStorageResolves,
+             newFamilies)
 #include "test_synthetic.moc"

@@ -10,6 +10,8 @@
 
 #include "MetricsPump.h"
 
+#include "backend/host_info.h"
+
 #include "common/engine_error.h"
 #include "runtime/engine.h"
 #include "runtime/load_generator.h"
@@ -150,6 +152,7 @@ void EngineBridge::unload() {
     const QSet<quint64> ids = mInFlight;
     mInFlight.clear();
     mEngine.reset();
+    rl::release_free_heap();
     mModel = ModelSummary();
     for (quint64 id : ids) {
         ReplyStats s;
@@ -267,6 +270,11 @@ LoadCounters EngineBridge::loadCounters() const {
     c.rejected = k.rejected;
     c.errors = k.errors;
     c.streamedTokens = k.streamed_tokens;
+    c.cancelled = k.cancelled;
+    c.generatedTokens = k.generated_tokens;
+    c.mismatched = k.mismatched;
+    c.inFlight = k.in_flight;
+    c.stalled = k.stalled;
     c.activeUsers = k.active_users;
     return c;
 }

@@ -91,6 +91,8 @@ struct LoadCounters {
     bool paused = false;
     QString scenario;
     quint64 submitted = 0, finished = 0, rejected = 0, errors = 0, streamedTokens = 0;
+    quint64 cancelled = 0, generatedTokens = 0, mismatched = 0;  // rl::load_counters: per-request accounting
+    int inFlight = 0, stalled = 0;                // stalled: silent for 60 s (stuck)
     int activeUsers = 0;
 };
 

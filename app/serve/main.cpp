@@ -49,13 +49,14 @@ int parse_arguments(int argc, char** argv, serve_args& a) {
         ->type_name("KEY")
         ->check(CLI::Validator([](std::string& key) { return key.empty() ? "must not be empty" : ""; }, "", ""));
     rl::cmdline::add_number(app, "--max-connections", so.max_connections,
-                            "Connections served at once, beyond that 503 (0 = 2 * max-num-seqs + 4, at least 8)",
+                            "Requests answered at once, beyond that 503; waiting sockets do not count "
+                            "(0 = 2 * max-num-seqs + 4, at least 8)",
                             0, 1 << 16);
     rl::cmdline::add_number(app, "--max-body-bytes", so.max_body_bytes, "Larger request bodies get 413", 1024,
                             1 << 30);
     rl::cmdline::add_number(app, "--timeout", so.read_timeout_s,
-                            "Seconds a client may stay silent mid-request or not read its answer before it is "
-                            "disconnected", 1, 1 << 30)
+                            "Seconds a client may take to send a whole request (else 408), or stay without "
+                            "reading its answer before it is disconnected", 1, 1 << 30)
         ->type_name("S");
     rl::cmdline::add_number(app, "--drain-timeout", so.drain_timeout_s,
                             "On SIGTERM or SIGINT, seconds running requests may go on finishing (new ones get "

@@ -198,9 +198,27 @@ public:
     /// Writes this step's K and V rows ([n, n_kv_heads*head_dim]) into the pool at their positions.
     virtual void kv_store(int layer, const tensor& k, const tensor& v) = 0;
     /// Causal attention of q [n, n_heads*head_dim] over each sequence's cached KV -> out (same shape).
+    /// window > 0: a query at position p sees only keys at positions > p - window (sliding-window
+    /// layers; llama.cpp's LLAMA_SWA_TYPE_STANDARD mask).
     virtual void attention(int layer, const tensor& q, tensor& out, int n_heads, int n_kv_heads,
-                           int head_dim, float scale) = 0;
+                           int head_dim, float scale, int window = 0) = 0;
     virtual void silu_mul(const tensor& gate, const tensor& up, tensor& out) = 0;  // out = silu(gate) * up
+    /// out = gelu(gate) * up, GELU in its tanh form (Gemma's GeGLU).
+    virtual void gelu_mul(const tensor& gate, const tensor& up, tensor& out) = 0;
+    virtual void scale(tensor& x, float s) = 0;  // x *= s
+    /// The routed-expert FFN of a mixture-of-experts layer, for the rows of x [n, d] (normed):
+    /// router logits x . gate_inp^T [n, n_experts], softmax, the top n_used experts per row, their
+    /// probabilities renormalised to sum 1 when p.norm_weights, then
+    /// out[r] = sum_e w_e * down_e(silu(gate_e . x[r]) * (up_e . x[r])). The expert weights are
+    /// stacked: gate_exps and up_exps [n_experts * d_ff, d], down_exps [n_experts * d, d_ff].
+    struct moe_params {
+        int n_experts = 0;
+        int n_used = 0;
+        int d_ff = 0;
+        bool norm_weights = true;
+    };
+    virtual void moe_ffn(const tensor& x, const tensor& gate_inp, const tensor& gate_exps, const tensor& up_exps,
+                         const tensor& down_exps, const moe_params& p, tensor& out) = 0;
     /// out[i] = x[step.logit_rows[i]]
     virtual void gather_logit_rows(const tensor& x, tensor& out) = 0;
     virtual void synchronize() = 0;

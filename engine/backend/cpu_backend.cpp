@@ -303,7 +303,7 @@ void cpu_backend::kv_store(int layer, const tensor& k, const tensor& v) {
 }
 
 void cpu_backend::attention(int layer, const tensor& q, tensor& out, int n_heads, int n_kv_heads, int head_dim,
-                            float scale) {
+                            float scale, int window) {
     check_f32(q, "attention q");
     check_f32(out, "attention out");
     check_kv_ready(layer);
@@ -316,8 +316,9 @@ void cpu_backend::attention(int layer, const tensor& q, tensor& out, int n_heads
             const int64_t r = t / n_heads;
             const seq_slice& s = step_.seqs[size_t(row_seq_[size_t(r)])];
             const int ctx = step_.positions[size_t(r)] + 1;  // causal: positions 0..p
+            const int j0 = window > 0 ? std::max(0, ctx - window) : 0;  // window: p - j < window
             scores.resize(size_t(ctx));
-            attend_one(a, r, int(t % n_heads), ctx, s.block_table.data(), scores.data());
+            attend_one(a, r, int(t % n_heads), j0, ctx, s.block_table.data(), scores.data());
         }
     });
 }

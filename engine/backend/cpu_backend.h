@@ -48,8 +48,13 @@ public:
     void rope(tensor& x, const rope_params& p) override;
     void kv_store(int layer, const tensor& k, const tensor& v) override;
     void attention(int layer, const tensor& q, tensor& out, int n_heads, int n_kv_heads, int head_dim,
-                   float scale) override;
+                   float scale, int window = 0) override;
     void silu_mul(const tensor& gate, const tensor& up, tensor& out) override;
+    // cpu_backend_ops.cpp: the ops of the newer families (gemma3's GeGLU and scaled embedding, MoE)
+    void gelu_mul(const tensor& gate, const tensor& up, tensor& out) override;
+    void scale(tensor& x, float s) override;
+    void moe_ffn(const tensor& x, const tensor& gate_inp, const tensor& gate_exps, const tensor& up_exps,
+                 const tensor& down_exps, const moe_params& p, tensor& out) override;
     void gather_logit_rows(const tensor& x, tensor& out) override;
     /// Block formats: random blocks as the CUDA backend's kernels::fill_blocks makes them, byte for
     /// byte (synthetic:NAME:QUANT models); plain floats: backend's default.

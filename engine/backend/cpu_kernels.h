@@ -92,29 +92,30 @@ struct attn_args {
     float scale;
 };
 
-// One (query row, head): softmax(q . K[0..ctx)^T * scale) . V, reading K/V through the block table.
+// One (query row, head): softmax(q . K[j0..ctx)^T * scale) . V, reading K/V through the block
+// table (j0 > 0: a sliding window); scores is indexed by position.
 static __attribute__((target_clones("arch=x86-64-v3", "default"))) void
-attend_one(const attn_args& a, int64_t row, int head, int ctx, const int32_t* block_table, float* scores) {
+attend_one(const attn_args& a, int64_t row, int head, int j0, int ctx, const int32_t* block_table, float* scores) {
     const int hd = a.head_dim;
     const int g = head / (a.n_heads / a.n_kv_heads);  // GQA: consecutive q heads share a kv head
     const int64_t tok_stride = int64_t(a.n_kv_heads) * hd;
     const int64_t blk_stride = tok_stride * a.block_size;
     const float* q = a.q + row * int64_t(a.n_heads) * hd + int64_t(head) * hd;
     float mx = -INFINITY;
-    for (int j = 0; j < ctx; ++j) {
+    for (int j = j0; j < ctx; ++j) {
         const float* kr = a.k_pool + block_table[j / a.block_size] * blk_stride + (j % a.block_size) * tok_stride + g * hd;
         scores[j] = dot(q, kr, hd) * a.scale;
         mx = std::max(mx, scores[j]);
     }
     double sum = 0.0;
-    for (int j = 0; j < ctx; ++j) {
+    for (int j = j0; j < ctx; ++j) {
         scores[j] = std::exp(scores[j] - mx);
         sum += scores[j];
     }
     const float inv = float(1.0 / sum);
     float* o = a.out + row * int64_t(a.n_heads) * hd + int64_t(head) * hd;
     for (int d = 0; d < hd; ++d) o[d] = 0.f;
-    for (int j = 0; j < ctx; ++j) {
+    for (int j = j0; j < ctx; ++j) {
         const float* vr = a.v_pool + block_table[j / a.block_size] * blk_stride + (j % a.block_size) * tok_stride + g * hd;
         const float p = scores[j] * inv;
         for (int d = 0; d < hd; ++d) o[d] += p * vr[d];

@@ -41,6 +41,7 @@ struct request_record {
     int prompt_tokens = 0, generated_tokens = 0, cached_prompt_tokens = 0;
     bool rejected = false;
     bool cancelled = false;       // by its owner, or at shutdown
+    bool length = false;          // ended by max_tokens or the context (else a stop token)
 };
 
 struct percentiles {

@@ -1,5 +1,7 @@
 // llama_model: the weights of a llama-family model on a backend, and its forward pass expressed
-// as backend calls (the same code drives the CPU reference and the CUDA backend).
+// as backend calls (the same code drives the CPU reference and the CUDA backend). The family
+// features of model_config (q/k norms, post norms, GeGLU, experts, sliding windows) are branches
+// of the one layer loop. Loading lives in llama_model_load.cpp.
 #pragma once
 #include "backend/backend.h"
 #include "model/model_config.h"
@@ -16,6 +18,15 @@ class gguf_file;
 struct layer_weights {
     tensor attn_norm, wq, wk, wv, wo, bq, bk, bv;  // b* only with qkv_bias
     tensor ffn_norm, w_gate, w_up, w_down;
+    // Fused storage (attn_qkv, phi3's gate|up ffn_up): wq/wk/wv and w_gate/w_up are then row views
+    // into these, which own the memory.
+    tensor wqkv, w_gate_up;
+    tensor q_norm, k_norm;                   // qk_norm: [1, head_dim], shared by the heads
+    tensor post_attn_norm, post_ffn_norm;    // post_norms (gemma3)
+    // MoE: router [E, d]; experts stacked, gate/up [E*d_ff_expert, d], down [E*d, d_ff_expert]
+    tensor gate_inp, gate_exps, up_exps, down_exps;
+    /// The tensors this layer owns (not the views), for release and accounting.
+    std::vector<const tensor*> owned() const;
 };
 
 class llama_model {
@@ -69,7 +80,7 @@ private:
 
     model_config cfg_;
     backend& be_;
-    std::vector<float> inv_freq_;
+    std::vector<float> inv_freq_, inv_freq_swa_;  // [rope_dim/2]: global layers, windowed layers
     tensor tok_embd_, out_norm_, lm_head_;  // lm_head_ aliases tok_embd_ when tied
     std::vector<layer_weights> layers_;
     size_t weight_bytes_ = 0;
@@ -77,7 +88,7 @@ private:
     // activation scratch, grown on demand. x_ (the residual stream) and last_ are f32 on every
     // backend; the others are in the compute dtype; logits_ is f32.
     int scratch_tokens_ = 0, scratch_logits_ = 0;
-    tensor x_, xn_, q_, k_, v_, attn_, proj_, gate_, up_, act_, last_, last_norm_, logits_;
+    tensor x_, xn_, q_, k_, v_, attn_, proj_, post_, gate_, up_, act_, last_, last_norm_, logits_;
 };
 
 } // namespace rl

@@ -12,7 +12,8 @@
 namespace rl {
 
 std::vector<std::string> synthetic_names() {
-    return {"llama3-8b", "smollm2-135m", "qwen2.5-7b", "llama3-70b", "llama3-70b-4layers"};
+    return {"llama3-8b",  "smollm2-135m",  "qwen2.5-7b", "llama3-70b", "llama3-70b-4layers",
+            "qwen3-8b",   "qwen3-30b-a3b", "gemma3-12b", "phi4-14b",   "mixtral-8x7b-4layers"};
 }
 
 std::vector<std::string> synthetic_quants() {
@@ -70,13 +71,41 @@ model_config synthetic_config(const std::string& full) {
         c.n_layers = 28; c.d_model = 3584; c.n_heads = 28; c.n_kv_heads = 4; c.d_ff = 18944;
         c.vocab_size = 152064; c.context_length = 32768; c.rope_theta = 1000000;
         c.qkv_bias = true; c.rope_neox = true; c.norm_eps = 1e-6f;
+    } else if (name == "qwen3-8b") {
+        c.arch = "qwen3";
+        c.n_layers = 36; c.d_model = 4096; c.n_heads = 32; c.n_kv_heads = 8; c.head_dim = 128; c.d_ff = 12288;
+        c.vocab_size = 151936; c.context_length = 40960; c.rope_theta = 1000000;
+        c.qk_norm = true; c.rope_neox = true; c.norm_eps = 1e-6f;
+    } else if (name == "qwen3-30b-a3b") {
+        c.arch = "qwen3moe";
+        c.n_layers = 48; c.d_model = 2048; c.n_heads = 32; c.n_kv_heads = 4; c.head_dim = 128; c.d_ff = 6144;
+        c.n_experts = 128; c.n_experts_used = 8; c.d_ff_expert = 768;
+        c.vocab_size = 151936; c.context_length = 40960; c.rope_theta = 1000000;
+        c.qk_norm = true; c.rope_neox = true; c.norm_eps = 1e-6f;
+    } else if (name == "gemma3-12b") {
+        c.arch = "gemma3";
+        c.n_layers = 48; c.d_model = 3840; c.n_heads = 16; c.n_kv_heads = 8; c.head_dim = 256; c.d_ff = 15360;
+        c.vocab_size = 262208; c.context_length = 131072; c.rope_theta = 1000000; c.rope_theta_swa = 10000;
+        c.rope_scaling = rope_scaling_type::linear; c.rope_factor = 8;
+        c.qk_norm = true; c.post_norms = true; c.act = ffn_activation::gelu_tanh; c.rope_neox = true;
+        c.embed_scale = std::sqrt(3840.f); c.norm_eps = 1e-6f; c.tied_embeddings = true;
+        c.sliding_window = 1024;  // five windowed layers, then one global
+        for (int l = 0; l < c.n_layers; ++l) c.layer_windowed.push_back(l % 6 < 5);
+    } else if (name == "phi4-14b") {
+        c.arch = "phi3";
+        c.n_layers = 40; c.d_model = 5120; c.n_heads = 40; c.n_kv_heads = 10; c.d_ff = 17920;
+        c.vocab_size = 100352; c.context_length = 16384; c.rope_theta = 250000; c.rope_neox = true;
+    } else if (name == "mixtral-8x7b-4layers") {
+        c.n_layers = 4; c.d_model = 4096; c.n_heads = 32; c.n_kv_heads = 8; c.d_ff = 14336;
+        c.n_experts = 8; c.n_experts_used = 2; c.d_ff_expert = 14336;
+        c.vocab_size = 32000; c.context_length = 32768; c.rope_theta = 1000000;
     } else {
         std::string names;
         for (auto& n : synthetic_names()) names += (names.empty() ? "" : ", ") + n;
         RL_THROW("unknown synthetic model '" + name + "' (known: " + names + "; a :QUANT suffix such as :q4_k_m makes "
                  "native block-format weights)");
     }
-    c.head_dim = c.d_model / c.n_heads;
+    if (c.head_dim == 0) c.head_dim = c.d_model / c.n_heads;
     c.rope_dim = c.head_dim;
     return c;
 }
@@ -136,7 +165,23 @@ std::unique_ptr<llama_model> llama_model::synthetic(const model_config& cfg, bac
             vec(&L.bk, kv, 0.02f, false);
             vec(&L.bv, kv, 0.02f, false);
         }
+        if (cfg.qk_norm) {
+            vec(&L.q_norm, cfg.head_dim, 0, true);
+            vec(&L.k_norm, cfg.head_dim, 0, true);
+        }
+        if (cfg.post_norms) {
+            vec(&L.post_attn_norm, d, 0, true);
+            vec(&L.post_ffn_norm, d, 0, true);
+        }
         vec(&L.ffn_norm, d, 0, true);
+        if (cfg.is_moe()) {  // experts stacked in rows, as llama_model::load keeps them
+            const int64_t E = cfg.n_experts, fe = cfg.d_ff_expert;
+            w(&L.gate_inp, "ffn_gate_inp", i, E, d);
+            w(&L.gate_exps, "ffn_gate", i, E * fe, d);
+            w(&L.up_exps, "ffn_up", i, E * fe, d);
+            w(&L.down_exps, "ffn_down", i, E * d, fe);
+            continue;
+        }
         w(&L.w_gate, "ffn_gate", i, ff, d);
         w(&L.w_up, "ffn_up", i, ff, d);
         w(&L.w_down, "ffn_down", i, d, ff);
@@ -163,6 +208,7 @@ std::unique_ptr<llama_model> llama_model::synthetic(const model_config& cfg, bac
     m->storage_ = !quant.empty() ? weight_storage::native
                                  : (dt == dtype::f32 ? weight_storage::f32 : weight_storage::bf16);
     m->inv_freq_ = cfg.rope_inv_freq();
+    m->inv_freq_swa_ = cfg.rope_inv_freq_swa();
     return m;
 }
 

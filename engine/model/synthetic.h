@@ -1,6 +1,8 @@
 // synthetic: model shapes without a file (random weights at real shapes) for benchmarks and
 // scale demos: synthetic:llama3-8b, synthetic:smollm2-135m, synthetic:qwen2.5-7b,
-// synthetic:llama3-70b (80 layers), synthetic:llama3-70b-4layers (the 70B layer shape, 4 layers).
+// synthetic:llama3-70b (80 layers), synthetic:llama3-70b-4layers (the 70B layer shape, 4 layers),
+// and the newer families at their published shapes: synthetic:qwen3-8b, synthetic:qwen3-30b-a3b
+// (128 experts, 8 used), synthetic:gemma3-12b, synthetic:phi4-14b, synthetic:mixtral-8x7b-4layers.
 // A ":QUANT" suffix makes the weights random GGUF blocks kept natively on the backend, as a file
 // quantized that way would be: synthetic:llama3-8b:q4_k_m (llama.cpp's Q4_K_M mix: q6_k for the
 // LM head and for attn_v and ffn_down in its "more bits" layers, q4_k elsewhere), :q5_k_m, or

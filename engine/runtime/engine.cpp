@@ -415,6 +415,7 @@ private:
         rr.cached_prompt_tokens = ev.stats.cached_prompt_tokens;
         rr.rejected = why == finish_reason::rejected;
         rr.cancelled = why == finish_reason::cancelled;
+        rr.length = why == finish_reason::length;
         hub_.record_request(rr);
         if (s.req.on_event) s.req.on_event(ev);
         std::lock_guard lk(mu_);

@@ -87,9 +87,14 @@ void load_generator::stop() {
     thread_.join();
 }
 
-load_counters load_generator::counters() const {
+load_counters load_generator::counters(double stall_after_s) const {
     std::lock_guard lk(mu_);
-    return counters_;
+    load_counters c = counters_;
+    const double now = now_seconds();
+    c.in_flight = int(heard_.size());
+    for (const auto& [user, t] : heard_)
+        if (now - t > stall_after_s) ++c.stalled;
+    return c;
 }
 
 std::string load_generator::make_prompt(user& u) {
@@ -147,7 +152,13 @@ void load_generator::submit_turn(size_t ui, double now_s) {
     u.busy = true;
     u.reply.clear();
     u.next_s = now_s;
+    u.streamed = 0;
     ++u.turn;
+    {
+        // Before submit: its events are handled by this thread (run), but counters() may look now.
+        std::lock_guard lk(mu_);
+        heard_[ui] = now_seconds();
+    }
     u.request_id = eng_.submit(std::move(r));
     std::lock_guard lk(mu_);
     ++counters_.submitted;
@@ -166,7 +177,14 @@ void load_generator::run() {
             inbox_.pop_front();
             user& u = users_[it.user];
             u.reply += it.ev.text;
-            if (it.ev.finish == finish_reason::none) continue;
+            if (it.ev.finish == finish_reason::none) {
+                ++u.streamed;
+                heard_[it.user] = now_seconds();
+                continue;
+            }
+            heard_.erase(it.user);
+            counters_.generated_tokens += uint64_t(it.ev.stats.generated_tokens);
+            if (u.streamed != uint64_t(it.ev.stats.generated_tokens)) ++counters_.mismatched;
             if (it.ev.finish == finish_reason::rejected) ++counters_.rejected;
             else if (it.ev.finish == finish_reason::error) ++counters_.errors;
             else ++counters_.finished;
@@ -217,8 +235,18 @@ void load_generator::run() {
     while (in_flight > 0) {
         cv_.wait(lk, [this] { return !inbox_.empty(); });
         while (!inbox_.empty()) {
-            if (inbox_.front().ev.finish != finish_reason::none) --in_flight;
+            const inbox_item it = std::move(inbox_.front());
             inbox_.pop_front();
+            user& u = users_[it.user];
+            if (it.ev.finish == finish_reason::none) {
+                ++u.streamed;
+                continue;
+            }
+            --in_flight;
+            ++counters_.cancelled;
+            heard_.erase(it.user);
+            counters_.generated_tokens += uint64_t(it.ev.stats.generated_tokens);
+            if (u.streamed != uint64_t(it.ev.stats.generated_tokens)) ++counters_.mismatched;
         }
     }
 }

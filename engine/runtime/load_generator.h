@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -39,7 +40,14 @@ std::vector<std::string> scenario_names();
 
 struct load_counters {
     uint64_t submitted = 0, finished = 0, rejected = 0, errors = 0;
+    uint64_t cancelled = 0;          // in flight when stop() came (ended by its cancel)
     uint64_t streamed_tokens = 0;    // tokens received through events
+    uint64_t generated_tokens = 0;   // the engine's own count, from each request's final event
+    /// Ended requests whose streamed token count differs from the engine's generated count.
+    uint64_t mismatched = 0;
+    /// Requests in flight that have heard nothing (no token, no end) for stall_after_s: stuck.
+    int stalled = 0;
+    int in_flight = 0;
     int active_users = 0;
 };
 
@@ -51,7 +59,8 @@ public:
     void set_paused(bool paused);
     /// Stops submitting, cancels what is in flight and waits for the final events.
     void stop();
-    load_counters counters() const;
+    /// stalled counts in-flight requests silent for longer than this.
+    load_counters counters(double stall_after_s = 60) const;
     const scenario& get_scenario() const { return sc_; }
 
     /// Conversation ids of virtual users have this bit set (owners in the KV map and metrics).
@@ -66,6 +75,7 @@ private:
         uint64_t request_id = 0;
         std::string reply;
         double next_s = 0;
+        uint64_t streamed = 0;       // tokens of the request in flight
     };
     struct inbox_item {
         size_t user;
@@ -90,6 +100,7 @@ private:
     std::deque<inbox_item> inbox_;
     bool stop_ = false, paused_ = false;
     load_counters counters_;
+    std::map<size_t, double> heard_;   // user with a request in flight -> its submission or latest event
     std::thread thread_;
 };
 

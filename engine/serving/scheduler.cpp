@@ -8,17 +8,6 @@
 
 namespace rl {
 
-namespace {
-constexpr size_t kMaxConversations = 4096;
-
-int common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
-    const size_t n = std::min(a.size(), b.size());
-    size_t i = 0;
-    while (i < n && a[i] == b[i]) ++i;
-    return int(i);
-}
-} // namespace
-
 scheduler::scheduler(const serving_config& cfg, block_manager& blocks, int max_context)
     : cfg_(cfg), blocks_(blocks), max_context_(max_context) {}
 
@@ -195,8 +184,7 @@ scheduled_step scheduler::schedule(clock_type::time_point now, std::vector<rejec
         // Tokens this sequence (or its conversation) had computed before, now computed again.
         int prior = s.computed_before;
         if (!s.admitted_once && s.req.conversation_id) {
-            auto c = conversations_.find(s.req.conversation_id);
-            if (c != conversations_.end()) prior = std::min(common_prefix(c->second, s.tokens), int(s.tokens.size()) - 1);
+            prior = std::min(conversations_.known_prefix(s.req.conversation_id, s.tokens), int(s.tokens.size()) - 1);
         }
         counters_.recomputed_tokens += uint64_t(std::max(0, prior - s.n_computed));
         if (!s.admitted_once) {
@@ -221,14 +209,7 @@ void scheduler::on_computed(const scheduled_step& step) {
 
 void scheduler::remember_conversation(const sequence& s) {
     if (!s.req.conversation_id || s.n_computed == 0) return;
-    auto [it, fresh] = conversations_.try_emplace(s.req.conversation_id);
-    it->second.assign(s.tokens.begin(), s.tokens.begin() + s.n_computed);
-    if (!fresh) conversation_lru_.remove(s.req.conversation_id);
-    conversation_lru_.push_back(s.req.conversation_id);
-    if (conversation_lru_.size() > kMaxConversations) {
-        conversations_.erase(conversation_lru_.front());
-        conversation_lru_.pop_front();
-    }
+    conversations_.remember(s.req.conversation_id, s.tokens.data(), size_t(s.n_computed));
 }
 
 std::unique_ptr<sequence> scheduler::remove(uint64_t id) {

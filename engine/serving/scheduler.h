@@ -5,6 +5,7 @@
 #pragma once
 #include "backend/backend.h"
 #include "serving/block_manager.h"
+#include "serving/conversation_memory.h"
 #include "serving/sequence.h"
 #include "serving/serving_config.h"
 
@@ -78,9 +79,8 @@ private:
     std::deque<std::unique_ptr<sequence>> waiting_;
     std::deque<std::unique_ptr<sequence>> running_;
     scheduler_counters counters_;
-    // Tokens whose KV each conversation had computed when its last turn ended (bounded LRU).
-    std::unordered_map<uint64_t, std::vector<int32_t>> conversations_;
-    std::list<uint64_t> conversation_lru_;
+    // What KV each conversation had computed when its last turn ended (bounded LRU).
+    conversation_memory conversations_;
 };
 
 } // namespace rl

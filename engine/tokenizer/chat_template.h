@@ -1,5 +1,6 @@
-// chat_template: recognises the model's Jinja chat template as one of the known families and
-// renders conversations with it. No Jinja engine: unknown templates fall back to ChatML with a warning.
+// chat_template: recognises the model's Jinja chat template as one of the known families (ChatML,
+// Qwen3's ChatML with thinking, Llama 3, Llama 2, Mistral, Gemma, Phi-3) and renders conversations
+// with it. No Jinja engine: unknown templates fall back to ChatML with a warning.
 #pragma once
 #include <string>
 #include <vector>
@@ -13,7 +14,7 @@ struct chat_message {
     std::string content;
 };
 
-enum class chat_template_kind { chatml, llama3, llama2 };
+enum class chat_template_kind { chatml, qwen3, llama3, llama2, mistral, gemma, phi3 };
 
 class chat_template {
 public:
@@ -22,8 +23,10 @@ public:
     static chat_template detect(const std::string& jinja_source);
 
     chat_template_kind kind() const { return kind_; }
-    const char* name() const;                 // "chatml", "llama3", "llama2"
+    const char* name() const;                 // "chatml", "qwen3", "llama3", "llama2", "mistral", "gemma", "phi3"
     const std::string& warning() const { return warning_; }  // empty when recognised
+    /// The BOS/EOS texts the template writes (from_gguf takes them from the vocabulary).
+    void set_special_texts(std::string bos, std::string eos) { bos_text_ = std::move(bos), eos_text_ = std::move(eos); }
     /// Renders messages; with add_generation_prompt the assistant's turn is opened.
     std::string render(const std::vector<chat_message>& messages, bool add_generation_prompt) const;
 

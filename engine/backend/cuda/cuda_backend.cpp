@@ -223,7 +223,8 @@ void cuda_backend::kv_store(int layer, const tensor& k, const tensor& v) {
 }
 
 void cuda_backend::attention(int layer, const tensor& q, tensor& out, int n_heads, int n_kv_heads, int head_dim,
-                             float scale) {
+                             float scale, int window) {
+    RL_CHECK(window <= 0, "sliding-window attention is not yet on the CUDA backend (use --backend cpu)");
     check_bf16(q, "attention q");
     check_bf16(out, "attention out");
     check_step_kv(layer);
@@ -258,6 +259,19 @@ void cuda_backend::silu_mul(const tensor& gate, const tensor& up, tensor& out) {
     check_bf16(out, "silu_mul out");
     op_checks::silu_mul(gate, up, out);
     kernels::silu_mul_bf16(bf(gate), bf(up), bf(out), gate.numel(), stream_);
+}
+
+void cuda_backend::gelu_mul(const tensor&, const tensor&, tensor&) {
+    RL_THROW("the GELU feed-forward (gemma3) is not yet on the CUDA backend (use --backend cpu)");
+}
+
+void cuda_backend::scale(tensor&, float) {
+    RL_THROW("scaled embeddings (gemma3) are not yet on the CUDA backend (use --backend cpu)");
+}
+
+void cuda_backend::moe_ffn(const tensor&, const tensor&, const tensor&, const tensor&, const tensor&, const moe_params&,
+                           tensor&) {
+    RL_THROW("mixture-of-experts layers are not yet on the CUDA backend (use --backend cpu)");
 }
 
 void cuda_backend::gather_logit_rows(const tensor& x, tensor& out) {

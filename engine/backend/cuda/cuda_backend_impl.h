@@ -72,8 +72,13 @@ public:
     void rope(tensor& x, const rope_params& p) override;
     void kv_store(int layer, const tensor& k, const tensor& v) override;
     void attention(int layer, const tensor& q, tensor& out, int n_heads, int n_kv_heads, int head_dim,
-                   float scale) override;
+                   float scale, int window = 0) override;
     void silu_mul(const tensor& gate, const tensor& up, tensor& out) override;
+    // Not yet on this backend (the CPU backend has them): they throw engine_error.
+    void gelu_mul(const tensor& gate, const tensor& up, tensor& out) override;
+    void scale(tensor& x, float s) override;
+    void moe_ffn(const tensor& x, const tensor& gate_inp, const tensor& gate_exps, const tensor& up_exps,
+                 const tensor& down_exps, const moe_params& p, tensor& out) override;
     // fused forms (cuda_fused.cpp): decode's few-row products go to gemv.cu, rope + store fuse
     void matmuls(const tensor& x, std::span<const tensor* const> w, std::span<tensor* const> out) override;
     void gate_up_silu(const tensor& x, const tensor& w_gate, const tensor& w_up, tensor& gate, tensor& up,

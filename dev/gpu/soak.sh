@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# soak.sh: the GPU soak (docs/reliability.md, "Long runs") on one warm lent machine.
+# ridgeline-soak is built here (CUDA + Qt, sm_90) and bundled with its libraries, because the GPU
+# machine has no Qt and the soak runs the window's own Qt-Core parts. Set up here first:
+#   ninja -C build ridgeline-soak && bash ../shared/tools/bundle-window-for-gpu build/app/ridgeline-soak .carry-soak/soak.tar.xz
+#   split -n 2 -d -a 2 models/SmolLM2-135M-Instruct.Q4_1.gguf modelpart. -> .carry1/modelpart.00, .carry2/modelpart.01
+#   mkdir -p .carry-json && cp -r /usr/include/nlohmann /usr/include/CLI .carry-json/
+# Calls, each within 30 s of the last (a machine goes cold 30 s after a call):
+#   1 model1 (carry .carry1 .carry-json): the model's first half to /tmp; the headless build of
+#            the GPU tests starts in the background.
+#   2 model2 (carry .carry2): joins the model; test_gpu_backend on it (native and bf16 weights
+#            against the CPU backend).
+#   3 start  (carry .carry-soak): unpacks the bundle and starts the soak in its own session
+#            (setsid: it outlives the call), then watches it for WATCH_S seconds.
+#   4 watch  (no carry): watches for WATCH_S seconds more (repeat until it ends).
+#   5 finish (no carry): waits for the end; the CSV, the log and analyze.py's verdict to OUT.
+set -uo pipefail
+phase=${1:?usage: soak.sh model1|model2|start|watch|finish OUT}
+out=${2:?usage: soak.sh PHASE OUT}
+cd "$(dirname "$0")/../.."
+mkdir -p "$out"
+export PATH=/usr/local/cuda/bin:$PATH
+m=/tmp/rl/SmolLM2-135M-Instruct.Q4_1.gguf
+duration=${DURATION:-1200}
+watch() {  # prints a sample line every minute until WATCH_S pass or the soak ends
+  local until=$(( $(date +%s) + ${WATCH_S:-540} ))
+  while [ "$(date +%s)" -lt "$until" ]; do
+    [ -f /tmp/soak/done ] && break
+    sleep 20
+  done
+  grep -E "^t=" /tmp/soak/soak.log | awk 'NR % 6 == 0' | tail -12 | cut -c1-260
+  grep -E "failure|refused|error" /tmp/soak/soak.log | tail -5
+  [ -f /tmp/soak/done ] && echo "soak ended: $(cat /tmp/soak/done)"
+}
+case $phase in
+model1)
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.csv"
+  mkdir -p /tmp/rl && cp .carry1/modelpart.00 /tmp/rl/
+  json="$PWD/.carry-json"
+  setsid nohup bash -c "cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIDGELINE_GUI=OFF \
+    -DRIDGELINE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DRIDGELINE_JSON_INCLUDE_DIR=$json \
+    -DRIDGELINE_CLI11_INCLUDE_DIR=$json && cmake --build build-gpu -j14 --target test_gpu_backend" \
+    >/tmp/rl/build.log 2>&1 </dev/null &
+  echo "build started"
+  ;;
+model2)
+  [ -f $m ] || cat /tmp/rl/modelpart.00 .carry2/modelpart.01 > $m
+  sha256sum $m | tee "$out/model.sha256"
+  for i in $(seq 1 60); do [ -x build-gpu/tests/test_gpu_backend ] && break; sleep 3; done
+  tail -3 /tmp/rl/build.log
+  mkdir -p models && ln -sf $m models/SmolLM2-135M-Instruct.Q4_1.gguf
+  (cd build-gpu && ctest -R test_gpu_backend --output-on-failure -V) 2>&1 | tee "$out/ctest-backend.log" |
+    grep -E "weights:|rel L2|PASS|FAIL|tests passed" | tail -30
+  ;;
+start)
+  rm -rf /tmp/rl-bundle /tmp/soak && mkdir -p /tmp/soak
+  tar xJf .carry-soak/soak.tar.xz -C /tmp
+  # shellcheck disable=SC1091
+  . /tmp/rl-bundle/env.sh
+  setsid nohup bash -c "/tmp/rl-bundle/bin/ridgeline-soak --model $m --backend cuda --duration $duration \
+    --segment 50 --first-knob 120 --knob-every 300 --sample-every 10 --users 64 --api-clients 4 \
+    --csv /tmp/soak/soak.csv > /tmp/soak/soak.log 2>&1; echo \"exit \$?\" > /tmp/soak/done" </dev/null >/dev/null 2>&1 &
+  sleep 20
+  head -5 /tmp/soak/soak.log | cut -c1-260
+  watch
+  ;;
+watch)
+  watch
+  ;;
+finish)
+  for i in $(seq 1 100); do [ -f /tmp/soak/done ] && break; sleep 6; done
+  cp /tmp/soak/soak.csv /tmp/soak/soak.log "$out/" 2>/dev/null
+  cat /tmp/soak/done 2>/dev/null
+  grep -E "^ridgeline-soak" /tmp/soak/soak.log
+  python3 dev/soak/analyze.py /tmp/soak/soak.csv --json "$out/verdict.json" | tail -40
+  ;;
+esac

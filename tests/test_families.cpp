@@ -1,0 +1,237 @@
+// test_families: the model families past llama/qwen2 (qwen3, qwen3moe, gemma3, phi3, Mistral and
+// Mixtral as `llama`) on the CPU backend against llama.cpp, on the tiny random-weight GGUFs of
+// tests/golden/make_tiny_models.py (models/tiny, made by the set-up) and the goldens of
+// generate_family_golden.py (tests/golden/family_*.json). Per family: the 32 greedy tokens after
+// each prompt match exactly; the top-20 logits at the recorded positions match within the
+// tolerance of test_golden; and the three prompts decoded together, prefilled in two chunks
+// through 8-token blocks in a shuffled order, give the same tokens (sliding windows and expert
+// routing across a mixed batch). Also checks what model_config read for each family.
+#include "rl_test.h"
+
+#include "backend/cpu_backend.h"
+#include "common/engine_error.h"
+#include "gguf/gguf_file.h"
+#include "model/llama_model.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <numeric>
+#include <random>
+
+using namespace rl;
+using json = nlohmann::json;
+
+namespace {
+
+// As test_golden: both sides compute in fp32 on the same weights with an fp32 KV cache. gemma3
+// differs in one more place: ggml's CPU GELU reads a table of fp16 inputs and outputs
+// (GGML_GELU_FP16), ours is the fp32 formula; tests print the observed share of the tolerance.
+double logit_tolerance(double logit) { return 1e-3 * std::max(1.0, std::fabs(logit)); }
+
+json read_golden(const std::string& family) {
+    const std::string path = std::string(RL_TEST_DATA) + "/golden/family_" + family + ".json";
+    std::ifstream f(path);
+    if (!f) throw engine_error("cannot open " + path);
+    return json::parse(f);
+}
+
+struct fixture {
+    std::unique_ptr<gguf_file> file;
+    std::unique_ptr<cpu_backend> be;
+    std::unique_ptr<llama_model> model;
+    fixture(const std::string& family, int block_size = 16, int blocks = 64) {
+        // Made by scripts/setup.sh (tests/golden/make_tiny_models.py); fail, not skip, without them.
+        file = gguf_file::open(std::string(RL_MODELS_DIR) + "/tiny/tiny-" + family + ".gguf");
+        be = std::make_unique<cpu_backend>(0);
+        model = llama_model::load(*file, *be, weight_storage::f32);
+        be->alloc_kv(model->kv_layout_for(blocks, block_size));
+    }
+    int vocab() const { return model->config().vocab_size; }
+};
+
+int argmax(const float* v, int n) { return int(std::max_element(v, v + n) - v); }
+
+struct seq_state {
+    std::vector<int32_t> ids;    // prompt + generated
+    std::vector<int32_t> table;  // block table
+    int cached = 0;              // positions in the KV pool
+};
+
+int add_to_step(step_input& in, const seq_state& s, int n) {
+    seq_slice q;
+    q.token_begin = in.n_tokens();
+    q.n_tokens = n;
+    q.start_pos = s.cached;
+    q.block_table = s.table;
+    for (int i = 0; i < n; ++i) {
+        in.tokens.push_back(s.ids[size_t(s.cached + i)]);
+        in.positions.push_back(s.cached + i);
+    }
+    in.seqs.push_back(q);
+    return q.token_begin + n - 1;
+}
+
+// Greedy decode of all sequences together: the prompts in `chunks` prefill steps, then one row
+// per sequence per step, until each has n_new new tokens.
+void greedy(llama_model& m, std::vector<seq_state>& seqs, int n_new, int chunks) {
+    const int V = m.config().vocab_size;
+    std::vector<float> logits;
+    std::vector<int> plen;
+    for (auto& s : seqs) plen.push_back(int(s.ids.size()));
+    for (int c = 0; c < chunks; ++c) {
+        step_input in;
+        std::vector<int> sizes;
+        for (size_t i = 0; i < seqs.size(); ++i) {
+            sizes.push_back(plen[i] * (c + 1) / chunks - seqs[i].cached);
+            if (sizes.back() > 0) in.logit_rows.push_back(add_to_step(in, seqs[i], sizes.back()));
+        }
+        m.forward(in, logits);
+        size_t r = 0;
+        for (size_t i = 0; i < seqs.size(); ++i) {
+            if (sizes[i] <= 0) continue;
+            seqs[i].cached += sizes[i];
+            if (c == chunks - 1) seqs[i].ids.push_back(argmax(logits.data() + r * size_t(V), V));
+            ++r;
+        }
+    }
+    for (int t = 1; t < n_new; ++t) {
+        step_input in;
+        for (auto& s : seqs) in.logit_rows.push_back(add_to_step(in, s, 1));
+        m.forward(in, logits);
+        for (size_t i = 0; i < seqs.size(); ++i) {
+            seqs[i].cached += 1;
+            seqs[i].ids.push_back(argmax(logits.data() + i * size_t(V), V));
+        }
+    }
+}
+
+std::vector<int32_t> ids_of(const json& a) { return a.get<std::vector<int32_t>>(); }
+
+std::string show(const std::vector<int32_t>& v) {
+    std::string s;
+    for (int32_t x : v) s += std::to_string(x) + " ";
+    return s;
+}
+
+// The whole check for one family; returns "" or what failed.
+std::string check_family(const std::string& family) {
+    const json g = read_golden(family);
+    const int n_new = g["n_greedy"].get<int>();
+    fixture fx(family);
+    const int V = fx.vocab();
+    // 1. each prompt alone: prefill in one step, then decode
+    for (const auto& c : g["cases"]) {
+        std::vector<seq_state> one(1);
+        one[0].ids = ids_of(c["prompt_ids"]);
+        const size_t plen = one[0].ids.size();
+        one[0].table.resize(8);
+        std::iota(one[0].table.begin(), one[0].table.end(), 0);
+        greedy(*fx.model, one, n_new, 1);
+        const std::vector<int32_t> got(one[0].ids.begin() + long(plen), one[0].ids.end());
+        const auto want = ids_of(c["continuation_ids"]);
+        if (got != want)
+            return family + "/" + c["name"].get<std::string>() + " greedy: got " + show(got) + "\n want " + show(want);
+    }
+    // 2. logits at the recorded positions, the prompt in one batch
+    double worst = 0, max_abs = 0;
+    for (const auto& c : g["cases"]) {
+        const auto ids = ids_of(c["prompt_ids"]);
+        seq_state s;
+        s.ids = ids;
+        s.table.resize(8);
+        std::iota(s.table.begin(), s.table.end(), 0);
+        step_input in;
+        add_to_step(in, s, int(ids.size()));
+        for (const auto& p : c["logit_positions"]) in.logit_rows.push_back(p.get<int>());
+        std::vector<float> logits;
+        fx.model->forward(in, logits);
+        for (size_t j = 0; j < in.logit_rows.size(); ++j) {
+            const float* row = logits.data() + j * size_t(V);
+            const auto& top = c["top_logits"][j];
+            if (argmax(row, V) != top[0][0].get<int>())
+                return family + "/" + c["name"].get<std::string>() + ": argmax differs at position " +
+                       std::to_string(in.logit_rows[j]);
+            for (const auto& e : top) {
+                const double want = e[1].get<double>(), diff = std::fabs(row[e[0].get<int>()] - want);
+                max_abs = std::max(max_abs, diff);
+                worst = std::max(worst, diff / logit_tolerance(want));
+                if (diff > logit_tolerance(want))
+                    return family + "/" + c["name"].get<std::string>() + ": logit of token " +
+                           std::to_string(e[0].get<int>()) + " at position " + std::to_string(in.logit_rows[j]) +
+                           " is " + std::to_string(row[e[0].get<int>()]) + ", llama.cpp " + std::to_string(want);
+            }
+        }
+    }
+    std::printf("%s: logits max |ours - llama.cpp| over the golden top-20 = %.3g (%.1f%% of the tolerance)\n",
+                family.c_str(), max_abs, 100 * worst);
+    // 3. all prompts in one batch: two prefill chunks, 8-token blocks handed out in a shuffled order
+    fixture fb(family, 8, 64);
+    std::vector<int32_t> blocks(64);
+    std::iota(blocks.begin(), blocks.end(), 0);
+    std::shuffle(blocks.begin(), blocks.end(), std::mt19937(7));
+    std::vector<seq_state> seqs(g["cases"].size());
+    for (size_t i = 0; i < seqs.size(); ++i) {
+        seqs[i].ids = ids_of(g["cases"][i]["prompt_ids"]);
+        seqs[i].table.assign(blocks.begin() + long(i * 12), blocks.begin() + long(i * 12 + 12));
+    }
+    greedy(*fb.model, seqs, n_new, 2);
+    for (size_t i = 0; i < seqs.size(); ++i) {
+        const auto& c = g["cases"][i];
+        const std::vector<int32_t> got(seqs[i].ids.end() - n_new, seqs[i].ids.end());
+        if (got != ids_of(c["continuation_ids"]))
+            return family + "/" + c["name"].get<std::string>() + " batched: got " + show(got);
+    }
+    return "";
+}
+
+} // namespace
+
+class TestFamilies : public QObject {
+    Q_OBJECT
+private slots:
+    void configs();
+    void qwen3() { run("qwen3"); }
+    void qwen3moe() { run("qwen3moe"); }
+    void gemma3() { run("gemma3"); }
+    void phi3() { run("phi3"); }
+    void mistral() { run("mistral"); }
+    void mixtral() { run("mixtral"); }
+
+private:
+    void run(const std::string& family) {
+        const std::string why = check_family(family);
+        QVERIFY2(why.empty(), why);
+    }
+};
+
+// What model_config read from each file: the features the goldens exercise must be on.
+void TestFamilies::configs() {
+    auto cfg = [](const std::string& f) {
+        return model_config::from_gguf(*gguf_file::open(std::string(RL_MODELS_DIR) + "/tiny/tiny-" + f + ".gguf"));
+    };
+    const model_config q3 = cfg("qwen3");
+    QVERIFY(q3.qk_norm && q3.rope_neox && !q3.is_moe() && q3.q_dim() != q3.d_model);
+    const model_config moe = cfg("qwen3moe");
+    QVERIFY(moe.is_moe() && moe.n_experts == 8 && moe.n_experts_used == 2 && moe.d_ff_expert == 32);
+    const model_config ge = cfg("gemma3");
+    QVERIFY(ge.post_norms && ge.qk_norm && ge.act == ffn_activation::gelu_tanh && ge.sliding_window == 6);
+    QCOMPARE(ge.embed_scale, std::sqrt(64.f));
+    // sliding_window_pattern 2: every second layer global
+    QVERIFY(ge.windowed(0) && !ge.windowed(1) && ge.windowed(2) && !ge.windowed(3));
+    QVERIFY(ge.rope_theta_swa == 10000.f && ge.rope_scaling == rope_scaling_type::linear);
+    QVERIFY(ge.rope_inv_freq_swa() != ge.rope_inv_freq());
+    const model_config phi = cfg("phi3");
+    QVERIFY(phi.rope_neox && phi.rope_freq_factors.size() == 16 && phi.rope_attn_factor > 1.f);
+    QVERIFY(phi.softmax_scale() > 1.f / std::sqrt(32.f));  // the LongRoPE attention factor, squared
+    const model_config mi = cfg("mistral");
+    QVERIFY(!mi.rope_neox && mi.sliding_window == 4096 && mi.windowed(0) && mi.windowed(1));
+    const model_config mx = cfg("mixtral");
+    QVERIFY(mx.is_moe() && mx.n_experts == 4 && mx.d_ff_expert == mx.d_ff && mx.sliding_window == 0);
+}
+
+RL_TEST_MAIN(TestFamilies, configs, qwen3, qwen3moe, gemma3, phi3, mistral, mixtral)
+#include "test_families.moc"
