@@ -80,7 +80,7 @@ private slots:
         bad.push_back({"stream_options unknown", with("stream_options", {{"foo", true}})});
         bad.push_back({"logprobs a count on chat", with("logprobs", 3)});
         bad.push_back({"presence_penalty 3", with("presence_penalty", 3)});
-        bad.push_back({"response_format json_schema", with("response_format", {{"type", "json_schema"}})});
+        bad.push_back({"response_format json_schema without a schema", with("response_format", {{"type", "json_schema"}})});
         bad.push_back({"logit_bias 500", with("logit_bias", {{"42", 500}})});
         for (const auto& [what, body] : bad) {
             const Reply r = http(s.port, "POST", "/v1/chat/completions", body);
