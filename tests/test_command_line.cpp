@@ -138,7 +138,7 @@ private slots:
         QCOMPARE(eo.model_path, std::string("synthetic:smollm2-135m"));
         QCOMPARE(eo.backend, std::string("cuda"));
         QCOMPARE(eo.threads, 3);
-        QCOMPARE(eo.max_context, 1024);
+        QCOMPARE(eo.serving.max_model_len, 1024);
         QCOMPARE(eo.serving.kv_blocks, 64);
 
         cmd::program q("prog", "", "1");
