@@ -21,7 +21,13 @@ ServingController::ServingController(EngineBridge* bridge, SettingsStore* settin
 rl::serving_config ServingController::resolved() const {
     rl::serving_config c = wanted();
     // Only the pool in force has been resolved; a pending shape is not sized until it loads.
-    if (mBridge->isLoaded() && !mPending) c.kv_blocks = mBridge->model().kvBlocks;
+    if (mBridge->isLoaded() && !mPending) {
+        c.kv_blocks = mBridge->model().kvBlocks;
+        c.max_model_len = mBridge->model().contextLength;
+    }
+    // The step budget's auto applies live, so it resolves from the loaded backend even while a
+    // pool change waits.
+    if (mBridge->isLoaded()) c = rl::resolve_step_budget(c, mBridge->model().autoBatchedTokens);
     return c;
 }
 

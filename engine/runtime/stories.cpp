@@ -19,7 +19,7 @@ void story_tally::add(const step_record& r, int long_prefill_tokens) {
     prefill_tokens += uint64_t(r.prefill_tokens);
     decode_tokens += uint64_t(r.decode_tokens);
     if (r.prefill_tokens > r.decode_tokens) ++prefill_steps;
-    if (r.prefill_tokens == 0 && r.decode_tokens > 0) ++decode_steps;
+    if (r.decode_tokens > 0 && r.decode_tokens >= r.prefill_tokens) ++decode_steps;
     if (r.prefill_tokens > long_prefill_tokens) decodes_behind_long_prefill += uint64_t(r.decode_tokens);
     max_batch = std::max(max_batch, r.num_running);
 }
@@ -109,11 +109,11 @@ story story_preset(const std::string& name, const story_backend& be) {
         l.prompt_tokens = 50;
         l.output_tokens = gpu ? 800 : 160;
         l.mix_style = "summarize";
-        l.mix_prompt_tokens = gpu ? 1500 : 400;
+        l.mix_prompt_tokens = gpu ? 1500 : 250;
         l.mix_output_tokens = gpu ? 100 : 32;
         l.think_mean_s = 1;
         l.turns = 1;
-        s.watch = "prefill-heavy and decode-only steps (the fewer of the two)";
+        s.watch = "prefill-heavy and decode-heavy steps (the fewer of the two)";
         s.counter = [](const story_tally& t) { return std::min(t.prefill_steps, t.decode_steps); };
     } else if (name == "head-of-line") {
         s.title = "Head-of-line blocking";
@@ -121,14 +121,14 @@ story story_preset(const std::string& name, const story_backend& be) {
                     "waits behind it. Turn chunked prefill on and the token budget back to auto, and the chats "
                     "flow again while the prompt is split.";
         c.chunked_prefill = false;
-        c.max_model_len = gpu ? 8192 : 1024;
+        c.max_model_len = gpu ? 8192 : 2048;
         c.max_num_batched_tokens = c.max_model_len;   // a whole prompt must fit one step
         l.users = gpu ? 24 : 4;
         l.mix_users = gpu ? 8 : 1;
         l.prompt_tokens = 32;
         l.output_tokens = gpu ? 512 : 128;
         l.mix_style = "summarize";
-        l.mix_prompt_tokens = gpu ? 4000 : 400;
+        l.mix_prompt_tokens = gpu ? 4000 : 700;
         l.mix_output_tokens = 16;
         l.think_mean_s = 1;
         l.turns = 3;

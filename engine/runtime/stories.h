@@ -32,7 +32,7 @@ struct story_tally {
     uint64_t preemptions = 0, evicted_blocks = 0, recomputed_tokens = 0, rejected = 0;
     uint64_t prefill_tokens = 0, decode_tokens = 0;
     uint64_t prefill_steps = 0;      ///< steps that computed more prompt tokens than decode tokens
-    uint64_t decode_steps = 0;       ///< steps with no prompt tokens at all
+    uint64_t decode_steps = 0;       ///< steps with decodes and at most as many prompt tokens
     /// Decode tokens that waited in a step carrying more prompt tokens than one "auto" step
     /// (story_backend::auto_batched_tokens): the head-of-line blocking chunked prefill removes.
     uint64_t decodes_behind_long_prefill = 0;
