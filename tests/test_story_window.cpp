@@ -7,7 +7,9 @@
 #include "rl_test.h"
 
 #include "EngineBridge.h"
+#include "LivePlot.h"
 #include "MainWindow.h"
+#include "PlotsPanel.h"
 #include "ServingController.h"
 #include "ServingPanel.h"
 #include "StoryController.h"
@@ -82,6 +84,14 @@ void TestStoryWindow::eachStoryMovesItsCounter() {
         presets->setCurrentIndex(i);
         QTest::mouseClick(load, Qt::LeftButton);
         QVERIFY2(stories->current() && stories->current()->name == name.toStdString(), qPrintable(name));
+        // The story is marked on every plot's timeline.
+        const QString title = QString::fromStdString(stories->current()->title);
+        for (int p = 0; p < PlotsPanel::PlotCount; ++p) {
+            bool marked = false;
+            LivePlot* plot = mWindow->plotsPanel()->plot(p);
+            for (int e = 0; e < plot->eventCount(); ++e) marked = marked || plot->eventLabel(e) == QStringLiteral("story: ") + title;
+            QVERIFY2(marked, qPrintable(title));
+        }
         // The pool restart (if the shape changed) and the users' start.
         QTRY_VERIFY_WITH_TIMEOUT(!stories->starting(), 60000);
         QVERIFY2(mWindow->bridge()->isLoadGeneratorRunning(), qPrintable(name));
@@ -105,9 +115,16 @@ void TestStoryWindow::usersSurviveAPoolRestart() {
     rl::serving_config c = mWindow->serving()->wanted();
     c.block_size = c.block_size == 16 ? 32 : 16;
     QCOMPARE(mWindow->serving()->change(c), ServingController::Result::NeedsRestart);
+    LivePlot* plot = mWindow->plotsPanel()->plot(PlotsPanel::Throughput);
+    QVERIFY(plot->eventLabel(plot->eventCount() - 1).startsWith(QStringLiteral("block_size ")));
+    const double before_t = mWindow->plotsPanel()->history().now();
     QSignalSpy done(mWindow->bridge(), &EngineBridge::loaded);
     QVERIFY(mWindow->serving()->restartPool());
     QVERIFY(done.wait(60000));
+    QVERIFY(plot->eventLabel(plot->eventCount() - 1).startsWith(QStringLiteral("pool restart")));
+    // The history goes on after the restart instead of starting again at 0.
+    QTRY_VERIFY_WITH_TIMEOUT(mWindow->plotsPanel()->history().now() > before_t + 1, 30000);
+    QVERIFY(double(mWindow->plotsPanel()->history().begin()) * MetricsHistory::kBinS < before_t - 1);
     QCOMPARE(mWindow->bridge()->engine()->info().block_size, c.block_size);
     QVERIFY(mWindow->bridge()->isLoadGeneratorRunning());
     QCOMPARE(mWindow->bridge()->loadCounters().scenario.toStdString(), before);

@@ -23,6 +23,7 @@
 #include "ServingController.h"
 #include "ServingPanel.h"
 #include "StoryController.h"
+#include "TimelineEvents.h"
 #include "SessionFile.h"
 #include "SettingsStore.h"
 #include "WindowLayout.h"
@@ -227,6 +228,8 @@ void MainWindow::connectPanels() {
     connect(mStories, &StoryController::progress, mServingPanel, &ServingPanel::showStoryProgress);
     connect(mStories, &StoryController::failed, this, [this](const QString& m) { reportError(tr("Story: %1").arg(m)); });
     connect(mBridge->metricsPump(), &MetricsPump::frameReady, mStories, &StoryController::onFrame);
+    // The timeline: knob changes, stories, restarts and loads marked on every plot.
+    connect(new TimelineEvents(mBridge, mServing, mStories, this), &TimelineEvents::event, mPlots, &PlotsPanel::addEvent);
     mServingPanel->setConfig(mServing->wanted(), mServing->resolved());
 
     // Load generator: owned by the bridge, counters polled there.

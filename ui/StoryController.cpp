@@ -36,12 +36,13 @@ QString StoryController::play(const QString& name) {
         return QString::fromStdString(ex.what());
     }
     QString why;
+    mStarting = true;   // from here the knob changes and the restart are the story's own
     const ServingController::Result r = mServing->change(mStory->serving, &why);
     if (r == ServingController::Result::Refused) {
+        mStarting = false;
         mStory.reset();
         return why;
     }
-    mStarting = true;
     emit storyStarted(QString::fromStdString(mStory->title), QString::fromStdString(mStory->caption));
     if (r == ServingController::Result::NeedsRestart) {
         mBridge->stopLoadGenerator();   // the old users would only resume on the new pool
