@@ -10,6 +10,7 @@
 #include "LivePlot.h"
 #include "MainWindow.h"
 #include "PlotsPanel.h"
+#include "RooflineWidget.h"
 #include "ServingController.h"
 #include "ServingPanel.h"
 #include "StoryController.h"
@@ -30,6 +31,7 @@ private slots:
     void cleanupTestCase();
     void presetsListStoriesForANewUser();
     void eachStoryMovesItsCounter();
+    void hoveringARooflinePointReadsItOut();
     void usersSurviveAPoolRestart();
 
 private:
@@ -107,6 +109,19 @@ void TestStoryWindow::eachStoryMovesItsCounter() {
         QVERIFY(child<QLabel>("storyProgress")->text().startsWith(QLatin1String("Seen: ")));
         qInfo("%s: %llu %s", qPrintable(name), (unsigned long long)stories->counter(), stories->current()->watch.c_str());
     }
+}
+
+void TestStoryWindow::hoveringARooflinePointReadsItOut() {
+    auto* roofline = mWindow->findChild<RooflineWidget*>();
+    QVERIFY(roofline);
+    QTRY_VERIFY_WITH_TIMEOUT(roofline->pointCount() > 0, 30000);
+    roofline->flush();
+    const QRect r = roofline->axisRect()->rect();
+    QString text;
+    for (int y = r.top(); y <= r.bottom() && text.isEmpty(); y += 3)
+        for (int x = r.left(); x <= r.right() && text.isEmpty(); x += 3) text = roofline->describeAt(QPointF(x, y));
+    QVERIFY2(text.contains(QStringLiteral(" step · batch ")) && text.contains(QStringLiteral("GFLOP/s")), qPrintable(text));
+    QCOMPARE(roofline->describeAt(QPointF(-100, -100)), QString());
 }
 
 void TestStoryWindow::usersSurviveAPoolRestart() {

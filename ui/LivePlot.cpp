@@ -259,7 +259,9 @@ void LivePlot::addEvent(double t, const QString& label) {
     QFont f = font();
     f.setPointSizeF(std::max(6.0, f.pointSizeF() * 0.8));
     text->setFont(f);
-    text->setBrush(QBrush(palette().color(QPalette::Base)));
+    QColor base = palette().color(QPalette::Base);
+    base.setAlpha(200);   // the data under a label stays faintly visible
+    text->setBrush(QBrush(base));
     text->setPadding(QMargins(2, 0, 2, 0));
     text->setSelectable(false);
     mEvents.push_back({t, line, text});

@@ -43,15 +43,17 @@ QString StoryController::play(const QString& name) {
         mStory.reset();
         return why;
     }
-    emit storyStarted(QString::fromStdString(mStory->title), QString::fromStdString(mStory->caption));
     if (r == ServingController::Result::NeedsRestart) {
         mBridge->stopLoadGenerator();   // the old users would only resume on the new pool
         if (!mServing->restartPool()) {
             mStarting = false;
             return tr("the pool could not restart");
         }
-        return QString();
     }
+    // After the restart has begun, so a listener can tell (EngineBridge::isLoading) that the
+    // next load is the story's own.
+    emit storyStarted(QString::fromStdString(mStory->title), QString::fromStdString(mStory->caption));
+    if (r == ServingController::Result::NeedsRestart) return QString();
     startLoad();
     return QString();
 }

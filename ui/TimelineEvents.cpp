@@ -5,6 +5,8 @@
 #include "ServingController.h"
 #include "StoryController.h"
 
+#include <utility>
+
 TimelineEvents::TimelineEvents(EngineBridge* bridge, ServingController* serving, StoryController* stories,
                                QObject* parent)
     : QObject(parent) {
@@ -16,12 +18,15 @@ TimelineEvents::TimelineEvents(EngineBridge* bridge, ServingController* serving,
         if (parts.size() > 2) label += tr(" +%1 more").arg(parts.size() - 2);
         emit event(label);
     });
-    connect(stories, &StoryController::storyStarted, this,
-            [this](const QString& title) { emit event(tr("story: %1").arg(title)); });
-    connect(bridge, &EngineBridge::loaded, this, [this, stories](const ModelSummary& m) {
-        const bool restart = !mLoadedPath.isEmpty() && m.path == mLoadedPath;
+    connect(stories, &StoryController::storyStarted, this, [this, bridge](const QString& title) {
+        mStoryLoad = bridge->isLoading();   // the story restarts the pool: its marker says so
+        emit event(tr("story: %1").arg(title));
+    });
+    connect(bridge, &EngineBridge::loaded, this, [this](const ModelSummary& m) {
+        const bool first = mLoadedPath.isEmpty(), restart = m.path == mLoadedPath;
         mLoadedPath = m.path;
-        if (restart && stories->starting()) return;
+        const bool story = std::exchange(mStoryLoad, false);
+        if (first || story) return;   // the history starts with the first model anyway
         emit event(restart ? tr("pool restart (%1 blocks)").arg(m.kvBlocks) : tr("load %1").arg(m.name));
     });
 }

@@ -21,4 +21,5 @@ signals:
 
 private:
     QString mLoadedPath;   // the model loaded before this load, to tell a pool restart from a new model
+    bool mStoryLoad = false;   // the load running is a story's pool restart (marked as the story)
 };
