@@ -63,6 +63,8 @@ private slots:
         rl::step_record c;   // a chunk at the auto budget: not "long"
         c.prefill_tokens = 256; c.decode_tokens = 2; c.num_running = 3;
         for (const auto& r : {a, b, c}) t.add(r, 256);
+        QCOMPARE(t.rejected, uint64_t(0));   // not from steps: refusals on arrival are between them
+        t.rejected = 2;
         QCOMPARE(t.steps, uint64_t(3));
         QCOMPARE(t.preemptions, uint64_t(1));
         QCOMPARE(t.rejected, uint64_t(2));

@@ -61,6 +61,7 @@ QString StoryController::play(const QString& name) {
 void StoryController::startLoad() {
     mStarting = false;
     mTally = {};
+    mRejectedBase = -1;
     mLongPrefill = mBridge->model().autoBatchedTokens;
     mShown = ~quint64(0);
     if (const QString err = mBridge->startLoadGenerator(mStory->load); !err.isEmpty()) {
@@ -73,6 +74,9 @@ void StoryController::startLoad() {
 void StoryController::onFrame(const MetricsFrame& frame) {
     if (!mStory || mStarting) return;
     for (const rl::step_record& r : frame.snap.new_steps) mTally.add(r, mLongPrefill);
+    const auto rejected = qint64(frame.snap.rejected_requests);
+    if (mRejectedBase < 0 || rejected < mRejectedBase) mRejectedBase = rejected;   // first frame, or a new engine
+    mTally.rejected = quint64(rejected - mRejectedBase);
     const quint64 c = counter();
     if (c == mShown || c == 0) return;
     mShown = c;

@@ -51,6 +51,7 @@ private:
     std::optional<rl::story> mStory;
     rl::story_tally mTally;
     int mLongPrefill = 0;        // the auto step budget of the engine the story runs on
+    qint64 mRejectedBase = -1;   // the engine's rejected_requests when the story's users started
     bool mStarting = false;
     quint64 mShown = ~quint64(0);
 };

@@ -137,6 +137,7 @@ int run_serve(const serve_bench_args& args) {
         // The counters each story is about, over every step of the run.
         rl::story_tally t;
         for (const auto& r : steps) t.add(r, info.auto_batched_tokens);
+        t.rejected = snap.rejected_requests;
         const uint64_t counter = args.story->counter(t);
         j["story"] = {{"name", args.story->name}, {"title", args.story->title}, {"watch", args.story->watch},
                       {"counter", counter}, {"seen", counter > 0},

@@ -15,7 +15,6 @@ void story_tally::add(const step_record& r, int long_prefill_tokens) {
     preemptions += r.preemptions;
     evicted_blocks += r.evicted_blocks;
     recomputed_tokens += r.recomputed_tokens;
-    rejected += r.rejected;
     prefill_tokens += uint64_t(r.prefill_tokens);
     decode_tokens += uint64_t(r.decode_tokens);
     if (r.prefill_tokens > r.decode_tokens) ++prefill_steps;

@@ -29,7 +29,10 @@ story_backend story_backend_of(const engine& e);
 /// ridgeline-bench serve's JSON under "story").
 struct story_tally {
     uint64_t steps = 0;
-    uint64_t preemptions = 0, evicted_blocks = 0, recomputed_tokens = 0, rejected = 0;
+    uint64_t preemptions = 0, evicted_blocks = 0, recomputed_tokens = 0;
+    /// Requests refused. Most are refused on arrival (a full queue), between steps, so no step
+    /// record holds them: the caller sets this from metrics_snapshot::rejected_requests.
+    uint64_t rejected = 0;
     uint64_t prefill_tokens = 0, decode_tokens = 0;
     uint64_t prefill_steps = 0;      ///< steps that computed more prompt tokens than decode tokens
     uint64_t decode_steps = 0;       ///< steps with decodes and at most as many prompt tokens
