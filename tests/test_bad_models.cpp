@@ -40,7 +40,7 @@ rl::engine_options tinyOptions(const std::string& path) {
     o.backend = "cpu";
     o.threads = 1;
     o.calibrate = false;
-    o.max_context = 64;
+    o.serving.max_model_len = 64;
     o.serving.max_num_seqs = 2;
     o.serving.max_num_batched_tokens = 64;
     o.serving.kv_blocks = 8;

@@ -55,7 +55,8 @@ private slots:
         knob_program t;
         QCOMPARE(t.parse({"--max-num-seqs", "32", "--max-num-batched-tokens=4096", "--no-chunked-prefill",
                           "--no-prefix-caching", "--policy", "fcfs", "--max-waiting", "7", "--max-queue-ms", "250",
-                          "--block-size", "32", "--kv-blocks", "100", "--gpu-memory-utilization", "0.5"}),
+                          "--block-size", "32", "--kv-blocks", "100", "--gpu-memory-utilization", "0.5",
+                          "--max-model-len", "1024", "--kv-budget-gib", "2"}),
                  cmd::k_go_on);
         const rl::serving_config& c = t.cfg;
         QCOMPARE(c.max_num_seqs, 32);
@@ -68,6 +69,8 @@ private slots:
         QCOMPARE(c.block_size, 32);
         QCOMPARE(c.kv_blocks, 100);
         QCOMPARE(c.gpu_memory_utilization, 0.5);
+        QCOMPARE(c.max_model_len, 1024);
+        QCOMPARE(c.kv_budget_gib, 2.0);
         // Every knob with more than one value was changed by the line above: none is left out.
         for (const rl::knob_info& k : rl::serving_knobs())
             if (k.type != rl::knob_type::choice || k.choices.size() > 1)
@@ -138,7 +141,7 @@ private slots:
         QCOMPARE(eo.model_path, std::string("synthetic:smollm2-135m"));
         QCOMPARE(eo.backend, std::string("cuda"));
         QCOMPARE(eo.threads, 3);
-        QCOMPARE(eo.max_context, 1024);
+        QCOMPARE(eo.serving.max_model_len, 1024);
         QCOMPARE(eo.serving.kv_blocks, 64);
 
         cmd::program q("prog", "", "1");

@@ -55,7 +55,7 @@ rl::engine_options options() {
     // step of up to 8 rows takes int8 products, a larger one fp32 tiles), so "batched equals
     // alone" and "a preempted sequence resumes identically" hold only to within int8 rounding there.
     o.weights = rl::weight_storage::f32;
-    o.max_context = 256;
+    o.serving.max_model_len = 256;
     o.serving.block_size = 16;
     o.serving.max_num_seqs = 16;
     o.serving.max_num_batched_tokens = 512;
@@ -173,7 +173,7 @@ private slots:
     void preemptedSequencesResumeIdentically() {
         if (!haveModel()) QFAIL("model missing: run scripts/fetch-model");
         rl::engine_options o = options();
-        o.max_context = 64;
+        o.serving.max_model_len = 64;
         o.serving.block_size = 8;
         o.serving.kv_blocks = 8;  // exactly one 64-token sequence: concurrent requests must preempt
         auto eng = rl::engine::create(o);

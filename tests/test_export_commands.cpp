@@ -21,6 +21,8 @@ export_input defaults() {
     in.model_path = "/models/SmolLM2-135M-Instruct.Q4_1.gguf";
     in.model_name = "SmolLM2-135M-Instruct.Q4_1";
     in.max_model_len = 8192;
+    // The step budget as the window exports our "auto" (ExportCommandDialog::inputFor: a GPU's).
+    in.config.max_num_batched_tokens = 2048;
     return in;   // serving_config defaults: 16 seqs, 2048 tokens, chunked, prefix caching, priority
 }
 

@@ -101,7 +101,7 @@ private slots:
         rl::engine_options o;
         o.model_path = "synthetic:smollm2-135m";
         o.backend = "cuda";
-        o.max_context = 256;
+        o.serving.max_model_len = 256;
         o.calibrate = false;
         auto run = [&](uint64_t seed, float penalty) {
             auto eng = rl::engine::create(o);

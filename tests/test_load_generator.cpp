@@ -31,7 +31,7 @@ private slots:
             rl::engine_options o;
             o.model_path = "synthetic:smollm2-135m";
             o.calibrate = false;
-            o.max_context = 64;
+            o.serving.max_model_len = 64;
             o.serving.kv_blocks = 16;
             auto eng = rl::engine::create(o);
             rl::load_generator gen(*eng, bad);
@@ -43,7 +43,7 @@ private slots:
         if (!std::ifstream(RL_MODEL_PATH).good()) QFAIL("model missing: run scripts/fetch-model");
         rl::engine_options o;
         o.model_path = RL_MODEL_PATH;
-        o.max_context = 512;
+        o.serving.max_model_len = 512;
         o.calibrate = false;
         auto eng = rl::engine::create(o);
         rl::scenario sc = rl::scenario_preset("chat");

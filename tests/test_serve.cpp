@@ -47,7 +47,7 @@ struct Fixture {
         rl::engine_options o;
         o.model_path = RL_MODEL_PATH;
         o.backend = "cpu";
-        o.max_context = 512;
+        o.serving.max_model_len = 512;
         o.calibrate = false;
         o.serving.max_num_seqs = 4;
         o.serving.kv_blocks = 96;

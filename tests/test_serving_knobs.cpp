@@ -37,8 +37,8 @@ private slots:
             QCOMPARE(rl::find_knob(k.name), &k);
             QCOMPARE(rl::find_knob(k.flag), &k);
         }
-        // serving_config has 11 fields; each one is a row.
-        QCOMPARE(int(names.size()), 11);
+        // serving_config has 13 fields; each one is a row.
+        QCOMPARE(int(names.size()), 13);
         QVERIFY(rl::find_knob("no_such_knob") == nullptr);
     }
 

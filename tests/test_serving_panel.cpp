@@ -182,7 +182,7 @@ void TestServingPanel::outOfRangeTypedIsRefusedUnderItsField() {
             QCOMPARE(box->text(), shown);   // the control went back to the value in force
         }
     }
-    QCOMPARE(tried, 2 * 6);   // six number knobs, above and below each range
+    QCOMPARE(tried, 2 * 8);   // eight number knobs, above and below each range
     for (const rl::knob_info& k : rl::serving_knobs()) QCOMPARE(k.get(mWindow->serving()->config()), k.get(before));
     QCOMPARE(mWindow->settings()->serving().max_num_seqs, before.max_num_seqs);
 }

@@ -441,7 +441,7 @@ void TestWorkbenchPlots::benchmarkReplot() {
 void TestWorkbenchPlots::liveEngine() {
     rl::engine_options o;
     o.model_path = RL_MODEL_PATH;
-    o.max_context = 512;
+    o.serving.max_model_len = 512;
     o.calibrate = false;
     o.threads = 2;
     std::unique_ptr<rl::engine> eng = rl::engine::create(o);

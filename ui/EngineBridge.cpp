@@ -18,6 +18,8 @@
 
 #include <QFileInfo>
 
+#include <optional>
+
 namespace {
 
 ReplyStats toReplyStats(const rl::token_event& ev) {
@@ -48,6 +50,7 @@ ModelSummary toSummary(const rl::engine_info& i) {
     m.contextLength = i.context_length;
     m.kvBlocks = i.kv_blocks;
     m.blockSize = i.block_size;
+    m.autoBatchedTokens = i.auto_batched_tokens;
     return m;
 }
 
@@ -134,12 +137,18 @@ void EngineBridge::onLoadDone(quint64 ticket) {
         emit loadFailed(error);
         return;
     }
+    // A reload of the same model (a pool restart) keeps the virtual users running: they resume
+    // on the new engine with fresh conversations, so before and after can be compared.
+    std::optional<rl::scenario> resume;
+    if (mLoadGen && mPendingSource.modelPath == mSource.modelPath) resume = mLoadGen->get_scenario();
+    const bool paused = mLoadPaused;
     unload();
     mSource = mPendingSource;
     mEngine = std::move(e);
     mModel = toSummary(mEngine->info());
     mModel.layers = mEngine->config().n_layers;
     mPump->start(mEngine.get());
+    if (resume && startLoadGenerator(*resume).isEmpty()) setLoadGeneratorPaused(paused);
     emit loaded(mModel);
 }
 

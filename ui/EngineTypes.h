@@ -62,6 +62,7 @@ struct ModelSummary {
     int layers = 0;
     int kvBlocks = 0;
     int blockSize = 0;
+    int autoBatchedTokens = 0; // what max_num_batched_tokens "auto" means on this backend
 };
 
 /// The end of one reply: why it stopped and its timings (from rl::request_stats).

@@ -38,8 +38,9 @@ QString key(rl::export_target t) {
 
 rl::export_input ExportCommandDialog::inputFor(const rl::serving_config& cfg, const QString& modelPath, int maxContext) {
     rl::export_input in;
-    in.config = cfg;
-    in.max_model_len = maxContext;
+    // Our "auto" step budget is per backend; the other engines run on a GPU, where it is 2048.
+    in.config = rl::resolve_step_budget(cfg, rl::auto_batched_tokens(true, 0, 0));
+    in.max_model_len = maxContext > 0 ? maxContext : cfg.max_model_len;
     if (modelPath.isEmpty()) {
         in.model_path = "MODEL";   // nothing chosen yet: a placeholder the reader replaces
         return in;

@@ -4,6 +4,9 @@
 #include "PlotStyle.h"
 
 #include <QMenu>
+
+#include <algorithm>
+#include <cmath>
 #include <QToolTip>
 
 LivePlot::LivePlot(const QString& title, const QString& yLabel, QWidget* parent) : QCustomPlot(parent) {
@@ -220,6 +223,60 @@ bool LivePlot::setFillGrouping(int bins) {
     for (Series& s : mSeries)
         if (s.opt.fillBelow != -1) s.graph->data()->clear();
     return true;
+}
+
+void LivePlot::addEvent(double t, const QString& label) {
+    if (int(mEvents.size()) >= kMaxEvents) {
+        removeItem(mEvents.front().line);
+        removeItem(mEvents.front().text);
+        mEvents.pop_front();
+    }
+    const QColor c = palette().color(QPalette::WindowText);
+    auto* line = new QCPItemLine(this);
+    for (QCPItemPosition* p : {line->start, line->end}) {
+        p->setTypeX(QCPItemPosition::ptPlotCoords);
+        p->setTypeY(QCPItemPosition::ptAxisRectRatio);
+    }
+    line->start->setCoords(t, 0);
+    line->end->setCoords(t, 1);
+    line->setPen(QPen(c, 1, Qt::DashLine));
+    line->setSelectable(false);
+    // Events a few seconds apart would print over each other: each steps one row down from the
+    // one before while they are close, back to the top after a quiet spell.
+    int row = 0;
+    if (!mEvents.empty() && t - mEvents.back().t < 8) {
+        const double y = mEvents.back().text->position->coords().y();
+        row = int(std::lround(y / 0.12)) + 1;
+        if (row > 3) row = 0;
+    }
+    auto* text = new QCPItemText(this);
+    text->position->setTypeX(QCPItemPosition::ptPlotCoords);
+    text->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
+    text->position->setCoords(t, 0.12 * row);
+    text->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
+    text->setText(label);
+    text->setColor(c);
+    QFont f = font();
+    f.setPointSizeF(std::max(6.0, f.pointSizeF() * 0.8));
+    text->setFont(f);
+    QColor base = palette().color(QPalette::Base);
+    base.setAlpha(200);   // the data under a label stays faintly visible
+    text->setBrush(QBrush(base));
+    text->setPadding(QMargins(2, 0, 2, 0));
+    text->setSelectable(false);
+    mEvents.push_back({t, line, text});
+}
+
+void LivePlot::clearEvents() {
+    for (const Event& e : mEvents) {
+        removeItem(e.line);
+        removeItem(e.text);
+    }
+    mEvents.clear();
+}
+
+QString LivePlot::eventLabel(int i) const {
+    return i >= 0 && i < int(mEvents.size()) ? mEvents[size_t(i)].text->text() : QString();
 }
 
 void LivePlot::refresh(double now, double windowS, bool follow) {

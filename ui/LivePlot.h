@@ -10,6 +10,7 @@
 
 #include <qcustomplot.h>
 
+#include <deque>
 #include <functional>
 
 /// How a LivePlot series is drawn: LiveSeriesOptions().unit("tok/s").right().dashed() ...
@@ -54,6 +55,14 @@ public:
     /// The values are milliseconds: an axis whose top passes 10,000 ms reads in seconds, its
     /// label's "(ms)" becoming "(s)", so "100000" never pushes the axis title out of the plot.
     void setMilliseconds(bool ms);
+    /// A labelled event on the timeline at time t (a knob change, a story, a pool restart), as
+    /// Grafana marks deploys: a dashed vertical line with its label at the top. The oldest go
+    /// beyond kMaxEvents. Labels of close events are staggered down so they do not overlap.
+    void addEvent(double t, const QString& label);
+    void clearEvents();
+    int eventCount() const { return int(mEvents.size()); }
+    QString eventLabel(int i) const;
+    static constexpr int kMaxEvents = 40;
     /// Whether the legend sits under the title (the plot is too narrow for both on one row).
     bool legendBelowTitle() const { return mLegendBelow; }
 
@@ -102,4 +111,10 @@ private:
     QCPItemText* mEmpty = nullptr;
     bool mMilliseconds = false;
     bool mLegendBelow = false;
+    struct Event {
+        double t;
+        QCPItemLine* line;
+        QCPItemText* text;
+    };
+    std::deque<Event> mEvents;
 };

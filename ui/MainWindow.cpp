@@ -22,6 +22,8 @@
 #include "ServerPanel.h"
 #include "ServingController.h"
 #include "ServingPanel.h"
+#include "StoryController.h"
+#include "TimelineEvents.h"
 #include "SessionFile.h"
 #include "SettingsStore.h"
 #include "WindowLayout.h"
@@ -53,6 +55,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     mBridge = new EngineBridge(this);
     mChat = new ChatController(mBridge, mStore, this);
     mServing = new ServingController(mBridge, mSettings, this);
+    mStories = new StoryController(mBridge, mServing, this);
     mApiServer = new ServerController(mBridge, mSettings, this);
 
     auto* central = new QWidget(this);
@@ -216,6 +219,17 @@ void MainWindow::connectPanels() {
     connect(mSettings, &SettingsStore::presetsChanged, this,
             [this] { mServingPanel->setPresetNames(mSettings->presetNames()); });
     mServingPanel->setPresetNames(mSettings->presetNames());
+    // Stories: the built-in presets, listed before the saved ones.
+    mServingPanel->setStories(StoryController::stories());
+    connect(mServingPanel, &ServingPanel::storyRequested, this, [this](const QString& name) {
+        if (const QString why = mStories->play(name); !why.isEmpty()) reportError(tr("Story: %1").arg(why));
+    });
+    connect(mStories, &StoryController::storyStarted, mServingPanel, &ServingPanel::showStory);
+    connect(mStories, &StoryController::progress, mServingPanel, &ServingPanel::showStoryProgress);
+    connect(mStories, &StoryController::failed, this, [this](const QString& m) { reportError(tr("Story: %1").arg(m)); });
+    connect(mBridge->metricsPump(), &MetricsPump::frameReady, mStories, &StoryController::onFrame);
+    // The timeline: knob changes, stories, restarts and loads marked on every plot.
+    connect(new TimelineEvents(mBridge, mServing, mStories, this), &TimelineEvents::event, mPlots, &PlotsPanel::addEvent);
     mServingPanel->setConfig(mServing->wanted(), mServing->resolved());
 
     // Load generator: owned by the bridge, counters polled there.

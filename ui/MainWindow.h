@@ -38,6 +38,7 @@ class ServerPanel;
 class ServingController;
 class ServingPanel;
 class SettingsStore;
+class StoryController;
 class WindowLayout;
 
 class MainWindow : public QMainWindow {
@@ -79,6 +80,7 @@ public:
     ConversationStore* conversations() const { return mStore; }
     SettingsStore* settings() const { return mSettings; }
     ServingController* serving() const { return mServing; }
+    StoryController* stories() const { return mStories; }
     ServerController* apiServer() const { return mApiServer; }
     ChatPanel* chatPanel() const { return mChatPanel; }
     SamplingPanel* samplingPanel() const { return mSampling; }
@@ -118,6 +120,7 @@ private:
     EngineBridge* mBridge;
     ChatController* mChat;
     ServingController* mServing;
+    StoryController* mStories;
     ServerController* mApiServer;   // the OpenAI-compatible API on mBridge's engine
     ConversationListPanel* mConversationList;
     ChatPanel* mChatPanel;

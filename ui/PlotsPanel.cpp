@@ -187,9 +187,22 @@ void PlotsPanel::resizeEvent(QResizeEvent* e) {
     if (best != mColumns) layOut(best);
 }
 
+namespace {
+/// The frame with its times moved by offsetS (a later engine's clock on the history's).
+MetricsFrame shifted(MetricsFrame f, double offsetS) {
+    f.snap.t_s += offsetS;
+    for (rl::step_record& r : f.snap.new_steps) r.t_s += offsetS;
+    return f;
+}
+} // namespace
+
 void PlotsPanel::onFrame(const MetricsFrame& frame) {
-    if (frame.snap.t_s + 1.0 < mHistory.now()) clear();   // time went backwards: a new engine
-    const int64_t from = mHistory.addFrame(frame);
+    if (frame.snap.t_s + mOffsetS + 1.0 < mHistory.now()) {
+        // Time went backwards: a new engine (a pool restart, another model). The history goes
+        // on: its clock is moved to start where the previous one stopped.
+        mOffsetS = mHistory.now() - frame.snap.t_s;
+    }
+    const int64_t from = mOffsetS == 0 ? mHistory.addFrame(frame) : mHistory.addFrame(shifted(frame, mOffsetS));
     for (LivePlot* p : mPlots) p->sync(mHistory, from);
     const rl::metrics_snapshot& s = mHistory.latest();
     mStatus->setText(tr("t = %1 s · %2 steps · %3 bins").arg(s.t_s, 0, 'f', 1).arg(s.steps).arg(mHistory.size()));
@@ -250,8 +263,16 @@ void PlotsPanel::syncRanges(double lower, double upper) {
     mSyncing = false;
 }
 
+void PlotsPanel::addEvent(const QString& label) {
+    const double t = mHistory.now();
+    for (LivePlot* p : mPlots) p->addEvent(t, label);
+    markDirty();
+}
+
 void PlotsPanel::clear() {
     mHistory.clear();
+    mOffsetS = 0;
+    for (LivePlot* p : mPlots) p->clearEvents();
     for (LivePlot* p : mPlots)
         for (int g = 0; g < p->graphCount(); ++g) p->graph(g)->data()->clear();
     markDirty();

@@ -48,8 +48,10 @@ public slots:
     void onFrame(const MetricsFrame& frame);
     void setWindowSeconds(double seconds);   ///< clamped to 30 s .. the history's 10 min
     void setPaused(bool paused);
-    /// Forgets everything (a new engine was loaded).
+    /// Forgets everything (remote mode on or off).
     void clear();
+    /// A labelled marker on every plot at the latest time (TimelineEvents words them).
+    void addEvent(const QString& label);
     /// Applies pending data to the axes and replots dirty plots now (the timer does this).
     void flush();
 
@@ -77,6 +79,9 @@ private:
     bool mPaused = false;
     bool mDirty = false;
     bool mSyncing = false;
+    // A new local engine's clock starts at 0; its frames are shifted by this much so the history
+    // goes on from where the previous engine's ended (a pool restart keeps the before).
+    double mOffsetS = 0;
     int mColumns = 2;
     bool mAutoColumns = true;
 };

@@ -6,6 +6,7 @@
 #include <QFileDialog>
 #include <QMenu>
 #include <QTimer>
+#include <QToolTip>
 
 #include <cmath>
 
@@ -24,6 +25,7 @@ QString si(double v, const QString& unit) {   // 1.23 TFLOP/s
 } // namespace
 
 RooflineWidget::RooflineWidget(QWidget* parent) : QCustomPlot(parent) {
+    setMouseTracking(true);   // hovering a point reads it out (describeAt)
     setMinimumSize(260, 180);   // a 1280x720 window's right column
     plotLayout()->insertRow(0);
     plotLayout()->addElement(0, 0, new QCPTextElement(this, tr("Roofline"), QFont(font().family(), font().pointSize(), QFont::Bold)));
@@ -147,11 +149,38 @@ void RooflineWidget::onFrame(const MetricsFrame& frame) {
         const rl::step_record& s = steps[i];
         if (s.flops <= 0 || s.bytes <= 0 || s.duration_s <= 0 || s.tokens() == 0) continue;
         const int phase = s.decode_tokens == 0 ? 0 : s.prefill_tokens == 0 ? 1 : 2;
-        mSteps.push_back({s.flops / s.bytes, s.flops / s.duration_s, phase});
+        mSteps.push_back({s.flops / s.bytes, s.flops / s.duration_s, phase, s.num_running, s.prefill_tokens,
+                          s.decode_tokens, s.duration_s});
     }
     while (mSteps.size() > size_t(kTrail)) mSteps.pop_front();
     mDirty = true;
     if (!mTimer->isActive()) mTimer->start();
+}
+
+QString RooflineWidget::describeAt(const QPointF& pos) const {
+    const Point* best = nullptr;
+    double bestD = 8 * 8;   // within 8 px
+    for (const Point& p : mSteps) {
+        const double dx = xAxis->coordToPixel(p.intensity) - pos.x(), dy = yAxis->coordToPixel(p.achieved) - pos.y();
+        if (dx * dx + dy * dy <= bestD) bestD = dx * dx + dy * dy, best = &p;
+    }
+    if (!best) return QString();
+    static const char* const phases[] = {"prefill-only", "decode-only", "mixed"};
+    return tr("%1 step · batch %2 · %3 prefill + %4 decode tokens · %5 ms · %6 FLOP/B · %7 GFLOP/s")
+        .arg(QLatin1String(phases[best->phase]))
+        .arg(best->batch)
+        .arg(best->prefill)
+        .arg(best->decode)
+        .arg(best->durationS * 1e3, 0, 'f', 1)
+        .arg(best->intensity, 0, 'g', 3)
+        .arg(best->achieved / 1e9, 0, 'f', 1);
+}
+
+void RooflineWidget::mouseMoveEvent(QMouseEvent* event) {
+    QCustomPlot::mouseMoveEvent(event);
+    const QString text = describeAt(event->position());
+    if (text.isEmpty()) QToolTip::hideText();
+    else QToolTip::showText(event->globalPosition().toPoint(), text, this);
 }
 
 void RooflineWidget::clear() {

@@ -26,6 +26,9 @@ public:
     int pointCount() const { return int(mSteps.size()); }
     /// Labels of the ridge points currently shown, on one line, e.g. "ridge 295 FLOP/B (bf16 spec)".
     QStringList ridgeLabels() const;
+    /// What hovering at pixel `pos` reads out: the nearest step point within a few pixels, as
+    /// "decode-only step · batch 4 · 4 + 0 tokens · 36.1 ms · 1.2 FLOP/B · 24.3 GFLOP/s"; "" if none.
+    QString describeAt(const QPointF& pos) const;
 
 public slots:
     /// Connect MetricsPump::frameReady here.
@@ -36,6 +39,7 @@ public slots:
 protected:
     void changeEvent(QEvent* event) override;
     void contextMenuEvent(QContextMenuEvent* event) override;
+    void mouseMoveEvent(QMouseEvent* event) override;
     void resizeEvent(QResizeEvent* event) override;
 
 private:
@@ -43,6 +47,8 @@ private:
     struct Point {
         double intensity, achieved;
         int phase;   // 0 prefill-only, 1 decode-only, 2 mixed
+        int batch = 0, prefill = 0, decode = 0;
+        double durationS = 0;
     };
     struct Roof {
         double flops = 0, bw = 0;

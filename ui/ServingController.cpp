@@ -5,6 +5,9 @@
 #include "EngineBridge.h"
 #include "SettingsStore.h"
 #include "runtime/engine.h"
+#include "serving/serving_knobs.h"
+
+#include <QStringList>
 
 ServingController::ServingController(EngineBridge* bridge, SettingsStore* settings, QObject* parent)
     : QObject(parent), mBridge(bridge), mSettings(settings), mChosen(settings->serving()) {
@@ -21,7 +24,13 @@ ServingController::ServingController(EngineBridge* bridge, SettingsStore* settin
 rl::serving_config ServingController::resolved() const {
     rl::serving_config c = wanted();
     // Only the pool in force has been resolved; a pending shape is not sized until it loads.
-    if (mBridge->isLoaded() && !mPending) c.kv_blocks = mBridge->model().kvBlocks;
+    if (mBridge->isLoaded() && !mPending) {
+        c.kv_blocks = mBridge->model().kvBlocks;
+        c.max_model_len = mBridge->model().contextLength;
+    }
+    // The step budget's auto applies live, so it resolves from the loaded backend even while a
+    // pool change waits.
+    if (mBridge->isLoaded()) c = rl::resolve_step_budget(c, mBridge->model().autoBatchedTokens);
     return c;
 }
 
@@ -34,6 +43,7 @@ ServingController::Result ServingController::refuse(const QString& field, const 
 ServingController::Result ServingController::change(const rl::serving_config& next, QString* reason) {
     if (const rl::config_error err = rl::validate(next))
         return refuse(QString::fromStdString(err.field), QString::fromStdString(err.message), reason);
+    const rl::serving_config before = wanted();
     const bool loaded = mBridge->isLoaded();
     const bool poolChange = loaded && rl::needs_pool_restart(mChosen, next);
     // Everything but the pool shape applies now; the shape waits for a restart.
@@ -47,6 +57,13 @@ ServingController::Result ServingController::change(const rl::serving_config& ne
     if (reason) reason->clear();
     setPending(poolChange ? std::optional(next) : std::nullopt);
     emit configChanged(mChosen);
+    QStringList changed;
+    for (const rl::knob_info& k : rl::serving_knobs())
+        if (k.get(before) != k.get(next))
+            changed << QStringLiteral("%1 %2 → %3")
+                           .arg(QLatin1String(k.name.data(), int(k.name.size())),
+                                QString::fromStdString(rl::knob_text(k, before)), QString::fromStdString(rl::knob_text(k, next)));
+    if (!changed.isEmpty()) emit knobsChanged(changed.join(QStringLiteral(", ")));
     return poolChange ? Result::NeedsRestart : Result::Applied;
 }
 

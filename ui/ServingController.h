@@ -52,6 +52,9 @@ signals:
     /// field: the knob the refusal is about (rl::config_error::field), "" when none.
     void refused(const QString& field, const QString& reason);
     void poolRestartNeeded(bool needed);
+    /// After an accepted change: the knobs it changed, "max_num_seqs 16 → 32, chunked_prefill
+    /// true → false" (the timeline marks it); pool-shape knobs that wait for a restart included.
+    void knobsChanged(const QString& summary);
 
 private:
     void setPending(std::optional<rl::serving_config> pending);

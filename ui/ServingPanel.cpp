@@ -8,6 +8,7 @@
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
+#include <QVBoxLayout>
 #include <QInputDialog>
 #include <QLabel>
 #include <QMessageBox>
@@ -135,7 +136,10 @@ QLayout* ServingPanel::buildPresetRow() {
     row->addWidget(save);
     row->addWidget(del);
     connect(load, &QPushButton::clicked, this, [this] {
-        if (!mPresets->currentText().isEmpty()) emit presetLoadRequested(mPresets->currentText());
+        // A story carries its name as item data; a saved preset none.
+        const QString story = mPresets->currentData().toString();
+        if (!story.isEmpty()) emit storyRequested(story);
+        else if (!mPresets->currentText().isEmpty()) emit presetLoadRequested(mPresets->currentText());
     });
     connect(save, &QPushButton::clicked, this, [this] {
         bool ok = false;
@@ -144,9 +148,22 @@ QLayout* ServingPanel::buildPresetRow() {
         if (ok && !name.trimmed().isEmpty()) emit presetSaveRequested(name.trimmed());
     });
     connect(del, &QPushButton::clicked, this, [this] {
-        if (!mPresets->currentText().isEmpty()) emit presetDeleteRequested(mPresets->currentText());
+        if (mPresets->currentData().toString().isEmpty() && !mPresets->currentText().isEmpty())
+            emit presetDeleteRequested(mPresets->currentText());
     });
-    return row;
+    auto* v = new QVBoxLayout;
+    v->addLayout(row);
+    mStoryCaption = new QLabel(this);
+    mStoryCaption->setObjectName(QStringLiteral("storyCaption"));
+    mStoryCaption->setWordWrap(true);
+    mStoryCaption->hide();
+    mStoryProgress = new QLabel(this);
+    mStoryProgress->setObjectName(QStringLiteral("storyProgress"));
+    mStoryProgress->setWordWrap(true);
+    mStoryProgress->hide();
+    v->addWidget(mStoryCaption);
+    v->addWidget(mStoryProgress);
+    return v;
 }
 
 const ServingPanel::Knob* ServingPanel::find(const QString& name) const {
@@ -199,8 +216,29 @@ void ServingPanel::setRestartPending(bool pending) {
 }
 
 void ServingPanel::setPresetNames(const QStringList& names) {
+    mSaved = names;
+    fillPresets();
+}
+
+void ServingPanel::setStories(const QList<QPair<QString, QString>>& stories) {
+    mStories = stories;
+    fillPresets();
+}
+
+void ServingPanel::fillPresets() {
     const QString cur = mPresets->currentText();
     mPresets->clear();
-    mPresets->addItems(names);
+    for (const auto& [title, name] : mStories) mPresets->addItem(title, name);
+    if (!mStories.isEmpty() && !mSaved.isEmpty()) mPresets->insertSeparator(mPresets->count());
+    mPresets->addItems(mSaved);
     mPresets->setCurrentIndex(mPresets->findText(cur));
 }
+
+void ServingPanel::showStory(const QString& title, const QString& caption) {
+    mStoryCaption->setText(QStringLiteral("<b>%1.</b> %2").arg(title.toHtmlEscaped(), caption.toHtmlEscaped()));
+    mStoryCaption->setVisible(!caption.isEmpty());
+    mStoryProgress->clear();
+    mStoryProgress->setVisible(!caption.isEmpty());
+}
+
+void ServingPanel::showStoryProgress(const QString& text) { mStoryProgress->setText(text); }

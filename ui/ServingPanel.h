@@ -13,6 +13,10 @@
 
 #include <vector>
 
+#include <QList>
+#include <QPair>
+#include <QStringList>
+
 class QComboBox;
 class QLabel;
 class QPushButton;
@@ -36,13 +40,19 @@ public slots:
     /// Shows the reason under the control of `field` (and in the status line); "" = no field.
     void showRefusal(const QString& field, const QString& reason);
     void setRestartPending(bool pending);
+    /// The Presets list: the built-in stories (title, story name) first, then the saved presets.
     void setPresetNames(const QStringList& names);
+    void setStories(const QList<QPair<QString, QString>>& stories);
+    /// Under the presets row: the story's caption, and what its counter has seen so far.
+    void showStory(const QString& title, const QString& caption);
+    void showStoryProgress(const QString& text);
 
 signals:
     void changeRequested(const rl::serving_config& cfg);
     void restartConfirmed();
     void restartDiscarded();
     void presetLoadRequested(const QString& name);
+    void storyRequested(const QString& story);
     void presetSaveRequested(const QString& name);
     void presetDeleteRequested(const QString& name);
 
@@ -64,4 +74,9 @@ private:
     QPushButton* mDiscard = nullptr;
     QLabel* mStatus = nullptr;
     QComboBox* mPresets = nullptr;
+    QLabel* mStoryCaption = nullptr;
+    QLabel* mStoryProgress = nullptr;
+    QList<QPair<QString, QString>> mStories;
+    QStringList mSaved;
+    void fillPresets();
 };

@@ -4,6 +4,9 @@
 #pragma once
 #include "runtime/engine.h"
 #include "runtime/load_generator.h"
+#include "runtime/stories.h"
+
+#include <optional>
 
 #include <string>
 #include <vector>
@@ -24,13 +27,13 @@ struct kernel_bench_args {
     std::string command_line;        // recorded in the summary
 };
 
-/// ridgeline-bench serve's engine. Its context is 2048 tokens unless --max-context says otherwise,
+/// ridgeline-bench serve's engine. Its context is 2048 tokens unless --max-model-len says otherwise,
 /// not the engine's min(model context, 8192): every scenario's conversation fits in 2048, the
 /// auto-sized pool (every sequence a full context) stays a quarter of the size on the CPU, and
 /// the runs published in docs/performance.md and docs/reliability.md were made with it.
 inline rl::engine_options bench_serve_engine_options() {
     rl::engine_options o;
-    o.max_context = 2048;
+    o.serving.max_model_len = 2048;
     return o;
 }
 
@@ -38,6 +41,7 @@ inline rl::engine_options bench_serve_engine_options() {
 struct serve_bench_args {
     rl::engine_options engine = bench_serve_engine_options();
     rl::scenario scenario;           // the preset with the command line's changes
+    std::optional<rl::story> story;  // --preset: its counters go into the summary under "story"
     double duration_s = 30;
     std::string json, csv;           // summary and step-record files; "" = none
     std::string command_line;

@@ -101,7 +101,7 @@ int run_serve(const serve_bench_args& args) {
         {"model", info.model_name}, {"backend", info.backend}, {"scenario", sc.name}, {"users", sc.users},
         {"sampling", {{"temperature", sc.temperature}, {"top_p", sc.top_p}}},
         {"duration_s", wall}, {"kv_blocks", info.kv_blocks}, {"block_size", info.block_size},
-        {"max_num_seqs", opt.serving.max_num_seqs}, {"max_num_batched_tokens", opt.serving.max_num_batched_tokens},
+        {"max_num_seqs", opt.serving.max_num_seqs}, {"max_num_batched_tokens", rl::resolve_step_budget(opt.serving, info.auto_batched_tokens).max_num_batched_tokens},
         {"peaks", {{"flops", peaks.flops}, {"bytes_per_s", peaks.bytes_per_s}, {"source", peaks.source}}},
         {"totals", {{"requests_finished", finished}, {"requests_rejected", rejected},
                     {"requests_cancelled_at_end", cancelled},
@@ -133,6 +133,23 @@ int run_serve(const serve_bench_args& args) {
                                                             snap.requests_cancelled)},
                   {"streamed_equals_generated", lc.streamed_tokens == snap.generation_tokens}}},
     };
+    if (args.story) {
+        // The counters each story is about, over every step of the run.
+        rl::story_tally t;
+        for (const auto& r : steps) t.add(r, info.auto_batched_tokens);
+        t.rejected = snap.rejected_requests;
+        const uint64_t counter = args.story->counter(t);
+        j["story"] = {{"name", args.story->name}, {"title", args.story->title}, {"watch", args.story->watch},
+                      {"counter", counter}, {"seen", counter > 0},
+                      {"preemptions", t.preemptions}, {"evicted_blocks", t.evicted_blocks},
+                      {"recomputed_tokens", t.recomputed_tokens}, {"rejected", t.rejected},
+                      {"max_batch", t.max_batch}, {"prefill_steps", t.prefill_steps},
+                      {"decode_steps", t.decode_steps},
+                      {"decodes_behind_long_prefill", t.decodes_behind_long_prefill},
+                      {"long_prefill_tokens", info.auto_batched_tokens}};
+    }
+    j["max_model_len"] = info.context_length;
+    j["auto_batched_tokens"] = info.auto_batched_tokens;
     if (!args.csv.empty()) write_csv(args.csv, steps);
     const std::string text = j.dump(2);
     if (!args.json.empty()) {

@@ -9,8 +9,11 @@
 
 #include "common/engine_error.h"
 #include "options/command_line.h"
+#include "runtime/backend_factory.h"
+#include "serving/serving_knobs.h"
 
 #include <charconv>
+#include <optional>
 #include <cstdio>
 
 namespace {
@@ -66,8 +69,12 @@ struct scenario_options {
     rl::sampling_params sampling;       // the virtual users' --temperature and --top-p
     std::vector<std::pair<CLI::Option*, void (*)(rl::scenario&, const rl::scenario&)>> changes;
 
-    rl::scenario build() const {
-        rl::scenario sc = rl::scenario_preset(name);
+    std::string preset;                 // --preset: a story (runtime/stories.h), "" = none
+    CLI::Option* scenario_option = nullptr;
+
+    /// With a story, its load is the base (unless --scenario was given too, which is refused).
+    rl::scenario build(const rl::story* story) const {
+        rl::scenario sc = story ? story->load : rl::scenario_preset(name);
         for (const auto& [option, change] : changes)
             if (option->count() > 0) change(sc, given);
         sc.temperature = sampling.temperature;
@@ -80,7 +87,11 @@ void add_serve_command(rl::cmdline::program& p, serve_bench_args& a, scenario_op
     CLI::App& cmd = p.add_command("serve", "Run virtual users against the engine; print a JSON summary");
     std::vector<std::string> names = rl::scenario_names();
     names.push_back("poisson");
-    rl::cmdline::add_choice(cmd, "--scenario", s.name, names, "Virtual users' preset (poisson: open loop)");
+    s.scenario_option =
+        rl::cmdline::add_choice(cmd, "--scenario", s.name, names, "Virtual users' preset (poisson: open loop)");
+    rl::cmdline::add_choice(cmd, "--preset", s.preset, rl::story_names(),
+                            "A story: its serving knobs and its load (knob and user options given here win)")
+        ->excludes(s.scenario_option);
     const char* preset = "the scenario's";
     s.changes = {
         {rl::cmdline::add_number(cmd, "--users", s.given.users, "Concurrent users (the most, under --ramp)", 1,
@@ -131,7 +142,20 @@ int main(int argc, char** argv) {
     const std::string command = p.command()->get_name();
     try {
         if (command == "serve") {
-            serve.scenario = scenario.build();
+            std::optional<rl::story> story;
+            if (!scenario.preset.empty()) {
+                rl::story_backend be;
+                be.gpu = rl::resolve_backend(serve.engine.backend) == "cuda";
+                story = rl::story_preset(scenario.preset, be);
+                // The story's knobs, except those given on the command line.
+                const rl::serving_config given = serve.engine.serving;
+                serve.engine.serving = story->serving;
+                for (const rl::knob_info& k : rl::serving_knobs())
+                    if (p.command()->get_option(std::string(k.flag))->count() > 0) k.set(serve.engine.serving, k.get(given));
+                if (auto e = rl::validate(serve.engine.serving)) throw bench_error{e.message};
+                serve.story = story;
+            }
+            serve.scenario = scenario.build(story ? &*story : nullptr);
             serve.command_line = command_line;
             return run_serve(serve);
         }

@@ -5,7 +5,8 @@
 // (lib/ridgeline/fetch-model), to open a file or to start on a synthetic model (ModelLocator.h).
 //   ridgeline [--model PATH] [--backend auto|cpu|cuda] [--weights native|bf16|f32] [--threads N] [--max-tokens N] [Qt's options]
 //   ridgeline [--size WxH] [--layout default|demo] (View ▸ Reset Layout / Demo Layout at start)
-//   ridgeline --screenshot FILE.png [--prompt TEXT] [--scenario NAME] [--after SECONDS] [--size WxH]
+//   ridgeline --screenshot FILE.png [--prompt TEXT] [--scenario NAME] [--preset STORY] [--after SECONDS]
+//             [--size WxH]
 //     loads the default model (not the saved one), optionally starts the scenario's virtual users,
 //     sends the prompt, waits --after seconds (default: until the reply finishes), saves a grab of
 //     the whole window and exits. Its data (conversations, settings) live in a temporary directory
@@ -24,6 +25,7 @@
 #include "MainWindow.h"
 #include "ModelLocator.h"
 #include "QtArguments.h"
+#include "StoryController.h"
 #include "TranscriptView.h"
 #include "WindowLayout.h"
 #include "options/command_line.h"
@@ -69,6 +71,7 @@ struct ShotOptions {
     QString file;
     QString prompt;
     QString scenario;     // "" = no virtual users
+    QString preset;       // a story (runtime/stories.h); "" = none
     double afterS = -1;   // < 0: until the reply finishes
 };
 
@@ -82,6 +85,7 @@ struct WindowArgs {
     std::string screenshot;
     std::string prompt = "What is a KV cache? Answer in two sentences.";
     std::string scenario;
+    std::string preset;
     double afterS = -1;
     std::string size;               // "WxH"; "" = the window's own (kShotWidth x kShotHeight with --screenshot)
     std::string layout;             // "default" | "demo"; "" = the saved one
@@ -122,6 +126,8 @@ int parseArguments(int argc, char** argv, WindowArgs& a) {
     cmd::add_text(app, "--scenario", a.scenario,
                   "--screenshot: start this scenario's virtual users (chat, summarize, write, idle-return, ramp)")
         ->type_name("NAME");
+    cmd::add_choice(app, "--preset", a.preset, rl::story_names(),
+                    "--screenshot: play this story (its knobs, a pool restart if needed, its users)");
     cmd::add_number(app, "--after", a.afterS, "--screenshot: grab after this many seconds", 0, 1e6,
                     "when the reply finishes")
         ->type_name("S");
@@ -164,7 +170,17 @@ void runScreenshot(MainWindow& window, const ShotOptions& o) {
         fail(QStringLiteral("could not load the model: %1").arg(msg));
         QCoreApplication::exit(2);
     });
-    QObject::connect(window.bridge(), &EngineBridge::loaded, &window, [&window, o] {
+    auto storyPlayed = std::make_shared<bool>(false);
+    QObject::connect(window.bridge(), &EngineBridge::loaded, &window, [&window, o, storyPlayed] {
+        if (!o.preset.isEmpty() && !*storyPlayed) {
+            *storyPlayed = true;
+            if (const QString err = window.stories()->play(o.preset); !err.isEmpty()) {
+                fail(QStringLiteral("could not play preset %1: %2").arg(o.preset, err));
+                QCoreApplication::exit(2);
+                return;
+            }
+            if (window.stories()->starting()) return;   // a pool restart: go on at the next load
+        }
         if (!o.scenario.isEmpty()) {
             if (const QString err = window.startScenario(o.scenario); !err.isEmpty()) {
                 fail(QStringLiteral("could not start scenario %1: %2").arg(o.scenario, err));
@@ -214,6 +230,7 @@ int main(int argc, char** argv) {
         o.file = QString::fromStdString(args.screenshot);
         o.prompt = QString::fromStdString(args.prompt).trimmed();
         o.scenario = QString::fromStdString(args.scenario).trimmed();
+        o.preset = QString::fromStdString(args.preset);
         o.afterS = args.afterS;
         if (size.isEmpty()) size = QSize(kShotWidth, kShotHeight);
     }

@@ -1,7 +1,7 @@
 // command_line: the one command-line parser of ridgeline, ridgeline-cli, ridgeline-bench and
 // ridgeline-serve, on CLI11. It owns what every program's arguments have in common: -h/--help
 // and --version (exit 0), the wording of usage errors ("PROGRAM: unknown option --foo (try
-// --help)", exit 2), the engine options (--model, --backend, --threads, --max-context) defined
+// --help)", exit 2), the engine options (--model, --backend, --threads) defined
 // once, every serving knob of the knob table (serving_knobs.h) with its help, unit and default,
 // the sampling options, and helpers that give the programs' own options the same shape.
 //
@@ -85,14 +85,13 @@ CLI::Option* add_backend_option(CLI::App& app, std::string& backend);
 CLI::Option* add_weights_option(CLI::App& app, weight_storage& ws);
 /// --threads N, CPU backend threads (0 = all cores).
 CLI::Option* add_threads_option(CLI::App& app, int& threads);
-/// --max-context N, the engine's context limit (0 = min(model context, 8192)).
-CLI::Option* add_max_context_option(CLI::App& app, int& max_context);
 /// Every knob of serving_knobs(): its flag, "help (0 = auto) (default: X)" with the unit as the
 /// value's name and X the value `cfg` holds now (serving_config{}'s unless the program chose);
 /// booleans also take --no-FLAG. A value outside the knob's range is refused with
 /// set_knob_text's message, which names the knob; validate() runs on the whole after parsing.
 void add_serving_options(program& p, CLI::App& app, serving_config& cfg);
-/// --model (required), --backend, --threads, --max-context and every serving knob into `eo`.
+/// --model (required), --backend, --threads and every serving knob (--max-context is
+/// max_model_len's second name) into `eo`.
 void add_engine_options(program& p, CLI::App& app, engine_options& eo);
 
 /// The sampling options add_sampling_options adds (a bit set).

@@ -1,5 +1,5 @@
 // engine_flags.cpp: the options every program that runs an engine shares, defined once: the
-// engine's (--model, --backend, --threads, --max-context), every serving knob from the knob table
+// engine's (--model, --backend, --threads), every serving knob from the knob table
 // and the sampling options.
 #include "options/command_line.h"
 
@@ -86,12 +86,6 @@ CLI::Option* add_threads_option(CLI::App& app, int& threads) {
     return add_number(app, "--threads", threads, "CPU backend threads (0 = all cores)", 0, 4096)->group(k_engine_group);
 }
 
-CLI::Option* add_max_context_option(CLI::App& app, int& max_context) {
-    return add_number(app, "--max-context", max_context, "Context limit in tokens (0 = min(model context, 8192))",
-                      0, 1 << 22)
-        ->group(k_engine_group);
-}
-
 void add_serving_options(program& p, CLI::App& app, serving_config& cfg) {
     for (const knob_info& k : serving_knobs()) {
         const std::string flag(k.flag), description = knob_description(k, cfg);
@@ -105,9 +99,12 @@ void add_serving_options(program& p, CLI::App& app, serving_config& cfg) {
             },
             "", "");
         const auto store = [&k, &cfg](const std::string& text) { set_knob_text(k, text, cfg); };
+        // --max-context, the name this option had before it became the max_model_len knob, stays
+        // as a second name so the command lines in scripts and notes keep working.
+        const std::string names = k.name == "max_model_len" ? flag + ",--max-context" : flag;
         CLI::Option* o = k.type == knob_type::boolean
                              ? app.add_flag(flag + ",!--no-" + flag.substr(2), description)
-                             : app.add_option(flag, description)->type_name(value_name(k));
+                             : app.add_option(names, description)->type_name(value_name(k));
         o->check(check)->each(store)->group(k_knob_group);
     }
     // The rules between knobs (max_num_batched_tokens >= max_num_seqs, ...), worded with the flag.
@@ -124,7 +121,6 @@ void add_engine_options(program& p, CLI::App& app, engine_options& eo) {
     add_backend_option(app, eo.backend);
     add_weights_option(app, eo.weights);
     add_threads_option(app, eo.threads);
-    add_max_context_option(app, eo.max_context);
     add_serving_options(p, app, eo.serving);
 }
 

@@ -34,9 +34,6 @@ int main(int argc, char** argv) {
     rl::cmdline::add_text(root, "--csv", csv, "Write the samples to FILE")->type_name("FILE");
     rl::cmdline::add_text(root, "--settings-dir", settingsDir, "Settings folder (default: a fresh temporary one)")
         ->type_name("DIR");
-    p.add_check(root, [&eo]() -> std::string {
-        return eo.max_context ? "--max-context: the window's loader takes the model's context; leave it out" : "";
-    });
     p.set_footer("Exit codes: 0 ok, 1 runtime failure, 2 bad arguments, 3 stuck, mismatched or failed requests");
     if (int code = p.parse(argc, argv); code != rl::cmdline::k_go_on) return code;
 

@@ -85,25 +85,28 @@ public:
         const model_config& cfg = model_->config();
         const serving_config& sc = opt.serving;
         if (auto e = validate(sc)) RL_THROW(e.message);
-        max_context_ = opt.max_context > 0 ? std::min(opt.max_context, cfg.context_length)
-                                           : std::min(cfg.context_length, 8192);
+        max_context_ = resolve_max_model_len(sc.max_model_len, cfg.context_length);
         const int blocks_per_seq = (max_context_ + sc.block_size - 1) / sc.block_size;
         const kv_cache_layout one = model_->kv_layout_for(1, sc.block_size);
         per_block_bytes_ = size_t(2) * one.n_layers * one.block_size * one.n_kv_heads * one.head_dim *
                            dtype_size(be_->compute_dtype());
         // The one place kv_blocks "auto" (0) is resolved: config_ keeps the choice as made,
         // info_.kv_blocks reports the pool it became.
-        const int blocks = sc.kv_blocks == 0 ? default_pool_blocks(sc, blocks_per_seq) : sc.kv_blocks;
+        const int blocks = sc.kv_blocks != 0      ? sc.kv_blocks
+                           : sc.kv_budget_gib > 0 ? kv_blocks_for_budget(sc.kv_budget_gib, per_block_bytes_)
+                                                  : default_pool_blocks(sc, blocks_per_seq);
         if (auto e = validate_pool(sc, blocks, max_context_)) RL_THROW(e.message);
         be_->alloc_kv(model_->kv_layout_for(blocks, sc.block_size));
         blocks_ = std::make_unique<block_manager>(blocks, sc.block_size, sc.prefix_caching);
-        sched_ = std::make_unique<scheduler>(sc, *blocks_, max_context_);
-        config_ = sc;
         const device_info dev = be_->info();
         cost_ = cost_model::on_device(cfg, double(dtype_size(be_->compute_dtype())), dev.kind, dev.compute_units);
         cost_.matmul_weight_bytes = double(model_->matmul_weight_bytes());
         cost_.blocks_expand_above = model_->block_matmuls() ? be_->block_weights_expand_above() : 0;
         if (opt.calibrate) hub_.set_peaks(calibrate_peaks(*be_));
+        // max_num_batched_tokens "auto": resolved once per load from the backend and its peak.
+        auto_tokens_ = auto_batched_tokens(dev.kind == "cuda", hub_.peaks().flops, double(cfg.param_count()));
+        sched_ = std::make_unique<scheduler>(resolve_step_budget(sc, auto_tokens_), *blocks_, max_context_);
+        config_ = sc;
         hub_.set_kv_total(blocks);
         t0_ = clock_type::now();
 
@@ -118,6 +121,7 @@ public:
         info_.weight_types = model_->weight_types();
         info_.weights = weight_storage_name(model_->storage());
         info_.context_length = max_context_;
+        info_.auto_batched_tokens = auto_tokens_;
         info_.kv_blocks = blocks;
         info_.block_size = sc.block_size;
         info_.kv_bytes_per_block = per_block_bytes_;
@@ -247,7 +251,7 @@ private:
             }
             for (auto& c : cmds) {
                 if (auto* s = std::get_if<submit_cmd>(&c)) admit(std::move(*s));
-                else if (auto* a = std::get_if<apply_cmd>(&c)) sched_->set_config(a->cfg);
+                else if (auto* a = std::get_if<apply_cmd>(&c)) sched_->set_config(resolve_step_budget(a->cfg, auto_tokens_));
                 else if (auto* k = std::get_if<check_cmd>(&c)) k->result->set_value(blocks_->check_invariants());
                 else cancel_now(std::get<cancel_cmd>(c).id);
             }
@@ -430,6 +434,7 @@ private:
     std::unique_ptr<llama_model> model_;
     engine_info info_;
     int max_context_ = 0;
+    int auto_tokens_ = 0;   // max_num_batched_tokens "auto" on this backend
 
     std::unique_ptr<block_manager> blocks_;
     std::unique_ptr<scheduler> sched_;

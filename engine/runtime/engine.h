@@ -19,8 +19,8 @@ struct engine_options {
     std::string model_path;            // a GGUF file, or synthetic:NAME (model/synthetic.h)
     std::string backend = "cpu";       // "cpu" (or "cuda" when built)
     int threads = 0;                   // CPU backend threads; 0 = all cores
-    int max_context = 0;               // 0 = min(model context, 8192)
-    serving_config serving;            // kv_blocks 0 = every seat a full context, capped by memory
+    serving_config serving;            // max_model_len 0 = min(model context, 8192); kv_blocks 0 =
+                                       // kv_budget_gib, else every seat a full context capped by memory
     bool calibrate = true;             // measure the backend's peaks at start (about a second)
     weight_storage weights = weight_storage::automatic;  // GGUF blocks kept as they are, or expanded
 };
@@ -36,7 +36,8 @@ struct engine_info {
     size_t weight_bytes = 0;           // as the backend holds them (native blocks, or expanded)
     std::string weight_types;          // "q4_k 3.60 GiB, q6_k 0.79 GiB, bf16 0.00 GiB"
     std::string weights;               // the storage in force: "native", "bf16", "f32" ("auto" resolved)
-    int context_length = 0;
+    int context_length = 0;            // max_model_len, "auto" resolved
+    int auto_batched_tokens = 0;       // what max_num_batched_tokens "auto" (0) means on this backend
     int kv_blocks = 0;                 // the pool in blocks, "auto" resolved
     int block_size = 0;
     size_t kv_bytes_per_block = 0;     // K and V, all layers

@@ -6,6 +6,7 @@
 #include "common/engine_error.h"
 #include "serving/passages.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -49,6 +50,8 @@ load_generator::load_generator(engine& eng, const scenario& sc)
     RL_CHECK(sc.users >= 1 || sc.open_loop, "a closed-loop scenario needs at least one user");
     RL_CHECK(!sc.open_loop || sc.rate_per_s > 0, "an open-loop scenario needs a positive rate");
     RL_CHECK(sc.prompt_tokens >= 1 && sc.output_tokens >= 1, "prompt and output lengths must be positive");
+    RL_CHECK(sc.mix_users >= 0 && (sc.mix_users == 0 || (sc.mix_prompt_tokens >= 1 && sc.mix_output_tokens >= 1)),
+             "the second group's count and lengths must be positive");
     if (const std::string why = validate(sampling_params{sc.temperature, 0, sc.top_p}); !why.empty())
         RL_THROW("scenario sampling: " + why);
 }
@@ -97,7 +100,11 @@ load_counters load_generator::counters(double stall_after_s) const {
     return c;
 }
 
-std::string load_generator::make_prompt(user& u) {
+bool load_generator::in_mix(size_t index) const {
+    return !sc_.open_loop && sc_.mix_users > 0 && index >= size_t(std::max(0, sc_.users - sc_.mix_users));
+}
+
+std::string load_generator::make_prompt(user& u, size_t index) {
     const auto& passages = builtin_passages();
     auto excerpt = [&](int tokens) {
         const size_t chars = size_t(tokens) * 4;  // about 4 characters per token for English BPE
@@ -108,11 +115,13 @@ std::string load_generator::make_prompt(user& u) {
         }
         return out.substr(0, out.find(' ', chars) == std::string::npos ? out.size() : out.find(' ', chars));
     };
-    const int n = std::max(1, int(sc_.prompt_tokens * uniform(0.5, 1.5)));
+    const bool mix = in_mix(index);
+    const int n = std::max(1, int((mix ? sc_.mix_prompt_tokens : sc_.prompt_tokens) * uniform(0.5, 1.5)));
     const auto& q = builtin_questions();
     const auto& w = builtin_writing_tasks();
-    if (sc_.name == "summarize") return "Summarize the following text in a few sentences.\n\n" + excerpt(n);
-    if (sc_.name == "write") return w[size_t(uniform(0, double(w.size()))) % w.size()];
+    const std::string& style = mix ? sc_.mix_style : sc_.style.empty() ? sc_.name : sc_.style;
+    if (style == "summarize") return "Summarize the following text in a few sentences.\n\n" + excerpt(n);
+    if (style == "write") return w[size_t(uniform(0, double(w.size()))) % w.size()];
     if (u.turn == 0) return excerpt(n) + "\n\n" + q[size_t(uniform(0, double(q.size()))) % q.size()];
     return q[size_t(uniform(0, double(q.size()))) % q.size()] + " " + excerpt(std::max(1, n / 3));
 }
@@ -123,11 +132,11 @@ void load_generator::submit_turn(size_t ui, double now_s) {
         u = user{};
         u.conversation = kVirtualOwnerBit | next_conversation_++;
     }
-    u.history.push_back({"user", make_prompt(u)});
+    u.history.push_back({"user", make_prompt(u, ui)});
     request r;
     r.conversation_id = u.conversation;
     r.prompt = eng_.tokenize_chat(u.history);
-    r.max_tokens = std::max(1, int(sc_.output_tokens * uniform(0.5, 1.5)));
+    r.max_tokens = std::max(1, int((in_mix(ui) ? sc_.mix_output_tokens : sc_.output_tokens) * uniform(0.5, 1.5)));
     r.ignore_eos = sc_.ignore_eos;
     r.priority = sc_.priority;
     r.sampling.temperature = sc_.temperature;

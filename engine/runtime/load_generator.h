@@ -26,6 +26,14 @@ struct scenario {
     int prompt_tokens = 48;          // mean new user tokens per turn (uniform +-50%)
     int output_tokens = 96;          // mean max_tokens per reply (uniform +-50%)
     int turns = 6;                   // turns before a user starts a new conversation
+    std::string style;               // prompts: "chat", "summarize" (a passage to shorten) or "write"
+                                     // (a writing task); "" = the preset name's (chat otherwise)
+    // A second group: the last mix_users of `users` (closed loop) have their own style and lengths,
+    // so one load can hold two kinds of user (long prompts beside chats).
+    int mix_users = 0;
+    std::string mix_style = "summarize";
+    int mix_prompt_tokens = 1500;
+    int mix_output_tokens = 100;
     double ramp_s = 0;               // users rise linearly from 1 to `users` over this time
     bool ignore_eos = true;          // produce the drawn output length, as serving benchmarks do
     int priority = 0;                // the person in the window runs at a higher priority
@@ -84,7 +92,8 @@ private:
 
     void run();
     void submit_turn(size_t u, double now_s);
-    std::string make_prompt(user& u);
+    std::string make_prompt(user& u, size_t index);
+    bool in_mix(size_t index) const;
     double uniform(double lo, double hi);
     double exponential(double mean);
 

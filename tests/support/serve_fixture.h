@@ -1,5 +1,5 @@
 // serve_fixture: what the in-process server tests share: one engine over the real default model
-// on the CPU backend (max_context 512, 4 sequences, 96 KV blocks), an rl::api_server on an
+// on the CPU backend (max_model_len 512, 4 sequences, 96 KV blocks), an rl::api_server on an
 // ephemeral port of it, a chat body, and a bounded wait for the engine to drain.
 #pragma once
 #include "raw_http.h"
@@ -21,7 +21,7 @@ struct Fixture {
         rl::engine_options o;
         o.model_path = RL_MODEL_PATH;
         o.backend = "cpu";
-        o.max_context = 512;
+        o.serving.max_model_len = 512;
         o.calibrate = false;
         o.serving.max_num_seqs = 4;
         o.serving.kv_blocks = 96;
