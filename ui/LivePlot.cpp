@@ -112,6 +112,35 @@ void LivePlot::setEmptyText(const QString& text) {
     mEmpty->setText(text);
 }
 
+void LivePlot::setNote(const QString& text, bool centered) {
+    if (!mNote) {
+        mNote = new QCPItemText(this);
+        mNote->setClipToAxisRect(true);
+        mNote->position->setType(QCPItemPosition::ptAxisRectRatio);
+        mNote->setColor(palette().color(QPalette::PlaceholderText));
+        mNote->setPadding(QMargins(4, 2, 4, 2));
+    }
+    // Wrapped at about 44 characters: a plot in a 3 x 2 grid is a few hundred pixels wide.
+    QString wrapped, line;
+    for (const QString& word : text.split(QLatin1Char(' '), Qt::SkipEmptyParts)) {
+        if (!line.isEmpty() && line.size() + 1 + word.size() > 44) {
+            wrapped += line + QLatin1Char('\n');
+            line.clear();
+        }
+        line += (line.isEmpty() ? QString() : QStringLiteral(" ")) + word;
+    }
+    wrapped += line;
+    mNote->setText(wrapped);
+    mNote->setVisible(!text.isEmpty());
+    mNoteCentered = centered;
+    mNote->position->setCoords(0.5, centered ? 0.5 : 0.0);
+    mNote->setPositionAlignment(centered ? Qt::AlignCenter : (Qt::AlignTop | Qt::AlignHCenter));
+}
+
+QString LivePlot::note() const {
+    return mNote && mNote->visible() ? mNote->text().replace(QLatin1Char('\n'), QLatin1Char(' ')) : QString();
+}
+
 void LivePlot::setMilliseconds(bool ms) {
     mMilliseconds = ms;
     for (QCPAxis* axis : {yAxis, yAxis2}) {
@@ -234,13 +263,14 @@ void LivePlot::rescaleValues() {
     const QCPRange keys = xAxis->range();
     bool any = false;
     for (const Series& s : mSeries) {
-        if (s.opt.marker) continue;
+        if (s.opt.marker || !s.graph->visible()) continue;
         bool found = false;
         const QCPRange r = s.graph->getValueRange(found, QCP::sdBoth, keys);
         if (found) top[s.opt.rightAxis] = std::max(top[s.opt.rightAxis], r.upper);
         any = any || found;
     }
-    if (mEmpty) mEmpty->setVisible(!any);
+    // A centred note says why the plot is empty; the generic empty text would contradict it.
+    if (mEmpty) mEmpty->setVisible(!any && !(mNote && mNote->visible() && mNoteCentered));
     auto nice = [](double v) {   // 1, 2, 5 x 10^k above v, so the axis does not jitter every frame
         const double p = std::pow(10.0, std::floor(std::log10(v)));
         for (double m : {1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0})
@@ -265,6 +295,7 @@ void LivePlot::rescaleValues() {
 void LivePlot::restyle() {
     PlotStyle::applyPlotPalette(this, palette());
     if (mEmpty) mEmpty->setColor(palette().color(QPalette::PlaceholderText));
+    if (mNote) mNote->setColor(palette().color(QPalette::PlaceholderText));
     for (const Series& s : mSeries) {
         if (!s.opt.paletteColor) continue;
         const QColor c = s.opt.paletteColor(palette());
