@@ -87,6 +87,7 @@ remote_sample remote_sample_between(const remote_scrape& prev, const remote_scra
 struct remote_notes {
     std::string throughput, kv_cache, batch, utilization, latency, prefix_cache;
     bool tpot_is_mean = false;   ///< the TPOT line is a mean of finished requests, not a p50
+    bool operator==(const remote_notes&) const = default;
 };
 remote_notes remote_notes_for(const remote_scrape& s);
 

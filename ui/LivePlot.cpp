@@ -120,26 +120,34 @@ void LivePlot::setNote(const QString& text, bool centered) {
         mNote->setColor(palette().color(QPalette::PlaceholderText));
         mNote->setPadding(QMargins(4, 2, 4, 2));
     }
-    // Wrapped at about 44 characters: a plot in a 3 x 2 grid is a few hundred pixels wide.
-    QString wrapped, line;
-    for (const QString& word : text.split(QLatin1Char(' '), Qt::SkipEmptyParts)) {
-        if (!line.isEmpty() && line.size() + 1 + word.size() > 44) {
-            wrapped += line + QLatin1Char('\n');
-            line.clear();
-        }
-        line += (line.isEmpty() ? QString() : QStringLiteral(" ")) + word;
-    }
-    wrapped += line;
-    mNote->setText(wrapped);
+    mNoteText = text;
     mNote->setVisible(!text.isEmpty());
     mNoteCentered = centered;
     mNote->position->setCoords(0.5, centered ? 0.5 : 0.0);
     mNote->setPositionAlignment(centered ? Qt::AlignCenter : (Qt::AlignTop | Qt::AlignHCenter));
+    wrapNote();
 }
 
-QString LivePlot::note() const {
-    return mNote && mNote->visible() ? mNote->text().replace(QLatin1Char('\n'), QLatin1Char(' ')) : QString();
+void LivePlot::wrapNote() {
+    if (!mNote || mNoteText.isEmpty()) return;
+    // Word-wrapped to the axis rect's width (QCPItemText does not wrap), so a narrow plot in a
+    // 3 x 2 grid shows the whole note rather than its middle.
+    const QFontMetrics fm(mNote->font());
+    const int width = std::max(80, axisRect()->width() - 12);
+    QString wrapped, line;
+    for (const QString& word : mNoteText.split(QLatin1Char(' '), Qt::SkipEmptyParts)) {
+        const QString longer = line.isEmpty() ? word : line + QLatin1Char(' ') + word;
+        if (!line.isEmpty() && fm.horizontalAdvance(longer) > width) {
+            wrapped += line + QLatin1Char('\n');
+            line = word;
+        } else {
+            line = longer;
+        }
+    }
+    mNote->setText(wrapped + line);
 }
+
+QString LivePlot::note() const { return mNote && mNote->visible() ? mNoteText : QString(); }
 
 void LivePlot::setMilliseconds(bool ms) {
     mMilliseconds = ms;
@@ -255,6 +263,7 @@ void LivePlot::refresh(double now, double windowS, bool follow) {
     // Until a window's worth has passed the view is [0, window] and fills from the left.
     if (follow) xAxis->setRange(std::max(now, windowS), windowS, Qt::AlignRight);
     rescaleValues();
+    wrapNote();
     replot(QCustomPlot::rpQueuedReplot);
 }
 

@@ -93,6 +93,7 @@ private:
     void rescaleValues();
     void showSeconds(QCPAxis* axis);
     void restyle();
+    void wrapNote();
 
     std::vector<Series> mSeries;
     QCPTextElement* mTitle;
@@ -106,6 +107,7 @@ private:
     int mLegendMaxColumns = 4;
     QCPItemText* mEmpty = nullptr;
     QCPItemText* mNote = nullptr;
+    QString mNoteText;
     bool mNoteCentered = false;
     bool mMilliseconds = false;
     bool mLegendBelow = false;

@@ -147,7 +147,8 @@ void PlotsPanel::setRemoteMarker(const QString& marker) {
     mRemoteLabel->setText(marker);
     mRemoteLabel->setVisible(remote);
     // A remote KV gauge is a fraction of a pool whose block count we do not know.
-    mPlots[KvCache]->yAxis->setLabel(remote ? tr("% of pool") : tr("blocks"));
+    const bool noKv = !mPlots[KvCache]->note().isEmpty();   // this server has no KV gauge
+    mPlots[KvCache]->yAxis->setLabel(!remote ? tr("blocks") : noKv ? QString() : tr("% of pool"));
     if (!remote) {
         setRemoteNotes({});   // the local engine supplies every plot
     } else if (mPlots[Utilization]->note().isEmpty()) {
