@@ -206,6 +206,13 @@ private slots:
         QVERIFY2(latency.contains(QStringLiteral("TTFT: not exported by llama-server")), qPrintable(latency));
         QCOMPARE(plots->plot(PlotsPanel::Latency)->graph(2)->name(), QStringLiteral("TPOT mean"));
         QCOMPARE(plots->plot(PlotsPanel::Throughput)->note(), QString());   // both rates are live
+        if (!qEnvironmentVariableIsEmpty("RIDGELINE_GRAB_PLOTS")) {
+            mWindow->resize(1600, 1000);
+            QTest::qWait(100);
+            plots->flush();
+            QTest::qWait(100);
+            plots->grab().save(qEnvironmentVariable("RIDGELINE_GRAB_PLOTS"));
+        }
         // The frames carried what the reader derives from the pages: the tokens of idle -> mid
         // -> after (the last page repeats, adding nothing).
         double want = 0;
