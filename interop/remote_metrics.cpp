@@ -288,8 +288,10 @@ remote_sample remote_sample_between(const remote_scrape& prev, const remote_scra
     bool reset = false;
     s.prompt_tokens = increase(prev.prompt_tokens, cur.prompt_tokens, reset);
     s.generation_tokens = increase(prev.generation_tokens, cur.generation_tokens, reset);
-    if (!cur.generation_live && !std::isnan(cur.gen_throughput) && dt > 0) {
-        // Only finished requests are counted: the server's own rate estimate is closer to now.
+    if (!cur.generation_live && cur.format == remote_format::sglang && !std::isnan(cur.gen_throughput) && dt > 0) {
+        // Only finished requests are counted: SGLang's own rate estimate (updated every few
+        // dozen decode steps) is closer to now. llama-server's predicted_tokens_seconds is no
+        // such thing: it is the rate of the requests that finished since the last scrape.
         s.generation_tokens = cur.gen_throughput * dt;
     }
     if (dt > 0) {
@@ -334,8 +336,9 @@ remote_notes remote_notes_for(const remote_scrape& s) {
     if (!s.prompt_live) n.throughput = "prefill: " + who + " counts prompt tokens when a request ends";
     if (!s.generation_live) {
         if (!n.throughput.empty()) n.throughput += "; ";
-        n.throughput += std::isnan(s.gen_throughput) ? "decode: counted when a request ends"
-                                                     : "decode: " + who + "'s own gen_throughput estimate";
+        n.throughput += s.format == remote_format::sglang && !std::isnan(s.gen_throughput)
+                            ? "decode: " + who + "'s own gen_throughput estimate"
+                            : "decode: counted when a request ends";
     }
     if (std::isnan(s.kv_usage)) n.kv_cache = who + " exports no KV cache gauge";
     if (std::isnan(s.running) || std::isnan(s.waiting)) n.batch = who + " exports no running or waiting count";

@@ -328,10 +328,17 @@ private slots:
         QVERIFY(n.tpot_is_mean && n.throughput.empty());
         // A build without n_decode_total: only finished requests count, and the plot says so.
         rl::remote_scrape old;
-        QVERIFY(scrape("llamacpp:requests_processing 1\nllamacpp:tokens_predicted_total 5\n", 0, old));
+        QVERIFY(scrape("llamacpp:requests_processing 1\nllamacpp:tokens_predicted_total 5\n"
+                       "llamacpp:predicted_tokens_seconds 2.5\n", 0, old));
         QVERIFY(!old.generation_live);
         QCOMPARE(old.generation_tokens, 5.0);
         QCOMPARE(rl::remote_notes_for(old).throughput, std::string("decode: counted when a request ends"));
+        // Its predicted_tokens_seconds is the rate of requests finished since the last scrape, not
+        // a live estimate: the interval keeps the finished count.
+        rl::remote_scrape old2;
+        QVERIFY(scrape("llamacpp:requests_processing 0\nllamacpp:tokens_predicted_total 25\n"
+                       "llamacpp:predicted_tokens_seconds 0\n", 2, old2));
+        QCOMPARE(rl::remote_sample_between(old, old2).generation_tokens, 20.0);
     }
 
     void llamacppRealScrapes() {
