@@ -3,7 +3,7 @@
 // QNetworkAccessManager on the GUI thread (the request is asynchronous; parsing a page is well
 // under a millisecond), and turns each pair of successive scrapes into the MetricsFrame the plots
 // already consume, so PlotsPanel draws remote numbers through the same MetricsHistory.
-// The engine-specific reading is rl::remote_metrics (engine/metrics); this class only fetches,
+// The engine-specific reading is rl::remote_metrics (interop/); this class only fetches,
 // times and converts. Failures (connection, HTTP status, unknown format) are reported once per
 // distinct message through failed(), an HTTP error with the server's own words (llama-server's
 // 501 says to start it with --metrics); scraping continues, so a server that comes back is picked up.
