@@ -7,6 +7,7 @@
 
 #include "serving/serving_knobs.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace rl {
@@ -67,8 +68,6 @@ exported_command vllm(const export_input& in) {
     if (ends_with(in.model_path, ".gguf"))
         out.notes.push_back("vLLM's GGUF loading is experimental: add --tokenizer with the original Hugging Face "
                             "repository of this model");
-    out.notes.push_back("preemption: ours recomputes a preempted sequence's KV, as vLLM does by default, so no " +
-                        flag(t, "preemption") + " is given");
     if (!in.model_name.empty()) out.flags.push_back({"--served-model-name", in.model_name, ""});
     if (in.max_model_len > 0) out.flags.push_back({"--max-model-len", num(in.max_model_len), ""});
     out.flags.push_back({flag(t, "max_num_seqs"), num(c.max_num_seqs), ""});
@@ -128,8 +127,14 @@ exported_command sglang(const export_input& in) {
     } else {
         out.flags.push_back({flag(t, "chunked_prefill"), "-1", "-1 turns chunked prefill off"});
     }
-    out.flags.push_back({flag(t, "max_num_batched_tokens"), num(c.max_num_batched_tokens),
-                         "counts prompt tokens of one prefill batch only (decodes are not in it)"});
+    std::string prefill_note = "counts prompt tokens of one prefill batch only (decodes are not in it)";
+    // server_args.py: "The real bound will be the maximum of this value and the model's maximum
+    // context length", so a budget under the context never holds a long prompt back.
+    prefill_note += in.max_model_len > c.max_num_batched_tokens
+                        ? "; SGLang's real bound is the larger of this and the context length, here " +
+                              num(in.max_model_len) + ", so " + num(c.max_num_batched_tokens) + " does not limit it"
+                        : "; SGLang's real bound is the larger of this and the context length";
+    out.flags.push_back({flag(t, "max_num_batched_tokens"), num(c.max_num_batched_tokens), prefill_note});
     out.flags.push_back({flag(t, "gpu_memory_utilization"), fraction(c.gpu_memory_utilization),
                          "SGLang's fraction covers weights plus the KV pool, reserved at start; ours (as vLLM's) "
                          "is all the memory the process may use, the pool getting what the weights leave"});
@@ -144,18 +149,15 @@ exported_command sglang(const export_input& in) {
                             "1 by default), ours reuses whole blocks only");
     else
         out.flags.push_back({flag(t, "prefix_caching"), "", ""});   // a switch that turns it off
-    // SGLang's policy words differ (lpm, fcfs, ...); priority is a separate switch over fcfs.
-    if (is_priority(c)) {
-        out.flags.push_back({flag(t, "policy"), "fcfs", ""});
+    // SGLang's policy words differ (fcfs, its default, lpm, ...); priority is a separate switch
+    // over fcfs.
+    out.flags.push_back({flag(t, "policy"), "fcfs", ""});
+    if (is_priority(c))
         out.flags.push_back({"--enable-priority-scheduling", "",
                              "higher priority values run first, as ours (--schedule-low-priority-values-first "
                              "flips it), ties in arrival order; a request states it in its \"priority\" field"});
-    } else {
-        out.flags.push_back({flag(t, "policy"), "fcfs",
-                             c.prefix_caching ? "SGLang's default is lpm (longest cached prefix first), which "
-                                                "raises hit rates; ours serves in arrival order, as fcfs"
-                                              : ""});
-    }
+    // SGLang serves /metrics only when asked; Ridgeline's remote mode reads it.
+    out.flags.push_back({"--enable-metrics", "", ""});
     return out;
 }
 
@@ -178,34 +180,49 @@ exported_command llama_server(const export_input& in) {
     out.notes.push_back("gpu_memory_utilization " + fraction(c.gpu_memory_utilization) +
                         " has no counterpart: the KV cache is exactly " + cache +
                         " tokens; put layers on the GPU with -ngl");
-    if (!knob_is_zero_special(*find_knob("kv_blocks"), c))
-        out.notes.push_back("our fixed pool of " + num(c.kv_blocks) + " blocks (" + num(c.kv_blocks * c.block_size) +
-                            " tokens) has no counterpart: " + cache + " sets the cache size");
     out.flags.push_back({"-m", in.model_path, ""});
     if (!in.model_name.empty()) out.flags.push_back({"-a", in.model_name, ""});
     out.flags.push_back({slots, num(c.max_num_seqs),
                          "one fixed slot per sequence with its own share of the KV cache; ours shares one paged "
                          "pool among all sequences"});
-    // -c is the whole cache, shared by the slots: a context per slot, not our pool.
-    if (in.max_model_len > 0)
+    // -c is the whole cache in tokens: our pool, blocks x block size. Without --kv-unified the
+    // server divides it evenly over the slots (llama_n_ctx_seq = n_ctx / n_seq_max).
+    const int pool = !knob_is_zero_special(*find_knob("kv_blocks"), c) ? c.kv_blocks * c.block_size
+                                                                       : in.kv_pool_tokens;
+    if (pool > 0) {
+        const int per_slot = pool / std::max(1, c.max_num_seqs);
+        std::string note = "our KV pool, " + num(pool / c.block_size) + " blocks x " + num(c.block_size) +
+                           " tokens; llama-server divides it evenly over the " + num(c.max_num_seqs) + " " + slots +
+                           " slots, " + num(per_slot) + " tokens each (prompt + output), where ours lets one "
+                           "sequence use the whole pool";
+        if (in.max_model_len > per_slot) note += " up to its context of " + num(in.max_model_len);
+        note += "; --kv-unified shares it as ours does";
+        out.flags.push_back({cache, num(pool), note});
+    } else if (in.max_model_len > 0) {
         out.flags.push_back({cache, num(in.max_model_len * c.max_num_seqs),
-                             "the TOTAL context, split evenly over the " + slots + " slots: " +
-                                 num(in.max_model_len) + " tokens x " + num(c.max_num_seqs) + " slots"});
-    else
+                             "no model is loaded, so our pool's size is unknown: the TOTAL context, split evenly "
+                             "over the " + slots + " slots: " + num(in.max_model_len) + " tokens x " +
+                                 num(c.max_num_seqs) + " slots"});
+    } else {
         out.notes.push_back("no " + cache +
                             ": llama-server then takes the model's trained context and splits it over the slots");
+    }
     out.flags.push_back({batch, num(c.max_num_batched_tokens),
                          "logical batch: the most tokens one decode call takes, as our step budget"});
     out.flags.push_back({"-ub", num(c.max_num_batched_tokens),
                          "physical micro-batch; llama.cpp's default 512 splits bigger batches, ours runs a step as "
                          "one batch"});
-    // On: --cache-reuse with our block size as its chunk; off: prompt caching itself goes.
-    if (c.prefix_caching)
-        out.flags.push_back({flag(t, "prefix_caching"), num(c.block_size),
-                             "llama-server reuses the slot's own previous prompt (cache_prompt) and, with this, "
-                             "shifts matching chunks of at least " + num(c.block_size) + " tokens; no cache is shared across slots"});
-    else
-        out.flags.push_back({"--no-cache-prompt", "", "turns off reuse of a slot's previous prompt"});
+    if (in.cpu_threads > 0) out.flags.push_back({"-t", num(in.cpu_threads), ""});
+    // llama-server's prompt cache is on by default and exact; --cache-reuse (reusing chunks of an
+    // older prompt by shifting their KV) is an approximation of a different thing and stays off.
+    out.flags.push_back({switch_flag(t, "prefix_caching", c.prefix_caching), "",
+                         c.prefix_caching
+                             ? "on by default: a slot reuses the longest common prefix of the prompt it last "
+                               "held, exactly; no cache is shared across slots, unlike our shared blocks "
+                               "(--cache-reuse, approximate KV shifting, is left off)"
+                             : "turns off reuse of a slot's previous prompt"});
+    // /metrics is off unless asked for; Ridgeline's remote mode reads it.
+    out.flags.push_back({"--metrics", "", ""});
     return out;
 }
 

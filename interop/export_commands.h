@@ -18,6 +18,8 @@ struct export_input {
     std::string model_path;   // a GGUF file (or synthetic:NAME, which no other engine can load)
     std::string model_name;   // the id clients use (rl::api_server::model_id_for); "" = none given
     int max_model_len = 0;    // the engine's context limit in tokens; 0 = leave to the engine
+    int kv_pool_tokens = 0;   // the loaded engine's KV pool (blocks x block size); 0 = none loaded
+    int cpu_threads = 0;      // threads of the loaded CPU backend (llama-server -t); 0 = not on the CPU
 };
 
 /// One flag: its name, its value ("" for a switch) and, when the other engine means something

@@ -1,10 +1,12 @@
 // remote_metrics.cpp: see remote_metrics.h. The name tables below were checked against each
-// project's documentation and source (vLLM docs/usage/metrics and v1/metrics/loggers.py; SGLang
-// docs/references/production_metrics.md and srt/metrics/collector.py; llama.cpp tools/server/README.md
-// and server.cpp). Where a name changed between versions both spellings are listed, newest first.
+// project's source: vLLM vllm/v1/metrics/loggers.py; SGLang python/sglang/srt/metrics/collector.py;
+// llama.cpp tools/server/server-task.cpp (server_task_result_metrics::to_metrics) and
+// server-context.cpp (where each counter grows). Where a name changed between versions both
+// spellings are listed, newest first.
 #include "interop/remote_metrics.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace rl {
 
@@ -32,16 +34,22 @@ struct name_table {
 
 // vLLM: kv_cache_usage_perc replaced gpu_cache_usage_perc (deprecated in v0.10/v1, PR #18354; no
 // longer emitted by default since). inter_token_latency_seconds replaced
-// time_per_output_token_seconds in newer v1 releases. Counters are written by prometheus_client as
-// "# TYPE vllm:prompt_tokens_total counter" and samples "vllm:prompt_tokens_total" (OpenMetrics
-// output declares "# TYPE vllm:prompt_tokens counter"); samples are looked up by name, so either works.
+// time_per_output_token_seconds in newer v1 releases. Its counters grow every engine step, so
+// they are live. prometheus_client writes "# TYPE vllm:prompt_tokens_total counter" and samples
+// "vllm:prompt_tokens_total" (OpenMetrics output declares "# TYPE vllm:prompt_tokens counter");
+// samples are looked up by name, so either works.
 // SGLang: labels carry model_name and, with tensor/pipeline parallelism, tp_rank/pp_rank (every
-// rank reports the same scheduler), or dp_rank (separate schedulers, summed). Older SGLang wrote
-// time_per_output_token_seconds; newer also inter_token_latency_seconds.
-// llama-server (only with --metrics): kv_cache_usage_ratio and kv_cache_tokens were removed from
-// /metrics in 2025 (llama.cpp PR #13660); current builds have no KV gauge at all, so KV fill is
-// NaN there. It has no TTFT histogram either: only per-process averages (prompt_tokens_seconds,
-// predicted_tokens_seconds).
+// rank reports the same scheduler), or dp_rank (separate schedulers, summed). prompt_tokens_total
+// and generation_tokens_total grow only when a request finishes (TokenizerMetricsCollector.
+// observe_one_finished_request); newer releases add realtime_tokens_total{mode=prefill_compute|
+// prefill_cache|decode}, which the scheduler adds to every log interval, and that is preferred
+// (read_sglang). Without it the decode rate is SGLang's own gen_throughput gauge. Older SGLang
+// wrote time_per_output_token_seconds; newer inter_token_latency_seconds. Retractions (its
+// preemptions) are num_retracted_requests_total.
+// llama-server (only with --metrics): kv_cache_usage_ratio and kv_cache_tokens were removed in
+// 2025 (llama.cpp PR #13660); current builds have no KV gauge at all, so KV fill is NaN there. No
+// TTFT or TPOT histogram either. tokens_predicted_total grows only when a request finishes, so the
+// live decode rate comes from n_decode_total and n_busy_slots_per_decode instead (read_llamacpp).
 const name_table kTables[] = {
     {remote_format::vllm, "vllm:",
      {"vllm:num_requests_running", nullptr}, {"vllm:num_requests_waiting", nullptr},
@@ -53,7 +61,7 @@ const name_table kTables[] = {
      {"sglang:num_running_reqs", nullptr}, {"sglang:num_queue_reqs", nullptr}, {"sglang:token_usage", nullptr},
      "sglang:prompt_tokens_total", "sglang:generation_tokens_total", "sglang:time_to_first_token_seconds",
      {"sglang:inter_token_latency_seconds", "sglang:time_per_output_token_seconds"}, "sglang:gen_throughput",
-     "sglang:cache_hit_rate", nullptr, nullptr, nullptr},
+     "sglang:cache_hit_rate", nullptr, nullptr, "sglang:num_retracted_requests_total"},
     {remote_format::llamacpp, "llamacpp:",
      {"llamacpp:requests_processing", nullptr}, {"llamacpp:requests_deferred", nullptr},
      {"llamacpp:kv_cache_usage_ratio", nullptr},
@@ -85,6 +93,57 @@ double total(const exposition& e, const char* name) {
             found = true;
         }
     return found ? sum : remote_scrape::kNaN;
+}
+
+// The same, over the series whose label `label` is `value` (SGLang's realtime_tokens_total{mode}).
+double total_where(const exposition& e, const char* name, const char* label, const char* value) {
+    double sum = 0;
+    bool found = false;
+    for (const sample& s : e.samples)
+        if (s.name == name && primary_rank(s) && !std::isnan(s.value))
+            if (const std::string* v = s.label(label); v && *v == value) {
+                sum += s.value;
+                found = true;
+            }
+    return found ? sum : remote_scrape::kNaN;
+}
+
+double plus(double a, double b) { return std::isnan(a) || std::isnan(b) ? remote_scrape::kNaN : a + b; }
+
+// llama-server: prompt_tokens_total counts computed prompt tokens as each batch is decoded (live);
+// prompt_tokens_cached_total the ones a slot reused from its previous prompt. Generated tokens
+// are counted per decode call instead of per finished request: every slot that is processing
+// takes part in each llama_decode() and a generating slot gains one token from it, so
+// n_busy_slots_per_decode (a gauge: busy slots summed over all calls / calls) times
+// n_decode_total is the running count of slot-steps. It counts a prompt of k batches as k steps
+// for its one first token (exact for prompts within -b), and both numbers are printed with six
+// significant digits, so past a million decode calls it moves in steps of a few tokens.
+void read_llamacpp(const exposition& e, remote_scrape& out) {
+    const double calls = total(e, "llamacpp:n_decode_total");
+    const double per_call = total(e, "llamacpp:n_busy_slots_per_decode");
+    out.finished_gen_tokens = out.generation_tokens;   // tokens_predicted_total
+    out.finished_gen_seconds = total(e, "llamacpp:tokens_predicted_seconds_total");
+    if (!std::isnan(calls) && !std::isnan(per_call)) out.generation_tokens = std::round(calls * per_call);
+    else out.generation_live = false;                  // an older build: only finished requests
+    out.prefix_hits = total(e, "llamacpp:prompt_tokens_cached_total");
+    out.prefix_queries = plus(out.prefix_hits, out.prompt_tokens);
+}
+
+// SGLang: realtime_tokens_total where this release has it (live), else the per-request counters
+// (grow when requests finish) and the scheduler's own gen_throughput gauge for the decode rate.
+void read_sglang(const exposition& e, remote_scrape& out) {
+    const char* rt = "sglang:realtime_tokens_total";
+    const double compute = total_where(e, rt, "mode", "prefill_compute");
+    const double cached = total_where(e, rt, "mode", "prefill_cache");
+    const double decode = total_where(e, rt, "mode", "decode");
+    if (!std::isnan(compute)) out.prompt_tokens = compute;
+    else out.prompt_live = false;
+    if (!std::isnan(decode)) out.generation_tokens = decode;
+    else out.generation_live = false;
+    if (!std::isnan(cached) && !std::isnan(compute)) {
+        out.prefix_hits = cached;
+        out.prefix_queries = cached + compute;
+    }
 }
 
 // Mean over the series: for fractions (KV usage, hit rate), where a sum would exceed 1.
@@ -197,6 +256,8 @@ bool read_remote_scrape(const prom::exposition& e, double t_s, std::string_view 
     out.prefix_queries = total(e, t->prefix_queries);
     out.prefix_hits = total(e, t->prefix_hits);
     out.preemptions = total(e, t->preemptions);
+    if (out.format == remote_format::llamacpp) read_llamacpp(e, out);
+    if (out.format == remote_format::sglang) read_sglang(e, out);
     if (t->ttft) out.ttft = prom::read_histogram(e, t->ttft, primary_rank);
     for (const char* n : t->tpot)
         if (n && !out.tpot.present) out.tpot = prom::read_histogram(e, n, primary_rank);
@@ -227,6 +288,12 @@ remote_sample remote_sample_between(const remote_scrape& prev, const remote_scra
     bool reset = false;
     s.prompt_tokens = increase(prev.prompt_tokens, cur.prompt_tokens, reset);
     s.generation_tokens = increase(prev.generation_tokens, cur.generation_tokens, reset);
+    if (!cur.generation_live && cur.format == remote_format::sglang && !std::isnan(cur.gen_throughput) && dt > 0) {
+        // Only finished requests are counted: SGLang's own rate estimate (updated every few
+        // dozen decode steps) is closer to now. llama-server's predicted_tokens_seconds is no
+        // such thing: it is the rate of the requests that finished since the last scrape.
+        s.generation_tokens = cur.gen_throughput * dt;
+    }
     if (dt > 0) {
         s.prompt_tok_s = s.prompt_tokens / dt;
         s.generation_tok_s = s.generation_tokens / dt;
@@ -247,8 +314,47 @@ remote_sample remote_sample_between(const remote_scrape& prev, const remote_scra
     };
     latency(prev.ttft, cur.ttft, s.ttft_count, s.ttft_mean_s, s.ttft_p50_s, s.ttft_p99_s);
     latency(prev.tpot, cur.tpot, s.tpot_count, s.tpot_mean_s, s.tpot_p50_s, s.tpot_p99_s);
+    if (!cur.tpot.present) {
+        // llama-server: generation seconds over generated tokens of the requests that finished in
+        // the interval. Its seconds run from the first token to the last, n - 1 steps for n
+        // tokens, so this reads low by 1/n.
+        const double secs = increase(prev.finished_gen_seconds, cur.finished_gen_seconds, reset);
+        const double toks = increase(prev.finished_gen_tokens, cur.finished_gen_tokens, reset);
+        if (toks > 0 && secs >= 0) {
+            s.tpot_mean_only = true;
+            s.tpot_count = toks;
+            s.tpot_mean_s = secs / toks;
+        }
+    }
     s.counter_reset = reset;
     return s;
+}
+
+remote_notes remote_notes_for(const remote_scrape& s) {
+    remote_notes n;
+    const std::string who = s.server.empty() ? "this server" : s.server;
+    if (!s.prompt_live) n.throughput = "prefill: " + who + " counts prompt tokens when a request ends";
+    if (!s.generation_live) {
+        if (!n.throughput.empty()) n.throughput += "; ";
+        n.throughput += s.format == remote_format::sglang && !std::isnan(s.gen_throughput)
+                            ? "decode: " + who + "'s own gen_throughput estimate"
+                            : "decode: counted when a request ends";
+    }
+    if (std::isnan(s.kv_usage)) n.kv_cache = who + " exports no KV cache gauge";
+    if (std::isnan(s.running) || std::isnan(s.waiting)) n.batch = who + " exports no running or waiting count";
+    n.utilization = "not in /metrics: needs each step's batch shape, duration and the device peaks";
+    std::string lat;
+    if (!s.ttft.present) lat = "TTFT: not exported by " + who;
+    if (!s.tpot.present) {
+        if (!lat.empty()) lat += "; ";
+        n.tpot_is_mean = !std::isnan(s.finished_gen_seconds) && !std::isnan(s.finished_gen_tokens);
+        lat += n.tpot_is_mean ? "TPOT: mean of the requests finished in each scrape interval" : "TPOT: not exported";
+    }
+    n.latency = lat;
+    const bool hits = !std::isnan(s.prefix_queries) || !std::isnan(s.cache_hit_rate);
+    n.prefix_cache = hits ? "recomputed tok/s: not exported (Ridgeline's own)"
+                          : "hit rate: not exported by " + who + "; recomputed tok/s: Ridgeline's own";
+    return n;
 }
 
 } // namespace rl

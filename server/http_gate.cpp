@@ -4,6 +4,7 @@
 // time: the gate's list, the ready queue, or one worker.
 #include "server/http_gate.h"
 
+#include "server/gate_connection.h"
 #include "server/request_framing.h"
 
 #include <atomic>
@@ -14,10 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,82 +24,10 @@ namespace rl {
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
-
-struct connection {
-    int fd = -1;
-    std::string in;                  // bytes received and not yet answered
-    size_t scanned = 0;              // where the search for the blank line resumes
-    size_t lines = 0;                // header lines seen so far
-    size_t head_len = 0;             // 0 until the head is complete
-    size_t request_len = 0;          // 0 until the whole request is
-    head_framing framing;
-    std::unique_ptr<chunk_framing> chunks;
-    size_t chunk_fed = 0;            // body bytes given to `chunks`
-    bool started = false;            // a byte of this request (or a new connection) is awaited/seen
-    bool kept_alive = false;         // waiting for a next request on a kept-alive connection
-    bool draining = false;           // refused: half-closed, reading to the end before closing
-    clock_type::time_point head_deadline, request_deadline, drain_deadline;
-};
-
-bool peer_closed(int fd) {
-    pollfd p{fd, short(POLLIN | POLLRDHUP), 0};
-    if (::poll(&p, 1, 0) <= 0) return false;
-    if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) return true;
-    char c;
-    return ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
-}
-
-// One request's bytes, then the socket for the answer.
-class request_stream : public httplib::Stream {
-public:
-    request_stream(connection& c, int write_timeout_s) : c_(c), write_timeout_ms_(write_timeout_s * 1000) {}
-    bool is_readable() const override { return pos_ < c_.request_len; }
-    bool is_writable() const override {
-        pollfd p{c_.fd, POLLOUT, 0};
-        return ::poll(&p, 1, write_timeout_ms_) > 0 && !(p.revents & (POLLERR | POLLHUP)) && !peer_closed(c_.fd);
-    }
-    ssize_t read(char* ptr, size_t size) override {
-        if (pos_ >= c_.request_len) return -1;   // httplib never reads past a request it framed
-        const size_t n = std::min(size, c_.request_len - pos_);
-        std::copy_n(c_.in.data() + pos_, n, ptr);
-        pos_ += n;
-        return ssize_t(n);
-    }
-    ssize_t write(const char* ptr, size_t size) override {
-        for (;;) {
-            const ssize_t n = ::send(c_.fd, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (n >= 0) return n;
-            if (errno == EINTR) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
-            pollfd p{c_.fd, POLLOUT, 0};
-            if (::poll(&p, 1, write_timeout_ms_) <= 0) return -1;
-        }
-    }
-    void get_remote_ip_and_port(std::string& ip, int& port) const override { address(true, ip, port); }
-    void get_local_ip_and_port(std::string& ip, int& port) const override { address(false, ip, port); }
-    // httplib 0.11 (built without CPPHTTPLIB_USE_POLL) answers 500 to any socket numbered past
-    // FD_SETSIZE and uses this only for that check; this stream never select()s, so say none.
-    socket_t socket() const override { return c_.fd < FD_SETSIZE ? c_.fd : INVALID_SOCKET; }
-    bool said_close = false;
-
-private:
-    void address(bool remote, std::string& ip, int& port) const {
-        sockaddr_storage a{};
-        socklen_t len = sizeof a;
-        const int rc = remote ? ::getpeername(c_.fd, reinterpret_cast<sockaddr*>(&a), &len)
-                              : ::getsockname(c_.fd, reinterpret_cast<sockaddr*>(&a), &len);
-        if (rc != 0) return;
-        char host[NI_MAXHOST];
-        if (::getnameinfo(reinterpret_cast<sockaddr*>(&a), len, host, sizeof host, nullptr, 0, NI_NUMERICHOST) == 0)
-            ip = host;
-        port = a.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&a)->sin6_port)
-                                       : ntohs(reinterpret_cast<sockaddr_in*>(&a)->sin_port);
-    }
-    connection& c_;
-    int write_timeout_ms_;
-    size_t pos_ = 0;
-};
+using gate::clock_type;
+using gate::connection;
+using gate::peer_closed;
+using gate::request_stream;
 
 thread_local request_stream* current_stream = nullptr;
 thread_local int current_fd = -1;
@@ -117,16 +43,6 @@ public:
 private:
     std::function<void()> on_shutdown_;
 };
-
-std::string status_line(int status) {
-    switch (status) {
-    case 400: return "400 Bad Request";
-    case 408: return "408 Request Timeout";
-    case 413: return "413 Payload Too Large";
-    case 431: return "431 Request Header Fields Too Large";
-    default: return "503 Service Unavailable";
-    }
-}
 
 } // namespace
 
@@ -218,13 +134,7 @@ struct gated_server::impl {
 
     void send_refusal(connection& c, int status, const std::string& message, const std::string& type,
                       const std::string& code) {
-        const std::string body = error_body(status, message, type, code);
-        std::string r = "HTTP/1.1 " + status_line(status) + "\r\nContent-Type: application/json\r\nContent-Length: " +
-                        std::to_string(body.size()) + "\r\nConnection: close\r\n" +
-                        (status == 503 ? "Retry-After: 1\r\n" : "") + "\r\n" + body;
-        // A fresh or idle socket's send buffer takes this small answer at once; if not, the
-        // client is not reading and loses it.
-        [[maybe_unused]] ssize_t n = ::send(c.fd, r.data(), r.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        gate::send_refusal(c.fd, status, error_body(status, message, type, code));
     }
 
     // Gate thread: answer, half-close, drain for up to 2 s so the answer is not lost to a reset.

@@ -86,6 +86,7 @@ private slots:
     void sglangCustom();
     void llamaServerDefaults();
     void llamaServerCustom();
+    void llamaServerMatchesLoadedPool();
     void notesOnDifferingFlags();
     void quotesPathWithSpaces();
     void scriptForm();
@@ -133,6 +134,7 @@ void TestExportCommands::sglangDefaults() {
     QVERIFY(c.has("--enable-priority-scheduling"));
     QVERIFY(c.has("--enable-mixed-chunk"));
     QVERIFY(!c.has("--disable-radix-cache"));
+    QVERIFY(c.has("--enable-metrics"));   // remote mode reads its /metrics
 }
 
 void TestExportCommands::sglangCustom() {
@@ -156,26 +158,48 @@ void TestExportCommands::llamaServerDefaults() {
     QCOMPARE(c.value_of("-c"), std::string("131072"));   // 8192 per slot x 16 slots
     QCOMPARE(c.value_of("-b"), std::string("2048"));
     QCOMPARE(c.value_of("-ub"), std::string("2048"));
-    QCOMPARE(c.value_of("--cache-reuse"), std::string("16"));
     QCOMPARE(c.value_of("-a"), std::string("SmolLM2-135M-Instruct.Q4_1"));
-    QVERIFY(!c.has("--no-cache-prompt"));
+    QVERIFY(c.has("--cache-prompt") && !c.has("--no-cache-prompt"));
+    QVERIFY(!c.has("--cache-reuse"));   // approximate KV shifting, not our exact prefix cache
+    QVERIFY(c.has("--metrics"));        // else /metrics answers 501 and remote mode sees nothing
+    QVERIFY(!c.has("-t"));              // no CPU engine loaded: the server picks its own
+}
+
+void TestExportCommands::llamaServerMatchesLoadedPool() {
+    // A loaded engine's pool (automatic kv_blocks, resolved) is -c, in tokens; its threads are -t.
+    export_input in = defaults();
+    in.kv_pool_tokens = 1456 * 16;
+    in.cpu_threads = 2;
+    const exported_command c = export_command(export_target::llama_server, in);
+    QCOMPARE(c.value_of("-c"), std::string("23296"));
+    QCOMPARE(c.value_of("-t"), std::string("2"));
+    const std::string text = c.text();
+    QVERIFY2(contains(text, "# -c: our KV pool, 1456 blocks x 16 tokens; llama-server divides it evenly over the "
+                            "16 -np slots, 1456 tokens each (prompt + output), where ours lets one sequence use the "
+                            "whole pool up to its context of 8192; --kv-unified shares it as ours does\n"),
+             text.c_str());
+    // A fixed pool in the config wins over the loaded one (the export is of the settings in force).
+    in.config.kv_blocks = 100;
+    QCOMPARE(export_command(export_target::llama_server, in).value_of("-c"), std::string("1600"));
 }
 
 void TestExportCommands::llamaServerCustom() {
     const exported_command c = export_command(export_target::llama_server, custom());
     QCOMPARE(c.value_of("-np"), std::string("4"));
-    QCOMPARE(c.value_of("-c"), std::string("16384"));   // 4096 x 4
+    QCOMPARE(c.value_of("-c"), std::string("32000"));   // the pool: 500 blocks x 64 tokens
     QCOMPARE(c.value_of("-b"), std::string("512"));
     QCOMPARE(c.value_of("-ub"), std::string("512"));
-    QVERIFY(c.has("--no-cache-prompt"));
+    QVERIFY(c.has("--no-cache-prompt") && !c.has("--cache-prompt"));
     QVERIFY(!c.has("--cache-reuse"));
+    QVERIFY(c.has("--metrics"));
 }
 
 void TestExportCommands::notesOnDifferingFlags() {
     const std::string v = export_command(export_target::vllm, defaults()).text();
     QVERIFY(contains(v, "\n# --scheduling-policy: vLLM runs the LOWEST priority value first"));
     QVERIFY(contains(v, "\n# --block-size: vLLM on CUDA accepts only 8, 16 or 32"));
-    QVERIFY(contains(v, "\n# preemption: "));
+    // vLLM V1 removed --preemption-mode; recompute is its only mode, as ours: nothing to say.
+    QVERIFY(!contains(v, "preemption-mode") && !contains(v, "# preemption"));
     const std::string v2 = export_command(export_target::vllm, custom()).text();
     QVERIFY(contains(v2, "# --block-size: ours is 64;"));
     QVERIFY(contains(v2, "# --num-gpu-blocks-override: "));
@@ -185,14 +209,21 @@ void TestExportCommands::notesOnDifferingFlags() {
     QVERIFY(contains(s, "\n# --enable-priority-scheduling: higher priority values run first"));
     QVERIFY(contains(s, "\n# --mem-fraction-static: "));
     QVERIFY(contains(s, "radix cache matches prefixes token by token"));
+    // SGLang's default policy is fcfs (server_args.py), as ours: no note, and no claim of lpm.
+    QVERIFY(!contains(s, "# --schedule-policy") && !contains(s, "lpm"));
+    QVERIFY(contains(s, "\n# --max-prefill-tokens: counts prompt tokens of one prefill batch only (decodes are not "
+                        "in it); SGLang's real bound is the larger of this and the context length, here 8192, so 2048 "
+                        "does not limit it\n"));
     const std::string s2 = export_command(export_target::sglang, custom()).text();
     QVERIFY(contains(s2, "# --schedule-policy") == false);   // fcfs without caching: same meaning
     QVERIFY(contains(s2, "# --chunked-prefill-size: -1 turns chunked prefill off"));
 
     const std::string l = export_command(export_target::llama_server, defaults()).text();
-    QVERIFY(contains(l, "\n# -c: the TOTAL context, split evenly over the -np slots: 8192 tokens x 16 slots"));
+    QVERIFY(contains(l, "\n# -c: no model is loaded, so our pool's size is unknown: the TOTAL context, split "
+                        "evenly over the -np slots: 8192 tokens x 16 slots"));
     QVERIFY(contains(l, "\n# -ub: physical micro-batch"));
-    QVERIFY(contains(l, "\n# --cache-reuse: "));
+    QVERIFY(contains(l, "\n# --cache-prompt: on by default: a slot reuses the longest common prefix"));
+    QVERIFY(!contains(l, "\n# --cache-reuse"));
     QVERIFY(contains(l, "no priority scheduling"));
     // Flags with the same meaning carry no note.
     QVERIFY(!contains(v, "# --max-num-seqs"));
@@ -253,5 +284,5 @@ void TestExportCommands::flagsComeFromTheKnobTable() {
 }
 
 RL_TEST_MAIN(TestExportCommands, vllmDefaults, vllmCustom, sglangDefaults, sglangCustom, llamaServerDefaults,
-             llamaServerCustom, notesOnDifferingFlags, quotesPathWithSpaces, scriptForm, flagsComeFromTheKnobTable)
+             llamaServerCustom, llamaServerMatchesLoadedPool, notesOnDifferingFlags, quotesPathWithSpaces, scriptForm, flagsComeFromTheKnobTable)
 #include "test_export_commands.moc"

@@ -2,10 +2,12 @@
 // With a known serving config in force (set through the ServingController, as the panel does)
 // and a saved model path with a space, the action opens the dialog whose three read-only boxes
 // hold the commands of interop/export_commands for that config; Copy puts the text on the
-// clipboard; Save as script writes an executable /bin/sh file.
+// clipboard; Save as script writes an executable /bin/sh file. With a (synthetic) model loaded on
+// the CPU, llama-server's -c is the engine's resolved pool in tokens and -t its thread count.
 // Run: QT_QPA_PLATFORM=offscreen ./build/tests/test_export_dialog   (label gui)
 #include "rl_test.h"
 
+#include "EngineBridge.h"
 #include "ExportCommandDialog.h"
 #include "MainWindow.h"
 #include "ServingController.h"
@@ -18,6 +20,7 @@
 #include <QGuiApplication>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QSignalSpy>
 #include <QTemporaryDir>
 
 #include <memory>
@@ -31,6 +34,7 @@ private slots:
     void cleanup();
     void showsCommandsOfConfigInForce();
     void copyAndSaveScript();
+    void loadedEngineGivesPoolAndThreads();
 
 private:
     ExportCommandDialog* openDialog();
@@ -133,6 +137,31 @@ void TestExportDialog::copyAndSaveScript() {
     QVERIFY(script.contains(QStringLiteral("\nexec llama-server \\\n  -m '/data/my models/Tiny Chat.gguf'")));
     QVERIFY(QFileInfo(path).isExecutable());
     QVERIFY(d->findChild<QPushButton*>(QStringLiteral("llamaServerSave")));
+}
+
+void TestExportDialog::loadedEngineGivesPoolAndThreads() {
+    EngineSettings es;
+    es.modelPath = QStringLiteral("synthetic:smollm2-135m");
+    es.backend = QStringLiteral("cpu");
+    es.threads = 2;
+    es.calibrate = false;
+    es.serving = mWindow->serving()->config();
+    es.serving.kv_blocks = 0;   // automatic: only the loaded engine knows the pool's size
+    QSignalSpy done(mWindow->bridge(), &EngineBridge::loaded);
+    QSignalSpy failed(mWindow->bridge(), &EngineBridge::loadFailed);
+    mWindow->loadModel(es);
+    QVERIFY(QTest::qWaitFor([&] { return done.count() + failed.count() > 0; }, 60000));
+    QCOMPARE(done.count(), 1);
+    const ModelSummary& m = mWindow->bridge()->model();
+    QVERIFY(m.kvBlocks > 0 && m.blockSize > 0);
+    ExportCommandDialog* d = openDialog();
+    QVERIFY(d);
+    const QString l = d->commandText(export_target::llama_server);
+    QVERIFY2(l.contains(QStringLiteral("\n  -c %1 \\\n").arg(m.kvBlocks * m.blockSize)), qPrintable(l));
+    QVERIFY2(l.contains(QStringLiteral("\n  -t 2 \\\n")), qPrintable(l));
+    QVERIFY2(l.contains(QStringLiteral("# -c: our KV pool, %1 blocks x %2 tokens").arg(m.kvBlocks).arg(m.blockSize)),
+             qPrintable(l));
+    QVERIFY(l.endsWith(QStringLiteral("  --metrics\n")));
 }
 
 QTEST_MAIN(TestExportDialog)

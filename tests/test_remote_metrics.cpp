@@ -1,8 +1,7 @@
 // Remote mode's pure core: the Prometheus text parser (interop/prom_text) and the engine
-// name tables and interval arithmetic (interop/remote_metrics). Fixtures in
-// tests/data/remote/ are two successive scrapes per engine, written in each engine's own
-// exposition format from its documented metric names; the expected numbers below are worked out
-// by hand from them.
+// name tables, interval arithmetic and plot notes (interop/remote_metrics). Fixtures in
+// tests/data/remote/ (its README says where each came from): real llama-server scrapes, and
+// hand-written vLLM and SGLang pages; the expected numbers below are worked out by hand from them.
 #include "rl_test.h"
 
 #include "interop/prom_text.h"
@@ -178,7 +177,7 @@ private slots:
         QVERIFY2(scrape(fixture("sglang-1.txt"), 0, s, &err), err.c_str());
         QVERIFY(s.format == rl::remote_format::sglang);
         QCOMPARE(s.server, std::string("SGLang"));
-        QVERIFY2(scrape(fixture("llamacpp-1.txt"), 0, s, &err), err.c_str());
+        QVERIFY2(scrape(fixture("llamacpp-idle.txt"), 0, s, &err), err.c_str());
         QVERIFY(s.format == rl::remote_format::llamacpp);
         QCOMPARE(s.server, std::string("llama-server"));
         // ridgeline-serve writes vLLM's names plus its own.
@@ -234,21 +233,51 @@ private slots:
     }
 
     void sglangInterval() {
+        // A release with realtime_tokens_total: prompt, decode and cache hits are live.
         rl::remote_scrape a, b;
         QVERIFY(scrape(fixture("sglang-1.txt"), 0.0, a));
         QVERIFY(scrape(fixture("sglang-2.txt"), 5.0, b));
+        QVERIFY(b.prompt_live && b.generation_live);
         const rl::remote_sample s = rl::remote_sample_between(a, b);
         QCOMPARE(s.running, 5.0);
         QCOMPARE(s.waiting, 2.0);
         QCOMPARE(s.kv_usage, 0.2);
-        QCOMPARE(s.prompt_tok_s, 500.0);          // 2.5e3 / 5 s
-        QCOMPARE(s.generation_tok_s, 200.0);      // 1e3 / 5 s
+        QCOMPARE(s.prompt_tok_s, 300.0);          // realtime prefill_compute: 1500 / 5 s
+        QCOMPARE(s.generation_tok_s, 200.0);      // realtime decode: 1000 / 5 s
         QCOMPARE(s.ttft_count, 5.0);
         QVERIFY(near(s.ttft_mean_s, 0.4));        // 2 s over 5 first tokens
         QVERIFY(near(s.ttft_p50_s, 0.45));        // rank 2.5: half-way into the 2 in (0.4, 0.6]
-        QVERIFY(near(s.prefix_hit_rate, 0.35));   // SGLang's own gauge
+        QVERIFY(near(s.prefix_hit_rate, 0.4));    // prefill_cache 1000 of 1000 + 1500 prompt tokens
         QCOMPARE(b.gen_throughput, 198.25);
-        QVERIFY(std::isnan(s.preemptions));
+        QCOMPARE(s.preemptions, 1.0);             // num_retracted_requests_total
+        QCOMPARE(s.tpot_count, 1000.0);           // inter_token_latency_seconds: 1000 gaps in (0.015, 0.02]
+        QVERIFY(near(s.tpot_mean_s, 0.018));      // (125.1 - 107.1) / 1000
+        QVERIFY(near(s.tpot_p50_s, 0.0175));      // rank 500 of the bucket's 1000: half-way into it
+        const rl::remote_notes n = rl::remote_notes_for(b);
+        QVERIFY(n.throughput.empty() && n.kv_cache.empty() && n.latency.empty());
+    }
+
+    void sglangOlderRelease() {
+        // Without realtime_tokens_total the token counters grow only when requests finish: the
+        // decode rate is SGLang's own gen_throughput, the hit rate its cache_hit_rate gauge.
+        auto strip = [](std::string t) {
+            std::string out, line;
+            std::istringstream in(t);
+            while (std::getline(in, line))
+                if (line.find("realtime_tokens_total") == std::string::npos) out += line + "\n";
+            return out;
+        };
+        rl::remote_scrape a, b;
+        QVERIFY(scrape(strip(fixture("sglang-1.txt")), 0.0, a));
+        QVERIFY(scrape(strip(fixture("sglang-2.txt")), 5.0, b));
+        QVERIFY(!b.prompt_live && !b.generation_live);
+        const rl::remote_sample s = rl::remote_sample_between(a, b);
+        QCOMPARE(s.prompt_tok_s, 500.0);          // prompt_tokens_total: 2.5e3 / 5 s
+        QCOMPARE(s.generation_tok_s, 198.25);     // the gauge, not 1e3 / 5 s of finished requests
+        QVERIFY(near(s.prefix_hit_rate, 0.35));
+        const rl::remote_notes n = rl::remote_notes_for(b);
+        QCOMPARE(n.throughput, std::string("prefill: SGLang counts prompt tokens when a request ends; "
+                                           "decode: SGLang's own gen_throughput estimate"));
     }
 
     void sglangRanks() {
@@ -263,23 +292,83 @@ private slots:
         QVERIFY(near(s.kv_usage, 0.3));           // a fraction: the mean, not the sum
     }
 
-    void llamacppInterval() {
-        rl::remote_scrape a, b;
-        QVERIFY(scrape(fixture("llamacpp-1.txt"), 1.0, a));
-        QVERIFY(scrape(fixture("llamacpp-2.txt"), 5.0, b));
-        const rl::remote_sample s = rl::remote_sample_between(a, b);
-        QCOMPARE(s.running, 2.0);
-        QCOMPARE(s.waiting, 1.0);
-        QCOMPARE(s.kv_usage, 0.15);
-        QCOMPARE(s.prompt_tok_s, 50.0);           // 200 / 4 s
-        QCOMPARE(s.generation_tok_s, 50.0);
-        QCOMPARE(s.ttft_count, 0.0);              // llama-server has no TTFT histogram
-        QVERIFY(std::isnan(s.ttft_mean_s));
-        QVERIFY(near(b.gen_throughput, 49.2611));
-        // Current llama-server builds dropped the KV gauge: NaN, never a made-up 0.
-        rl::remote_scrape c;
-        QVERIFY(scrape("llamacpp:requests_processing 1\nllamacpp:tokens_predicted_total 5\n", 0, c));
-        QVERIFY(std::isnan(c.kv_usage));
+    void llamacppLiveDecodeFromBusySlots() {
+        // tokens_predicted_total only grows when a request ends; the live count is busy slots
+        // summed over decode calls, exported as n_busy_slots_per_decode x n_decode_total.
+        auto page = [](double calls, double per_call, double prompt, double cached, double predicted, double secs) {
+            return "llamacpp:prompt_tokens_total " + std::to_string(prompt) +
+                   "\nllamacpp:prompt_tokens_cached_total " + std::to_string(cached) +
+                   "\nllamacpp:tokens_predicted_total " + std::to_string(predicted) +
+                   "\nllamacpp:tokens_predicted_seconds_total " + std::to_string(secs) +
+                   "\nllamacpp:n_decode_total " + std::to_string(calls) +
+                   "\n# TYPE llamacpp:n_busy_slots_per_decode gauge\nllamacpp:n_busy_slots_per_decode " +
+                   std::to_string(per_call) + "\nllamacpp:requests_processing 2\nllamacpp:requests_deferred 0\n";
+        };
+        rl::remote_scrape a, b, c;
+        QVERIFY(scrape(page(10, 1.0, 100, 0, 0, 0), 0.0, a));
+        QVERIFY(scrape(page(60, 1.5, 130, 30, 0, 0), 2.0, b));      // streaming: nothing finished
+        QVERIFY(scrape(page(70, 1.5, 130, 30, 40, 2.0), 3.0, c));   // 15 more; a 40-token reply ended
+        QVERIFY(a.generation_live);
+        rl::remote_sample s = rl::remote_sample_between(a, b);
+        QCOMPARE(s.generation_tokens, 80.0);      // 60 x 1.5 - 10 x 1
+        QCOMPARE(s.generation_tok_s, 40.0);
+        QCOMPARE(s.prompt_tok_s, 15.0);           // 30 computed prompt tokens / 2 s
+        QVERIFY(near(s.prefix_hit_rate, 0.5));    // 30 cached of 30 + 30
+        QVERIFY(std::isnan(s.tpot_mean_s));       // no request finished in the interval
+        s = rl::remote_sample_between(b, c);
+        QCOMPARE(s.generation_tokens, 15.0);      // 70 x 1.5 - 90
+        QVERIFY(s.tpot_mean_only);
+        QVERIFY(near(s.tpot_mean_s, 0.05));       // 2 s over 40 tokens
+        QVERIFY(std::isnan(s.prefix_hit_rate));   // no prompt looked up
+        QVERIFY(std::isnan(s.kv_usage));          // no KV gauge: NaN, never a made-up 0
+        const rl::remote_notes n = rl::remote_notes_for(c);
+        QCOMPARE(n.kv_cache, std::string("llama-server exports no KV cache gauge"));
+        QCOMPARE(n.latency, std::string("TTFT: not exported by llama-server; "
+                                        "TPOT: mean of the requests finished in each scrape interval"));
+        QVERIFY(n.tpot_is_mean && n.throughput.empty());
+        // A build without n_decode_total: only finished requests count, and the plot says so.
+        rl::remote_scrape old;
+        QVERIFY(scrape("llamacpp:requests_processing 1\nllamacpp:tokens_predicted_total 5\n"
+                       "llamacpp:predicted_tokens_seconds 2.5\n", 0, old));
+        QVERIFY(!old.generation_live);
+        QCOMPARE(old.generation_tokens, 5.0);
+        QCOMPARE(rl::remote_notes_for(old).throughput, std::string("decode: counted when a request ends"));
+        // Its predicted_tokens_seconds is the rate of requests finished since the last scrape, not
+        // a live estimate: the interval keeps the finished count.
+        rl::remote_scrape old2;
+        QVERIFY(scrape("llamacpp:requests_processing 0\nllamacpp:tokens_predicted_total 25\n"
+                       "llamacpp:predicted_tokens_seconds 0\n", 2, old2));
+        QCOMPARE(rl::remote_sample_between(old, old2).generation_tokens, 20.0);
+    }
+
+    void llamacppRealScrapes() {
+        // Real llama-server pages (dev/remote/scrape-llama-server.sh): idle, mid-stream (40 prompt
+        // tokens done, 39 decode calls with one busy slot), after (that 200-token reply and a second
+        // of 200 whose 40-token prompt found 39 tokens cached on its slot).
+        rl::remote_scrape idle, mid, after;
+        QVERIFY(scrape(fixture("llamacpp-idle.txt"), 0.0, idle));
+        QVERIFY(scrape(fixture("llamacpp-mid.txt"), 4.0, mid));
+        QVERIFY(scrape(fixture("llamacpp-after.txt"), 150.0, after));
+        QCOMPARE(after.format, rl::remote_format::llamacpp);
+        QVERIFY(std::isnan(after.kv_usage));
+        rl::remote_sample s = rl::remote_sample_between(idle, mid);
+        QCOMPARE(s.running, 1.0);
+        QCOMPARE(s.prompt_tokens, 40.0);
+        QCOMPARE(s.generation_tokens, 39.0);      // live: tokens_predicted_total is still 0 here
+        QCOMPARE(mid.finished_gen_tokens, 0.0);
+        QVERIFY(near(s.generation_tok_s, 9.75));  // 39 / 4 s
+        QCOMPARE(s.prefix_hit_rate, 0.0);         // 0 of 40 prompt tokens cached
+        QVERIFY(std::isnan(s.tpot_mean_s));       // nothing finished yet
+        s = rl::remote_sample_between(mid, after);
+        QCOMPARE(s.running, 0.0);
+        QCOMPARE(s.generation_tokens, 361.0);     // 400 decode calls x 1 busy slot - 39
+        QCOMPARE(s.prompt_tokens, 1.0);
+        QVERIFY(near(s.prefix_hit_rate, 39.0 / 40.0));   // 39 cached, 1 computed
+        QVERIFY(s.tpot_mean_only);
+        QVERIFY(near(s.tpot_mean_s, 141.4 / 400.0));     // tokens_predicted_seconds_total / _total
+        // Over the whole run the live count equals what finished: 2 x 200 tokens.
+        QCOMPARE(rl::remote_sample_between(idle, after).generation_tokens, 400.0);
+        QCOMPARE(after.finished_gen_tokens, 400.0);
     }
 
     void counterReset() {
@@ -300,5 +389,6 @@ private slots:
 
 RL_TEST_MAIN(TestRemoteMetrics, parsesSamplesLabelsAndEscapes, typesResolveThroughFamilies,
              malformedLinesGiveLineNumbers, fuzzedInputNeverCrashes, detectsEachEngine, unknownFormatIsAClearError,
-             vllmInterval, vllmOlderKvName, sglangInterval, sglangRanks, llamacppInterval, counterReset)
+             vllmInterval, vllmOlderKvName, sglangInterval, sglangOlderRelease, sglangRanks, llamacppLiveDecodeFromBusySlots,
+             llamacppRealScrapes, counterReset)
 #include "test_remote_metrics.moc"

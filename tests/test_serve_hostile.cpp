@@ -6,7 +6,8 @@
 // the head timeout, holding no worker meanwhile), the connection cap (N+1 streams: 503 +
 // Retry-After), the engine's "at capacity" (503 + Retry-After), KV bookkeeping sound after
 // dropped streams (engine::check_kv_invariants), loopback-only binding by default, and web pages
-// refused (a text/plain POST: 415; a foreign Host, DNS rebinding: 403).
+// refused (a text/plain POST: 415; a foreign Host, DNS rebinding: 403), and a real SIGTERM to a
+// ridgeline-serve process mid-stream (error event, [DONE], exit status 0).
 // test_serve.cpp covers the normal paths, 404 model, 401 key, the default 1 MiB limit.
 #include "rl_test.h"
 #include "serve_fixture.h"
@@ -25,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <netinet/in.h>
+#include <QProcess>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
@@ -301,6 +303,60 @@ private slots:
         QVERIFY2(engineDrained(), "the engine still holds the drained stream's request");
     }
 
+    // The same promise through the real process: SIGTERM (drain timeout 0) reaches ridgeline-serve's
+    // signal thread, the open stream ends with an error event and [DONE], and the process exits 0.
+    void sigtermEndsStreamsWithDoneAndExitsZero() {
+#ifndef RL_SERVE_EXE
+        QSKIP("ridgeline-serve is not built here");
+#else
+        int port = -1;
+        {   // a free port of 127.0.0.1 (closed again at once: a tiny race, fine for a test)
+            const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+            sockaddr_in a{};
+            a.sin_family = AF_INET;
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            socklen_t len = sizeof a;
+            if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+                ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+                port = ntohs(a.sin_port);
+            ::close(fd);
+        }
+        QVERIFY(port > 0);
+        QProcess proc;
+        proc.setProgram(QStringLiteral(RL_SERVE_EXE));
+        proc.setArguments({"--model", RL_MODEL_PATH, "--backend", "cpu", "--port", QString::number(port),
+                           "--max-context", "512", "--threads", "1", "--drain-timeout", "0", "--quiet"});
+        proc.setProcessChannelMode(QProcess::ForwardedChannels);
+        proc.start();
+        QVERIFY(proc.waitForStarted(10000));
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(kGuardS);
+        while (http(port, "GET", "/health").status != 200 && proc.state() == QProcess::Running &&
+               std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        QVERIFY2(proc.state() == QProcess::Running, "ridgeline-serve did not come up");
+        const std::string model = rl::api_server::model_id_for(RL_MODEL_PATH);
+        const int fd = connectTo(port);
+        QVERIFY(fd >= 0 && sendAll(fd, rawRequest("POST", "/v1/chat/completions", chat(model, 400, true).dump())));
+        std::string got = readToFirstEvent(fd);
+        QCOMPARE(parseReply(got).status, 200);
+        QCOMPARE(::kill(pid_t(proc.processId()), SIGTERM), 0);
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, size_t(n));
+        ::close(fd);
+        const bool ended = proc.waitForFinished(kGuardS * 1000);
+        if (!ended) proc.kill();
+        QVERIFY2(ended, "ridgeline-serve did not exit after SIGTERM");
+        QCOMPARE(proc.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(proc.exitCode(), 0);
+        const std::string tail = got.substr(got.size() > 400 ? got.size() - 400 : 0);
+        // The error event, then [DONE] as the last event (the transfer may be chunked around them).
+        const size_t error = got.find("\"error\""), done = got.find("data: [DONE]");
+        QVERIFY2(error != std::string::npos && done != std::string::npos && error < done, tail.c_str());
+        QVERIFY2(got.find("data: ", done + 1) == std::string::npos, tail.c_str());
+#endif
+    }
+
     void listensOnLoopbackOnlyByDefault() {
         QCOMPARE(rl::serve_options{}.host, std::string("127.0.0.1"));
         Server s;
@@ -327,5 +383,6 @@ private slots:
 RL_TEST_MAIN(TestServeHostile, malformedBodiesAre400WithOpenAiErrors, promptLongerThanTheContextIs400,
              bodyLimitIsConfigurable, slowClientIsDisconnectedOthersServed, connectionCapWithStreams,
              engineAtCapacityIs503, listensOnLoopbackOnlyByDefault, webPagesAreRefused,
-             queuedStreamAnswersAtOnce, shutdownEndsStreamsWithDone, drainLetsRunningStreamsFinish)
+             queuedStreamAnswersAtOnce, shutdownEndsStreamsWithDone, drainLetsRunningStreamsFinish,
+             sigtermEndsStreamsWithDoneAndExitsZero)
 #include "test_serve_hostile.moc"

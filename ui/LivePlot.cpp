@@ -115,6 +115,43 @@ void LivePlot::setEmptyText(const QString& text) {
     mEmpty->setText(text);
 }
 
+void LivePlot::setNote(const QString& text, bool centered) {
+    if (!mNote) {
+        mNote = new QCPItemText(this);
+        mNote->setClipToAxisRect(true);
+        mNote->position->setType(QCPItemPosition::ptAxisRectRatio);
+        mNote->setColor(palette().color(QPalette::PlaceholderText));
+        mNote->setPadding(QMargins(4, 2, 4, 2));
+    }
+    mNoteText = text;
+    mNote->setVisible(!text.isEmpty());
+    mNoteCentered = centered;
+    mNote->position->setCoords(0.5, centered ? 0.5 : 0.0);
+    mNote->setPositionAlignment(centered ? Qt::AlignCenter : (Qt::AlignTop | Qt::AlignHCenter));
+    wrapNote();
+}
+
+void LivePlot::wrapNote() {
+    if (!mNote || mNoteText.isEmpty()) return;
+    // Word-wrapped to the axis rect's width (QCPItemText does not wrap), so a narrow plot in a
+    // 3 x 2 grid shows the whole note rather than its middle.
+    const QFontMetrics fm(mNote->font());
+    const int width = std::max(80, axisRect()->width() - 12);
+    QString wrapped, line;
+    for (const QString& word : mNoteText.split(QLatin1Char(' '), Qt::SkipEmptyParts)) {
+        const QString longer = line.isEmpty() ? word : line + QLatin1Char(' ') + word;
+        if (!line.isEmpty() && fm.horizontalAdvance(longer) > width) {
+            wrapped += line + QLatin1Char('\n');
+            line = word;
+        } else {
+            line = longer;
+        }
+    }
+    mNote->setText(wrapped + line);
+}
+
+QString LivePlot::note() const { return mNote && mNote->visible() ? mNoteText : QString(); }
+
 void LivePlot::setMilliseconds(bool ms) {
     mMilliseconds = ms;
     for (QCPAxis* axis : {yAxis, yAxis2}) {
@@ -283,6 +320,7 @@ void LivePlot::refresh(double now, double windowS, bool follow) {
     // Until a window's worth has passed the view is [0, window] and fills from the left.
     if (follow) xAxis->setRange(std::max(now, windowS), windowS, Qt::AlignRight);
     rescaleValues();
+    wrapNote();
     replot(QCustomPlot::rpQueuedReplot);
 }
 
@@ -291,13 +329,14 @@ void LivePlot::rescaleValues() {
     const QCPRange keys = xAxis->range();
     bool any = false;
     for (const Series& s : mSeries) {
-        if (s.opt.marker) continue;
+        if (s.opt.marker || !s.graph->visible()) continue;
         bool found = false;
         const QCPRange r = s.graph->getValueRange(found, QCP::sdBoth, keys);
         if (found) top[s.opt.rightAxis] = std::max(top[s.opt.rightAxis], r.upper);
         any = any || found;
     }
-    if (mEmpty) mEmpty->setVisible(!any);
+    // A centred note says why the plot is empty; the generic empty text would contradict it.
+    if (mEmpty) mEmpty->setVisible(!any && !(mNote && mNote->visible() && mNoteCentered));
     auto nice = [](double v) {   // 1, 2, 5 x 10^k above v, so the axis does not jitter every frame
         const double p = std::pow(10.0, std::floor(std::log10(v)));
         for (double m : {1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0})
@@ -322,6 +361,7 @@ void LivePlot::rescaleValues() {
 void LivePlot::restyle() {
     PlotStyle::applyPlotPalette(this, palette());
     if (mEmpty) mEmpty->setColor(palette().color(QPalette::PlaceholderText));
+    if (mNote) mNote->setColor(palette().color(QPalette::PlaceholderText));
     for (const Series& s : mSeries) {
         if (!s.opt.paletteColor) continue;
         const QColor c = s.opt.paletteColor(palette());

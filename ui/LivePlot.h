@@ -52,6 +52,11 @@ public:
     /// A line in the middle of the plot while no series has a value in view ("no finished
     /// requests yet"): an empty plot says why it is empty.
     void setEmptyText(const QString& text);
+    /// A standing note on the plot, e.g. what a remote server does not export ("" removes it).
+    /// `centered`: the whole plot has no data source, so the note takes the middle (and the
+    /// empty text's place); else it sits at the top, under the legend.
+    void setNote(const QString& text, bool centered = false);
+    QString note() const;
     /// The values are milliseconds: an axis whose top passes 10,000 ms reads in seconds, its
     /// label's "(ms)" becoming "(s)", so "100000" never pushes the axis title out of the plot.
     void setMilliseconds(bool ms);
@@ -97,6 +102,7 @@ private:
     void rescaleValues();
     void showSeconds(QCPAxis* axis);
     void restyle();
+    void wrapNote();
 
     std::vector<Series> mSeries;
     QCPTextElement* mTitle;
@@ -109,6 +115,9 @@ private:
     int mFillGroup = 1;
     int mLegendMaxColumns = 4;
     QCPItemText* mEmpty = nullptr;
+    QCPItemText* mNote = nullptr;
+    QString mNoteText;
+    bool mNoteCentered = false;
     bool mMilliseconds = false;
     bool mLegendBelow = false;
     struct Event {

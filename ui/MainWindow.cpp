@@ -193,6 +193,7 @@ void MainWindow::connectEngine() {
     mRemote = new RemoteMetricsSource(this);
     connect(mRemote, &RemoteMetricsSource::frameReady, mPlots, &PlotsPanel::onFrame);
     connect(mRemote, &RemoteMetricsSource::markerChanged, mPlots, &PlotsPanel::setRemoteMarker);
+    connect(mRemote, &RemoteMetricsSource::notesChanged, mPlots, &PlotsPanel::setRemoteNotes);
     connect(mRemote, &RemoteMetricsSource::failed, this, [this](const QString& m) { reportError(tr("Remote metrics: %1").arg(m)); });
     connect(mRemote, &RemoteMetricsSource::recovered, mBanner, &QWidget::hide);
     connect(pump, &MetricsPump::frameReady, mRoofline, &RooflineWidget::onFrame);

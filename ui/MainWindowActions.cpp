@@ -25,6 +25,7 @@
 #include <QLineEdit>
 #include <QDockWidget>
 #include <QFileDialog>
+#include <QThread>
 #include <QFileInfo>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -80,8 +81,16 @@ void MainWindow::buildMenus() {
 void MainWindow::showExportCommands() {
     const bool loaded = mBridge->isLoaded();
     const QString model = loaded ? mBridge->model().path : savedEngineSettings(EngineSettings()).modelPath;
-    auto* d = new ExportCommandDialog(
-        ExportCommandDialog::inputFor(mServing->config(), model, loaded ? mBridge->model().contextLength : 0), this);
+    rl::export_input in =
+        ExportCommandDialog::inputFor(mServing->config(), model, loaded ? mBridge->model().contextLength : 0);
+    if (loaded) {
+        // What the loaded engine resolved: its pool (kv_blocks "auto" included) becomes
+        // llama-server's -c, and a CPU engine's thread count its -t.
+        in.kv_pool_tokens = mBridge->model().kvBlocks * mBridge->model().blockSize;
+        if (mBridge->source().backend == QLatin1String("cpu"))
+            in.cpu_threads = mBridge->source().threads > 0 ? mBridge->source().threads : QThread::idealThreadCount();
+    }
+    auto* d = new ExportCommandDialog(in, this);
     d->setAttribute(Qt::WA_DeleteOnClose);
     d->show();
 }

@@ -147,9 +147,31 @@ void PlotsPanel::setRemoteMarker(const QString& marker) {
     mRemoteLabel->setText(marker);
     mRemoteLabel->setVisible(remote);
     // A remote KV gauge is a fraction of a pool whose block count we do not know.
-    mPlots[KvCache]->yAxis->setLabel(remote ? tr("% of pool") : tr("blocks"));
-    // FLOP and byte utilisation need the cost model and the step timings: not exported remotely.
-    mPlots[Utilization]->setVisible(!remote);
+    const bool noKv = !mPlots[KvCache]->note().isEmpty();   // this server has no KV gauge
+    mPlots[KvCache]->yAxis->setLabel(!remote ? tr("blocks") : noKv ? QString() : tr("% of pool"));
+    if (!remote) {
+        setRemoteNotes({});   // the local engine supplies every plot
+    } else if (mPlots[Utilization]->note().isEmpty()) {
+        rl::remote_notes before;   // until the first scrape says which server it is
+        before.utilization = rl::remote_notes_for({}).utilization;
+        setRemoteNotes(before);
+    }
+    markDirty();
+}
+
+void PlotsPanel::setRemoteNotes(const rl::remote_notes& n) {
+    const bool noKv = !n.kv_cache.empty();
+    mPlots[Throughput]->setNote(QString::fromStdString(n.throughput));
+    mPlots[KvCache]->setNote(QString::fromStdString(n.kv_cache), true);
+    for (int g = 0; g < 3; ++g) mPlots[KvCache]->graph(g)->setVisible(!noKv);   // no gauge: no 0 % areas
+    if (noKv) mPlots[KvCache]->yAxis->setLabel(QString());
+    else if (isRemote()) mPlots[KvCache]->yAxis->setLabel(tr("% of pool"));
+    mPlots[Batch]->setNote(QString::fromStdString(n.batch));
+    // FLOP and byte utilisation need the cost model and the step timings: never in /metrics.
+    mPlots[Utilization]->setNote(QString::fromStdString(n.utilization), true);
+    mPlots[Latency]->setNote(QString::fromStdString(n.latency));
+    mPlots[Latency]->graph(2)->setName(n.tpot_is_mean ? tr("TPOT mean") : tr("TPOT p50"));
+    mPlots[PrefixCache]->setNote(QString::fromStdString(n.prefix_cache));
     markDirty();
 }
 

@@ -4,10 +4,13 @@
 // the history and the graphs' data and mark plots dirty; one 40 ms timer replots the dirty ones
 // (rpQueuedReplot). Pause freezes the view (data keeps accumulating) and allows wheel zoom and
 // drag on the time axis, shared by all six. In remote mode (RemoteMetricsSource feeds onFrame) a
-// marker names the server and scrape interval, KV fill reads in % of the pool and the utilisation
-// plot, which a remote server cannot supply, is hidden. Exercise: tests/test_workbench_plots.cpp.
+// marker names the server and scrape interval, KV fill reads in % of the pool, and each plot
+// carries a note saying what that server's /metrics cannot supply (rl::remote_notes_for: the
+// utilisation plot always, llama-server's KV fill and TTFT, ...). Exercise:
+// tests/test_workbench_plots.cpp, tests/test_remote_window.cpp.
 #pragma once
 #include "MetricsHistory.h"
+#include "interop/remote_metrics.h"
 
 #include <QWidget>
 
@@ -33,6 +36,9 @@ public:
     /// plots; empty returns to the local engine's presentation.
     void setRemoteMarker(const QString& marker);
     bool isRemote() const { return !mRemoteMarker.isEmpty(); }
+    /// Remote mode: the notes of what the watched server does not export, one per plot. A plot
+    /// with no source at all (KV fill without a gauge) also hides its empty series.
+    void setRemoteNotes(const rl::remote_notes& notes);
     QString remoteMarker() const { return mRemoteMarker; }
     /// Lays the plots out in `columns` columns (1: a vertical stack); 0 (the default) picks the
     /// count whose plots come closest to a 3:2 shape at the panel's size, as it is resized.

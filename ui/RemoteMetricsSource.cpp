@@ -1,6 +1,8 @@
 // RemoteMetricsSource.cpp: see RemoteMetricsSource.h.
 #include "RemoteMetricsSource.h"
 
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QNetworkRequest>
@@ -8,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace {
 double orZero(double v) { return std::isnan(v) ? 0.0 : v; }
@@ -46,6 +49,7 @@ void RemoteMetricsSource::start(const QUrl& url) {
     mScrapes = 0;
     mSteps = 0;
     mLastError.clear();
+    mNotes = {};
     mClock.start();
     mTimer->start(mIntervalMs);
     emit markerChanged(markerText());
@@ -109,7 +113,11 @@ void RemoteMetricsSource::onFinished(QNetworkReply* reply, double sentAtS, quint
     }
     if (status.isValid() && status.toInt() != 200) {
         const QString reason = reply->attribute(QNetworkRequest::HttpReasonPhraseAttribute).toString();
-        report(tr("%1 answered HTTP %2 %3").arg(where).arg(status.toInt()).arg(reason).trimmed());
+        QString message = tr("%1 answered HTTP %2 %3").arg(where).arg(status.toInt()).arg(reason).trimmed();
+        // The body often says what to do (llama-server's 501: "Start it with `--metrics`").
+        const QString hint = serverHint(reply->read(64 * 1024));
+        if (!hint.isEmpty()) message += QStringLiteral(": ") + hint;
+        report(message);
         return;
     }
     if (reply->error() != QNetworkReply::NoError) {
@@ -146,9 +154,35 @@ void RemoteMetricsSource::onFinished(QNetworkReply* reply, double sentAtS, quint
         f.snap.new_steps.clear();
         emit frameReady(f);
     }
+    if (const rl::remote_notes n = rl::remote_notes_for(mLast); !(n == mNotes)) {
+        mNotes = n;
+        emit notesChanged(mNotes);
+    }
     if (wasFailing) emit recovered();
     if (firstKnown) emit markerChanged(markerText());
     emit scraped();
+}
+
+QString RemoteMetricsSource::serverHint(const QByteArray& body) {
+    QString hint;
+    const QJsonDocument doc = QJsonDocument::fromJson(body);
+    if (doc.isObject()) {
+        const QJsonObject o = doc.object();
+        const QJsonValue err = o.value(QStringLiteral("error"));
+        if (err.isObject()) hint = err.toObject().value(QStringLiteral("message")).toString();
+        else if (err.isString()) hint = err.toString();
+        for (const char* key : {"message", "detail"})
+            if (hint.isEmpty()) hint = o.value(QLatin1String(key)).toString();
+    } else if (!body.trimmed().startsWith('<')) {   // an HTML error page says nothing useful in a banner
+        for (const QByteArray& line : body.split('\n'))
+            if (!line.trimmed().isEmpty()) {
+                hint = QString::fromUtf8(line.trimmed());
+                break;
+            }
+    }
+    hint = hint.simplified();
+    if (hint.size() > 300) hint = hint.left(299) + QChar(0x2026);
+    return hint;
 }
 
 void RemoteMetricsSource::report(const QString& error) {
@@ -176,7 +210,9 @@ MetricsFrame RemoteMetricsSource::frameFrom(const rl::remote_sample& s, uint64_t
     snap.prefill_tok_s = orZero(s.prompt_tok_s);
     snap.decode_tok_s = orZero(s.generation_tok_s);
     snap.mean_batch = orZero(s.running);
-    snap.prefix_hit_rate = orZero(s.prefix_hit_rate);
+    // Unknown stays NaN, a gap on the plot, never a made-up 0 %.
+    snap.prefix_hit_rate = s.prefix_hit_rate;
+    snap.recomputed_tok_s = std::numeric_limits<double>::quiet_NaN();   // Ridgeline's own, never exported
     // Percentiles of the interval's observations, interpolated in the server's histogram buckets.
     if (s.ttft_count > 0) {
         snap.ttft_s.p50 = s.ttft_p50_s;
@@ -184,8 +220,10 @@ MetricsFrame RemoteMetricsSource::frameFrom(const rl::remote_sample& s, uint64_t
         snap.ttft_s.n = int(s.ttft_count);
     }
     if (s.tpot_count > 0) {
-        snap.tpot_s.p50 = s.tpot_p50_s;
-        snap.tpot_s.p99 = s.tpot_p99_s;
+        // Without a histogram (llama-server) the mean of finished requests takes the p50 line,
+        // which PlotsPanel then names "TPOT mean".
+        snap.tpot_s.p50 = s.tpot_mean_only ? s.tpot_mean_s : s.tpot_p50_s;
+        snap.tpot_s.p99 = s.tpot_mean_only ? std::numeric_limits<double>::quiet_NaN() : s.tpot_p99_s;
         snap.tpot_s.n = int(s.tpot_count);
     }
     // One step spanning the interval carries its token counts and gauges: MetricsHistory spreads

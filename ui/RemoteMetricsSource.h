@@ -3,9 +3,10 @@
 // QNetworkAccessManager on the GUI thread (the request is asynchronous; parsing a page is well
 // under a millisecond), and turns each pair of successive scrapes into the MetricsFrame the plots
 // already consume, so PlotsPanel draws remote numbers through the same MetricsHistory.
-// The engine-specific reading is rl::remote_metrics (engine/metrics); this class only fetches,
+// The engine-specific reading is rl::remote_metrics (interop/); this class only fetches,
 // times and converts. Failures (connection, HTTP status, unknown format) are reported once per
-// distinct message through failed(); scraping continues, so a server that comes back is picked up.
+// distinct message through failed(), an HTTP error with the server's own words (llama-server's
+// 501 says to start it with --metrics); scraping continues, so a server that comes back is picked up.
 // Exercise: tests/test_remote_serve.cpp (against a real ridgeline-serve, and a refused port).
 #pragma once
 #include "MetricsFrame.h"
@@ -53,6 +54,12 @@ public:
     /// The plots' frame for one interval; step `stepIndex` covers it. KV fill is expressed in a
     /// pool of 100 units (percent): a remote server's block count is not portable.
     static MetricsFrame frameFrom(const rl::remote_sample& s, uint64_t stepIndex, const QString& server);
+    /// The server's own explanation in an error answer's body: the "message" of a JSON error
+    /// ({"error":{"message":...}}, {"error":"..."}, {"message":...}, {"detail":...}), else the
+    /// first line of a text body, at most 300 characters; "" when there is none.
+    static QString serverHint(const QByteArray& body);
+    /// What the watched server cannot supply to each plot (rl::remote_notes_for of the last scrape).
+    const rl::remote_notes& notes() const { return mNotes; }
 
 signals:
     void frameReady(const MetricsFrame& frame);
@@ -60,6 +67,7 @@ signals:
     void failed(const QString& message);   ///< when a failure starts or its message changes
     void recovered();                      ///< the first success after a failure
     void markerChanged(const QString& text);
+    void notesChanged(const rl::remote_notes& notes);   ///< after a scrape that changed them
 
 private:
     void scrapeNow();
@@ -80,4 +88,5 @@ private:
     int mScrapes = 0;
     uint64_t mSteps = 0;
     QString mLastError;
+    rl::remote_notes mNotes;
 };

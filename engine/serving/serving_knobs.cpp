@@ -44,7 +44,7 @@ const knob_info k_knobs[] = {
      }},
     {.name = "preemption", .flag = "--preemption", .group = "Batching", .type = knob_type::choice,
      .help = "Preempted sequences drop their blocks and recompute later (the only mode for now)",
-     .choices = k_preemptions, .vllm_flag = "--preemption-mode",
+     .choices = k_preemptions,   // vLLM V1 removed --preemption-mode: recompute is its only mode too
      .get = [](const serving_config&) { return 0.0; },
      .set = [](serving_config& c, double) { c.preemption = preemption_mode::recompute; }},
     {.name = "max_model_len", .flag = "--max-model-len", .group = "KV pool", .type = knob_type::integer,
@@ -67,7 +67,7 @@ const knob_info k_knobs[] = {
     {.name = "prefix_caching", .flag = "--prefix-caching", .group = "KV pool", .type = knob_type::boolean,
      .max = 1, .help = "Reuse KV blocks of identical prompt prefixes (conversations, shared system prompts)",
      .vllm_flag = "--enable-prefix-caching", .sglang_flag = "--disable-radix-cache",
-     .llama_server_flag = "--cache-reuse", RL_KNOB_ACCESS(prefix_caching, bool)},
+     .llama_server_flag = "--cache-prompt", RL_KNOB_ACCESS(prefix_caching, bool)},
     {.name = "gpu_memory_utilization", .flag = "--gpu-memory-utilization", .group = "KV pool",
      .type = knob_type::real, .min = 0, .max = 0.98, .min_exclusive = true, .decimals = 2, .step = 0.05,
      .unit = "fraction",

@@ -35,7 +35,8 @@ struct knob_info {
                                    ///< given on both sides a change restarts nothing
     /// The flag each engine sets this knob with, "" where it has none. Not always the same meaning:
     /// SGLang turns prefix caching OFF with --disable-radix-cache and sizes chunks with
-    /// --chunked-prefill-size; llama-server's -c is the whole context over all slots, not blocks.
+    /// --chunked-prefill-size; llama-server's -c is the whole context over all slots, not blocks,
+    /// and its --cache-prompt is an exact prompt cache per slot, not shared blocks.
     /// interop/export_commands.cpp converts the values and writes a note wherever they differ.
     std::string_view vllm_flag{}, sglang_flag{}, llama_server_flag{};
     double (*get)(const serving_config&) = nullptr; ///< booleans 0/1, choices their index
