@@ -153,7 +153,7 @@ private slots:
                                                          {"mistralai-Mistral-Nemo-Instruct-2407.jinja", "mistral"}};
         int checked = 0;
         for (const auto& [file, want_kind] : kind) {
-            QVERIFY2(g["templates"].contains(file), "family_chat.json has no renders of " + file);
+            QVERIFY2(g["templates"].contains(file), ("family_chat.json has no renders of " + file).c_str());
             std::ifstream src_file(dir + "templates/" + file);
             const std::string src((std::istreambuf_iterator<char>(src_file)), std::istreambuf_iterator<char>());
             chat_template t = chat_template::detect(src);
@@ -166,8 +166,8 @@ private slots:
                 std::vector<chat_message> msgs;
                 for (const auto& m : r["messages"]) msgs.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
                 const std::string got = t.render(msgs, r["add_generation_prompt"].get<bool>());
-                QVERIFY2(got == r["text"].get<std::string>(), file + " / " + r["name"].get<std::string>() + ":\n got  [" +
-                                                                 got + "]\n want [" + r["text"].get<std::string>() + "]");
+                QVERIFY2(got == r["text"].get<std::string>(), (file + " / " + r["name"].get<std::string>() + ":\n got  [" +
+                                                                  got + "]\n want [" + r["text"].get<std::string>() + "]").c_str());
                 ++checked;
             }
         }

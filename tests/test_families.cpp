@@ -204,7 +204,7 @@ private slots:
 private:
     void run(const std::string& family) {
         const std::string why = check_family(family);
-        QVERIFY2(why.empty(), why);
+        QVERIFY2(why.empty(), why.c_str());
     }
 };
 

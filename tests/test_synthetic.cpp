@@ -125,7 +125,7 @@ private slots:
             std::vector<float> l;
             m->forward(in, l);
             QCOMPARE(int(l.size()), cfg.vocab_size);
-            for (float x : l) QVERIFY2(std::isfinite(x), std::string(name) + " gave a non-finite logit");
+            for (float x : l) QVERIFY2(std::isfinite(x), (std::string(name) + " gave a non-finite logit").c_str());
         }
     }
 };

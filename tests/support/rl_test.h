@@ -75,7 +75,7 @@ int run(const char* class_name, std::initializer_list<std::pair<const char*, voi
 } // namespace rl_qtest
 
 #define QVERIFY(c) do { if (!(c)) { std::printf("FAIL!  : '%s' returned FALSE. Loc: [%s(%d)]\n", #c, __FILE__, __LINE__); rl_qtest::current() = rl_qtest::outcome::fail; return; } } while (0)
-#define QVERIFY2(c, msg) do { if (!(c)) { std::printf("FAIL!  : '%s' returned FALSE. (%s) Loc: [%s(%d)]\n", #c, std::string(msg).c_str(), __FILE__, __LINE__); rl_qtest::current() = rl_qtest::outcome::fail; return; } } while (0)
+#define QVERIFY2(c, msg) do { if (!(c)) { std::printf("FAIL!  : '%s' returned FALSE. (%s) Loc: [%s(%d)]\n", #c, static_cast<const char*>(msg), __FILE__, __LINE__); rl_qtest::current() = rl_qtest::outcome::fail; return; } } while (0)
 #define QCOMPARE(a, b) do { if (!rl_qtest::compare((a), (b), #a, #b, __FILE__, __LINE__)) return; } while (0)
 #define QFAIL(msg) do { std::printf("FAIL!  : %s Loc: [%s(%d)]\n", std::string(msg).c_str(), __FILE__, __LINE__); rl_qtest::current() = rl_qtest::outcome::fail; return; } while (0)
 #define QSKIP(msg) do { std::printf("SKIP   : %s\n", std::string(msg).c_str()); rl_qtest::current() = rl_qtest::outcome::skip; return; } while (0)
