@@ -43,6 +43,16 @@ quint64 ChatController::pendingFor(quint64 conversationId) const {
     return 0;
 }
 
+void ChatController::setGenerationSettings(const GenerationSettings& s) {
+    mStore->setNewSettings(s);
+    if (ConversationModel* m = model()) m->setSettings(s);
+}
+
+GenerationSettings ChatController::generationSettings() const {
+    const ConversationModel* m = model();
+    return m ? m->settings() : mStore->newSettings();
+}
+
 bool ChatController::isBusy() const { return pendingFor(conversationId()) != 0; }
 
 bool ChatController::send(const QString& text) {
@@ -56,19 +66,20 @@ bool ChatController::submit(bool resetBaseline) {
     ConversationModel* m = model();
     const quint64 conv = conversationId();
     if (resetBaseline) mComputed.remove(conv);
+    const GenerationSettings settings = m->settings();   // a copy: the person may edit while it runs
     QList<ChatTurn> turns = m->history();
-    if (!mSettings.systemPrompt.trimmed().isEmpty() && (turns.isEmpty() || turns.first().role != QLatin1String("system")))
-        turns.prepend({QStringLiteral("system"), mSettings.systemPrompt.trimmed()});
+    if (!settings.systemPrompt.trimmed().isEmpty() && (turns.isEmpty() || turns.first().role != QLatin1String("system")))
+        turns.prepend({QStringLiteral("system"), settings.systemPrompt.trimmed()});
     Pending p{conv, m, m->beginAssistant()};
 
     QString error;
-    const quint64 id = mBridge->submitChat(turns, mSettings, conv, &error);
+    const quint64 id = mBridge->submitChat(turns, settings, conv, &error);
     if (id == 0) {
         ReplyStats s;
         s.finishReason = QStringLiteral("error");
         s.error = error;
         m->finish(p.row, s);
-        emit replyStarted();
+        emit replyStarted(settings);
         emit replyFinished(s);
         return true;
     }
@@ -76,7 +87,7 @@ bool ChatController::submit(bool resetBaseline) {
     // Until the engine schedules it (its first progress event), the request waits in the queue.
     m->setStatus(p.row, tr("queued: waiting for the engine"));
     updateBusy();
-    emit replyStarted();
+    emit replyStarted(settings);
     emit replyProgress(m->message(p.row).status);
     return true;
 }

@@ -5,7 +5,8 @@
 // edit-and-resends a past user message (the tail after it is dropped). It also decides whether a
 // reply was "recomputed after eviction": see wasRecomputed(). While a reply waits for its first
 // token its row says why: "queued", then "processing prompt N%" from the engine's progress events.
-// A non-empty system prompt in the settings goes first.
+// Each reply is asked with its own conversation's settings (ConversationModel::settings()); a
+// non-empty system prompt in them goes first.
 // Qt-Core only (no widgets): ChatPanel asks, MainWindow connects.
 // Exercise: tests/test_chat_window.cpp, tests/test_workbench_window.cpp.
 #pragma once
@@ -25,8 +26,11 @@ class ChatController : public QObject {
 public:
     ChatController(EngineBridge* bridge, ConversationStore* store, QObject* parent = nullptr);
 
-    void setGenerationSettings(const GenerationSettings& s) { mSettings = s; }
-    const GenerationSettings& generationSettings() const { return mSettings; }
+    /// Sets the current conversation's reply settings, and makes them the ones a new
+    /// conversation starts from (the last-used).
+    void setGenerationSettings(const GenerationSettings& s);
+    /// The current conversation's reply settings (the next reply is asked with them).
+    GenerationSettings generationSettings() const;
     /// Whether the current conversation has a reply streaming.
     bool isBusy() const;
     /// The current conversation.
@@ -56,7 +60,8 @@ public slots:
 
 signals:
     void busyChanged(bool busy);
-    void replyStarted();
+    /// A reply was submitted (or failed at once), asked with these settings.
+    void replyStarted(const GenerationSettings& settings);
     /// The current conversation's reply: "queued…", "processing prompt N% …", then its live
     /// speed ("23 tokens · 14.2 tok/s") as tokens stream.
     void replyProgress(const QString& detail);
@@ -80,7 +85,6 @@ private:
 
     EngineBridge* mBridge;
     ConversationStore* mStore;
-    GenerationSettings mSettings;
     QHash<quint64, Pending> mPending;      // by request id
     QHash<quint64, int> mComputed;         // conversation id -> tokens its last turn computed
     bool mBusy = false;
