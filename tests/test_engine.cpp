@@ -93,6 +93,38 @@ private slots:
         QCOMPARE(c.text, pieces);
     }
 
+    void snapshotGivesWaitingPlaces() {
+        // One seat: a long request runs, two more wait. The snapshot names the places of the
+        // waiting ones that asked for progress (the chat's), not of the one that did not.
+        if (!haveModel()) QFAIL("model missing: run scripts/fetch-model");
+        rl::engine_options o = options();
+        o.serving.max_num_seqs = 1;
+        auto eng = rl::engine::create(o);
+        rl::request run;
+        run.prompt = eng->tokenize_chat({{"user", "Count to one hundred."}});
+        run.max_tokens = 4000;
+        run.ignore_eos = true;
+        const uint64_t runId = eng->submit(run);
+        rl::request plain = run;
+        plain.max_tokens = 1;
+        eng->submit(plain);                       // 1st in line, did not ask
+        rl::request chat = plain;
+        chat.report_progress = true;
+        chat.on_event = [](const rl::token_event&) {};
+        const uint64_t chatId = eng->submit(chat);   // 2nd in line
+        rl::metrics_snapshot s;
+        QVERIFY(QTest::qWaitFor([&] {
+            s = eng->snapshot();
+            return s.num_requests_waiting == 2 && s.num_requests_running == 1;
+        }, 20000));
+        QCOMPARE(s.waiting_places.size(), size_t(1));
+        QCOMPARE(s.waiting_places[0].first, chatId);
+        QCOMPARE(s.waiting_places[0].second, 2);
+        eng->cancel(runId);
+        eng->wait_idle();
+        QVERIFY(eng->snapshot().waiting_places.empty());
+    }
+
     void reportsPrefillProgress() {
         // Opt-in: as each prefill chunk starts, a request that asked gets an event saying how much
         // of its prompt has KV; they rise from 0, stay below the prompt and come before the first

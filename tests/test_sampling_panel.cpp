@@ -4,7 +4,8 @@
 // person's text stays as typed; the waiting reply's status line; a reply cut by a crash keeping
 // its text and token count; the view following the person's new message; and, on the real
 // default model (CPU), "queued" then "processing prompt" before the first token then the live
-// tok/s, and the system prompt reaching the engine.
+// tok/s, and the system prompt reaching the engine; behind a running request, the reply's place
+// in the queue.
 // Run: QT_QPA_PLATFORM=offscreen ./build/tests/test_sampling_panel   (label gui)
 #include "rl_test.h"
 
@@ -18,6 +19,7 @@
 #include "SamplingPanel.h"
 #include "SettingsStore.h"
 #include "TranscriptView.h"
+#include "runtime/engine.h"
 #include "serving/sampler.h"
 
 #include <QDoubleSpinBox>
@@ -48,6 +50,7 @@ private slots:
     void interruptedReplyKeepsCount();
     void ownMessageScrollsDown();
     void replyWaitsVisibly();
+    void queuedReplyShowsPlace();
 
 private:
     void newWindow();
@@ -279,6 +282,46 @@ void TestSamplingPanel::replyWaitsVisibly() {
     QVERIFY(mWindow->chat()->regenerate());
     QVERIFY(QTest::qWaitFor([&] { return finished.count() > 1; }, 120000));
     QVERIFY(finished.last().at(0).value<ReplyStats>().promptTokens > plainPrompt + 8);
+}
+
+void TestSamplingPanel::queuedReplyShowsPlace() {
+    QCOMPARE(ChatController::queuedText(1, 1), QStringLiteral("queued: next in line"));
+    QCOMPARE(ChatController::queuedText(2, 2), QStringLiteral("queued: 2nd in line"));
+    QCOMPARE(ChatController::queuedText(3, 5), QStringLiteral("queued: 3rd in line (5 waiting)"));
+    QCOMPARE(ChatController::queuedText(11, 11), QStringLiteral("queued: 11th in line"));
+    QCOMPARE(ChatController::queuedText(22, 22), QStringLiteral("queued: 22nd in line"));
+
+    // One seat, taken by a long request that ignores end-of-text: the chat's reply waits behind
+    // it and its row says where it stands, from the metrics snapshot.
+    newWindow();
+    EngineSettings s;
+    s.modelPath = QStringLiteral(RL_MODEL_PATH);
+    s.backend = QStringLiteral("cpu");
+    s.calibrate = false;
+    QSignalSpy loaded(mWindow->bridge(), &EngineBridge::loaded);
+    mWindow->loadModel(s);
+    QVERIFY2(QTest::qWaitFor([&] { return loaded.count() > 0 || mWindow->banner()->isVisible(); }, 60000) &&
+                 loaded.count() == 1,
+             qPrintable(mWindow->banner()->text()));
+    rl::engine* eng = mWindow->bridge()->engine();
+    rl::serving_config cfg = eng->current_config();
+    cfg.max_num_seqs = 1;
+    QCOMPARE(mWindow->bridge()->applyServing(cfg), QString());
+    rl::request hog;
+    hog.prompt = eng->tokenize_chat({{"user", "Count."}});
+    hog.max_tokens = 4000;
+    hog.ignore_eos = true;
+    hog.priority = GenerationSettings().priority;   // the chat's own rank: it does not take the seat
+    const quint64 hogId = eng->submit(hog);
+    QVERIFY(QTest::qWaitFor([&] { return eng->snapshot().num_requests_running == 1; }, 20000));
+
+    ConversationModel* m = mWindow->conversation();
+    QSignalSpy finished(mWindow->chat(), &ChatController::replyFinished);
+    QVERIFY(mWindow->sendPrompt(QStringLiteral("Hi")));
+    const bool placed = QTest::qWaitFor([&] { return m->message(1).status == QLatin1String("queued: next in line"); }, 10000);
+    eng->cancel(hogId);
+    QVERIFY2(placed, qPrintable(m->message(1).status));
+    QVERIFY(QTest::qWaitFor([&] { return finished.count() > 0; }, 120000));
 }
 
 QTEST_MAIN(TestSamplingPanel)

@@ -4,8 +4,11 @@
 // (switching conversations does not stop a reply), stops, regenerates the last reply, and
 // edit-and-resends a past user message (the tail after it is dropped). It also decides whether a
 // reply was "recomputed after eviction": see wasRecomputed(). While a reply waits for its first
-// token its row says why: "queued", then "processing prompt N%" from the engine's progress events.
-// A non-empty system prompt in the settings goes first.
+// token its row says why: "queued: 3rd in line" (its place from the metrics snapshot the
+// MetricsPump already delivers ~10 times a second: no extra engine work), then "processing prompt
+// N%" from the engine's progress events.
+// Each reply is asked with its own conversation's settings (ConversationModel::settings()); a
+// non-empty system prompt in them goes first.
 // Qt-Core only (no widgets): ChatPanel asks, MainWindow connects.
 // Exercise: tests/test_chat_window.cpp, tests/test_workbench_window.cpp.
 #pragma once
@@ -19,14 +22,18 @@
 
 class ConversationStore;
 class EngineBridge;
+struct MetricsFrame;
 
 class ChatController : public QObject {
     Q_OBJECT
 public:
     ChatController(EngineBridge* bridge, ConversationStore* store, QObject* parent = nullptr);
 
-    void setGenerationSettings(const GenerationSettings& s) { mSettings = s; }
-    const GenerationSettings& generationSettings() const { return mSettings; }
+    /// Sets the current conversation's reply settings, and makes them the ones a new
+    /// conversation starts from (the last-used).
+    void setGenerationSettings(const GenerationSettings& s);
+    /// The current conversation's reply settings (the next reply is asked with them).
+    GenerationSettings generationSettings() const;
     /// Whether the current conversation has a reply streaming.
     bool isBusy() const;
     /// The current conversation.
@@ -39,6 +46,8 @@ public:
     /// capped by this prompt), counting only full blocks and allowing one block for the template
     /// re-tokenizing the turn boundary. previousComputed <= 0: no baseline (first turn, new model).
     static bool wasRecomputed(int cachedPromptTokens, int promptTokens, int previousComputed, int blockSize);
+    /// "queued: next in line", "queued: 3rd in line (5 waiting)".
+    static QString queuedText(int place, int waiting);
 
 public slots:
     /// Appends the user's message and starts a reply. False if empty, busy or no model.
@@ -56,7 +65,8 @@ public slots:
 
 signals:
     void busyChanged(bool busy);
-    void replyStarted();
+    /// A reply was submitted (or failed at once), asked with these settings.
+    void replyStarted(const GenerationSettings& settings);
     /// The current conversation's reply: "queued…", "processing prompt N% …", then its live
     /// speed ("23 tokens · 14.2 tok/s") as tokens stream.
     void replyProgress(const QString& detail);
@@ -68,6 +78,7 @@ private:
         QPointer<ConversationModel> model;
         int row = -1;
         int tokens = 0;
+        bool scheduled = false;     // a progress event or a token came: no longer queued
         QElapsedTimer sinceFirst;   // started at the first token: the live tok/s
     };
 
@@ -75,12 +86,12 @@ private:
     quint64 pendingFor(quint64 conversationId) const;
     void onToken(quint64 requestId, const QString& text);
     void onProgress(quint64 requestId, int computed, int total);
+    void onFrame(const MetricsFrame& frame);
     void onFinished(quint64 requestId, const ReplyStats& stats);
     void updateBusy();
 
     EngineBridge* mBridge;
     ConversationStore* mStore;
-    GenerationSettings mSettings;
     QHash<quint64, Pending> mPending;      // by request id
     QHash<quint64, int> mComputed;         // conversation id -> tokens its last turn computed
     bool mBusy = false;

@@ -78,6 +78,12 @@ void ConversationModel::finish(int row, const ReplyStats& stats) {
     emit dataChanged(i, i, {StateRole});
 }
 
+void ConversationModel::setSettings(const GenerationSettings& g) {
+    if (g == mSettings) return;   // re-showing the same values (switching chats) changes nothing
+    mSettings = g;
+    emit settingsChanged();
+}
+
 void ConversationModel::clear() {
     beginResetModel();
     mMessages.clear();

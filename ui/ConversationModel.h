@@ -1,8 +1,10 @@
 // ConversationModel: one conversation as a list model of messages (user, assistant, system).
 // Assistant replies stream in: beginAssistant() opens a row, appendText() grows it token by token,
 // finish() closes it with its ReplyStats. truncate() drops a tail (regenerate, edit-and-resend).
-// toJson()/loadJson() are what ConversationStore persists. Qt-Core only, so tests drive it
-// without a display; TranscriptView renders it and ChatController writes to it.
+// toJson()/loadJson() are what ConversationStore persists. It also holds the conversation's own
+// reply settings (system prompt, sampling, max tokens, seed): each chat keeps the settings it was
+// tuned with, so switching chats switches them too. Qt-Core only, so tests drive it without a
+// display; TranscriptView renders it and ChatController writes to it.
 #pragma once
 #include "EngineTypes.h"
 
@@ -52,6 +54,12 @@ public:
     /// Cancelled with finishReason "interrupted", keeping its text and the tokens it had.
     void loadJson(const QJsonArray& messages);
 
+    /// The settings this conversation's replies are asked with (ConversationStore saves them
+    /// beside the messages, under "settings").
+    const GenerationSettings& settings() const { return mSettings; }
+    /// Emits settingsChanged when they differ from the current ones.
+    void setSettings(const GenerationSettings& g);
+
     int count() const { return int(mMessages.size()); }
     const Message& message(int row) const { return mMessages.at(row); }
     bool isStreaming() const;
@@ -60,8 +68,12 @@ public:
 
     static QString senderName(Sender s);
 
+signals:
+    void settingsChanged();
+
 private:
     int append(Message m);
 
     QList<Message> mMessages;
+    GenerationSettings mSettings;
 };

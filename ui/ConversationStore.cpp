@@ -2,6 +2,7 @@
 #include "ConversationStore.h"
 
 #include "ConversationModel.h"
+#include "EngineJson.h"
 #include "JsonFile.h"
 
 #include <QJsonArray>
@@ -80,12 +81,15 @@ int ConversationStore::add(quint64 id, const QString& title, ConversationModel* 
     connect(model, &QAbstractItemModel::rowsRemoved, this, changed);
     connect(model, &QAbstractItemModel::dataChanged, this, changed);
     connect(model, &QAbstractItemModel::modelReset, this, changed);
+    connect(model, &ConversationModel::settingsChanged, this, changed);
     scheduleSave();
     return row;
 }
 
 int ConversationStore::create(const QString& title) {
-    return add(mNextId++, title, new ConversationModel(this));
+    auto* model = new ConversationModel(this);
+    model->setSettings(mNewSettings);
+    return add(mNextId++, title, model);
 }
 
 void ConversationStore::rename(int row, const QString& title) {
@@ -122,7 +126,10 @@ void ConversationStore::setCurrent(int row) {
 QJsonObject ConversationStore::toJson() const {
     QJsonArray list;
     for (const Conversation& c : mItems)
-        list.append(QJsonObject{{"id", double(c.id)}, {"title", c.title}, {"messages", c.model->toJson()}});
+        list.append(QJsonObject{{"id", double(c.id)},
+                                {"title", c.title},
+                                {"settings", EngineJson::toJson(c.model->settings())},
+                                {"messages", c.model->toJson()}});
     return {{"version", 1},
             {"next_id", double(mNextId)},
             {"current", mCurrent >= 0 ? double(mItems[mCurrent].id) : 0.0},
@@ -136,6 +143,9 @@ void ConversationStore::importJson(const QJsonObject& doc, const QString& prefix
         if (id == 0 || rowOf(id) >= 0 || !prefix.isEmpty()) id = mNextId++;
         auto* model = new ConversationModel(this);
         model->loadJson(o.value(QLatin1String("messages")).toArray());
+        // A missing "settings" (a file from before they were saved) or missing keys read as
+        // newSettings(): the person's last-used settings, not the built-in ones.
+        model->setSettings(EngineJson::generationFromJson(o.value(QLatin1String("settings")).toObject(), mNewSettings));
         add(id, prefix + o.value(QLatin1String("title")).toString(), model);
     }
 }

@@ -39,6 +39,8 @@ struct GenerationSettings {
     quint64 seed = 0;
     int priority = 10;          // the person outranks virtual users (0) under the priority policy
     QString systemPrompt;       // "" = none; sent as the first turn
+
+    bool operator==(const GenerationSettings&) const = default;
 };
 
 /// One message of the conversation as the chat template sees it.

@@ -51,6 +51,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     mSettings = new SettingsStore(this);
     mStore = new ConversationStore(this);
     const QString settingsError = mSettings->load();
+    // Before load(): conversations saved without settings, and new ones, start from the last-used.
+    mStore->setNewSettings(mSettings->generation(GenerationSettings()));
     const QString conversationsError = mStore->load();
     mBridge = new EngineBridge(this);
     mChat = new ChatController(mBridge, mStore, this);
@@ -155,13 +157,14 @@ void MainWindow::connectChat() {
     connect(mSettings, &SettingsStore::saveFailed, this, &MainWindow::reportError);
     connect(mApiServer, &ServerController::failed, this, &MainWindow::reportError);
     connect(mChat, &ChatController::busyChanged, mChatPanel, &ChatPanel::setBusy);
-    // Reply settings: saved as they are edited, used from the next reply on.
+    // Reply settings: the current conversation's, saved with it as they are edited and used from
+    // its next reply on; settings.json keeps the last-used ones for the next new conversation.
     connect(mChatPanel, &ChatPanel::replySettingsToggled, mSampling, &QWidget::setVisible);
     connect(mSampling, &SamplingPanel::settingsEdited, this, [this](const GenerationSettings& g) {
         mChat->setGenerationSettings(g);
         mSettings->setGeneration(g);
     });
-    setGenerationSettings(mSettings->generation(GenerationSettings()));
+    mSampling->setSettings(mChat->generationSettings());
     connect(mChat, &ChatController::replyStarted, mStatus, [this] { mStatus->showGenerating(); });
     connect(mChat, &ChatController::replyProgress, mStatus, &EngineStatusBar::showGenerating);
     connect(mChat, &ChatController::replyFinished, mStatus, &EngineStatusBar::showReply);
@@ -261,6 +264,7 @@ void MainWindow::connectPanels() {
 void MainWindow::showCurrentConversation() {
     mChatPanel->setModel(conversation());
     mChatPanel->setBusy(mChat->isBusy());
+    mSampling->setSettings(mChat->generationSettings());
 }
 
 ConversationModel* MainWindow::conversation() const { return mChat->model(); }

@@ -54,8 +54,10 @@ public:
     EngineSettings savedEngineSettings(const EngineSettings& defaults) const;
     /// Sends text as if typed into the input box and sent. False if not ready or busy.
     bool sendPrompt(const QString& text);
-    /// The reply settings for the next replies, shown in the Reply settings panel (not saved:
-    /// only the panel's edits are, so a command-line --max-tokens stays for this run).
+    /// The current conversation's reply settings (saved with it) and those new conversations of
+    /// this run start from; shown in the Reply settings panel. settings.json's last-used ones
+    /// change only by the panel's edits, so a command-line --max-tokens does not outlive the run
+    /// there (the conversation it was used in keeps it).
     void setGenerationSettings(const GenerationSettings& settings);
     GenerationSettings generationSettings() const;
     /// Starts the virtual users of a scenario preset (name "" = the panel's scenario). "" or why not.

@@ -249,7 +249,7 @@ int main(int argc, char** argv) {
     }
 
     MainWindow window;
-    if (args.maxTokensGiven || shot) {   // over the saved reply settings, for this run only
+    if (args.maxTokensGiven || shot) {   // over the current chat's reply settings and this run's new chats
         GenerationSettings gen = shot ? GenerationSettings() : window.generationSettings();
         gen.maxTokens = args.maxTokens;
         window.setGenerationSettings(gen);

@@ -3,6 +3,7 @@
 // Names follow vLLM where one exists (see docs/metrics.md for how each number is computed).
 #pragma once
 #include <cstdint>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,10 @@ struct metrics_snapshot {
     // Gauges, as of the latest step.
     int num_requests_running = 0;
     int num_requests_waiting = 0;
+    /// Where each waiting request that asked for progress (request::report_progress: the chat's)
+    /// stands in the waiting queue, in the scheduler's rank order: {request id, 1 = next}.
+    /// Only those requests, so a queue of virtual users costs nothing here.
+    std::vector<std::pair<uint64_t, int>> waiting_places;
     double kv_cache_usage_perc = 0;   // used / total (vLLM's definition: 0..1)
     int kv_used = 0, kv_cached = 0, kv_free = 0, kv_total = 0;
     // Counters since start.

@@ -65,9 +65,10 @@ void metrics_hub::record_step(step_record r) {
     while (!steps_.empty() && (steps_.size() > max_steps_ || steps_.front().t_s < r.t_s - history_s_)) steps_.pop_front();
 }
 
-void metrics_hub::set_gauges(int running, int waiting, int kv_used, int kv_cached, int kv_free) {
+void metrics_hub::set_gauges(int running, int waiting, int kv_used, int kv_cached, int kv_free,
+                             std::vector<std::pair<uint64_t, int>> waiting_places) {
     std::lock_guard lk(mu_);
-    live_ = gauges{running, waiting, kv_used, kv_cached, kv_free};
+    live_ = gauges{running, waiting, kv_used, kv_cached, kv_free, std::move(waiting_places)};
     has_live_ = true;
 }
 
@@ -96,6 +97,7 @@ metrics_snapshot metrics_hub::snapshot(double now_s, uint64_t since_index, size_
         s.kv_used = live_.kv_used;
         s.kv_cached = live_.kv_cached;
         s.kv_free = live_.kv_free;
+        s.waiting_places = live_.waiting_places;
     } else {
         s.num_requests_running = last_.num_running;
         s.num_requests_waiting = last_.num_waiting;

@@ -35,7 +35,8 @@ public:
     /// The gauges as they stand now (after a step's finished requests left, or a cancel, or a
     /// rejection while idle). A step record's num_running is that step's batch; the
     /// num_requests_running gauge must drop to 0 once the engine is idle.
-    void set_gauges(int running, int waiting, int kv_used, int kv_cached, int kv_free);
+    void set_gauges(int running, int waiting, int kv_used, int kv_cached, int kv_free,
+                    std::vector<std::pair<uint64_t, int>> waiting_places = {});
     /// Time the engine spent on metrics bookkeeping (records, KV map), to show it stays small.
     void add_overhead(double seconds);
 
@@ -56,7 +57,10 @@ private:
     std::deque<request_record> requests_;
     metrics_snapshot totals_;     // counters only
     step_record last_;
-    struct gauges { int running = 0, waiting = 0, kv_used = 0, kv_cached = 0, kv_free = 0; };
+    struct gauges {
+        int running = 0, waiting = 0, kv_used = 0, kv_cached = 0, kv_free = 0;
+        std::vector<std::pair<uint64_t, int>> waiting_places;
+    };
     gauges live_;
     bool has_live_ = false;
 };

@@ -385,7 +385,16 @@ private:
 
     void publish_gauges() {
         const block_counts bc = blocks_->counts();
-        hub_.set_gauges(int(sched_->running().size()), sched_->num_waiting(), bc.used, bc.cached, bc.free);
+        // Once per loop round, not per token: a scan of the waiting queue (already in rank order)
+        // for the few requests that show their wait (the chat's); it allocates only when one waits.
+        std::vector<std::pair<uint64_t, int>> places;
+        int place = 0;
+        for (const auto& s : sched_->waiting()) {
+            ++place;
+            if (s->req.report_progress) places.emplace_back(s->id, place);
+        }
+        hub_.set_gauges(int(sched_->running().size()), sched_->num_waiting(), bc.used, bc.cached, bc.free,
+                        std::move(places));
     }
 
     void publish_kv_map(double now, bool force = false) {
