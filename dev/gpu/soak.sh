@@ -7,9 +7,9 @@
 #   mkdir -p .carry-json && cp -r /usr/include/nlohmann /usr/include/CLI .carry-json/
 # Calls, each within 30 s of the last (a machine goes cold 30 s after a call):
 #   1 model1 (carry .carry1 .carry-json): the model's first half to /tmp; the headless build of
-#            the GPU tests starts in the background.
+#            the GPU tests starts in the background (GPU_TESTS=0: not).
 #   2 model2 (carry .carry2): joins the model; test_gpu_backend on it (native and bf16 weights
-#            against the CPU backend).
+#            against the CPU backend; GPU_TESTS=0: not).
 #   3 start  (carry .carry-soak): unpacks the bundle and starts the soak in its own session
 #            (setsid: it outlives the call), then watches it for WATCH_S seconds.
 #   4 watch  (no carry): watches for WATCH_S seconds more (repeat until it ends).
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/../.."
 mkdir -p "$out"
 export PATH=/usr/local/cuda/bin:$PATH
 m=/tmp/rl/SmolLM2-135M-Instruct.Q4_1.gguf
-duration=${DURATION:-1200}
+duration=${DURATION:-1200}   # also SEGMENT, FIRST_KNOB, KNOB_EVERY (seconds) for a shorter lease
 watch() {  # prints a sample line every minute until WATCH_S pass or the soak ends
   local until=$(( $(date +%s) + ${WATCH_S:-540} ))
   while [ "$(date +%s)" -lt "$until" ]; do
@@ -36,6 +36,7 @@ case $phase in
 model1)
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.csv"
   mkdir -p /tmp/rl && cp .carry1/modelpart.00 /tmp/rl/
+  [ "${GPU_TESTS:-1}" = 1 ] || exit 0
   json="$PWD/.carry-json"
   setsid nohup bash -c "cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIDGELINE_GUI=OFF \
     -DRIDGELINE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DRIDGELINE_JSON_INCLUDE_DIR=$json \
@@ -46,6 +47,7 @@ model1)
 model2)
   [ -f $m ] || cat /tmp/rl/modelpart.00 .carry2/modelpart.01 > $m
   sha256sum $m | tee "$out/model.sha256"
+  [ "${GPU_TESTS:-1}" = 1 ] || exit 0
   for i in $(seq 1 60); do [ -x build-gpu/tests/test_gpu_backend ] && break; sleep 3; done
   tail -3 /tmp/rl/build.log
   mkdir -p models && ln -sf $m models/SmolLM2-135M-Instruct.Q4_1.gguf
@@ -58,7 +60,7 @@ start)
   # shellcheck disable=SC1091
   . /tmp/rl-bundle/env.sh
   setsid nohup bash -c "/tmp/rl-bundle/bin/ridgeline-soak --model $m --backend cuda --duration $duration \
-    --segment 50 --first-knob 120 --knob-every 300 --sample-every 10 --users 64 --api-clients 4 \
+    --segment ${SEGMENT:-50} --first-knob ${FIRST_KNOB:-120} --knob-every ${KNOB_EVERY:-300} --sample-every 10 --users 64 --api-clients 4 \
     --csv /tmp/soak/soak.csv > /tmp/soak/soak.log 2>&1; echo \"exit \$?\" > /tmp/soak/done" </dev/null >/dev/null 2>&1 &
   sleep 20
   head -5 /tmp/soak/soak.log | cut -c1-260
