@@ -6,10 +6,10 @@
 #   split -n 2 -d -a 2 models/SmolLM2-135M-Instruct.Q4_1.gguf modelpart. -> .carry1/modelpart.00, .carry2/modelpart.01
 #   mkdir -p .carry-json && cp -r /usr/include/nlohmann /usr/include/CLI .carry-json/
 # Calls, each within 30 s of the last (a machine goes cold 30 s after a call):
-#   1 model1 (carry .carry1 .carry-json): the model's first half to /tmp; the headless build of
-#            the GPU tests starts in the background (GPU_TESTS=0: not).
-#   2 model2 (carry .carry2): joins the model; test_gpu_backend on it (native and bf16 weights
-#            against the CPU backend; GPU_TESTS=0: not).
+#   1 model1 (carry .carry1 .carry-json): the model's first half to /tmp; the headless build
+#            (tree and GPU tests) starts in the background (GPU_TESTS=0: not).
+#   2 model2 (carry .carry2): joins the model; every GPU test on it and memcheck on
+#            test_gpu_quant (GPU_TESTS=0: not).
 #   3 start  (carry .carry-soak): unpacks the bundle and starts the soak in its own session
 #            (setsid: it outlives the call), then watches it for WATCH_S seconds.
 #   4 watch  (no carry): watches for WATCH_S seconds more (repeat until it ends).
@@ -40,7 +40,7 @@ model1)
   json="$PWD/.carry-json"
   setsid nohup bash -c "cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIDGELINE_GUI=OFF \
     -DRIDGELINE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DRIDGELINE_JSON_INCLUDE_DIR=$json \
-    -DRIDGELINE_CLI11_INCLUDE_DIR=$json && cmake --build build-gpu -j14 --target test_gpu_backend" \
+    -DRIDGELINE_CLI11_INCLUDE_DIR=$json && cmake --build build-gpu -j14; echo \$? > /tmp/rl/build.done" \
     >/tmp/rl/build.log 2>&1 </dev/null &
   echo "build started"
   ;;
@@ -48,11 +48,15 @@ model2)
   [ -f $m ] || cat /tmp/rl/modelpart.00 .carry2/modelpart.01 > $m
   sha256sum $m | tee "$out/model.sha256"
   [ "${GPU_TESTS:-1}" = 1 ] || exit 0
-  for i in $(seq 1 60); do [ -x build-gpu/tests/test_gpu_backend ] && break; sleep 3; done
-  tail -3 /tmp/rl/build.log
+  for i in $(seq 1 100); do [ -f /tmp/rl/build.done ] && break; sleep 3; done
+  tail -3 /tmp/rl/build.log; echo "build rc=$(cat /tmp/rl/build.done 2>/dev/null)"
   mkdir -p models && ln -sf $m models/SmolLM2-135M-Instruct.Q4_1.gguf
-  (cd build-gpu && ctest -R test_gpu_backend --output-on-failure -V) 2>&1 | tee "$out/ctest-backend.log" |
-    grep -E "weights:|rel L2|PASS|FAIL|tests passed" | tail -30
+  # Every GPU test (test_gpu_backend: native and bf16 weights against the CPU backend), then
+  # compute-sanitizer memcheck on the quantized GEMV test.
+  (cd build-gpu && ctest -L gpu --output-on-failure) 2>&1 | tee "$out/ctest-gpu.log" | tail -15
+  grep -E "weights:|rel L2" build-gpu/Testing/Temporary/LastTest.log | head -40 >"$out/rel-l2.txt"
+  timeout 150 compute-sanitizer --tool memcheck --error-exitcode 3 build-gpu/tests/test_gpu_quant >"$out/memcheck-quant.log" 2>&1
+  echo "memcheck test_gpu_quant rc=$?"; grep -E "ERROR SUMMARY" "$out/memcheck-quant.log" | tail -1
   ;;
 start)
   rm -rf /tmp/rl-bundle /tmp/soak && mkdir -p /tmp/soak
