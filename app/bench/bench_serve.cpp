@@ -2,6 +2,7 @@
 // writes every step record (CSV) and a summary (JSON). See docs/performance.md for commands.
 #include "bench_common.h"
 
+#include "backend/host_info.h"
 #include "runtime/load_generator.h"
 #include "serving/sampler.h"
 
@@ -15,14 +16,6 @@
 #include <unistd.h>
 
 namespace {
-
-// Resident set size of this process from /proc/self/statm (Linux), MiB; -1 elsewhere.
-double resident_mib() {
-    std::ifstream f("/proc/self/statm");
-    long long pages = 0, resident = 0;
-    if (!(f >> pages >> resident)) return -1;
-    return double(resident) * double(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
-}
 
 nlohmann::json percentile_json(const rl::percentiles& p) {
     return {{"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}, {"n", p.n}};
@@ -63,7 +56,7 @@ int run_serve(const serve_bench_args& args) {
     gen.start();
     for (double t = 0; t < duration; t += 1.0) {
         std::this_thread::sleep_for(std::chrono::duration<double>(std::min(1.0, duration - t)));
-        const double rss = resident_mib();
+        const double rss = rl::process_resident_mib();
         rss_peak = std::max(rss_peak, rss);
         if (rss_warm < 0 && t + 1 >= warmup) rss_warm = rss;
         const auto s = eng->snapshot();
@@ -75,7 +68,7 @@ int run_serve(const serve_bench_args& args) {
     gen.stop();
     eng->wait_idle();
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double rss_end = resident_mib();
+    const double rss_end = rl::process_resident_mib();
 
     const auto steps = eng->step_history();
     const auto requests = eng->request_history();

@@ -9,6 +9,7 @@
 #include "soak_api_load.h"
 #include "soak_probe.h"
 
+#include "backend/host_info.h"
 #include "runtime/engine.h"
 #include "runtime/load_generator.h"
 
@@ -191,7 +192,7 @@ void SoakRun::sample(const QString& event) {
     rl::metrics_snapshot s;
     if (mBridge->engine()) s = mBridge->engine()->snapshot();
     const rl::soak::api_counts a = mApi ? mApi->counts() : rl::soak::api_counts{};
-    const double rss = rl::soak::resident_mib();
+    const double rss = rl::process_resident_mib();
     const rl::soak::gpu_memory g = rl::soak::gpu_memory_mib();
     mMaxStalled = std::max(mMaxStalled, cur.stalled);
     QString ev = event;

@@ -11,8 +11,6 @@ namespace rl::soak {
 
 namespace {
 
-std::mutex g_counts_mu;  // one api_load per process; counts are read every sample
-
 const char* const k_prompts[] = {
     "What is a KV cache, in two sentences?",
     "Write a haiku about a GPU that waits for memory.",
@@ -61,7 +59,7 @@ void api_load::stop() {
 }
 
 api_counts api_load::counts() const {
-    std::lock_guard lk(g_counts_mu);
+    std::lock_guard lk(counts_mu_);
     return counts_;
 }
 
@@ -69,7 +67,7 @@ void api_load::record(bool ok, uint64_t api_counts::*field, uint64_t epoch_at_st
     // A restart that began or ended during the request makes its failure expected: the window
     // stops its server before the engine is replaced.
     const bool interrupted = restarting_ || restart_epoch_ != epoch_at_start;
-    std::lock_guard lk(g_counts_mu);
+    std::lock_guard lk(counts_mu_);
     if (ok) ++(counts_.*field);
     else if (interrupted) ++counts_.interrupted;
     else {

@@ -41,6 +41,7 @@ private:
     uint64_t seed_;
     std::atomic<bool> stop_{false}, restarting_{false};
     std::atomic<uint64_t> restart_epoch_{0};
+    mutable std::mutex counts_mu_;
     api_counts counts_;
     std::vector<std::thread> threads_;
     std::mutex clients_mu_;

@@ -8,7 +8,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <string>
 
 namespace rl::soak {
@@ -26,13 +25,6 @@ std::string capture(const char* cmd) {
     return out;
 }
 } // namespace
-
-double resident_mib() {
-    std::ifstream f("/proc/self/statm");
-    long long pages = 0, resident = 0;
-    if (!(f >> pages >> resident)) return -1;
-    return double(resident) * double(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
-}
 
 gpu_memory gpu_memory_mib() {
     gpu_memory g;

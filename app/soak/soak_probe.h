@@ -1,12 +1,10 @@
-// soak_probe: the soak's outside measurements. Resident memory from /proc/self/statm, and device
+// soak_probe: the soak's outside measurements (resident memory: rl::process_resident_mib). Device
 // memory from nvidia-smi (the driver's count, independent of what the engine believes it holds):
 // the whole device, and this process's line when the driver can list it (a container may hide
 // the host pid). -1 where there is nothing to read (no GPU, no nvidia-smi).
 #pragma once
 
 namespace rl::soak {
-
-double resident_mib();
 
 struct gpu_memory {
     long long device_used = -1;    // MiB, nvidia-smi --query-gpu=memory.used (GPU 0)

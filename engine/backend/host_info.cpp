@@ -4,11 +4,20 @@
 #include <fstream>
 #include <string>
 
+#include <unistd.h>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
 
 namespace rl {
+
+double process_resident_mib() {
+    std::ifstream f("/proc/self/statm");
+    long long pages = 0, resident = 0;
+    if (!(f >> pages >> resident)) return -1;
+    return double(resident) * double(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
 
 void release_free_heap() {
 #if defined(__GLIBC__)

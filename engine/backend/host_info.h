@@ -12,6 +12,8 @@ std::string host_cpu_name();
 void read_host_memory(device_info& d);
 /// Available memory in bytes (MemAvailable), 0 where /proc/meminfo is missing.
 size_t host_available_memory();
+/// This process's resident set size in MiB (/proc/self/statm); -1 where it cannot be read.
+double process_resident_mib();
 /// Hands the allocator's free heap pages back to the system (glibc's malloc_trim; nothing
 /// elsewhere). Called after a model is unloaded: its gigabytes were freed, but glibc keeps freed
 /// heap memory resident, so without this every reload or pool restart leaves the resident size
