@@ -13,6 +13,8 @@
 #   3 start  (carry .carry-soak): unpacks the bundle and starts the soak in its own session
 #            (setsid: it outlives the call), then watches it for WATCH_S seconds.
 #   4 watch  (no carry): watches for WATCH_S seconds more (repeat until it ends).
+#   tests    (no carry): after the soak, when device time is left: the GPU tests on the build that
+#            model1 started (run model2 with GPU_TESTS=0 so the soak starts without waiting).
 #   5 finish (no carry): waits for the end; the CSV, the log and analyze.py's verdict to OUT.
 set -uo pipefail
 phase=${1:?usage: soak.sh model1|model2|start|watch|finish OUT}
@@ -48,6 +50,9 @@ model2)
   [ -f $m ] || cat /tmp/rl/modelpart.00 .carry2/modelpart.01 > $m
   sha256sum $m | tee "$out/model.sha256"
   [ "${GPU_TESTS:-1}" = 1 ] || exit 0
+  bash "$0" tests "$out"
+  ;;
+tests)
   for i in $(seq 1 100); do [ -f /tmp/rl/build.done ] && break; sleep 3; done
   tail -3 /tmp/rl/build.log; echo "build rc=$(cat /tmp/rl/build.done 2>/dev/null)"
   mkdir -p models && ln -sf $m models/SmolLM2-135M-Instruct.Q4_1.gguf
