@@ -1,7 +1,7 @@
 // test_cpu_quant: the CPU backend's block-format products (engine/backend/cpu_quant.h) against
 // dequantize-then-fp64 on random blocks of every format, over odd row counts, several row
 // lengths and batches of 1-8, at every kernel level this CPU runs (scalar, AVX2, AVX-512 VNNI);
-// then cpu_backend's matmul, matmuls, gate_up_silu and embed on native weights, on both the int8
+// then cpu_backend's matmul, matmuls, gate_up_silu and embed on native weights, on both the integer
 // path (few rows) and the fp32-tile path (prefill).
 #include "rl_test.h"
 
@@ -39,18 +39,19 @@ std::vector<float> dequant(ggml_type t, const std::vector<uint8_t>& raw, int64_t
     return w;
 }
 
-// The error the int8 activations may cause: each x_e is rounded to a step of max|x| / 127 over its
-// block of 32, so it moves by at most half a step, and the dot by at most
-// sum_e |w_e| * step_e / 2. What remains is fp32 summation (1e-5 of sum |w x| covers it at these
+// The error the 16-bit activations may cause: each x_e is rounded to a step of max|x| / kQMax over
+// its block of 32 (one step more where lo's -128 is moved to -127), so it moves by at most one
+// and a half steps, and the dot by at most
+// sum_e |w_e| * step_e * 1.5. What remains is fp32 summation (1e-5 of sum |w x| covers it at these
 // lengths). A decoding bug (a nibble order, a scale, an offset) moves results far past this.
-double int8_bound(const float* w, const float* x, int64_t k) {
+double act_bound(const float* w, const float* x, int64_t k) {
     double b = 0, mag = 0;
     for (int64_t blk = 0; blk < k / 32; ++blk) {
         float amax = 0;
         for (int e = 0; e < 32; ++e) amax = std::max(amax, std::fabs(x[32 * blk + e]));
         for (int e = 0; e < 32; ++e) {
             const int64_t i = 32 * blk + e;
-            b += std::fabs(double(w[i])) * amax / 127.0 / 2.0;
+            b += std::fabs(double(w[i])) * amax / cpu_quant::kQMax * 1.5;
             mag += std::fabs(double(w[i]) * x[i]);
         }
     }
@@ -101,7 +102,7 @@ void TestCpuQuant::kernelsMatchDequantizedReference() {
                                 double want = 0;
                                 for (int64_t e = 0; e < k; ++e) want += double(w[size_t(r * k + e)]) * x[size_t(i * k + e)];
                                 const double got = out[size_t(i * rows + r)];
-                                const double tol = int8_bound(&w[size_t(r * k)], &x[size_t(i * k)], k);
+                                const double tol = act_bound(&w[size_t(r * k)], &x[size_t(i * k)], k);
                                 QVERIFY2(std::fabs(got - want) <= tol,
                                          (ggml_type_name(t) + " " + cpu_quant::isa_name(level) + " k=" +
                                           std::to_string(k) + " row " + std::to_string(r) + " batch " +
@@ -163,7 +164,7 @@ void TestCpuQuant::backendProducts() {
         tensor ta = be.alloc(m, k, dt), tb = be.alloc(m, k, dt);
         std::memcpy(ta.data, raw_a.data(), raw_a.size());
         std::memcpy(tb.data, raw_b.data(), raw_b.size());
-        // 1..8 rows: the int8 kernels; 9 and 40: fp32 tiles (exact up to fp32 summation).
+        // 1..8 rows: the integer kernels; 9 and 40: fp32 tiles (exact up to fp32 summation).
         for (int64_t n : {1, 3, 8, 9, 40}) {
             const bool int8 = n <= cpu_backend::kQuantMaxRows;
             const auto x = randn(size_t(n * k), rng);
@@ -180,7 +181,7 @@ void TestCpuQuant::backendProducts() {
                             want += double(w[size_t(r * k + e)]) * x[size_t(i * k + e)];
                             mag += std::fabs(double(w[size_t(r * k + e)]) * x[size_t(i * k + e)]);
                         }
-                        const double tol = int8 ? int8_bound(&w[size_t(r * k)], &x[size_t(i * k)], k) : 1e-5 * mag + 1e-6;
+                        const double tol = int8 ? act_bound(&w[size_t(r * k)], &x[size_t(i * k)], k) : 1e-5 * mag + 1e-6;
                         QVERIFY2(std::fabs(got[size_t(i * m + r)] - want) <= tol,
                                  (std::string(what) + " " + ggml_type_name(t) + " n=" + std::to_string(n)).c_str());
                     }

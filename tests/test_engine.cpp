@@ -54,8 +54,8 @@ rl::engine_options options() {
     rl::engine_options o;
     o.model_path = RL_MODEL_PATH;
     // The fp32 reference: its rows do not depend on the step's other rows. Native blocks do (a
-    // step of up to 8 rows takes int8 products, a larger one fp32 tiles), so "batched equals
-    // alone" and "a preempted sequence resumes identically" hold only to within int8 rounding there.
+    // step of up to 8 rows takes integer products, a larger one fp32 tiles), so "batched equals
+    // alone" and "a preempted sequence resumes identically" hold only to within rounding there.
     o.weights = rl::weight_storage::f32;
     o.serving.max_model_len = 256;
     o.serving.block_size = 16;

@@ -2,7 +2,7 @@
 // generate_golden.py on an F32-dequantized copy of the model with an F32 KV cache). Greedy
 // continuations must match exactly; logits within the tolerance below. Also runs a case through
 // two prefill chunks, a block size of 8 with a shuffled block table, and two sequences per batch.
-// Then the native block weights (int8 products) against that fp32 path, token for token up to the
+// Then the native block weights (integer products) against that fp32 path, token for token up to the
 // first near tie. Prints decode ms/token and prefill tokens/s for both.
 #include "rl_test.h"
 
@@ -247,20 +247,19 @@ void TestGolden::chunkedPagedAndBatched() {
     QVERIFY(std::equal(two[1].ids.begin() + ptrdiff_t(prompt.size()), two[1].ids.end(), want.begin()));
 }
 
-// Native blocks (int8 products for decode) against the fp32 path on the same file. Rounding the
-// activations to int8 per block of 32 moves SmolLM2's logits (~20-30) by up to 0.76 RMS over the
-// vocabulary at the worst step of these prompts, and the top token's by up to ~0.5, so:
-// teacher-forced on the fp32 continuation, every step's logits must be within 1.0 RMS of fp32's,
-// and the top token must agree wherever fp32's top two are 1.0 or more apart; free-running greedy
-// must agree until the first step where either path's top two are within 0.5. A decoding bug (a
-// nibble order, a scale) moves logits by whole units and fails the first two.
-// Also printed: where free-running greedy parts relative to the first top-2 gap under 0.02, the
-// stricter rule of issue 24, which int8 activations do not meet on this model.
+// Native blocks (integer products with 16-bit activations for decode) against the fp32 path on
+// the same file, with issue 24's rule: free-running greedy must agree until the first step where
+// either path's top two logits are within 0.02. Teacher-forced on the fp32 continuation, every
+// step's logits must also be within 0.05 RMS of fp32's (SmolLM2's logits are ~20-30; the
+// activations' rounding moves them by a few thousandths), and the top token must agree wherever
+// fp32's top two are 0.1 or more apart. 8-bit activations (ggml's q8_0) failed all three here:
+// 0.76 RMS, and greedy parted at gaps of 0.2 on three of six prompts. A decoding bug (a nibble
+// order, a scale, a plane) moves logits by whole units.
 void TestGolden::nativeMatchesF32UpToNearTie() {
     const json g = read_json("greedy_smollm2.json");
     fixture ref(16, 64, weight_storage::f32), nat(16, 64, weight_storage::native);
     QVERIFY(nat.model->block_matmuls());
-    constexpr float kNearTie = 0.5f, kStrictTie = 0.02f, kMaxRms = 1.0f, kClear = 1.0f;
+    constexpr float kNearTie = 0.02f, kMaxRms = 0.05f, kClear = 0.1f;
     const int V = ref.vocab();
     std::string failures;
     for (const auto& c : g["cases"]) {
@@ -304,11 +303,10 @@ void TestGolden::nativeMatchesF32UpToNearTie() {
             while (i < n_new && ma[size_t(i)] >= th && mb[size_t(i)] >= th) ++i;
             return i;
         };
-        const int tie = first_tie(kNearTie), strict = first_tie(kStrictTie);
-        std::printf("native %-16s worst logits RMS %.3f; top token checked on %d clear steps; greedy agrees on "
-                    "%2d/%d (first gap under %.2f at %d, under %.2f at %d)%s\n",
-                    name.c_str(), worst_rms, clear_steps, agree, n_new, kNearTie, tie, kStrictTie, strict,
-                    agree < strict ? " parts before the 0.02 tie" : "");
+        const int tie = first_tie(kNearTie);
+        std::printf("native %-16s worst logits RMS %.4f; top token checked on %d clear steps; greedy agrees on "
+                    "%2d/%d (first gap under %.2f at %d)\n",
+                    name.c_str(), worst_rms, clear_steps, agree, n_new, kNearTie, tie);
         if (agree < tie)
             failures += name + ": native diverged at token " + std::to_string(agree) + " before any near tie (" +
                         std::to_string(tie) + ")\nf32    " + show_ids(a.ids) + "\nnative " + show_ids(b.ids) + "\n";

@@ -1,5 +1,5 @@
 // cpu_backend_quant.cpp: cpu_backend's products with block-format weights (see cpu_backend.h).
-// Few rows (decode, small batches): the activations are quantized once per op to int8 blocks and
+// Few rows (decode, small batches): the activations are quantized once per op to 16-bit blocks and
 // the weight rows are split over the pool for the integer kernels of cpu_quant.h; products that
 // share an input (q/k/v, gate/up) run as one parallel pass, so a layer pays fewer pool barriers.
 // More rows (prefill): tiles of weight rows are expanded to fp32 in a per-thread buffer that

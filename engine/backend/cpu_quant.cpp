@@ -69,33 +69,45 @@ void resize_q8(q8_rows& q, int64_t n, int64_t k) {
     q.n = n;
     q.k = k;
     q.qs.resize(size_t(n * k));
+    q.ql.resize(size_t(n * k));
     q.d.resize(size_t(n * k / 32));
     q.s.resize(size_t(n * k / 32));
     q.sum16.resize(size_t(n * k / 16));
+    q.sum16l.resize(size_t(n * k / 16));
 }
 
 // Rounds to nearest (ties away, as ggml's reference quantizer); vectorized by the x86-64-v3 clone.
+// hi = floor((q + 128) / 256) keeps hi in [-127, 127]; lo = q - 256 hi is then in [-128, 127],
+// and -128 becomes -127 (one step of 1/32512 of the block's max) because the AVX2 q8_0 kernel
+// negates activations and -128 has no int8 negation.
 __attribute__((target_clones("arch=x86-64-v3", "default"))) void quantize_rows(const float* x, int64_t r0,
                                                                                 int64_t r1, q8_rows& q) {
     const int64_t k = q.k, nb = k / 32;
     for (int64_t i = r0; i < r1; ++i) {
         const float* xr = x + i * k;
         int8_t* qs = q.qs.data() + i * k;
+        int8_t* ql = q.ql.data() + i * k;
         for (int64_t b = 0; b < nb; ++b) {
             float amax = 0.f;
             for (int e = 0; e < 32; ++e) amax = std::max(amax, std::fabs(xr[32 * b + e]));
-            const float d = amax / 127.f, id = d != 0.f ? 127.f / amax : 0.f;
-            int sum[2] = {0, 0};
+            const float d = amax / float(kQMax), id = d != 0.f ? float(kQMax) / amax : 0.f;
+            int sh[2] = {0, 0}, sl[2] = {0, 0};
             for (int h = 0; h < 2; ++h)
                 for (int e = 16 * h; e < 16 * h + 16; ++e) {
                     const int v = int(std::round(xr[32 * b + e] * id));
-                    qs[32 * b + e] = int8_t(v);
-                    sum[h] += v;
+                    const int hi = (v + 128) >> 8;
+                    const int lo = std::max(v - 256 * hi, -127);
+                    qs[32 * b + e] = int8_t(hi);
+                    ql[32 * b + e] = int8_t(lo);
+                    sh[h] += hi;
+                    sl[h] += lo;
                 }
             q.d[size_t(i * nb + b)] = d;
-            q.s[size_t(i * nb + b)] = d * float(sum[0] + sum[1]);
-            q.sum16[size_t(i * 2 * nb + 2 * b)] = int16_t(sum[0]);
-            q.sum16[size_t(i * 2 * nb + 2 * b + 1)] = int16_t(sum[1]);
+            q.s[size_t(i * nb + b)] = d * float(256 * (sh[0] + sh[1]) + sl[0] + sl[1]);
+            for (int h = 0; h < 2; ++h) {
+                q.sum16[size_t(i * 2 * nb + 2 * b + h)] = int16_t(sh[h]);
+                q.sum16l[size_t(i * 2 * nb + 2 * b + h)] = int16_t(sl[h]);
+            }
         }
     }
 }
@@ -185,12 +197,12 @@ void gemv_scalar(const block_weight& w, const q8_rows& a, int64_t r0, int64_t r1
     for (int64_t r = r0; r < r1; ++r) {
         const uint8_t* row = w.data + size_t(r) * w.row_bytes;
         for (int64_t i = 0; i < a.n; ++i) {
-            const int8_t* qa = a.row_qs(i);
+            const int8_t *qa = a.row_qs(i), *la = a.row_ql(i);
             float sum = 0.f;
             for (int64_t j = 0; j < nb; ++j) {
                 dec(row, j, v, dw, bw);
-                int32_t isum = 0;
-                for (int e = 0; e < 32; ++e) isum += v[e] * qa[32 * j + e];
+                int64_t isum = 0;  // q6_k's folded scale x 16-bit q can pass int32 over 32 terms
+                for (int e = 0; e < 32; ++e) isum += int64_t(v[e]) * (256 * qa[32 * j + e] + la[32 * j + e]);
                 sum += dw * a.row_d(i)[j] * float(isum) + bw * a.row_s(i)[j];
             }
             out[i * ldo + r] = sum;

@@ -1,7 +1,9 @@
 // cpu_quant: the CPU backend's products with GGUF block-format weights (q4_0 q4_1 q5_0 q5_1 q8_0
-// q4_k q5_k q6_k). Activations are quantized to int8 per block of 32 (one fp32 scale a block, as
-// ggml's q8_0 / q8_1 do; finer than its q8_K), then each weight block is dotted in integers and
-// scaled once. Kernels: a portable scalar one, AVX2 (maddubs + madd) and AVX-512 VNNI (vpdpbusd
+// q4_k q5_k q6_k). Activations are quantized to 16 bits per block of 32 (one fp32 scale a block),
+// held as two int8 planes, q = 256 hi + lo, so that the same u8 x s8 instructions as ggml's
+// q8_0 / q8_1 do the products: one more instruction and a shift per block buys 256x finer
+// activations, and the greedy text follows the fp32 path's up to near ties (8-bit activations
+// parted from it at top-2 gaps of 0.2). Each weight block is dotted in integers and scaled once. Kernels: a portable scalar one, AVX2 (maddubs + madd) and AVX-512 VNNI (vpdpbusd
 // on 256-bit vectors), picked once at run time from the CPU's features, so one x86-64-v2 build
 // uses what it finds. Tested by tests/test_cpu_quant.cpp against dequantize-then-fp32.
 #pragma once
@@ -22,17 +24,24 @@ bool isa_supported(isa i);
 /// Whether the block format has integer kernels here.
 bool has_kernels(ggml_type t);
 
-/// n rows of k activations (k a multiple of 32) as int8 blocks of 32.
+/// The activation step: a block's q = round(x / d) spans [-kQMax, kQMax], d = max|x| / kQMax.
+constexpr int kQMax = 127 * 256;
+
+/// n rows of k activations (k a multiple of 32) as blocks of 32 16-bit values q = 256 hi + lo.
 struct q8_rows {
     int64_t n = 0, k = 0;
-    std::vector<int8_t> qs;       // [n, k]     round(x / d), in [-127, 127]
-    std::vector<float> d;         // [n, k/32]  max|x| / 127 over the block
-    std::vector<float> s;         // [n, k/32]  d * sum(qs) over the block (offsets and mins)
-    std::vector<int16_t> sum16;   // [n, k/16]  sum(qs) over each 16 (q6_k's per-16 offset)
+    std::vector<int8_t> qs;       // [n, k]     hi, in [-127, 127]
+    std::vector<int8_t> ql;       // [n, k]     lo, in [-127, 127]
+    std::vector<float> d;         // [n, k/32]  max|x| / kQMax over the block
+    std::vector<float> s;         // [n, k/32]  d * sum(q) over the block (offsets and mins)
+    std::vector<int16_t> sum16;   // [n, k/16]  sum(hi) over each 16 (q6_k's per-16 offset)
+    std::vector<int16_t> sum16l;  // [n, k/16]  sum(lo) over each 16
     const int8_t* row_qs(int64_t i) const { return qs.data() + i * k; }
+    const int8_t* row_ql(int64_t i) const { return ql.data() + i * k; }
     const float* row_d(int64_t i) const { return d.data() + i * (k / 32); }
     const float* row_s(int64_t i) const { return s.data() + i * (k / 32); }
     const int16_t* row_sum16(int64_t i) const { return sum16.data() + i * (k / 16); }
+    const int16_t* row_sum16l(int64_t i) const { return sum16l.data() + i * (k / 16); }
 };
 
 /// Rows [r0, r1) of x [n, k] into q (q sized for n x k by the caller: resize_q8).
