@@ -152,7 +152,7 @@ private slots:
         QVERIFY(plots->plot(PlotsPanel::Utilization)->isVisible());
         QCOMPARE(plots->plot(PlotsPanel::Utilization)->note(), QString());
         QCOMPARE(plots->plot(PlotsPanel::PrefixCache)->note(), QString());
-        QCOMPARE(plots->plot(PlotsPanel::KvCache)->yAxis->label(), QStringLiteral("blocks"));
+        QCOMPARE(plots->plot(PlotsPanel::KvCache)->yAxis->label(), QStringLiteral("% of pool"));
         QCOMPARE(plots->history().size(), int64_t(0));
         QVERIFY(!mWindow->remoteSource()->isRunning());
     }

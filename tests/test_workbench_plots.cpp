@@ -54,6 +54,7 @@ private slots:
     void historyLateStepAndBound();
     void historyCsv();
     void plotsGainData();
+    void kvPlotSharesAcrossPoolRestart();
     void pauseFreezesView();
     void kvMapColours();
     void kvMapLarge();
@@ -226,6 +227,53 @@ void TestWorkbenchPlots::plotsGainData() {
     panel.flush();
     for (int p = 0; p < PlotsPanel::PlotCount; ++p) QVERIFY(near(panel.plot(p)->xAxis->range().size(), 30));
     QVERIFY(panel.plot(PlotsPanel::Throughput)->yAxis->range().upper > 100);   // autoscaled to the data
+}
+
+// The KV plot draws each bin as a share of its own pool, so a restart from 1,456 blocks to 40
+// reads the same on both sides; evictions and preemptions are per-second rates on the right axis.
+void TestWorkbenchPlots::kvPlotSharesAcrossPoolRestart() {
+    PlotsPanel panel;
+    panel.resize(1000, 700);
+    panel.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&panel));
+    int64_t index = 0;
+    auto feed = [&](double from, double to, int used, int cached, int free, int evicted, int preempted) {
+        for (double t = from; t < to - 1e-9; t += 0.1) {
+            rl::step_record s = step(t, 0.1, 0, 4, 4, 0);
+            s.index = ++index;
+            s.kv_used = used, s.kv_cached = cached, s.kv_free = free;
+            s.evicted_blocks = evicted, s.preemptions = preempted;
+            MetricsFrame f;
+            f.snap.t_s = t + 0.1;
+            f.snap.kv_total = used + cached + free;
+            f.snap.new_steps = {s};
+            panel.onFrame(f);
+        }
+    };
+    feed(0, 5, 728, 364, 364, 0, 0);   // the big pool: half used, a quarter cached, a quarter free
+    feed(5, 10, 30, 6, 4, 3, 1);       // after the restart: 40 blocks, 3 evicted and 1 preempted a step
+    panel.flush();
+    LivePlot* kv = panel.plot(PlotsPanel::KvCache);
+    QCOMPARE(kv->yAxis->label(), QStringLiteral("% of pool"));
+    QCOMPARE(kv->yAxis->range().upper, 100.0);
+    auto at = [&](int g, double t) {
+        const auto d = kv->graph(g)->data();
+        auto it = d->findBegin(t, false);
+        return it == d->constEnd() ? std::nan("") : it->value;
+    };
+    QVERIFY(near(at(0, 2.05), 50));     // used
+    QVERIFY(near(at(1, 2.05), 75));     // used + cached
+    QVERIFY(near(at(2, 2.05), 100));    // the whole pool
+    QVERIFY(near(at(0, 7.05), 75));
+    QVERIFY(near(at(1, 7.05), 90));
+    QVERIFY(near(at(2, 7.05), 100));
+    // Rates: one point a second, 30 evicted blocks/s and 10 preemptions/s after the restart.
+    QCOMPARE(kv->graph(3)->valueAxis(), kv->yAxis2);
+    QVERIFY2(near(at(3, 7.5), 30), qPrintable(QString::number(at(3, 7.5))));
+    QVERIFY(near(at(4, 7.5), 10));
+    QVERIFY(near(at(3, 2.5), 0));
+    QVERIFY(kv->graph(3)->dataCount() <= 11);
+    QVERIFY(kv->yAxis2->range().upper >= 30);
 }
 
 void TestWorkbenchPlots::pauseFreezesView() {

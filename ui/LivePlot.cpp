@@ -204,6 +204,10 @@ void LivePlot::fitLegend() {
 
 void LivePlot::setRightAxisLabel(const QString& label) { yAxis2->setLabel(label); }
 
+void LivePlot::setSeriesUnit(int series, const QString& unit) {
+    if (series >= 0 && series < int(mSeries.size())) mSeries[size_t(series)].opt.unit = unit;
+}
+
 void LivePlot::setValueFloor(double leftTop, double rightTop) {
     mLeftFloor = leftTop;
     mRightFloor = rightTop;
@@ -228,9 +232,9 @@ void LivePlot::sync(const MetricsHistory& h, int64_t from) {
         values.clear();
         keys.reserve(n);
         values.reserve(n);
-        if (s.opt.fillBelow != -1 && mFillGroup > 1) {
+        const int64_t g = std::max<int64_t>(s.opt.group, s.opt.fillBelow != -1 ? mFillGroup : 1);
+        if (g > 1) {
             // Whole groups from the one holding `from`; the last group may be partial.
-            const int64_t g = mFillGroup;
             const int64_t start = std::max<int64_t>(h.begin(), (from / g) * g);
             data->removeAfter(MetricsHistory::binCenter(start) - MetricsHistory::kBinS / 2);
             for (int64_t i = start; i < h.end(); i += g) {
@@ -258,7 +262,7 @@ bool LivePlot::setFillGrouping(int bins) {
     if (bins == mFillGroup) return false;
     mFillGroup = bins;
     for (Series& s : mSeries)
-        if (s.opt.fillBelow != -1) s.graph->data()->clear();
+        if (s.opt.fillBelow != -1 || s.opt.group > 1) s.graph->data()->clear();
     return true;
 }
 
@@ -278,6 +282,7 @@ void LivePlot::addEvent(double t, const QString& label) {
     line->end->setCoords(t, 1);
     line->setPen(QPen(c, 1, Qt::DashLine));
     line->setSelectable(false);
+    line->setLayer(QStringLiteral("axes"));   // above opaque areas (the KV plot's stack)
     // Events a few seconds apart would print over each other: each steps one row down from the
     // one before while they are close, back to the top after a quiet spell.
     int row = 0;
@@ -293,6 +298,7 @@ void LivePlot::addEvent(double t, const QString& label) {
     text->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
     text->setText(label);
     text->setColor(c);
+    text->setLayer(QStringLiteral("axes"));
     QFont f = font();
     f.setPointSizeF(std::max(6.0, f.pointSizeF() * 0.8));
     text->setFont(f);
@@ -344,8 +350,6 @@ void LivePlot::rescaleValues() {
         return 10 * p;
     };
     if (mFixedLeft) {
-    } else if (mTightTop && top[0] > 0) {
-        yAxis->setRange(0, top[0]);
     } else if (mCap > 0 && top[0] <= mCap) {
         yAxis->setRange(0, mCapTop);
     } else {

@@ -21,6 +21,7 @@ struct LiveSeriesOptions {
     QString unit;                                    ///< shown on hover after the value
     int fillBelow = -1;   ///< fill down to this series' line (-2: to zero; -1: no fill)
     bool marker = false;  ///< event marker: a full-height line at bins where value > 0
+    int group = 1;        ///< drawn as the mean over fixed groups of this many bins (a rate per second: 10)
     std::function<QColor(const QPalette&)> paletteColor;   ///< colour that follows the palette
     LiveSeriesOptions& dashed() { style = Qt::DashLine; return *this; }
     LiveSeriesOptions& right() { rightAxis = true; return *this; }
@@ -28,6 +29,7 @@ struct LiveSeriesOptions {
     LiveSeriesOptions& withUnit(const QString& u) { unit = u; return *this; }
     LiveSeriesOptions& fillTo(int series) { fillBelow = series; return *this; }
     LiveSeriesOptions& asMarker() { marker = true; return *this; }
+    LiveSeriesOptions& groupedBy(int bins) { group = bins; return *this; }
     LiveSeriesOptions& colorFrom(std::function<QColor(const QPalette&)> f) { paletteColor = std::move(f); return *this; }
 };
 
@@ -41,10 +43,10 @@ public:
     /// Adds a series; returns its index (== graph index).
     int addSeries(const QString& name, const QColor& color, ValueFn value, const SeriesOptions& opt = {});
     void setRightAxisLabel(const QString& label);
+    /// The unit a series' value carries on hover (it may change: blocks here, % of pool remotely).
+    void setSeriesUnit(int series, const QString& unit);
     void setValueFloor(double leftTop, double rightTop = 1);   ///< autoscale never goes below this top
     void setFixedLeftRange(double lo, double hi);
-    /// Left axis top = the data's maximum exactly (the KV pool size), no rounding up.
-    void setTightTop(bool tight) { mTightTop = tight; }
     /// Left axis 0..top while the data stays at or under `cap` (percentages: 105 for 100 %).
     void setPreferredTop(double cap, double top) { mCap = cap, mCapTop = top; }
     /// At most this many legend entries per row (default 4); fewer when the plot is narrow.
@@ -109,7 +111,6 @@ private:
     const MetricsHistory* mHistory = nullptr;
     double mLeftFloor = 1, mRightFloor = 1;
     bool mFixedLeft = false;
-    bool mTightTop = false;
     double mCap = 0, mCapTop = 0;
     bool mHasRight = false;
     int mFillGroup = 1;

@@ -81,22 +81,33 @@ void PlotsPanel::buildPlots() {
     p->addSeries(QStringLiteral("prefill_tok_s"), PlotStyle::prefill(), [](const HistoryBin& b) { return b.prefillTokS; }, O().withUnit(tokS));
     p->addSeries(QStringLiteral("decode_tok_s"), PlotStyle::decode(), [](const HistoryBin& b) { return b.decodeTokS; }, O().withUnit(tokS));
 
-    p = make(tr("KV cache (pool blocks by state)"), tr("blocks"));
+    // Each bin as a share of its own pool, so a pool restart (1,456 blocks -> 40) does not leave
+    // the new pool a sliver under the old one's axis; hover gives the blocks. Evictions and
+    // preemptions are rates on the right axis, one point a second: as full-height markers they
+    // covered the whole plot whenever the pool was under pressure, which is when they matter.
+    p = make(tr("KV cache (share of pool by block state)"), tr("% of pool"));
     auto freeColor = [](const QPalette& pal) { return PlotStyle::blend(PlotStyle::neutral(pal), pal.color(QPalette::Base), 0.8); };
-    p->addSeries(tr("used (running)"), PlotStyle::kvUsed(), [](const HistoryBin& b) { return b.kvUsed; },
-                 O().withUnit(tr("blocks")).fillTo(-2));
-    p->addSeries(tr("cached idle"), PlotStyle::kvCached(), [](const HistoryBin& b) { return b.kvUsed + b.kvCached; },
-                 O().withTip([](const HistoryBin& b) { return b.kvCached; }).withUnit(tr("blocks")).fillTo(-2));
-    p->addSeries(tr("free"), freeColor(palette()), [](const HistoryBin& b) { return b.kvUsed + b.kvCached + b.kvFree; },
-                 O().withTip([](const HistoryBin& b) { return b.kvFree; }).withUnit(tr("blocks")).fillTo(-2).colorFrom(freeColor));
-    p->addSeries(QStringLiteral("kv_evicted_blocks"), PlotStyle::eviction(), [](const HistoryBin& b) { return double(b.evictions); },
-                 O().withUnit(tr("blocks")).asMarker());
-    p->addSeries(QStringLiteral("num_preemptions"), PlotStyle::preemption(), [](const HistoryBin& b) { return double(b.preemptions); },
-                 O().dashed().asMarker());
-    // The stack is drawn as cumulative areas filled down to zero, largest first, each opaque over
-    // the one below: the same picture as channel fills between graphs at a fraction of the cost
-    // (channel fills of 6000-point series took ~20 ms per replot). Layers inserted directly above
-    // "main" give the order main (free) < cached < used < markers < axes.
+    auto share = [](double v, const HistoryBin& b) {
+        const double total = b.kvUsed + b.kvCached + b.kvFree;
+        return total > 0 ? 100 * v / total : 0.0;
+    };
+    const QString blocks = tr("blocks"), perBin = tr("in this 0.1 s");
+    p->addSeries(tr("used (running)"), PlotStyle::kvUsed(), [share](const HistoryBin& b) { return share(b.kvUsed, b); },
+                 O().withTip([](const HistoryBin& b) { return b.kvUsed; }).withUnit(blocks).fillTo(-2));
+    p->addSeries(tr("cached idle"), PlotStyle::kvCached(), [share](const HistoryBin& b) { return share(b.kvUsed + b.kvCached, b); },
+                 O().withTip([](const HistoryBin& b) { return b.kvCached; }).withUnit(blocks).fillTo(-2));
+    p->addSeries(tr("free"), freeColor(palette()), [share](const HistoryBin& b) { return share(b.kvUsed + b.kvCached + b.kvFree, b); },
+                 O().withTip([](const HistoryBin& b) { return b.kvFree; }).withUnit(blocks).fillTo(-2).colorFrom(freeColor));
+    constexpr int kPerSecond = int(1 / MetricsHistory::kBinS + 0.5);
+    p->addSeries(QStringLiteral("kv_evicted_blocks"), PlotStyle::eviction(),
+                 [](const HistoryBin& b) { return b.evictions / MetricsHistory::kBinS; },
+                 O().right().groupedBy(kPerSecond).withTip([](const HistoryBin& b) { return double(b.evictions); })
+                     .withUnit(tr("blocks ") + perBin));
+    p->addSeries(QStringLiteral("num_preemptions"), PlotStyle::preemption(),
+                 [](const HistoryBin& b) { return b.preemptions / MetricsHistory::kBinS; },
+                 O().right().dashed().groupedBy(kPerSecond).withTip([](const HistoryBin& b) { return double(b.preemptions); })
+                     .withUnit(perBin));
+    p->setRightAxisLabel(tr("per second"));
     for (const char* name : {"kvMarkers", "kvUsedLayer", "kvCachedLayer"})
         p->addLayer(QString::fromLatin1(name), p->layer(QStringLiteral("main")), QCustomPlot::limAbove);
     for (int g = 0; g < 3; ++g) {
@@ -108,7 +119,7 @@ void PlotsPanel::buildPlots() {
     p->graph(0)->setLayer(QStringLiteral("kvUsedLayer"));
     p->graph(3)->setLayer(QStringLiteral("kvMarkers"));
     p->graph(4)->setLayer(QStringLiteral("kvMarkers"));
-    p->setTightTop(true);
+    p->setFixedLeftRange(0, 100);
     p->setLegendColumns(3);
 
     p = make(tr("Batch and queue"), tr("requests"));
@@ -146,9 +157,11 @@ void PlotsPanel::setRemoteMarker(const QString& marker) {
     const bool remote = !marker.isEmpty();
     mRemoteLabel->setText(marker);
     mRemoteLabel->setVisible(remote);
-    // A remote KV gauge is a fraction of a pool whose block count we do not know.
+    // A remote KV gauge is a fraction of a pool whose block count we do not know: its bins hold
+    // percentages, so hovering shows those.
     const bool noKv = !mPlots[KvCache]->note().isEmpty();   // this server has no KV gauge
-    mPlots[KvCache]->yAxis->setLabel(!remote ? tr("blocks") : noKv ? QString() : tr("% of pool"));
+    mPlots[KvCache]->yAxis->setLabel(remote && noKv ? QString() : tr("% of pool"));
+    for (int g = 0; g < 3; ++g) mPlots[KvCache]->setSeriesUnit(g, remote ? tr("% of pool") : tr("blocks"));
     if (!remote) {
         setRemoteNotes({});   // the local engine supplies every plot
     } else if (mPlots[Utilization]->note().isEmpty()) {
