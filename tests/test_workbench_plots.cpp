@@ -55,6 +55,7 @@ private slots:
     void historyCsv();
     void plotsGainData();
     void kvPlotSharesAcrossPoolRestart();
+    void eventLabelsLeaveWithTheirLines();
     void pauseFreezesView();
     void kvMapColours();
     void kvMapLarge();
@@ -274,6 +275,25 @@ void TestWorkbenchPlots::kvPlotSharesAcrossPoolRestart() {
     QVERIFY(near(at(3, 2.5), 0));
     QVERIFY(kv->graph(3)->dataCount() <= 11);
     QVERIFY(kv->yAxis2->range().upper >= 30);
+}
+
+void TestWorkbenchPlots::eventLabelsLeaveWithTheirLines() {
+    PlotsPanel panel;
+    panel.resize(1000, 700);
+    panel.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&panel));
+    LivePlot* p = panel.plot(PlotsPanel::Throughput);
+    p->addEvent(1.0, QStringLiteral("story: early"));
+    Synth s;
+    s.feed(20.0, 0.01, &panel);
+    panel.flush();
+    QVERIFY(p->eventLabelShown(0));   // 20 s in, a 60 s window still starts at 0
+    p->addEvent(80.0, QStringLiteral("knob: late"));
+    s.feed(70.0, 0.01, &panel);
+    panel.flush();
+    QVERIFY(p->xAxis->range().lower > 1.0);
+    QVERIFY(!p->eventLabelShown(0));   // its line is out of view: no letters left at the edge
+    QVERIFY(p->eventLabelShown(1));
 }
 
 void TestWorkbenchPlots::pauseFreezesView() {

@@ -322,9 +322,15 @@ QString LivePlot::eventLabel(int i) const {
     return i >= 0 && i < int(mEvents.size()) ? mEvents[size_t(i)].text->text() : QString();
 }
 
+bool LivePlot::eventLabelShown(int i) const {
+    return i >= 0 && i < int(mEvents.size()) && mEvents[size_t(i)].text->visible();
+}
+
 void LivePlot::refresh(double now, double windowS, bool follow) {
     // Until a window's worth has passed the view is [0, window] and fills from the left.
     if (follow) xAxis->setRange(std::max(now, windowS), windowS, Qt::AlignRight);
+    // A label whose line has scrolled out on the left would show its last letters at the edge.
+    for (const Event& e : mEvents) e.text->setVisible(e.t >= xAxis->range().lower);
     rescaleValues();
     wrapNote();
     replot(QCustomPlot::rpQueuedReplot);

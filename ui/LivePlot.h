@@ -69,6 +69,7 @@ public:
     void clearEvents();
     int eventCount() const { return int(mEvents.size()); }
     QString eventLabel(int i) const;
+    bool eventLabelShown(int i) const;   ///< false once its line has scrolled out of view
     static constexpr int kMaxEvents = 40;
     /// Whether the legend sits under the title (the plot is too narrow for both on one row).
     bool legendBelowTitle() const { return mLegendBelow; }

@@ -179,7 +179,7 @@ void ModelPanel::showModel(const ModelSummary& m) {
     mContext->setText(tr("%1 tokens").arg(m.contextLength));
     mPool->setText(tr("%1 blocks × %2 tokens").arg(m.kvBlocks).arg(m.blockSize));
     mTemplate->setText(m.templateWarning.isEmpty() ? m.chatTemplate : tr("%1 (%2)").arg(m.chatTemplate, m.templateWarning));
-    mBackendInfo->setText(tr("%1 · %2").arg(m.backend, dtypeFor(m.backend.section(QLatin1Char(' '), 0, 0))));
+    mBackendInfo->setText(tr("%1 · %2 activations and KV").arg(m.backend, dtypeFor(m.backend.section(QLatin1Char(' '), 0, 0))));
 }
 
 void ModelPanel::showIdle(const QString& note) {
