@@ -4,6 +4,8 @@
 
 #include "metrics/cost_model.h"
 
+#include <cmath>
+
 namespace {
 
 rl::model_config smollm2() {
@@ -17,6 +19,15 @@ rl::model_config llama3_8b() {
     rl::model_config c;
     c.n_layers = 32; c.d_model = 4096; c.n_heads = 32; c.n_kv_heads = 8; c.head_dim = 128;
     c.d_ff = 14336; c.vocab_size = 128256;
+    return c;
+}
+
+// Qwen3-30B-A3B: 48 layers, d 2048, 32 q heads and 4 KV heads of 128, 128 experts of 768, 8 used.
+rl::model_config qwen3_30b_a3b() {
+    rl::model_config c;
+    c.n_layers = 48; c.d_model = 2048; c.n_heads = 32; c.n_kv_heads = 4; c.head_dim = 128;
+    c.d_ff = 6144; c.vocab_size = 151936;
+    c.n_experts = 128; c.n_experts_used = 8; c.d_ff_expert = 768;
     return c;
 }
 
@@ -114,8 +125,40 @@ private slots:
         const double ratio = bf.cost({{1, 100, true}}).weight_bytes / m.cost({{1, 100, true}}).weight_bytes;
         QVERIFY2(ratio > 3.5 && ratio < 3.6, std::to_string(ratio).c_str());
     }
+
+    // A mixture-of-experts step reads the attention, the router and the union of the experts its
+    // tokens chose; each token computes with n_used of them.
+    void moeCountsTheExpertsRead() {
+        rl::cost_model m{qwen3_30b_a3b(), 2, 2, 2};
+        // attention per layer: q 2048*4096 + k,v 2*2048*512 + o 4096*2048 = 18,874,368;
+        // router 2048*128 = 262,144; 8 experts of 3*2048*768 = 4,718,592 each: 37,748,736
+        QCOMPARE(m.layer_matmul_params(), 18874368.0 + 262144.0 + 37748736.0);
+        QCOMPARE(m.expert_params(), 4718592.0);
+        const double dense = 48 * (18874368.0 + 262144.0) + 2048.0 * 151936;
+        QCOMPARE(m.dense_matmul_params(), dense);
+        const double norms = 48 * 2 * 2048.0 * 4 + 2048.0 * 4;
+        // Counted by the backend: 48 layers x 8 experts at batch 1, all 128 of each layer at most.
+        QCOMPARE(m.cost({{1, 100, true}}, 48 * 8).weight_bytes, 2 * (dense + 48 * 8 * 4718592.0) + norms);
+        std::vector<rl::step_shape_seq> b64(64, rl::step_shape_seq{1, 100, true});
+        QCOMPARE(m.cost(b64, 48 * 128).weight_bytes, 2 * (dense + 48 * 128 * 4718592.0) + norms);
+        // FLOPs do not depend on the routing: 2 x params a token (+ attention, LM head).
+        QCOMPARE(m.cost(b64, 48 * 128).flops, m.cost(b64, 48 * 40).flops);
+        // Not counted: the expectation under uniform routing, 128 * (1 - (1 - 8/128)^n) a layer.
+        QCOMPARE(m.expected_experts_read(1), 48 * 8.0);
+        QVERIFY(std::abs(m.expected_experts_read(64) - 48 * 128 * (1 - std::pow(120.0 / 128, 64))) < 1e-6);
+        QCOMPARE(m.cost({{1, 100, true}}).weight_bytes, m.cost({{1, 100, true}}, 48 * 8).weight_bytes);
+        // So weight bytes per token fall as the batch grows, but far more slowly than a dense
+        // model's 1/batch: 6.08 GB at batch 1, 59.5 GB / 64 = 0.93 GB a token at 64 (6.5x).
+        const double per_token_1 = m.cost({{1, 100, true}}).weight_bytes;
+        const double per_token_64 = m.cost(b64).weight_bytes / 64;
+        QVERIFY(per_token_64 < per_token_1 / 6 && per_token_64 > per_token_1 / 7);
+        QVERIFY(m.cost(b64).weight_bytes > 5 * per_token_1);   // 64 tokens touch ~98 % of the experts
+        // Stored bytes (q4_k experts) scale the same way.
+        m.expert_bytes = 48 * 128 * 4718592.0 * 144 / 256;
+        QCOMPARE(m.weight_bytes_per_step(48 * 8), 2 * dense + 48 * 8 * 4718592.0 * 144 / 256 + norms);
+    }
 };
 
 RL_TEST_MAIN(TestCostModel, smollm2DecodeByHand, llama3PrefillByHand, gemmRereadsByHand, decodeIntensityGrowsWithBatch,
-             blockWeightsCountStoredBytes)
+             blockWeightsCountStoredBytes, moeCountsTheExpertsRead)
 #include "test_cost_model.moc"

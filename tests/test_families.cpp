@@ -200,6 +200,7 @@ private slots:
     void phi3() { run("phi3"); }
     void mistral() { run("mistral"); }
     void mixtral() { run("mixtral"); }
+    void expertsReadAreTheRoutedUnion();
 
 private:
     void run(const std::string& family) {
@@ -233,5 +234,52 @@ void TestFamilies::configs() {
     QVERIFY(mx.is_moe() && mx.n_experts == 4 && mx.d_ff_expert == mx.d_ff && mx.sliding_window == 0);
 }
 
-RL_TEST_MAIN(TestFamilies, configs, qwen3, qwen3moe, gemma3, phi3, mistral, mixtral)
+// The cost model's expert bytes come from the experts a step really ran: the union of the
+// routed ones per layer (backend::take_experts_run, llama_model::last_experts_read).
+void TestFamilies::expertsReadAreTheRoutedUnion() {
+    cpu_backend be(1);
+    const int64_t d = 4, E = 4, ff = 2;
+    // Router rows 10 * e_i: a row of x goes to the experts of its largest components.
+    std::vector<float> router(size_t(E * d), 0.f), xs = {0, 0, 1, 0, 0, 0, 2, 0, 1, 0, 0, 0};
+    for (int64_t e = 0; e < E; ++e) router[size_t(e * d + e)] = 10.f;
+    std::vector<float> gate(size_t(E * ff * d), 0.1f), down(size_t(E * d * ff), 0.1f);
+    tensor x = be.alloc(3, d, dtype::f32), gi = be.alloc(E, d, dtype::f32), g = be.alloc(E * ff, d, dtype::f32),
+           u = be.alloc(E * ff, d, dtype::f32), dn = be.alloc(E * d, ff, dtype::f32), out = be.alloc(3, d, dtype::f32);
+    be.upload(x, xs.data());
+    be.upload(gi, router.data());
+    be.upload(g, gate.data());
+    be.upload(u, gate.data());
+    be.upload(dn, down.data());
+    backend::moe_params p{int(E), 1, int(ff), true};
+    be.take_experts_run();
+    be.moe_ffn(x, gi, g, u, dn, p, out);
+    QCOMPARE(be.take_experts_run(), int64_t(2));   // rows 0 and 1 -> expert 2, row 2 -> expert 0
+    p.n_used = 2;   // ties go to the lower index: {2, 0}, {2, 0}, {0, 1}
+    be.moe_ffn(x, gi, g, u, dn, p, out);
+    be.moe_ffn(x, gi, g, u, dn, p, out);
+    QCOMPARE(be.take_experts_run(), int64_t(6));   // summed over calls (layers), then reset
+    QCOMPARE(be.take_experts_run(), int64_t(0));
+    for (tensor* t : {&x, &gi, &g, &u, &dn, &out}) be.release(*t);
+
+    // Through the model: one token reads exactly n_used experts a layer; a prompt more.
+    fixture fx("qwen3moe");
+    const model_config& c = fx.model->config();
+    seq_state s;
+    for (int i = 0; i < 40; ++i) s.ids.push_back(int32_t(100 + 37 * i % 900));
+    s.table.resize(8);
+    std::iota(s.table.begin(), s.table.end(), 0);
+    step_input one;
+    one.logit_rows.push_back(add_to_step(one, s, 1));
+    std::vector<float> logits;
+    fx.model->forward(one, logits);
+    QCOMPARE(fx.model->last_experts_read(), double(c.n_layers * c.n_experts_used));
+    s.cached = 1;
+    step_input prompt;
+    prompt.logit_rows.push_back(add_to_step(prompt, s, 39));
+    fx.model->forward(prompt, logits);
+    const double read = fx.model->last_experts_read();
+    QVERIFY2(read > c.n_layers * c.n_experts_used && read <= c.n_layers * c.n_experts, std::to_string(read).c_str());
+}
+
+RL_TEST_MAIN(TestFamilies, configs, qwen3, qwen3moe, gemma3, phi3, mistral, mixtral, expertsReadAreTheRoutedUnion)
 #include "test_families.moc"

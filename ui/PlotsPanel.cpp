@@ -85,7 +85,7 @@ void PlotsPanel::buildPlots() {
     // the new pool a sliver under the old one's axis; hover gives the blocks. Evictions and
     // preemptions are rates on the right axis, one point a second: as full-height markers they
     // covered the whole plot whenever the pool was under pressure, which is when they matter.
-    p = make(tr("KV cache (share of pool by block state)"), tr("% of pool"));
+    p = make(tr("KV cache (% of pool by state)"), tr("% of pool"));
     auto freeColor = [](const QPalette& pal) { return PlotStyle::blend(PlotStyle::neutral(pal), pal.color(QPalette::Base), 0.8); };
     auto share = [](double v, const HistoryBin& b) {
         const double total = b.kvUsed + b.kvCached + b.kvFree;

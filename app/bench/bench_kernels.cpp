@@ -77,6 +77,7 @@ int run_kernel_bench(const kernel_bench_args& args) {
     const double elem = double(rl::dtype_size(be->compute_dtype()));
     rl::cost_model cm = rl::cost_model::on_device(cfg, elem, dev.kind, dev.compute_units);
     cm.matmul_weight_bytes = double(model->matmul_weight_bytes());
+    cm.expert_bytes = double(model->expert_weight_bytes());
     cm.blocks_expand_above = model->block_matmuls() ? be->block_weights_expand_above() : 0;
     std::fprintf(stderr, "weights (%s): %s\n", rl::weight_storage_name(args.engine.weights), model->weight_types().c_str());
 
@@ -110,7 +111,7 @@ int run_kernel_bench(const kernel_bench_args& args) {
         };
         auto account = [&](int n, int start) {
             std::vector<rl::step_shape_seq> shape(size_t(batch), rl::step_shape_seq{n, start, true});
-            const rl::step_cost c = cm.cost(shape);
+            const rl::step_cost c = cm.cost(shape, model->last_experts_read());   // the union the step routed to
             sum_flops += c.flops;
             sum_bytes += c.bytes();
         };

@@ -219,6 +219,9 @@ public:
     };
     virtual void moe_ffn(const tensor& x, const tensor& gate_inp, const tensor& gate_exps, const tensor& up_exps,
                          const tensor& down_exps, const moe_params& p, tensor& out) = 0;
+    /// The experts moe_ffn ran since the last call (each call: those with at least one row routed
+    /// to them), summed over calls, then reset: the cost model's expert bytes. -1: not counted.
+    virtual int64_t take_experts_run() { return -1; }
     /// out[i] = x[step.logit_rows[i]]
     virtual void gather_logit_rows(const tensor& x, tensor& out) = 0;
     virtual void synchronize() = 0;

@@ -11,6 +11,7 @@
 #include "backend/cpu_quant.h"
 
 #include <memory>
+#include <utility>
 
 namespace rl {
 
@@ -55,6 +56,7 @@ public:
     void scale(tensor& x, float s) override;
     void moe_ffn(const tensor& x, const tensor& gate_inp, const tensor& gate_exps, const tensor& up_exps,
                  const tensor& down_exps, const moe_params& p, tensor& out) override;
+    int64_t take_experts_run() override { return std::exchange(experts_run_, 0); }
     void gather_logit_rows(const tensor& x, tensor& out) override;
     /// Block formats: random blocks as the CUDA backend's kernels::fill_blocks makes them, byte for
     /// byte (synthetic:NAME:QUANT models); plain floats: backend's default.
@@ -72,6 +74,7 @@ public:
     size_t kv_bytes() const { return kv_bytes_; }
 
 private:
+    int64_t experts_run_ = 0;
     float* k_block(int layer, int block) const;  // -> [block_size, n_kv_heads, head_dim]
     float* v_block(int layer, int block) const;
     void check_kv_ready(int layer) const;

@@ -108,6 +108,7 @@ void cpu_backend::moe_ffn(const tensor& x, const tensor& gate_inp, const tensor&
     for (int64_t e = 0; e < E; ++e) {
         const auto& rows = by_expert[size_t(e)];
         if (rows.empty()) continue;
+        ++experts_run_;
         const int64_t m = int64_t(rows.size());
         tensor xs = host_tensor(xb, m, d), g = host_tensor(gb, m, ff), u = host_tensor(ub, m, ff),
                act = host_tensor(ab, m, ff), y = host_tensor(yb, m, d);

@@ -2,7 +2,8 @@
 // Pure and header-only so the same numbers serve the plots, the benchmarks and the tests
 // (tests/test_cost_model.cpp checks it against hand calculations; docs/metrics.md states it).
 //
-//   FLOPs = 2 * matmul_params * tokens            (every token passes every layer's weights)
+//   FLOPs = 2 * matmul_params * tokens            (every token passes every layer's weights; with
+//                                                  experts, the router and its n_used experts)
 //         + 2 * d_model * vocab * logit_rows      (LM head, only rows whose logits are used)
 //         + 4 * n_heads * head_dim * ctx_i        (QK^T and PV, per token i at context ctx_i, per layer)
 //   Bytes = weight bytes (read once per step, as stored: block formats at their real size; past
@@ -11,6 +12,10 @@
 //         + KV written: every new token, once per layer (K and V)
 //         + activations: per token per layer, the hidden state and intermediates read and written
 //         + GEMM re-reads (GPU only, large steps): see gemm_streaming
+//   Mixture of experts: a step reads the union of the experts its tokens chose, per layer, so
+//   expert bytes = expert_bytes * experts_read / (n_layers * n_experts), experts_read as the
+//   backend counted it, or, where it cannot, its expectation under uniform routing,
+//   n_layers * E * (1 - (1 - k/E)^tokens). Bandwidth per token falls as the batch grows.
 #pragma once
 #include "model/model_config.h"
 
@@ -72,9 +77,13 @@ struct cost_model {
     double kv_elem_bytes = 2;
     double act_elem_bytes = 2;
     gemm_streaming gemm;            // off unless the backend is a GPU (set sms)
-    /// The matmul weights' bytes as stored (llama_model::matmul_weight_bytes: block formats count
-    /// their real bytes, 4.5 bits a q4_k weight); 0 = every weight at weight_elem_bytes.
+    /// The matmul weights' bytes as stored, experts excepted (llama_model::matmul_weight_bytes:
+    /// block formats count their real bytes, 4.5 bits a q4_k weight); 0 = every weight at
+    /// weight_elem_bytes.
     double matmul_weight_bytes = 0;
+    /// Every layer's stacked experts as stored (llama_model::expert_weight_bytes); 0 = at
+    /// weight_elem_bytes.
+    double expert_bytes = 0;
     /// Block-format weights: products of more rows than this (backend::block_weights_expand_above)
     /// dequantize their weight into a bf16 scratch first, which writes and then reads 2 bytes per
     /// weight more. 0 = none.
@@ -89,30 +98,61 @@ struct cost_model {
         return m;
     }
 
-    /// Parameters that go through a matmul in each layer (q, k, v, o, gate, up, down).
+    /// Parameters each token passes through in a layer: q, k, v, o, then gate, up, down (with
+    /// experts: the router and n_used experts' gate, up, down).
     double layer_matmul_params() const {
-        const double d = cfg.d_model, q = cfg.q_dim(), kv = cfg.kv_dim(), ff = cfg.d_ff;
-        return d * q + 2 * d * kv + q * d + 3 * d * ff;
+        const double d = cfg.d_model, q = cfg.q_dim(), kv = cfg.kv_dim();
+        return d * q + 2 * d * kv + q * d + ffn_params_per_token();
+    }
+    double ffn_params_per_token() const {
+        if (!cfg.is_moe()) return 3.0 * cfg.d_model * cfg.d_ff;
+        return double(cfg.d_model) * cfg.n_experts + 3.0 * cfg.d_model * cfg.d_ff_expert * cfg.n_experts_used;
+    }
+    /// The FFN width a token's activations pass through (n_used experts' together).
+    double ffn_width_per_token() const {
+        return cfg.is_moe() ? double(cfg.d_ff_expert) * cfg.n_experts_used : double(cfg.d_ff);
+    }
+    /// Parameters of one expert (gate, up, down) and of all of them over all layers.
+    double expert_params() const { return 3.0 * cfg.d_model * cfg.d_ff_expert; }
+    double all_expert_params() const { return cfg.is_moe() ? expert_params() * cfg.n_experts * cfg.n_layers : 0; }
+    /// Parameters read once per step whatever the routing: attention, router, dense FFN, LM head.
+    double dense_matmul_params() const {
+        const double d = cfg.d_model, q = cfg.q_dim(), kv = cfg.kv_dim();
+        const double ffn = cfg.is_moe() ? d * cfg.n_experts : 3.0 * d * cfg.d_ff;
+        return cfg.n_layers * (d * q + 2 * d * kv + q * d + ffn) + lm_head_params();
+    }
+    /// (layer, expert) pairs a step of `tokens` reads on average when each token picks n_used of
+    /// E experts uniformly: E * (1 - (1 - k/E)^tokens) per layer.
+    double expected_experts_read(double tokens) const {
+        if (!cfg.is_moe() || tokens <= 0) return 0;
+        const double E = cfg.n_experts, k = cfg.n_experts_used;
+        return cfg.n_layers * E * (1 - std::pow(1 - k / E, tokens));
     }
     double lm_head_params() const { return double(cfg.d_model) * cfg.vocab_size; }
-    /// Bytes of weights read by one step: all layers, norms, the LM head (the embedding gather is
-    /// counted per token under activations, as only the used rows are read).
-    double weight_bytes_per_step() const {
+    /// Bytes of weights read by one step: all layers, norms, the LM head, and of the experts
+    /// those read (experts_read (layer, expert) pairs; see the header). The embedding gather is
+    /// counted per token under activations, as only the used rows are read.
+    double weight_bytes_per_step(double experts_read = 0) const {
         const double norms = double(cfg.n_layers) * 2 * cfg.d_model + cfg.d_model;
         const double bias = cfg.qkv_bias ? double(cfg.n_layers) * (cfg.q_dim() + 2 * cfg.kv_dim()) : 0;
-        const double matmuls = matmul_weight_bytes > 0
-                                   ? matmul_weight_bytes
-                                   : (cfg.n_layers * layer_matmul_params() + lm_head_params()) * weight_elem_bytes;
-        return matmuls + (norms + bias) * 4.0;
+        const double matmuls = matmul_weight_bytes > 0 ? matmul_weight_bytes : dense_matmul_params() * weight_elem_bytes;
+        double experts = 0;
+        if (cfg.is_moe()) {
+            const double all = expert_bytes > 0 ? expert_bytes : all_expert_params() * weight_elem_bytes;
+            experts = all * experts_read / (double(cfg.n_layers) * cfg.n_experts);
+        }
+        return matmuls + experts + (norms + bias) * 4.0;
     }
     /// Activation elements read + written per token per layer (residual, norm, q/k/v, attention
     /// output, projection, gate/up/act, down) — an estimate, documented in docs/metrics.md.
     double activation_elems_per_token_layer() const {
-        const double d = cfg.d_model, q = cfg.q_dim(), kv = cfg.kv_dim(), ff = cfg.d_ff;
-        return 2 * (4 * d + q + 2 * kv + q + 3 * ff);
+        const double d = cfg.d_model, q = cfg.q_dim(), kv = cfg.kv_dim(), ff = ffn_width_per_token();
+        return 2 * (4 * d + q + 2 * kv + q + 3 * ff + (cfg.is_moe() ? cfg.n_experts : 0));
     }
 
-    step_cost cost(const std::vector<step_shape_seq>& seqs) const {
+    /// experts_read: the (layer, expert) pairs the step's routing chose (summed over layers), as
+    /// the backend counted them; < 0 = not counted, take expected_experts_read.
+    step_cost cost(const std::vector<step_shape_seq>& seqs, double experts_read = -1) const {
         step_cost c;
         double tokens = 0, logit_rows = 0, attn_flops_per_layer = 0, ctx_read = 0;
         for (const auto& s : seqs) {
@@ -126,15 +166,18 @@ struct cost_model {
         if (tokens == 0) return c;
         c.flops = 2 * cfg.n_layers * layer_matmul_params() * tokens + 2 * lm_head_params() * logit_rows +
                   cfg.n_layers * attn_flops_per_layer;
-        c.weight_bytes = weight_bytes_per_step();
+        if (experts_read < 0) experts_read = expected_experts_read(tokens);
+        c.weight_bytes = weight_bytes_per_step(experts_read);
         const bool expand_layers = blocks_expand_above > 0 && tokens > blocks_expand_above;
         const bool expand_head = blocks_expand_above > 0 && logit_rows > blocks_expand_above;
-        if (expand_layers) c.weight_bytes += 4.0 * cfg.n_layers * layer_matmul_params();
+        if (expand_layers)
+            c.weight_bytes += 4.0 * (dense_matmul_params() - lm_head_params() + expert_params() * experts_read);
         if (expand_head) c.weight_bytes += 4.0 * lm_head_params();
         c.kv_read_bytes = 2.0 * cfg.n_layers * cfg.kv_dim() * ctx_read * kv_elem_bytes;
         c.kv_write_bytes = 2.0 * cfg.n_layers * cfg.kv_dim() * tokens * kv_elem_bytes;
         // The tiled GEMM re-reads what it is given: the bf16 scratch when block formats expand.
-        const double d = cfg.d_model, q = cfg.q_dim(), kv = cfg.kv_dim(), ff = cfg.d_ff,
+        // Experts' GEMMs see a share of the tokens each; their re-reads are not modelled.
+        const double d = cfg.d_model, q = cfg.q_dim(), kv = cfg.kv_dim(), ff = cfg.is_moe() ? 0.0 : cfg.d_ff,
                      we = expand_layers ? 2.0 : weight_elem_bytes, xe = act_elem_bytes;
         const double per_layer = gemm.reread_bytes(tokens, q, d, we, xe) + 2 * gemm.reread_bytes(tokens, kv, d, we, xe) +
                                  gemm.reread_bytes(tokens, d, q, we, xe) + 2 * gemm.reread_bytes(tokens, ff, d, we, xe) +

@@ -73,6 +73,8 @@ tensor llama_model::run_step(const step_input& in) {
     }
     ensure_scratch(n, std::max(nl, 1));
     be_.set_step(in);
+    be_.take_experts_run();   // count this step's experts only
+    last_experts_read_ = cfg_.is_moe() ? -1 : 0;
     const tensor out = rows_view(logits_, nl);
     // Decode-only steps issue the same ops over the same buffers for a given (n, nl): the backend
     // may record them once and replay (CUDA graphs); the step's data travels in set_step.
@@ -86,6 +88,7 @@ tensor llama_model::run_step(const step_input& in) {
         if (recording) be_.graph_abort();
         throw;
     }
+    if (cfg_.is_moe()) last_experts_read_ = double(be_.take_experts_run());
     if (recording) be_.graph_end();
     return out;
 }

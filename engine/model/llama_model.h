@@ -52,6 +52,12 @@ public:
     /// Bytes of the weights every step streams through a matmul (all layers' q, k, v, o, gate,
     /// up, down and the LM head), as stored: the cost model's weight traffic.
     size_t matmul_weight_bytes() const;
+    /// Bytes of every layer's stacked experts (0 without experts): a step reads those its tokens
+    /// chose (last_experts_read).
+    size_t expert_weight_bytes() const;
+    /// (layer, expert) pairs the last step ran, summed over layers: the union of the experts its
+    /// tokens were routed to. 0 without experts; -1 when the backend does not count them.
+    double last_experts_read() const { return last_experts_read_; }
     /// True when the layers' projections are in GGUF block formats (native weights).
     bool block_matmuls() const { return !layers_.empty() && is_quantized(layers_[0].wq.type); }
     /// The weights' storage types, most bytes first: "q4_k 3.1 GiB, q6_k 0.8 GiB, bf16 ...".
@@ -72,6 +78,7 @@ public:
 
 private:
     llama_model(const model_config& cfg, backend& be) : cfg_(cfg), be_(be) {}
+    double last_experts_read_ = 0;
     void ensure_scratch(int n_tokens, int n_logits);
     /// Runs the step; returns the device logits [in.logit_rows.size(), vocab] (rows == 0: none).
     /// Decode-only steps are recorded once per (batch, logit rows) and replayed (backend graphs).

@@ -170,11 +170,13 @@ size_t llama_model::matmul_weight_bytes() const {
     size_t b = lm_head_.bytes();
     for (const auto& L : layers_) {
         for (const tensor* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down, &L.gate_inp}) b += t->bytes();
-        // A token reads only its n_used experts: at batch 1 that share of the stacked experts.
-        if (cfg_.is_moe())
-            b += (L.gate_exps.bytes() + L.up_exps.bytes() + L.down_exps.bytes()) / size_t(cfg_.n_experts) *
-                 size_t(cfg_.n_experts_used);
     }
+    return b;
+}
+
+size_t llama_model::expert_weight_bytes() const {
+    size_t b = 0;
+    for (const auto& L : layers_) b += L.gate_exps.bytes() + L.up_exps.bytes() + L.down_exps.bytes();
     return b;
 }
 

@@ -101,6 +101,7 @@ public:
         const device_info dev = be_->info();
         cost_ = cost_model::on_device(cfg, double(dtype_size(be_->compute_dtype())), dev.kind, dev.compute_units);
         cost_.matmul_weight_bytes = double(model_->matmul_weight_bytes());
+        cost_.expert_bytes = double(model_->expert_weight_bytes());
         cost_.blocks_expand_above = model_->block_matmuls() ? be_->block_weights_expand_above() : 0;
         if (opt.calibrate) hub_.set_peaks(calibrate_peaks(*be_));
         // max_num_batched_tokens "auto": resolved once per load from the backend and its peak.
@@ -365,7 +366,7 @@ private:
         std::vector<step_shape_seq> shape;
         for (size_t i = 0; i < st.seqs.size(); ++i)
             shape.push_back({st.input.seqs[i].n_tokens, st.input.seqs[i].start_pos, bool(st.wants_logits[i])});
-        const step_cost cost = cost_.cost(shape);
+        const step_cost cost = cost_.cost(shape, model_->last_experts_read());
         r.flops = cost.flops;
         r.bytes = cost.bytes();
         const scheduler_counters& c1 = sched_->counters();

@@ -270,7 +270,7 @@ class Logprobs(unittest.TestCase):
 
 
 class Penalties(unittest.TestCase):
-    PROMPT = "dog dog dog dog dog dog dog dog"   # greedy, the model falls into a loop after it
+    PROMPT = "1 1 1 1 1 1 1 1"   # greedy, the model goes on repeating " 1"
 
     def max_repeats(self, **kw):
         r = complete(self.PROMPT, max_tokens=20, temperature=0, logprobs=0, **kw)
