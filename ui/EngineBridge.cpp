@@ -19,6 +19,7 @@
 #include <QFileInfo>
 
 #include <optional>
+#include <utility>
 
 namespace {
 
@@ -92,6 +93,19 @@ bool EngineBridge::loadModel(const EngineSettings& settings) {
     opt.calibrate = settings.calibrate;
     opt.serving = settings.serving;
 
+    // A reload of the same model (a pool restart) keeps the virtual users running: they resume
+    // on the new engine with fresh conversations, so before and after can be compared.
+    mResume.reset();
+    if (mLoadGen && settings.modelPath == mSource.modelPath) {
+        mResume = std::make_unique<rl::scenario>(mLoadGen->get_scenario());
+        mResumePaused = mLoadPaused;
+    }
+    // On a GPU the old engine's weights and KV pool hold the memory the new one is sized from
+    // (its pool takes gpu_memory_utilization of the card, less what is in use): loaded beside
+    // the old one it finds no room ("KV pool of 0 blocks"). So there the old engine goes first;
+    // on the CPU it serves until the new one is ready.
+    if (mEngine && mModel.backend.section(QLatin1Char(' '), 0, 0) != QLatin1String("cpu")) unload();
+
     emit loadStarted(settings.modelPath);
     mLoader = std::thread([this, ticket, opt] {
         std::unique_ptr<rl::engine> e;
@@ -137,11 +151,8 @@ void EngineBridge::onLoadDone(quint64 ticket) {
         emit loadFailed(error);
         return;
     }
-    // A reload of the same model (a pool restart) keeps the virtual users running: they resume
-    // on the new engine with fresh conversations, so before and after can be compared.
-    std::optional<rl::scenario> resume;
-    if (mLoadGen && mPendingSource.modelPath == mSource.modelPath) resume = mLoadGen->get_scenario();
-    const bool paused = mLoadPaused;
+    const std::unique_ptr<rl::scenario> resume = std::move(mResume);
+    const bool paused = mResumePaused;
     unload();
     mSource = mPendingSource;
     mEngine = std::move(e);

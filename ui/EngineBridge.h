@@ -109,6 +109,8 @@ private:
     MetricsPump* mPump;                             // stopped before mEngine goes
     std::unique_ptr<rl::load_generator> mLoadGen;   // stopped before mEngine goes
     bool mLoadPaused = false;
+    std::unique_ptr<rl::scenario> mResume;   // the virtual users a reload of the same model resumes
+    bool mResumePaused = false;
     QTimer mCountersTimer;
 
     std::thread mLoader;
