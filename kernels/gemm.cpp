@@ -7,13 +7,17 @@
 // C = D = O (m x n, ldc = m). tests/test_gpu_kernels.cpp checks this against a CPU product.
 // Products of few rows (decode) go to gemv.cu instead when prefers_gemv says so (its limits are
 // open questions, in tuning.h); the backend asks.
-// Algorithms come from cuBLASLt's heuristic once per (shape, alignment) and are cached.
+// Algorithms come from cuBLASLt's heuristic once per (shape, alignment) and are cached, at most
+// kMaxPlans of them, least recently used out first: prefill steps come in every token count up to
+// the step budget, so an unbounded cache (ours, and cuBLASLt's own heuristics cache of 8,192 by
+// default) grows resident memory for as long as new counts turn up.
 #include "common.cuh"
 #include "kernels.h"
 #include "tuning.h"
 
 #include <cublasLt.h>
 
+#include <list>
 #include <map>
 #include <string>
 #include <tuple>
@@ -30,6 +34,7 @@ namespace rl::kernels {
 namespace {
 
 constexpr size_t workspace_bytes = size_t(32) << 20;  // what cuBLAS recommends for Hopper
+constexpr size_t kMaxPlans = 512;   // a few KiB each; a missed plan costs one heuristic query
 
 // Largest power of two (<= 256) dividing both the address and the row pitch in bytes: the
 // alignment cuBLASLt may assume for every row of the operand.
@@ -42,6 +47,13 @@ struct plan {
     cublasLtMatmulDesc_t desc = nullptr;
     cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
     cublasLtMatmulAlgo_t algo{};
+    void destroy() {
+        if (a) cublasLtMatrixLayoutDestroy(a);
+        if (b) cublasLtMatrixLayoutDestroy(b);
+        if (c) cublasLtMatrixLayoutDestroy(c);
+        if (desc) cublasLtMatmulDescDestroy(desc);
+        a = b = c = nullptr, desc = nullptr;
+    }
 };
 
 using plan_key = std::tuple<int64_t, int64_t, int64_t, uint32_t, uint32_t, uint32_t, bool>;  // n, m, k, alignments, f32 out
@@ -51,22 +63,27 @@ using plan_key = std::tuple<int64_t, int64_t, int64_t, uint32_t, uint32_t, uint3
 struct gemm_runner::impl {
     cublasLtHandle_t handle = nullptr;
     void* workspace = nullptr;
-    std::map<plan_key, plan> plans;
+    std::list<plan_key> order;   // most recently used first
+    std::map<plan_key, std::pair<plan, std::list<plan_key>::iterator>> plans;
 
     ~impl() {
-        for (auto& [key, p] : plans) {
-            if (p.a) cublasLtMatrixLayoutDestroy(p.a);
-            if (p.b) cublasLtMatrixLayoutDestroy(p.b);
-            if (p.c) cublasLtMatrixLayoutDestroy(p.c);
-            if (p.desc) cublasLtMatmulDescDestroy(p.desc);
-        }
+        for (auto& [key, e] : plans) e.first.destroy();
         if (workspace) cudaFree(workspace);
         if (handle) cublasLtDestroy(handle);
     }
 
     const plan& get(int64_t n, int64_t m, int64_t k, uint32_t al_w, uint32_t al_x, uint32_t al_o, bool out_f32) {
         const plan_key key{n, m, k, al_w, al_x, al_o, out_f32};
-        if (auto it = plans.find(key); it != plans.end()) return it->second;
+        if (auto it = plans.find(key); it != plans.end()) {
+            order.splice(order.begin(), order, it->second.second);
+            return it->second.first;
+        }
+        if (plans.size() >= kMaxPlans) {   // the caller used the plan it got last time already
+            auto old = plans.find(order.back());
+            old->second.first.destroy();
+            plans.erase(old);
+            order.pop_back();
+        }
         plan p;
         RL_CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
         const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
@@ -90,22 +107,21 @@ struct gemm_runner::impl {
             cublasLtMatmulAlgoGetHeuristic(handle, p.desc, p.a, p.b, p.c, p.c, pref, 1, &result, &found);
         cublasLtMatmulPreferenceDestroy(pref);
         if (st != CUBLAS_STATUS_SUCCESS || found == 0) {
-            cublasLtMatrixLayoutDestroy(p.a);
-            cublasLtMatrixLayoutDestroy(p.b);
-            cublasLtMatrixLayoutDestroy(p.c);
-            cublasLtMatmulDescDestroy(p.desc);
+            p.destroy();
             RL_THROW("cuBLASLt has no bf16 algorithm for out[" + std::to_string(n) + ", " + std::to_string(m) +
                      "] = x[" + std::to_string(n) + ", " + std::to_string(k) + "] . w^T (" +
                      cublasLtGetStatusString(st) + ")");
         }
         p.algo = result.algo;
-        return plans.emplace(key, p).first->second;
+        order.push_front(key);
+        return plans.emplace(key, std::make_pair(p, order.begin())).first->second.first;
     }
 };
 
 gemm_runner::gemm_runner() : p_(new impl) {
     try {
         RL_CUBLAS_CHECK(cublasLtCreate(&p_->handle));
+        RL_CUBLAS_CHECK(cublasLtHeuristicsCacheSetCapacity(kMaxPlans));   // process-wide
         RL_CUDA_CHECK(cudaMalloc(&p_->workspace, workspace_bytes));
     } catch (...) {
         delete p_;
