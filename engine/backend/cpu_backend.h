@@ -1,8 +1,8 @@
 // cpu_backend: the CPU backend. Every op is a plain, multithreaded loop (a persistent thread_pool,
 // parallel over rows or (token, head) pairs); the fp32 matmul is register-tiled with an AVX2+FMA
 // clone chosen at load time. Weights stay in their GGUF block formats under --weights native (the
-// CPU's auto): products of few rows quantize the activations to int8 and dot in integers
-// (cpu_quant.h); larger ones expand weight tiles to fp32 in cache for the tiled matmul. --weights
+// CPU's auto): products of few rows quantize the activations to 16 bits (two int8 planes) and
+// dot in integers (cpu_quant.h); larger ones expand weight tiles to fp32 in cache for the tiled matmul. --weights
 // f32 expands at load: the reference. The paged KV pool follows backend.h exactly. Tested by
 // test_cpu_backend and test_cpu_quant against double-precision references, end to end by
 // test_golden.
@@ -78,7 +78,7 @@ private:
     float* k_block(int layer, int block) const;  // -> [block_size, n_kv_heads, head_dim]
     float* v_block(int layer, int block) const;
     void check_kv_ready(int layer) const;
-    // out rows of x . w^T for block-format w: int8 kernels over qx_ (quantized by the caller) when
+    // out rows of x . w^T for block-format w: integer kernels over qx_ (quantized by the caller) when
     // x has few rows, else fp32 tiles of w through the register-tiled matmul.
     void block_matmul(const tensor& x, const tensor& w, tensor& out);
     bool int8_path(const tensor& x, const tensor& w) const;
@@ -92,7 +92,7 @@ private:
     step_input step_;
     std::vector<int32_t> row_seq_;  // [n_tokens] batch row -> index into step_.seqs
     cpu_quant::isa isa_ = cpu_quant::detected_isa();
-    cpu_quant::q8_rows qx_;         // the activations of the current int8 product
+    cpu_quant::q8_rows qx_;         // the activations of the current integer product
 };
 
 } // namespace rl
