@@ -2,8 +2,8 @@
 // parallel over rows or (token, head) pairs); the fp32 matmul is register-tiled with an AVX2+FMA
 // clone chosen at load time. Weights stay in their GGUF block formats under --weights native (the
 // CPU's auto): products of few rows quantize the activations to 16 bits (two int8 planes) and
-// dot in integers (cpu_quant.h); larger ones expand weight tiles to fp32 in cache for the tiled matmul. --weights
-// f32 expands at load: the reference. The paged KV pool follows backend.h exactly. Tested by
+// dot in integers (cpu_quant.h); larger ones expand weight tiles to fp32 in cache for the tiled
+// matmul. --weights f32 expands at load: the reference. The paged KV pool follows backend.h exactly. Tested by
 // test_cpu_backend and test_cpu_quant against double-precision references, end to end by
 // test_golden.
 #pragma once
