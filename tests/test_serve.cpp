@@ -5,6 +5,7 @@
 // prometheus_client's parser from Debian's python3-prometheus-client) and a client that
 // disconnects mid-stream (its request is cancelled).
 #include "rl_test.h"
+#include "serve_fixture.h"
 
 #include "server/api_server.h"
 #include "runtime/engine.h"
@@ -43,15 +44,7 @@ struct Fixture {
     int completed = 0;   // completions that ended normally (the e2e histogram's count)
 
     Fixture() {
-        std::signal(SIGPIPE, SIG_IGN);
-        rl::engine_options o;
-        o.model_path = RL_MODEL_PATH;
-        o.backend = "cpu";
-        o.serving.max_model_len = 512;
-        o.calibrate = false;
-        o.serving.max_num_seqs = 4;
-        o.serving.kv_blocks = 96;
-        engine = rl::engine::create(o);
+        engine = raw_http::make_test_engine();
         server = make("", port);
         thread = std::thread([srv = server.get()] { srv->run(); });
     }

@@ -1,6 +1,7 @@
 // serve_fixture: what the in-process server tests share: one engine over the real default model
-// on the CPU backend (max_model_len 512, 4 sequences, 96 KV blocks), an rl::api_server on an
-// ephemeral port of it, a chat body, and a bounded wait for the engine to drain.
+// on the CPU backend (max_model_len 512, 4 sequences, 96 KV blocks; test_serve makes its own of
+// the same), an rl::api_server on an ephemeral port of it, a chat body, and a bounded wait for
+// the engine to drain.
 #pragma once
 #include "raw_http.h"
 
@@ -14,19 +15,21 @@
 
 namespace raw_http {
 
+/// The engine the server tests run against (a client hanging up must not kill the process).
+inline std::unique_ptr<rl::engine> make_test_engine() {
+    std::signal(SIGPIPE, SIG_IGN);
+    rl::engine_options o;
+    o.model_path = RL_MODEL_PATH;
+    o.backend = "cpu";
+    o.serving.max_model_len = 512;
+    o.calibrate = false;
+    o.serving.max_num_seqs = 4;
+    o.serving.kv_blocks = 96;
+    return rl::engine::create(o);
+}
+
 struct Fixture {
-    std::unique_ptr<rl::engine> engine;
-    Fixture() {
-        std::signal(SIGPIPE, SIG_IGN);
-        rl::engine_options o;
-        o.model_path = RL_MODEL_PATH;
-        o.backend = "cpu";
-        o.serving.max_model_len = 512;
-        o.calibrate = false;
-        o.serving.max_num_seqs = 4;
-        o.serving.kv_blocks = 96;
-        engine = rl::engine::create(o);
-    }
+    std::unique_ptr<rl::engine> engine = make_test_engine();
 };
 inline Fixture& fixture() {
     static Fixture f;
