@@ -54,6 +54,7 @@ private slots:
 
 private:
     void newWindow();
+    bool loadDefaultModel();   // the default model on the CPU, uncalibrated; false on a load error
     static void typeInto(QAbstractSpinBox* box, const QString& text);
 
     std::unique_ptr<QTemporaryDir> mDir;
@@ -78,6 +79,17 @@ void TestSamplingPanel::newWindow() {
     mWindow->resize(1366, 768);
     mWindow->show();
     QVERIFY(QTest::qWaitForWindowExposed(mWindow));
+}
+
+bool TestSamplingPanel::loadDefaultModel() {
+    EngineSettings s;
+    s.modelPath = QStringLiteral(RL_MODEL_PATH);
+    s.backend = QStringLiteral("cpu");
+    s.calibrate = false;
+    QSignalSpy loaded(mWindow->bridge(), &EngineBridge::loaded);
+    mWindow->loadModel(s);
+    return QTest::qWaitFor([&] { return loaded.count() > 0 || mWindow->banner()->isVisible(); }, 60000) &&
+           loaded.count() == 1;
 }
 
 void TestSamplingPanel::typeInto(QAbstractSpinBox* box, const QString& text) {
@@ -243,15 +255,7 @@ void TestSamplingPanel::replyWaitsVisibly() {
     g.maxTokens = 4;
     g.temperature = 0.f;
     mWindow->setGenerationSettings(g);
-    EngineSettings s;
-    s.modelPath = QStringLiteral(RL_MODEL_PATH);
-    s.backend = QStringLiteral("cpu");
-    s.calibrate = false;
-    QSignalSpy loaded(mWindow->bridge(), &EngineBridge::loaded);
-    mWindow->loadModel(s);
-    QVERIFY2(QTest::qWaitFor([&] { return loaded.count() > 0 || mWindow->banner()->isVisible(); }, 60000) &&
-                 loaded.count() == 1,
-             qPrintable(mWindow->banner()->text()));
+    QVERIFY2(loadDefaultModel(), qPrintable(mWindow->banner()->text()));
 
     // Every status the reply row shows before its first token, in order.
     QStringList seen;
@@ -294,15 +298,7 @@ void TestSamplingPanel::queuedReplyShowsPlace() {
     // One seat, taken by a long request that ignores end-of-text: the chat's reply waits behind
     // it and its row says where it stands, from the metrics snapshot.
     newWindow();
-    EngineSettings s;
-    s.modelPath = QStringLiteral(RL_MODEL_PATH);
-    s.backend = QStringLiteral("cpu");
-    s.calibrate = false;
-    QSignalSpy loaded(mWindow->bridge(), &EngineBridge::loaded);
-    mWindow->loadModel(s);
-    QVERIFY2(QTest::qWaitFor([&] { return loaded.count() > 0 || mWindow->banner()->isVisible(); }, 60000) &&
-                 loaded.count() == 1,
-             qPrintable(mWindow->banner()->text()));
+    QVERIFY2(loadDefaultModel(), qPrintable(mWindow->banner()->text()));
     rl::engine* eng = mWindow->bridge()->engine();
     rl::serving_config cfg = eng->current_config();
     cfg.max_num_seqs = 1;

@@ -100,13 +100,15 @@ struct cost_model {
 
     /// Parameters each token passes through in a layer: q, k, v, o, then gate, up, down (with
     /// experts: the router and n_used experts' gate, up, down).
-    double layer_matmul_params() const {
+    double layer_matmul_params() const { return attention_params() + ffn_params_per_token(); }
+    /// q, k, v, o of one layer.
+    double attention_params() const {
         const double d = cfg.d_model, q = cfg.q_dim(), kv = cfg.kv_dim();
-        return d * q + 2 * d * kv + q * d + ffn_params_per_token();
+        return d * q + 2 * d * kv + q * d;
     }
     double ffn_params_per_token() const {
         if (!cfg.is_moe()) return 3.0 * cfg.d_model * cfg.d_ff;
-        return double(cfg.d_model) * cfg.n_experts + 3.0 * cfg.d_model * cfg.d_ff_expert * cfg.n_experts_used;
+        return double(cfg.d_model) * cfg.n_experts + expert_params() * cfg.n_experts_used;
     }
     /// The FFN width a token's activations pass through (n_used experts' together).
     double ffn_width_per_token() const {
@@ -117,9 +119,8 @@ struct cost_model {
     double all_expert_params() const { return cfg.is_moe() ? expert_params() * cfg.n_experts * cfg.n_layers : 0; }
     /// Parameters read once per step whatever the routing: attention, router, dense FFN, LM head.
     double dense_matmul_params() const {
-        const double d = cfg.d_model, q = cfg.q_dim(), kv = cfg.kv_dim();
-        const double ffn = cfg.is_moe() ? d * cfg.n_experts : 3.0 * d * cfg.d_ff;
-        return cfg.n_layers * (d * q + 2 * d * kv + q * d + ffn) + lm_head_params();
+        const double ffn = cfg.is_moe() ? double(cfg.d_model) * cfg.n_experts : 3.0 * cfg.d_model * cfg.d_ff;
+        return cfg.n_layers * (attention_params() + ffn) + lm_head_params();
     }
     /// (layer, expert) pairs a step of `tokens` reads on average when each token picks n_used of
     /// E experts uniformly: E * (1 - (1 - k/E)^tokens) per layer.

@@ -73,8 +73,10 @@ tensor llama_model::run_step(const step_input& in) {
     }
     ensure_scratch(n, std::max(nl, 1));
     be_.set_step(in);
-    be_.take_experts_run();   // count this step's experts only
-    last_experts_read_ = cfg_.is_moe() ? -1 : 0;
+    if (cfg_.is_moe()) {   // count this step's experts only; a replayed recording counts none (-1)
+        be_.take_experts_run();
+        last_experts_read_ = -1;
+    }
     const tensor out = rows_view(logits_, nl);
     // Decode-only steps issue the same ops over the same buffers for a given (n, nl): the backend
     // may record them once and replay (CUDA graphs); the step's data travels in set_step.
