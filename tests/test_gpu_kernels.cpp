@@ -300,7 +300,11 @@ private slots:
         std::mt19937 rng(7);
         struct mc { int64_t n, m, k; };
         for (mc c : {mc{1, 576, 576}, mc{20, 1536, 576}, mc{3, 49152, 576}, mc{33, 192, 1536}, mc{5, 129, 72},
-                     mc{64, 576, 1536}}) {
+                     mc{64, 576, 1536},
+                     // Row counts that share a bucket's algorithm (gemm.cpp), met in turn: the
+                     // plan's layouts must follow the count, never the bucket's top.
+                     mc{100, 576, 576}, mc{97, 576, 576}, mc{128, 576, 576}, mc{99, 576, 576}, mc{600, 192, 576},
+                     mc{513, 192, 576}, mc{640, 192, 576}}) {
             const vec x = randn(size_t(c.n * c.k), rng), w = randn(size_t(c.m * c.k), rng, 0.05f);
             rl::tensor tx = g.put(x, c.n, c.k), tw = g.put(w, c.m, c.k), to = g.poisoned(c.n, c.m);
             g.be->matmul(tx, tw, to);

@@ -10,6 +10,7 @@
 #include "soak_probe.h"
 
 #include "backend/host_info.h"
+#include "common/diag_counters.h"
 #include "runtime/engine.h"
 #include "runtime/load_generator.h"
 
@@ -83,7 +84,7 @@ void SoakRun::start() {
     mOut.setDevice(&mCsv);
     mOut << "t_s,scenario,rss_mib,gpu_used_mib,gpu_process_mib,submitted,ended,in_flight,stalled,mismatched,"
             "streamed_tokens,generated_tokens,engine_generated_tokens,kv_used_blocks,kv_total_blocks,running,"
-            "waiting,api_streams_ok,api_plain_ok,api_abandoned,api_interrupted,api_failed,loads,event\n";
+            "waiting,api_streams_ok,api_plain_ok,api_abandoned,api_interrupted,api_failed,heap_mib,gemm_plans,cuda_graphs,loads,event\n";
     mOut.flush();
     EngineSettings es = mOpt.engine;
     es.serving = mServing->wanted();
@@ -192,7 +193,7 @@ void SoakRun::sample(const QString& event) {
     rl::metrics_snapshot s;
     if (mBridge->engine()) s = mBridge->engine()->snapshot();
     const rl::soak::api_counts a = mApi ? mApi->counts() : rl::soak::api_counts{};
-    const double rss = rl::process_resident_mib();
+    const double rss = rl::process_resident_mib(), heap = rl::heap_in_use_mib();
     const rl::soak::gpu_memory g = rl::soak::gpu_memory_mib();
     mMaxStalled = std::max(mMaxStalled, cur.stalled);
     QString ev = event;
@@ -202,14 +203,17 @@ void SoakRun::sample(const QString& event) {
          << ended << ',' << cur.inFlight << ',' << cur.stalled << ',' << c.mismatched << ',' << c.streamedTokens << ','
          << c.generatedTokens << ',' << (mEngineTokensBefore + s.generation_tokens) << ',' << s.kv_used << ','
          << s.kv_total << ',' << s.num_requests_running << ',' << s.num_requests_waiting << ',' << a.streams_ok << ','
-         << a.plain_ok << ',' << a.abandoned << ',' << a.interrupted << ',' << a.failed << ',' << mLoads << ','
+         << a.plain_ok << ',' << a.abandoned << ',' << a.interrupted << ',' << a.failed << ',' << QString::number(heap, 'f', 2) << ','
+         << rl::diag::gemm_plans_created.load() << ',' << rl::diag::graphs_instantiated.load() << ',' << mLoads << ','
          << ev << '\n';
     mOut.flush();
     std::fprintf(stderr,
-                 "t=%6.0fs %-11s rss %7.1f MiB gpu %6lld MiB | submitted %llu ended %llu in flight %d stalled %d "
+                 "t=%6.0fs %-11s rss %7.1f MiB heap %7.1f MiB plans %llu graphs %llu gpu %6lld MiB | submitted %llu ended %llu in flight %d stalled %d "
                  "mismatched %llu | kv %d/%d batch %d waiting %d | api ok %llu/%llu abandoned %llu interrupted %llu "
                  "failed %llu %s\n",
-                 elapsed(), kScenarios[std::max(0, mSegment) % 3], rss, (long long)g.device_used,
+                 elapsed(), kScenarios[std::max(0, mSegment) % 3], rss, heap,
+                 (unsigned long long)rl::diag::gemm_plans_created.load(),
+                 (unsigned long long)rl::diag::graphs_instantiated.load(), (long long)g.device_used,
                  (unsigned long long)c.submitted, (unsigned long long)ended, cur.inFlight, cur.stalled,
                  (unsigned long long)c.mismatched, s.kv_used, s.kv_total, s.num_requests_running,
                  s.num_requests_waiting, (unsigned long long)a.streams_ok, (unsigned long long)a.plain_ok,

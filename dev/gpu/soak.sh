@@ -30,7 +30,7 @@ watch() {  # prints a sample line every minute until WATCH_S pass or the soak en
     [ -f /tmp/soak/done ] && break
     sleep 20
   done
-  grep -E "^t=" /tmp/soak/soak.log | awk 'NR % 6 == 0' | tail -12 | cut -c1-260
+  grep -E "^t=" /tmp/soak/soak.log | awk 'NR % 6 == 0' | tail -12 | cut -c1-300
   grep -E "failure|refused|error" /tmp/soak/soak.log | tail -5
   [ -f /tmp/soak/done ] && echo "soak ended: $(cat /tmp/soak/done)"
 }
@@ -72,7 +72,7 @@ start)
     --segment ${SEGMENT:-50} --first-knob ${FIRST_KNOB:-120} --knob-every ${KNOB_EVERY:-300} --sample-every 10 --users 64 --api-clients 4 \
     --csv /tmp/soak/soak.csv > /tmp/soak/soak.log 2>&1; echo \"exit \$?\" > /tmp/soak/done" </dev/null >/dev/null 2>&1 &
   sleep 20
-  head -5 /tmp/soak/soak.log | cut -c1-260
+  head -5 /tmp/soak/soak.log | cut -c1-300
   watch
   ;;
 watch)

@@ -19,6 +19,15 @@ double process_resident_mib() {
     return double(resident) * double(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
 }
 
+double heap_in_use_mib() {
+#if defined(__GLIBC__)
+    const struct mallinfo2 m = mallinfo2();
+    return double(m.uordblks + m.hblkhd) / (1024.0 * 1024.0);
+#else
+    return -1;
+#endif
+}
+
 void release_free_heap() {
 #if defined(__GLIBC__)
     malloc_trim(0);

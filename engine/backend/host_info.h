@@ -14,6 +14,9 @@ void read_host_memory(device_info& d);
 size_t host_available_memory();
 /// This process's resident set size in MiB (/proc/self/statm); -1 where it cannot be read.
 double process_resident_mib();
+/// The bytes malloc has handed out and not had back, in MiB (glibc's mallinfo2: heap and mmapped
+/// blocks); -1 elsewhere. Against the resident size it tells a growing heap from other growth.
+double heap_in_use_mib();
 /// Hands the allocator's free heap pages back to the system (glibc's malloc_trim; nothing
 /// elsewhere). Called after a model is unloaded: its gigabytes were freed, but glibc keeps freed
 /// heap memory resident, so without this every reload or pool restart leaves the resident size

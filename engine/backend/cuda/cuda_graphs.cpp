@@ -10,6 +10,7 @@
 // Exercised by tests/test_gpu_backend.cpp (several decode steps of one shape, against the CPU).
 #include "cuda_backend_impl.h"
 
+#include "common/diag_counters.h"
 #include "tuning.h"
 
 #include <string>
@@ -60,6 +61,7 @@ void cuda_backend::graph_end() {
     const cudaError_t err = cudaGraphInstantiate(&exec, g, 0);
     cudaGraphDestroy(g);
     RL_CUDA_CHECK(err);
+    ++diag::graphs_instantiated;
     graph_entry& e = graphs_[recording_key_];
     e.exec = exec;
     e.vocab = embed_vocab_;
