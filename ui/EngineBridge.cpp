@@ -296,5 +296,6 @@ LoadCounters EngineBridge::loadCounters() const {
     c.inFlight = k.in_flight;
     c.stalled = k.stalled;
     c.activeUsers = k.active_users;
+    c.lastError = QString::fromStdString(k.last_error);
     return c;
 }

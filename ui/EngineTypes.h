@@ -97,6 +97,7 @@ struct LoadCounters {
     quint64 cancelled = 0, generatedTokens = 0, mismatched = 0;  // rl::load_counters: per-request accounting
     int inFlight = 0, stalled = 0;                // stalled: silent for 60 s (stuck)
     int activeUsers = 0;
+    QString lastError;  // the latest errored request's reason
 };
 
 Q_DECLARE_METATYPE(ModelSummary)

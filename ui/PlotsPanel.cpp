@@ -3,6 +3,7 @@
 
 #include "LivePlot.h"
 #include "PlotStyle.h"
+#include "StepStrip.h"
 
 #include <QComboBox>
 #include <QFileDialog>
@@ -50,6 +51,8 @@ PlotsPanel::PlotsPanel(QWidget* parent) : QWidget(parent) {
     outer->addLayout(bar);
     outer->addWidget(mRemoteLabel);
     outer->addLayout(mGrid, 1);
+    mStepStrip = new StepStrip;
+    outer->addWidget(mStepStrip);
     buildPlots();
     setColumns(0);
 
@@ -157,6 +160,7 @@ void PlotsPanel::setRemoteMarker(const QString& marker) {
     const bool remote = !marker.isEmpty();
     mRemoteLabel->setText(marker);
     mRemoteLabel->setVisible(remote);
+    mStepStrip->setVisible(!remote);   // /metrics has no per-step records
     // A remote KV gauge is a fraction of a pool whose block count we do not know: its bins hold
     // percentages, so hovering shows those.
     const bool noKv = !mPlots[KvCache]->note().isEmpty();   // this server has no KV gauge
@@ -237,7 +241,15 @@ void PlotsPanel::onFrame(const MetricsFrame& frame) {
         // on: its clock is moved to start where the previous one stopped.
         mOffsetS = mHistory.now() - frame.snap.t_s;
     }
-    const int64_t from = mOffsetS == 0 ? mHistory.addFrame(frame) : mHistory.addFrame(shifted(frame, mOffsetS));
+    int64_t from = 0;
+    if (mOffsetS == 0) {
+        from = mHistory.addFrame(frame);
+        mStepStrip->addSteps(frame.snap.new_steps, frame.snap.t_s);
+    } else {
+        const MetricsFrame f = shifted(frame, mOffsetS);
+        from = mHistory.addFrame(f);
+        mStepStrip->addSteps(f.snap.new_steps, f.snap.t_s);
+    }
     for (LivePlot* p : mPlots) p->sync(mHistory, from);
     const rl::metrics_snapshot& s = mHistory.latest();
     mStatus->setText(tr("t = %1 s · %2 steps · %3 bins").arg(s.t_s, 0, 'f', 1).arg(s.steps).arg(mHistory.size()));
@@ -276,6 +288,7 @@ void PlotsPanel::setPaused(bool paused) {
     mPaused = paused;
     if (mPauseButton->isChecked() != paused) mPauseButton->setChecked(paused);
     mPauseButton->setText(paused ? tr("Resume") : tr("Pause"));
+    mStepStrip->setPaused(paused);
     for (LivePlot* p : mPlots) {
         p->setInteraction(QCP::iRangeDrag, paused);
         p->setInteraction(QCP::iRangeZoom, paused);
@@ -307,6 +320,7 @@ void PlotsPanel::addEvent(const QString& label) {
 void PlotsPanel::clear() {
     mHistory.clear();
     mOffsetS = 0;
+    mStepStrip->clear();
     for (LivePlot* p : mPlots) p->clearEvents();
     for (LivePlot* p : mPlots)
         for (int g = 0; g < p->graphCount(); ++g) p->graph(g)->data()->clear();

@@ -1,6 +1,7 @@
 // PlotsPanel: the six live plots of the workbench on one shared, scrolling time axis: token
 // throughput, KV cache fill (with eviction and preemption markers), batch and queue, device
-// utilisation (with the misleading busy %), latency percentiles, prefix cache. Frames only update
+// utilisation (with the misleading busy %), latency percentiles, prefix cache; under them the
+// engine's steps on a timeline (StepStrip). Frames only update
 // the history and the graphs' data and mark plots dirty; one 40 ms timer replots the dirty ones
 // (rpQueuedReplot). Pause freezes the view (data keeps accumulating) and allows wheel zoom and
 // drag on the time axis, shared by all six. In remote mode (RemoteMetricsSource feeds onFrame) a
@@ -15,6 +16,7 @@
 #include <QWidget>
 
 class LivePlot;
+class StepStrip;
 class QComboBox;
 class QGridLayout;
 class QLabel;
@@ -29,6 +31,7 @@ public:
     explicit PlotsPanel(QWidget* parent = nullptr);
 
     LivePlot* plot(int index) const { return mPlots.value(index); }
+    StepStrip* stepStrip() const { return mStepStrip; }
     const MetricsHistory& history() const { return mHistory; }
     double windowSeconds() const { return mWindowS; }
     bool isPaused() const { return mPaused; }
@@ -75,6 +78,7 @@ private:
     MetricsHistory mHistory;
     QVector<LivePlot*> mPlots;
     QGridLayout* mGrid;
+    StepStrip* mStepStrip;
     QComboBox* mWindowBox;
     QPushButton* mPauseButton;
     QLabel* mStatus;

@@ -31,6 +31,7 @@ LoadCounters& operator+=(LoadCounters& a, const LoadCounters& b) {
     a.streamedTokens += b.streamedTokens;
     a.generatedTokens += b.generatedTokens;
     a.mismatched += b.mismatched;
+    if (!b.lastError.isEmpty()) a.lastError = b.lastError;
     return a;
 }
 } // namespace
@@ -84,7 +85,7 @@ void SoakRun::start() {
     mOut.setDevice(&mCsv);
     mOut << "t_s,scenario,rss_mib,gpu_used_mib,gpu_process_mib,submitted,ended,in_flight,stalled,mismatched,"
             "streamed_tokens,generated_tokens,engine_generated_tokens,kv_used_blocks,kv_total_blocks,running,"
-            "waiting,api_streams_ok,api_plain_ok,api_abandoned,api_interrupted,api_failed,heap_mib,gemm_plans,cuda_graphs,loads,event\n";
+            "waiting,api_streams_ok,api_plain_ok,api_abandoned,api_interrupted,api_failed,rejected,errors,heap_mib,gemm_plans,cuda_graphs,loads,event\n";
     mOut.flush();
     EngineSettings es = mOpt.engine;
     es.serving = mServing->wanted();
@@ -203,7 +204,7 @@ void SoakRun::sample(const QString& event) {
          << ended << ',' << cur.inFlight << ',' << cur.stalled << ',' << c.mismatched << ',' << c.streamedTokens << ','
          << c.generatedTokens << ',' << (mEngineTokensBefore + s.generation_tokens) << ',' << s.kv_used << ','
          << s.kv_total << ',' << s.num_requests_running << ',' << s.num_requests_waiting << ',' << a.streams_ok << ','
-         << a.plain_ok << ',' << a.abandoned << ',' << a.interrupted << ',' << a.failed << ',' << QString::number(heap, 'f', 2) << ','
+         << a.plain_ok << ',' << a.abandoned << ',' << a.interrupted << ',' << a.failed << ',' << c.rejected << ',' << c.errors << ',' << QString::number(heap, 'f', 2) << ','
          << rl::diag::gemm_plans_created.load() << ',' << rl::diag::graphs_instantiated.load() << ',' << mLoads << ','
          << ev << '\n';
     mOut.flush();
@@ -219,6 +220,8 @@ void SoakRun::sample(const QString& event) {
                  s.num_requests_waiting, (unsigned long long)a.streams_ok, (unsigned long long)a.plain_ok,
                  (unsigned long long)a.abandoned, (unsigned long long)a.interrupted, (unsigned long long)a.failed,
                  qPrintable(ev));
+    if (c.errors > 0 && !c.lastError.isEmpty())
+        std::fprintf(stderr, "  requests errored %llu, last: %s\n", (unsigned long long)c.errors, qPrintable(c.lastError));
     if (a.failed > 0 && !a.last_failure.empty())
         std::fprintf(stderr, "  last API failure: %s\n", a.last_failure.c_str());
 }

@@ -117,7 +117,8 @@ void api_load::client(int index) {
                                 got.find("\"error\"") == std::string::npos;
                 record(ok, &api_counts::streams_ok, epoch,
                        !res ? "stream: " + httplib::to_string(res.error())
-                            : "stream: HTTP " + std::to_string(res->status) + " " + got.substr(0, 200));
+                            : "stream: HTTP " + std::to_string(res->status) + " " + std::to_string(got.size()) +
+                                  " bytes, ending " + got.substr(got.size() - std::min<size_t>(got.size(), 300)));
             }
         } else {  // a plain request
             auto res = cli.Post("/v1/chat/completions", chat_body(model_, prompt, max_tokens, false), "application/json");

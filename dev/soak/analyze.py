@@ -4,16 +4,21 @@
 Memory is judged by its slope after warm-up, not by one start-to-end ratio: a least-squares line
 through the resident set size (and the device memory nvidia-smi reports) over the samples after
 warm-up, extrapolated to growth per hour relative to the fitted level where the window starts.
+The window is the last 15 minutes (--window-s), or from the end of warm-up where that is later.
 Warm-up ends when the engine that runs to the end (the one the last pool restart loaded) has
 served every scenario of the rotation (chat, idle-return, ramp) and the next one begins: by then
 its pool, its bounded histories and the allocator's arenas have seen each load shape, while a
 sample earlier than that still measures a fresh engine filling up, or two engines side by side
-during the restart. --warmup-s overrides it.
+during the restart. --warmup-s overrides it. Bounded histories (the window's 600 s of plotted
+bins, the metrics hub's 15 minutes of records) may still be filling after warm-up; the heap_mib
+column (malloc's bytes in use) tells that filling apart from other growth, and gemm_plans and
+cuda_graphs from new shapes.
 
 Checks: growth under --max-growth-perc-per-h (2) for RSS and device memory; no stuck request
 (submitted = ended at the end, and never one silent for 60 s); no request whose streamed tokens
-differ from the engine's count; no failed API request other than the deliberately abandoned
-streams (those interrupted by a pool restart are reported apart). Exit 0 when every check holds.
+differ from the engine's count; no request that ended in an engine error; no failed API request
+other than the deliberately abandoned streams (those interrupted by a pool restart are reported
+apart). Exit 0 when every check holds.
 
     dev/soak/analyze.py soak.csv [--plot soak.png] [--json verdict.json]
 
@@ -72,6 +77,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("csv")
     ap.add_argument("--warmup-s", type=float)
+    ap.add_argument("--window-s", type=float, default=900, help="fit the last this many seconds (after warm-up)")
     ap.add_argument("--max-growth-perc-per-h", type=float, default=2.0)
     ap.add_argument("--counts-only", action="store_true",
                     help="judge the counts only (a run too short for a memory slope: the CTest smoke run)")
@@ -88,11 +94,13 @@ def main():
         t0 = float("inf")
     elif t0 is None:
         sys.exit("analyze: the run never completed one rotation of the scenarios; give --warmup-s")
-    v = {"csv": a.csv, "duration_s": float(run[-1]["t_s"]), "warmup_end_s": None if a.counts_only else t0,
-         "checks": {}}
+    end = float(run[-1]["t_s"])
+    t_fit = max(t0, end - a.window_s)
+    v = {"csv": a.csv, "duration_s": end, "warmup_end_s": None if a.counts_only else t0,
+         "fit_from_s": None if a.counts_only else t_fit, "checks": {}}
     ok = True
     for key, name in (("rss_mib", "rss"), ("gpu_used_mib", "device_memory")):
-        g = growth(run, key, t0)
+        g = growth(run, key, t_fit)
         if g is None:
             continue
         good = g["growth_perc_per_h"] is not None and g["growth_perc_per_h"] < a.max_growth_perc_per_h
@@ -115,10 +123,18 @@ def main():
         "api_failed": int(last["api_failed"]),
         "pool_loads": int(last["loads"]),
     }
+    if "errors" in last:   # CSVs before these columns lack them
+        counts["rejected"] = int(last["rejected"])
+        counts["errored"] = int(last["errors"])
+    if "heap_mib" in last and not a.counts_only:
+        h = growth(run, "heap_mib", t_fit)
+        if h:
+            v["heap"] = {k: x for k, x in h.items() if k != "fit"}
     v["counts"] = counts
     for name, good in (("no_stuck_requests", stuck == 0 and counts["most_stalled_at_once"] == 0),
                        ("streamed_equals_generated", counts["mismatched"] == 0
                         and counts["streamed_tokens"] == counts["generated_tokens"]),
+                       ("no_request_errors", counts.get("errored", 0) == 0),
                        ("no_failed_api_requests", counts["api_failed"] == 0),
                        ("a_pool_restart_happened", counts["pool_loads"] >= 2)):
         v["checks"][name] = good
@@ -129,11 +145,11 @@ def main():
         with open(a.json, "w") as f:
             json.dump(v, f, indent=2)
     if a.plot and not a.counts_only:
-        plot(run, t0, a.plot, v)
+        plot(run, t0, t_fit, a.plot, v)
     return 0 if ok else 1
 
 
-def plot(rows, t0, path, v):
+def plot(rows, t0, t_fit, path, v):
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -145,11 +161,13 @@ def plot(rows, t0, path, v):
     series = [("rss_mib", "resident set (MiB)", "rss")]
     if any(float(r["gpu_used_mib"]) >= 0 for r in rows):
         series.append(("gpu_used_mib", "device memory used, nvidia-smi (MiB)", "device_memory"))
+    if "heap_mib" in rows[0]:
+        series.append(("heap_mib", "malloc in use (MiB)", "heap"))
     fig, axes = plt.subplots(len(series), 1, figsize=(9, 2.8 * len(series)), sharex=True, squeeze=False)
     for ax, (key, label, name) in zip(axes[:, 0], series):
         ys = [float(r[key]) for r in rows]
         ax.plot(t, ys, lw=1, color="#1f77b4")
-        g = growth(rows, key, t0)
+        g = growth(rows, key, t_fit)
         if g:
             s, c = g["fit"]
             xs = [g["from_s"], g["to_s"]]

@@ -195,7 +195,10 @@ void load_generator::run() {
             counters_.generated_tokens += uint64_t(it.ev.stats.generated_tokens);
             if (u.streamed != uint64_t(it.ev.stats.generated_tokens)) ++counters_.mismatched;
             if (it.ev.finish == finish_reason::rejected) ++counters_.rejected;
-            else if (it.ev.finish == finish_reason::error) ++counters_.errors;
+            else if (it.ev.finish == finish_reason::error) {
+                ++counters_.errors;
+                counters_.last_error = it.ev.error;
+            }
             else ++counters_.finished;
             u.busy = false;
             if (it.ev.finish == finish_reason::rejected || it.ev.finish == finish_reason::error)

@@ -57,6 +57,7 @@ struct load_counters {
     int stalled = 0;
     int in_flight = 0;
     int active_users = 0;
+    std::string last_error;          // the reason the latest errored request gave
 };
 
 class load_generator {
