@@ -236,12 +236,12 @@ void SoakRun::finish() {
     const LoadCounters& c = mDone;   // every generator has stopped: all of it is here
     const quint64 ended = c.finished + c.rejected + c.errors + c.cancelled;
     const rl::soak::api_counts a = mApi ? mApi->counts() : rl::soak::api_counts{};
-    const bool good = ended == c.submitted && c.mismatched == 0 && mMaxStalled == 0 && a.failed == 0;
+    const bool good = ended == c.submitted && c.mismatched == 0 && mMaxStalled == 0 && a.failed == 0 && c.errors == 0;
     std::fprintf(stderr,
                  "ridgeline-soak: %s: submitted %llu, ended %llu (stuck %lld), most stalled at once %d, "
-                 "mismatched %llu, API failed %llu, pool restarts %d\n",
+                 "mismatched %llu, errored %llu, API failed %llu, pool restarts %d\n",
                  good ? "ok" : "FAILED", (unsigned long long)c.submitted, (unsigned long long)ended,
                  (long long)c.submitted - (long long)ended, mMaxStalled, (unsigned long long)c.mismatched,
-                 (unsigned long long)a.failed, mRestarts);
+                 (unsigned long long)c.errors, (unsigned long long)a.failed, mRestarts);
     emit finished(good ? 0 : 3);
 }
