@@ -8,6 +8,9 @@
 # Calls, each within 30 s of the last (a machine goes cold 30 s after a call):
 #   1 model1 (carry .carry1 .carry-json): the model's first half to /tmp; the headless build
 #            (tree and GPU tests) starts in the background (GPU_TESTS=0: not).
+#            The build races the next call's copy of the tree (a file it needs went missing
+#            mid-build once: "cpu_quant_x86.inc: No such file"); when it fails, rebuild in a later
+#            call (cmake --build build-gpu --target ...) once no call is copying.
 #   2 model2 (carry .carry2): joins the model; every GPU test on it and memcheck on
 #            test_gpu_quant (GPU_TESTS=0: not).
 #   3 start  (carry .carry-soak): unpacks the bundle and starts the soak in its own session
