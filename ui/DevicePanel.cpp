@@ -3,7 +3,10 @@
 
 #include <QFormLayout>
 #include <QHash>
+#include <QDateTime>
+#include <QHBoxLayout>
 #include <QLabel>
+#include <QPushButton>
 
 DevicePanel::DevicePanel(QWidget* parent) : QWidget(parent) {
     auto* form = new QFormLayout(this);
@@ -22,6 +25,27 @@ DevicePanel::DevicePanel(QWidget* parent) : QWidget(parent) {
         form->addRow(tr(label), l);
         mFields.insert(QString::fromLatin1(key), l);
     }
+    mRemeasure = new QPushButton(tr("Re-measure peaks"));
+    mRemeasure->setObjectName(QStringLiteral("remeasurePeaks"));
+    mRemeasure->setToolTip(tr("Measure this device's matmul FLOP/s and memory bandwidth again (about a second; "
+                              "steps wait meanwhile) and keep the result for this device"));
+    mRemeasure->setEnabled(false);
+    mMeasureStatus = new QLabel;
+    mMeasureStatus->setWordWrap(true);
+    auto* row = new QHBoxLayout;
+    row->addWidget(mRemeasure);
+    row->addWidget(mMeasureStatus, 1);
+    form->addRow(QString(), row);
+    connect(mRemeasure, &QPushButton::clicked, this, [this] {
+        setMeasuring(true);
+        emit remeasureRequested();
+    });
+}
+
+void DevicePanel::setMeasuring(bool measuring, const QString& status) {
+    mRemeasure->setEnabled(!measuring);
+    mRemeasure->setText(measuring ? tr("Measuring…") : tr("Re-measure peaks"));
+    mMeasureStatus->setText(status);
 }
 
 QLabel* DevicePanel::field(const QString& name) const { return mFields.value(name); }
@@ -66,9 +90,14 @@ void DevicePanel::onFrame(const MetricsFrame& f) {
                                       .arg(f.kvBlocks).arg(f.blockSize)
                                       .arg(bytes(f.kvBlocks > 0 ? f.kvPoolBytes / f.kvBlocks : 0), cpu ? tr("fp32") : tr("bf16")));
     const rl::device_peaks& m = f.measured;
-    set(QStringLiteral("measured"), m.flops > 0 ? tr("%1 · %2").arg(rate(m.flops, QStringLiteral("FLOP/s")),
-                                                                      rate(m.bytes_per_s, QStringLiteral("B/s")))
-                                                : tr("not calibrated"));
+    QString measured = tr("not calibrated");
+    if (m.flops > 0) {
+        measured = tr("%1 · %2").arg(rate(m.flops, QStringLiteral("FLOP/s")), rate(m.bytes_per_s, QStringLiteral("B/s")));
+        if (m.measured_at > 0)
+            measured += tr(" · measured %1").arg(QDateTime::fromSecsSinceEpoch(m.measured_at).toString(QStringLiteral("yyyy-MM-dd HH:mm")));
+    }
+    set(QStringLiteral("measured"), measured);
+    if (mRemeasure->text() != tr("Measuring…")) mRemeasure->setEnabled(f.backendName.size() > 0);
     QString spec = tr("none (no datasheet entry for this device)");
     if (f.specBandwidth > 0) {
         spec = tr("bf16 %1").arg(rate(f.specBf16, QStringLiteral("FLOP/s")));
@@ -85,4 +114,6 @@ void DevicePanel::onFrame(const MetricsFrame& f) {
 
 void DevicePanel::clear() {
     for (QLabel* l : std::as_const(mFields)) l->setText(QStringLiteral("–"));
+    setMeasuring(false);
+    mRemeasure->setEnabled(false);
 }

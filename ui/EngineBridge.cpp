@@ -5,6 +5,7 @@
 // the virtual users, and destroys the engine (which joins its thread) before QObject's destructor
 // drops any events still queued for us, so no callback outlives this object.
 #include "EngineBridge.h"
+#include "PeakCache.h"
 
 #include "SamplingKnobs.h"
 
@@ -67,6 +68,7 @@ EngineBridge::EngineBridge(QObject* parent) : QObject(parent), mPump(new Metrics
 
 EngineBridge::~EngineBridge() {
     if (mLoader.joinable()) mLoader.join();
+    joinCalibrator();
     {
         std::lock_guard lock(mPendingMutex);
         mPendingEngine.reset();
@@ -91,6 +93,7 @@ bool EngineBridge::loadModel(const EngineSettings& settings) {
     if (!rl::parse_weight_storage(settings.weights.toStdString(), opt.weights)) opt.weights = rl::weight_storage::automatic;
     opt.threads = settings.threads;
     opt.calibrate = settings.calibrate;
+    if (mPeakStore) opt.known_peaks = PeakCache::read(*mPeakStore);
     opt.serving = settings.serving;
 
     // A reload of the same model (a pool restart) keeps the virtual users running: they resume
@@ -158,6 +161,7 @@ void EngineBridge::onLoadDone(quint64 ticket) {
     mEngine = std::move(e);
     mModel = toSummary(mEngine->info());
     mModel.layers = mEngine->config().n_layers;
+    if (mPeakStore && !mEngine->info().peaks_known) PeakCache::remember(*mPeakStore, mEngine->info().peaks_key, mEngine->peaks());
     mPump->start(mEngine.get());
     if (resume && startLoadGenerator(*resume).isEmpty()) setLoadGeneratorPaused(paused);
     emit loaded(mModel);
@@ -171,6 +175,7 @@ void EngineBridge::unload() {
     ++mGeneration;                   // anything the old engine still sends is stale
     const QSet<quint64> ids = mInFlight;
     mInFlight.clear();
+    joinCalibrator();
     mEngine.reset();
     rl::release_free_heap();
     mModel = ModelSummary();
@@ -298,4 +303,39 @@ LoadCounters EngineBridge::loadCounters() const {
     c.activeUsers = k.active_users;
     c.lastError = QString::fromStdString(k.last_error);
     return c;
+}
+
+bool EngineBridge::remeasurePeaks() {
+    if (!mEngine || mMeasuring) return false;
+    joinCalibrator();
+    mMeasuring = true;
+    rl::engine* eng = mEngine.get();
+    const quint64 generation = mGeneration;
+    mCalibrator = std::thread([this, eng, generation] {
+        rl::device_peaks p;
+        QString error;
+        try {
+            p = eng->recalibrate();
+        } catch (const std::exception& e) {
+            error = QString::fromUtf8(e.what());
+        }
+        QMetaObject::invokeMethod(this, [this, generation, p, error] {
+            mMeasuring = false;
+            if (generation != mGeneration || !mEngine) return;   // that engine is gone
+            if (!error.isEmpty()) {
+                emit peaksMeasureFailed(error);
+                return;
+            }
+            if (mPeakStore) PeakCache::remember(*mPeakStore, mEngine->info().peaks_key, p);
+            emit peaksMeasured(p.flops, p.bytes_per_s);
+        }, Qt::QueuedConnection);
+    });
+    return true;
+}
+
+void EngineBridge::joinCalibrator() {
+    // The measurement runs on the engine thread and ends within a few seconds; the engine must
+    // outlive the waiter that holds a pointer to it.
+    if (mCalibrator.joinable()) mCalibrator.join();
+    mMeasuring = false;
 }

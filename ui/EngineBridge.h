@@ -25,6 +25,7 @@ struct token_event;
 } // namespace rl
 
 class MetricsPump;
+class SettingsStore;
 
 class EngineBridge : public QObject {
     Q_OBJECT
@@ -72,6 +73,14 @@ public:
     void stopLoadGenerator();
     bool isLoadGeneratorRunning() const { return mLoadGen != nullptr; }
     LoadCounters loadCounters() const;
+    /// Where measured device peaks are kept (PeakCache): loads use the entry for their device
+    /// instead of measuring, and a fresh measurement is written back. Null: always measure.
+    void setPeakStore(SettingsStore* store) { mPeakStore = store; }
+    /// Measures the loaded engine's peaks again (about a second, on the engine thread; steps
+    /// wait) and keeps them for this device; ends in peaksMeasured or peaksMeasureFailed.
+    /// False (nothing started) with no model or while a measurement runs.
+    bool remeasurePeaks();
+    bool isMeasuringPeaks() const { return mMeasuring; }
 
 signals:
     void loadStarted(const QString& path);
@@ -90,11 +99,14 @@ signals:
     void promptProgress(quint64 requestId, int computed, int total);
     /// Exactly once per submitted request.
     void requestFinished(quint64 requestId, const ReplyStats& stats);
+    void peaksMeasured(double flops, double bytesPerS);
+    void peaksMeasureFailed(const QString& message);
 
 private:
     void unload();
     void onLoadDone(quint64 ticket);
     void deliver(quint64 generation, const rl::token_event& ev);
+    void joinCalibrator();
 
     std::unique_ptr<rl::engine> mEngine;
     ModelSource mSource;
@@ -112,6 +124,10 @@ private:
     std::unique_ptr<rl::scenario> mResume;   // the virtual users a reload of the same model resumes
     bool mResumePaused = false;
     QTimer mCountersTimer;
+
+    SettingsStore* mPeakStore = nullptr;
+    std::thread mCalibrator;          // remeasurePeaks' waiter; joined before the engine goes
+    bool mMeasuring = false;
 
     std::thread mLoader;
     std::mutex mPendingMutex;         // guards the two below, written by the loader thread

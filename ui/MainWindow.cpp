@@ -55,6 +55,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     mStore->setNewSettings(mSettings->generation(GenerationSettings()));
     const QString conversationsError = mStore->load();
     mBridge = new EngineBridge(this);
+    mBridge->setPeakStore(mSettings);   // the roof stays where it was measured, per device
     mChat = new ChatController(mBridge, mStore, this);
     mServing = new ServingController(mBridge, mSettings, this);
     mStories = new StoryController(mBridge, mServing, this);
@@ -202,6 +203,18 @@ void MainWindow::connectEngine() {
     connect(pump, &MetricsPump::frameReady, mRoofline, &RooflineWidget::onFrame);
     connect(pump, &MetricsPump::frameReady, mKvMap, &KvBlockMapWidget::onFrame);
     connect(pump, &MetricsPump::frameReady, mDevice, &DevicePanel::onFrame);
+    connect(mDevice, &DevicePanel::remeasureRequested, this, [this] {
+        if (!mBridge->remeasurePeaks()) mDevice->setMeasuring(false, tr("No model is loaded."));
+    });
+    connect(mBridge, &EngineBridge::peaksMeasured, this, [this](double flops, double bytes) {
+        mDevice->setMeasuring(false, tr("Measured %1 · %2; kept for this device.")
+                                         .arg(DevicePanel::rate(flops, QStringLiteral("FLOP/s")),
+                                              DevicePanel::rate(bytes, QStringLiteral("B/s"))));
+    });
+    connect(mBridge, &EngineBridge::peaksMeasureFailed, this, [this](const QString& m) {
+        mDevice->setMeasuring(false);
+        reportError(tr("Measuring the peaks failed: %1").arg(m));
+    });
     connect(pump, &MetricsPump::frameReady, this, [this](const MetricsFrame& f) {
         mStatus->showLive(f.snap.decode_tok_s, f.snap.num_requests_running, f.snap.kv_cache_usage_perc);
     });

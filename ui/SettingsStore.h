@@ -6,7 +6,8 @@
 // which names the knob) are refused the same way.
 // Keys: "model" {path, backend}, "recent_models" [..], "serving" {serving_config},
 // "scenario" {scenario}, "generation" {..}, "window" {geometry, state} (base64), "remote" {url,
-// interval_ms} (the last server watched in remote mode).
+// interval_ms} (the last server watched in remote mode), "peaks" {device key: measured peaks}
+// (PeakCache).
 // Qt-Core only. Exercise: tests/test_workbench_window.cpp (settingsPersist, corruptSettingsSetAside),
 // tests/test_json_files.cpp.
 #pragma once

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 
 namespace rl {
 
@@ -31,6 +32,7 @@ double best_seconds(backend& be, F&& op, double budget_s) {
 device_peaks calibrate_peaks(backend& be, double budget_s) {
     device_peaks p;
     p.source = "measured";
+    p.measured_at = int64_t(std::time(nullptr));
     const bool gpu = be.info().kind == "cuda";
     const dtype dt = be.compute_dtype();
     // Matmul: [m, k] x [n, k]^T.
@@ -65,6 +67,10 @@ device_peaks calibrate_peaks(backend& be, double budget_s) {
     be.release(gw);
     be.release(go);
     return p;
+}
+
+std::string peaks_key(const device_info& d, dtype compute) {
+    return d.kind + "|" + d.name + "|" + std::to_string(d.compute_units) + "|" + dtype_name(compute);
 }
 
 } // namespace rl

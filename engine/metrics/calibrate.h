@@ -10,4 +10,9 @@ namespace rl {
 
 device_peaks calibrate_peaks(backend& be, double budget_s = 1.0);
 
+/// What a measurement of peaks is valid for: the backend kind, the device's name, its compute
+/// units (SMs, or CPU threads) and the compute dtype, as "cuda|NVIDIA H100 80GB HBM3|132|bf16".
+/// The window keeps measured peaks under this key, so the roof does not move between launches.
+std::string peaks_key(const device_info& d, dtype compute);
+
 } // namespace rl

@@ -15,6 +15,7 @@ struct device_peaks {
     double flops = 0;             // FLOP/s
     double bytes_per_s = 0;
     std::string source;           // "measured", "spec"
+    int64_t measured_at = 0;      // when measured, Unix seconds (0: unknown)
 };
 
 class metrics_hub {

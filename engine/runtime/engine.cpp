@@ -55,7 +55,8 @@ struct submit_cmd { uint64_t id; request req; clock_type::time_point t; };
 struct cancel_cmd { uint64_t id; };
 struct apply_cmd { serving_config cfg; };
 struct check_cmd { std::shared_ptr<std::promise<std::string>> result; };
-using command = std::variant<submit_cmd, cancel_cmd, apply_cmd, check_cmd>;
+struct calibrate_cmd { std::shared_ptr<std::promise<device_peaks>> result; };
+using command = std::variant<submit_cmd, cancel_cmd, apply_cmd, check_cmd, calibrate_cmd>;
 
 class engine_impl final : public engine {
 public:
@@ -103,7 +104,14 @@ public:
         cost_.matmul_weight_bytes = double(model_->matmul_weight_bytes());
         cost_.expert_bytes = double(model_->expert_weight_bytes());
         cost_.blocks_expand_above = model_->block_matmuls() ? be_->block_weights_expand_above() : 0;
-        if (opt.calibrate) hub_.set_peaks(calibrate_peaks(*be_));
+        info_.peaks_key = peaks_key(dev, be_->compute_dtype());
+        if (auto k = opt.known_peaks.find(info_.peaks_key);
+            k != opt.known_peaks.end() && k->second.flops > 0 && k->second.bytes_per_s > 0) {
+            hub_.set_peaks(k->second);
+            info_.peaks_known = true;
+        } else if (opt.calibrate) {
+            hub_.set_peaks(calibrate_peaks(*be_));
+        }
         // max_num_batched_tokens "auto": resolved once per load from the backend and its peak.
         auto_tokens_ = auto_batched_tokens(dev.kind == "cuda", hub_.peaks().flops, double(cfg.param_count()));
         sched_ = std::make_unique<scheduler>(resolve_step_budget(sc, auto_tokens_), *blocks_, max_context_);
@@ -218,6 +226,17 @@ public:
         return config_;
     }
 
+    device_peaks recalibrate() override {
+        auto result = std::make_shared<std::promise<device_peaks>>();
+        std::future<device_peaks> f = result->get_future();
+        {
+            std::lock_guard lk(mu_);
+            queue_.push_back(calibrate_cmd{result});
+            cv_.notify_all();
+        }
+        return f.get();
+    }
+
     std::string check_kv_invariants() override {
         auto result = std::make_shared<std::promise<std::string>>();
         std::future<std::string> f = result->get_future();
@@ -254,6 +273,7 @@ private:
                 if (auto* s = std::get_if<submit_cmd>(&c)) admit(std::move(*s));
                 else if (auto* a = std::get_if<apply_cmd>(&c)) sched_->set_config(resolve_step_budget(a->cfg, auto_tokens_));
                 else if (auto* k = std::get_if<check_cmd>(&c)) k->result->set_value(blocks_->check_invariants());
+                else if (auto* m = std::get_if<calibrate_cmd>(&c)) measure_peaks(*m->result);
                 else cancel_now(std::get<cancel_cmd>(c).id);
             }
             if (!sched_->idle()) step();
@@ -285,6 +305,16 @@ private:
                       std::to_string(model_->config().vocab_size) + " tokens)";
         if (why.empty()) why = sched_->add(s, clock_type::now());
         if (!why.empty() && s) finish(*s, finish_reason::rejected, why);
+    }
+
+    void measure_peaks(std::promise<device_peaks>& out) {
+        try {
+            const device_peaks p = calibrate_peaks(*be_);
+            hub_.set_peaks(p);
+            out.set_value(p);
+        } catch (...) {
+            out.set_exception(std::current_exception());
+        }
     }
 
     void cancel_now(uint64_t id) {

@@ -8,6 +8,7 @@
 #include "serving/request.h"
 #include "serving/serving_config.h"
 #include "tokenizer/chat_template.h"
+#include <map>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,9 @@ struct engine_options {
     serving_config serving;            // max_model_len 0 = min(model context, 8192); kv_blocks 0 =
                                        // kv_budget_gib, else every seat a full context capped by memory
     bool calibrate = true;             // measure the backend's peaks at start (about a second)
+    /// Peaks measured before, by peaks_key (metrics/calibrate.h): a hit for this device is used
+    /// instead of measuring, so the roof stays where it was (the window's per-device cache).
+    std::map<std::string, device_peaks> known_peaks;
     weight_storage weights = weight_storage::automatic;  // GGUF blocks kept as they are, or expanded
 };
 
@@ -42,6 +46,8 @@ struct engine_info {
     int block_size = 0;
     size_t kv_bytes_per_block = 0;     // K and V, all layers
     std::string dtype;                 // compute dtype of weights and KV: "fp32" (cpu), "bf16" (cuda)
+    std::string peaks_key;             // what the peaks are valid for (metrics/calibrate.h)
+    bool peaks_known = false;          // the peaks came from engine_options::known_peaks
 };
 
 class engine {
@@ -68,6 +74,10 @@ public:
     /// Thread-safe value snapshot. new_steps holds the steps after `since_index` (UINT64_MAX: none).
     virtual metrics_snapshot snapshot(uint64_t since_index = UINT64_MAX) const = 0;
     virtual device_peaks peaks() const = 0;
+    /// Thread-safe. Measures the backend's peaks again on the engine thread, between steps (about
+    /// a second, steps wait meanwhile), and puts them in force; returns them. Throws what the
+    /// measurement threw, or std::future_error when the engine stops first.
+    virtual device_peaks recalibrate() = 0;
     virtual device_info device() const = 0;   // as read at load time
     virtual std::vector<step_record> step_history() const = 0;
     virtual std::vector<request_record> request_history() const = 0;
