@@ -21,6 +21,7 @@
 #include "workbench_synth.h"
 
 #include <QApplication>
+#include <QCheckBox>
 #include <QElapsedTimer>
 #include <QLabel>
 #include <QSet>
@@ -55,6 +56,7 @@ private slots:
     void historyCsv();
     void plotsGainData();
     void kvPlotSharesAcrossPoolRestart();
+    void kvPlotZoomsToUsed();
     void eventLabelsLeaveWithTheirLines();
     void pauseFreezesView();
     void kvMapColours();
@@ -275,6 +277,51 @@ void TestWorkbenchPlots::kvPlotSharesAcrossPoolRestart() {
     QVERIFY(near(at(3, 2.5), 0));
     QVERIFY(kv->graph(3)->dataCount() <= 11);
     QVERIFY(kv->yAxis2->range().upper >= 30);
+}
+
+// A GPU's pool of 205,096 blocks at 0.5 % used: the axis ends just above used + cached, says it is
+// zoomed, follows the fill, and shows the whole pool once the used part passes half of it or
+// the box is unticked.
+void TestWorkbenchPlots::kvPlotZoomsToUsed() {
+    PlotsPanel panel;
+    panel.resize(1000, 700);
+    int64_t index = 0;
+    double t = 0;
+    auto feed = [&](double seconds, int used, int cached) {
+        const int total = 205096;
+        for (const double end = t + seconds; t < end - 1e-9; t += 0.1) {
+            rl::step_record s = step(t, 0.1, 0, 4, 4, 0);
+            s.index = ++index;
+            s.kv_used = used, s.kv_cached = cached, s.kv_free = total - used - cached;
+            MetricsFrame f;
+            f.snap.t_s = t + 0.1;
+            f.snap.kv_total = total;
+            f.snap.new_steps = {s};
+            panel.onFrame(f);
+        }
+        panel.flush();
+    };
+    LivePlot* kv = panel.plot(PlotsPanel::KvCache);
+    auto* box = panel.findChild<QCheckBox*>(QStringLiteral("kvZoom"));
+    QVERIFY(box && box->isChecked());
+    feed(5, 600, 400);   // 0.49 % used + cached: the 1 % floor
+    QCOMPARE(kv->yAxis->range().upper, 1.0);
+    QVERIFY(kv->isZoomed());
+    QCOMPARE(kv->yAxis->label(), QStringLiteral("% of pool (zoomed)"));
+    feed(5, 4000, 2000);   // 2.93 %: x 1.2 = 3.5, the next round step is 4
+    QCOMPARE(kv->yAxis->range().upper, 4.0);
+    feed(5, 110000, 0);    // 53.6 %: the whole pool
+    QCOMPARE(kv->yAxis->range().upper, 100.0);
+    QVERIFY(!kv->isZoomed());
+    QCOMPARE(kv->yAxis->label(), QStringLiteral("% of pool"));
+    // Unticked: 0-100 % even for a sliver (the earlier sliver is still in view).
+    box->setChecked(false);
+    feed(1, 600, 400);
+    QCOMPARE(kv->yAxis->range().upper, 100.0);
+    box->setChecked(true);
+    panel.setWindowSeconds(30);   // the 53.6 % stretch is still in view at 30 s
+    panel.flush();
+    QCOMPARE(kv->yAxis->range().upper, 100.0);
 }
 
 void TestWorkbenchPlots::eventLabelsLeaveWithTheirLines() {

@@ -215,7 +215,14 @@ void LivePlot::setValueFloor(double leftTop, double rightTop) {
 
 void LivePlot::setFixedLeftRange(double lo, double hi) {
     mFixedLeft = true;
+    mFixedTop = hi;
     yAxis->setRange(lo, hi);
+}
+
+void LivePlot::setFitToSeries(int series, double minTop) {
+    mFitSeries = series >= 0 && series < int(mSeries.size()) ? series : -1;
+    mFitMinTop = minTop;
+    if (mFixedLeft && mFitSeries < 0) yAxis->setRange(0, mFixedTop);
 }
 
 void LivePlot::sync(const MetricsHistory& h, int64_t from) {
@@ -356,6 +363,12 @@ void LivePlot::rescaleValues() {
         return 10 * p;
     };
     if (mFixedLeft) {
+        if (mFitSeries >= 0) {
+            bool found = false;
+            const QCPRange r = mSeries[size_t(mFitSeries)].graph->getValueRange(found, QCP::sdBoth, keys);
+            const double want = found ? std::max(mFitMinTop, r.upper * 1.2) : mFixedTop;
+            yAxis->setRange(0, want >= mFixedTop * 0.5 ? mFixedTop : std::min(mFixedTop, nice(want)));
+        }
     } else if (mCap > 0 && top[0] <= mCap) {
         yAxis->setRange(0, mCapTop);
     } else {

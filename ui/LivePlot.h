@@ -47,6 +47,11 @@ public:
     void setSeriesUnit(int series, const QString& unit);
     void setValueFloor(double leftTop, double rightTop = 1);   ///< autoscale never goes below this top
     void setFixedLeftRange(double lo, double hi);
+    /// With a fixed left range [0, hi]: series >= 0 zooms the axis to that series' highest value
+    /// in view (x 1.2, at least minTop; hi once that passes half of hi) so a sliver can be read;
+    /// -1 shows [0, hi].
+    void setFitToSeries(int series, double minTop = 1);
+    bool isZoomed() const { return mFixedLeft && mFitSeries >= 0 && yAxis->range().upper < mFixedTop; }
     /// Left axis 0..top while the data stays at or under `cap` (percentages: 105 for 100 %).
     void setPreferredTop(double cap, double top) { mCap = cap, mCapTop = top; }
     /// At most this many legend entries per row (default 4); fewer when the plot is narrow.
@@ -112,6 +117,9 @@ private:
     const MetricsHistory* mHistory = nullptr;
     double mLeftFloor = 1, mRightFloor = 1;
     bool mFixedLeft = false;
+    double mFixedTop = 0;
+    int mFitSeries = -1;
+    double mFitMinTop = 1;
     double mCap = 0, mCapTop = 0;
     bool mHasRight = false;
     int mFillGroup = 1;

@@ -5,6 +5,7 @@
 #include "PlotStyle.h"
 #include "StepStrip.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QFileDialog>
 #include <QGridLayout>
@@ -28,6 +29,12 @@ PlotsPanel::PlotsPanel(QWidget* parent) : QWidget(parent) {
     mPauseButton->setCheckable(true);
     mPauseButton->setToolTip(tr("Freeze the view (data keeps arriving); wheel zooms and drag pans"));
     bar->addWidget(mPauseButton);
+    mKvZoom = new QCheckBox(tr("Zoom KV to used"));
+    mKvZoom->setObjectName(QStringLiteral("kvZoom"));
+    mKvZoom->setChecked(true);
+    mKvZoom->setToolTip(tr("The KV plot's axis ends a little above the highest used + cached share in view, so a "
+                           "pool of 200,000 blocks at 0.5 % still shows its fill; off: always 0-100 %"));
+    bar->addWidget(mKvZoom);
     auto* csv = new QPushButton(tr("Save CSV…"));
     csv->setToolTip(tr("All 100 ms bins of the kept history"));
     bar->addWidget(csv);
@@ -63,6 +70,10 @@ PlotsPanel::PlotsPanel(QWidget* parent) : QWidget(parent) {
     connect(mWindowBox, &QComboBox::currentIndexChanged, this,
             [this](int i) { setWindowSeconds(mWindowBox->itemData(i).toDouble()); });
     connect(mPauseButton, &QPushButton::toggled, this, &PlotsPanel::setPaused);
+    connect(mKvZoom, &QCheckBox::toggled, this, [this](bool on) {
+        mPlots[KvCache]->setFitToSeries(on ? 1 : -1, 1.0);
+        markDirty();
+    });
     connect(csv, &QPushButton::clicked, this, &PlotsPanel::askSaveCsv);
 }
 
@@ -123,6 +134,7 @@ void PlotsPanel::buildPlots() {
     p->graph(3)->setLayer(QStringLiteral("kvMarkers"));
     p->graph(4)->setLayer(QStringLiteral("kvMarkers"));
     p->setFixedLeftRange(0, 100);
+    p->setFitToSeries(1, 1.0);   // the top of used + cached (see mKvZoom)
     p->setLegendColumns(3);
 
     p = make(tr("Batch and queue"), tr("requests"));
@@ -267,6 +279,14 @@ void PlotsPanel::flush() {
     mSyncing = true;   // following moves every x axis: not a user drag to propagate
     for (LivePlot* p : mPlots) p->refresh(mHistory.now(), mWindowS, !mPaused);
     mSyncing = false;
+    LivePlot* kv = mPlots[KvCache];
+    if (!kv->yAxis->label().isEmpty()) {   // remote mode without a KV gauge has none
+        const QString label = kv->isZoomed() ? tr("% of pool (zoomed)") : tr("% of pool");
+        if (kv->yAxis->label() != label) {
+            kv->yAxis->setLabel(label);
+            kv->replot(QCustomPlot::rpQueuedReplot);
+        }
+    }
 }
 
 void PlotsPanel::setWindowSeconds(double seconds) {

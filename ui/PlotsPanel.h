@@ -17,6 +17,7 @@
 
 class LivePlot;
 class StepStrip;
+class QCheckBox;
 class QComboBox;
 class QGridLayout;
 class QLabel;
@@ -78,6 +79,7 @@ private:
     MetricsHistory mHistory;
     QVector<LivePlot*> mPlots;
     QGridLayout* mGrid;
+    QCheckBox* mKvZoom;
     StepStrip* mStepStrip;
     QComboBox* mWindowBox;
     QPushButton* mPauseButton;
