@@ -1,0 +1,449 @@
+// jinja_builtins.cpp: see jinja_builtins.h.
+#include "tokenizer/jinja_builtins.h"
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+
+namespace rl::jinja {
+namespace {
+
+const value* arg(const call_args& a, size_t pos, const char* name) {
+    for (const auto& [k, v] : a.named)
+        if (k == name) return &v;
+    return pos < a.positional.size() ? &a.positional[pos] : nullptr;
+}
+
+std::string strip_chars(const std::string& s, const value* chars, bool left, bool right) {
+    const std::string set = chars && chars->is_string() ? chars->s : std::string(" \t\n\r\f\v");
+    size_t b = 0, e = s.size();
+    if (left) while (b < e && set.find(s[b]) != std::string::npos) ++b;
+    if (right) while (e > b && set.find(s[e - 1]) != std::string::npos) --e;
+    return s.substr(b, e - b);
+}
+
+value split(const std::string& s, const value* sep, const value* maxsplit) {
+    array out;
+    int64_t left = maxsplit && maxsplit->is_number() ? int64_t(maxsplit->as_double()) : -1;
+    if (!sep || !sep->is_string()) {   // runs of whitespace, none empty
+        size_t p = 0;
+        while (p < s.size()) {
+            while (p < s.size() && std::isspace(static_cast<unsigned char>(s[p]))) ++p;
+            if (p >= s.size()) break;
+            size_t q = p;
+            if (left == 0) q = s.size();
+            else while (q < s.size() && !std::isspace(static_cast<unsigned char>(s[q]))) ++q;
+            out.emplace_back(s.substr(p, q - p));
+            --left;
+            p = q;
+        }
+        return value(std::move(out));
+    }
+    if (sep->s.empty()) return value(std::move(out));
+    size_t p = 0, q;
+    while (left-- != 0 && (q = s.find(sep->s, p)) != std::string::npos) {
+        out.emplace_back(s.substr(p, q - p));
+        p = q + sep->s.size();
+    }
+    out.emplace_back(s.substr(p));
+    return value(std::move(out));
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+    if (from.empty()) return s;
+    for (size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += to.size()) s.replace(p, from.size(), to);
+    return s;
+}
+
+std::string upper(std::string s) {
+    for (char& c : s) c = char(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+}
+std::string lower(std::string s) {
+    for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+int64_t length(const value& v, int line) {
+    if (v.is_string()) return int64_t(v.s.size());
+    if (v.is_list()) return int64_t(v.a->size());
+    if (v.is_dict()) return int64_t(v.o->size());
+    if (!v.is_defined()) return 0;
+    raise(line, std::string("object of type '") + type_name(v) + "' has no len()");
+}
+
+array items_of(const value& v) {
+    array out;
+    if (v.is_dict())
+        for (const auto& [k, x] : *v.o) {
+            value pair(array{value(k), x});
+            pair.tuple = true;
+            out.push_back(std::move(pair));
+        }
+    return out;
+}
+
+array as_list(const value& v, int line) {
+    if (v.is_list()) return *v.a;
+    array out;
+    if (v.is_dict()) for (const auto& [k, x] : *v.o) out.emplace_back(k);
+    else if (v.is_string()) for (char c : v.s) out.emplace_back(std::string(1, c));
+    else if (v.is_defined()) raise(line, std::string("'") + type_name(v) + "' object is not iterable");
+    return out;
+}
+
+bool less(const value& a, const value& b, int line) {
+    if (a.is_number() && b.is_number()) return a.as_double() < b.as_double();
+    if (a.is_string() && b.is_string()) return a.s < b.s;
+    raise(line, std::string("'<' not supported between '") + type_name(a) + "' and '" + type_name(b) + "'");
+}
+
+bool contains(const value& hay, const value& needle, int line) {
+    if (hay.is_string()) {
+        if (!needle.is_string()) raise(line, "'in <string>' requires a string on the left");
+        return hay.s.find(needle.s) != std::string::npos;
+    }
+    if (hay.is_list()) return std::find(hay.a->begin(), hay.a->end(), needle) != hay.a->end();
+    if (hay.is_dict()) return needle.is_string() && hay.get(needle.s).is_defined();
+    if (!hay.is_defined()) return false;
+    raise(line, std::string("argument of type '") + type_name(hay) + "' is not iterable");
+}
+
+int64_t index_of(int64_t i, int64_t n) { return i < 0 ? i + n : i; }
+
+} // namespace
+
+value global(const std::string& name) {
+    if (name == "namespace" || name == "dict") {
+        const bool ns = name == "namespace";
+        return value::make_function([ns](call_args& a) {
+            value d(object{});
+            d.ns = ns;
+            for (const value& p : a.positional)
+                if (p.is_dict()) for (const auto& [k, v] : *p.o) d.set(k, v);
+            for (const auto& [k, v] : a.named) d.set(k, v);
+            return d;
+        });
+    }
+    if (name == "raise_exception")
+        return value::make_function([](call_args& a) -> value {
+            raise(0, "the template refused the conversation: " + (a.positional.empty() ? std::string() : a.positional[0].str()));
+        });
+    if (name == "range")
+        return value::make_function([](call_args& a) {
+            int64_t start = 0, stop = 0, step = 1;
+            const size_t n = a.positional.size();
+            if (n == 1) stop = int64_t(a.positional[0].as_double());
+            if (n >= 2) start = int64_t(a.positional[0].as_double()), stop = int64_t(a.positional[1].as_double());
+            if (n >= 3) step = int64_t(a.positional[2].as_double());
+            array out;
+            if (step == 0) return value(std::move(out));
+            for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) out.emplace_back(i);
+            return value(std::move(out));
+        });
+    if (name == "strftime_now")
+        return value::make_function([](call_args& a) {
+            const std::time_t t = std::time(nullptr);
+            std::tm tm{};
+            localtime_r(&t, &tm);
+            char buf[128];
+            const std::string fmt = a.positional.empty() ? "%Y-%m-%d" : a.positional[0].str();
+            const size_t n = std::strftime(buf, sizeof buf, fmt.c_str(), &tm);
+            return value(std::string(buf, n));
+        });
+    return {};
+}
+
+value attribute(const value& o, const std::string& name, int line) {
+    if (o.is_dict()) return o.get(name);   // a missing key is undefined, as in Jinja
+    if (o.is_list() && !name.empty() && std::isdigit(static_cast<unsigned char>(name[0])))
+        return subscript(o, value(int64_t(std::stoll(name))), line);
+    return {};   // methods are looked up when called (call_method)
+}
+
+value subscript(const value& o, const value& key, int line) {
+    if (o.is_dict()) return o.get(key.str());
+    if (o.is_list() || o.is_string()) {
+        if (!key.is_number()) raise(line, std::string(type_name(o)) + " indices must be integers, not " + type_name(key));
+        const int64_t n = o.is_list() ? int64_t(o.a->size()) : int64_t(o.s.size());
+        const int64_t i = index_of(int64_t(key.as_double()), n);
+        if (i < 0 || i >= n) raise(line, std::string(type_name(o)) + " index out of range");
+        return o.is_list() ? (*o.a)[size_t(i)] : value(std::string(1, o.s[size_t(i)]));
+    }
+    if (!o.is_defined()) return {};
+    raise(line, std::string("'") + type_name(o) + "' object is not subscriptable");
+}
+
+value slice(const value& o, const value& start, const value& stop, const value& step, int line) {
+    if (!o.is_list() && !o.is_string()) raise(line, std::string("cannot slice '") + type_name(o) + "'");
+    const int64_t n = o.is_list() ? int64_t(o.a->size()) : int64_t(o.s.size());
+    const int64_t st = step.is_number() ? int64_t(step.as_double()) : 1;
+    if (st == 0) raise(line, "slice step cannot be zero");
+    // Python's slice.indices().
+    auto clamp = [&](const value& v, int64_t dflt) {
+        if (!v.is_number()) return dflt;
+        int64_t i = int64_t(v.as_double());
+        if (i < 0) i += n;
+        return st > 0 ? std::clamp<int64_t>(i, 0, n) : std::clamp<int64_t>(i, -1, n - 1);
+    };
+    const int64_t b = clamp(start, st > 0 ? 0 : n - 1), e = clamp(stop, st > 0 ? n : -1);
+    array out;
+    std::string s;
+    for (int64_t i = b; st > 0 ? i < e : i > e; i += st) {
+        if (o.is_list()) out.push_back((*o.a)[size_t(i)]);
+        else s += o.s[size_t(i)];
+    }
+    return o.is_list() ? value(std::move(out)) : value(s);
+}
+
+value call_method(const value& self, const std::string& name, call_args& a, int line) {
+    if (self.is_string()) {
+        const std::string& s = self.s;
+        const value* a0 = arg(a, 0, "");
+        if (name == "startswith" || name == "endswith") {
+            if (!a0) raise(line, name + "() takes a prefix");
+            auto test = [&](const std::string& p) {
+                return p.size() <= s.size() && (name == "startswith" ? s.compare(0, p.size(), p) == 0
+                                                                     : s.compare(s.size() - p.size(), p.size(), p) == 0);
+            };
+            if (a0->is_list()) return value(std::any_of(a0->a->begin(), a0->a->end(), [&](const value& p) { return test(p.str()); }));
+            return value(test(a0->str()));
+        }
+        if (name == "strip") return value(strip_chars(s, a0, true, true));
+        if (name == "lstrip") return value(strip_chars(s, a0, true, false));
+        if (name == "rstrip") return value(strip_chars(s, a0, false, true));
+        if (name == "split") return split(s, a0 && a0->is_none() ? nullptr : a0, arg(a, 1, "maxsplit"));
+        if (name == "upper") return value(upper(s));
+        if (name == "lower") return value(lower(s));
+        if (name == "replace" && a.positional.size() >= 2) return value(replace_all(s, a.positional[0].str(), a.positional[1].str()));
+        if (name == "title" || name == "capitalize") {
+            std::string r = lower(s);
+            bool start = true;
+            for (char& c : r) {
+                if (start && std::isalpha(static_cast<unsigned char>(c))) c = char(std::toupper(static_cast<unsigned char>(c)));
+                start = name == "title" ? !std::isalpha(static_cast<unsigned char>(c)) : false;
+            }
+            return value(r);
+        }
+        if (name == "find" && a0) {
+            const size_t p = s.find(a0->str());
+            return value(p == std::string::npos ? int64_t(-1) : int64_t(p));
+        }
+        if (name == "count" && a0) {
+            int64_t n = 0;
+            const std::string& t = a0->s;
+            if (!t.empty()) for (size_t p = 0; (p = s.find(t, p)) != std::string::npos; p += t.size()) ++n;
+            return value(n);
+        }
+    } else if (self.is_dict()) {
+        if (name == "items") return value(items_of(self));
+        if (name == "keys") return value(as_list(self, line));
+        if (name == "values") {
+            array out;
+            for (const auto& [k, v] : *self.o) out.push_back(v);
+            return value(std::move(out));
+        }
+        if (name == "get") {
+            const value* k = arg(a, 0, "key");
+            const value v = k ? self.get(k->str()) : value();
+            if (v.is_defined()) return v;
+            const value* d = arg(a, 1, "default");
+            return d ? *d : value::none();
+        }
+    } else if (self.is_list()) {
+        if (name == "index" && !a.positional.empty()) {
+            const auto it = std::find(self.a->begin(), self.a->end(), a.positional[0]);
+            if (it == self.a->end()) raise(line, "value not in list");
+            return value(int64_t(it - self.a->begin()));
+        }
+        if (name == "count" && !a.positional.empty())
+            return value(int64_t(std::count(self.a->begin(), self.a->end(), a.positional[0])));
+    } else if (!self.is_defined()) {
+        raise(line, "cannot call ." + name + "() on an undefined value");
+    }
+    raise(line, std::string("'") + type_name(self) + "' object has no method '" + name + "'");
+}
+
+value apply_filter(const std::string& name, const value& v, call_args& a, int line) {
+    const value* a0 = arg(a, 0, "");
+    if (name == "trim") return value(strip_chars(v.str(), a0, true, true));
+    if (name == "length" || name == "count") return value(length(v, line));
+    if (name == "string") return value(v.str());
+    if (name == "upper") return value(upper(v.str()));
+    if (name == "lower") return value(lower(v.str()));
+    if (name == "safe" || name == "e" || name == "escape") return v;
+    if (name == "list") return value(as_list(v, line));
+    if (name == "items") return value(items_of(v));
+    if (name == "first" || name == "last") {
+        const array l = as_list(v, line);
+        if (l.empty()) return {};
+        return name == "first" ? l.front() : l.back();
+    }
+    if (name == "reverse") {
+        if (v.is_string()) return value(std::string(v.s.rbegin(), v.s.rend()));
+        array l = as_list(v, line);
+        std::reverse(l.begin(), l.end());
+        return value(std::move(l));
+    }
+    if (name == "join") {
+        std::string out;
+        const std::string sep = a0 ? a0->str() : "";
+        const value* attr = arg(a, 1, "attribute");
+        bool first = true;
+        for (const value& x : as_list(v, line)) {
+            out += (first ? "" : sep) + (attr ? attribute(x, attr->str(), line).str() : x.str());
+            first = false;
+        }
+        return value(out);
+    }
+    if (name == "default" || name == "d") {
+        const value* b = arg(a, 1, "boolean");
+        const bool use = b && b->truthy() ? !v.truthy() : !v.is_defined();
+        return use ? (a0 ? *a0 : value(std::string())) : v;
+    }
+    if (name == "int") return v.is_number() ? value(int64_t(v.as_double())) : v.is_string() ? value(int64_t(std::atoll(v.s.c_str()))) : value(int64_t(0));
+    if (name == "float") return v.is_number() ? value(v.as_double()) : v.is_string() ? value(std::atof(v.s.c_str())) : value(0.0);
+    if (name == "abs" && v.is_number()) return v.k == value::kind::integer ? value(v.i < 0 ? -v.i : v.i) : value(std::fabs(v.d));
+    if (name == "capitalize" || name == "title") return call_method(value(v.str()), name, a, line);
+    if (name == "replace" && a.positional.size() >= 2) return value(replace_all(v.str(), a.positional[0].str(), a.positional[1].str()));
+    if (name == "tojson") {
+        const value* ind = arg(a, 0, "indent");
+        const int indent = ind && ind->is_number() ? int(ind->as_double()) : -1;
+        return value(v.to_json(", ", ": ", indent));
+    }
+    if (name == "selectattr" || name == "rejectattr") {
+        if (!a0) raise(line, name + " needs an attribute");
+        const bool select = name == "selectattr";
+        array out;
+        for (const value& x : as_list(v, line)) {
+            const value field = attribute(x, a0->str(), line);
+            bool pass = field.truthy();
+            if (a.positional.size() >= 2) {
+                call_args rest;
+                rest.positional.assign(a.positional.begin() + 2, a.positional.end());
+                pass = apply_test(a.positional[1].str(), field, rest, line);
+            }
+            if (pass == select) out.push_back(x);
+        }
+        return value(std::move(out));
+    }
+    if (name == "select" || name == "reject") {
+        const bool select = name == "select";
+        array out;
+        for (const value& x : as_list(v, line)) {
+            bool pass = x.truthy();
+            if (a0) {
+                call_args rest;
+                rest.positional.assign(a.positional.begin() + 1, a.positional.end());
+                pass = apply_test(a0->str(), x, rest, line);
+            }
+            if (pass == select) out.push_back(x);
+        }
+        return value(std::move(out));
+    }
+    if (name == "map") {
+        const value* attr = arg(a, 99, "attribute");
+        array out;
+        for (const value& x : as_list(v, line)) {
+            if (attr) out.push_back(attribute(x, attr->str(), line));
+            else if (a0) {
+                call_args rest;
+                rest.positional.assign(a.positional.begin() + 1, a.positional.end());
+                out.push_back(apply_filter(a0->str(), x, rest, line));
+            } else out.push_back(x);
+        }
+        return value(std::move(out));
+    }
+    if (name == "unique") {
+        array out;
+        for (const value& x : as_list(v, line))
+            if (std::find(out.begin(), out.end(), x) == out.end()) out.push_back(x);
+        return value(std::move(out));
+    }
+    if (name == "sort") {
+        array l = as_list(v, line);
+        std::stable_sort(l.begin(), l.end(), [line](const value& x, const value& y) { return less(x, y, line); });
+        return value(std::move(l));
+    }
+    raise(line, "unknown filter '" + name + "'");
+}
+
+bool apply_test(const std::string& name, const value& v, call_args& a, int line) {
+    const value* a0 = arg(a, 0, "");
+    if (name == "defined") return v.is_defined();
+    if (name == "undefined") return !v.is_defined();
+    if (name == "none") return v.is_none();
+    if (name == "string") return v.is_string();
+    if (name == "number") return v.is_number();
+    if (name == "integer") return v.k == value::kind::integer;
+    if (name == "float") return v.k == value::kind::number;
+    if (name == "boolean") return v.k == value::kind::boolean;
+    if (name == "true") return v.k == value::kind::boolean && v.b;
+    if (name == "false") return v.k == value::kind::boolean && !v.b;
+    if (name == "mapping") return v.is_dict();
+    if (name == "sequence") return v.is_list() || v.is_string() || v.is_dict();
+    if (name == "iterable") return v.is_list() || v.is_string() || v.is_dict();
+    if (name == "callable") return v.k == value::kind::function;
+    if (name == "lower") return v.is_string() && lower(v.s) == v.s;
+    if (name == "upper") return v.is_string() && upper(v.s) == v.s;
+    if (name == "odd" || name == "even") {
+        if (v.k != value::kind::integer) raise(line, "'" + name + "' needs an integer");
+        return (v.i % 2 != 0) == (name == "odd");
+    }
+    if (name == "divisibleby") return a0 && a0->is_number() && v.is_number() && int64_t(a0->as_double()) != 0 &&
+                                      int64_t(v.as_double()) % int64_t(a0->as_double()) == 0;
+    if (!a0) raise(line, "the test '" + name + "' needs a value to compare with");
+    if (name == "equalto" || name == "eq" || name == "==" || name == "sameas") return v == *a0;
+    if (name == "ne" || name == "!=") return v != *a0;
+    if (name == "lt" || name == "<") return less(v, *a0, line);
+    if (name == "gt" || name == ">") return less(*a0, v, line);
+    if (name == "le" || name == "<=") return !less(*a0, v, line);
+    if (name == "ge" || name == ">=") return !less(v, *a0, line);
+    if (name == "in") return contains(*a0, v, line);
+    raise(line, "unknown test '" + name + "'");
+}
+
+value binary_op(const std::string& op, const value& a, const value& b, int line) {
+    if (op == "==") return value(a == b);
+    if (op == "!=") return value(a != b);
+    if (op == "<") return value(less(a, b, line));
+    if (op == ">") return value(less(b, a, line));
+    if (op == "<=") return value(!less(b, a, line));
+    if (op == ">=") return value(!less(a, b, line));
+    if (op == "in") return value(contains(b, a, line));
+    if (op == "not in") return value(!contains(b, a, line));
+    if (op == "~") return value(a.str() + b.str());
+    if (op == "+") {
+        if (a.is_string() && b.is_string()) return value(a.s + b.s);
+        if (a.is_list() && b.is_list()) {
+            array out = *a.a;
+            out.insert(out.end(), b.a->begin(), b.a->end());
+            return value(std::move(out));
+        }
+    }
+    if (op == "*" && ((a.is_string() && b.k == value::kind::integer) || (b.is_string() && a.k == value::kind::integer))) {
+        const std::string& s = a.is_string() ? a.s : b.s;
+        std::string out;
+        for (int64_t j = 0; j < (a.is_string() ? b.i : a.i); ++j) out += s;
+        return value(out);
+    }
+    if (!a.is_number() || !b.is_number())
+        raise(line, "unsupported operand types for " + op + ": '" + type_name(a) + "' and '" + type_name(b) + "'" +
+                        (!a.is_defined() || !b.is_defined() ? " (a name is undefined)" : ""));
+    const bool ints = a.k == value::kind::integer && b.k == value::kind::integer;
+    const double x = a.as_double(), y = b.as_double();
+    if (op == "+") return ints ? value(a.i + b.i) : value(x + y);
+    if (op == "-") return ints ? value(a.i - b.i) : value(x - y);
+    if (op == "*") return ints ? value(a.i * b.i) : value(x * y);
+    if (op == "**") return ints && b.i >= 0 ? value(int64_t(std::llround(std::pow(x, y)))) : value(std::pow(x, y));
+    if (y == 0 && (op == "/" || op == "//" || op == "%")) raise(line, "division by zero");
+    if (op == "/") return value(x / y);
+    if (op == "//") return ints ? value(int64_t(std::floor(x / y))) : value(std::floor(x / y));
+    if (op == "%") {
+        if (ints) return value(((a.i % b.i) + b.i) % b.i);
+        return value(x - y * std::floor(x / y));
+    }
+    raise(line, "unknown operator " + op);
+}
+
+} // namespace rl::jinja

@@ -1,0 +1,555 @@
+// jinja_parse.cpp: template source -> node tree. First the source is cut into text and tags, with
+// Jinja's whitespace rules as Hugging Face configures them (trim_blocks: the newline after a block
+// tag goes; lstrip_blocks: spaces before a block tag at the start of its line go; "-" strips all
+// whitespace on its side, "+" keeps it). Then each tag's expression is tokenized and parsed with
+// Jinja's precedence: conditional < or < and < not < comparison < + - < ~ < * / // % < ** <
+// unary < filters and tests < postfix (attribute, subscript, call).
+#include "tokenizer/jinja_ast.h"
+
+#include "common/engine_error.h"
+
+#include <cctype>
+#include <set>
+
+namespace rl::jinja {
+namespace {
+
+[[noreturn]] void fail(int line, const std::string& what) {
+    RL_THROW("chat template, line " + std::to_string(line) + ": " + what);
+}
+
+struct piece {
+    enum kind { text, output, block } k;
+    std::string s;
+    int line;
+};
+
+bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+std::vector<piece> split(const std::string& src) {
+    std::vector<piece> out;
+    size_t pos = 0;
+    int line = 1;
+    bool strip_next = false;   // the previous tag ended with "-"
+    auto count_lines = [&](size_t a, size_t b) {
+        for (size_t i = a; i < b; ++i) line += src[i] == '\n';
+    };
+    while (pos <= src.size()) {
+        size_t p = pos;
+        for (;; ++p) {   // the next "{{", "{%" or "{#"
+            p = src.find('{', p);
+            if (p == std::string::npos || p + 1 >= src.size()) {
+                p = std::string::npos;
+                break;
+            }
+            if (src[p + 1] == '{' || src[p + 1] == '%' || src[p + 1] == '#') break;
+        }
+        std::string text = src.substr(pos, p == std::string::npos ? std::string::npos : p - pos);
+        if (strip_next) {
+            size_t i = 0;
+            while (i < text.size() && is_ws(text[i])) ++i;
+            text.erase(0, i);
+            strip_next = false;
+        }
+        const int text_line = line;
+        if (p == std::string::npos) {
+            if (!text.empty()) out.push_back({piece::text, text, text_line});
+            break;
+        }
+        count_lines(pos, p);
+        const char t = src[p + 1];
+        size_t q = p + 2;
+        const bool strip_left = q < src.size() && src[q] == '-';
+        const bool keep_left = q < src.size() && src[q] == '+';
+        if (strip_left || keep_left) ++q;
+        // The tag's end, outside string literals.
+        const std::string close = t == '{' ? "}}" : t == '%' ? "%}" : "#}";
+        size_t e = q;
+        char quote = 0;
+        for (; e + 1 < src.size(); ++e) {
+            const char c = src[e];
+            if (t != '#' && quote) {
+                if (c == '\\') ++e;
+                else if (c == quote) quote = 0;
+            } else if (t != '#' && (c == '"' || c == '\'')) {
+                quote = c;
+            } else if (c == close[0] && src[e + 1] == close[1]) {
+                break;
+            }
+        }
+        if (e + 1 >= src.size()) fail(line, std::string("unclosed ") + (t == '{' ? "{{" : t == '%' ? "{%" : "{#"));
+        const bool strip_right = e > q && src[e - 1] == '-';
+        std::string body = src.substr(q, (strip_right ? e - 1 : e) - q);
+        if (strip_left) {
+            while (!text.empty() && is_ws(text.back())) text.pop_back();
+        } else if (t != '{' && !keep_left) {   // lstrip_blocks: only a tag that starts its line
+            size_t j = p;
+            while (j > 0 && (src[j - 1] == ' ' || src[j - 1] == '\t')) --j;
+            if (j == 0 || src[j - 1] == '\n')
+                while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.pop_back();
+        }
+        if (!text.empty()) out.push_back({piece::text, text, text_line});
+        if (t != '#') out.push_back({t == '{' ? piece::output : piece::block, body, line});
+        count_lines(p, e + 2);
+        pos = e + 2;
+        if (strip_right) strip_next = true;
+        else if (t != '{' && pos < src.size() && src[pos] == '\n') ++pos, ++line;   // trim_blocks
+        else if (t != '{' && pos + 1 < src.size() && src[pos] == '\r' && src[pos + 1] == '\n') pos += 2, ++line;
+    }
+    return out;
+}
+
+// ---- expression tokens ----
+
+struct token {
+    enum kind { name, string, integer, number, op, end } k;
+    std::string s;
+    int64_t i = 0;
+    double d = 0;
+};
+
+std::vector<token> lex(const std::string& s, int line) {
+    std::vector<token> out;
+    size_t p = 0;
+    while (p < s.size()) {
+        const char c = s[p];
+        if (is_ws(c)) {
+            ++p;
+        } else if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
+            size_t q = p;
+            while (q < s.size() && (std::isalnum(static_cast<unsigned char>(s[q])) || s[q] == '_')) ++q;
+            out.push_back({token::name, s.substr(p, q - p)});
+            p = q;
+        } else if (std::isdigit(static_cast<unsigned char>(c))) {
+            size_t q = p;
+            while (q < s.size() && (std::isdigit(static_cast<unsigned char>(s[q])) || s[q] == '_')) ++q;
+            bool real = false;
+            if (q + 1 < s.size() && s[q] == '.' && std::isdigit(static_cast<unsigned char>(s[q + 1]))) {
+                real = true;
+                for (++q; q < s.size() && std::isdigit(static_cast<unsigned char>(s[q])); ++q) {}
+            }
+            std::string digits;
+            for (size_t j = p; j < q; ++j)
+                if (s[j] != '_') digits += s[j];
+            token t{real ? token::number : token::integer, digits};
+            if (real) t.d = std::stod(digits);
+            else t.i = std::stoll(digits);
+            out.push_back(t);
+            p = q;
+        } else if (c == '"' || c == '\'') {
+            std::string v;
+            size_t q = p + 1;
+            for (; q < s.size() && s[q] != c; ++q) {
+                if (s[q] != '\\' || q + 1 >= s.size()) {
+                    v += s[q];
+                    continue;
+                }
+                const char n = s[++q];
+                switch (n) {
+                case 'n': v += '\n'; break;
+                case 't': v += '\t'; break;
+                case 'r': v += '\r'; break;
+                case '0': v += '\0'; break;
+                case '\\': case '\'': case '"': v += n; break;
+                default: v += '\\', v += n;
+                }
+            }
+            if (q >= s.size()) fail(line, "unterminated string");
+            out.push_back({token::string, v});
+            p = q + 1;
+        } else {
+            static const char* const ops[] = {"//", "**", "==", "!=", "<=", ">=", "+", "-", "*", "/", "%", "~", "<", ">",
+                                              "=", "(", ")", "[", "]", "{", "}", ".", ",", ":", "|"};
+            bool found = false;
+            for (const char* o : ops) {
+                const size_t n = std::char_traits<char>::length(o);
+                if (s.compare(p, n, o) == 0) {
+                    out.push_back({token::op, o});
+                    p += n;
+                    found = true;
+                    break;
+                }
+            }
+            if (!found) fail(line, std::string("unexpected character '") + c + "'");
+        }
+    }
+    out.push_back({token::end, ""});
+    return out;
+}
+
+class expr_parser {
+public:
+    expr_parser(const std::string& s, int line) : t_(lex(s, line)), line_(line) {}
+
+    bool at_end() const { return t_[p_].k == token::end; }
+    bool is_op(const char* o) const { return t_[p_].k == token::op && t_[p_].s == o; }
+    bool is_name(const char* n) const { return t_[p_].k == token::name && t_[p_].s == n; }
+    bool eat_op(const char* o) { return is_op(o) ? (++p_, true) : false; }
+    bool eat_name(const char* n) { return is_name(n) ? (++p_, true) : false; }
+    void expect_op(const char* o) {
+        if (!eat_op(o)) fail(line_, std::string("expected '") + o + "', found '" + t_[p_].s + "'");
+    }
+    std::string take_name() {
+        if (t_[p_].k != token::name) fail(line_, "expected a name, found '" + t_[p_].s + "'");
+        return t_[p_++].s;
+    }
+    void expect_end() {
+        if (!at_end()) fail(line_, "unexpected '" + t_[p_].s + "'");
+    }
+
+    expr_ptr expression() {   // a if b else c
+        expr_ptr x = or_expr();
+        while (is_name("if")) {
+            ++p_;
+            expr_ptr c = or_expr();
+            expr_ptr e = eat_name("else") ? expression() : nullptr;
+            auto n = make(expr::cond);
+            n->kids.push_back(std::move(x));
+            n->kids.push_back(std::move(c));
+            n->kids.push_back(std::move(e));
+            x = std::move(n);
+        }
+        return x;
+    }
+    /// An expression without the trailing "if": a for loop's iterable, before its filter.
+    expr_ptr or_expr() {
+        expr_ptr x = and_expr();
+        while (eat_name("or")) x = binary("or", std::move(x), and_expr());
+        return x;
+    }
+
+private:
+    expr_ptr make(expr::kind k) {
+        auto e = std::make_unique<expr>();
+        e->k = k;
+        e->line = line_;
+        return e;
+    }
+    expr_ptr binary(const std::string& op, expr_ptr a, expr_ptr b) {
+        auto n = make(expr::binary);
+        n->name = op;
+        n->kids.push_back(std::move(a));
+        n->kids.push_back(std::move(b));
+        return n;
+    }
+    expr_ptr and_expr() {
+        expr_ptr x = not_expr();
+        while (eat_name("and")) x = binary("and", std::move(x), not_expr());
+        return x;
+    }
+    expr_ptr not_expr() {
+        if (eat_name("not")) {
+            auto n = make(expr::unary);
+            n->name = "not";
+            n->kids.push_back(not_expr());
+            return n;
+        }
+        return compare();
+    }
+    expr_ptr compare() {
+        expr_ptr x = math1();
+        for (;;) {
+            std::string op;
+            if (t_[p_].k == token::op && (is_op("==") || is_op("!=") || is_op("<") || is_op("<=") || is_op(">") || is_op(">=")))
+                op = t_[p_++].s;
+            else if (eat_name("in")) op = "in";
+            else if (is_name("not") && t_[p_ + 1].k == token::name && t_[p_ + 1].s == "in") p_ += 2, op = "not in";
+            else return x;
+            x = binary(op, std::move(x), math1());
+        }
+    }
+    expr_ptr math1() {
+        expr_ptr x = concat();
+        while (is_op("+") || is_op("-")) {
+            const std::string op = t_[p_++].s;
+            x = binary(op, std::move(x), concat());
+        }
+        return x;
+    }
+    expr_ptr concat() {
+        expr_ptr x = math2();
+        while (eat_op("~")) x = binary("~", std::move(x), math2());
+        return x;
+    }
+    expr_ptr math2() {
+        expr_ptr x = power();
+        while (is_op("*") || is_op("/") || is_op("//") || is_op("%")) {
+            const std::string op = t_[p_++].s;
+            x = binary(op, std::move(x), power());
+        }
+        return x;
+    }
+    expr_ptr power() {
+        expr_ptr x = unary();
+        while (eat_op("**")) x = binary("**", std::move(x), unary());
+        return x;
+    }
+    expr_ptr unary(bool with_filters = true) {   // as Jinja: -3 | abs is (-3) | abs
+        expr_ptr x;
+        if (is_op("-") || is_op("+")) {
+            x = make(expr::unary);
+            x->name = t_[p_++].s;
+            x->kids.push_back(unary(false));
+        } else {
+            x = postfix(primary());
+        }
+        return with_filters ? filters(std::move(x)) : std::move(x);
+    }
+    void arguments(expr& call) {   // after "(": a, b, name=c )
+        while (!eat_op(")")) {
+            if (t_[p_].k == token::name && t_[p_ + 1].k == token::op && t_[p_ + 1].s == "=") {
+                call.arg_names.push_back(t_[p_].s);
+                p_ += 2;
+            } else {
+                call.arg_names.emplace_back();
+            }
+            call.kids.push_back(expression());
+            if (!is_op(")")) expect_op(",");
+        }
+    }
+    expr_ptr filters(expr_ptr x) {
+        for (;;) {
+            if (eat_op("|")) {
+                auto f = make(expr::filter);
+                f->name = take_name();
+                f->kids.push_back(std::move(x));
+                f->arg_names.emplace_back();   // the operand's slot: arguments line up with kids
+                if (eat_op("(")) arguments(*f);
+                x = std::move(f);
+            } else if (eat_name("is")) {
+                auto t = make(expr::test);
+                t->negate = eat_name("not");
+                t->name = t_[p_].k == token::name ? take_name() : t_[p_++].s;   // "==" etc. too
+                t->kids.push_back(std::move(x));
+                t->arg_names.emplace_back();
+                if (eat_op("(")) {
+                    arguments(*t);
+                } else if (t_[p_].k == token::string || t_[p_].k == token::integer || t_[p_].k == token::number ||
+                           (t_[p_].k == token::name && !is_name("and") && !is_name("or") && !is_name("if") &&
+                            !is_name("else") && !is_name("is") && !is_name("in") && !is_name("not"))) {
+                    t->arg_names.emplace_back();   // "is divisibleby 3", "is equalto x"
+                    t->kids.push_back(primary());
+                }
+                x = std::move(t);
+            } else {
+                return x;
+            }
+        }
+    }
+    expr_ptr postfix(expr_ptr x) {
+        for (;;) {
+            if (eat_op(".")) {
+                auto a = make(expr::attr);
+                a->name = t_[p_].k == token::integer ? t_[p_++].s : take_name();
+                a->kids.push_back(std::move(x));
+                x = std::move(a);
+            } else if (eat_op("[")) {
+                expr_ptr parts[3];
+                int colons = 0;
+                while (!is_op("]")) {
+                    if (eat_op(":")) {
+                        if (++colons > 2) fail(line_, "too many ':' in a subscript");
+                    } else {
+                        if (parts[colons]) fail(line_, "expected ':' or ']' in a subscript");
+                        parts[colons] = expression();
+                    }
+                }
+                expect_op("]");
+                auto n = make(colons ? expr::slice : expr::index);
+                n->kids.push_back(std::move(x));
+                if (!colons && !parts[0]) fail(line_, "empty subscript");
+                for (int j = 0; j < (colons ? 3 : 1); ++j) n->kids.push_back(std::move(parts[j]));
+                x = std::move(n);
+            } else if (eat_op("(")) {
+                auto c = make(expr::call);
+                c->kids.push_back(std::move(x));
+                c->arg_names.emplace_back();   // the callee's slot
+                arguments(*c);
+                x = std::move(c);
+            } else {
+                return x;
+            }
+        }
+    }
+    expr_ptr primary() {
+        const token& t = t_[p_];
+        if (t.k == token::string) {
+            std::string s = t_[p_++].s;
+            while (t_[p_].k == token::string) s += t_[p_++].s;   // "a" "b": implicit concatenation
+            auto n = make(expr::literal);
+            n->lit = value(s);
+            return n;
+        }
+        if (t.k == token::integer || t.k == token::number) {
+            auto n = make(expr::literal);
+            n->lit = t.k == token::integer ? value(t.i) : value(t.d);
+            ++p_;
+            return n;
+        }
+        if (t.k == token::name) {
+            const std::string s = t_[p_++].s;
+            auto n = make(expr::literal);
+            if (s == "true" || s == "True") n->lit = value(true);
+            else if (s == "false" || s == "False") n->lit = value(false);
+            else if (s == "none" || s == "None") n->lit = value::none();
+            else n->k = expr::variable, n->name = s;
+            return n;
+        }
+        if (eat_op("(")) {
+            expr_ptr x = expression();
+            if (is_op(",")) {   // a tuple: a list for our purposes
+                auto l = make(expr::list);
+                l->kids.push_back(std::move(x));
+                while (eat_op(",") && !is_op(")")) l->kids.push_back(expression());
+                l->negate = true;   // a tuple literal (printed with parentheses)
+                x = std::move(l);
+            }
+            expect_op(")");
+            return x;
+        }
+        if (eat_op("[")) {
+            auto l = make(expr::list);
+            while (!eat_op("]")) {
+                l->kids.push_back(expression());
+                if (!is_op("]")) expect_op(",");
+            }
+            return l;
+        }
+        if (eat_op("{")) {
+            auto d = make(expr::dict);
+            while (!eat_op("}")) {
+                d->kids.push_back(expression());
+                expect_op(":");
+                d->kids.push_back(expression());
+                if (!is_op("}")) expect_op(",");
+            }
+            return d;
+        }
+        fail(line_, t.k == token::end ? "expression expected" : "unexpected '" + t.s + "'");
+    }
+
+    std::vector<token> t_;
+    size_t p_ = 0;
+    int line_;
+};
+
+// ---- statements ----
+
+class block_parser {
+public:
+    explicit block_parser(std::vector<piece> p) : p_(std::move(p)) {}
+
+    // Parses until one of `ends` (a block tag's first word) or the end; *stop gets that tag's
+    // parser positioned after the word, or is left empty at the end of the source.
+    node_ptr body(const std::set<std::string>& ends, std::string* stop, std::unique_ptr<expr_parser>* rest) {
+        auto seq = std::make_unique<node>();
+        seq->k = node::sequence;
+        while (i_ < p_.size()) {
+            const piece& pc = p_[i_++];
+            if (pc.k == piece::text) {
+                auto t = std::make_unique<node>();
+                t->k = node::raw;
+                t->text = pc.s;
+                seq->children.push_back(std::move(t));
+                continue;
+            }
+            auto ep = std::make_unique<expr_parser>(pc.s, pc.line);
+            if (pc.k == piece::output) {
+                auto o = std::make_unique<node>();
+                o->k = node::output;
+                o->line = pc.line;
+                o->e = ep->expression();
+                ep->expect_end();
+                seq->children.push_back(std::move(o));
+                continue;
+            }
+            const std::string word = ep->take_name();
+            if (ends.count(word)) {
+                if (stop) *stop = word;
+                if (rest) *rest = std::move(ep);
+                return seq;
+            }
+            seq->children.push_back(statement(word, *ep, pc.line));
+        }
+        if (!ends.empty()) fail(p_.empty() ? 1 : p_.back().line, "missing {% " + *ends.begin() + " %}");
+        return seq;
+    }
+
+private:
+    node_ptr statement(const std::string& word, expr_parser& ep, int line) {
+        auto n = std::make_unique<node>();
+        n->line = line;
+        std::string stop;
+        std::unique_ptr<expr_parser> rest;
+        if (word == "if") {
+            n->k = node::if_;
+            expr_ptr cond = ep.expression();
+            ep.expect_end();
+            for (;;) {
+                node_ptr b = body({"elif", "else", "endif"}, &stop, &rest);
+                n->branches.emplace_back(std::move(cond), std::move(b));
+                if (stop == "endif") break;
+                if (stop == "else") {
+                    rest->expect_end();
+                    n->branches.emplace_back(nullptr, body({"endif"}, &stop, &rest));
+                    break;
+                }
+                cond = rest->expression();
+                rest->expect_end();
+            }
+        } else if (word == "for") {
+            n->k = node::for_;
+            do n->targets.push_back(ep.take_name());
+            while (ep.eat_op(","));
+            if (!ep.eat_name("in")) fail(line, "expected 'in' in a for loop");
+            n->e = ep.or_expr();
+            if (ep.eat_name("if")) n->filter = ep.or_expr();
+            ep.eat_name("recursive");
+            ep.expect_end();
+            n->body = body({"else", "endfor"}, &stop, &rest);
+            if (stop == "else") n->else_body = body({"endfor"}, &stop, &rest);
+        } else if (word == "set") {
+            n->targets.push_back(ep.take_name());
+            if (ep.eat_op(".")) n->targets.push_back(ep.take_name());
+            if (ep.eat_op("=")) {
+                n->k = node::set;
+                n->e = ep.expression();
+                ep.expect_end();
+            } else {
+                ep.expect_end();
+                n->k = node::set_block;
+                n->body = body({"endset"}, &stop, &rest);
+            }
+        } else if (word == "macro") {
+            n->k = node::macro;
+            n->targets.push_back(ep.take_name());
+            ep.expect_op("(");
+            while (!ep.eat_op(")")) {
+                n->params.push_back(ep.take_name());
+                n->defaults.push_back(ep.eat_op("=") ? ep.expression() : nullptr);
+                if (!ep.is_op(")")) ep.expect_op(",");
+            }
+            ep.expect_end();
+            n->body = body({"endmacro"}, &stop, &rest);
+        } else if (word == "generation") {   // a training-time marker some templates carry: its body renders
+            n->k = node::sequence;
+            n->children.push_back(body({"endgeneration"}, &stop, &rest));
+        } else {
+            fail(line, "unsupported tag {% " + word + " %}");
+        }
+        if (rest) rest->expect_end();
+        return n;
+    }
+
+    std::vector<piece> p_;
+    size_t i_ = 0;
+};
+
+} // namespace
+
+node_ptr parse_template(const std::string& source) {
+    block_parser bp(split(source));
+    return bp.body({}, nullptr, nullptr);
+}
+
+} // namespace rl::jinja
