@@ -3,6 +3,7 @@
 // from representative template sources; unknown or missing templates fall back to ChatML.
 #include "rl_test.h"
 
+#include "common/engine_error.h"
 #include "gguf/gguf_file.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -173,8 +174,71 @@ private slots:
         }
         QVERIFY(checked >= 20);
     }
+
+    // from_source runs the template itself (jinja.h): the same renders as jinja2, a refused
+    // conversation in a known family falls back to that family's forgiving renderer, and a
+    // template of no known family is interpreted rather than replaced by ChatML.
+    void interpreted_templates() {
+        const std::string dir = std::string(RL_TEST_DATA) + "/golden/";
+        std::ifstream f(dir + "family_chat.json");
+        QVERIFY2(f.good(), "cannot open tests/golden/family_chat.json");
+        const auto g = nlohmann::json::parse(f);
+        int checked = 0, fell_back = 0;
+        for (auto it = g["templates"].begin(); it != g["templates"].end(); ++it) {
+            std::ifstream src_file(dir + "templates/" + it.key());
+            const std::string src((std::istreambuf_iterator<char>(src_file)), std::istreambuf_iterator<char>());
+            chat_template t = chat_template::from_source(src);
+            QVERIFY2(t.interpreted() && t.warning().empty(), (it.key() + ": " + t.warning()).c_str());
+            chat_template family = chat_template::detect(src);
+            QVERIFY(!family.interpreted());
+            QCOMPARE(std::string(t.name()), std::string(family.name()));
+            const std::string bos = it.value()["bos_token"].get<std::string>(), eos = it.value()["eos_token"].get<std::string>();
+            t.set_special_texts(bos, eos);
+            family.set_special_texts(bos, eos);
+            for (const auto& r : it.value()["renders"]) {
+                std::vector<chat_message> msgs;
+                for (const auto& m : r["messages"]) msgs.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
+                const bool gen = r["add_generation_prompt"].get<bool>();
+                const std::string got = t.render(msgs, gen);
+                if (r.contains("error")) {
+                    QCOMPARE(got, family.render(msgs, gen));
+                    ++fell_back;
+                } else {
+                    QVERIFY2(got == r["text"].get<std::string>(), (it.key() + " / " + r["name"].get<std::string>()).c_str());
+                }
+                ++checked;
+            }
+        }
+        QVERIFY(checked >= 20);
+        QVERIFY(fell_back >= 1);
+
+        // A family we have no renderer for: interpreted, named as such, no warning.
+        const std::string custom = "{% for m in messages %}<<{{ m.role | upper }}>> {{ m.content }}\n{% endfor %}"
+                                   "{% if add_generation_prompt %}<<ASSISTANT>> {% endif %}";
+        chat_template c = chat_template::from_source(custom);
+        QVERIFY(c.interpreted() && c.warning().empty());
+        QCOMPARE(std::string(c.name()), std::string("gguf template"));
+        QCOMPARE(c.render({{"user", "hi"}}, true), std::string("<<USER>> hi\n<<ASSISTANT>> "));
+        // ... and when it refuses a conversation, its reason is the error.
+        chat_template strict = chat_template::from_source(
+            "{% if messages[0].role == 'system' %}{{ raise_exception('no system turns here') }}{% endif %}ok");
+        bool threw = false;
+        try {
+            strict.render({{"system", "s"}, {"user", "u"}}, true);
+        } catch (const rl::engine_error& e) {
+            threw = std::string(e.what()).find("no system turns here") != std::string::npos;
+        }
+        QVERIFY(threw);
+        // A template that does not parse: the family renderer (or ChatML), and a warning naming the line.
+        chat_template broken = chat_template::from_source("<|im_start|>{% for m in messages %}\n{{ m.content");
+        QVERIFY(!broken.interpreted());
+        QCOMPARE(std::string(broken.name()), std::string("chatml"));
+        QVERIFY2(broken.warning().find("line") != std::string::npos, broken.warning().c_str());
+        QCOMPARE(broken.render({{"user", "hi"}}, true), std::string("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"));
+    }
 };
 
 RL_TEST_MAIN(TestChatTemplate, golden_smollm2_renders, detects_the_three_families, chatml_default_system_message,
-             llama3_render, llama2_render, unknown_or_missing_falls_back_to_chatml, family_templates_match_jinja)
+             llama3_render, llama2_render, unknown_or_missing_falls_back_to_chatml, family_templates_match_jinja,
+             interpreted_templates)
 #include "test_chat_template.moc"

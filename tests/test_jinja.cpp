@@ -152,6 +152,18 @@ private slots:
         QVERIFY(throws_with("{{ 'unterminated }}", "unclosed {{"));
         QVERIFY(throws_with("{% set x.y = 1 %}", "namespace"));
         QVERIFY(throws_with("{{ nothing.attr }}", "undefined"));
+        // A template comes with the model file: untrusted. Its work, memory and nesting are bounded.
+        QVERIFY(throws_with("{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+                            "16 MiB"));
+        QVERIFY(throws_with("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", "too long"));
+        QVERIFY(throws_with("{{ range(10000000) | length }}", "100,000"));
+        QVERIFY(throws_with("{{ 'x' * 100000000 }}", "16 MiB"));
+        QVERIFY(throws_with("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "nested too deeply"));
+        QVERIFY(throws_with("{{ " + std::string(500, '(') + "1" + std::string(500, ')') + " }}", "nested too deeply"));
+        QVERIFY(throws_with("{{ " + std::string(500, '-') + "1 }}", "nested too deeply"));
+        std::string deep;
+        for (int i = 0; i < 300; ++i) deep += "{% if 1 %}";
+        QVERIFY(throws_with(deep, "nested too deeply"));
     }
 
     void strftime_and_loop_scope() {

@@ -18,10 +18,13 @@
 //    Gemma 3's does. Generation prompt: <start_of_turn>model\n.
 //  - Phi-3 ("<|user|>" and "<|end|>"): <|{role}|>\n{content}<|end|>\n (empty system skipped);
 //    generation prompt <|assistant|>\n, otherwise the EOS text.
+// Those are the fallbacks: a template that parses renders through the interpreter (jinja.h).
 // Anything else, or no template at all, renders as ChatML and sets warning().
 #include "tokenizer/chat_template.h"
 
+#include "common/engine_error.h"
 #include "gguf/gguf_file.h"
+#include "tokenizer/jinja.h"
 
 namespace rl {
 
@@ -113,10 +116,11 @@ void render_qwen3(const std::vector<chat_message>& messages, bool add_generation
 chat_template chat_template::from_gguf(const gguf_file& f) {
     const gguf_value* v = f.find("tokenizer.chat_template");
     const bool has_source = v && v->type == gguf_value_type::string;
-    chat_template t = detect(has_source ? v->as_string() : std::string());
+    chat_template t = from_source(has_source ? v->as_string() : std::string());
 
-    // Prefer the vocabulary's own BOS/EOS spelling for the families that write them.
-    if (t.kind_ != chat_template_kind::chatml) {
+    // Prefer the vocabulary's own BOS/EOS spelling for the families that write them, and give
+    // an interpreted template the bos_token and eos_token it may print.
+    if (t.kind_ != chat_template_kind::chatml || t.program_) {
         if (const gguf_value* toks = f.find("tokenizer.ggml.tokens"); toks && toks->type == gguf_value_type::array) {
             const gguf_array& arr = toks->as_array();
             const auto text_of = [&](const char* key, std::string& dst) {
@@ -157,12 +161,27 @@ chat_template chat_template::detect(const std::string& src) {
         t.eos_text_ = "<|endoftext|>";
     } else {
         t.kind_ = chat_template_kind::chatml;
+        t.recognised_ = false;
         t.warning_ = "unrecognised chat template; rendering as ChatML";
     }
     return t;
 }
 
+chat_template chat_template::from_source(const std::string& src) {
+    chat_template t = detect(src);
+    if (src.empty()) return t;
+    try {
+        t.program_ = std::make_shared<const jinja::program>(jinja::program::parse(src));
+        if (!t.recognised_) t.warning_.clear();
+    } catch (const engine_error& e) {
+        t.warning_ = std::string(e.what()) + "; " +
+                     (t.recognised_ ? std::string("using the built-in ") + t.name() + " renderer" : "rendering as ChatML");
+    }
+    return t;
+}
+
 const char* chat_template::name() const {
+    if (!recognised_ && program_) return "gguf template";
     switch (kind_) {
     case chat_template_kind::chatml: return "chatml";
     case chat_template_kind::llama3: return "llama3";
@@ -176,6 +195,23 @@ const char* chat_template::name() const {
 }
 
 std::string chat_template::render(const std::vector<chat_message>& messages, bool add_generation_prompt) const {
+    if (program_) {
+        jinja::array turns;
+        for (const chat_message& m : messages) turns.emplace_back(jinja::object{{"role", m.role}, {"content", m.content}});
+        jinja::value vars(jinja::object{{"messages", jinja::value(std::move(turns))},
+                                        {"add_generation_prompt", add_generation_prompt},
+                                        {"bos_token", bos_text_},
+                                        {"eos_token", eos_text_}});
+        try {
+            return program_->render(vars);
+        } catch (const engine_error&) {
+            if (!recognised_) throw;   // no forgiving renderer to fall back to: the template's reason
+        }
+    }
+    return render_family(messages, add_generation_prompt);
+}
+
+std::string chat_template::render_family(const std::vector<chat_message>& messages, bool add_generation_prompt) const {
     std::string out;
     switch (kind_) {
     case chat_template_kind::chatml:

@@ -51,7 +51,10 @@ value split(const std::string& s, const value* sep, const value* maxsplit) {
 
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {
     if (from.empty()) return s;
-    for (size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += to.size()) s.replace(p, from.size(), to);
+    for (size_t p = 0; (p = s.find(from, p)) != std::string::npos; p += to.size()) {
+        s.replace(p, from.size(), to);
+        if (s.size() > (size_t(16) << 20)) raise(0, "a string grew past 16 MiB");
+    }
     return s;
 }
 
@@ -111,6 +114,13 @@ bool contains(const value& hay, const value& needle, int line) {
 
 int64_t index_of(int64_t i, int64_t n) { return i < 0 ? i + n : i; }
 
+// A template is untrusted: a value that doubles in a loop must stop long before memory does.
+constexpr size_t kMaxString = size_t(16) << 20;
+constexpr size_t kMaxList = 1'000'000;
+void check_size(size_t bytes, int line) {
+    if (bytes > kMaxString) raise(line, "a string grew past 16 MiB");
+}
+
 } // namespace
 
 value global(const std::string& name) {
@@ -138,7 +148,10 @@ value global(const std::string& name) {
             if (n >= 3) step = int64_t(a.positional[2].as_double());
             array out;
             if (step == 0) return value(std::move(out));
-            for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) out.emplace_back(i);
+            for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+                if (out.size() >= 100000) raise(0, "range() of more than 100,000 items");
+                out.emplace_back(i);
+            }
             return value(std::move(out));
         });
     if (name == "strftime_now")
@@ -215,7 +228,11 @@ value call_method(const value& self, const std::string& name, call_args& a, int 
         if (name == "split") return split(s, a0 && a0->is_none() ? nullptr : a0, arg(a, 1, "maxsplit"));
         if (name == "upper") return value(upper(s));
         if (name == "lower") return value(lower(s));
-        if (name == "replace" && a.positional.size() >= 2) return value(replace_all(s, a.positional[0].str(), a.positional[1].str()));
+        if (name == "replace" && a.positional.size() >= 2) {
+            value r(replace_all(s, a.positional[0].str(), a.positional[1].str()));
+            check_size(r.s.size(), line);
+            return r;
+        }
         if (name == "title" || name == "capitalize") {
             std::string r = lower(s);
             bool start = true;
@@ -293,6 +310,7 @@ value apply_filter(const std::string& name, const value& v, call_args& a, int li
         for (const value& x : as_list(v, line)) {
             out += (first ? "" : sep) + (attr ? attribute(x, attr->str(), line).str() : x.str());
             first = false;
+            check_size(out.size(), line);
         }
         return value(out);
     }
@@ -305,7 +323,7 @@ value apply_filter(const std::string& name, const value& v, call_args& a, int li
     if (name == "float") return v.is_number() ? value(v.as_double()) : v.is_string() ? value(std::atof(v.s.c_str())) : value(0.0);
     if (name == "abs" && v.is_number()) return v.k == value::kind::integer ? value(v.i < 0 ? -v.i : v.i) : value(std::fabs(v.d));
     if (name == "capitalize" || name == "title") return call_method(value(v.str()), name, a, line);
-    if (name == "replace" && a.positional.size() >= 2) return value(replace_all(v.str(), a.positional[0].str(), a.positional[1].str()));
+    if (name == "replace" && a.positional.size() >= 2) return call_method(value(v.str()), "replace", a, line);
     if (name == "tojson") {
         const value* ind = arg(a, 0, "indent");
         const int indent = ind && ind->is_number() ? int(ind->as_double()) : -1;
@@ -412,10 +430,18 @@ value binary_op(const std::string& op, const value& a, const value& b, int line)
     if (op == ">=") return value(!less(a, b, line));
     if (op == "in") return value(contains(b, a, line));
     if (op == "not in") return value(!contains(b, a, line));
-    if (op == "~") return value(a.str() + b.str());
+    if (op == "~") {
+        std::string x = a.str(), y = b.str();
+        check_size(x.size() + y.size(), line);
+        return value(x + y);
+    }
     if (op == "+") {
-        if (a.is_string() && b.is_string()) return value(a.s + b.s);
+        if (a.is_string() && b.is_string()) {
+            check_size(a.s.size() + b.s.size(), line);
+            return value(a.s + b.s);
+        }
         if (a.is_list() && b.is_list()) {
+            if (a.a->size() + b.a->size() > kMaxList) raise(line, "a list grew past 1,000,000 items");
             array out = *a.a;
             out.insert(out.end(), b.a->begin(), b.a->end());
             return value(std::move(out));
@@ -423,8 +449,11 @@ value binary_op(const std::string& op, const value& a, const value& b, int line)
     }
     if (op == "*" && ((a.is_string() && b.k == value::kind::integer) || (b.is_string() && a.k == value::kind::integer))) {
         const std::string& s = a.is_string() ? a.s : b.s;
+        const int64_t times = a.is_string() ? b.i : a.i;
+        if (times > 0 && double(s.size()) * double(times) > double(size_t(16) << 20))
+            raise(line, "a string repeated past 16 MiB");
         std::string out;
-        for (int64_t j = 0; j < (a.is_string() ? b.i : a.i); ++j) out += s;
+        for (int64_t j = 0; j < times; ++j) out += s;
         return value(out);
     }
     if (!a.is_number() || !b.is_number())

@@ -18,6 +18,11 @@ namespace rl::jinja {
 
 namespace {
 
+// A template is untrusted input (it comes with the model file): its work and output are bounded.
+constexpr size_t kMaxOutput = size_t(16) << 20;   // bytes
+constexpr int64_t kMaxSteps = 2'000'000;          // nodes run and expressions evaluated (~1 s)
+constexpr size_t kMaxScopes = 256;                // loop and macro nesting, recursion included
+
 class renderer {
 public:
     explicit renderer(const value& vars) {
@@ -27,6 +32,8 @@ public:
     }
 
     void run(const node& n, std::string& out) {
+        if (++steps_ > kMaxSteps) raise(n.line, "the template runs too long");
+        if (out.size() > kMaxOutput) raise(n.line, "the template's output passed 16 MiB");
         switch (n.k) {
         case node::sequence:
             for (const auto& c : n.children) run(*c, out);
@@ -99,7 +106,7 @@ private:
         if (n.filter) {   // Jinja filters first: loop.* counts the items that pass
             std::vector<value> kept;
             for (const value& item : items) {
-                scopes_.emplace_back();
+                push_scope(n.line);
                 bind_targets(item);
                 const bool keep = eval(*n.filter).truthy();
                 scopes_.pop_back();
@@ -113,7 +120,7 @@ private:
         }
         const int64_t len = int64_t(items.size());
         for (int64_t j = 0; j < len; ++j) {
-            scopes_.emplace_back();
+            push_scope(n.line);
             bind_targets(items[size_t(j)]);
             object info = {{"index", value(j + 1)},         {"index0", value(j)},
                            {"revindex", value(len - j)},    {"revindex0", value(len - j - 1)},
@@ -130,7 +137,7 @@ private:
     void define_macro(const node& n) {
         const node* m = &n;
         bind(n.targets[0], value::make_function([this, m](call_args& args) {
-            scopes_.emplace_back();
+            push_scope(m->line);
             for (size_t j = 0; j < m->params.size(); ++j) {
                 value v;
                 if (j < args.positional.size()) v = args.positional[j];
@@ -157,6 +164,7 @@ private:
     }
 
     value eval(const expr& e) {
+        if (++steps_ > kMaxSteps) raise(e.line, "the template runs too long");
         switch (e.k) {
         case expr::literal: return e.lit;
         case expr::variable: return lookup(e.name);
@@ -243,7 +251,13 @@ private:
         return "expression";
     }
 
+    void push_scope(int line) {
+        if (scopes_.size() >= kMaxScopes) raise(line, "loops or macro calls nested too deeply");
+        scopes_.emplace_back();
+    }
+
     std::vector<scope> scopes_;
+    int64_t steps_ = 0;
 };
 
 } // namespace

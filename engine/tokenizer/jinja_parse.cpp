@@ -198,6 +198,14 @@ public:
     }
 
     expr_ptr expression() {   // a if b else c
+        // A template is untrusted input (it comes with the model file): bound the recursion.
+        struct depth_guard {
+            int& d;
+            depth_guard(int& d, int line) : d(d) {
+                if (++d > 100) fail(line, "expression nested too deeply");
+            }
+            ~depth_guard() { --d; }
+        } guard(depth_, line_);
         expr_ptr x = or_expr();
         while (is_name("if")) {
             ++p_;
@@ -239,9 +247,11 @@ private:
     }
     expr_ptr not_expr() {
         if (eat_name("not")) {
+            if (++depth_ > 100) fail(line_, "expression nested too deeply");
             auto n = make(expr::unary);
             n->name = "not";
             n->kids.push_back(not_expr());
+            --depth_;
             return n;
         }
         return compare();
@@ -287,9 +297,11 @@ private:
     expr_ptr unary(bool with_filters = true) {   // as Jinja: -3 | abs is (-3) | abs
         expr_ptr x;
         if (is_op("-") || is_op("+")) {
+            if (++depth_ > 100) fail(line_, "expression nested too deeply");
             x = make(expr::unary);
             x->name = t_[p_++].s;
             x->kids.push_back(unary(false));
+            --depth_;
         } else {
             x = postfix(primary());
         }
@@ -431,6 +443,7 @@ private:
     std::vector<token> t_;
     size_t p_ = 0;
     int line_;
+    int depth_ = 0;
 };
 
 // ---- statements ----
@@ -477,6 +490,11 @@ public:
 
 private:
     node_ptr statement(const std::string& word, expr_parser& ep, int line) {
+        if (++depth_ > 100) fail(line, "blocks nested too deeply");
+        struct leave {
+            int& d;
+            ~leave() { --d; }
+        } guard{depth_};
         auto n = std::make_unique<node>();
         n->line = line;
         std::string stop;
@@ -543,6 +561,7 @@ private:
 
     std::vector<piece> p_;
     size_t i_ = 0;
+    int depth_ = 0;
 };
 
 } // namespace

@@ -1,10 +1,13 @@
 // fuzz_chat_template: chat_template::detect on an arbitrary Jinja source, then render() of
-// arbitrary messages. Input layout: byte 0 bit 0 = add_generation_prompt; the rest split on
+// arbitrary messages; then the same source through the interpreter (from_source, jinja.h), where
+// a parse or render error must arrive as an engine_error and nothing else (no crash, no hang: the
+// interpreter bounds its work, memory and nesting). Input layout: byte 0 bit 0 = add_generation_prompt; the rest split on
 // '\x01' into the template source, then role, content, role, content, ...
 // Checked beyond "no crash": ChatML and Llama 3 renders end with the opened assistant turn when
 // one was asked for, and every message content of a ChatML render appears in the output.
 #include "fuzz_targets.h"
 
+#include "common/engine_error.h"
 #include "tokenizer/chat_template.h"
 
 #include <cstdio>
@@ -53,6 +56,14 @@ int chat_template_one(const uint8_t* data, size_t size) {
         if (gen && !ends_with(out, "<|start_header_id|>assistant<|end_header_id|>\n\n")) fail("llama3: generation prompt missing");
         break;
     case rl::chat_template_kind::llama2: break;
+    default: break;
+    }
+
+    const rl::chat_template run = rl::chat_template::from_source(parts[0]);
+    try {
+        (void)run.render(msgs, gen);
+    } catch (const rl::engine_error&) {
+        // a refusal with its reason: the expected way for a template to fail
     }
     return 0;
 }
