@@ -43,6 +43,8 @@ declare -A RL_VOCAB_SHA=(
   [ggml-vocab-llama-bpe.gguf]=97272e430d53bc7688f52d5e0ad8ea8f163ede9f1bbd1694feaa504797d5d96e
   [ggml-vocab-qwen2.gguf]=44c2f46b715f585c6ab513970e8a006bfa5badd6108560054921cf598d154d8c
   [ggml-vocab-llama-spm.gguf]=16c3724582d59aa8bf84711894e833f916ee46a31d80e21312759c48bf8d0e69
+  [ggml-vocab-phi-3.gguf]=967d7190d11c4842eab697079d98d56c2116e10eb617be355a2733bfc132e326
+  [ggml-vocab-qwen35.gguf]=63ed952ff338996cf0bdf24a7b10015124273f75c6dc9bb427356aa3f67ec62c
 )
 
 # --- messages ----------------------------------------------------------------------------
@@ -174,7 +176,7 @@ rl_fetch_models() {
     rl_file_ok "$RL_MODELS/vocab/$f" "${RL_VOCAB_SHA[$f]}" || need_vocab+=("$f")
   done
   if (( need_model == 0 && ${#need_vocab[@]} == 0 )); then
-    rl_say "model and 4 tokenizer vocabularies present (sha256 ok)"
+    rl_say "model and ${#RL_VOCAB_SHA[@]} tokenizer vocabularies present (sha256 ok)"
     return
   fi
 

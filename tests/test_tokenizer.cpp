@@ -190,6 +190,11 @@ private slots:
     void golden_llama_bpe() { golden("tokens_llama_bpe.json", vocab_path("ggml-vocab-llama-bpe.gguf")); }
     void golden_qwen2() { golden("tokens_qwen2.json", vocab_path("ggml-vocab-qwen2.gguf")); }
     void golden_llama_spm() { golden("tokens_llama_spm.json", vocab_path("ggml-vocab-llama-spm.gguf")); }
+    // Phi-3's SentencePiece vocabulary (32,064 tokens, its <|user|> / <|end|> specials):
+    // tests/golden/make_vocab_goldens.py, llama.cpp through tests/golden/tools/lcpp_vocab_dump.cpp.
+    void golden_phi3() { golden("tokens_phi3.json", vocab_path("ggml-vocab-phi-3.gguf")); }
+    // Qwen3.5's byte-level BPE (pre "qwen35": marks count with letters), from the same script.
+    void golden_qwen35() { golden("tokens_qwen35.json", vocab_path("ggml-vocab-qwen35.gguf")); }
 
     void decode_round_trips() {
         for (const std::string path : {model_path(), vocab_path("ggml-vocab-qwen2.gguf"), vocab_path("ggml-vocab-llama-spm.gguf")}) {
@@ -306,7 +311,7 @@ private:
     }
 };
 
-RL_TEST_MAIN(TestTokenizer, golden_smollm2, golden_gpt2, golden_llama_bpe, golden_qwen2, golden_llama_spm,
+RL_TEST_MAIN(TestTokenizer, golden_smollm2, golden_gpt2, golden_llama_bpe, golden_qwen2, golden_llama_spm, golden_phi3, golden_qwen35,
              decode_round_trips, stream_decoder_holds_split_characters, special_tokens_atomic_only_when_parsed,
              end_of_generation_and_bos_defaults, tiny_vocab_and_errors, encodes_ten_thousand_tokens_quickly)
 #include "test_tokenizer.moc"

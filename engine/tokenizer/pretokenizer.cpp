@@ -102,7 +102,11 @@ void split_gpt2(const split_state& s, size_t b, size_t e, std::vector<size_t>& o
 
 // llama3 / qwen2 (max_digits 3 / 1):
 // (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,max}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
-void split_llama3(const split_state& s, size_t b, size_t e, size_t max_digits, std::vector<size_t>& out) {
+// qwen35 is qwen2 with marks counted as letters: [\p{L}\p{M}]+ and [^\s\p{L}\p{M}\p{N}]+ (letters =
+// flag_letter | flag_accent_mark); the optional prefix still excludes only \p{L} and \p{N}.
+void split_llama3(const split_state& s, size_t b, size_t e, size_t max_digits, std::vector<size_t>& out,
+                  uint16_t letters = flag_letter) {
+    const uint16_t lnw = letters | flag_number | flag_whitespace;
     cutter w(s, b, e, out);
     size_t pos = b;
     const auto is_crlf = [](uint32_t c) { return c == '\r' || c == '\n'; };
@@ -115,9 +119,9 @@ void split_llama3(const split_state& s, size_t b, size_t e, size_t max_digits, s
         const uint32_t c = w.cpt(pos);
         const uint16_t f = w.flags(pos);
         // [^\r\n\p{L}\p{N}]?\p{L}+
-        if (!is_crlf(c) && !(f & flag_number) && ((f & flag_letter) || (w.flags(pos + 1) & flag_letter))) {
+        if (!is_crlf(c) && !(f & flag_number) && ((f & letters) || (w.flags(pos + 1) & letters))) {
             ++pos;
-            while (w.flags(pos) & flag_letter) ++pos;
+            while (w.flags(pos) & letters) ++pos;
             w.cut(pos);
             continue;
         }
@@ -136,9 +140,9 @@ void split_llama3(const split_state& s, size_t b, size_t e, size_t max_digits, s
         }
         // ' ?[^\s\p{L}\p{N}]+[\r\n]*'
         const uint16_t f2 = c == ' ' ? w.flags(pos + 1) : f;
-        if (!(f2 & k_lnw) && f) {
+        if (!(f2 & lnw) && f) {
             pos += (c == ' ');
-            while (!(w.flags(pos) & k_lnw) && w.flags(pos)) ++pos;
+            while (!(w.flags(pos) & lnw) && w.flags(pos)) ++pos;
             while (is_crlf(w.cpt(pos))) ++pos;
             w.cut(pos);
             continue;
@@ -281,6 +285,9 @@ pretokenizer_info pretokenizer_from_name(const std::string& name) {
     } else if (name == "qwen2") {
         info.kind = k::qwen2;
         info.clean_spaces = false;
+    } else if (name == "qwen35") {
+        info.kind = k::qwen35;
+        info.clean_spaces = false;
     } else if (name == "smollm") {
         info.kind = k::smollm;
         info.clean_spaces = false;
@@ -312,6 +319,11 @@ std::vector<std::string> pretokenize(std::string_view text, pretokenizer_kind ki
         break;
     case pretokenizer_kind::qwen2:
         pass(s, [&](size_t b, size_t e, std::vector<size_t>& o) { split_llama3(s, b, e, 1, o); });
+        break;
+    case pretokenizer_kind::qwen35:
+        pass(s, [&](size_t b, size_t e, std::vector<size_t>& o) {
+            split_llama3(s, b, e, 1, o, flag_letter | flag_accent_mark);
+        });
         break;
     case pretokenizer_kind::fallback:
         pass(s, [&](size_t b, size_t e, std::vector<size_t>& o) { isolate_runs(s, b, e, false, is_default_punct, o); });

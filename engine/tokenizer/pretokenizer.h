@@ -15,6 +15,7 @@ enum class pretokenizer_kind {
     gpt2,     // 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
     llama3,   // (?i:'s|..)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
     qwen2,    // llama3 with \p{N} (one digit per word)
+    qwen35,   // qwen2 with \p{M} counted with the letters
     smollm,   // every \p{N} isolated, then gpt2
 };
 

@@ -14,10 +14,14 @@ namespace rl {
 
 namespace {
 
-// Texts that end a turn in the chat formats we know; like llama.cpp we treat them as control
-// tokens even when a converter forgot to mark them so.
+// Texts that end a turn, llama.cpp's list (llama-vocab.cpp, its EOG scan): like llama.cpp we make
+// them control tokens even when a converter marked them otherwise (Phi-3 ships "</s>" as
+// user-defined), so without parse_special they are plain text, as llama.cpp tokenizes them.
 constexpr std::string_view k_eog_texts[] = {
-    "<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<|end_of_text|>", "<|endoftext|>", "</s>", "<|end|>", "<end_of_turn>",
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>", "<end_of_turn>",
+    "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>",
+    "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>", "<｜end▁of▁sentence｜>",
+    "[e~[",
 };
 
 // llama.cpp's clean_up_tokenization_spaces, in its three passes.
@@ -190,8 +194,7 @@ void vocab_tokenizer::load_vocab(const gguf_file& f, const special_defaults& d) 
         const auto it = ids_.find(t);
         if (it == ids_.end()) continue;
         eog_[static_cast<size_t>(it->second)] = true;
-        auto& a = attrs_[static_cast<size_t>(it->second)];
-        if (a != token_attr::user_defined) a = token_attr::control;
+        attrs_[static_cast<size_t>(it->second)] = token_attr::control;
     }
 
     for (size_t i = 0; i < n; ++i) {
@@ -199,6 +202,19 @@ void vocab_tokenizer::load_vocab(const gguf_file& f, const special_defaults& d) 
         if (a == token_attr::control || a == token_attr::user_defined ||
             a == token_attr::unknown)
             specials_.push_back(static_cast<int32_t>(i));
+    }
+    // llama.cpp's per-model attribute: for a general.name with "phi-3" or "phi3" in it, the text
+    // after a special token loses its leading whitespace ("<|user|>\nHi" is <|user|> Hi), except
+    // after <unk>, <s> and <|endoftext|>.
+    rstrip_.assign(n, false);
+    std::string model_name = f.get_string_or("general.name", "");
+    for (char& c : model_name) c = char(std::tolower(static_cast<unsigned char>(c)));
+    if (model_name.find("phi-3") != std::string::npos || model_name.find("phi3") != std::string::npos) {
+        for (const int32_t id : specials_) rstrip_[static_cast<size_t>(id)] = true;
+        for (const std::string_view t : {"</s>"})
+            if (const auto it = ids_.find(t); it != ids_.end()) rstrip_[static_cast<size_t>(it->second)] = true;
+        for (const std::string_view t : {"<unk>", "<s>", "<|endoftext|>"})
+            if (const auto it = ids_.find(t); it != ids_.end()) rstrip_[static_cast<size_t>(it->second)] = false;
     }
     std::stable_sort(specials_.begin(), specials_.end(), [&](int32_t a, int32_t b) {
         return texts_[static_cast<size_t>(a)].size() > texts_[static_cast<size_t>(b)].size();
@@ -228,6 +244,8 @@ std::vector<vocab_tokenizer::fragment> vocab_tokenizer::split_special(std::strin
                 if (at > 0) next.push_back({-1, rest.substr(0, at)});
                 next.push_back({id, rest.substr(at, tok.size())});
                 rest.remove_prefix(at + tok.size());
+                if (rstrip_[static_cast<size_t>(id)])
+                    while (!rest.empty() && std::isspace(static_cast<unsigned char>(rest.front()))) rest.remove_prefix(1);
             }
             if (!rest.empty()) next.push_back({-1, rest});
         }

@@ -64,6 +64,7 @@ protected:
     string_map<int32_t> ids_;        // text -> id; a duplicated text maps to its last id
     std::vector<int32_t> specials_;  // control / user-defined / unknown ids, longest text first
     std::vector<bool> eog_;
+    std::vector<bool> rstrip_;       // whitespace after the token is dropped (llama.cpp's RSTRIP)
     int32_t bos_ = -1, eos_ = -1, unk_ = -1;
     bool add_bos_ = false;
 };
