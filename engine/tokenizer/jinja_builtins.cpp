@@ -1,12 +1,13 @@
-// jinja_builtins.cpp: see jinja_builtins.h.
+// jinja_builtins.cpp: the globals, attributes, subscripts and slices, methods and operators of
+// jinja_builtins.h, and the helpers of jinja_helpers.h. Filters and tests: jinja_filters.cpp.
 #include "tokenizer/jinja_builtins.h"
+#include "tokenizer/jinja_helpers.h"
 
 #include <algorithm>
 #include <cmath>
 #include <ctime>
 
 namespace rl::jinja {
-namespace {
 
 const value* arg(const call_args& a, size_t pos, const char* name) {
     for (const auto& [k, v] : a.named)
@@ -22,7 +23,7 @@ std::string strip_chars(const std::string& s, const value* chars, bool left, boo
     return s.substr(b, e - b);
 }
 
-value split(const std::string& s, const value* sep, const value* maxsplit) {
+value split_str(const std::string& s, const value* sep, const value* maxsplit) {
     array out;
     int64_t left = maxsplit && maxsplit->is_number() ? int64_t(maxsplit->as_double()) : -1;
     if (!sep || !sep->is_string()) {   // runs of whitespace, none empty
@@ -115,13 +116,9 @@ bool contains(const value& hay, const value& needle, int line) {
 int64_t index_of(int64_t i, int64_t n) { return i < 0 ? i + n : i; }
 
 // A template is untrusted: a value that doubles in a loop must stop long before memory does.
-constexpr size_t kMaxString = size_t(16) << 20;
-constexpr size_t kMaxList = 1'000'000;
 void check_size(size_t bytes, int line) {
     if (bytes > kMaxString) raise(line, "a string grew past 16 MiB");
 }
-
-} // namespace
 
 value global(const std::string& name) {
     if (name == "namespace" || name == "dict") {
@@ -225,7 +222,7 @@ value call_method(const value& self, const std::string& name, call_args& a, int 
         if (name == "strip") return value(strip_chars(s, a0, true, true));
         if (name == "lstrip") return value(strip_chars(s, a0, true, false));
         if (name == "rstrip") return value(strip_chars(s, a0, false, true));
-        if (name == "split") return split(s, a0 && a0->is_none() ? nullptr : a0, arg(a, 1, "maxsplit"));
+        if (name == "split") return split_str(s, a0 && a0->is_none() ? nullptr : a0, arg(a, 1, "maxsplit"));
         if (name == "upper") return value(upper(s));
         if (name == "lower") return value(lower(s));
         if (name == "replace" && a.positional.size() >= 2) {
@@ -279,146 +276,6 @@ value call_method(const value& self, const std::string& name, call_args& a, int 
         raise(line, "cannot call ." + name + "() on an undefined value");
     }
     raise(line, std::string("'") + type_name(self) + "' object has no method '" + name + "'");
-}
-
-value apply_filter(const std::string& name, const value& v, call_args& a, int line) {
-    const value* a0 = arg(a, 0, "");
-    if (name == "trim") return value(strip_chars(v.str(), a0, true, true));
-    if (name == "length" || name == "count") return value(length(v, line));
-    if (name == "string") return value(v.str());
-    if (name == "upper") return value(upper(v.str()));
-    if (name == "lower") return value(lower(v.str()));
-    if (name == "safe" || name == "e" || name == "escape") return v;
-    if (name == "list") return value(as_list(v, line));
-    if (name == "items") return value(items_of(v));
-    if (name == "first" || name == "last") {
-        const array l = as_list(v, line);
-        if (l.empty()) return {};
-        return name == "first" ? l.front() : l.back();
-    }
-    if (name == "reverse") {
-        if (v.is_string()) return value(std::string(v.s.rbegin(), v.s.rend()));
-        array l = as_list(v, line);
-        std::reverse(l.begin(), l.end());
-        return value(std::move(l));
-    }
-    if (name == "join") {
-        std::string out;
-        const std::string sep = a0 ? a0->str() : "";
-        const value* attr = arg(a, 1, "attribute");
-        bool first = true;
-        for (const value& x : as_list(v, line)) {
-            out += (first ? "" : sep) + (attr ? attribute(x, attr->str(), line).str() : x.str());
-            first = false;
-            check_size(out.size(), line);
-        }
-        return value(out);
-    }
-    if (name == "default" || name == "d") {
-        const value* b = arg(a, 1, "boolean");
-        const bool use = b && b->truthy() ? !v.truthy() : !v.is_defined();
-        return use ? (a0 ? *a0 : value(std::string())) : v;
-    }
-    if (name == "int") return v.is_number() ? value(int64_t(v.as_double())) : v.is_string() ? value(int64_t(std::atoll(v.s.c_str()))) : value(int64_t(0));
-    if (name == "float") return v.is_number() ? value(v.as_double()) : v.is_string() ? value(std::atof(v.s.c_str())) : value(0.0);
-    if (name == "abs" && v.is_number()) return v.k == value::kind::integer ? value(v.i < 0 ? -v.i : v.i) : value(std::fabs(v.d));
-    if (name == "capitalize" || name == "title") return call_method(value(v.str()), name, a, line);
-    if (name == "replace" && a.positional.size() >= 2) return call_method(value(v.str()), "replace", a, line);
-    if (name == "tojson") {
-        const value* ind = arg(a, 0, "indent");
-        const int indent = ind && ind->is_number() ? int(ind->as_double()) : -1;
-        return value(v.to_json(", ", ": ", indent));
-    }
-    if (name == "selectattr" || name == "rejectattr") {
-        if (!a0) raise(line, name + " needs an attribute");
-        const bool select = name == "selectattr";
-        array out;
-        for (const value& x : as_list(v, line)) {
-            const value field = attribute(x, a0->str(), line);
-            bool pass = field.truthy();
-            if (a.positional.size() >= 2) {
-                call_args rest;
-                rest.positional.assign(a.positional.begin() + 2, a.positional.end());
-                pass = apply_test(a.positional[1].str(), field, rest, line);
-            }
-            if (pass == select) out.push_back(x);
-        }
-        return value(std::move(out));
-    }
-    if (name == "select" || name == "reject") {
-        const bool select = name == "select";
-        array out;
-        for (const value& x : as_list(v, line)) {
-            bool pass = x.truthy();
-            if (a0) {
-                call_args rest;
-                rest.positional.assign(a.positional.begin() + 1, a.positional.end());
-                pass = apply_test(a0->str(), x, rest, line);
-            }
-            if (pass == select) out.push_back(x);
-        }
-        return value(std::move(out));
-    }
-    if (name == "map") {
-        const value* attr = arg(a, 99, "attribute");
-        array out;
-        for (const value& x : as_list(v, line)) {
-            if (attr) out.push_back(attribute(x, attr->str(), line));
-            else if (a0) {
-                call_args rest;
-                rest.positional.assign(a.positional.begin() + 1, a.positional.end());
-                out.push_back(apply_filter(a0->str(), x, rest, line));
-            } else out.push_back(x);
-        }
-        return value(std::move(out));
-    }
-    if (name == "unique") {
-        array out;
-        for (const value& x : as_list(v, line))
-            if (std::find(out.begin(), out.end(), x) == out.end()) out.push_back(x);
-        return value(std::move(out));
-    }
-    if (name == "sort") {
-        array l = as_list(v, line);
-        std::stable_sort(l.begin(), l.end(), [line](const value& x, const value& y) { return less(x, y, line); });
-        return value(std::move(l));
-    }
-    raise(line, "unknown filter '" + name + "'");
-}
-
-bool apply_test(const std::string& name, const value& v, call_args& a, int line) {
-    const value* a0 = arg(a, 0, "");
-    if (name == "defined") return v.is_defined();
-    if (name == "undefined") return !v.is_defined();
-    if (name == "none") return v.is_none();
-    if (name == "string") return v.is_string();
-    if (name == "number") return v.is_number();
-    if (name == "integer") return v.k == value::kind::integer;
-    if (name == "float") return v.k == value::kind::number;
-    if (name == "boolean") return v.k == value::kind::boolean;
-    if (name == "true") return v.k == value::kind::boolean && v.b;
-    if (name == "false") return v.k == value::kind::boolean && !v.b;
-    if (name == "mapping") return v.is_dict();
-    if (name == "sequence") return v.is_list() || v.is_string() || v.is_dict();
-    if (name == "iterable") return v.is_list() || v.is_string() || v.is_dict();
-    if (name == "callable") return v.k == value::kind::function;
-    if (name == "lower") return v.is_string() && lower(v.s) == v.s;
-    if (name == "upper") return v.is_string() && upper(v.s) == v.s;
-    if (name == "odd" || name == "even") {
-        if (v.k != value::kind::integer) raise(line, "'" + name + "' needs an integer");
-        return (v.i % 2 != 0) == (name == "odd");
-    }
-    if (name == "divisibleby") return a0 && a0->is_number() && v.is_number() && int64_t(a0->as_double()) != 0 &&
-                                      int64_t(v.as_double()) % int64_t(a0->as_double()) == 0;
-    if (!a0) raise(line, "the test '" + name + "' needs a value to compare with");
-    if (name == "equalto" || name == "eq" || name == "==" || name == "sameas") return v == *a0;
-    if (name == "ne" || name == "!=") return v != *a0;
-    if (name == "lt" || name == "<") return less(v, *a0, line);
-    if (name == "gt" || name == ">") return less(*a0, v, line);
-    if (name == "le" || name == "<=") return !less(*a0, v, line);
-    if (name == "ge" || name == ">=") return !less(v, *a0, line);
-    if (name == "in") return contains(*a0, v, line);
-    raise(line, "unknown test '" + name + "'");
 }
 
 value binary_op(const std::string& op, const value& a, const value& b, int line) {
@@ -476,3 +333,4 @@ value binary_op(const std::string& op, const value& a, const value& b, int line)
 }
 
 } // namespace rl::jinja
+
