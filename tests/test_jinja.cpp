@@ -164,6 +164,34 @@ private slots:
         std::string deep;
         for (int i = 0; i < 300; ++i) deep += "{% if 1 %}";
         QVERIFY(throws_with(deep, "nested too deeply"));
+        // Found by review: each once crashed, hung or ran away with memory.
+        std::string chain = "{{ 1";
+        for (int i = 0; i < 300000; ++i) chain += "+1";
+        QVERIFY(throws_with(chain + " }}", "nested too deeply"));
+        std::string filters = "{{ 'x'";
+        for (int i = 0; i < 5000; ++i) filters += "|string";
+        QVERIFY(throws_with(filters + " }}", "nested too deeply"));
+        QVERIFY(throws_with("{% set ns = namespace(x=0) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}",
+                            "nested more than 100"));
+        QVERIFY(throws_with("{% set ns = namespace(x=0) %}{% for i in range(100000) %}{% set ns.x = dict(a=ns.x) %}{% endfor %}",
+                            "nested more than 100"));
+        QVERIFY(throws_with("{% set ns = namespace(x=[1]) %}{% for i in range(60) %}{% set ns.x = [ns.x, ns.x] %}{% endfor %}{{ ns.x }}",
+                            "too long"));
+        QVERIFY(throws_with("{% set ns = namespace(x=[1]) %}{% for i in range(60) %}{% set ns.x = [ns.x, ns.x] %}{% endfor %}{{ ns.x == ns.x }}",
+                            "too long"));
+        QVERIFY(throws_with("{% set ns = namespace(x=0) %}{% set ns.x = ns %}{{ ns }}", "nested more than 100"));
+        QVERIFY(throws_with("{{ ('a' * 16000000).split('a') | length }}", "1,000,000"));
+        QVERIFY(throws_with("{% set big = range(100000) | list %}{% for i in range(100000) %}{{ -1 in big }}{% endfor %}", "too long"));
+        QVERIFY(throws_with("{{ range(3000) | tojson(indent=5000000) }}", "indent"));
+        QVERIFY(throws_with("{{ 99999999999999999999 }}", "too large"));
+        QVERIFY(throws_with("{{ 2 ** 64 }}", "overflow"));
+        QVERIFY(throws_with("{{ 9223372036854775807 + 1 }}", "overflow"));
+        QVERIFY(throws_with("{{ 'a'.split('') }}", "empty separator"));
+        QVERIFY(throws_with("{% break %}", "outside a loop"));
+        auto render = [](const std::string& src) { return rl::jinja::program::parse(src).render(value(rl::jinja::object{})); };
+        QCOMPARE(render("{{ ('x' * 2000)[1500::9223372036854774784] }}"), std::string("x"));
+        QCOMPARE(render("{{ (-9223372036854775807 - 1) % -1 }}"), std::string("0"));
+        QCOMPARE(render("{{ '' * 9999999999999 }}|{{ ('a' * 1000000).replace('a', '') | length }}"), std::string("|0"));
     }
 
     void strftime_and_loop_scope() {

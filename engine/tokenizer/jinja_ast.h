@@ -9,11 +9,13 @@
 namespace rl::jinja {
 
 struct expr {
-    enum kind { literal, variable, attr, index, slice, call, filter, test, unary, binary, cond, list, dict };
+    enum kind { literal, variable, attr, index, slice, call, filter, test, unary, binary, compare, cond, list, dict };
     kind k = literal;
     int line = 0;
+    int depth = 1;                            // levels below and including this node
     value lit;                                // literal
     std::string name;                         // name, attr, filter, test, unary/binary operator
+                                              // (compare: kids are operands, arg_names the operators)
     std::vector<std::unique_ptr<expr>> kids;  // see parse: operand first, then arguments
     std::vector<std::string> arg_names;       // call/filter/test: per kid, "" when positional
     bool negate = false;                      // test: "is not"; list: a tuple literal
@@ -21,7 +23,7 @@ struct expr {
 using expr_ptr = std::unique_ptr<expr>;
 
 struct node {
-    enum kind { sequence, raw, output, if_, for_, set, set_block, macro };
+    enum kind { sequence, raw, output, if_, for_, set, set_block, macro, break_, continue_ };
     kind k = sequence;
     int line = 0;
     std::string text;

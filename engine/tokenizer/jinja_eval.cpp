@@ -5,9 +5,11 @@
 #include "tokenizer/jinja.h"
 #include "tokenizer/jinja_ast.h"
 #include "tokenizer/jinja_builtins.h"
+#include "tokenizer/jinja_helpers.h"
 
 #include "common/engine_error.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace rl::jinja {
@@ -25,7 +27,7 @@ constexpr size_t kMaxScopes = 256;                // loop and macro nesting, rec
 
 class renderer {
 public:
-    explicit renderer(const value& vars) {
+    explicit renderer(const value& vars) : budget_(&steps_, kMaxSteps) {
         scopes_.emplace_back();
         if (vars.is_dict())
             for (const auto& [k, v] : *vars.o) scopes_.back().emplace_back(k, v);
@@ -36,8 +38,13 @@ public:
         if (out.size() > kMaxOutput) raise(n.line, "the template's output passed 16 MiB");
         switch (n.k) {
         case node::sequence:
-            for (const auto& c : n.children) run(*c, out);
+            for (const auto& c : n.children) {
+                run(*c, out);
+                if (loop_control_) break;   // a break or continue below: leave the rest of the body
+            }
             break;
+        case node::break_: loop_control_ = 1; break;
+        case node::continue_: loop_control_ = 2; break;
         case node::raw: out += n.text; break;
         case node::output: out += eval(*n.e).str(); break;
         case node::if_:
@@ -91,7 +98,7 @@ private:
         std::vector<value> items;
         if (seq.is_list()) items = *seq.a;
         else if (seq.is_dict()) for (const auto& [k, v] : *seq.o) items.emplace_back(k);
-        else if (seq.is_string()) for (char c : seq.s) items.emplace_back(std::string(1, c));
+        else if (seq.is_string()) for (std::string& c : utf8_chars(seq.s)) items.emplace_back(std::move(c));
         else if (seq.is_defined() && !seq.is_none()) raise(n.line, std::string("'") + type_name(seq) + "' object is not iterable");
         else if (seq.is_none()) raise(n.line, "'NoneType' object is not iterable");
         auto bind_targets = [&](const value& item) {
@@ -131,6 +138,9 @@ private:
             bind("loop", value(std::move(info)));
             run(*n.body, out);
             scopes_.pop_back();
+            const int control = loop_control_;
+            loop_control_ = 0;
+            if (control == 1) break;
         }
     }
 
@@ -212,7 +222,17 @@ private:
             if (e.name == "not") return value(!v.truthy());
             if (!v.is_number()) raise(e.line, "bad operand type for unary " + e.name + ": '" + type_name(v) + "'");
             if (e.name == "+") return v;
+            if (v.k == value::kind::integer && v.i == INT64_MIN) raise(e.line, "integer overflow in unary -");
             return v.k == value::kind::integer ? value(-v.i) : value(-v.d);
+        }
+        case expr::compare: {   // a < b < c: each pair in turn, the first false one ends it
+            value left = eval(*e.kids[0]);
+            for (size_t j = 1; j < e.kids.size(); ++j) {
+                value right = eval(*e.kids[j]);
+                if (!binary_op(e.arg_names[j - 1], left, right, e.line).truthy()) return value(false);
+                left = std::move(right);
+            }
+            return value(true);
         }
         case expr::binary: {
             if (e.name == "and") {
@@ -228,20 +248,38 @@ private:
         case expr::cond:
             if (eval(*e.kids[1]).truthy()) return eval(*e.kids[0]);
             return e.kids[2] ? eval(*e.kids[2]) : value();
+        // Literals record how deep they nest: a loop that wraps a value in itself ({% set ns.x =
+        // [ns.x] %}) must stop before printing, comparing or freeing it runs off the stack.
         case expr::list: {
             array a;
-            for (const auto& k : e.kids) a.push_back(eval(*k));
+            int depth = 0;
+            for (const auto& k : e.kids) {
+                a.push_back(eval(*k));
+                depth = std::max(depth, a.back().depth + 1);
+            }
             value l(std::move(a));
             l.tuple = e.negate;
+            l.depth = nested(depth, e.line);
             return l;
         }
         case expr::dict: {
             value d(object{});
-            for (size_t j = 0; j + 1 < e.kids.size(); j += 2) d.set(eval(*e.kids[j]).str(), eval(*e.kids[j + 1]));
+            int depth = 0;
+            for (size_t j = 0; j + 1 < e.kids.size(); j += 2) {
+                value v = eval(*e.kids[j + 1]);
+                depth = std::max(depth, v.depth + 1);
+                d.set(eval(*e.kids[j]).str(), std::move(v));
+            }
+            d.depth = nested(depth, e.line);
             return d;
         }
         }
         return {};
+    }
+
+    static int nested(int depth, int line) {
+        if (depth > 100) raise(line, "a value nested more than 100 deep");
+        return depth;
     }
 
     static std::string describe(const expr& e) {
@@ -258,6 +296,8 @@ private:
 
     std::vector<scope> scopes_;
     int64_t steps_ = 0;
+    budget_scope budget_;     // the builtins charge their work to steps_ too
+    int loop_control_ = 0;    // 1: a {% break %} is unwinding to its loop, 2: a {% continue %}
 };
 
 } // namespace
@@ -269,16 +309,28 @@ program& program::operator=(program&&) noexcept = default;
 
 program program::parse(const std::string& source) {
     program p;
-    p.root_ = parse_template(source);
+    try {
+        p.root_ = parse_template(source);
+    } catch (const engine_error&) {
+        throw;
+    } catch (const std::exception& e) {   // bad_alloc and the like: still one clear error
+        RL_THROW(std::string("chat template: ") + e.what());
+    }
     return p;
 }
 
 std::string program::render(const value& variables) const {
     RL_CHECK(root_ != nullptr, "chat template: nothing parsed");
-    renderer r(variables);
-    std::string out;
-    r.run(*root_, out);
-    return out;
+    try {
+        renderer r(variables);
+        std::string out;
+        r.run(*root_, out);
+        return out;
+    } catch (const engine_error&) {
+        throw;
+    } catch (const std::exception& e) {
+        RL_THROW(std::string("chat template: ") + e.what());
+    }
 }
 
 } // namespace rl::jinja

@@ -25,5 +25,10 @@ bool less(const value& a, const value& b, int line);
 bool contains(const value& hay, const value& needle, int line);
 int64_t index_of(int64_t i, int64_t n);
 void check_size(size_t bytes, int line);
+/// A string's characters (code points, each as its UTF-8 bytes; a stray byte stands alone):
+/// Python indexes, slices, counts and iterates strings by character, not by byte.
+std::vector<std::string> utf8_chars(const std::string& s);
+/// A number as an int64, or an error naming the operation when it does not fit.
+int64_t to_int(const value& v, int line, const char* what);
 
 } // namespace rl::jinja

@@ -7,6 +7,8 @@
 #include "common/engine_error.h"
 
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
 
 namespace rl::jinja {
 
@@ -19,7 +21,20 @@ bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 } // namespace
 
-std::vector<piece> split(const std::string& src) {
+std::vector<piece> split(const std::string& source) {
+    // As jinja2 reads a template: newlines normalised to "\n", one trailing newline dropped
+    // (keep_trailing_newline is off).
+    std::string src;
+    src.reserve(source.size());
+    for (size_t i = 0; i < source.size(); ++i) {
+        if (source[i] == '\r') {
+            src += '\n';
+            if (i + 1 < source.size() && source[i + 1] == '\n') ++i;
+        } else {
+            src += source[i];
+        }
+    }
+    if (!src.empty() && src.back() == '\n') src.pop_back();
     std::vector<piece> out;
     size_t pos = 0;
     int line = 1;
@@ -59,6 +74,7 @@ std::vector<piece> split(const std::string& src) {
         const std::string close = t == '{' ? "}}" : t == '%' ? "%}" : "#}";
         size_t e = q;
         char quote = 0;
+        int braces = 0;   // "{{ {'a': {'b': 1}} }}": a "}}" inside a dict literal does not end the tag
         for (; e + 1 < src.size(); ++e) {
             const char c = src[e];
             if (t != '#' && quote) {
@@ -66,6 +82,10 @@ std::vector<piece> split(const std::string& src) {
                 else if (c == quote) quote = 0;
             } else if (t != '#' && (c == '"' || c == '\'')) {
                 quote = c;
+            } else if (t != '#' && c == '{') {
+                ++braces;
+            } else if (braces > 0 && c == '}') {
+                --braces;
             } else if (c == close[0] && src[e + 1] == close[1]) {
                 break;
             }
@@ -114,12 +134,22 @@ std::vector<token> lex(const std::string& s, int line) {
                 real = true;
                 for (++q; q < s.size() && std::isdigit(static_cast<unsigned char>(s[q])); ++q) {}
             }
+            if (q < s.size() && (s[q] == 'e' || s[q] == 'E')) {   // 1e3, 1.5e-3
+                size_t r = q + 1;
+                if (r < s.size() && (s[r] == '+' || s[r] == '-')) ++r;
+                if (r < s.size() && std::isdigit(static_cast<unsigned char>(s[r]))) {
+                    real = true;
+                    for (q = r; q < s.size() && std::isdigit(static_cast<unsigned char>(s[q])); ++q) {}
+                }
+            }
             std::string digits;
             for (size_t j = p; j < q; ++j)
                 if (s[j] != '_') digits += s[j];
             token t{real ? token::number : token::integer, digits};
-            if (real) t.d = std::stod(digits);
-            else t.i = std::stoll(digits);
+            errno = 0;
+            if (real) t.d = std::strtod(digits.c_str(), nullptr);
+            else t.i = std::strtoll(digits.c_str(), nullptr, 10);
+            if (!real && errno == ERANGE) fail(line, "integer literal " + digits + " is too large");
             out.push_back(t);
             p = q;
         } else if (c == '"' || c == '\'') {
@@ -131,7 +161,23 @@ std::vector<token> lex(const std::string& s, int line) {
                     continue;
                 }
                 const char n = s[++q];
+                auto hex_escape = [&](size_t digits_n) {   // \xNN, \uNNNN, \UNNNNNNNN -> UTF-8
+                    uint32_t cp = 0;
+                    for (size_t j = 0; j < digits_n; ++j) {
+                        const char h = q + 1 < s.size() ? s[++q] : '\0';
+                        if (!std::isxdigit(static_cast<unsigned char>(h))) fail(line, "bad escape in a string");
+                        cp = cp * 16 + uint32_t(std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (h | 32) - 'a' + 10);
+                    }
+                    if (cp > 0x10FFFF) fail(line, "bad escape in a string");
+                    if (cp < 0x80) v += char(cp);
+                    else if (cp < 0x800) v += char(0xC0 | (cp >> 6)), v += char(0x80 | (cp & 63));
+                    else if (cp < 0x10000) v += char(0xE0 | (cp >> 12)), v += char(0x80 | ((cp >> 6) & 63)), v += char(0x80 | (cp & 63));
+                    else v += char(0xF0 | (cp >> 18)), v += char(0x80 | ((cp >> 12) & 63)), v += char(0x80 | ((cp >> 6) & 63)), v += char(0x80 | (cp & 63));
+                };
                 switch (n) {
+                case 'x': hex_escape(2); break;
+                case 'u': hex_escape(4); break;
+                case 'U': hex_escape(8); break;
                 case 'n': v += '\n'; break;
                 case 't': v += '\t'; break;
                 case 'r': v += '\r'; break;

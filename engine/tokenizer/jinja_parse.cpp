@@ -7,6 +7,7 @@
 #include "common/engine_error.h"
 
 #include <cctype>
+#include <algorithm>
 #include <set>
 
 namespace rl::jinja {
@@ -47,9 +48,9 @@ public:
             expr_ptr c = or_expr();
             expr_ptr e = eat_name("else") ? expression() : nullptr;
             auto n = make(expr::cond);
-            n->kids.push_back(std::move(x));
-            n->kids.push_back(std::move(c));
-            n->kids.push_back(std::move(e));
+            adopt(*n, std::move(x));
+            adopt(*n, std::move(c));
+            adopt(*n, std::move(e));
             x = std::move(n);
         }
         return x;
@@ -62,6 +63,16 @@ public:
     }
 
 private:
+    // Adds a kid (null allowed: an absent slice part), keeping the node's depth: a long chain
+    // (1 + 1 + ... or x | f | f | ...) is as deep as its length, and evaluating or freeing a tree
+    // deeper than the stack allows would crash.
+    void adopt(expr& parent, expr_ptr kid) {
+        if (kid) {
+            parent.depth = std::max(parent.depth, kid->depth + 1);
+            if (parent.depth > 200) fail(line_, "expression nested too deeply");
+        }
+        parent.kids.push_back(std::move(kid));
+    }
     expr_ptr make(expr::kind k) {
         auto e = std::make_unique<expr>();
         e->k = k;
@@ -71,8 +82,8 @@ private:
     expr_ptr binary(const std::string& op, expr_ptr a, expr_ptr b) {
         auto n = make(expr::binary);
         n->name = op;
-        n->kids.push_back(std::move(a));
-        n->kids.push_back(std::move(b));
+        adopt(*n, std::move(a));
+        adopt(*n, std::move(b));
         return n;
     }
     expr_ptr and_expr() {
@@ -85,23 +96,30 @@ private:
             if (++depth_ > 100) fail(line_, "expression nested too deeply");
             auto n = make(expr::unary);
             n->name = "not";
-            n->kids.push_back(not_expr());
+            adopt(*n, not_expr());
             --depth_;
             return n;
         }
         return compare();
     }
-    expr_ptr compare() {
+    expr_ptr compare() {   // a < b < c is a < b and b < c, as in Python
         expr_ptr x = math1();
+        expr_ptr chain;
         for (;;) {
             std::string op;
             if (t_[p_].k == token::op && (is_op("==") || is_op("!=") || is_op("<") || is_op("<=") || is_op(">") || is_op(">=")))
                 op = t_[p_++].s;
             else if (eat_name("in")) op = "in";
             else if (is_name("not") && t_[p_ + 1].k == token::name && t_[p_ + 1].s == "in") p_ += 2, op = "not in";
-            else return x;
-            x = binary(op, std::move(x), math1());
+            else break;
+            if (!chain) {
+                chain = make(expr::compare);
+                adopt(*chain, std::move(x));
+            }
+            chain->arg_names.push_back(op);
+            adopt(*chain, math1());
         }
+        return chain ? std::move(chain) : std::move(x);
     }
     expr_ptr math1() {
         expr_ptr x = concat();
@@ -135,7 +153,7 @@ private:
             if (++depth_ > 100) fail(line_, "expression nested too deeply");
             x = make(expr::unary);
             x->name = t_[p_++].s;
-            x->kids.push_back(unary(false));
+            adopt(*x, unary(false));
             --depth_;
         } else {
             x = postfix(primary());
@@ -150,7 +168,7 @@ private:
             } else {
                 call.arg_names.emplace_back();
             }
-            call.kids.push_back(expression());
+            adopt(call, expression());
             if (!is_op(")")) expect_op(",");
         }
     }
@@ -159,7 +177,7 @@ private:
             if (eat_op("|")) {
                 auto f = make(expr::filter);
                 f->name = take_name();
-                f->kids.push_back(std::move(x));
+                adopt(*f, std::move(x));
                 f->arg_names.emplace_back();   // the operand's slot: arguments line up with kids
                 if (eat_op("(")) arguments(*f);
                 x = std::move(f);
@@ -167,7 +185,7 @@ private:
                 auto t = make(expr::test);
                 t->negate = eat_name("not");
                 t->name = t_[p_].k == token::name ? take_name() : t_[p_++].s;   // "==" etc. too
-                t->kids.push_back(std::move(x));
+                adopt(*t, std::move(x));
                 t->arg_names.emplace_back();
                 if (eat_op("(")) {
                     arguments(*t);
@@ -175,7 +193,7 @@ private:
                            (t_[p_].k == token::name && !is_name("and") && !is_name("or") && !is_name("if") &&
                             !is_name("else") && !is_name("is") && !is_name("in") && !is_name("not"))) {
                     t->arg_names.emplace_back();   // "is divisibleby 3", "is equalto x"
-                    t->kids.push_back(primary());
+                    adopt(*t, primary());
                 }
                 x = std::move(t);
             } else {
@@ -188,7 +206,7 @@ private:
             if (eat_op(".")) {
                 auto a = make(expr::attr);
                 a->name = t_[p_].k == token::integer ? t_[p_++].s : take_name();
-                a->kids.push_back(std::move(x));
+                adopt(*a, std::move(x));
                 x = std::move(a);
             } else if (eat_op("[")) {
                 expr_ptr parts[3];
@@ -203,13 +221,13 @@ private:
                 }
                 expect_op("]");
                 auto n = make(colons ? expr::slice : expr::index);
-                n->kids.push_back(std::move(x));
+                adopt(*n, std::move(x));
                 if (!colons && !parts[0]) fail(line_, "empty subscript");
-                for (int j = 0; j < (colons ? 3 : 1); ++j) n->kids.push_back(std::move(parts[j]));
+                for (int j = 0; j < (colons ? 3 : 1); ++j) adopt(*n, std::move(parts[j]));
                 x = std::move(n);
             } else if (eat_op("(")) {
                 auto c = make(expr::call);
-                c->kids.push_back(std::move(x));
+                adopt(*c, std::move(x));
                 c->arg_names.emplace_back();   // the callee's slot
                 arguments(*c);
                 x = std::move(c);
@@ -246,8 +264,8 @@ private:
             expr_ptr x = expression();
             if (is_op(",")) {   // a tuple: a list for our purposes
                 auto l = make(expr::list);
-                l->kids.push_back(std::move(x));
-                while (eat_op(",") && !is_op(")")) l->kids.push_back(expression());
+                adopt(*l, std::move(x));
+                while (eat_op(",") && !is_op(")")) adopt(*l, expression());
                 l->negate = true;   // a tuple literal (printed with parentheses)
                 x = std::move(l);
             }
@@ -257,7 +275,7 @@ private:
         if (eat_op("[")) {
             auto l = make(expr::list);
             while (!eat_op("]")) {
-                l->kids.push_back(expression());
+                adopt(*l, expression());
                 if (!is_op("]")) expect_op(",");
             }
             return l;
@@ -265,9 +283,9 @@ private:
         if (eat_op("{")) {
             auto d = make(expr::dict);
             while (!eat_op("}")) {
-                d->kids.push_back(expression());
+                adopt(*d, expression());
                 expect_op(":");
-                d->kids.push_back(expression());
+                adopt(*d, expression());
                 if (!is_op("}")) expect_op(",");
             }
             return d;
@@ -359,7 +377,9 @@ private:
             if (ep.eat_name("if")) n->filter = ep.or_expr();
             ep.eat_name("recursive");
             ep.expect_end();
+            ++loops_;
             n->body = body({"else", "endfor"}, &stop, &rest);
+            --loops_;
             if (stop == "else") n->else_body = body({"endfor"}, &stop, &rest);
         } else if (word == "set") {
             n->targets.push_back(ep.take_name());
@@ -383,7 +403,13 @@ private:
                 if (!ep.is_op(")")) ep.expect_op(",");
             }
             ep.expect_end();
+            const int outer_loops = loops_;   // a macro's body is not inside the caller's loop
+            loops_ = 0;
             n->body = body({"endmacro"}, &stop, &rest);
+            loops_ = outer_loops;
+        } else if (word == "break" || word == "continue") {   // jinja2.ext.loopcontrols, which HF enables
+            if (loops_ == 0) fail(line, "'" + word + "' outside a loop");
+            n->k = word == "break" ? node::break_ : node::continue_;
         } else if (word == "generation") {   // a training-time marker some templates carry: its body renders
             n->k = node::sequence;
             n->children.push_back(body({"endgeneration"}, &stop, &rest));
@@ -397,6 +423,7 @@ private:
     std::vector<piece> p_;
     size_t i_ = 0;
     int depth_ = 0;
+    int loops_ = 0;   // for bodies being parsed: where break and continue may stand
 };
 
 } // namespace

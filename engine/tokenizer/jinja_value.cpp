@@ -1,8 +1,11 @@
 // jinja_value.cpp: see jinja_value.h.
 #include "tokenizer/jinja_value.h"
 
+#include "common/engine_error.h"
+
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 namespace rl::jinja {
 
@@ -37,20 +40,64 @@ void value::set(const std::string& key, value v) {
 }
 
 namespace {
-std::string number_str(double d) {
-    // Python's repr of a float: the shortest text that reads back the same, with ".0" when whole.
-    if (std::isnan(d)) return "nan";
-    if (std::isinf(d)) return d > 0 ? "inf" : "-inf";
-    char buf[32];
-    for (int prec = 1; prec <= 17; ++prec) {
-        std::snprintf(buf, sizeof buf, "%.*g", prec, d);
-        if (std::strtod(buf, nullptr) == d) break;
-    }
-    std::string s = buf;
-    if (s.find_first_of(".e") == std::string::npos) s += ".0";
-    return s;
+thread_local int64_t* t_steps = nullptr;
+thread_local int64_t t_limit = 0;
+constexpr int kMaxDepth = 100;                       // nesting printed, dumped or compared
+constexpr size_t kMaxText = size_t(16) << 20;        // bytes str() / to_json() may produce
+} // namespace
+
+void charge(int64_t units) {
+    if (!t_steps) return;
+    *t_steps += units;
+    if (*t_steps > t_limit) RL_THROW("chat template: the template runs too long");
 }
 
+budget_scope::budget_scope(int64_t* steps, int64_t limit) : prev_steps(t_steps), prev_limit(t_limit) {
+    t_steps = steps;
+    t_limit = limit;
+}
+budget_scope::~budget_scope() {
+    t_steps = prev_steps;
+    t_limit = prev_limit;
+}
+
+std::string float_repr(double d) {
+    if (std::isnan(d)) return "nan";
+    if (std::isinf(d)) return d > 0 ? "inf" : "-inf";
+    if (d == 0) return std::signbit(d) ? "-0.0" : "0.0";
+    char buf[40];
+    for (int prec = 1; prec <= 17; ++prec) {
+        std::snprintf(buf, sizeof buf, "%.*e", prec - 1, d);
+        if (std::strtod(buf, nullptr) == d) break;
+    }
+    const std::string e = buf;   // [-]D[.DDD]e[+-]XX
+    const size_t epos = e.find('e');
+    const int exp = std::atoi(e.c_str() + epos + 1);
+    const bool neg = e[0] == '-';
+    std::string digits;
+    for (size_t i = neg ? 1 : 0; i < epos; ++i)
+        if (e[i] != '.') digits += e[i];
+    std::string out = neg ? "-" : "";
+    if (exp >= -4 && exp < 16) {
+        if (exp >= 0) {
+            std::string whole = digits.substr(0, std::min(digits.size(), size_t(exp + 1)));
+            whole.resize(size_t(exp + 1), '0');
+            const std::string frac = digits.size() > size_t(exp + 1) ? digits.substr(size_t(exp + 1)) : "0";
+            out += whole + "." + frac;
+        } else {
+            out += "0." + std::string(size_t(-exp - 1), '0') + digits;
+        }
+    } else {
+        out += digits.substr(0, 1);
+        if (digits.size() > 1) out += "." + digits.substr(1);
+        char ex[8];
+        std::snprintf(ex, sizeof ex, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+        out += ex;
+    }
+    return out;
+}
+
+namespace {
 std::string py_quote(const std::string& s) {
     // repr(str): single quotes unless the text has one and no double quote.
     const bool dq = s.find('\'') != std::string::npos && s.find('"') == std::string::npos;
@@ -99,58 +146,91 @@ std::string value::str() const {
     }
 }
 
-std::string value::repr() const {
-    switch (k) {
+namespace {
+std::string repr_at(const value& v, int depth);
+std::string json_at(const value& v, const std::string& item_sep, const std::string& key_sep, int indent, int depth);
+void check_text(const std::string& s) {
+    if (s.size() > kMaxText) RL_THROW("chat template: a printed value passed 16 MiB");
+}
+} // namespace
+
+std::string value::repr() const { return repr_at(*this, 0); }
+
+std::string value::to_json(const std::string& item_sep, const std::string& key_sep, int indent) const {
+    return json_at(*this, item_sep, key_sep, indent, 0);
+}
+
+namespace {
+std::string repr_at(const value& v, int depth) {
+    charge(1);
+    if (depth > kMaxDepth) RL_THROW("chat template: a value nested more than 100 deep");
+    using kind = value::kind;
+    const auto& a = v.a;
+    const auto& o = v.o;
+    switch (v.k) {
     case kind::undefined: return "";
     case kind::none: return "None";
-    case kind::boolean: return b ? "True" : "False";
-    case kind::integer: return std::to_string(i);
-    case kind::number: return number_str(d);
-    case kind::string: return py_quote(s);
+    case kind::boolean: return v.b ? "True" : "False";
+    case kind::integer: return std::to_string(v.i);
+    case kind::number: return float_repr(v.d);
+    case kind::string: return py_quote(v.s);
     case kind::function: return "<function>";
     case kind::list: {
-        std::string out = tuple ? "(" : "[";
-        for (size_t j = 0; j < a->size(); ++j) out += (j ? ", " : "") + (*a)[j].repr();
-        if (tuple && a->size() == 1) out += ",";
-        return out + (tuple ? ")" : "]");
+        std::string out = v.tuple ? "(" : "[";
+        for (size_t j = 0; j < a->size(); ++j) {
+            out += (j ? ", " : "") + repr_at((*a)[j], depth + 1);
+            check_text(out);
+        }
+        if (v.tuple && a->size() == 1) out += ",";
+        return out + (v.tuple ? ")" : "]");
     }
     case kind::dict: {
-        std::string out = ns ? "<Namespace {" : "{";
+        std::string out = v.ns ? "<Namespace {" : "{";
         bool first = true;
-        for (const auto& [name, v] : *o) {
-            out += (first ? "" : ", ") + py_quote(name) + ": " + v.repr();
+        for (const auto& [name, x] : *o) {
+            out += (first ? "" : ", ") + py_quote(name) + ": " + repr_at(x, depth + 1);
+            check_text(out);
             first = false;
         }
-        return out + (ns ? "}>" : "}");
+        return out + (v.ns ? "}>" : "}");
     }
     }
     return "";
 }
 
-std::string value::to_json(const std::string& item_sep, const std::string& key_sep, int indent, int depth) const {
+std::string json_at(const value& v, const std::string& item_sep, const std::string& key_sep, int indent, int depth) {
+    charge(1);
+    if (depth > kMaxDepth) RL_THROW("chat template: a value nested more than 100 deep");
+    using kind = value::kind;
+    const auto& a = v.a;
+    const auto& o = v.o;
     const std::string nl = indent >= 0 ? "\n" + std::string(size_t(indent * (depth + 1)), ' ') : "";
     const std::string close = indent >= 0 ? "\n" + std::string(size_t(indent * depth), ' ') : "";
     // With an indent Python uses "," (not ", ") between items unless told otherwise.
     const std::string sep = indent >= 0 && item_sep == ", " ? "," : item_sep;
-    switch (k) {
+    switch (v.k) {
     case kind::undefined: case kind::none: return "null";
-    case kind::boolean: return b ? "true" : "false";
-    case kind::integer: return std::to_string(i);
-    case kind::number: return std::isfinite(d) ? number_str(d) : (std::isnan(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity");
-    case kind::string: return json_quote(s);
+    case kind::boolean: return v.b ? "true" : "false";
+    case kind::integer: return std::to_string(v.i);
+    case kind::number: return std::isfinite(v.d) ? float_repr(v.d) : (std::isnan(v.d) ? "NaN" : v.d > 0 ? "Infinity" : "-Infinity");
+    case kind::string: return json_quote(v.s);
     case kind::function: return "null";
     case kind::list: {
         if (a->empty()) return "[]";
         std::string out = "[";
-        for (size_t j = 0; j < a->size(); ++j) out += (j ? sep : "") + nl + (*a)[j].to_json(item_sep, key_sep, indent, depth + 1);
+        for (size_t j = 0; j < a->size(); ++j) {
+            out += (j ? sep : "") + nl + json_at((*a)[j], item_sep, key_sep, indent, depth + 1);
+            check_text(out);
+        }
         return out + close + "]";
     }
     case kind::dict: {
         if (o->empty()) return "{}";
         std::string out = "{";
         bool first = true;
-        for (const auto& [name, v] : *o) {
-            out += (first ? "" : sep) + nl + json_quote(name) + key_sep + v.to_json(item_sep, key_sep, indent, depth + 1);
+        for (const auto& [name, x] : *o) {
+            out += (first ? "" : sep) + nl + json_quote(name) + key_sep + json_at(x, item_sep, key_sep, indent, depth + 1);
+            check_text(out);
             first = false;
         }
         return out + close + "}";
@@ -158,8 +238,12 @@ std::string value::to_json(const std::string& item_sep, const std::string& key_s
     }
     return "null";
 }
+} // namespace
 
-bool operator==(const value& x, const value& y) {
+namespace {
+bool equal_at(const value& x, const value& y, int depth) {
+    charge(1);
+    if (depth > kMaxDepth) RL_THROW("chat template: a value nested more than 100 deep");
     using K = value::kind;
     if (x.is_number() && y.is_number()) return x.as_double() == y.as_double();
     if ((x.k == K::boolean && y.is_number()) || (y.k == K::boolean && x.is_number())) return x.as_double() == y.as_double();
@@ -171,20 +255,25 @@ bool operator==(const value& x, const value& y) {
     case K::list: {
         if (x.a->size() != y.a->size()) return false;
         for (size_t j = 0; j < x.a->size(); ++j)
-            if ((*x.a)[j] != (*y.a)[j]) return false;
+            if (!equal_at((*x.a)[j], (*y.a)[j], depth + 1)) return false;
         return true;
     }
     case K::dict: {
         if (x.o == y.o) return true;
         if (x.ns || y.ns || x.o->size() != y.o->size()) return false;
-        for (const auto& [name, v] : *x.o)
-            if (y.get(name) != v || !y.get(name).is_defined()) return false;
+        for (const auto& [name, v] : *x.o) {
+            const value other = y.get(name);
+            if (!other.is_defined() || !equal_at(other, v, depth + 1)) return false;
+        }
         return true;
     }
     case K::function: return x.fn == y.fn;
     default: return false;
     }
 }
+} // namespace
+
+bool operator==(const value& x, const value& y) { return equal_at(x, y, 0); }
 
 const char* type_name(const value& v) {
     switch (v.k) {

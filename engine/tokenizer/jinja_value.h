@@ -35,6 +35,7 @@ struct value {
     std::shared_ptr<function> fn;
     bool ns = false;
     bool tuple = false;            // a list Python would print as a tuple: (a, b)
+    int depth = 0;                 // lists and dicts built by the template: levels of nesting below
 
     value() = default;
     static value none() { value v; v.k = kind::none; return v; }
@@ -70,10 +71,23 @@ struct value {
     std::string str() const;
     /// Python's repr() (strings quoted), used inside printed lists and dicts.
     std::string repr() const;
-    /// json.dumps(v, ensure_ascii=False) with the separators given.
-    std::string to_json(const std::string& item_sep = ", ", const std::string& key_sep = ": ", int indent = -1,
-                        int depth = 0) const;
+    /// json.dumps(v, ensure_ascii=False) with the separators given (indent < 0: none).
+    std::string to_json(const std::string& item_sep = ", ", const std::string& key_sep = ": ", int indent = -1) const;
 };
+
+/// Work accounting for an untrusted template: the renderer points this at its step counter for
+/// the length of a render; printing, comparing and the builtins charge what they do, so one
+/// call on a huge or deeply shared value cannot run unbounded. Throws engine_error past the
+/// budget. A no-op when no render is running.
+void charge(int64_t units);
+struct budget_scope {
+    budget_scope(int64_t* steps, int64_t limit);
+    ~budget_scope();
+    int64_t* prev_steps;
+    int64_t prev_limit;
+};
+/// Python's repr of a float: shortest round-trip digits, positional when -4 <= exponent < 16.
+std::string float_repr(double d);
 
 bool operator==(const value& x, const value& y);
 inline bool operator!=(const value& x, const value& y) { return !(x == y); }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes tests/golden/jinja_renders.json: small templates that exercise the Jinja features chat
 templates use, each rendered by Python's jinja2 with Hugging Face's apply_chat_template settings
-(ImmutableSandboxedEnvironment, trim_blocks, lstrip_blocks, tojson as json.dumps with
+(ImmutableSandboxedEnvironment, trim_blocks, lstrip_blocks, loopcontrols, tojson as json.dumps with
 ensure_ascii=False, raise_exception). The reference for Ridgeline's interpreter
 (engine/tokenizer/jinja.h) in tests/test_jinja.cpp; the real templates' renders are in
 family_chat.json and chat_smollm2.json. A case whose render raises records "error" instead.
@@ -22,7 +22,7 @@ def environment():
     def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
         return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
 
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception
     return env
@@ -102,6 +102,24 @@ CASES = [
                      "{%- endfor %}\n{%- if add_generation_prompt %}\n    {{- '<|im_start|>assistant\\n' }}\n{%- endif %}\n",
      {"messages": CHAT, "tools": TOOLS, "add_generation_prompt": True}),
     ("undefined_prints_empty", "[{{ nothing }}][{{ d.nothing }}][{% if nothing %}x{% endif %}]", {"d": {}}),
+    ("floats", "{{ 100.0 }}|{{ [250.0, 0.1, 1e16, 1.5e-5, 123456789012345.6, 2.5e-4, 1e-4, 1e-5] }}|{{ 20 / 2 }}|"
+               "{{ {'t': 10.0, 'u': 1e100, 'v': 3.14159} | tojson }}|{{ 1.5e3 }}|{{ -0.0 }}|{{ t }}", {"t": {"maximum": 10.0}}),
+    ("trailing_newline", "a{{ 1 }}\n", {}),
+    ("crlf_newlines", "x\r\ny\r\n{% if true %}\r\n{{ 2 }}\r\n{% endif %}\r\nz\r\n", {}),
+    ("loop_controls", "{% for i in range(10) %}{% if i == 2 %}{% continue %}{% endif %}{% if i > 4 %}{% break %}{% endif %}"
+                      "{{ i }}{% endfor %}|{% for i in [1, 2] %}{% for j in [1, 2, 3] %}{% if j == 2 %}{% break %}{% endif %}"
+                      "{{ i }}{{ j }} {% endfor %}{% endfor %}", {}),
+    ("nested_dict_output", "{{ {'a': {'b': 1}}|tojson }}|{{ {'a': {'b': {'c': [1, {'d': 2}]}}} }}", {}),
+    ("unicode_strings", "{{ s|length }}|{{ s[:2] }}|{{ s[-1] }}|{{ s|reverse }}|{% for c in s[:4] %}[{{ c }}]{% endfor %}|"
+                        "{{ s[::-1] }}|{{ s|list|length }}", {"s": "héllo wörld ✓"}),
+    ("escapes", "{{ '\\x41\\u00e9\\U0001F600' }}|{{ \"tab\\there\" }}", {}),
+    ("chained_compare", "{{ 1 < 2 < 3 }} {{ 3 > 2 > 2 }} {{ 1 == 1 != 2 }} {{ 0 < x <= 5 }}", {"x": 5}),
+    ("title_filter", "{{ \"they're here - (really) [ok] {x} <y> hello-world\" | title }}", {}),
+    ("more_filters", "{{ [3, 1, 2]|sum }} {{ [3, 1, 2]|max }} {{ [3, 1, 2]|min }} {{ m|sum(attribute='n') }} "
+                     "{{ ['b', 'A', 'c']|sort }} {{ [1, 3, 2]|sort(reverse=true) }} {{ m|sort(attribute='n')|map(attribute='n')|list }} "
+                     "{{ {'b': 1, 'a': 2}|dictsort }} [{{ 'x\\ny\\n\\nz'|indent(2) }}] [{{ 'x\\ny'|indent(2, true) }}] "
+                     "{{ '<a href=\"x\">&\\'</a>'|e }}", {"m": [{"n": 3}, {"n": 1}]}),
+    ("integers", "{{ 7 // -2 }} {{ -7 // 2 }} {{ 7 % -3 }} {{ -7 % 3 }} {{ 2 ** 62 }} {{ (-2) ** 3 }} {{ 2 ** -1 }} {{ 7 / 2 }}", {}),
 ]
 
 
