@@ -93,7 +93,7 @@ private slots:
         QCOMPARE(e->peaks().flops, known.flops);
         QCOMPARE(e->peaks().bytes_per_s, known.bytes_per_s);
 
-        const rl::device_peaks fresh = e->recalibrate();
+        const rl::device_peaks fresh = e->recalibrate().get();
         QVERIFY(fresh.flops > 0 && fresh.flops != known.flops);
         QVERIFY(fresh.measured_at >= known.measured_at);
         QCOMPARE(e->peaks().flops, fresh.flops);

@@ -107,12 +107,41 @@ private slots:
         for (const auto& b : zoomed) QCOMPARE(b.steps, 1);
     }
 
+    // A saturated engine whose steps are 0.9 px wide: every column is busy all its time, and the
+    // columns tile the strip without overlapping (a step crossing a pixel edge shares its time).
+    void saturatedColumnsAreFull() {
+        StepStripModel m;
+        std::vector<rl::step_record> s;
+        for (int i = 0; i < 200; ++i) s.push_back(step(i * 0.009, 0.009, 0, 16, 16));   // 1.8 s busy
+        m.add(s);
+        const auto bars = m.layout(1.8, 2.0, 200);   // 10 ms a pixel: each step 0.9 px
+        QVERIFY(bars.size() >= 170);
+        for (size_t i = 0; i < bars.size(); ++i) {
+            QVERIFY(bars[i].column);
+            QVERIFY(near(bars[i].x1 - bars[i].x0, 1.0, 1e-9));
+            if (i > 0) QVERIFY(bars[i].x0 >= bars[i - 1].x1 - 1e-9);
+            // Inside the busy stretch (not its two edge columns) every column is full.
+            if (bars[i].x0 >= 21 && bars[i].x1 <= 199)
+                QVERIFY2(near(bars[i].busy, 1.0, 1e-6), qPrintable(QString::number(bars[i].busy)));
+        }
+        double total = 0;
+        for (const auto& b : bars) total += b.durationS;
+        QVERIFY(near(total, 1.8, 1e-6));   // every step's time counted once, split or not
+        // A zero-length step at the right edge draws nothing past it.
+        m.add({step(1.8, 0.0, 0, 1, 1)});
+        for (const auto& b : m.layout(1.8, 2.0, 200)) QVERIFY(b.x1 <= 200.0 + 1e-9 && b.x0 < 200.0);
+    }
+
     void boundedAndRestartable() {
         StepStripModel m;
         for (int i = 0; i <= 700; ++i) m.add({step(double(i), 0.01, 0, 1, 1)});
         QCOMPARE(int(m.size()), 601);   // t = 100 .. 700: the last 600 s
         QVERIFY(m.layout(50, 10, 100).empty());
         // A step far earlier than the newest (a new engine's clock) starts the record over.
+        // A step slightly before the newest (a new engine's first, overlapping) is dropped:
+        // the record stays in time order.
+        m.add({step(699.5, 0.01, 0, 1, 1)});
+        QCOMPARE(int(m.size()), 601);
         m.add({step(2, 0.5, 4, 0, 1)});
         QCOMPARE(int(m.size()), 1);
         QVERIFY(near(m.latestEnd(), 2.5));

@@ -68,7 +68,6 @@ EngineBridge::EngineBridge(QObject* parent) : QObject(parent), mPump(new Metrics
 
 EngineBridge::~EngineBridge() {
     if (mLoader.joinable()) mLoader.join();
-    joinCalibrator();
     {
         std::lock_guard lock(mPendingMutex);
         mPendingEngine.reset();
@@ -78,6 +77,7 @@ EngineBridge::~EngineBridge() {
     if (mLoadGen) mLoadGen->stop();
     mLoadGen.reset();  // before the engine it talks to
     mEngine.reset();   // joins the engine thread; its last events are queued and then dropped
+    if (mCalibrator.joinable()) mCalibrator.join();   // its future is settled or broken now
 }
 
 bool EngineBridge::loadModel(const EngineSettings& settings) {
@@ -109,6 +109,9 @@ bool EngineBridge::loadModel(const EngineSettings& settings) {
     // on the CPU it serves until the new one is ready.
     if (mEngine && mModel.backend.section(QLatin1Char(' '), 0, 0) != QLatin1String("cpu")) unload();
 
+    // A measurement taken while the old engine still serves (the CPU reload) reads a busy machine:
+    // it is used, not kept for later launches.
+    mPendingAlone = mEngine == nullptr;
     emit loadStarted(settings.modelPath);
     mLoader = std::thread([this, ticket, opt] {
         std::unique_ptr<rl::engine> e;
@@ -161,7 +164,8 @@ void EngineBridge::onLoadDone(quint64 ticket) {
     mEngine = std::move(e);
     mModel = toSummary(mEngine->info());
     mModel.layers = mEngine->config().n_layers;
-    if (mPeakStore && !mEngine->info().peaks_known) PeakCache::remember(*mPeakStore, mEngine->info().peaks_key, mEngine->peaks());
+    if (mPeakStore && mPendingAlone && !mEngine->info().peaks_known)
+        PeakCache::remember(*mPeakStore, mEngine->info().peaks_key, mEngine->peaks());
     mPump->start(mEngine.get());
     if (resume && startLoadGenerator(*resume).isEmpty()) setLoadGeneratorPaused(paused);
     emit loaded(mModel);
@@ -175,8 +179,10 @@ void EngineBridge::unload() {
     ++mGeneration;                   // anything the old engine still sends is stale
     const QSet<quint64> ids = mInFlight;
     mInFlight.clear();
+    const bool measuring = mMeasuring;
+    mEngine.reset();   // a measurement under way breaks off; its waiter then ends
     joinCalibrator();
-    mEngine.reset();
+    if (measuring) emit peaksMeasureFailed(QStringLiteral("the model was unloaded before the measurement ended"));
     rl::release_free_heap();
     mModel = ModelSummary();
     for (quint64 id : ids) {
@@ -309,20 +315,26 @@ bool EngineBridge::remeasurePeaks() {
     if (!mEngine || mMeasuring) return false;
     joinCalibrator();
     mMeasuring = true;
-    rl::engine* eng = mEngine.get();
+    // Queued here, on the GUI thread: the waiter holds only the future, never the engine, so an
+    // unload need not wait for it (the engine's end breaks the promise).
+    std::future<rl::device_peaks> result = mEngine->recalibrate();
     const quint64 generation = mGeneration;
-    mCalibrator = std::thread([this, eng, generation] {
+    mCalibrator = std::thread([this, generation, f = std::move(result)]() mutable {
         rl::device_peaks p;
+        bool ok = false;
         QString error;
         try {
-            p = eng->recalibrate();
+            p = f.get();
+            ok = true;
         } catch (const std::exception& e) {
             error = QString::fromUtf8(e.what());
+        } catch (...) {
+            error = QStringLiteral("unknown error");
         }
-        QMetaObject::invokeMethod(this, [this, generation, p, error] {
+        QMetaObject::invokeMethod(this, [this, generation, p, ok, error] {
+            if (generation != mGeneration || !mEngine) return;   // that engine is gone (unload said so)
             mMeasuring = false;
-            if (generation != mGeneration || !mEngine) return;   // that engine is gone
-            if (!error.isEmpty()) {
+            if (!ok) {
                 emit peaksMeasureFailed(error);
                 return;
             }
@@ -334,8 +346,7 @@ bool EngineBridge::remeasurePeaks() {
 }
 
 void EngineBridge::joinCalibrator() {
-    // The measurement runs on the engine thread and ends within a few seconds; the engine must
-    // outlive the waiter that holds a pointer to it.
+    // The waiter ends once its future is ready: the measurement done, or the engine gone.
     if (mCalibrator.joinable()) mCalibrator.join();
     mMeasuring = false;
 }

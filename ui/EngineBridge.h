@@ -14,6 +14,7 @@
 
 #include <memory>
 #include <mutex>
+#include <future>
 #include <thread>
 
 namespace rl {
@@ -112,6 +113,7 @@ private:
     ModelSource mSource;
     ModelSummary mModel;
     ModelSource mPendingSource;       // what the load in progress was asked for
+    bool mPendingAlone = true;        // no other engine ran while it loaded (its peaks may be kept)
     bool mLoading = false;
     bool mLoaderBusy = false;         // the worker is still running (also after cancelLoad)
     quint64 mLoadTicket = 0;          // bumped per load and per cancel: stale results are dropped
@@ -126,7 +128,7 @@ private:
     QTimer mCountersTimer;
 
     SettingsStore* mPeakStore = nullptr;
-    std::thread mCalibrator;          // remeasurePeaks' waiter; joined before the engine goes
+    std::thread mCalibrator;          // remeasurePeaks' waiter: holds only its future
     bool mMeasuring = false;
 
     std::thread mLoader;

@@ -270,7 +270,7 @@ void PlotsPanel::onFrame(const MetricsFrame& frame) {
 
 void PlotsPanel::markDirty() {
     mDirty = true;
-    if (!mReplotTimer->isActive()) mReplotTimer->start();
+    if (mReplotTimer && !mReplotTimer->isActive()) mReplotTimer->start();
 }
 
 void PlotsPanel::flush() {
@@ -329,6 +329,7 @@ void PlotsPanel::syncRanges(double lower, double upper) {
         }
     }
     mSyncing = false;
+    markDirty();   // the value axes (the KV zoom among them) follow what a drag brought into view
 }
 
 void PlotsPanel::addEvent(const QString& label) {

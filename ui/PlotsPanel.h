@@ -86,7 +86,7 @@ private:
     QLabel* mStatus;
     QLabel* mRemoteLabel;
     QString mRemoteMarker;
-    QTimer* mReplotTimer;
+    QTimer* mReplotTimer = nullptr;   // made after the plots, whose range signals arrive first
     double mWindowS = 60;
     bool mPaused = false;
     bool mDirty = false;

@@ -100,7 +100,7 @@ void StepStrip::paintEvent(QPaintEvent*) {
     int maxBatch = 1;
     const double sPerPx = mSpanS / std::max(1, a.width());
     for (const auto& b : bars) {   // a bar cut by an edge counts only its part in view
-        busyS += b.steps == 1 ? (b.x1 - b.x0) * sPerPx : b.durationS;
+        busyS += b.column ? b.durationS : (b.x1 - b.x0) * sPerPx;
         maxBatch = std::max(maxBatch, b.batch);
     }
     // Header: what this is, the span, and how busy the engine was in it.
@@ -134,11 +134,11 @@ void StepStrip::paintEvent(QPaintEvent*) {
         const int h = std::max(2, int(std::lround(maxH * (0.2 + 0.8 * double(b.batch) / maxBatch))));
         const double x0 = a.left() + b.x0, w = std::max(1.0, b.x1 - b.x0);
         QColor c = colorOf(b.kind);
-        if (b.steps > 1) c.setAlphaF(0.25 + 0.75 * b.busy);
+        if (b.column) c.setAlphaF(0.25 + 0.75 * b.busy);
         const QRectF r(x0, a.bottom() - h, w, h);
         p.fillRect(r, c);
         if (b.waiting > 0) p.fillRect(QRectF(x0, a.top(), w, ruleH), PlotStyle::waiting());
-        if (b.steps == 1 && w > 3) {   // a separator, so back-to-back steps read as steps
+        if (!b.column && w > 3) {   // a separator, so back-to-back steps read as steps
             p.setPen(pal.color(QPalette::Base));
             p.drawLine(QPointF(x0, r.top()), QPointF(x0, r.bottom()));
         }

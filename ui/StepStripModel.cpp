@@ -13,7 +13,10 @@ void StepStripModel::add(const std::vector<rl::step_record>& steps) {
     for (const rl::step_record& r : steps) {
         // A step earlier than the last one kept (a new engine's clock not yet shifted by the
         // caller) would break the time order the layout relies on: start over.
-        if (!mSteps.empty() && r.t_s + 1.0 < mSteps.back().t_s) clear();
+        if (!mSteps.empty() && r.t_s < mSteps.back().t_s) {
+            if (r.t_s + 1.0 < mSteps.back().t_s) clear();
+            else continue;   // a new engine's first steps overlapping the old one's last: keep time order
+        }
         mSteps.push_back(r);
         mLongestS = std::max(mLongestS, r.duration_s);
     }
@@ -31,6 +34,25 @@ double StepStripModel::latestEnd() const {
     return mSteps.empty() ? 0.0 : mSteps.back().t_s + mSteps.back().duration_s;
 }
 
+namespace {
+// The steps (or parts of steps) that fall in one pixel column.
+struct column_acc {
+    long px = -1;
+    int steps = 0, batch = 0, waiting = 0, prefill = 0, decode = 0;
+    double busyS = 0;
+    double kindS[3] = {0, 0, 0};
+    bool empty() const { return px < 0; }
+    void add(const rl::step_record& r, StepStripModel::Kind kind, double seconds, bool starts_here) {
+        steps += starts_here;
+        batch = std::max(batch, r.num_running);
+        waiting = std::max(waiting, r.num_waiting);
+        if (starts_here) prefill += r.prefill_tokens, decode += r.decode_tokens;
+        busyS += seconds;
+        kindS[kind] += seconds;
+    }
+};
+} // namespace
+
 std::vector<StepStripModel::Bar> StepStripModel::layout(double tEnd, double spanS, int width) const {
     std::vector<Bar> bars;
     if (mSteps.empty() || spanS <= 0 || width <= 0) return bars;
@@ -39,28 +61,36 @@ std::vector<StepStripModel::Bar> StepStripModel::layout(double tEnd, double span
     // longest step's duration before it.
     auto it = std::lower_bound(mSteps.begin(), mSteps.end(), t0 - mLongestS,
                                [](const rl::step_record& r, double t) { return r.t_s < t; });
-    Bar column;            // the column being gathered (steps < 1 px starting in one pixel)
-    long columnPx = -1;
-    double kindTime[3] = {0, 0, 0};
-    auto flushColumn = [&] {
-        if (columnPx < 0) return;
+    // Steps narrower than a pixel go into one-pixel columns, each step's time split between
+    // the (at most two) columns it touches: a saturated engine is busy 100 % in every column.
+    column_acc cur, next;
+    auto flush = [&](column_acc& c) {
+        if (c.empty()) return;
+        Bar b;
+        b.x0 = double(c.px);
+        b.x1 = std::min(double(width), double(c.px) + 1.0);
+        b.column = true;
         int best = 0;
         for (int k = 1; k < 3; ++k)
-            if (kindTime[k] > kindTime[best]) best = k;
-        column.kind = Kind(best);
-        column.busy = std::min(1.0, column.durationS * pxPerS / std::max(1e-9, column.x1 - column.x0));
-        bars.push_back(column);
-        columnPx = -1;
-        kindTime[0] = kindTime[1] = kindTime[2] = 0;
+            if (c.kindS[k] > c.kindS[best]) best = k;
+        b.kind = Kind(best);
+        b.steps = c.steps, b.batch = c.batch, b.waiting = c.waiting;
+        b.prefillTokens = c.prefill, b.decodeTokens = c.decode;
+        b.durationS = c.busyS;
+        b.busy = std::min(1.0, c.busyS * pxPerS);
+        bars.push_back(b);
+        c = column_acc{};
     };
     for (; it != mSteps.end() && it->t_s <= tEnd; ++it) {
         const rl::step_record& r = *it;
         if (r.t_s + r.duration_s < t0) continue;
         const double x0 = std::max(0.0, (r.t_s - t0) * pxPerS);
         const double x1 = std::min(double(width), (r.t_s + r.duration_s - t0) * pxPerS);
+        if (x0 >= double(width)) continue;
         const Kind kind = kindOf(r);
         if (x1 - x0 >= 1.0) {   // wide enough to be its own bar
-            flushColumn();
+            flush(cur);
+            flush(next);
             Bar b;
             b.x0 = x0, b.x1 = x1, b.kind = kind, b.batch = r.num_running, b.waiting = r.num_waiting;
             b.prefillTokens = r.prefill_tokens, b.decodeTokens = r.decode_tokens, b.durationS = r.duration_s;
@@ -68,24 +98,26 @@ std::vector<StepStripModel::Bar> StepStripModel::layout(double tEnd, double span
             continue;
         }
         const long px = long(std::floor(x0));
-        if (px != columnPx) {
-            flushColumn();
-            column = Bar{};
-            column.steps = 0;
-            column.x0 = double(px);
-            column.x1 = double(px) + 1.0;
-            columnPx = px;
+        if (px != cur.px) {
+            flush(cur);
+            if (next.px == px) {
+                cur = next;
+                next = column_acc{};
+            } else {
+                flush(next);
+                cur.px = px;
+            }
         }
-        column.x1 = std::max(column.x1, x1);
-        column.steps += 1;
-        column.batch = std::max(column.batch, r.num_running);
-        column.waiting = std::max(column.waiting, r.num_waiting);
-        column.prefillTokens += r.prefill_tokens;
-        column.decodeTokens += r.decode_tokens;
-        column.durationS += r.duration_s;
-        kindTime[kind] += r.duration_s;
+        const double edge = double(px) + 1.0;
+        const double here = (std::min(x1, edge) - x0) / pxPerS;
+        cur.add(r, kind, here, true);
+        if (x1 > edge) {   // the rest of the step lies in the next column
+            if (next.empty()) next.px = px + 1;
+            next.add(r, kind, (x1 - edge) / pxPerS, false);
+        }
     }
-    flushColumn();
+    flush(cur);
+    flush(next);
     return bars;
 }
 

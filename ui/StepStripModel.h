@@ -2,10 +2,10 @@
 // timeline: each step a bar from its start for its duration, coloured by what it computed
 // (prefill only, decode only, or both) and as tall as its batch. It keeps the most recent steps
 // (bounded by age and count) and lays out any span of them onto a width in pixels. Steps shorter
-// than a pixel are not drawn one over another: the steps starting in one pixel column make one
-// column bar whose opacity is the share of the column's time the engine was busy and whose
-// colour is the kind that took most of it, so a busy stretch of 2 ms decode steps reads as a
-// solid band and a light load as a faint one. No widgets here. Exercise: tests/test_step_strip.cpp.
+// than a pixel are not drawn one over another: they fill one-pixel column bars (a step that
+// crosses a pixel edge gives each column its share of the time) whose opacity is the share of
+// the column's time the engine was busy and whose colour is the kind that took most of it, so a
+// busy stretch of 2 ms decode steps reads as a solid band and a light load as a faint one. No widgets here. Exercise: tests/test_step_strip.cpp.
 #pragma once
 #include "metrics/metrics.h"
 
@@ -24,7 +24,8 @@ public:
         Kind kind = Decode;
         int batch = 0;             ///< sequences in the step (the largest, for a column)
         int waiting = 0;           ///< requests waiting after the step (the largest, for a column)
-        int steps = 1;             ///< steps drawn by this bar (more than 1: a column)
+        int steps = 1;             ///< steps that start in this bar
+        bool column = false;       ///< a one-pixel column of steps narrower than a pixel
         double busy = 1;           ///< share of the bar's time covered by steps, 0..1
         int prefillTokens = 0, decodeTokens = 0;   ///< summed over the bar's steps
         double durationS = 0;      ///< summed over the bar's steps

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <vector>
 
 namespace rl {
 
@@ -27,6 +28,27 @@ double best_seconds(backend& be, F&& op, double budget_s) {
     return best;
 }
 
+// The measurement's buffers, released however it ends: on a GPU whose pool left little room an
+// allocation may throw half-way, and what was already allocated must not stay behind.
+struct scratch {
+    backend& be;
+    std::vector<tensor> ts;
+    tensor& alloc(int64_t rows, int64_t cols, dtype dt) {
+        ts.reserve(8);
+        ts.push_back(be.alloc(rows, cols, dt));
+        return ts.back();
+    }
+    void release_all() noexcept {
+        for (tensor& t : ts)
+            try {
+                if (t.data) be.release(t);
+            } catch (...) {
+            }
+        ts.clear();
+    }
+    ~scratch() { release_all(); }
+};
+
 } // namespace
 
 device_peaks calibrate_peaks(backend& be, double budget_s) {
@@ -37,35 +59,38 @@ device_peaks calibrate_peaks(backend& be, double budget_s) {
     const dtype dt = be.compute_dtype();
     // Matmul: [m, k] x [n, k]^T.
     const int64_t m = gpu ? 8192 : 256, k = gpu ? 8192 : 2048, n = gpu ? 8192 : 2048;
-    tensor a = be.alloc(m, k, dt), w = be.alloc(n, k, dt), out = be.alloc(m, n, dt);
+    scratch mm{be, {}};
+    tensor& a = mm.alloc(m, k, dt);
+    tensor& w = mm.alloc(n, k, dt);
+    tensor& out = mm.alloc(m, n, dt);
     be.fill_random(a, 1, -1.f, 1.f);
     be.fill_random(w, 2, -1.f, 1.f);
     const double t_mm = best_seconds(be, [&] { be.matmul(a, w, out); }, budget_s / 2);
     p.flops = 2.0 * double(m) * double(n) * double(k) / t_mm;
-    be.release(a);
-    be.release(w);
-    be.release(out);
+    mm.release_all();
     // Bandwidth: x += y over buffers much larger than the last-level cache.
     const int64_t rows = gpu ? 16384 : 2048, cols = 8192;
-    tensor x = be.alloc(rows, cols, dt), y = be.alloc(rows, cols, dt);
+    scratch add{be, {}};
+    tensor& x = add.alloc(rows, cols, dt);
+    tensor& y = add.alloc(rows, cols, dt);
     be.fill_random(x, 3, -1.f, 1.f);
     be.fill_random(y, 4, -1.f, 1.f);
     const double t_add = best_seconds(be, [&] { be.add(x, y); }, budget_s / 4);
     p.bytes_per_s = 3.0 * double(x.bytes()) / t_add;
-    be.release(x);
-    be.release(y);
+    add.release_all();
     // And a read-only stream: one row against a weight far larger than the caches, decode's own
     // pattern. On CPUs a read-only stream runs ~35% faster than the add's mix of reads and writes
     // (2-core Xeon VM: 25 vs 18.7 GB/s), which had put decode steps above 100% of the roof.
     const int64_t gk = 8192, gn = 8192;  // 128 MiB bf16, 256 MiB fp32
-    tensor gx = be.alloc(1, gk, dt), gw = be.alloc(gn, gk, dt), go = be.alloc(1, gn, dt);
+    scratch mv{be, {}};
+    tensor& gx = mv.alloc(1, gk, dt);
+    tensor& gw = mv.alloc(gn, gk, dt);
+    tensor& go = mv.alloc(1, gn, dt);
     be.fill_random(gx, 5, -1.f, 1.f);
     be.fill_random(gw, 6, -1.f, 1.f);
     const double t_gemv = best_seconds(be, [&] { be.matmul(gx, gw, go); }, budget_s / 4);
     p.bytes_per_s = std::max(p.bytes_per_s, double(gw.bytes() + gx.bytes() + go.bytes()) / t_gemv);
-    be.release(gx);
-    be.release(gw);
-    be.release(go);
+    mv.release_all();
     return p;
 }
 

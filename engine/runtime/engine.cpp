@@ -110,7 +110,10 @@ public:
             hub_.set_peaks(k->second);
             info_.peaks_known = true;
         } else if (opt.calibrate) {
-            hub_.set_peaks(calibrate_peaks(*be_));
+            try {   // no room for the measurement's buffers: serve on, "not calibrated"
+                hub_.set_peaks(calibrate_peaks(*be_));
+            } catch (const engine_error&) {
+            }
         }
         // max_num_batched_tokens "auto": resolved once per load from the backend and its peak.
         auto_tokens_ = auto_batched_tokens(dev.kind == "cuda", hub_.peaks().flops, double(cfg.param_count()));
@@ -226,15 +229,13 @@ public:
         return config_;
     }
 
-    device_peaks recalibrate() override {
+    std::future<device_peaks> recalibrate() override {
         auto result = std::make_shared<std::promise<device_peaks>>();
         std::future<device_peaks> f = result->get_future();
-        {
-            std::lock_guard lk(mu_);
-            queue_.push_back(calibrate_cmd{result});
-            cv_.notify_all();
-        }
-        return f.get();
+        std::lock_guard lk(mu_);
+        queue_.push_back(calibrate_cmd{result});
+        cv_.notify_all();
+        return f;
     }
 
     std::string check_kv_invariants() override {

@@ -8,6 +8,7 @@
 #include "serving/request.h"
 #include "serving/serving_config.h"
 #include "tokenizer/chat_template.h"
+#include <future>
 #include <map>
 #include <memory>
 #include <string>
@@ -74,10 +75,11 @@ public:
     /// Thread-safe value snapshot. new_steps holds the steps after `since_index` (UINT64_MAX: none).
     virtual metrics_snapshot snapshot(uint64_t since_index = UINT64_MAX) const = 0;
     virtual device_peaks peaks() const = 0;
-    /// Thread-safe. Measures the backend's peaks again on the engine thread, between steps (about
-    /// a second, steps wait meanwhile), and puts them in force; returns them. Throws what the
-    /// measurement threw, or std::future_error when the engine stops first.
-    virtual device_peaks recalibrate() = 0;
+    /// Thread-safe. Queues a new measurement of the backend's peaks, run on the engine thread
+    /// between steps (about a second, steps wait meanwhile) and put in force. The future gets
+    /// the peaks, or what the measurement threw, or std::future_error (broken promise) when the
+    /// engine is destroyed first; it needs no engine to wait on.
+    virtual std::future<device_peaks> recalibrate() = 0;
     virtual device_info device() const = 0;   // as read at load time
     virtual std::vector<step_record> step_history() const = 0;
     virtual std::vector<request_record> request_history() const = 0;
