@@ -6,13 +6,11 @@
 #   split -n 2 -d -a 2 models/SmolLM2-135M-Instruct.Q4_1.gguf modelpart. -> .carry1/modelpart.00, .carry2/modelpart.01
 #   mkdir -p .carry-json && cp -r /usr/include/nlohmann /usr/include/CLI .carry-json/
 # Calls, each within 30 s of the last (a machine goes cold 30 s after a call):
-#   1 model1 (carry .carry1 .carry-json): the model's first half to /tmp; the headless build
-#            (tree and GPU tests) starts in the background (GPU_TESTS=0: not).
-#            The build races the next call's copy of the tree (a file it needs went missing
-#            mid-build once: "cpu_quant_x86.inc: No such file"); when it fails, rebuild in a later
-#            call (cmake --build build-gpu --target ...) once no call is copying.
-#   2 model2 (carry .carry2): joins the model; every GPU test on it and memcheck on
-#            test_gpu_quant (GPU_TESTS=0: not).
+#   1 model1 (carry .carry1 .carry-json): the model's first half to /tmp.
+#   2 model2 (carry .carry2): joins the model; with GPU_TESTS=1 (the default) builds the headless
+#            tree in the foreground (about a minute) and runs every GPU test on it and memcheck
+#            on test_gpu_quant. (A build started in the background in model1 raced model2's copy
+#            of the tree: a file it needed went missing mid-build.)
 #   3 start  (carry .carry-soak): unpacks the bundle and starts the soak in its own session
 #            (setsid: it outlives the call), then watches it for WATCH_S seconds.
 #   4 watch  (no carry): watches for WATCH_S seconds more (repeat until it ends).
@@ -41,13 +39,7 @@ case $phase in
 model1)
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.csv"
   mkdir -p /tmp/rl && cp .carry1/modelpart.00 /tmp/rl/
-  [ "${GPU_TESTS:-1}" = 1 ] || exit 0
-  json="$PWD/.carry-json"
-  setsid nohup bash -c "cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIDGELINE_GUI=OFF \
-    -DRIDGELINE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DRIDGELINE_JSON_INCLUDE_DIR=$json \
-    -DRIDGELINE_CLI11_INCLUDE_DIR=$json && cmake --build build-gpu -j14; echo \$? > /tmp/rl/build.done" \
-    >/tmp/rl/build.log 2>&1 </dev/null &
-  echo "build started"
+  mkdir -p /tmp/rl/json && cp -r .carry-json/. /tmp/rl/json/   # kept: later calls carry no json
   ;;
 model2)
   [ -f $m ] || cat /tmp/rl/modelpart.00 .carry2/modelpart.01 > $m
@@ -56,8 +48,12 @@ model2)
   bash "$0" tests "$out"
   ;;
 tests)
-  for i in $(seq 1 100); do [ -f /tmp/rl/build.done ] && break; sleep 3; done
-  tail -3 /tmp/rl/build.log; echo "build rc=$(cat /tmp/rl/build.done 2>/dev/null)"
+  json=/tmp/rl/json
+  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIDGELINE_GUI=OFF -DRIDGELINE_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES=90 -DRIDGELINE_JSON_INCLUDE_DIR=$json -DRIDGELINE_CLI11_INCLUDE_DIR=$json \
+    >/tmp/rl/build.log 2>&1 && cmake --build build-gpu -j16 >>/tmp/rl/build.log 2>&1
+  rc=$?
+  tail -3 /tmp/rl/build.log; echo "build rc=$rc"
   mkdir -p models && ln -sf $m models/SmolLM2-135M-Instruct.Q4_1.gguf
   # Every GPU test (test_gpu_backend: native and bf16 weights against the CPU backend), then
   # compute-sanitizer memcheck on the quantized GEMV test.
