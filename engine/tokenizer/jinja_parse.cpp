@@ -17,20 +17,29 @@ class expr_parser {
 public:
     expr_parser(const std::string& s, int line) : t_(lex(s, line)), line_(line) {}
 
-    bool at_end() const { return t_[p_].k == token::end; }
-    bool is_op(const char* o) const { return t_[p_].k == token::op && t_[p_].s == o; }
-    bool is_name(const char* n) const { return t_[p_].k == token::name && t_[p_].s == n; }
+    // The token `off` ahead, the end token past the end: no read runs off the token list.
+    const token& peek(size_t off) const { return t_[std::min(p_ + off, t_.size() - 1)]; }
+    // The current token, then one on (never past the end token).
+    const token& advance() {
+        const token& t = peek(0);
+        if (p_ + 1 < t_.size()) ++p_;
+        return t;
+    }
+
+    bool at_end() const { return peek(0).k == token::end; }
+    bool is_op(const char* o) const { return peek(0).k == token::op && peek(0).s == o; }
+    bool is_name(const char* n) const { return peek(0).k == token::name && peek(0).s == n; }
     bool eat_op(const char* o) { return is_op(o) ? (++p_, true) : false; }
     bool eat_name(const char* n) { return is_name(n) ? (++p_, true) : false; }
     void expect_op(const char* o) {
-        if (!eat_op(o)) fail(line_, std::string("expected '") + o + "', found '" + t_[p_].s + "'");
+        if (!eat_op(o)) fail(line_, std::string("expected '") + o + "', found '" + peek(0).s + "'");
     }
     std::string take_name() {
-        if (t_[p_].k != token::name) fail(line_, "expected a name, found '" + t_[p_].s + "'");
-        return t_[p_++].s;
+        if (peek(0).k != token::name) fail(line_, "expected a name, found '" + peek(0).s + "'");
+        return advance().s;
     }
     void expect_end() {
-        if (!at_end()) fail(line_, "unexpected '" + t_[p_].s + "'");
+        if (!at_end()) fail(line_, "unexpected '" + peek(0).s + "'");
     }
 
     expr_ptr expression() {   // a if b else c
@@ -107,10 +116,10 @@ private:
         expr_ptr chain;
         for (;;) {
             std::string op;
-            if (t_[p_].k == token::op && (is_op("==") || is_op("!=") || is_op("<") || is_op("<=") || is_op(">") || is_op(">=")))
-                op = t_[p_++].s;
+            if (peek(0).k == token::op && (is_op("==") || is_op("!=") || is_op("<") || is_op("<=") || is_op(">") || is_op(">=")))
+                op = advance().s;
             else if (eat_name("in")) op = "in";
-            else if (is_name("not") && t_[p_ + 1].k == token::name && t_[p_ + 1].s == "in") p_ += 2, op = "not in";
+            else if (is_name("not") && peek(1).k == token::name && peek(1).s == "in") p_ += 2, op = "not in";
             else break;
             if (!chain) {
                 chain = make(expr::compare);
@@ -124,7 +133,7 @@ private:
     expr_ptr math1() {
         expr_ptr x = concat();
         while (is_op("+") || is_op("-")) {
-            const std::string op = t_[p_++].s;
+            const std::string op = advance().s;
             x = binary(op, std::move(x), concat());
         }
         return x;
@@ -137,7 +146,7 @@ private:
     expr_ptr math2() {
         expr_ptr x = power();
         while (is_op("*") || is_op("/") || is_op("//") || is_op("%")) {
-            const std::string op = t_[p_++].s;
+            const std::string op = advance().s;
             x = binary(op, std::move(x), power());
         }
         return x;
@@ -152,7 +161,7 @@ private:
         if (is_op("-") || is_op("+")) {
             if (++depth_ > 100) fail(line_, "expression nested too deeply");
             x = make(expr::unary);
-            x->name = t_[p_++].s;
+            x->name = advance().s;
             adopt(*x, unary(false));
             --depth_;
         } else {
@@ -162,8 +171,8 @@ private:
     }
     void arguments(expr& call) {   // after "(": a, b, name=c )
         while (!eat_op(")")) {
-            if (t_[p_].k == token::name && t_[p_ + 1].k == token::op && t_[p_ + 1].s == "=") {
-                call.arg_names.push_back(t_[p_].s);
+            if (peek(0).k == token::name && peek(1).k == token::op && peek(1).s == "=") {
+                call.arg_names.push_back(peek(0).s);
                 p_ += 2;
             } else {
                 call.arg_names.emplace_back();
@@ -184,13 +193,14 @@ private:
             } else if (eat_name("is")) {
                 auto t = make(expr::test);
                 t->negate = eat_name("not");
-                t->name = t_[p_].k == token::name ? take_name() : t_[p_++].s;   // "==" etc. too
+                if (at_end()) fail(line_, "expected a test name after 'is'");
+                t->name = peek(0).k == token::name ? take_name() : advance().s;   // "==" etc. too
                 adopt(*t, std::move(x));
                 t->arg_names.emplace_back();
                 if (eat_op("(")) {
                     arguments(*t);
-                } else if (t_[p_].k == token::string || t_[p_].k == token::integer || t_[p_].k == token::number ||
-                           (t_[p_].k == token::name && !is_name("and") && !is_name("or") && !is_name("if") &&
+                } else if (peek(0).k == token::string || peek(0).k == token::integer || peek(0).k == token::number ||
+                           (peek(0).k == token::name && !is_name("and") && !is_name("or") && !is_name("if") &&
                             !is_name("else") && !is_name("is") && !is_name("in") && !is_name("not"))) {
                     t->arg_names.emplace_back();   // "is divisibleby 3", "is equalto x"
                     adopt(*t, primary());
@@ -205,7 +215,7 @@ private:
         for (;;) {
             if (eat_op(".")) {
                 auto a = make(expr::attr);
-                a->name = t_[p_].k == token::integer ? t_[p_++].s : take_name();
+                a->name = peek(0).k == token::integer ? advance().s : take_name();
                 adopt(*a, std::move(x));
                 x = std::move(a);
             } else if (eat_op("[")) {
@@ -237,10 +247,10 @@ private:
         }
     }
     expr_ptr primary() {
-        const token& t = t_[p_];
+        const token& t = peek(0);
         if (t.k == token::string) {
-            std::string s = t_[p_++].s;
-            while (t_[p_].k == token::string) s += t_[p_++].s;   // "a" "b": implicit concatenation
+            std::string s = advance().s;
+            while (peek(0).k == token::string) s += advance().s;   // "a" "b": implicit concatenation
             auto n = make(expr::literal);
             n->lit = value(s);
             return n;
@@ -252,7 +262,7 @@ private:
             return n;
         }
         if (t.k == token::name) {
-            const std::string s = t_[p_++].s;
+            const std::string s = advance().s;
             auto n = make(expr::literal);
             if (s == "true" || s == "True") n->lit = value(true);
             else if (s == "false" || s == "False") n->lit = value(false);
