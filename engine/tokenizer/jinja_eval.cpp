@@ -90,7 +90,24 @@ private:
         }
         value ns = lookup(n.targets[0]);
         if (!ns.is_dict() || !ns.ns) raise(n.line, "cannot set an attribute of " + std::string(type_name(ns)) + " '" + n.targets[0] + "' (only of a namespace)");
+        // A namespace is the only value a template can change after making it, so the only way
+        // to a cycle (which shared ownership would never free): refuse one that holds itself.
+        if (reaches(v, ns.o.get(), 0)) raise(n.line, "a namespace cannot contain itself");
         ns.set(n.targets[1], std::move(v));
+    }
+
+    static bool reaches(const value& v, const object* target, int depth) {
+        charge(1);
+        if (depth > 100) raise(0, "a value nested more than 100 deep");
+        if (v.is_dict()) {
+            if (v.o.get() == target) return true;
+            for (const auto& [k, x] : *v.o)
+                if (reaches(x, target, depth + 1)) return true;
+        } else if (v.is_list()) {
+            for (const value& x : *v.a)
+                if (reaches(x, target, depth + 1)) return true;
+        }
+        return false;
     }
 
     void loop(const node& n, std::string& out) {
