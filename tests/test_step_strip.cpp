@@ -10,6 +10,7 @@
 #include "PlotsPanel.h"
 #include "StepStrip.h"
 #include "StepStripModel.h"
+#include "workbench_synth.h"
 
 #include <QApplication>
 #include <QImage>
@@ -19,16 +20,11 @@
 
 namespace {
 
-rl::step_record step(double t, double dur, int prefill, int decode, int batch, int waiting = 0) {
-    rl::step_record r;
+// workbench_synth's step(), numbered (hover names the step by its index).
+rl::step_record numbered(double t, double dur, int prefill, int decode, int batch, int waiting = 0) {
     static uint64_t index = 0;
+    rl::step_record r = step(t, dur, prefill, decode, batch, waiting);
     r.index = ++index;
-    r.t_s = t;
-    r.duration_s = dur;
-    r.prefill_tokens = prefill;
-    r.decode_tokens = decode;
-    r.num_running = batch;
-    r.num_waiting = waiting;
     return r;
 }
 
@@ -44,14 +40,14 @@ class TestStepStrip : public QObject {
     Q_OBJECT
 private slots:
     void kinds() {
-        QCOMPARE(StepStripModel::kindOf(step(0, 1, 10, 0, 1)), StepStripModel::Prefill);
-        QCOMPARE(StepStripModel::kindOf(step(0, 1, 0, 4, 4)), StepStripModel::Decode);
-        QCOMPARE(StepStripModel::kindOf(step(0, 1, 10, 4, 5)), StepStripModel::Mixed);
+        QCOMPARE(StepStripModel::kindOf(numbered(0, 1, 10, 0, 1)), StepStripModel::Prefill);
+        QCOMPARE(StepStripModel::kindOf(numbered(0, 1, 0, 4, 4)), StepStripModel::Decode);
+        QCOMPARE(StepStripModel::kindOf(numbered(0, 1, 10, 4, 5)), StepStripModel::Mixed);
     }
 
     void wideStepsAreTheirOwnBars() {
         StepStripModel m;
-        m.add({step(0, 1, 512, 0, 1, 3), step(1, 0.5, 0, 4, 4), step(2, 1, 100, 3, 4)});
+        m.add({numbered(0, 1, 512, 0, 1, 3), numbered(1, 0.5, 0, 4, 4), numbered(2, 1, 100, 3, 4)});
         const auto bars = m.layout(4, 4, 400);   // 100 px a second
         QCOMPARE(int(bars.size()), 3);
         QVERIFY(near(bars[0].x0, 0) && near(bars[0].x1, 100));
@@ -79,12 +75,12 @@ private slots:
         StepStripModel m;
         std::vector<rl::step_record> s;
         // 100 decode steps of 1 ms back to back from t = 0: a full first 100 ms column.
-        for (int i = 0; i < 100; ++i) s.push_back(step(i * 0.001, 0.001, 0, 8, 8));
+        for (int i = 0; i < 100; ++i) s.push_back(numbered(i * 0.001, 0.001, 0, 8, 8));
         // In the column [0.5, 0.6): 10 decode steps of 1 ms (busy 10 %) ...
-        for (int i = 0; i < 10; ++i) s.push_back(step(0.5 + i * 0.01, 0.001, 0, 2, 2));
+        for (int i = 0; i < 10; ++i) s.push_back(numbered(0.5 + i * 0.01, 0.001, 0, 2, 2));
         // ... in [0.7, 0.8): 3 prefill steps of 2 ms and 10 decode steps of 1 ms: decode's time wins.
-        for (int i = 0; i < 3; ++i) s.push_back(step(0.7 + i * 0.002, 0.002, 16, 0, 1, 5));
-        for (int i = 0; i < 10; ++i) s.push_back(step(0.71 + i * 0.005, 0.001, 0, 3, 3));
+        for (int i = 0; i < 3; ++i) s.push_back(numbered(0.7 + i * 0.002, 0.002, 16, 0, 1, 5));
+        for (int i = 0; i < 10; ++i) s.push_back(numbered(0.71 + i * 0.005, 0.001, 0, 3, 3));
         m.add(s);
         const auto bars = m.layout(1, 1, 10);   // 100 ms a pixel
         QCOMPARE(int(bars.size()), 3);
@@ -112,7 +108,7 @@ private slots:
     void saturatedColumnsAreFull() {
         StepStripModel m;
         std::vector<rl::step_record> s;
-        for (int i = 0; i < 200; ++i) s.push_back(step(i * 0.009, 0.009, 0, 16, 16));   // 1.8 s busy
+        for (int i = 0; i < 200; ++i) s.push_back(numbered(i * 0.009, 0.009, 0, 16, 16));   // 1.8 s busy
         m.add(s);
         const auto bars = m.layout(1.8, 2.0, 200);   // 10 ms a pixel: each step 0.9 px
         QVERIFY(bars.size() >= 170);
@@ -128,28 +124,28 @@ private slots:
         for (const auto& b : bars) total += b.durationS;
         QVERIFY(near(total, 1.8, 1e-6));   // every step's time counted once, split or not
         // A zero-length step at the right edge draws nothing past it.
-        m.add({step(1.8, 0.0, 0, 1, 1)});
+        m.add({numbered(1.8, 0.0, 0, 1, 1)});
         for (const auto& b : m.layout(1.8, 2.0, 200)) QVERIFY(b.x1 <= 200.0 + 1e-9 && b.x0 < 200.0);
     }
 
     void boundedAndRestartable() {
         StepStripModel m;
-        for (int i = 0; i <= 700; ++i) m.add({step(double(i), 0.01, 0, 1, 1)});
+        for (int i = 0; i <= 700; ++i) m.add({numbered(double(i), 0.01, 0, 1, 1)});
         QCOMPARE(int(m.size()), 601);   // t = 100 .. 700: the last 600 s
         QVERIFY(m.layout(50, 10, 100).empty());
         // A step far earlier than the newest (a new engine's clock) starts the record over.
         // A step slightly before the newest (a new engine's first, overlapping) is dropped:
         // the record stays in time order.
-        m.add({step(699.5, 0.01, 0, 1, 1)});
+        m.add({numbered(699.5, 0.01, 0, 1, 1)});
         QCOMPARE(int(m.size()), 601);
-        m.add({step(2, 0.5, 4, 0, 1)});
+        m.add({numbered(2, 0.5, 4, 0, 1)});
         QCOMPARE(int(m.size()), 1);
         QVERIFY(near(m.latestEnd(), 2.5));
     }
 
     void hoverFindsTheStep() {
         StepStripModel m;
-        m.add({step(1, 0.5, 64, 0, 1), step(3, 0.1, 0, 2, 2)});
+        m.add({numbered(1, 0.5, 64, 0, 1), numbered(3, 0.1, 0, 2, 2)});
         const rl::step_record* r = m.stepAt(1.2, 0.01);
         QVERIFY(r && r->prefill_tokens == 64);
         QVERIFY(m.stepAt(2.0, 0.01) == nullptr);            // idle between them
@@ -164,7 +160,7 @@ private slots:
         StepStrip w;
         w.resize(404, 64);   // a bar area 400 px wide: 100 px a second over 4 s
         w.setSpanSeconds(4);
-        w.addSteps({step(0, 1, 512, 0, 1, 3), step(2, 1, 0, 8, 8)}, 4);
+        w.addSteps({numbered(0, 1, 512, 0, 1, 3), numbered(2, 1, 0, 8, 8)}, 4);
         QVERIFY(near(w.endTime(), 4));
         const QImage img = w.grab().toImage();
         const int bottom = 64 - 4;
@@ -191,7 +187,7 @@ private slots:
         QApplication::sendEvent(&w, &wheel);
         QVERIFY(near(w.spanSeconds(), 4 / 1.25));
         w.setPaused(true);
-        w.addSteps({step(5, 0.1, 0, 2, 2)}, 6);
+        w.addSteps({numbered(5, 0.1, 0, 2, 2)}, 6);
         QVERIFY(near(w.endTime(), 4));
         w.setPaused(false);
         w.addSteps({}, 7);
@@ -203,14 +199,14 @@ private slots:
         panel.resize(900, 600);
         MetricsFrame f;
         f.snap.t_s = 10;
-        f.snap.new_steps = {step(9, 0.5, 128, 0, 1), step(9.6, 0.01, 0, 1, 1)};
+        f.snap.new_steps = {numbered(9, 0.5, 128, 0, 1), numbered(9.6, 0.01, 0, 1, 1)};
         panel.onFrame(f);
         QCOMPARE(int(panel.stepStrip()->model().size()), 2);
         // A new engine: its clock restarts at 0; the panel shifts it onto the history's, so the
         // strip keeps the old steps and the new ones follow them.
         MetricsFrame g;
         g.snap.t_s = 0.5;
-        g.snap.new_steps = {step(0.2, 0.1, 32, 0, 1)};
+        g.snap.new_steps = {numbered(0.2, 0.1, 32, 0, 1)};
         panel.onFrame(g);
         QCOMPARE(int(panel.stepStrip()->model().size()), 3);
         // The history's clock stood at 10 when the new engine's said 0.5: its step at 0.2 lands at 9.7.
