@@ -1,6 +1,7 @@
 // block_manager: invariants under thousands of random operations, prefix reuse, LRU eviction.
 #include "rl_test.h"
 
+#include "backend/host_info.h"
 #include "serving/block_manager.h"
 
 #include <map>
@@ -138,8 +139,59 @@ private slots:
         QCOMPARE(bm.match_prefix(a, t2, 2), 0);
         QVERIFY(bm.check_invariants().empty());
     }
+
+    // The bookkeeping is sized with the pool: filling every block with cached prefixes, then
+    // churning them through eviction many times over, leaves its bytes where a fresh pool has them
+    // except for the hash index's nodes, which are bounded by the pool (one per cached block).
+    void bookkeepingIsSizedWithThePool() {
+        const int blocks = 256, bs = 16;
+        rl::block_manager bm(blocks, bs);
+        const size_t fresh = bm.bookkeeping_bytes();
+        const size_t perNode = sizeof(std::pair<const uint64_t, int32_t>) + 2 * sizeof(void*);
+        size_t most = fresh;
+        for (int round = 0; round < 40; ++round) {
+            for (int s = 0; s < 64; ++s) {
+                const auto tok = seqTokens(1 + bs * 4, round * 64 + s);   // 4 full blocks, all distinct
+                std::vector<int32_t> table;
+                bm.match_prefix(tok, table, uint64_t(s + 1));
+                QVERIFY(bm.grow(table, int(tok.size()), uint64_t(s + 1)));
+                bm.commit_full_blocks(table, tok, int(tok.size()));
+                bm.release(table);
+            }
+            most = std::max(most, bm.bookkeeping_bytes());
+            QVERIFY(bm.check_invariants().empty());
+        }
+        QVERIFY(bm.evicted_blocks() > size_t(blocks) * 10);   // churned, not just filled
+        QCOMPARE(bm.counts().cached, blocks - 1);   // all but the last sequence's partial block
+        QVERIFY2(most <= fresh + size_t(blocks) * perNode,
+                 qPrintable(QStringLiteral("fresh %1 B, most %2 B").arg(fresh).arg(most)));
+        // And malloc agrees: a large pool filled with cached prefixes adds no more heap than the
+        // index's nodes (48 B of malloc each at most); per-block token copies would add 80 B more.
+        const int big = 20000;
+        rl::block_manager pool(big, bs);
+        const double before = rl::heap_in_use_mib();
+        std::vector<int32_t> tok, t;
+        for (int s = 0; s < big / 4; ++s) {
+            tok = seqTokens(bs * 4 + 1, 5000 + s);
+            tok[0] = s;   // distinct first blocks: nothing shared
+            t.clear();
+            pool.match_prefix(tok, t, 1);
+            QVERIFY(pool.grow(t, int(tok.size()), 1));
+            pool.commit_full_blocks(t, tok, int(tok.size()));
+            pool.release(t);
+        }
+        const double grownB = (rl::heap_in_use_mib() - before) * 1048576.0;
+        QVERIFY2(pool.counts().cached >= big - 8, qPrintable(QString::number(pool.counts().cached)));
+        QVERIFY2(grownB < big * 48.0 + 65536,
+                 qPrintable(QStringLiteral("heap grew %1 B for %2 cached blocks").arg(grownB).arg(big)));
+        // A returning prefix is still found through the ids the pool keeps for it.
+        const auto last = seqTokens(1 + bs * 4, 39 * 64 + 63);
+        std::vector<int32_t> table;
+        QCOMPARE(bm.match_prefix(last, table, 99), bs * 4);
+        bm.release(table);
+    }
 };
 
 RL_TEST_MAIN(TestBlockManager, randomOperationsKeepInvariants, reusesCachedPrefix, evictsLeastRecentlyUsedFirst,
-             prefixCachingOffNeverShares)
+             prefixCachingOffNeverShares, bookkeepingIsSizedWithThePool)
 #include "test_block_manager.moc"

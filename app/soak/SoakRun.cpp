@@ -84,7 +84,7 @@ void SoakRun::start() {
     }
     mOut.setDevice(&mCsv);
     mOut << "t_s,scenario,rss_mib,gpu_used_mib,gpu_process_mib,submitted,ended,in_flight,stalled,mismatched,"
-            "streamed_tokens,generated_tokens,engine_generated_tokens,kv_used_blocks,kv_total_blocks,running,"
+            "streamed_tokens,generated_tokens,engine_generated_tokens,kv_used_blocks,kv_cached_blocks,kv_total_blocks,running,"
             "waiting,api_streams_ok,api_plain_ok,api_abandoned,api_interrupted,api_failed,rejected,errors,heap_mib,gemm_plans,cuda_graphs,loads,event\n";
     mOut.flush();
     EngineSettings es = mOpt.engine;
@@ -202,7 +202,7 @@ void SoakRun::sample(const QString& event) {
     mOut << QString::number(elapsed(), 'f', 1) << ',' << kScenarios[std::max(0, mSegment) % 3] << ','
          << QString::number(rss, 'f', 2) << ',' << g.device_used << ',' << g.this_process << ',' << c.submitted << ','
          << ended << ',' << cur.inFlight << ',' << cur.stalled << ',' << c.mismatched << ',' << c.streamedTokens << ','
-         << c.generatedTokens << ',' << (mEngineTokensBefore + s.generation_tokens) << ',' << s.kv_used << ','
+         << c.generatedTokens << ',' << (mEngineTokensBefore + s.generation_tokens) << ',' << s.kv_used << ',' << s.kv_cached << ','
          << s.kv_total << ',' << s.num_requests_running << ',' << s.num_requests_waiting << ',' << a.streams_ok << ','
          << a.plain_ok << ',' << a.abandoned << ',' << a.interrupted << ',' << a.failed << ',' << c.rejected << ',' << c.errors << ',' << QString::number(heap, 'f', 2) << ','
          << rl::diag::gemm_plans_created.load() << ',' << rl::diag::graphs_instantiated.load() << ',' << mLoads << ','
@@ -210,13 +210,13 @@ void SoakRun::sample(const QString& event) {
     mOut.flush();
     std::fprintf(stderr,
                  "t=%6.0fs %-11s rss %7.1f MiB heap %7.1f MiB plans %llu graphs %llu gpu %6lld MiB | submitted %llu ended %llu in flight %d stalled %d "
-                 "mismatched %llu | kv %d/%d batch %d waiting %d | api ok %llu/%llu abandoned %llu interrupted %llu "
+                 "mismatched %llu | kv %d+%d cached/%d batch %d waiting %d | api ok %llu/%llu abandoned %llu interrupted %llu "
                  "failed %llu %s\n",
                  elapsed(), kScenarios[std::max(0, mSegment) % 3], rss, heap,
                  (unsigned long long)rl::diag::gemm_plans_created.load(),
                  (unsigned long long)rl::diag::graphs_instantiated.load(), (long long)g.device_used,
                  (unsigned long long)c.submitted, (unsigned long long)ended, cur.inFlight, cur.stalled,
-                 (unsigned long long)c.mismatched, s.kv_used, s.kv_total, s.num_requests_running,
+                 (unsigned long long)c.mismatched, s.kv_used, s.kv_cached, s.kv_total, s.num_requests_running,
                  s.num_requests_waiting, (unsigned long long)a.streams_ok, (unsigned long long)a.plain_ok,
                  (unsigned long long)a.abandoned, (unsigned long long)a.interrupted, (unsigned long long)a.failed,
                  qPrintable(ev));

@@ -25,6 +25,11 @@ mkdir -p "$out"
 export PATH=/usr/local/cuda/bin:$PATH
 m=/tmp/rl/SmolLM2-135M-Instruct.Q4_1.gguf
 duration=${DURATION:-1200}   # also SEGMENT, FIRST_KNOB, KNOB_EVERY (seconds) for a shorter lease
+# KV_BLOCKS: the pool's size. The default (auto) gives SmolLM2 ~205,000 blocks on an H100, which
+# the load takes ~10 minutes to fill once with cached prefixes; the prefix cache's index grows with
+# the cached blocks until then, so warm-up would last that long. 24,576 blocks (~9 GB) still hold
+# 64 users' contexts three times over and fill within the first minutes.
+kv_blocks=${KV_BLOCKS:-24576}
 watch() {  # prints a sample line every minute until WATCH_S pass or the soak ends
   local until=$(( $(date +%s) + ${WATCH_S:-540} ))
   while [ "$(date +%s)" -lt "$until" ]; do
@@ -61,6 +66,12 @@ tests)
   grep -E "weights:|rel L2" build-gpu/Testing/Temporary/LastTest.log | head -40 >"$out/rel-l2.txt"
   timeout 150 compute-sanitizer --tool memcheck --error-exitcode 3 build-gpu/tests/test_gpu_quant >"$out/memcheck-quant.log" 2>&1
   echo "memcheck test_gpu_quant rc=$?"; grep -E "ERROR SUMMARY" "$out/memcheck-quant.log" | tail -1
+  # The KV-pressure story headless (issue 20): evictions and recompute must move.
+  timeout 150 build-gpu/app/ridgeline-bench serve --model $m --backend cuda --preset kv-pressure --duration 60 \
+    --json "$out/serve-kv-pressure.json" >"$out/serve-kv-pressure.log" 2>&1
+  echo "serve kv-pressure rc=$?"
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); [print(k, v) for k, v in d.items() if not isinstance(v, (dict, list))]" \
+    "$out/serve-kv-pressure.json" 2>&1 | head -40
   ;;
 start)
   rm -rf /tmp/rl-bundle /tmp/soak && mkdir -p /tmp/soak
@@ -68,7 +79,7 @@ start)
   # shellcheck disable=SC1091
   . /tmp/rl-bundle/env.sh
   setsid nohup bash -c "/tmp/rl-bundle/bin/ridgeline-soak --model $m --backend cuda --duration $duration \
-    --segment ${SEGMENT:-50} --first-knob ${FIRST_KNOB:-120} --knob-every ${KNOB_EVERY:-300} --sample-every 10 --users 64 --api-clients 4 \
+    --segment ${SEGMENT:-50} --first-knob ${FIRST_KNOB:-120} --knob-every ${KNOB_EVERY:-300} --sample-every 10 --users 64 --api-clients 4 --kv-blocks $kv_blocks \
     --csv /tmp/soak/soak.csv > /tmp/soak/soak.log 2>&1; echo \"exit \$?\" > /tmp/soak/done" </dev/null >/dev/null 2>&1 &
   sleep 20
   head -5 /tmp/soak/soak.log | cut -c1-300

@@ -2,7 +2,7 @@
 """Judges a ridgeline-soak CSV (docs/reliability.md, "Long runs").
 
 Memory is judged by its slope after warm-up, not by one start-to-end ratio: a least-squares line
-through the resident set size (and the device memory nvidia-smi reports) over the samples after
+through the resident set size (and the soak process's device memory as nvidia-smi reports it) over the samples after
 warm-up, extrapolated to growth per hour relative to the fitted level where the window starts.
 The window is the last 15 minutes (--window-s), or from the end of warm-up where that is later.
 Warm-up ends when the engine that runs to the end (the one the last pool restart loaded) has
@@ -53,6 +53,15 @@ def warmup_end(rows):
     return None
 
 
+def device_memory_key(rows):
+    """The soak process's own device memory (nvidia-smi --query-compute-apps) where every sample
+    has it, so that another program on the same GPU (the window shown beside a soak) does not
+    count; else the whole device's."""
+    if rows and all(float(r.get("gpu_process_mib", -1)) >= 0 for r in rows):
+        return "gpu_process_mib"
+    return "gpu_used_mib"
+
+
 def growth(rows, key, t0):
     pts = [(float(r["t_s"]), float(r[key])) for r in rows if float(r["t_s"]) >= t0 and float(r[key]) >= 0]
     if len(pts) < 3:
@@ -99,7 +108,9 @@ def main():
     v = {"csv": a.csv, "duration_s": end, "warmup_end_s": None if a.counts_only else t0,
          "fit_from_s": None if a.counts_only else t_fit, "checks": {}}
     ok = True
-    for key, name in (("rss_mib", "rss"), ("gpu_used_mib", "device_memory")):
+    gpu_key = device_memory_key(run)
+    v["device_memory_column"] = gpu_key
+    for key, name in (("rss_mib", "rss"), (gpu_key, "device_memory")):
         g = growth(run, key, t_fit)
         if g is None:
             continue
@@ -159,8 +170,9 @@ def plot(rows, t0, t_fit, path, v):
         return
     t = [float(r["t_s"]) / 60 for r in rows]
     series = [("rss_mib", "resident set (MiB)", "rss")]
-    if any(float(r["gpu_used_mib"]) >= 0 for r in rows):
-        series.append(("gpu_used_mib", "device memory used, nvidia-smi (MiB)", "device_memory"))
+    gpu_key = device_memory_key(rows)
+    if any(float(r[gpu_key]) >= 0 for r in rows):
+        series.append((gpu_key, "device memory, nvidia-smi (MiB): " + gpu_key, "device_memory"))
     if "heap_mib" in rows[0]:
         series.append(("heap_mib", "malloc in use (MiB)", "heap"))
     fig, axes = plt.subplots(len(series), 1, figsize=(9, 2.8 * len(series)), sharex=True, squeeze=False)

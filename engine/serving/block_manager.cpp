@@ -1,5 +1,5 @@
 // block_manager.cpp: see block_manager.h. All operations are O(blocks touched); eviction is
-// O(1) through the LRU list.
+// O(1) through the LRU list threaded through the blocks.
 #include "serving/block_manager.h"
 
 #include "common/engine_error.h"
@@ -14,6 +14,38 @@ block_manager::block_manager(int num_blocks, int block_size, bool prefix_caching
     RL_CHECK(block_size > 0, "block_size must be positive");
     free_.reserve(size_t(num_blocks));
     for (int b = num_blocks - 1; b >= 0; --b) free_.push_back(b);
+    // Allocated (and, being value-initialised, written) now: a soak showed the per-block token
+    // copies this replaces filling the heap for ten minutes as cached prefixes accumulated.
+    tokens_.assign(size_t(num_blocks) * size_t(block_size), 0);
+    by_hash_.reserve(size_t(num_blocks));
+}
+
+void block_manager::lru_push_back(int32_t id) {
+    block& b = blocks_[size_t(id)];
+    b.lru_prev = lru_tail_;
+    b.lru_next = -1;
+    if (lru_tail_ >= 0) blocks_[size_t(lru_tail_)].lru_next = id;
+    else lru_head_ = id;
+    lru_tail_ = id;
+    b.in_lru = true;
+    ++lru_size_;
+}
+
+void block_manager::lru_unlink(int32_t id) {
+    block& b = blocks_[size_t(id)];
+    if (b.lru_prev >= 0) blocks_[size_t(b.lru_prev)].lru_next = b.lru_next;
+    else lru_head_ = b.lru_next;
+    if (b.lru_next >= 0) blocks_[size_t(b.lru_next)].lru_prev = b.lru_prev;
+    else lru_tail_ = b.lru_prev;
+    b.lru_prev = b.lru_next = -1;
+    b.in_lru = false;
+    --lru_size_;
+}
+
+size_t block_manager::bookkeeping_bytes() const {
+    return blocks_.capacity() * sizeof(block) + free_.capacity() * sizeof(int32_t) +
+           tokens_.capacity() * sizeof(int32_t) + by_hash_.bucket_count() * sizeof(void*) +
+           by_hash_.size() * (sizeof(std::pair<const uint64_t, int32_t>) + 2 * sizeof(void*));
 }
 
 uint64_t block_manager::hash_block(uint64_t parent, const int32_t* tokens, int n) {
@@ -36,12 +68,11 @@ uint64_t block_manager::hash_block(uint64_t parent, const int32_t* tokens, int n
 void block_manager::set_prefix_caching(bool on) {
     prefix_caching_ = on;
     if (on) return;
-    while (!lru_.empty()) evict(lru_.front());
+    while (lru_head_ >= 0) evict(lru_head_);
     for (auto& b : blocks_)  // blocks in use keep their data but stop being shareable
         if (b.hash) {
             by_hash_.erase(b.hash);
             b.hash = 0;
-            b.tokens.clear();
         }
 }
 
@@ -57,11 +88,9 @@ int block_manager::match_prefix(const std::vector<int32_t>& tokens, std::vector<
         auto it = by_hash_.find(h);
         if (it == by_hash_.end()) break;
         block& b = blocks_[size_t(it->second)];
-        if (!std::equal(b.tokens.begin(), b.tokens.end(), t)) break;  // hash collision: stop sharing
-        if (b.in_lru) {
-            lru_.erase(b.lru_pos);
-            b.in_lru = false;
-        }
+        const int32_t* held = tokens_of(it->second);
+        if (!std::equal(held, held + block_size_, t)) break;  // hash collision: stop sharing
+        if (b.in_lru) lru_unlink(it->second);
         ++b.ref_count;
         b.owner = owner;
         b.last_used = ++tick_;
@@ -87,8 +116,8 @@ bool block_manager::grow(std::vector<int32_t>& table, int n_tokens, uint64_t own
 
 int32_t block_manager::take_block(uint64_t owner) {
     if (free_.empty()) {
-        RL_CHECK(!lru_.empty(), "KV pool exhausted");
-        evict(lru_.front());
+        RL_CHECK(lru_head_ >= 0, "KV pool exhausted");
+        evict(lru_head_);
     }
     const int32_t id = free_.back();
     free_.pop_back();
@@ -96,17 +125,15 @@ int32_t block_manager::take_block(uint64_t owner) {
     b.ref_count = 1;
     b.owner = owner;
     b.last_used = ++tick_;
-        b.touched_s = now_s_;
+    b.touched_s = now_s_;
     return id;
 }
 
 void block_manager::evict(int32_t id) {
+    lru_unlink(id);
     block& b = blocks_[size_t(id)];
-    lru_.erase(b.lru_pos);
-    b.in_lru = false;
     by_hash_.erase(b.hash);
     b.hash = 0;
-    b.tokens.clear();
     b.owner = 0;
     free_.push_back(id);
     ++evictions_;
@@ -123,7 +150,7 @@ void block_manager::commit_full_blocks(const std::vector<int32_t>& table, const 
         const uint64_t h = b.hash ? b.hash : hash_block(parent, t, block_size_);
         if (!b.hash && !by_hash_.count(h)) {  // a twin computed by another sequence stays unshared
             b.hash = h;
-            b.tokens.assign(t, t + block_size_);
+            std::copy(t, t + block_size_, tokens_.begin() + ptrdiff_t(table[size_t(i)]) * block_size_);
             by_hash_[h] = table[size_t(i)];
         }
         parent = h;
@@ -138,12 +165,10 @@ void block_manager::release(std::vector<int32_t>& table) {
         b.last_used = ++tick_;
         b.touched_s = now_s_;
         if (b.hash && prefix_caching_) {
-            b.lru_pos = lru_.insert(lru_.end(), *it);
-            b.in_lru = true;
+            lru_push_back(*it);
         } else {
             if (b.hash) by_hash_.erase(b.hash);
             b.hash = 0;
-            b.tokens.clear();
             b.owner = 0;
             free_.push_back(*it);
         }
@@ -165,7 +190,7 @@ void block_manager::export_view(std::vector<block_view>& out) const {
 block_counts block_manager::counts() const {
     block_counts c;
     c.free = free_count();
-    c.cached = int(lru_.size());
+    c.cached = lru_size_;
     c.used = num_blocks() - c.free - c.cached;
     return c;
 }
@@ -178,7 +203,12 @@ std::string block_manager::check_invariants() const {
         if (blocks_[size_t(f)].ref_count != 0) return "free block " + std::to_string(f) + " has references";
         if (blocks_[size_t(f)].in_lru) return "free block " + std::to_string(f) + " is also cached";
     }
-    for (int32_t c : lru_) {
+    int in_lru = 0;
+    for (int32_t c = lru_head_, prev = -1; c >= 0; prev = c, c = blocks_[size_t(c)].lru_next) {
+        if (c >= num_blocks()) return "LRU list holds an invalid block id";
+        if (blocks_[size_t(c)].lru_prev != prev) return "LRU list is broken at block " + std::to_string(c);
+        if (!blocks_[size_t(c)].in_lru) return "block " + std::to_string(c) + " is in the LRU list unmarked";
+        if (++in_lru > num_blocks()) return "LRU list has a cycle";
         if (seen[size_t(c)]++) return "block " + std::to_string(c) + " is both free and cached (or cached twice)";
         if (blocks_[size_t(c)].ref_count != 0) return "cached block " + std::to_string(c) + " has references";
         if (!blocks_[size_t(c)].hash) return "cached block " + std::to_string(c) + " has no hash";
@@ -189,7 +219,8 @@ std::string block_manager::check_invariants() const {
         if (!seen[i] && blocks_[i].ref_count == 0) return "block " + std::to_string(i) + " is leaked";
         used += blocks_[i].ref_count > 0;
     }
-    if (used + int(free_.size()) + int(lru_.size()) != num_blocks()) return "used + cached + free != total";
+    if (in_lru != lru_size_) return "LRU size is stale";
+    if (used + int(free_.size()) + lru_size_ != num_blocks()) return "used + cached + free != total";
     for (auto& [h, id] : by_hash_)
         if (blocks_[size_t(id)].hash != h) return "hash index is stale for block " + std::to_string(id);
     return "";

@@ -2,10 +2,11 @@
 // K/V data, this decides which physical block holds what). Full blocks are content-addressed by
 // hash(parent hash, token ids) so any sequence sharing a prefix reuses them (prefix caching).
 // A block is in exactly one state: used (ref_count > 0), cached (idle, hashed, evictable LRU)
-// or free. Exercise: tests/test_block_manager.cpp.
+// or free. Its own memory is sized with the pool when the pool is made (each block's token ids in
+// one array, the LRU threaded through the blocks, the hash index reserved), so a long run does not
+// grow it as the prefix cache fills. Exercise: tests/test_block_manager.cpp.
 #pragma once
 #include <cstdint>
-#include <list>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -36,7 +37,7 @@ public:
     /// counting evictable cached blocks, cannot supply the blocks.
     bool grow(std::vector<int32_t>& table, int n_tokens, uint64_t owner);
     int blocks_needed(const std::vector<int32_t>& table, int n_tokens) const;
-    int available() const { return free_count() + int(lru_.size()); }
+    int available() const { return free_count() + lru_size_; }
 
     /// Registers the full blocks among the first n_computed tokens so later requests can reuse them.
     void commit_full_blocks(const std::vector<int32_t>& table, const std::vector<int32_t>& tokens,
@@ -61,6 +62,8 @@ public:
     uint64_t owner_of(int32_t block) const { return blocks_[size_t(block)].owner; }
     int ref_count(int32_t block) const { return blocks_[size_t(block)].ref_count; }
     bool is_cached_idle(int32_t block) const { return blocks_[size_t(block)].in_lru; }
+    /// Bytes this bookkeeping holds (its own, not the KV data), for the soak and tests.
+    size_t bookkeeping_bytes() const;
     uint64_t last_used(int32_t block) const { return blocks_[size_t(block)].last_used; }
 
     // Counters, monotonically increasing (vLLM names: prefix_cache_queries/hits are in tokens).
@@ -76,18 +79,20 @@ public:
 private:
     struct block {
         int ref_count = 0;
-        uint64_t hash = 0;          // 0: not registered
-        std::vector<int32_t> tokens;  // the block's token ids when registered (collision check)
+        uint64_t hash = 0;          // 0: not registered (its ids in tokens_ are then stale)
         uint64_t owner = 0;
         uint64_t last_used = 0;
         double touched_s = 0;
         bool in_lru = false;
-        std::list<int32_t>::iterator lru_pos;
+        int32_t lru_prev = -1, lru_next = -1;   // neighbours in the LRU while cached
     };
 
     int free_count() const { return int(free_.size()); }
     int32_t take_block(uint64_t owner);   // free first, else evict the least recently used cached
     void evict(int32_t b);
+    void lru_push_back(int32_t b);
+    void lru_unlink(int32_t b);
+    const int32_t* tokens_of(int32_t b) const { return tokens_.data() + size_t(b) * size_t(block_size_); }
     static uint64_t hash_block(uint64_t parent, const int32_t* tokens, int n);
 
     int block_size_;
@@ -96,7 +101,9 @@ private:
     double now_s_ = 0;
     std::vector<block> blocks_;
     std::vector<int32_t> free_;
-    std::list<int32_t> lru_;                      // front = least recently used
+    std::vector<int32_t> tokens_;   // block b's token ids at [b * block_size_, ...) while registered
+    int32_t lru_head_ = -1, lru_tail_ = -1;   // head = least recently used
+    int lru_size_ = 0;
     std::unordered_map<uint64_t, int32_t> by_hash_;
     uint64_t queries_ = 0, hits_ = 0, evictions_ = 0;
 };
