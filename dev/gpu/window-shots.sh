@@ -10,9 +10,10 @@
 #          measures the device's peaks and keeps them in its data folder.
 #   rest   OUT (no carry): 1280x720 and 1366x768 side by side, each from a copy of that folder, so
 #          they reuse the measured peaks. Run beside the soak, their tok/s are those of a shared GPU.
+#   all    OUT (carry .carry-window): the three one after another on an otherwise idle GPU.
 set -uo pipefail
-phase=${1:?usage: window-shots.sh first|rest OUT}
-out=${2:?usage: window-shots.sh first|rest OUT}
+phase=${1:?usage: window-shots.sh first|rest|all OUT}
+out=${2:?usage: window-shots.sh first|rest|all OUT}
 cd "$(dirname "$0")/../.."
 mkdir -p "$out"
 m=/tmp/rl/SmolLM2-135M-Instruct.Q4_1.gguf
@@ -20,7 +21,7 @@ w=/tmp/rl-window
 preset=${PRESET:-kv-pressure}
 after=${AFTER:-45}
 [ -f "$m" ] || { echo "no model at $m (run soak.sh model1 and model2 first)"; exit 1; }
-if [ "$phase" = first ]; then
+if [ "$phase" != rest ]; then
   rm -rf /tmp/rl-bundle "$w" && tar xJf .carry-window/window.tar.xz -C /tmp && mv /tmp/rl-bundle "$w"
   printf '<?xml version="1.0"?>\n<fontconfig><dir>%s/fonts</dir><cachedir>%s/fccache</cachedir></fontconfig>\n' "$w" "$w" \
     >"$w/fonts.conf"
@@ -35,10 +36,13 @@ shot() {  # SIZE DATA_DIR
   echo "window $1 rc=$?"
 }
 case $phase in
-first)
+first|all)
   mkdir -p /tmp/w1080
   shot 1920x1080 /tmp/w1080
   cp /tmp/w1080/settings.json "$out/settings-1920x1080.json" 2>/dev/null
+  if [ "$phase" = all ]; then
+    for s in 1280x720 1366x768; do rm -rf "/tmp/w$s" && cp -r /tmp/w1080 "/tmp/w$s" && shot "$s" "/tmp/w$s"; done
+  fi
   ;;
 rest)
   for s in 1280x720 1366x768; do rm -rf "/tmp/w$s" && cp -r /tmp/w1080 "/tmp/w$s"; done
