@@ -236,11 +236,13 @@ void cpu_backend::matmul(const tensor& x, const tensor& w, tensor& out) {
     const float *xp = f32(x), *wp = f32(w);
     float* op = f32(out);
     // Split the output columns (weight rows) across threads: each thread streams its own slice of
-    // w once per row block, which is what decode (n = 1, bandwidth bound) needs too.
-    const int64_t tiles = (m + kTileC - 1) / kTileC;
-    const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, n * k * kTileC));  // >= 64k FMAs a chunk
+    // w once per row block, which is what decode (n = 1, bandwidth bound) needs too. Slices are
+    // whole units of the kernel's column tile, so none pays for a partial one but the last.
+    const int64_t unit = matmul_cols_unit(n);
+    const int64_t tiles = (m + unit - 1) / unit;
+    const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, n * k * unit));  // >= 64k FMAs a chunk
     pool_->parallel_for(tiles, grain, [&](int64_t b, int64_t e) {
-        const int64_t m0 = b * kTileC, m1 = std::min(m, e * kTileC);
+        const int64_t m0 = b * unit, m1 = std::min(m, e * unit);
         matmul_cols(xp, n, k, wp + m0 * k, m1 - m0, op + m0, m);
     });
 }

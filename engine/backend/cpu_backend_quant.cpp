@@ -36,8 +36,8 @@ cpu_quant::block_weight block_of(const tensor& w) {
 int64_t gemv_grain(int64_t n, int64_t k) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, n * k)); }
 
 // Weight rows a thread expands to fp32 at a time: 16 x k floats (96 KiB at k = 1536) stay in L2
-// while every activation row streams over them.
-constexpr int64_t kExpandRows = 16;
+// while every activation row streams over them; on AVX-512, one 32-row panel of the packed GEMM.
+int64_t expand_rows(int64_t n) { return std::max<int64_t>(16, cpu_kernels::matmul_cols_unit(n)); }
 
 } // namespace
 
@@ -55,12 +55,12 @@ void cpu_backend::block_matmul(const tensor& x, const tensor& w, tensor& out) {
         });
         return;
     }
-    const int64_t tiles = (m + kExpandRows - 1) / kExpandRows;
+    const int64_t rows = expand_rows(n), tiles = (m + rows - 1) / rows;
     pool_->parallel_for(tiles, 1, [&](int64_t b, int64_t e) {
         thread_local std::vector<float> tile;
-        tile.resize(size_t(kExpandRows * k));
+        tile.resize(size_t(rows * k));
         for (int64_t t = b; t < e; ++t) {
-            const int64_t r0 = t * kExpandRows, r1 = std::min(m, r0 + kExpandRows);
+            const int64_t r0 = t * rows, r1 = std::min(m, r0 + rows);
             for (int64_t r = r0; r < r1; ++r)
                 dequantize_row(bw.type, bw.data + size_t(r) * bw.row_bytes, tile.data() + (r - r0) * k, k);
             cpu_kernels::matmul_cols(f32(x), n, k, tile.data(), r1 - r0, f32(out) + r0, m);

@@ -1,13 +1,16 @@
 // cpu_kernels: the hot loops of cpu_backend (register-tiled matmul, paged attention for one
 // (row, head)), each compiled twice via target_clones: an AVX2+FMA version picked at load time on
-// CPUs that have it, and a baseline one; the matmul has a third, AVX-512, version. Included by cpu_backend.cpp and cpu_backend_quant.cpp
-// (internal linkage: each gets its own copy of what it uses).
+// CPUs that have it, and a baseline one; the matmul has two more on AVX-512, a dot-product tile for
+// few rows here and the packed GEMM of cpu_gemm.h for many. Included by cpu_backend.cpp and
+// cpu_backend_quant.cpp (internal linkage: each gets its own copy of what it uses).
 #pragma once
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
+
+#include "backend/cpu_gemm.h"
 
 namespace rl::cpu_kernels {
 
@@ -80,7 +83,6 @@ matmul_cols_v3(const float* x, int64_t n, int64_t k, const float* w, int64_t mc,
 // The same product on 16-float vectors for CPUs with AVX-512: twice the multiply-adds an
 // instruction, and 32 registers hold a 4 x 4 tile. (GCC's x86-64-v4 clone of the kernel above
 // would keep its 8-float vectors.)
-#define RL_AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma,f16c")))
 typedef float v16f __attribute__((vector_size(64), aligned(4)));
 
 template <int R, int C>
@@ -126,21 +128,20 @@ static RL_AVX512_TARGET void matmul_cols_v4(const float* x, int64_t n, int64_t k
     }
 }
 
-// RIDGELINE_CPU_ISA=avx2|scalar (cpu_quant.h's cap, for comparisons) turns it off too.
-static bool has_avx512() {
-    static const bool yes = [] {
-        if (const char* e = std::getenv("RIDGELINE_CPU_ISA"); e && *e && std::string_view(e) != "avx512-vnni")
-            return false;
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
-    }();
-    return yes;
-}
 #endif
+
+// Weight rows to hand matmul_cols at a time (every slice but the last a multiple of it): the packed
+// GEMM works on panels of 32, the other kernels on tiles of kTileC.
+static int64_t matmul_cols_unit(int64_t n) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (has_avx512() && n >= kGemmMinRows) return kPanel;
+#endif
+    return kTileC;
+}
 
 static void matmul_cols(const float* x, int64_t n, int64_t k, const float* w, int64_t mc, float* out, int64_t ldo) {
 #if defined(__x86_64__) && defined(__GNUC__)
+    if (has_avx512() && n >= kGemmMinRows) return matmul_cols_packed(x, n, k, w, mc, out, ldo);
     if (has_avx512()) return matmul_cols_v4(x, n, k, w, mc, out, ldo);
 #endif
     matmul_cols_v3(x, n, k, w, mc, out, ldo);
