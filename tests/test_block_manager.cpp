@@ -164,7 +164,7 @@ private slots:
         QVERIFY(bm.evicted_blocks() > size_t(blocks) * 10);   // churned, not just filled
         QCOMPARE(bm.counts().cached, blocks - 1);   // all but the last sequence's partial block
         QVERIFY2(most <= fresh + size_t(blocks) * perNode,
-                 qPrintable(QStringLiteral("fresh %1 B, most %2 B").arg(fresh).arg(most)));
+                 ("fresh " + std::to_string(fresh) + " B, most " + std::to_string(most) + " B").c_str());
         // And malloc agrees: a large pool filled with cached prefixes adds no more heap than the
         // index's nodes (48 B of malloc each at most); per-block token copies would add 80 B more.
         const int big = 20000;
@@ -181,9 +181,9 @@ private slots:
             pool.release(t);
         }
         const double grownB = (rl::heap_in_use_mib() - before) * 1048576.0;
-        QVERIFY2(pool.counts().cached >= big - 8, qPrintable(QString::number(pool.counts().cached)));
+        QVERIFY2(pool.counts().cached >= big - 8, std::to_string(pool.counts().cached).c_str());
         QVERIFY2(grownB < big * 48.0 + 65536,
-                 qPrintable(QStringLiteral("heap grew %1 B for %2 cached blocks").arg(grownB).arg(big)));
+                 ("heap grew " + std::to_string(grownB) + " B for " + std::to_string(big) + " cached blocks").c_str());
         // A returning prefix is still found through the ids the pool keeps for it.
         const auto last = seqTokens(1 + bs * 4, 39 * 64 + 63);
         std::vector<int32_t> table;
