@@ -57,6 +57,7 @@ private slots:
     void plotsGainData();
     void kvPlotSharesAcrossPoolRestart();
     void kvPlotZoomsToUsed();
+    void tickLabelsFitSmallPlots();
     void eventLabelsLeaveWithTheirLines();
     void pauseFreezesView();
     void kvMapColours();
@@ -322,6 +323,55 @@ void TestWorkbenchPlots::kvPlotZoomsToUsed() {
     panel.setWindowSeconds(30);   // the 53.6 % stretch is still in view at 30 s
     panel.flush();
     QCOMPARE(kv->yAxis->range().upper, 100.0);
+}
+
+// At a 1280x720 window's plot size (about 230 x 150 px each) a fixed tick count drew seven
+// labels on a 60-px axis, one over another; the roofline's decades ran together. Every value
+// axis now asks for as many ticks as its labels have room for.
+void TestWorkbenchPlots::tickLabelsFitSmallPlots() {
+    PlotsPanel panel;
+    panel.resize(690, 330);
+    panel.show();
+    int64_t index = 0;
+    double t = 0;
+    for (; t < 20; t += 0.1) {
+        rl::step_record s = step(t, 0.1, 16, 4, 4, 0);
+        s.index = ++index;
+        s.kv_used = 40 + int(t) % 7, s.kv_cached = 10, s.kv_free = 206 - s.kv_used;
+        s.evicted_blocks = uint32_t(index % 50), s.preemptions = uint32_t(index % 3);
+        MetricsFrame f;
+        f.snap.t_s = t + 0.1;
+        f.snap.kv_total = 256;
+        f.snap.new_steps = {s};
+        panel.onFrame(f);
+    }
+    panel.flush();
+    auto fits = [](QCustomPlot* plot, QCPAxis* axis, const char* what) {
+        plot->replot();   // twice: the tick count follows the layout of the replot before
+        plot->replot();
+        const QFontMetrics fm(axis->tickLabelFont());
+        const bool vertical = axis->orientation() == Qt::Vertical;
+        const int room = vertical ? axis->axisRect()->height() : axis->axisRect()->width();
+        int labels = 0, widest = 0;
+        for (const QString& l : axis->tickVectorLabels())
+            if (!l.isEmpty()) ++labels, widest = std::max(widest, fm.horizontalAdvance(l));
+        const int need = labels * (vertical ? fm.height() : widest + 4);
+        QVERIFY2(labels >= 2 && need <= room + (vertical ? fm.height() : widest),
+                 qPrintable(QStringLiteral("%1: %2 labels need %3 px, the axis has %4")
+                                .arg(QLatin1String(what)).arg(labels).arg(need).arg(room)));
+    };
+    LivePlot* kv = panel.plot(PlotsPanel::KvCache);
+    QVERIFY(kv->axisRect()->height() < 120);   // small, as at 1280x720
+    fits(kv, kv->yAxis, "KV left");
+    if (QTest::currentTestFailed()) return;
+    fits(kv, kv->yAxis2, "KV right");
+    if (QTest::currentTestFailed()) return;
+    RooflineWidget roof;
+    roof.resize(300, 220);
+    roof.show();
+    fits(&roof, roof.xAxis, "roofline x");
+    if (QTest::currentTestFailed()) return;
+    fits(&roof, roof.yAxis, "roofline y");
 }
 
 void TestWorkbenchPlots::eventLabelsLeaveWithTheirLines() {

@@ -54,8 +54,11 @@ LivePlot::LivePlot(const QString& title, const QString& yLabel, QWidget* parent)
     yAxis2->setTickLabelFont(small);
     yAxis2->setLabelFont(small);
     yAxis->setRange(0, 1);
-    yAxis->ticker()->setTickCount(4);
-    yAxis2->ticker()->setTickCount(4);
+    // Value axes: as many ticks (up to 4) as the plot's height has room for.
+    connect(this, &QCustomPlot::beforeReplot, this, [this] {
+        PlotStyle::fitTicks(yAxis, 4);
+        PlotStyle::fitTicks(yAxis2, 4);
+    });
     xAxis->setRange(-60, 0);
     restyle();
 }

@@ -64,4 +64,18 @@ int fitLegend(QCPLegend* legend, int width, int maxColumns) {
     return w;
 }
 
+void fitTicks(QCPAxis* axis, int maxTicks) {
+    if (!axis || !axis->axisRect()) return;
+    const QFontMetrics fm(axis->tickLabelFont());
+    const bool vertical = axis->orientation() == Qt::Vertical;
+    const int room = vertical ? axis->axisRect()->height() : axis->axisRect()->width();
+    // The widest label a horizontal axis shows: "1E+03" on a log axis, four digits otherwise.
+    const int per = vertical ? fm.height() + 6 : fm.horizontalAdvance(QStringLiteral("1E+03")) + 14;
+    const int n = std::clamp(room / std::max(1, per), 2, std::max(2, maxTicks));
+    QSharedPointer<QCPAxisTicker> t = axis->ticker();
+    if (t->tickCount() == n && t->tickStepStrategy() == QCPAxisTicker::tssMeetTickCount) return;
+    t->setTickCount(n);
+    t->setTickStepStrategy(QCPAxisTicker::tssMeetTickCount);
+}
+
 } // namespace PlotStyle

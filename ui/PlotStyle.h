@@ -8,6 +8,7 @@
 
 class QCustomPlot;
 class QCPLegend;
+class QCPAxis;
 
 namespace PlotStyle {
 // Phases (throughput plot, roofline points).
@@ -47,4 +48,9 @@ void applyPlotPalette(QCustomPlot* plot, const QPalette& pal);
 /// Also leaves a few pixels under each entry: an entry is clipped to a rect exactly one text
 /// line high, which cut the "_" of the row above the last.
 int fitLegend(QCPLegend* legend, int width, int maxColumns);
+/// Asks the axis's ticker for as many ticks as its labels have room for along the axis rect
+/// (one label height plus a gap apart on a vertical axis, the widest label plus a gap on a
+/// horizontal one), at most maxTicks and at least 2. A fixed count overlapped the labels of the
+/// small plots a 1280x720 screen gives. Call before each replot (the rect may have changed).
+void fitTicks(QCPAxis* axis, int maxTicks);
 } // namespace PlotStyle

@@ -39,6 +39,10 @@ RooflineWidget::RooflineWidget(QWidget* parent) : QCustomPlot(parent) {
         ax->setNumberPrecision(0);
         ax->grid()->setSubGridVisible(true);
     }
+    connect(this, &QCustomPlot::beforeReplot, this, [this] {
+        PlotStyle::fitTicks(xAxis, 8);
+        PlotStyle::fitTicks(yAxis, 8);
+    });
     xAxis->setLabel(tr("arithmetic intensity (FLOP/byte)"));
     yAxis->setLabel(tr("achieved FLOP/s"));
     xAxis->setRange(kXMin, kXMax);
