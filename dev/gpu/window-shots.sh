@@ -16,11 +16,11 @@ phase=${1:?usage: window-shots.sh first|rest|all OUT}
 out=${2:?usage: window-shots.sh first|rest|all OUT}
 cd "$(dirname "$0")/../.."
 mkdir -p "$out"
-m=/tmp/rl/SmolLM2-135M-Instruct.Q4_1.gguf
+m=${MODEL:-/tmp/rl/SmolLM2-135M-Instruct.Q4_1.gguf}   # or synthetic:smollm2-135m (no transfer)
 w=/tmp/rl-window
 preset=${PRESET:-kv-pressure}
 after=${AFTER:-45}
-[ -f "$m" ] || { echo "no model at $m (run soak.sh model1 and model2 first)"; exit 1; }
+[ -f "$m" ] || [[ $m == synthetic:* ]] || { echo "no model at $m (run soak.sh model1 and model2 first)"; exit 1; }
 if [ "$phase" != rest ]; then
   rm -rf /tmp/rl-bundle "$w" && tar xJf .carry-window/window.tar.xz -C /tmp && mv /tmp/rl-bundle "$w"
   printf '<?xml version="1.0"?>\n<fontconfig><dir>%s/fonts</dir><cachedir>%s/fccache</cachedir></fontconfig>\n' "$w" "$w" \
