@@ -190,8 +190,38 @@ private slots:
         QCOMPARE(bm.match_prefix(last, table, 99), bs * 4);
         bm.release(table);
     }
+
+    // A sliding window leaves the first blocks behind: release_front gives them back (cached, as
+    // their prefix is registered), the table keeps -1 there, and the rest of the table still
+    // commits, grows and releases.
+    void releaseFrontBehindAWindow() {
+        rl::block_manager bm(16, 4);
+        auto tok = seqTokens(21, 9);   // 5 full blocks and one partial
+        std::vector<int32_t> table;
+        bm.match_prefix(tok, table, 1);
+        QVERIFY(bm.grow(table, 21, 1));
+        bm.commit_full_blocks(table, tok, 21);
+        QCOMPARE(bm.release_front(table, 2), 2);
+        QCOMPARE(bm.release_front(table, 2), 0);   // already released
+        QCOMPARE(table.size(), size_t(6));
+        QCOMPARE(table[0], -1);
+        QCOMPARE(table[1], -1);
+        QCOMPARE(bm.counts().cached, 2);
+        QCOMPARE(bm.counts().used, 4);
+        QVERIFY(bm.check_invariants().empty());
+        for (int i = 0; i < 7; ++i) tok.push_back(int32_t(900 + i));   // 28 tokens: block 5 fills, 6 starts
+        QVERIFY(bm.grow(table, 28, 1));
+        bm.commit_full_blocks(table, tok, 28);   // block 5's parent (block 4) is registered: chained
+        QVERIFY(bm.check_invariants().empty());
+        std::vector<int32_t> again;   // the whole prefix is found again: 0-1 from the cache, 2-5 shared
+        QCOMPARE(bm.match_prefix(tok, again, 2), 24);
+        bm.release(again);
+        bm.release(table);
+        QCOMPARE(bm.counts().used, 0);
+        QVERIFY(bm.check_invariants().empty());
+    }
 };
 
 RL_TEST_MAIN(TestBlockManager, randomOperationsKeepInvariants, reusesCachedPrefix, evictsLeastRecentlyUsedFirst,
-             prefixCachingOffNeverShares, bookkeepingIsSizedWithThePool)
+             prefixCachingOffNeverShares, bookkeepingIsSizedWithThePool, releaseFrontBehindAWindow)
 #include "test_block_manager.moc"

@@ -107,6 +107,7 @@ private slots:
     void chunkedPrefillEqualsOneShot();
     void kvPoolTooLargeThrows();
     void shapeMismatchThrows();
+    void windowedAttentionIgnoresFreedBlocks();
 };
 
 void TestCpuBackend::matmulOddShapes() {
@@ -355,7 +356,55 @@ void TestCpuBackend::shapeMismatchThrows() {
     for (tensor* t : {&x, &w, &o}) be.release(*t);
 }
 
+// A step whose table has -1 for blocks behind the window (the scheduler freed them) gives the
+// same windowed attention as the whole table; a layer that would look behind the window, or a -1
+// the window still sees, is refused.
+void TestCpuBackend::windowedAttentionIgnoresFreedBlocks() {
+    const int H = 2, G = 1, hd = 16, bs = 4, n = 30, window = 9;
+    const auto qh = randv(size_t(n) * H * hd, 51), kh = randv(size_t(n) * G * hd, 52), vh = randv(size_t(n) * G * hd, 53);
+    const std::vector<int32_t> table = {7, 2, 5, 0, 3, 6, 1, 4};   // 8 blocks: 32 positions
+    auto run = [&](bool freed, int attnWindow) {
+        cpu_backend be(2);
+        be.alloc_kv(kv_cache_layout{1, 8, bs, G, hd});
+        // Positions 0..25 first, with the whole table; then the last 4 as a decode-like step.
+        step_input first = make_step({26}, {0}, {table});
+        be.set_step(first);
+        tensor k = make(be, 26, G * hd, rows_of(kh, G * hd, 0, 26)), v = make(be, 26, G * hd, rows_of(vh, G * hd, 0, 26));
+        be.kv_store(0, k, v);
+        step_input second = make_step({4}, {26}, {table});
+        if (freed) {   // the next query sees positions > 26 - 9 = 17: blocks 0..3 (0..15) may go
+            second.kv_window = window;
+            for (int b = 0; b < 4; ++b) second.seqs[0].block_table[size_t(b)] = -1;
+        }
+        be.set_step(second);
+        tensor q = make(be, 4, H * hd, rows_of(qh, H * hd, 26, 4));
+        tensor k2 = make(be, 4, G * hd, rows_of(kh, G * hd, 26, 4)), v2 = make(be, 4, G * hd, rows_of(vh, G * hd, 26, 4));
+        tensor o = be.alloc(4, H * hd, dtype::f32);
+        be.kv_store(0, k2, v2);
+        be.attention(0, q, o, H, G, hd, 0.25f, attnWindow);
+        return get(be, o);
+    };
+    const auto whole = run(false, window), freed = run(true, window);
+    QCOMPARE(whole.size(), freed.size());
+    for (size_t i = 0; i < whole.size(); ++i) QCOMPARE(freed[i], whole[i]);
+    bool refused = false;
+    try { run(true, 0); } catch (const engine_error& e) { refused = std::string(e.what()).find("window") != std::string::npos; }
+    QVERIFY(refused);   // a global layer would read the freed blocks
+    refused = false;
+    try {   // a -1 inside the window
+        cpu_backend be(2);
+        be.alloc_kv(kv_cache_layout{1, 8, bs, G, hd});
+        step_input st = make_step({1}, {26}, {table});
+        st.kv_window = window;
+        st.seqs[0].block_table[4] = -1;   // positions 16..19: 17..19 are still seen
+        be.set_step(st);
+        tensor k = make(be, 1, G * hd, rows_of(kh, G * hd, 26, 1));
+        be.kv_store(0, k, k);   // the KV ops check the step's tables
+    } catch (const engine_error& e) { refused = std::string(e.what()).find("outside the KV pool") != std::string::npos; }
+    QVERIFY(refused);
+}
+
 RL_TEST_MAIN(TestCpuBackend, matmulOddShapes, rmsNormMatchesReference, ropeBothModes, llama3RopeScaling,
              siluMulAndElementwise, pagedAttentionMatchesDense, chunkedPrefillEqualsOneShot, kvPoolTooLargeThrows,
-             shapeMismatchThrows)
+             shapeMismatchThrows, windowedAttentionIgnoresFreedBlocks)
 #include "test_cpu_backend.moc"

@@ -192,9 +192,64 @@ private slots:
         st = sched.schedule(clock_type::now(), rej);
         QVERIFY(sched.counters().recomputed_tokens - before >= uint64_t(32));
     }
+
+    // Every layer windowed (Mistral): after each step the blocks a sequence has left wholly behind
+    // the window go back to the pool, the table keeps its length with -1 there, and what a step
+    // hands the backend still covers every position its queries can see.
+    void slidingWindowFreesBlocksBehindIt() {
+        for (const int window : {8, 20, 33}) {
+            rl::block_manager bm(64, 8);   // 512 tokens: three 400-token sequences only fit windowed
+            rl::serving_config cfg = config(4, 64);
+            rl::scheduler sched(cfg, bm, 1024);
+            sched.set_kv_window(window);
+            FakeRunner run{sched};
+            for (uint64_t id = 1; id <= 3; ++id) {
+                auto s = makeSeq(id, 100, 300);
+                QCOMPARE(sched.add(s, clock_type::now()), std::string());
+            }
+            int mostUsed = 0;
+            for (int guard = 0; !sched.idle() && guard < 5000; ++guard) {
+                std::vector<rl::rejection> rejected;
+                auto st = sched.schedule(clock_type::now(), rejected);
+                QVERIFY(rejected.empty());
+                QCOMPARE(st.input.kv_window, window);
+                for (const rl::seq_slice& sl : st.input.seqs) {
+                    const int firstNeeded = std::max(0, sl.start_pos - window + 1);
+                    for (int b = 0; b * 8 < sl.context_len(); ++b) {
+                        const bool needed = (b + 1) * 8 > firstNeeded;
+                        QVERIFY2(!needed || sl.block_table[size_t(b)] >= 0,
+                                 ("a block the window still sees was freed: block " + std::to_string(b)).c_str());
+                    }
+                }
+                sched.on_computed(st);
+                const std::string bad = bm.check_invariants();
+                QVERIFY2(bad.empty(), bad.c_str());
+                mostUsed = std::max(mostUsed, bm.counts().used);
+                for (const auto& s : sched.running()) {
+                    int held = 0;
+                    for (int32_t b : s->block_table) held += b >= 0;
+                    // The window's blocks, the partial one being written, one the window straddles.
+                    QVERIFY2(held <= (window + 7) / 8 + 2 + (64 + 7) / 8,
+                             ("sequence holds " + std::to_string(held) + " blocks").c_str());
+                }
+                std::vector<uint64_t> done;
+                for (size_t i = 0; i < st.seqs.size(); ++i) {
+                    if (!st.wants_logits[i]) continue;
+                    st.seqs[i]->tokens.push_back(7);
+                    if (st.seqs[i]->generated() >= st.seqs[i]->req.max_tokens) done.push_back(st.seqs[i]->id);
+                }
+                for (uint64_t id : done) sched.remove(id);
+            }
+            QVERIFY(sched.idle());
+            QCOMPARE(sched.counters().preemptions, uint64_t(0));   // 3 x 400 tokens never needed 1,200
+            QVERIFY(sched.counters().window_freed_blocks >= uint64_t(3 * (400 - window - 16) / 8));
+            QVERIFY(mostUsed < 64);
+            QCOMPARE(bm.counts().used, 0);
+        }
+    }
 };
 
 RL_TEST_MAIN(TestScheduler, randomLoadRespectsLimitsAndFinishesAll, decodesComeFirstAndPrefillIsChunked,
              priorityPolicyPreemptsLowerPriority, admissionControlRejectsWithReasons,
-             conversationReuseAndRecomputeAreCounted)
+             conversationReuseAndRecomputeAreCounted, slidingWindowFreesBlocksBehindIt)
 #include "test_scheduler.moc"

@@ -88,6 +88,10 @@ struct step_input {
     std::vector<int32_t> positions;   // [n_tokens]
     std::vector<seq_slice> seqs;
     std::vector<int32_t> logit_rows;  // batch rows whose logits are wanted, in output order
+    /// > 0 when every layer attends within this many positions and the scheduler frees the blocks
+    /// left behind: a table entry may then be -1 for a block whose positions all lie before its
+    /// sequence's start_pos - kv_window + 1, and attention() must be asked for windows <= this.
+    int kv_window = 0;
     int n_tokens() const { return static_cast<int>(tokens.size()); }
 };
 

@@ -3,6 +3,8 @@
 
 #include "common/engine_error.h"
 
+#include <algorithm>
+
 namespace rl::op_checks {
 
 void embed(const tensor& table, const tensor& out, const step_input& step) {
@@ -87,9 +89,13 @@ void step_blocks(const step_input& step, const kv_cache_layout& kv) {
         RL_CHECK(int(s.block_table.size()) >= need, "step: a sequence with " + std::to_string(s.context_len()) +
                                                         " positions has only " + std::to_string(s.block_table.size()) +
                                                         " blocks in its table");
-        for (int i = 0; i < need; ++i)
-            RL_CHECK(s.block_table[size_t(i)] >= 0 && s.block_table[size_t(i)] < kv.num_blocks,
-                     "step: block id " + std::to_string(s.block_table[size_t(i)]) + " is outside the KV pool");
+        // Blocks wholly before every window may have been freed (-1); see step_input::kv_window.
+        const int first_needed = step.kv_window > 0 ? std::max(0, s.start_pos - step.kv_window + 1) : 0;
+        for (int i = 0; i < need; ++i) {
+            const int32_t b = s.block_table[size_t(i)];
+            if (b == -1 && (i + 1) * kv.block_size <= first_needed) continue;
+            RL_CHECK(b >= 0 && b < kv.num_blocks, "step: block id " + std::to_string(b) + " is outside the KV pool");
+        }
     }
 }
 

@@ -55,6 +55,14 @@ struct model_config {
 
     float softmax_scale() const { return attn_scale > 0.f ? attn_scale : 1.f / std::sqrt(float(head_dim)); }
     bool windowed(int layer) const { return !layer_windowed.empty() && layer_windowed[size_t(layer)] != 0; }
+    /// The window when every layer has one (Mistral's), so KV blocks behind it can be freed; 0
+    /// when any layer sees the whole context (gemma3's global layers) or none is windowed.
+    int kv_window() const {
+        if (sliding_window <= 0 || int(layer_windowed.size()) < n_layers) return 0;
+        for (int l = 0; l < n_layers; ++l)
+            if (!windowed(l)) return 0;
+        return sliding_window;
+    }
     bool is_moe() const { return n_experts > 0; }
 
     /// Reads and validates the config. Throws engine_error naming an unsupported architecture

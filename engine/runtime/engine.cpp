@@ -118,6 +118,7 @@ public:
         // max_num_batched_tokens "auto": resolved once per load from the backend and its peak.
         auto_tokens_ = auto_batched_tokens(dev.kind == "cuda", hub_.peaks().flops, double(cfg.param_count()));
         sched_ = std::make_unique<scheduler>(resolve_step_budget(sc, auto_tokens_), *blocks_, max_context_);
+        sched_->set_kv_window(cfg.kv_window());
         config_ = sc;
         hub_.set_kv_total(blocks);
         t0_ = clock_type::now();

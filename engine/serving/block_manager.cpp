@@ -144,9 +144,16 @@ void block_manager::commit_full_blocks(const std::vector<int32_t>& table, const 
     if (!prefix_caching_) return;
     const int full = std::min<int>(n_computed / block_size_, int(table.size()));
     uint64_t parent = 0;
+    bool chained = true;   // parent is the hash of the blocks before i
     for (int i = 0; i < full; ++i) {
         const int32_t* t = tokens.data() + size_t(i) * size_t(block_size_);
+        if (table[size_t(i)] < 0) {   // released behind a sliding window
+            chained = false;
+            continue;
+        }
         block& b = blocks_[size_t(table[size_t(i)])];
+        if (!b.hash && !chained) break;   // its content address cannot be computed any more
+        chained = true;
         const uint64_t h = b.hash ? b.hash : hash_block(parent, t, block_size_);
         if (!b.hash && !by_hash_.count(h)) {  // a twin computed by another sequence stays unshared
             b.hash = h;
@@ -157,23 +164,37 @@ void block_manager::commit_full_blocks(const std::vector<int32_t>& table, const 
     }
 }
 
+void block_manager::drop_ref(int32_t id) {
+    block& b = blocks_[size_t(id)];
+    if (--b.ref_count > 0) return;
+    b.last_used = ++tick_;
+    b.touched_s = now_s_;
+    if (b.hash && prefix_caching_) {
+        lru_push_back(id);
+    } else {
+        if (b.hash) by_hash_.erase(b.hash);
+        b.hash = 0;
+        b.owner = 0;
+        free_.push_back(id);
+    }
+}
+
 void block_manager::release(std::vector<int32_t>& table) {
     // Release tail first so that, among one sequence's blocks, the prefix stays cached longest.
-    for (auto it = table.rbegin(); it != table.rend(); ++it) {
-        block& b = blocks_[size_t(*it)];
-        if (--b.ref_count > 0) continue;
-        b.last_used = ++tick_;
-        b.touched_s = now_s_;
-        if (b.hash && prefix_caching_) {
-            lru_push_back(*it);
-        } else {
-            if (b.hash) by_hash_.erase(b.hash);
-            b.hash = 0;
-            b.owner = 0;
-            free_.push_back(*it);
-        }
-    }
+    for (auto it = table.rbegin(); it != table.rend(); ++it)
+        if (*it >= 0) drop_ref(*it);
     table.clear();
+}
+
+int block_manager::release_front(std::vector<int32_t>& table, int n_blocks) {
+    int released = 0;
+    for (int i = 0; i < std::min<int>(n_blocks, int(table.size())); ++i) {
+        if (table[size_t(i)] < 0) continue;
+        drop_ref(table[size_t(i)]);
+        table[size_t(i)] = -1;
+        ++released;
+    }
+    return released;
 }
 
 void block_manager::export_view(std::vector<block_view>& out) const {

@@ -40,11 +40,18 @@ public:
     int available() const { return free_count() + lru_size_; }
 
     /// Registers the full blocks among the first n_computed tokens so later requests can reuse them.
+    /// After a released (-1) entry only blocks registered before it can be chained: an
+    /// unregistered block there stays unshared (its parent's hash is gone).
     void commit_full_blocks(const std::vector<int32_t>& table, const std::vector<int32_t>& tokens,
                             int n_computed);
 
     /// Drops the sequence's references. Hashed blocks become cached (most recent), others free.
+    /// Entries already released by release_front (-1) are skipped.
     void release(std::vector<int32_t>& table);
+    /// Releases the table's first n_blocks entries (those a sliding window has left behind) as
+    /// release() would and marks them -1; the table keeps its length, so indices stay positions /
+    /// block_size. Returns how many were released (entries already -1 are not counted).
+    int release_front(std::vector<int32_t>& table, int n_blocks);
 
     block_counts counts() const;
     enum class block_state : uint8_t { free, cached, used };
@@ -91,6 +98,7 @@ private:
     int32_t take_block(uint64_t owner);   // free first, else evict the least recently used cached
     void evict(int32_t b);
     void lru_push_back(int32_t b);
+    void drop_ref(int32_t b);   // one reference less; at zero cached (hashed) or free
     void lru_unlink(int32_t b);
     const int32_t* tokens_of(int32_t b) const { return tokens_.data() + size_t(b) * size_t(block_size_); }
     static uint64_t hash_block(uint64_t parent, const int32_t* tokens, int n);

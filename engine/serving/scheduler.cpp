@@ -93,6 +93,7 @@ scheduled_step scheduler::schedule(clock_type::time_point now, std::vector<rejec
     }
 
     scheduled_step step;
+    step.input.kv_window = kv_window_;
     int budget = cfg_.max_num_batched_tokens;
     auto take = [&](sequence& s, int n) {
         seq_slice sl;
@@ -204,6 +205,11 @@ void scheduler::on_computed(const scheduled_step& step) {
         s->n_computed += s->scheduled;
         s->scheduled = 0;
         blocks_.commit_full_blocks(s->block_table, s->tokens, s->n_computed);
+        if (kv_window_ > 0) {   // the next query, at n_computed, sees positions > n_computed - window
+            const int first_needed = std::max(0, s->n_computed - kv_window_ + 1);
+            counters_.window_freed_blocks +=
+                uint64_t(blocks_.release_front(s->block_table, first_needed / blocks_.block_size()));
+        }
     }
 }
 

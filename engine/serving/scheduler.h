@@ -36,6 +36,7 @@ struct scheduler_counters {
     uint64_t preemptions = 0;
     uint64_t recomputed_tokens = 0;   // tokens computed once before, scheduled for computing again
     uint64_t rejected = 0;
+    uint64_t window_freed_blocks = 0;   // released behind a sliding window (set_kv_window)
 };
 
 class scheduler {
@@ -45,6 +46,11 @@ public:
     /// Takes effect at the next schedule(). The pool fields are ignored here (see engine).
     void set_config(const serving_config& cfg);
     const serving_config& config() const { return cfg_; }
+    /// > 0 when every layer of the model attends within this many positions: blocks a running
+    /// sequence has left wholly behind the window are released after each step (step_input::
+    /// kv_window tells the backend). 0 keeps every block to the end.
+    void set_kv_window(int positions) { kv_window_ = positions > 0 ? positions : 0; }
+    int kv_window() const { return kv_window_; }
 
     /// Queues a request. Returns the rejection reason (and keeps nothing) if admission control
     /// or a per-request check refuses it; the caller then finishes it as rejected.
@@ -76,6 +82,7 @@ private:
     serving_config cfg_;
     block_manager& blocks_;
     int max_context_;
+    int kv_window_ = 0;
     std::deque<std::unique_ptr<sequence>> waiting_;
     std::deque<std::unique_ptr<sequence>> running_;
     scheduler_counters counters_;
