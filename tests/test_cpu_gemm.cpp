@@ -102,6 +102,9 @@ void TestCpuGemm::packedGemmMatchesReference() {
 void TestCpuGemm::matmulColsMatchesReference() {
     check_all_shapes(cpu_kernels::matmul_cols, "matmul_cols");
     check_all_shapes(cpu_kernels::matmul_cols_v3, "matmul_cols_v3");
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        check_all_shapes(cpu_kernels::matmul_cols_avx2, "matmul_cols_avx2");
+    if (cpu_kernels::has_avx512()) check_all_shapes(cpu_kernels::matmul_cols_v4, "matmul_cols_v4");
 }
 
 // Rows as long as a 1B model's, where fp32 summation error grows: still within the bound.

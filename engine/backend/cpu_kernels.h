@@ -80,6 +80,62 @@ matmul_cols_v3(const float* x, int64_t n, int64_t k, const float* w, int64_t mc,
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
+// The AVX2 tile with explicit FMAs, for CPUs without AVX-512 (the target_clones version above keeps
+// a multiply and an add: the engine builds with -ffp-contract=off for random_uniform.h).
+#define RL_AVX2_TARGET __attribute__((target("avx2,fma")))
+template <int R, int C>
+static inline __attribute__((always_inline)) RL_AVX2_TARGET void
+mm_tile_fma(const float* x, int64_t ldx, const float* w, int64_t ldw, int64_t k, float* out, int64_t ldo) {
+    __m256 acc[R][C];
+    for (int r = 0; r < R; ++r)
+        for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+    int64_t kk = 0;
+    for (; kk + 8 <= k; kk += 8) {
+        __m256 wv[C];
+        for (int c = 0; c < C; ++c) wv[c] = _mm256_loadu_ps(w + c * ldw + kk);
+        for (int r = 0; r < R; ++r) {
+            const __m256 xv = _mm256_loadu_ps(x + r * ldx + kk);
+            for (int c = 0; c < C; ++c) acc[r][c] = _mm256_fmadd_ps(xv, wv[c], acc[r][c]);
+        }
+    }
+    for (int r = 0; r < R; ++r)
+        for (int c = 0; c < C; ++c) {
+            float s = hsum((v8f)acc[r][c]);
+            for (int64_t t = kk; t < k; ++t) s += x[r * ldx + t] * w[c * ldw + t];
+            out[r * ldo + c] = s;
+        }
+}
+
+static RL_AVX2_TARGET void matmul_cols_avx2(const float* x, int64_t n, int64_t k, const float* w, int64_t mc,
+                                            float* out, int64_t ldo) {
+    for (int64_t i0 = 0; i0 < n; i0 += kRowBlock) {
+        const int64_t nb = std::min(kRowBlock, n - i0);
+        const float* xb = x + i0 * k;
+        float* ob = out + i0 * ldo;
+        int64_t j = 0;
+        for (; j + kTileC <= mc; j += kTileC) {
+            int64_t i = 0;
+            for (; i + kTileR <= nb; i += kTileR)
+                mm_tile_fma<kTileR, kTileC>(xb + i * k, k, w + j * k, k, k, ob + i * ldo + j, ldo);
+            for (; i < nb; ++i) mm_tile_fma<1, kTileC>(xb + i * k, k, w + j * k, k, k, ob + i * ldo + j, ldo);
+        }
+        for (; j < mc; ++j)
+            for (int64_t i = 0; i < nb; ++i) mm_tile_fma<1, 1>(xb + i * k, k, w + j * k, k, k, ob + i * ldo + j, ldo);
+    }
+}
+
+// RIDGELINE_CPU_ISA=scalar turns it off (cpu_quant.h's cap, for comparisons).
+static bool has_avx2_fma() {
+    static const bool yes = [] {
+        if (const char* e = std::getenv("RIDGELINE_CPU_ISA"); e && std::string_view(e) == "scalar") return false;
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }();
+    return yes;
+}
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__)
 // The same product on 16-float vectors for CPUs with AVX-512: twice the multiply-adds an
 // instruction, and 32 registers hold a 4 x 4 tile. (GCC's x86-64-v4 clone of the kernel above
 // would keep its 8-float vectors.)
@@ -97,7 +153,9 @@ mm_tile16(const float* x, int64_t ldx, const float* w, int64_t ldw, int64_t k, f
         for (int c = 0; c < C; ++c) wv[c] = *reinterpret_cast<const v16f*>(w + c * ldw + kk);
         for (int r = 0; r < R; ++r) {
             const v16f xv = *reinterpret_cast<const v16f*>(x + r * ldx + kk);
-            for (int c = 0; c < C; ++c) acc[r][c] += xv * wv[c];
+            // Explicit FMA: the engine builds with -ffp-contract=off (random_uniform.h), so
+            // `acc += x * w` would stay a multiply and an add.
+            for (int c = 0; c < C; ++c) acc[r][c] = (v16f)_mm512_fmadd_ps((__m512)xv, (__m512)wv[c], (__m512)acc[r][c]);
         }
     }
     for (int r = 0; r < R; ++r)
@@ -143,6 +201,7 @@ static void matmul_cols(const float* x, int64_t n, int64_t k, const float* w, in
 #if defined(__x86_64__) && defined(__GNUC__)
     if (has_avx512() && n >= kGemmMinRows) return matmul_cols_packed(x, n, k, w, mc, out, ldo);
     if (has_avx512()) return matmul_cols_v4(x, n, k, w, mc, out, ldo);
+    if (has_avx2_fma()) return matmul_cols_avx2(x, n, k, w, mc, out, ldo);
 #endif
     matmul_cols_v3(x, n, k, w, mc, out, ldo);
 }
