@@ -40,21 +40,27 @@ constexpr int kGemmR = 12;  // x rows per micro-tile: 24 accumulators + 2 weight
 // more than it saves, and matmul_cols_v4's dot-product tile is used instead.
 constexpr int64_t kGemmMinRows = 10;
 
-typedef int v16i __attribute__((vector_size(64)));
 
 // Two-source lane shuffles as generic vector shuffles: GCC 12's unpack and shuffle_f32x4 intrinsics
 // pass an undefined operand that trips -Wmaybe-uninitialized in every includer. Result element
 // e of 128-bit lane j is element I[e] of lane L[j] of the pair (a, b), where I or L >= 4 takes it
 // from b: I = 0 4 1 5, L = 0 1 2 3 is unpacklo_ps; I = 0 1 2 3, L = 0 2 4 6 is shuffle_f32x4 0x88.
+// (__builtin_shufflevector: GCC 12 and clang both have it; GCC's __builtin_shuffle is GCC's only.)
+template <int I0, int I1, int I2, int I3, int L0, int L1, int L2, int L3>
+struct shuf_index {
+    static constexpr int at(int j) {
+        const int L[4] = {L0, L1, L2, L3}, I[4] = {I0, I1, I2, I3};
+        const int lane = L[j / 4], e = I[j % 4];
+        return (e >= 4 ? 16 : 0) + 4 * (lane % 4) + (lane >= 4 ? 16 : 0) + e % 4;
+    }
+};
+
 template <int I0, int I1, int I2, int I3, int L0, int L1, int L2, int L3>
 static inline __attribute__((always_inline)) RL_AVX512_TARGET __m512 shuf(__m512 a, __m512 b) {
-    constexpr int L[4] = {L0, L1, L2, L3}, I[4] = {I0, I1, I2, I3};
-    v16i m;
-    for (int j = 0; j < 16; ++j) {
-        const int lane = L[j / 4], e = I[j % 4];
-        m[j] = (e >= 4 ? 16 : 0) + 4 * (lane % 4) + (lane >= 4 ? 16 : 0) + e % 4;
-    }
-    return __m512(__builtin_shuffle(a, b, m));
+    using M = shuf_index<I0, I1, I2, I3, L0, L1, L2, L3>;
+    return __builtin_shufflevector(a, b, M::at(0), M::at(1), M::at(2), M::at(3), M::at(4), M::at(5), M::at(6),
+                                   M::at(7), M::at(8), M::at(9), M::at(10), M::at(11), M::at(12), M::at(13),
+                                   M::at(14), M::at(15));
 }
 
 // 16 x 16 transpose in registers: r[i] holds row i on entry, column i on exit.

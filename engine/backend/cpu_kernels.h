@@ -100,7 +100,11 @@ mm_tile_fma(const float* x, int64_t ldx, const float* w, int64_t ldw, int64_t k,
     }
     for (int r = 0; r < R; ++r)
         for (int c = 0; c < C; ++c) {
-            float s = hsum((v8f)acc[r][c]);
+            // hsum's order, in this function's own instructions (clang will not pass a 32-byte
+            // vector to a helper without AVX).
+            float e[4];
+            _mm_storeu_ps(e, _mm_add_ps(_mm256_castps256_ps128(acc[r][c]), _mm256_extractf128_ps(acc[r][c], 1)));
+            float s = (e[0] + e[1]) + (e[2] + e[3]);
             for (int64_t t = kk; t < k; ++t) s += x[r * ldx + t] * w[c * ldw + t];
             out[r * ldo + c] = s;
         }
