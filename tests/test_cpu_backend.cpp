@@ -363,13 +363,21 @@ void TestCpuBackend::windowedAttentionIgnoresFreedBlocks() {
     const int H = 2, G = 1, hd = 16, bs = 4, n = 30, window = 9;
     const auto qh = randv(size_t(n) * H * hd, 51), kh = randv(size_t(n) * G * hd, 52), vh = randv(size_t(n) * G * hd, 53);
     const std::vector<int32_t> table = {7, 2, 5, 0, 3, 6, 1, 4};   // 8 blocks: 32 positions
+    struct Owned {   // releases the tensors also when an op throws (LeakSanitizer)
+        cpu_backend& be;
+        std::vector<tensor*> ts;
+        ~Owned() { for (tensor* t : ts) be.release(*t); }
+    };
     auto run = [&](bool freed, int attnWindow) {
         cpu_backend be(2);
         be.alloc_kv(kv_cache_layout{1, 8, bs, G, hd});
-        // Positions 0..25 first, with the whole table; then the last 4 as a decode-like step.
-        step_input first = make_step({26}, {0}, {table});
-        be.set_step(first);
         tensor k = make(be, 26, G * hd, rows_of(kh, G * hd, 0, 26)), v = make(be, 26, G * hd, rows_of(vh, G * hd, 0, 26));
+        tensor q = make(be, 4, H * hd, rows_of(qh, H * hd, 26, 4));
+        tensor k2 = make(be, 4, G * hd, rows_of(kh, G * hd, 26, 4)), v2 = make(be, 4, G * hd, rows_of(vh, G * hd, 26, 4));
+        tensor o = be.alloc(4, H * hd, dtype::f32);
+        Owned own{be, {&k, &v, &q, &k2, &v2, &o}};
+        // Positions 0..25 first, with the whole table; then the last 4 as a decode-like step.
+        be.set_step(make_step({26}, {0}, {table}));
         be.kv_store(0, k, v);
         step_input second = make_step({4}, {26}, {table});
         if (freed) {   // the next query sees positions > 26 - 9 = 17: blocks 0..3 (0..15) may go
@@ -377,9 +385,6 @@ void TestCpuBackend::windowedAttentionIgnoresFreedBlocks() {
             for (int b = 0; b < 4; ++b) second.seqs[0].block_table[size_t(b)] = -1;
         }
         be.set_step(second);
-        tensor q = make(be, 4, H * hd, rows_of(qh, H * hd, 26, 4));
-        tensor k2 = make(be, 4, G * hd, rows_of(kh, G * hd, 26, 4)), v2 = make(be, 4, G * hd, rows_of(vh, G * hd, 26, 4));
-        tensor o = be.alloc(4, H * hd, dtype::f32);
         be.kv_store(0, k2, v2);
         be.attention(0, q, o, H, G, hd, 0.25f, attnWindow);
         return get(be, o);
@@ -399,6 +404,7 @@ void TestCpuBackend::windowedAttentionIgnoresFreedBlocks() {
         st.seqs[0].block_table[4] = -1;   // positions 16..19: 17..19 are still seen
         be.set_step(st);
         tensor k = make(be, 1, G * hd, rows_of(kh, G * hd, 26, 1));
+        Owned own{be, {&k}};
         be.kv_store(0, k, k);   // the KV ops check the step's tables
     } catch (const engine_error& e) { refused = std::string(e.what()).find("outside the KV pool") != std::string::npos; }
     QVERIFY(refused);
