@@ -77,6 +77,7 @@ void check(const kernel_tuning& t) {
     in("gemv_max_rows", t.gemv_max_rows, 0, int(gemv_max_rows));
     in("gemv_large_weights_mib", t.gemv_large_weights_mib, 0, 65536);
     in("gemv_deep_k", t.gemv_deep_k, 0, 1 << 30);
+    in("graph_max_rows", t.graph_max_rows, 1, 4096);
     in("qmma_max_rows", t.qmma_max_rows, 0, 65536);
     in("gemv_int8_max_rows", t.gemv_int8_max_rows, 0, int(gemv_max_rows));
     in("attn_one_head_rows", t.attn_one_head_rows, 0, 65535);
@@ -91,6 +92,7 @@ void check(const kernel_tuning& t) {
 void apply(kernel_tuning& t, const std::string& key, const std::string& v) {
     if (key == "cuda_graphs") t.cuda_graphs = parse_bool(key, v);
     else if (key == "pdl") t.pdl = parse_bool(key, v);
+    else if (key == "graph_max_rows") t.graph_max_rows = parse_int(key, v, 1, 4096);
     else if (key == "gemv_max_rows") t.gemv_max_rows = parse_int(key, v, 0, int(gemv_max_rows));
     else if (key == "gemv_large_weights_mib") t.gemv_large_weights_mib = parse_int(key, v, 0, 65536);
     else if (key == "gemv_deep_k") t.gemv_deep_k = parse_int(key, v, 0, 1 << 30);
@@ -110,7 +112,7 @@ void apply(kernel_tuning& t, const std::string& key, const std::string& v) {
                     t.gemv_k_split[r][e] = parse_split(key, v);
                     return;
                 }
-        refuse("unknown key '" + key + "'; the keys: cuda_graphs, pdl, gemv_max_rows, gemv_large_weights_mib, "
+        refuse("unknown key '" + key + "'; the keys: cuda_graphs, graph_max_rows, pdl, gemv_max_rows, gemv_large_weights_mib, "
                "gemv_deep_k, qmma_max_rows, gemv_int8_max_rows, gemv_split, gemv_b{1,2}_{add,glu,rope,out}, attn_one_head_rows, "
                "attn_max_heads_per_cta, attn_max_splits");
     }
@@ -159,6 +161,7 @@ std::string describe_tuning(const kernel_tuning& t) {
         if (v != dv) items.push_back(std::string(key) + "=" + std::to_string(v));
     };
     num("cuda_graphs", t.cuda_graphs, d.cuda_graphs);
+    num("graph_max_rows", t.graph_max_rows, d.graph_max_rows);
     num("pdl", t.pdl, d.pdl);
     num("gemv_max_rows", t.gemv_max_rows, d.gemv_max_rows);
     num("gemv_large_weights_mib", t.gemv_large_weights_mib, d.gemv_large_weights_mib);

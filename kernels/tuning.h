@@ -46,6 +46,12 @@ struct kernel_tuning {
     /// Record decode steps as CUDA graphs and replay them. 0: every step eager (Nsight Compute
     /// scripts profile eager steps; also isolates a suspected capture bug).
     bool cuda_graphs = true;
+    /// Largest decode batch recorded as a CUDA graph; 1..4096. A decode step of n <= this rows
+    /// runs padded to the next capture size (graph_capture_rows in backend.h), so a server whose
+    /// batch wanders over 1..n keeps a few recordings instead of one per size (each holds
+    /// megabytes of host memory); bigger batches run eager, where launch overhead is small
+    /// against the step. Open: the padding's cost against the launches it saves was not swept.
+    int graph_max_rows = 256;
     /// Programmatic dependent launch on sm_90+ (launch.cuh). 0: plain stream order, for
     /// bisecting a suspected missing pdl_wait and for profiles without the overlap.
     bool pdl = true;

@@ -135,7 +135,8 @@ private slots:
     }
 
     // Three sequences of different lengths prefilled in one step, then batched decodes, then a
-    // chunk that continues a cached context beside two decodes.
+    // chunk that continues a cached context beside two decodes. The GPU pads the three-row
+    // decodes to four (graph_rows) and runs them eagerly, recorded, then replayed.
     void batchedSequencesMatchCpu() {
         GPU_OR_SKIP();
         if (!std::ifstream(RL_MODEL_PATH).good()) QFAIL("model missing: run scripts/fetch-model");

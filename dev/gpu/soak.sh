@@ -8,14 +8,15 @@
 # Calls, each within 30 s of the last (a machine goes cold 30 s after a call):
 #   1 model1 (carry .carry1 .carry-json): the model's first half to /tmp.
 #   2 model2 (carry .carry2): joins the model; with GPU_TESTS=1 (the default) builds the headless
-#            tree in the foreground (about a minute) and runs every GPU test on it and memcheck
-#            on test_gpu_quant. (A build started in the background in model1 raced model2's copy
-#            of the tree: a file it needed went missing mid-build.)
+#            tree in the foreground (about a minute) and runs every GPU test on it, memcheck on
+#            test_gpu_quant and the kv-pressure story; GPU_TESTS=quick builds and runs
+#            test_gpu_backend only (the gate before a soak), GPU_TESTS=0 nothing. (A build
+#            started in the background in model1 raced model2's copy of the tree.)
 #   3 start  (carry .carry-soak): unpacks the bundle and starts the soak in its own session
 #            (setsid: it outlives the call), then watches it for WATCH_S seconds.
 #   4 watch  (no carry): watches for WATCH_S seconds more (repeat until it ends).
-#   tests    (no carry): after the soak, when device time is left: the GPU tests on the build that
-#            model1 started (run model2 with GPU_TESTS=0 so the soak starts without waiting).
+#   tests    (no carry): the rest of the GPU tests, beside the soak or after it, on the build
+#            model2 made.
 #   5 finish (no carry): waits for the end; the CSV, the log and analyze.py's verdict to OUT.
 set -uo pipefail
 phase=${1:?usage: soak.sh model1|model2|start|watch|finish OUT}
@@ -49,7 +50,7 @@ model1)
 model2)
   [ -f $m ] || cat /tmp/rl/modelpart.00 .carry2/modelpart.01 > $m
   sha256sum $m | tee "$out/model.sha256"
-  [ "${GPU_TESTS:-1}" = 1 ] || exit 0
+  [ "${GPU_TESTS:-1}" = 0 ] && exit 0
   bash "$0" tests "$out"
   ;;
 tests)
@@ -60,6 +61,10 @@ tests)
   rc=$?
   tail -3 /tmp/rl/build.log; echo "build rc=$rc"
   mkdir -p models && ln -sf $m models/SmolLM2-135M-Instruct.Q4_1.gguf
+  if [ "${GPU_TESTS:-1}" = quick ]; then   # the gate before a soak: the GPU against the CPU
+    (cd build-gpu && ctest -R '^test_gpu_backend$' --output-on-failure) 2>&1 | tee "$out/ctest-gpu-backend.log" | tail -8
+    exit 0
+  fi
   # Every GPU test (test_gpu_backend: native and bf16 weights against the CPU backend), then
   # compute-sanitizer memcheck on the quantized GEMV test.
   (cd build-gpu && ctest -L gpu --output-on-failure) 2>&1 | tee "$out/ctest-gpu.log" | tail -15

@@ -20,6 +20,13 @@ size_t dtype_size(dtype t) {
     RL_THROW(std::string("dtype_size: ") + dtype_name(t) + " is a block format; its size is per row");
 }
 
+int graph_capture_rows(int n, int max_rows) {
+    if (n < 1) return 0;
+    const int step = n <= 4 ? 0 : n <= 128 ? 8 : n <= 256 ? 16 : 32;
+    const int rows = step == 0 ? (n <= 1 ? 1 : n <= 2 ? 2 : 4) : (n + step - 1) / step * step;
+    return rows <= max_rows ? rows : 0;
+}
+
 bool is_quantized(dtype t) { return t != dtype::f32 && t != dtype::f16 && t != dtype::bf16; }
 
 ggml_type to_ggml_type(dtype t) {

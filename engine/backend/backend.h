@@ -253,6 +253,10 @@ public:
     // graph_begin: true when it started recording (the ops are then only recorded, and
     // graph_end runs them); graph_abort discards a recording after an exception. Any release()
     // or alloc_kv() forgets every recording. The defaults record nothing.
+    // graph_rows: the row count a decode-only step of n rows (one token per sequence) is
+    // padded to before it is recorded or replayed, so that few recordings serve every batch
+    // size; 0 = run this step eagerly (the default: the backend records nothing).
+    virtual int graph_rows(int /*n*/) const { return 0; }
     virtual bool graph_replay(uint64_t /*key*/) { return false; }
     virtual bool graph_begin(uint64_t /*key*/) { return false; }
     virtual void graph_end() {}
@@ -263,6 +267,11 @@ public:
     /// through a host buffer; backends may override it with a device kernel.
     virtual void fill_random(tensor& t, uint64_t seed, float lo, float hi);
 };
+
+/// The capture sizes of decode recordings: n rounded up to 1, 2, 4, a multiple of 8 up to 128,
+/// of 16 up to 256, of 32 beyond; 0 when n < 1 or the rounded size exceeds max_rows (eager).
+/// vLLM pads its CUDA-graph batches the same way, for the same reason.
+int graph_capture_rows(int n, int max_rows);
 
 /// "[rows, cols]", for error messages.
 std::string shape_of(const tensor& t);

@@ -17,7 +17,7 @@ namespace rl {
 
 class thread_pool;
 
-class cpu_backend final : public backend {
+class cpu_backend : public backend {  // not final: tests stand in for a recording backend
 public:
     /// threads: worker count including the caller; 0 = std::thread::hardware_concurrency().
     explicit cpu_backend(int threads = 0);

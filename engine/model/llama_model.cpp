@@ -24,7 +24,7 @@ tensor rows_view(const tensor& t, int64_t rows) {
 } // namespace
 
 kv_cache_layout llama_model::kv_layout_for(int num_blocks, int block_size) const {
-    return kv_cache_layout{cfg_.n_layers, num_blocks, block_size, cfg_.n_kv_heads, cfg_.head_dim};
+    return kv_cache_layout{cfg_.n_layers, num_blocks + 1, block_size, cfg_.n_kv_heads, cfg_.head_dim};
 }
 
 void llama_model::ensure_scratch(int n_tokens, int n_logits) {
@@ -71,21 +71,26 @@ tensor llama_model::run_step(const step_input& in) {
                      std::to_string(cfg_.context_length));
         decode_only = decode_only && s.n_tokens == 1;
     }
-    ensure_scratch(n, std::max(nl, 1));
-    be_.set_step(in);
+    // Decode-only steps issue the same ops over the same buffers for a given shape: the backend
+    // may record them once and replay (CUDA graphs); the step's data travels in set_step. The
+    // batch is padded to the backend's capture size first, so a wandering batch size reuses a
+    // few recordings; the padding rows' logits stay behind (out has the real rows only).
+    const int rows = decode_only ? be_.graph_rows(n) : 0;
+    const step_input& step = rows > n ? pad_step(in, rows) : in;
+    const int ns = step.n_tokens(), nls = static_cast<int>(step.logit_rows.size());
+    ensure_scratch(ns, std::max(nls, 1));
+    be_.set_step(step);
     if (cfg_.is_moe()) {   // count this step's experts only; a replayed recording counts none (-1)
         be_.take_experts_run();
         last_experts_read_ = -1;
     }
     const tensor out = rows_view(logits_, nl);
-    // Decode-only steps issue the same ops over the same buffers for a given (n, nl): the backend
-    // may record them once and replay (CUDA graphs); the step's data travels in set_step.
     uint64_t key = reinterpret_cast<uintptr_t>(this) * 0x9E3779B97F4A7C15ull;  // per model, per shape
-    key ^= (uint64_t(uint32_t(n)) << 32 | uint64_t(uint32_t(nl))) * 0xBF58476D1CE4E5B9ull;
-    if (decode_only && be_.graph_replay(key)) return out;
-    const bool recording = decode_only && be_.graph_begin(key);
+    key ^= (uint64_t(uint32_t(ns)) << 32 | uint64_t(uint32_t(nls))) * 0xBF58476D1CE4E5B9ull;
+    if (rows > 0 && be_.graph_replay(key)) return out;
+    const bool recording = rows > 0 && be_.graph_begin(key);
     try {
-        run_ops(in);
+        run_ops(step);
     } catch (...) {
         if (recording) be_.graph_abort();
         throw;
@@ -93,6 +98,26 @@ tensor llama_model::run_step(const step_input& in) {
     if (cfg_.is_moe()) last_experts_read_ = double(be_.take_experts_run());
     if (recording) be_.graph_end();
     return out;
+}
+
+const step_input& llama_model::pad_step(const step_input& in, int rows) {
+    const int pad_block = be_.kv_layout().num_blocks - 1;
+    for (const seq_slice& s : in.seqs)  // a pool not sized by kv_layout_for has no spare block
+        RL_CHECK(std::find(s.block_table.begin(), s.block_table.end(), pad_block) == s.block_table.end(),
+                 "forward: block " + std::to_string(pad_block) +
+                     " is the padding block (the pool's last); allocate the pool with kv_layout_for");
+    padded_ = in;  // assignment reuses the vectors' capacity
+    for (int r = in.n_tokens(); r < rows; ++r) {
+        padded_.tokens.push_back(0);
+        padded_.positions.push_back(0);
+        seq_slice s;
+        s.token_begin = r;
+        s.n_tokens = 1;
+        s.block_table.assign(1, pad_block);
+        padded_.seqs.push_back(std::move(s));
+        padded_.logit_rows.push_back(r);
+    }
+    return padded_;
 }
 
 void llama_model::run_ops(const step_input& in) {

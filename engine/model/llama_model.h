@@ -74,6 +74,8 @@ public:
     /// ids come back).
     void forward_sample(const step_input& in, const std::vector<row_sampling>& p, std::vector<int32_t>& ids);
 
+    /// The pool for num_blocks blocks of sequence KV, plus one block at the end that only the
+    /// padding rows of recorded decode steps write (backend::graph_rows).
     kv_cache_layout kv_layout_for(int num_blocks, int block_size) const;
 
 private:
@@ -84,6 +86,9 @@ private:
     /// Decode-only steps are recorded once per (batch, logit rows) and replayed (backend graphs).
     tensor run_step(const step_input& in);
     void run_ops(const step_input& in);
+    /// `in` with rows appended up to `rows`: single-token sequences at position 0 that write the
+    /// pool's last block (kv_layout_for keeps it out of the block manager's pool).
+    const step_input& pad_step(const step_input& in, int rows);
 
     model_config cfg_;
     backend& be_;
@@ -95,6 +100,7 @@ private:
     // activation scratch, grown on demand. x_ (the residual stream) and last_ are f32 on every
     // backend; the others are in the compute dtype; logits_ is f32.
     int scratch_tokens_ = 0, scratch_logits_ = 0;
+    step_input padded_;  // pad_step's result, kept so its vectors keep their capacity
     tensor x_, xn_, q_, k_, v_, attn_, proj_, post_, gate_, up_, act_, last_, last_norm_, logits_;
 };
 

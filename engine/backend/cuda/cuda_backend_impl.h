@@ -102,6 +102,7 @@ public:
     void sample_rows(const tensor& x, const std::vector<row_sampling>& p, std::vector<int32_t>& ids) override;
     bool samples_on_device() const override { return true; }
     // CUDA graphs (cuda_graphs.cpp)
+    int graph_rows(int n) const override;
     bool graph_replay(uint64_t key) override;
     bool graph_begin(uint64_t key) override;
     void graph_end() override;

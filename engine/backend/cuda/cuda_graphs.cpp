@@ -1,13 +1,15 @@
 // cuda_graphs.cpp: the CUDA backend's step recordings (backend::graph_* in backend.h). A
 // decode-only step of a given shape issues the same kernels over the same buffers every time;
 // only the data in the step metadata buffer (step_pack.h, which keeps its offsets fixed for a
-// fixed shape) and the KV pool change. The first sighting of a key runs eagerly (and warms the
-// cuBLASLt plans and the rope table), the second is captured with stream capture and
-// instantiated, later ones replay the graph with one cudaGraphLaunch. Any release(), alloc_kv()
-// or growth of the metadata buffer forgets every recording (their pointers would be stale).
+// fixed shape) and the KV pool change. The model pads decode batches to a few capture sizes
+// (graph_rows), so the recordings, megabytes of host memory each, stay few while the batch size
+// wanders. The first sighting of a key runs eagerly (and warms the cuBLASLt plans and the rope
+// table), the second is captured with stream capture and instantiated, later ones replay the
+// graph with one cudaGraphLaunch. Any release(), alloc_kv() or growth of the metadata buffer
+// forgets every recording (their pointers would be stale).
 // kernel_tuning::cuda_graphs = 0 (kernels/tuning.h) turns recording off, every step eager: for
 // profilers that follow eager launches and for isolating a suspected capture problem.
-// Exercised by tests/test_gpu_backend.cpp (several decode steps of one shape, against the CPU).
+// Exercised by tests/test_gpu_backend.cpp (decode steps of several batch sizes, against the CPU).
 #include "cuda_backend_impl.h"
 
 #include "common/diag_counters.h"
@@ -17,13 +19,20 @@
 
 namespace rl::cuda_detail {
 namespace {
-constexpr size_t max_graphs = 64;  // one per (batch, logit rows) shape; the engine's batch sizes vary
+// One per capture size (graph_rows pads decode batches to 1, 2, 4, 8, 16, ...: 27 sizes up to
+// graph_max_rows' default of 256); the cap only guards a table set beyond that.
+constexpr size_t max_graphs = 64;
 }
 
 void cuda_backend::forget_graphs() noexcept {
     for (auto& [key, e] : graphs_)
         if (e.exec) cudaGraphExecDestroy(e.exec);
     graphs_.clear();
+}
+
+int cuda_backend::graph_rows(int n) const {
+    const kernels::kernel_tuning& t = kernels::tuning();
+    return t.cuda_graphs ? graph_capture_rows(n, t.graph_max_rows) : 0;
 }
 
 bool cuda_backend::graph_replay(uint64_t key) {
