@@ -4,6 +4,7 @@
 #include <qcustomplot.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace PlotStyle {
 
@@ -73,6 +74,21 @@ void fitTicks(QCPAxis* axis, int maxTicks) {
     const int per = vertical ? fm.height() + 6 : fm.horizontalAdvance(QStringLiteral("1E+03")) + 14;
     const int n = std::clamp(room / std::max(1, per), 2, std::max(2, maxTicks));
     QSharedPointer<QCPAxisTicker> t = axis->ticker();
+    if (auto log = t.dynamicCast<QCPAxisTickerLog>()) {
+        // The log ticker rounds its step to 1, 2, 2.5 or 5 decades of its base and so gave every
+        // decade where the room was for every other one. Label every k-th decade instead: its
+        // base becomes 10^k, and the decades between get sub-ticks.
+        const QCPRange r = axis->range();
+        if (r.lower <= 0 || r.upper <= r.lower) return;
+        const double decades = std::log10(r.upper / r.lower);
+        const int k = std::max(1, int(std::ceil(decades / double(std::max(1, n - 1)) - 1e-9)));
+        const double base = std::pow(10.0, k);
+        if (log->logBase() == base && log->tickCount() == 1000) return;
+        log->setLogBase(base);
+        log->setSubTickCount(k > 1 ? k - 1 : 8);
+        log->setTickCount(1000);   // every power of the base: the step is never under one
+        return;
+    }
     if (t->tickCount() == n && t->tickStepStrategy() == QCPAxisTicker::tssMeetTickCount) return;
     t->setTickCount(n);
     t->setTickStepStrategy(QCPAxisTicker::tssMeetTickCount);

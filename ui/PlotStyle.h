@@ -51,6 +51,7 @@ int fitLegend(QCPLegend* legend, int width, int maxColumns);
 /// Asks the axis's ticker for as many ticks as its labels have room for along the axis rect
 /// (one label height plus a gap apart on a vertical axis, the widest label plus a gap on a
 /// horizontal one), at most maxTicks and at least 2. A fixed count overlapped the labels of the
-/// small plots a 1280x720 screen gives. Call before each replot (the rect may have changed).
+/// small plots a 1280x720 screen gives. A log axis labels every k-th decade instead, k as small
+/// as the room allows. Call before each replot (the rect and range may have changed).
 void fitTicks(QCPAxis* axis, int maxTicks);
 } // namespace PlotStyle
