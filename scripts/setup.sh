@@ -257,9 +257,10 @@ rl_ensure_openai_venv() {
 }
 
 # rl_make_tiny_models: models/tiny/*.gguf, the random-weight models of every supported family
-# that test_families checks against llama.cpp's goldens. Written by tests/golden/make_tiny_models.py
-# with gguf-py (pinned; in a venv under models/ so the system Python stays untouched); the files
-# are byte-identical on every machine and checked against tests/golden/tiny_models.sha256.
+# that test_families and test_sliding_window check against the goldens. Written by
+# tests/golden/make_tiny_models.py with gguf-py (pinned; in a venv under models/ so the system
+# Python stays untouched); the files are byte-identical on every machine and checked against
+# tests/golden/tiny_models.sha256.
 RL_GGUF_PKG="gguf==0.19.0"
 rl_make_tiny_models() {
   local sums="$RL_ROOT/tests/golden/tiny_models.sha256" ok=1 h f

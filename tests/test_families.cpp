@@ -1,9 +1,11 @@
 // test_families: the model families past llama/qwen2 (qwen3, qwen3moe, gemma3, phi3, Mistral and
 // Mixtral as `llama`) on the CPU backend against llama.cpp, on the tiny random-weight GGUFs of
 // tests/golden/make_tiny_models.py (models/tiny, made by the set-up) and the goldens of
-// generate_family_golden.py (tests/golden/family_*.json). Per family: the 32 greedy tokens after
-// each prompt match exactly; the top-20 logits at the recorded positions match within the
-// tolerance of test_golden; and the three prompts decoded together, prefilled in two chunks
+// generate_family_golden.py (tests/golden/family_*.json); mistral_swa (an 8-token window, prompts
+// of 41-62 tokens) against HF transformers (generate_swa_golden.py: llama.cpp ignores the window
+// for `llama`; test_sliding_window serves it through the engine). Per family: the 32 greedy
+// tokens after each prompt match exactly; the top-20 logits at the recorded positions match
+// within the tolerance of test_golden; and the three prompts decoded together, prefilled in two chunks
 // through 8-token blocks in a shuffled order, give the same tokens (sliding windows and expert
 // routing across a mixed batch). Also checks what model_config read for each family.
 #include "rl_test.h"
@@ -162,11 +164,11 @@ std::string check_family(const std::string& family) {
                 if (diff > logit_tolerance(want))
                     return family + "/" + c["name"].get<std::string>() + ": logit of token " +
                            std::to_string(e[0].get<int>()) + " at position " + std::to_string(in.logit_rows[j]) +
-                           " is " + std::to_string(row[e[0].get<int>()]) + ", llama.cpp " + std::to_string(want);
+                           " is " + std::to_string(row[e[0].get<int>()]) + ", golden " + std::to_string(want);
             }
         }
     }
-    std::printf("%s: logits max |ours - llama.cpp| over the golden top-20 = %.3g (%.1f%% of the tolerance)\n",
+    std::printf("%s: logits max |ours - golden| over its top-20 = %.3g (%.1f%% of the tolerance)\n",
                 family.c_str(), max_abs, 100 * worst);
     // 3. all prompts in one batch: two prefill chunks, 8-token blocks handed out in a shuffled order
     fixture fb(family, 8, 64);
@@ -199,6 +201,7 @@ private slots:
     void gemma3() { run("gemma3"); }
     void phi3() { run("phi3"); }
     void mistral() { run("mistral"); }
+    void mistral_swa() { run("mistral_swa"); }
     void mixtral() { run("mixtral"); }
     void expertsReadAreTheRoutedUnion();
 
@@ -230,6 +233,8 @@ void TestFamilies::configs() {
     QVERIFY(phi.softmax_scale() > 1.f / std::sqrt(32.f));  // the LongRoPE attention factor, squared
     const model_config mi = cfg("mistral");
     QVERIFY(!mi.rope_neox && mi.sliding_window == 4096 && mi.windowed(0) && mi.windowed(1));
+    const model_config ms = cfg("mistral_swa");
+    QVERIFY(!ms.rope_neox && ms.sliding_window == 8 && ms.kv_window() == 8);
     const model_config mx = cfg("mixtral");
     QVERIFY(mx.is_moe() && mx.n_experts == 4 && mx.d_ff_expert == mx.d_ff && mx.sliding_window == 0);
 }
@@ -281,5 +286,6 @@ void TestFamilies::expertsReadAreTheRoutedUnion() {
     QVERIFY2(read > c.n_layers * c.n_experts_used && read <= c.n_layers * c.n_experts, std::to_string(read).c_str());
 }
 
-RL_TEST_MAIN(TestFamilies, configs, qwen3, qwen3moe, gemma3, phi3, mistral, mixtral, expertsReadAreTheRoutedUnion)
+RL_TEST_MAIN(TestFamilies, configs, qwen3, qwen3moe, gemma3, phi3, mistral, mistral_swa, mixtral,
+             expertsReadAreTheRoutedUnion)
 #include "test_families.moc"

@@ -29,6 +29,7 @@ struct step_record {
     uint32_t prefix_queries = 0;  // tokens looked up in the prefix cache
     uint32_t prefix_hits = 0;     // tokens found
     uint32_t recomputed_tokens = 0;
+    uint32_t window_freed_blocks = 0;     // released behind a sliding window (scheduler::set_kv_window)
     uint32_t started_prompt_tokens = 0;   // whole prompts (cached tokens included) of first tokens sampled
     uint32_t finished = 0;
     uint32_t rejected = 0;
@@ -73,6 +74,7 @@ struct metrics_snapshot {
     uint64_t iteration_tokens_total = 0;  // prefill + decode tokens computed
     uint64_t prefix_cache_queries = 0, prefix_cache_hits = 0;
     uint64_t num_preemptions = 0, kv_evicted_blocks = 0, recomputed_tokens = 0;
+    uint64_t kv_window_freed_blocks = 0;   // blocks released behind a sliding window
     uint64_t requests_finished = 0;    // ended by a stop token or a length limit
     uint64_t requests_cancelled = 0, rejected_requests = 0;
     int max_batch = 0, kv_used_peak = 0;  // largest step batch and KV blocks in use, since start

@@ -57,6 +57,7 @@ void metrics_hub::record_step(step_record r) {
     t.num_preemptions += r.preemptions;
     t.kv_evicted_blocks += r.evicted_blocks;
     t.recomputed_tokens += r.recomputed_tokens;
+    t.kv_window_freed_blocks += r.window_freed_blocks;
     t.max_batch = std::max(t.max_batch, r.num_running);
     t.kv_used_peak = std::max(t.kv_used_peak, r.kv_used);
     t.batch_time_s += r.num_running * r.duration_s;

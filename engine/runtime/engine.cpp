@@ -404,6 +404,7 @@ private:
         const scheduler_counters& c1 = sched_->counters();
         r.preemptions = uint32_t(c1.preemptions - c0.preemptions);
         r.recomputed_tokens = uint32_t(c1.recomputed_tokens - c0.recomputed_tokens);
+        r.window_freed_blocks = uint32_t(c1.window_freed_blocks - c0.window_freed_blocks);
         r.started_prompt_tokens = started_prompt_tokens;
         r.rejected = uint32_t(rejected.size());
         r.finished = uint32_t(done.size());

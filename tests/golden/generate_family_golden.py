@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 # generate_family_golden.py: llama.cpp's output on the tiny random-weight models of
 # make_tiny_models.py (qwen3, qwen3moe, gemma3, phi3, mistral, mixtral), written to
-# tests/golden/family_<name>.json for test_families. Same reference and parameters as
-# generate_golden.py (llama-cpp-python 0.3.36, CPU, F32 KV cache, no flash attention):
+# tests/golden/family_<name>.json for test_families (not mistral_swa: llama.cpp ignores the
+# window for `llama`, so generate_swa_golden.py makes its golden with HF transformers). Same
+# reference and parameters as generate_golden.py (llama-cpp-python 0.3.36, CPU, F32 KV cache, no
+# flash attention):
 #   - greedy: 32 tokens after each prompt (argmax each step, EOS does not stop), with the top-2
 #     margins, so a test can see how close a step came to a tie;
 #   - logits: the top-20 (id, logit) at a few positions of each prompt, evaluated in one batch.
@@ -24,7 +26,7 @@ from gguf import GGUFReader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate_golden import render_chat  # noqa: E402  (jinja2 with HF transformers' settings)
-from make_tiny_models import MODELS  # noqa: E402
+from make_tiny_models import MODELS, NOT_LLAMA_CPP  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REFERENCE = f"llama-cpp-python {llama_cpp.__version__} (llama.cpp)"
@@ -108,7 +110,7 @@ def main() -> int:
                 "templates": {}}
     if chat_path.exists():  # --only: keep the other templates' renders
         chat_out["templates"] = json.loads(chat_path.read_text(encoding="utf-8"))["templates"]
-    for name in a.only or MODELS:
+    for name in a.only or [n for n in MODELS if n not in NOT_LLAMA_CPP]:
         path = Path(a.models_dir) / f"tiny-{name}.gguf"
         template = gguf_str(path, "tokenizer.chat_template")
         llm = llama_cpp.Llama(model_path=str(path), **{**PARAMS, "n_ctx": N_CTX.get(name, PARAMS["n_ctx"])})
