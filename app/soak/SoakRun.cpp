@@ -85,7 +85,8 @@ void SoakRun::start() {
     mOut.setDevice(&mCsv);
     mOut << "t_s,scenario,rss_mib,gpu_used_mib,gpu_process_mib,submitted,ended,in_flight,stalled,mismatched,"
             "streamed_tokens,generated_tokens,engine_generated_tokens,kv_used_blocks,kv_cached_blocks,kv_total_blocks,running,"
-            "waiting,api_streams_ok,api_plain_ok,api_abandoned,api_interrupted,api_failed,rejected,errors,heap_mib,gemm_plans,cuda_graphs,loads,event\n";
+            "waiting,api_streams_ok,api_plain_ok,api_abandoned,api_interrupted,api_failed,rejected,errors,heap_mib,gemm_plans,cuda_graphs,loads,"
+            "rss_anon_mib,rss_file_mib,heap_free_mib,cuda_graphs_live,event\n";
     mOut.flush();
     EngineSettings es = mOpt.engine;
     es.serving = mServing->wanted();
@@ -194,7 +195,8 @@ void SoakRun::sample(const QString& event) {
     rl::metrics_snapshot s;
     if (mBridge->engine()) s = mBridge->engine()->snapshot();
     const rl::soak::api_counts a = mApi ? mApi->counts() : rl::soak::api_counts{};
-    const double rss = rl::process_resident_mib(), heap = rl::heap_in_use_mib();
+    const double rss = rl::process_resident_mib(), heap = rl::heap_in_use_mib(), heap_free = rl::heap_free_mib();
+    const rl::resident_split split = rl::process_resident_split();
     const rl::soak::gpu_memory g = rl::soak::gpu_memory_mib();
     mMaxStalled = std::max(mMaxStalled, cur.stalled);
     QString ev = event;
@@ -206,7 +208,8 @@ void SoakRun::sample(const QString& event) {
          << s.kv_total << ',' << s.num_requests_running << ',' << s.num_requests_waiting << ',' << a.streams_ok << ','
          << a.plain_ok << ',' << a.abandoned << ',' << a.interrupted << ',' << a.failed << ',' << c.rejected << ',' << c.errors << ',' << QString::number(heap, 'f', 2) << ','
          << rl::diag::gemm_plans_created.load() << ',' << rl::diag::graphs_instantiated.load() << ',' << mLoads << ','
-         << ev << '\n';
+         << QString::number(split.anon_mib, 'f', 2) << ',' << QString::number(split.file_mib, 'f', 2) << ','
+         << QString::number(heap_free, 'f', 2) << ',' << rl::diag::graphs_live.load() << ',' << ev << '\n';
     mOut.flush();
     std::fprintf(stderr,
                  "t=%6.0fs %-11s rss %7.1f MiB heap %7.1f MiB plans %llu graphs %llu gpu %6lld MiB | submitted %llu ended %llu in flight %d stalled %d "

@@ -11,8 +11,9 @@ its pool, its bounded histories and the allocator's arenas have seen each load s
 sample earlier than that still measures a fresh engine filling up, or two engines side by side
 during the restart. --warmup-s overrides it. Bounded histories (the window's 600 s of plotted
 bins, the metrics hub's 15 minutes of records) may still be filling after warm-up; the heap_mib
-column (malloc's bytes in use) tells that filling apart from other growth, and gemm_plans and
-cuda_graphs from new shapes.
+column (malloc's bytes in use) tells that filling apart from other growth, rss_anon_mib and
+rss_file_mib anonymous memory from library and model pages, heap_free_mib (freed, kept by malloc)
+fragmentation, and gemm_plans, cuda_graphs and cuda_graphs_live new shapes.
 
 Checks: growth under --max-growth-perc-per-h (2) for RSS and device memory; no stuck request
 (submitted = ended at the end, and never one silent for 60 s); no request whose streamed tokens
@@ -137,10 +138,15 @@ def main():
     if "errors" in last:   # CSVs before these columns lack them
         counts["rejected"] = int(last["rejected"])
         counts["errored"] = int(last["errors"])
-    if "heap_mib" in last and not a.counts_only:
-        h = growth(run, "heap_mib", t_fit)
-        if h:
-            v["heap"] = {k: x for k, x in h.items() if k != "fit"}
+    # Attribution, not checks: which part of the resident set moves (anonymous or file-backed
+    # pages), malloc's bytes in use and the free bytes it keeps (fragmentation), and the CUDA
+    # graphs held. CSVs before a column lack it.
+    for key, name in (("heap_mib", "heap"), ("rss_anon_mib", "rss_anon"), ("rss_file_mib", "rss_file"),
+                      ("heap_free_mib", "heap_free"), ("cuda_graphs_live", "cuda_graphs_live")):
+        if key in last and not a.counts_only:
+            h = growth(run, key, t_fit)
+            if h:
+                v[name] = {k: x for k, x in h.items() if k != "fit"}
     v["counts"] = counts
     for name, good in (("no_stuck_requests", stuck == 0 and counts["most_stalled_at_once"] == 0),
                        ("streamed_equals_generated", counts["mismatched"] == 0
@@ -175,6 +181,9 @@ def plot(rows, t0, t_fit, path, v):
         series.append((gpu_key, "device memory, nvidia-smi (MiB): " + gpu_key, "device_memory"))
     if "heap_mib" in rows[0]:
         series.append(("heap_mib", "malloc in use (MiB)", "heap"))
+    if "rss_anon_mib" in rows[0]:
+        series.append(("rss_anon_mib", "resident, anonymous (MiB)", "rss_anon"))
+        series.append(("heap_free_mib", "malloc free, kept (MiB)", "heap_free"))
     fig, axes = plt.subplots(len(series), 1, figsize=(9, 2.8 * len(series)), sharex=True, squeeze=False)
     for ax, (key, label, name) in zip(axes[:, 0], series):
         ys = [float(r[key]) for r in rows]

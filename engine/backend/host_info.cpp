@@ -1,6 +1,7 @@
 // host_info.cpp: see host_info.h.
 #include "backend/host_info.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -23,6 +24,29 @@ double heap_in_use_mib() {
 #if defined(__GLIBC__)
     const struct mallinfo2 m = mallinfo2();
     return double(m.uordblks + m.hblkhd) / (1024.0 * 1024.0);
+#else
+    return -1;
+#endif
+}
+
+resident_split process_resident_split() {
+    resident_split r;
+    std::ifstream f("/proc/self/status");
+    for (std::string line; std::getline(f, line);) {
+        double* dst = line.rfind("RssAnon:", 0) == 0    ? &r.anon_mib
+                      : line.rfind("RssFile:", 0) == 0  ? &r.file_mib
+                      : line.rfind("RssShmem:", 0) == 0 ? &r.shmem_mib
+                                                        : nullptr;
+        if (!dst) continue;
+        const size_t colon = line.find(':');
+        *dst = std::strtod(line.c_str() + colon + 1, nullptr) / 1024.0;   // "  1234 kB"
+    }
+    return r;
+}
+
+double heap_free_mib() {
+#if defined(__GLIBC__)
+    return double(mallinfo2().fordblks) / (1024.0 * 1024.0);
 #else
     return -1;
 #endif

@@ -17,6 +17,16 @@ double process_resident_mib();
 /// The bytes malloc has handed out and not had back, in MiB (glibc's mallinfo2: heap and mmapped
 /// blocks); -1 elsewhere. Against the resident size it tells a growing heap from other growth.
 double heap_in_use_mib();
+/// The resident set by kind (/proc/self/status, MiB; -1 where unreadable): anonymous memory
+/// (heap, stacks, driver allocations), file-backed pages (mapped libraries and model files,
+/// which the kernel may drop) and shared memory. Tells a growing heap from libraries paged in.
+struct resident_split {
+    double anon_mib = -1, file_mib = -1, shmem_mib = -1;
+};
+resident_split process_resident_split();
+/// Free bytes malloc holds in its arenas (glibc's mallinfo2 fordblks), MiB; -1 elsewhere. Memory
+/// freed but kept resident: fragmentation, where it grows while the heap in use does not.
+double heap_free_mib();
 /// Hands the allocator's free heap pages back to the system (glibc's malloc_trim; nothing
 /// elsewhere). Called after a model is unloaded: its gigabytes were freed, but glibc keeps freed
 /// heap memory resident, so without this every reload or pool restart leaves the resident size

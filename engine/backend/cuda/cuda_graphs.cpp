@@ -26,7 +26,10 @@ constexpr size_t max_graphs = 64;
 
 void cuda_backend::forget_graphs() noexcept {
     for (auto& [key, e] : graphs_)
-        if (e.exec) cudaGraphExecDestroy(e.exec);
+        if (e.exec) {
+            cudaGraphExecDestroy(e.exec);
+            --diag::graphs_live;
+        }
     graphs_.clear();
 }
 
@@ -71,6 +74,7 @@ void cuda_backend::graph_end() {
     cudaGraphDestroy(g);
     RL_CUDA_CHECK(err);
     ++diag::graphs_instantiated;
+    ++diag::graphs_live;
     graph_entry& e = graphs_[recording_key_];
     e.exec = exec;
     e.vocab = embed_vocab_;
