@@ -122,6 +122,25 @@ private slots:
         }
     }
 
+    // A one-token step where a row wants no logits (a prefill chunk of one token) runs as it
+    // is: recording it would make a (rows, logit rows) shape for every split.
+    void stepWithoutEveryLogitIsNotPadded() {
+        padding_cpu be;
+        auto m = rl::llama_model::synthetic(small_config(), be, 11);
+        be.alloc_kv(m->kv_layout_for(4, 16));
+        rl::step_input st;
+        for (int s = 0; s < 3; ++s) {
+            st.seqs.push_back({s, 1, 0, {s}});
+            st.tokens.push_back(7 + s);
+            st.positions.push_back(0);
+        }
+        st.logit_rows = {0, 2};
+        std::vector<float> logits;
+        m->forward(st, logits);
+        QCOMPARE(be.rows_seen.back(), 3);
+        QCOMPARE(int(logits.size()), 2 * small_config().vocab_size);
+    }
+
     void poolWithoutSpareBlockIsRefused() {
         padding_cpu be;
         auto m = rl::llama_model::synthetic(small_config(), be, 11);
@@ -144,5 +163,6 @@ private slots:
     }
 };
 
-RL_TEST_MAIN(TestGraphPadding, captureSizes, paddedDecodeMatchesUnpadded, poolWithoutSpareBlockIsRefused)
+RL_TEST_MAIN(TestGraphPadding, captureSizes, paddedDecodeMatchesUnpadded, stepWithoutEveryLogitIsNotPadded,
+             poolWithoutSpareBlockIsRefused)
 #include "test_graph_padding.moc"

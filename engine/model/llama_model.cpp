@@ -75,7 +75,9 @@ tensor llama_model::run_step(const step_input& in) {
     // may record them once and replay (CUDA graphs); the step's data travels in set_step. The
     // batch is padded to the backend's capture size first, so a wandering batch size reuses a
     // few recordings; the padding rows' logits stay behind (out has the real rows only).
-    const int rows = decode_only ? be_.graph_rows(n) : 0;
+    // Only where every row wants its logits: a one-token chunk mid-prefill wants none, and
+    // (rows, logit rows) pairs of every split would each need their own recording.
+    const int rows = decode_only && nl == n ? be_.graph_rows(n) : 0;
     const step_input& step = rows > n ? pad_step(in, rows) : in;
     const int ns = step.n_tokens(), nls = static_cast<int>(step.logit_rows.size());
     ensure_scratch(ns, std::max(nls, 1));
