@@ -5,6 +5,7 @@
 // slice (the columns beside it must stay untouched). Then the same through cpu_backend::matmul
 // with f32 weights and with block-format weights on the fp32-tile (prefill) path.
 #include "rl_test.h"
+#include "matmul_ref.h"
 
 #include "backend/cpu_backend.h"
 #include "backend/cpu_kernels.h"
@@ -41,13 +42,9 @@ bool check_kernel(const kernel& kern, int64_t n, int64_t mc, int64_t k, std::mt1
     kern(x.data(), n, k, w.data(), mc, out.data(), ldo);
     for (int64_t i = 0; i < n; ++i) {
         for (int64_t c = 0; c < mc; ++c) {
-            double want = 0, mag = 0;
-            for (int64_t e = 0; e < k; ++e) {
-                want += double(x[size_t(i * k + e)]) * w[size_t(c * k + e)];
-                mag += std::fabs(double(x[size_t(i * k + e)]) * w[size_t(c * k + e)]);
-            }
-            const double got = out[size_t(i * ldo + c)];
-            if (!(std::fabs(got - want) <= 1e-5 * mag + 1e-30)) {
+            const reference_dot d = dot_reference(&w[size_t(c * k)], &x[size_t(i * k)], k);
+            const double got = out[size_t(i * ldo + c)], want = d.value;
+            if (!(std::fabs(got - want) <= 1e-5 * d.magnitude + 1e-30)) {
                 why = "n=" + std::to_string(n) + " mc=" + std::to_string(mc) + " k=" + std::to_string(k) + " out[" +
                       std::to_string(i) + "][" + std::to_string(c) + "] = " + std::to_string(got) + ", want " +
                       std::to_string(want);
@@ -161,12 +158,8 @@ void TestCpuGemm::backendBlockWeights() {
                 be.download(to, got.data());
                 for (int64_t i = 0; i < n; ++i)
                     for (int64_t r = 0; r < m; ++r) {
-                        double want = 0, mag = 0;
-                        for (int64_t e = 0; e < k; ++e) {
-                            want += double(w[size_t(r * k + e)]) * x[size_t(i * k + e)];
-                            mag += std::fabs(double(w[size_t(r * k + e)]) * x[size_t(i * k + e)]);
-                        }
-                        QVERIFY2(std::fabs(got[size_t(i * m + r)] - want) <= 1e-5 * mag + 1e-30,
+                        const reference_dot d = dot_reference(&w[size_t(r * k)], &x[size_t(i * k)], k);
+                        QVERIFY2(std::fabs(got[size_t(i * m + r)] - d.value) <= 1e-5 * d.magnitude + 1e-30,
                                  (std::string(ggml_type_name(t)) + " n=" + std::to_string(n) + " m=" + std::to_string(m) +
                                   " row " + std::to_string(i) + " col " + std::to_string(r))
                                      .c_str());

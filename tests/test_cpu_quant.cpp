@@ -4,6 +4,7 @@
 // then cpu_backend's matmul, matmuls, gate_up_silu and embed on native weights, on both the integer
 // path (few rows) and the fp32-tile path (prefill).
 #include "rl_test.h"
+#include "matmul_ref.h"
 
 #include "backend/cpu_backend.h"
 #include "backend/cpu_quant.h"
@@ -176,13 +177,10 @@ void TestCpuQuant::backendProducts() {
                 be.download(o, got.data());
                 for (int64_t i = 0; i < n; ++i)
                     for (int64_t r = 0; r < m; ++r) {
-                        double want = 0, mag = 0;
-                        for (int64_t e = 0; e < k; ++e) {
-                            want += double(w[size_t(r * k + e)]) * x[size_t(i * k + e)];
-                            mag += std::fabs(double(w[size_t(r * k + e)]) * x[size_t(i * k + e)]);
-                        }
-                        const double tol = int8 ? act_bound(&w[size_t(r * k)], &x[size_t(i * k)], k) : 1e-5 * mag + 1e-6;
-                        QVERIFY2(std::fabs(got[size_t(i * m + r)] - want) <= tol,
+                        const reference_dot d = dot_reference(&w[size_t(r * k)], &x[size_t(i * k)], k);
+                        const double tol =
+                            int8 ? act_bound(&w[size_t(r * k)], &x[size_t(i * k)], k) : 1e-5 * d.magnitude + 1e-6;
+                        QVERIFY2(std::fabs(got[size_t(i * m + r)] - d.value) <= tol,
                                  (std::string(what) + " " + ggml_type_name(t) + " n=" + std::to_string(n)).c_str());
                     }
             };
