@@ -1,12 +1,18 @@
 // host_info's memory readings, which the soak attributes growth with: the resident split adds up
 // to the resident size and sees anonymous memory being touched; malloc's free bytes see a freed
-// heap that glibc keeps.
+// heap that glibc keeps; the arena cap holds.
 #include "rl_test.h"
 
 #include "backend/host_info.h"
 
+#include <malloc.h>
+
+#include <atomic>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -50,7 +56,38 @@ private slots:
         const double after = rl::heap_free_mib();
         QVERIFY2(after - before > 15, (std::to_string(before) + " -> " + std::to_string(after)).c_str());
     }
+
+    // After limit_heap_arenas, threads that allocate at once share at most two arenas
+    // (malloc_info lists one <heap> per arena).
+    void arenasAreCapped() {
+#ifdef RL_SANITIZED_HEAP
+        QSKIP("AddressSanitizer's allocator replaces glibc's arenas");
+#endif
+        if (std::getenv("MALLOC_ARENA_MAX")) QSKIP("MALLOC_ARENA_MAX is set in the environment");
+        rl::limit_heap_arenas();
+        std::atomic<int> ready{0};
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 12; ++t)
+            threads.emplace_back([&ready] {
+                ++ready;
+                while (ready.load() < 12) std::this_thread::yield();   // all allocate at once
+                std::vector<std::unique_ptr<char[]>> v;
+                for (int i = 0; i < 20000; ++i) v.emplace_back(new char[64 + i % 512]);
+            });
+        for (auto& t : threads) t.join();
+        char* buf = nullptr;
+        size_t len = 0;
+        FILE* f = open_memstream(&buf, &len);
+        QVERIFY(f);
+        malloc_info(0, f);
+        std::fclose(f);
+        const std::string xml(buf, len);
+        std::free(buf);
+        int heaps = 0;
+        for (size_t at = xml.find("<heap nr="); at != std::string::npos; at = xml.find("<heap nr=", at + 1)) ++heaps;
+        QVERIFY2(heaps >= 1 && heaps <= 2, (std::to_string(heaps) + " arenas").c_str());
+    }
 };
 
-RL_TEST_MAIN(TestHostInfo, residentSplitAddsUp, heapFreeSeesKeptMemory)
+RL_TEST_MAIN(TestHostInfo, residentSplitAddsUp, heapFreeSeesKeptMemory, arenasAreCapped)
 #include "test_host_info.moc"

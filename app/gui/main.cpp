@@ -18,6 +18,7 @@
 // Exit codes (docs/packaging.md): 0 ok, 1 runtime failure (reply failed, PNG not written,
 // timeout), 2 bad arguments, or (--screenshot only) a model that cannot be loaded or none found;
 // the window itself reports load errors and keeps going.
+#include "backend/host_info.h"
 #include "ChatController.h"
 #include "ChatPanel.h"
 #include "EngineBridge.h"
@@ -217,6 +218,7 @@ void runScreenshot(MainWindow& window, const ShotOptions& o) {
 } // namespace
 
 int main(int argc, char** argv) {
+    rl::limit_heap_arenas();  // before any thread: a long run's heap stays level (host_info.h)
     WindowArgs args;
     if (const int code = parseArguments(argc, argv, args); code != rl::cmdline::k_go_on) return code;
     EngineSettings engine;

@@ -7,6 +7,7 @@
 // SIGINT/SIGTERM stop admitting requests and let running ones finish for up to --drain-timeout
 // seconds, then cancel what is left (each stream ends with an error event and [DONE]); a second
 // signal cancels at once.
+#include "backend/host_info.h"
 #include "server/api_server.h"
 
 #include "common/engine_error.h"
@@ -73,6 +74,7 @@ int parse_arguments(int argc, char** argv, serve_args& a) {
 } // namespace
 
 int main(int argc, char** argv) {
+    rl::limit_heap_arenas();  // before any thread: a long run's heap stays level (host_info.h)
     serve_args args;
     if (const int code = parse_arguments(argc, argv, args); code != rl::cmdline::k_go_on) return code;
     const rl::engine_options& eo = args.engine;

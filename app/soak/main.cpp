@@ -4,6 +4,7 @@
 // change restarts the KV pool), and writes a sample every 10 s to a CSV that dev/soak/analyze.py
 // judges (memory slope, stuck, mismatched, failed).
 //   ridgeline-soak --model PATH|synthetic:NAME [--backend cpu|cuda] [--duration S] [--csv FILE] [knobs]
+#include "backend/host_info.h"
 #include "SoakRun.h"
 
 #include "options/command_line.h"
@@ -12,6 +13,7 @@
 #include <QTemporaryDir>
 
 int main(int argc, char** argv) {
+    rl::limit_heap_arenas();  // before any thread: a long run's heap stays level (host_info.h)
     rl::engine_options eo;
     eo.serving.max_num_seqs = 64;   // a batch limit that 64 users can fill
     SoakOptions so;

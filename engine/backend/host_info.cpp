@@ -52,6 +52,12 @@ double heap_free_mib() {
 #endif
 }
 
+void limit_heap_arenas() {
+#if defined(__GLIBC__)
+    if (!std::getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, 2);
+#endif
+}
+
 void release_free_heap() {
 #if defined(__GLIBC__)
     malloc_trim(0);
