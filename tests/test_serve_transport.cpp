@@ -8,8 +8,12 @@
 #include "rl_test.h"
 #include "serve_fixture.h"
 
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 using namespace raw_http;
@@ -130,11 +134,23 @@ private slots:
             if (i % 2) QVERIFY(sendAll(fd, "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "));
             slow.push_back(fd);
         }
-        const auto t0 = std::chrono::steady_clock::now();
-        const Reply r = http(s.port, "GET", "/v1/models");
-        const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        QCOMPARE(r.status, 200);
-        QVERIFY2(took < 1.0, ("a normal request took " + std::to_string(took) + " s behind 200 slow sockets").c_str());
+        // Three normal requests at once, judged by the quickest: a server that waited on the slow
+        // sockets would hold all three (until the 3 s head timeout), while on a loaded 2-core CI
+        // machine one alone was once scheduled 1.02 s late.
+        std::array<double, 3> took{};
+        std::array<int, 3> status{};
+        std::vector<std::thread> normal;
+        for (size_t i = 0; i < took.size(); ++i)
+            normal.emplace_back([&, i] {
+                const auto t0 = std::chrono::steady_clock::now();
+                status[i] = http(s.port, "GET", "/v1/models").status;
+                took[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            });
+        for (auto& t : normal) t.join();
+        for (int st : status) QCOMPARE(st, 200);
+        const double quickest = *std::min_element(took.begin(), took.end());
+        QVERIFY2(quickest < 1.0,
+                 ("a normal request took " + std::to_string(quickest) + " s behind 200 slow sockets").c_str());
         int timed_out = 0;
         for (int fd : slow) {
             std::string got;
