@@ -9,6 +9,7 @@
 // through 8-token blocks in a shuffled order, give the same tokens (sliding windows and expert
 // routing across a mixed batch). Also checks what model_config read for each family.
 #include "rl_test.h"
+#include "token_text.h"
 
 #include "backend/cpu_backend.h"
 #include "common/engine_error.h"
@@ -113,12 +114,6 @@ void greedy(llama_model& m, std::vector<seq_state>& seqs, int n_new, int chunks)
 
 std::vector<int32_t> ids_of(const json& a) { return a.get<std::vector<int32_t>>(); }
 
-std::string show(const std::vector<int32_t>& v) {
-    std::string s;
-    for (int32_t x : v) s += std::to_string(x) + " ";
-    return s;
-}
-
 // The whole check for one family; returns "" or what failed.
 std::string check_family(const std::string& family) {
     const json g = read_golden(family);
@@ -136,7 +131,7 @@ std::string check_family(const std::string& family) {
         const std::vector<int32_t> got(one[0].ids.begin() + long(plen), one[0].ids.end());
         const auto want = ids_of(c["continuation_ids"]);
         if (got != want)
-            return family + "/" + c["name"].get<std::string>() + " greedy: got " + show(got) + "\n want " + show(want);
+            return family + "/" + c["name"].get<std::string>() + " greedy: got " + show_ids(got) + "\n want " + show_ids(want);
     }
     // 2. logits at the recorded positions, the prompt in one batch
     double worst = 0, max_abs = 0;
@@ -185,7 +180,7 @@ std::string check_family(const std::string& family) {
         const auto& c = g["cases"][i];
         const std::vector<int32_t> got(seqs[i].ids.end() - n_new, seqs[i].ids.end());
         if (got != ids_of(c["continuation_ids"]))
-            return family + "/" + c["name"].get<std::string>() + " batched: got " + show(got);
+            return family + "/" + c["name"].get<std::string>() + " batched: got " + show_ids(got);
     }
     return "";
 }

@@ -5,6 +5,7 @@
 // Then the native block weights (integer products) against that fp32 path, token for token up to the
 // first near tie. Prints decode ms/token and prefill tokens/s for both.
 #include "rl_test.h"
+#include "token_text.h"
 
 #include "backend/cpu_backend.h"
 #include "common/engine_error.h"
@@ -142,12 +143,6 @@ std::vector<int32_t> contiguous_table(int first, int n) {
     std::vector<int32_t> t(static_cast<size_t>(n));
     std::iota(t.begin(), t.end(), first);
     return t;
-}
-
-std::string show_ids(const std::vector<int32_t>& v) {
-    std::string s;
-    for (int32_t x : v) s += std::to_string(x) + " ";
-    return s;
 }
 
 } // namespace

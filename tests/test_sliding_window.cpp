@@ -6,6 +6,7 @@
 // the prompt and during generation (step_record::window_freed_blocks), exactly as many as the
 // window allows, and at most the window's blocks stay in use.
 #include "rl_test.h"
+#include "token_text.h"
 
 #include "common/engine_error.h"
 #include "runtime/engine.h"
@@ -72,12 +73,6 @@ std::vector<outcome> serve(rl::engine& eng, const std::vector<std::vector<int32_
     return out;
 }
 
-std::string show(const std::vector<int32_t>& v) {
-    std::string s;
-    for (int32_t x : v) s += std::to_string(x) + " ";
-    return s;
-}
-
 } // namespace
 
 class TestSlidingWindow : public QObject {
@@ -103,7 +98,7 @@ void TestSlidingWindow::servesGoldenWhileFreeing() {
         const outcome o = serve(*eng, {prompt}, n)[0];
         QVERIFY2(o.last.finish == rl::finish_reason::length, (name + ": " + o.last.error).c_str());
         const auto want = c["continuation_ids"].get<std::vector<int32_t>>();
-        QVERIFY2(o.tokens == want, (name + ": got " + show(o.tokens) + "\n want " + show(want)).c_str());
+        QVERIFY2(o.tokens == want, (name + ": got " + show_ids(o.tokens) + "\n want " + show_ids(want)).c_str());
 
         // At the end prompt + n - 1 positions have KV (the last token is sampled, never computed);
         // the next query, at that position, sees those after it - window: the whole blocks before
@@ -145,7 +140,7 @@ void TestSlidingWindow::prefixHitsAndBatchBehindTheWindow() {
         const std::string name = c["name"].get<std::string>() + " batched";
         QVERIFY2(got[i].last.finish == rl::finish_reason::length, (name + ": " + got[i].last.error).c_str());
         const auto want = c["continuation_ids"].get<std::vector<int32_t>>();
-        QVERIFY2(got[i].tokens == want, (name + ": got " + show(got[i].tokens) + "\n want " + show(want)).c_str());
+        QVERIFY2(got[i].tokens == want, (name + ": got " + show_ids(got[i].tokens) + "\n want " + show_ids(want)).c_str());
         // Every full block but the one holding the last prompt token (its logits are needed).
         const int cached = got[i].last.stats.cached_prompt_tokens;
         QVERIFY2(cached == (int(prompts[i].size()) - 1) / kBlock * kBlock,
