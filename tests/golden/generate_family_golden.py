@@ -15,7 +15,6 @@
 # for a few conversations, the reference for Ridgeline's chat templates.
 #   python tests/golden/generate_family_golden.py [--models-dir models/tiny]
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -26,7 +25,7 @@ from gguf import GGUFReader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate_golden import render_chat  # noqa: E402  (jinja2 with HF transformers' settings)
-from make_tiny_models import MODELS, NOT_LLAMA_CPP  # noqa: E402
+from make_tiny_models import MODELS, NOT_LLAMA_CPP, sha256, write_golden  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REFERENCE = f"llama-cpp-python {llama_cpp.__version__} (llama.cpp)"
@@ -58,14 +57,6 @@ CHATS = [
                        {"role": "assistant", "content": "<think>\nadd them\n</think>\n\n4"},
                        {"role": "user", "content": "And 3+3?"}], True),
 ]
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def gguf_str(path: Path, key: str) -> str:
@@ -139,9 +130,7 @@ def main() -> int:
                         "before continuation_ids[i]; top_logits[j] = top-20 (id, logit) at logit_positions[j] "
                         "with the whole prompt in one batch.",
                "cases": cases}
-        with open(Path(a.out_dir) / f"family_{name}.json", "w", encoding="utf-8") as f:
-            json.dump(obj, f, ensure_ascii=False, indent=None, separators=(",", ":"))
-            f.write("\n")
+        write_golden(a.out_dir, name, obj)
         renders = []
         for cname, msgs, gen in CHATS:
             try:

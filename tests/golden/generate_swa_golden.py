@@ -26,7 +26,6 @@
 #   python3 -m venv /tmp/hf && /tmp/hf/bin/pip install torch==2.15.0 transformers==5.25.0 \
 #     gguf==0.19.0 numpy jinja2 && /tmp/hf/bin/python tests/golden/generate_swa_golden.py
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -38,7 +37,7 @@ from gguf import GGUFReader
 from transformers import AutoTokenizer, MistralConfig, MistralForCausalLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_tiny_models import MODELS  # noqa: E402
+from make_tiny_models import MODELS, sha256, write_golden  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 NAME = "mistral_swa"
@@ -53,10 +52,6 @@ PROMPTS = [
     ("chat", True, "My program reads a large log file line by line and counts the errors, but it is slow. "
                    "What should I try first to make it faster, and why?"),
 ]
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def load_hf(path: Path, window):
@@ -181,9 +176,7 @@ def main() -> int:
                     "top-20 (id, logit) at logit_positions[j]; without_window = the same model with "
                     "sliding_window=None.",
            "cases": cases}
-    with open(Path(a.out_dir) / f"family_{NAME}.json", "w", encoding="utf-8") as f:
-        json.dump(obj, f, ensure_ascii=False, indent=None, separators=(",", ":"))
-        f.write("\n")
+    write_golden(a.out_dir, NAME, obj)
     return 0
 
 

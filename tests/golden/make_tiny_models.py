@@ -167,6 +167,14 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def write_golden(out_dir, name: str, obj: dict) -> None:
+    """tests/golden/family_<name>.json as the family goldens are written (compact, one line)."""
+    import json
+    with open(Path(out_dir) / f"family_{name}.json", "w", encoding="utf-8") as f:
+        json.dump(obj, f, ensure_ascii=False, indent=None, separators=(",", ":"))
+        f.write("\n")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--vocab-dir", default="models/vocab")
