@@ -1,5 +1,5 @@
-// elementwise.cu: the small bf16 ops of a step: residual add, bias add, row gather (logit rows),
-// and fp32 <-> bf16 conversions. Math in fp32, one rounding to bf16 per output. Each op has a
+// elementwise.cu: the small bf16 ops of a step: residual add, bias add, scaling (gemma3's
+// embedding), row gather (logit rows), and fp32 <-> bf16 conversions. Math in fp32, one rounding to bf16 per output. Each op has a
 // 16-byte path (8 values per thread) used when sizes and pointers allow, and a scalar fallback.
 // Exercised by tests/test_gpu_kernels.cpp.
 #include "bf16_vec.cuh"
@@ -114,6 +114,16 @@ __global__ void bf16_to_f32_kernel(const uint16_t* __restrict__ src, float* __re
         dst[i] = bf16_to_f32(src[i]);
 }
 
+template <class T>
+__global__ void scale_kernel(T* __restrict__ x, int64_t n, float s) {
+    pdl_wait();
+    pdl_trigger();
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+        if constexpr (sizeof(T) == 4) x[i] *= s;
+        else x[i] = f32_to_bf16(bf16_to_f32(x[i]) * s);
+    }
+}
+
 } // namespace
 
 // Rows are copied as 16-bit units: an f32 row of c values is 2c units (a poisoned f32 row reads
@@ -158,6 +168,14 @@ void add_bias_bf16(uint16_t* x, const uint16_t* bias, int64_t rows, int64_t cols
         launch(add_bias_kernel<true>, grid_for(rows * cols / 8), threads, 0, stream, x, bias, rows, cols);
     else
         launch(add_bias_kernel<false>, grid_for(rows * cols), threads, 0, stream, x, bias, rows, cols);
+    RL_CUDA_CHECK_LAUNCH();
+}
+
+void scale_inplace(void* x, bool x_is_bf16, int64_t n, float s, rl_stream stream) {
+    RL_CHECK(x && n >= 0, "scale_inplace: bad arguments");
+    if (n == 0) return;
+    if (x_is_bf16) launch(scale_kernel<uint16_t>, grid_for(n), threads, 0, stream, static_cast<uint16_t*>(x), n, s);
+    else launch(scale_kernel<float>, grid_for(n), threads, 0, stream, static_cast<float*>(x), n, s);
     RL_CUDA_CHECK_LAUNCH();
 }
 

@@ -91,6 +91,8 @@ void sample_rows(const float* x, int64_t rows, int64_t vocab, const device_sampl
                  rl_stream stream);
 /// x[r, :] += bias[:] for x [rows, cols].
 void add_bias_bf16(uint16_t* x, const uint16_t* bias, int64_t rows, int64_t cols, rl_stream stream);
+/// x *= s over n values, x f32 or bf16 (x_is_bf16), in fp32 with one rounding for bf16.
+void scale_inplace(void* x, bool x_is_bf16, int64_t n, float s, rl_stream stream);
 void f32_to_bf16(const float* src, uint16_t* dst, int64_t n, rl_stream stream);
 void bf16_to_f32(const uint16_t* src, float* dst, int64_t n, rl_stream stream);
 
@@ -124,6 +126,8 @@ void rope_bf16(uint16_t* x, int64_t rows, int n_heads, int head_dim, int rope_di
 
 /// out = silu(gate) * up over n values.
 void silu_mul_bf16(const uint16_t* gate, const uint16_t* up, uint16_t* out, int64_t n, rl_stream stream);
+/// out = gelu(gate) * up over n values, GELU in its tanh form (Gemma's GeGLU).
+void gelu_mul_bf16(const uint16_t* gate, const uint16_t* up, uint16_t* out, int64_t n, rl_stream stream);
 
 /// Writes k and v rows ([n_tokens, n_kv_heads*head_dim]) into the pool at each row's position.
 void kv_store_bf16(const uint16_t* k, const uint16_t* v, const paged_kv& kv, const step_meta& step,
@@ -156,6 +160,14 @@ void attention_prefill_bf16(const uint16_t* q, uint16_t* out, const paged_kv& kv
 /// not take); attention_prefill_bf16 calls it.
 void attention_prefill_simt_bf16(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& step,
                                  const int32_t* tiles, int n_tiles, int n_heads, float scale, rl_stream stream);
+/// Attention of every row of the step (prefill and decode) with an optional sliding window
+/// (window > 0: a query at position p sees keys p-window+1 .. p; blocks wholly before it are
+/// never read, so the table may hold -1 there) and any head_dim that is a multiple of 8 up to 256.
+/// The general path: the backend takes it for windowed layers and for head dims the tuned
+/// kernels above do not take (attention_tuned_head_dim).
+void attention_window_bf16(const uint16_t* q, uint16_t* out, const paged_kv& kv, const step_meta& step, int n_heads,
+                           float scale, int window, rl_stream stream);
+bool attention_tuned_head_dim(int head_dim);
 /// The argument checks both prefill launchers share; `who` names the launcher in the message.
 void check_attention_prefill_args(const uint16_t* q, const uint16_t* out, const paged_kv& kv, const step_meta& step,
                                   const int32_t* tiles, int n_tiles, int n_heads, const char* who);

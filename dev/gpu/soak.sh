@@ -6,8 +6,11 @@
 #   split -n 2 -d -a 2 models/SmolLM2-135M-Instruct.Q4_1.gguf modelpart. -> .carry1/modelpart.00, .carry2/modelpart.01
 #   mkdir -p .carry-json && cp -r /usr/include/nlohmann /usr/include/CLI .carry-json/
 # Calls, each within 30 s of the last (a machine goes cold 30 s after a call):
+#   mkdir -p .carry-tiny/py .carry-tiny/vocab: the gguf package and its imports from
+#            models/.venv-gguf, and models/vocab/ggml-vocab-{qwen2,llama-spm}.gguf (the tiny family
+#            models, 212 MB, are made on the machine: they do not fit a call's 64 MiB)
 #   1 model1 (carry .carry1 .carry-json): the model's first half to /tmp.
-#   2 model2 (carry .carry2): joins the model; with GPU_TESTS=1 (the default) builds the headless
+#   2 model2 (carry .carry2 .carry-tiny): joins the model, makes the tiny family models; with GPU_TESTS=1 (the default) builds the headless
 #            tree in the foreground (about a minute) and runs every GPU test on it, memcheck on
 #            test_gpu_quant and the kv-pressure story; GPU_TESTS=quick builds and runs
 #            test_gpu_backend only (the gate before a soak), GPU_TESTS=0 nothing. (A build
@@ -50,6 +53,10 @@ model1)
 model2)
   [ -f $m ] || cat /tmp/rl/modelpart.00 .carry2/modelpart.01 > $m
   sha256sum $m | tee "$out/model.sha256"
+  if [ -d .carry-tiny ] && [ ! -f /tmp/rl/tiny/tiny-mixtral.gguf ]; then   # numpy comes with PyTorch there
+    PYTHONPATH=.carry-tiny/py python3 tests/golden/make_tiny_models.py --vocab-dir .carry-tiny/vocab \
+      --out-dir /tmp/rl/tiny 2>&1 | tail -3
+  fi
   [ "${GPU_TESTS:-1}" = 0 ] && exit 0
   bash "$0" tests "$out"
   ;;
@@ -61,8 +68,10 @@ tests)
   rc=$?
   tail -3 /tmp/rl/build.log; echo "build rc=$rc"
   mkdir -p models && ln -sf $m models/SmolLM2-135M-Instruct.Q4_1.gguf
+  [ -e models/tiny ] || ln -sfn /tmp/rl/tiny models/tiny
   if [ "${GPU_TESTS:-1}" = quick ]; then   # the gate before a soak: the GPU against the CPU
-    (cd build-gpu && ctest -R '^test_gpu_backend$' --output-on-failure) 2>&1 | tee "$out/ctest-gpu-backend.log" | tail -8
+    (cd build-gpu && ctest -R '^test_gpu_(backend|families)$' --output-on-failure -V) 2>&1 |
+      tee "$out/ctest-gpu-backend.log" | grep -E "rel L2 [0-9.e-]+ \(bound|FAIL|PASS|tests passed|Passed|Failed" | tail -24
     exit 0
   fi
   # Every GPU test (test_gpu_backend: native and bf16 weights against the CPU backend), then

@@ -8,6 +8,7 @@
 // test_golden.
 #pragma once
 #include "backend/backend.h"
+#include "backend/moe_route.h"
 #include "backend/cpu_quant.h"
 
 #include <memory>
@@ -75,6 +76,7 @@ public:
 
 private:
     int64_t experts_run_ = 0;
+    moe_routes routes_;  // moe_ffn's, reused
     float* k_block(int layer, int block) const;  // -> [block_size, n_kv_heads, head_dim]
     float* v_block(int layer, int block) const;
     void check_kv_ready(int layer) const;

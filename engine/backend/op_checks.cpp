@@ -50,9 +50,21 @@ void kv_store(const tensor& k, const tensor& v, int n_tokens, const kv_cache_lay
                  " kv heads x " + std::to_string(kv.head_dim));
 }
 
-void silu_mul(const tensor& gate, const tensor& up, const tensor& out) {
+void silu_mul(const tensor& gate, const tensor& up, const tensor& out, const char* op) {
     RL_CHECK(gate.rows == up.rows && gate.cols == up.cols && out.rows == gate.rows && out.cols == gate.cols,
-             "silu_mul: gate " + shape_of(gate) + ", up " + shape_of(up) + ", out " + shape_of(out));
+             std::string(op) + ": gate " + shape_of(gate) + ", up " + shape_of(up) + ", out " + shape_of(out));
+}
+
+void moe_ffn(const tensor& x, const tensor& gate_inp, const tensor& gate_exps, const tensor& up_exps,
+             const tensor& down_exps, const backend::moe_params& p, const tensor& out) {
+    const int64_t n = x.rows, d = x.cols, E = p.n_experts, ff = p.d_ff;
+    RL_CHECK(E > 0 && p.n_used > 0 && p.n_used <= E && ff > 0, "moe_ffn: bad expert counts");
+    RL_CHECK(gate_inp.rows == E && gate_inp.cols == d, "moe_ffn: router " + shape_of(gate_inp) + " for x " + shape_of(x));
+    RL_CHECK(gate_exps.rows == E * ff && gate_exps.cols == d && up_exps.rows == E * ff && up_exps.cols == d &&
+                 down_exps.rows == E * d && down_exps.cols == ff,
+             "moe_ffn: expert weights " + shape_of(gate_exps) + ", " + shape_of(up_exps) + ", " + shape_of(down_exps) +
+                 " for " + std::to_string(E) + " experts of " + std::to_string(ff));
+    RL_CHECK(out.rows == n && out.cols == d, "moe_ffn: out " + shape_of(out) + " for x " + shape_of(x));
 }
 
 void gather_logit_rows(const tensor& x, const tensor& out, const step_input& step) {

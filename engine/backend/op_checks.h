@@ -14,8 +14,12 @@ void add_bias(const tensor& x, const tensor& b);
 void matmul(const tensor& x, const tensor& w, const tensor& out);
 void rope(const tensor& x, const rope_params& p, int n_tokens);
 void kv_store(const tensor& k, const tensor& v, int n_tokens, const kv_cache_layout& kv);
-void silu_mul(const tensor& gate, const tensor& up, const tensor& out);
+/// The gated activations (silu_mul, gelu_mul): gate, up and out of one shape.
+void silu_mul(const tensor& gate, const tensor& up, const tensor& out, const char* op = "silu_mul");
 void gather_logit_rows(const tensor& x, const tensor& out, const step_input& step);
+/// moe_ffn's shapes: x [n, d], router [E, d], stacked experts, out [n, d]; counts in range.
+void moe_ffn(const tensor& x, const tensor& gate_inp, const tensor& gate_exps, const tensor& up_exps,
+             const tensor& down_exps, const backend::moe_params& p, const tensor& out);
 /// A step's batch: tokens and positions of one length (> 0), every row in exactly one sequence at
 /// the position its sequence implies, logit rows inside the batch. Fills row_seq (the sequence of
 /// each batch row), which both backends keep for the step.

@@ -77,7 +77,8 @@ tensor llama_model::run_step(const step_input& in) {
     // few recordings; the padding rows' logits stay behind (out has the real rows only).
     // Only where every row wants its logits: a one-token chunk mid-prefill wants none, and
     // (rows, logit rows) pairs of every split would each need their own recording.
-    const int rows = decode_only && nl == n ? be_.graph_rows(n) : 0;
+    // Expert layers read their routing on the host mid-step (cuda_moe.cpp): never recorded.
+    const int rows = decode_only && nl == n && !cfg_.is_moe() ? be_.graph_rows(n) : 0;
     const step_input& step = rows > n ? pad_step(in, rows) : in;
     const int ns = step.n_tokens(), nls = static_cast<int>(step.logit_rows.size());
     ensure_scratch(ns, std::max(nls, 1));

@@ -54,6 +54,9 @@ void cuda_backend::free_all() noexcept {
     wscratch_ = nullptr, wscratch_elems_ = 0, qmma_ws_ = nullptr, qmma_ws_bytes_ = 0;
     cudaFree(ids_d_);
     cudaFree(attn_ws_);
+    cudaFree(moe_dev_);
+    cudaFreeHost(moe_host_);
+    moe_dev_ = nullptr, moe_host_ = nullptr, moe_dev_bytes_ = 0, moe_host_bytes_ = 0;
     cudaFreeHost(ids_h_);
     cudaFree(sparams_d_);
     cudaFreeHost(sparams_h_);
@@ -224,12 +227,18 @@ void cuda_backend::kv_store(int layer, const tensor& k, const tensor& v) {
 
 void cuda_backend::attention(int layer, const tensor& q, tensor& out, int n_heads, int n_kv_heads, int head_dim,
                              float scale, int window) {
-    RL_CHECK(window <= 0, "sliding-window attention is not yet on the CUDA backend (use --backend cpu)");
     check_bf16(q, "attention q");
     check_bf16(out, "attention out");
     check_step_kv(layer);
     check_attention_args(q, out, n_heads, n_kv_heads, head_dim, step_.n_tokens(), kv_);
+    RL_CHECK(step_.kv_window <= 0 || (window > 0 && window <= step_.kv_window),
+             "attention: the step's tables may lack blocks before a window of " + std::to_string(step_.kv_window) +
+                 "; this layer asks for " + (window > 0 ? std::to_string(window) : std::string("none")));
     const kernels::paged_kv kv = layer_kv(layer);
+    if (window > 0 || !kernels::attention_tuned_head_dim(head_dim)) {  // the general kernel, every row
+        kernels::attention_window_bf16(bf(q), bf(out), kv, meta_, n_heads, scale, window, stream_);
+        return;
+    }
     kernels::attention_prefill_bf16(bf(q), bf(out), kv, meta_, tiles_d_, n_tiles_, n_heads, scale, stream_);
     const int splits = kernels::attention_decode_splits(n_decode_, n_heads, n_kv_heads, sms_);
     const int64_t ws = kernels::attention_decode_ws_floats(n_decode_, n_heads, head_dim, splits);
@@ -261,17 +270,17 @@ void cuda_backend::silu_mul(const tensor& gate, const tensor& up, tensor& out) {
     kernels::silu_mul_bf16(bf(gate), bf(up), bf(out), gate.numel(), stream_);
 }
 
-void cuda_backend::gelu_mul(const tensor&, const tensor&, tensor&) {
-    RL_THROW("the GELU feed-forward (gemma3) is not yet on the CUDA backend (use --backend cpu)");
+void cuda_backend::gelu_mul(const tensor& gate, const tensor& up, tensor& out) {
+    check_bf16(gate, "gelu_mul gate");
+    check_bf16(up, "gelu_mul up");
+    check_bf16(out, "gelu_mul out");
+    op_checks::silu_mul(gate, up, out, "gelu_mul");
+    kernels::gelu_mul_bf16(bf(gate), bf(up), bf(out), gate.numel(), stream_);
 }
 
-void cuda_backend::scale(tensor&, float) {
-    RL_THROW("scaled embeddings (gemma3) are not yet on the CUDA backend (use --backend cpu)");
-}
-
-void cuda_backend::moe_ffn(const tensor&, const tensor&, const tensor&, const tensor&, const tensor&, const moe_params&,
-                           tensor&) {
-    RL_THROW("mixture-of-experts layers are not yet on the CUDA backend (use --backend cpu)");
+void cuda_backend::scale(tensor& x, float s) {
+    check_act(x, "scale x");
+    kernels::scale_inplace(x.data, !is_f32(x), x.numel(), s, stream_);
 }
 
 void cuda_backend::gather_logit_rows(const tensor& x, tensor& out) {

@@ -4,6 +4,7 @@
 // transfers, weights, the KV pool).
 #pragma once
 #include "backend/cuda/cuda_backend.h"
+#include "backend/moe_route.h"
 #include "backend/op_checks.h"
 
 #include "common.cuh"
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include <unordered_map>
+#include <utility>
 
 namespace rl::cuda_detail {
 
@@ -74,11 +76,11 @@ public:
     void attention(int layer, const tensor& q, tensor& out, int n_heads, int n_kv_heads, int head_dim,
                    float scale, int window = 0) override;
     void silu_mul(const tensor& gate, const tensor& up, tensor& out) override;
-    // Not yet on this backend (the CPU backend has them): they throw engine_error.
     void gelu_mul(const tensor& gate, const tensor& up, tensor& out) override;
     void scale(tensor& x, float s) override;
     void moe_ffn(const tensor& x, const tensor& gate_inp, const tensor& gate_exps, const tensor& up_exps,
-                 const tensor& down_exps, const moe_params& p, tensor& out) override;
+                 const tensor& down_exps, const moe_params& p, tensor& out) override;  // cuda_moe.cpp
+    int64_t take_experts_run() override { return std::exchange(experts_run_, 0); }
     // fused forms (cuda_fused.cpp): decode's few-row products go to gemv.cu, rope + store fuse
     void matmuls(const tensor& x, std::span<const tensor* const> w, std::span<tensor* const> out) override;
     void gate_up_silu(const tensor& x, const tensor& w_gate, const tensor& w_up, tensor& gate, tensor& up,
@@ -176,6 +178,14 @@ private:
         int seen = 0;          // recorded on the second sighting of a key: one-off shapes stay eager
         int64_t vocab = 0;     // the embedding table's rows at recording time (replay checks ids)
     };
+    // moe_ffn's scratch (cuda_moe.cpp): grown on demand, never while recording (MoE steps run eagerly)
+    uint8_t* moe_dev_ = nullptr;
+    size_t moe_dev_bytes_ = 0;
+    uint8_t* moe_host_ = nullptr;  // pinned
+    size_t moe_host_bytes_ = 0;
+    moe_routes moe_routes_;
+    int64_t experts_run_ = 0;
+
     std::unordered_map<uint64_t, graph_entry> graphs_;
     bool recording_ = false;
     uint64_t recording_key_ = 0;
