@@ -88,7 +88,7 @@ int run_kernel_bench(const kernel_bench_args& args) {
     std::printf("%-6s %-8s %10s %10s %9s %9s %8s %8s %8s %8s %9s\n", "mode", "batch", "tok/s", "ms/step", "TB/s",
                 "TFLOP/s", "%bw-meas", "%bw-spec", "%fl-meas", "%fl-spec", "ev-ms");
     for (int batch : args.batches) {
-        const int total = context + (decode ? steps : 0);
+        const int total = context + (decode ? steps + 1 : 0);  // decode: the warm-up step, then --steps
         const int blocks_per_seq = (total + block_size - 1) / block_size;
         be->alloc_kv(model->kv_layout_for(batch * blocks_per_seq, block_size));
         std::vector<float> logits;
@@ -107,7 +107,7 @@ int run_kernel_bench(const kernel_bench_args& args) {
             const double ev = be->timer_end_s();
             const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             seconds += wall;
-            ev_seconds += ev;
+            ev_seconds = ev < 0 || ev_seconds < 0 ? -1 : ev_seconds + ev;  // -1: no device timer
         };
         auto account = [&](int n, int start) {
             std::vector<rl::step_shape_seq> shape(size_t(batch), rl::step_shape_seq{n, start, true});
@@ -123,14 +123,15 @@ int run_kernel_bench(const kernel_bench_args& args) {
                 step(make_step(batch, std::min(chunk, context - p), p, blocks_per_seq, block_size, cfg.vocab_size,
                               uint32_t(p + 7)));
             be->synchronize();
-            for (int s = 0; s < steps; ++s) {
+            for (int s = 0; s <= steps; ++s) {  // step 0 warms up; --steps are timed after it
                 const auto in = make_step(batch, 1, context + s, blocks_per_seq, block_size, cfg.vocab_size, uint32_t(s));
-                if (s == 0) step(in);  // the first step warms up
-                if (s > 0) {
-                    timed(in);
-                    ++timed_steps;
-                    account(1, context + s);
+                if (s == 0) {
+                    step(in);
+                    continue;
                 }
+                timed(in);
+                ++timed_steps;
+                account(1, context + s);
             }
         } else {
             const auto in = make_step(batch, context, 0, blocks_per_seq, block_size, cfg.vocab_size, 3);
@@ -148,12 +149,14 @@ int run_kernel_bench(const kernel_bench_args& args) {
         const double tok_s = (decode ? batch : double(batch) * context) / step_s;
         const double tbs = bytes / step_s, tfs = flops / step_s;
         const double spec_bw = spec ? spec->hbm_bytes_per_s : 0, spec_fl = spec ? spec->bf16_flops : 0;
-        std::printf("%-6s %-8d %10.1f %10.3f %9.3f %9.2f %8.1f %8.1f %8.1f %8.1f %9.3f\n", decode ? "decode" : "prefill",
+        char ev_col[32] = "        -";  // the CPU backend has no device timer
+        if (ev_step_s >= 0) std::snprintf(ev_col, sizeof ev_col, "%9.3f", ev_step_s * 1e3);
+        std::printf("%-6s %-8d %10.1f %10.3f %9.3f %9.2f %8.1f %8.1f %8.1f %8.1f %s\n", decode ? "decode" : "prefill",
                     batch, tok_s, step_s * 1e3, tbs / 1e12, tfs / 1e12, 100 * tbs / measured.bytes_per_s,
                     spec_bw ? 100 * tbs / spec_bw : 0.0, 100 * tfs / measured.flops, spec_fl ? 100 * tfs / spec_fl : 0.0,
-                    ev_step_s * 1e3);
+                    ev_col);
         results.push_back({{"batch", batch}, {"context", context}, {"steps", timed_steps}, {"tok_s", tok_s},
-                           {"ms_per_step", step_s * 1e3}, {"event_ms_per_step", ev_step_s * 1e3}, {"bytes_per_step", bytes}, {"flops_per_step", flops},
+                           {"ms_per_step", step_s * 1e3}, {"event_ms_per_step", ev_step_s >= 0 ? nlohmann::json(ev_step_s * 1e3) : nlohmann::json(nullptr)}, {"bytes_per_step", bytes}, {"flops_per_step", flops},
                            {"tb_s", tbs / 1e12}, {"tflop_s", tfs / 1e12},
                            {"bw_frac_measured", tbs / measured.bytes_per_s}, {"flops_frac_measured", tfs / measured.flops},
                            {"bw_frac_spec", spec_bw ? tbs / spec_bw : 0.0}, {"flops_frac_spec", spec_fl ? tfs / spec_fl : 0.0}});

@@ -9,8 +9,9 @@
 #   mkdir -p .carry-tiny/py .carry-tiny/vocab: the gguf package and its imports from
 #            models/.venv-gguf, and models/vocab/ggml-vocab-{qwen2,llama-spm}.gguf (the tiny family
 #            models, 212 MB, are made on the machine: they do not fit a call's 64 MiB)
-#   1 model1 (carry .carry1 .carry-json): the model's first half to /tmp.
-#   2 model2 (carry .carry2 .carry-tiny): joins the model, makes the tiny family models; with GPU_TESTS=1 (the default) builds the headless
+#   1 model1 (carry .carry1 .carry-json): the model's first half to /tmp. (.carry-tiny goes with
+#            a tests call: with a model half it passes what a call may carry.)
+#   2 model2 (carry .carry2): joins the model; with GPU_TESTS=1 (the default) builds the headless
 #            tree in the foreground (about a minute) and runs every GPU test on it, memcheck on
 #            test_gpu_quant and the kv-pressure story; GPU_TESTS=quick builds and runs
 #            test_gpu_backend only (the gate before a soak), GPU_TESTS=0 nothing. (A build
@@ -18,7 +19,7 @@
 #   3 start  (carry .carry-soak): unpacks the bundle and starts the soak in its own session
 #            (setsid: it outlives the call), then watches it for WATCH_S seconds.
 #   4 watch  (no carry): watches for WATCH_S seconds more (repeat until it ends).
-#   tests    (no carry): the rest of the GPU tests, beside the soak or after it, on the build
+#   tests    (carry .carry-tiny the first time: makes the tiny family models): the GPU tests, beside the soak or after it, on the build
 #            model2 made.
 #   5 finish (no carry): waits for the end; the CSV, the log and analyze.py's verdict to OUT.
 set -uo pipefail
@@ -53,15 +54,15 @@ model1)
 model2)
   [ -f $m ] || cat /tmp/rl/modelpart.00 .carry2/modelpart.01 > $m
   sha256sum $m | tee "$out/model.sha256"
-  if [ -d .carry-tiny ] && [ ! -f /tmp/rl/tiny/tiny-mixtral.gguf ]; then   # numpy comes with PyTorch there
-    PYTHONPATH=.carry-tiny/py python3 tests/golden/make_tiny_models.py --vocab-dir .carry-tiny/vocab \
-      --out-dir /tmp/rl/tiny 2>&1 | tail -3
-  fi
   [ "${GPU_TESTS:-1}" = 0 ] && exit 0
   bash "$0" tests "$out"
   ;;
 tests)
   json=/tmp/rl/json
+  if [ -d .carry-tiny ] && [ ! -f /tmp/rl/tiny/tiny-mixtral.gguf ]; then   # numpy comes with PyTorch there
+    PYTHONPATH=.carry-tiny/py python3 tests/golden/make_tiny_models.py --vocab-dir .carry-tiny/vocab \
+      --out-dir /tmp/rl/tiny 2>&1 | tail -3
+  fi
   cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DRIDGELINE_GUI=OFF -DRIDGELINE_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES=90 -DRIDGELINE_JSON_INCLUDE_DIR=$json -DRIDGELINE_CLI11_INCLUDE_DIR=$json \
     >/tmp/rl/build.log 2>&1 && cmake --build build-gpu -j16 >>/tmp/rl/build.log 2>&1
