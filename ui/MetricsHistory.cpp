@@ -55,6 +55,7 @@ void MetricsHistory::addStep(const rl::step_record& s) {
     ++e.steps;
     e.preemptions += int(s.preemptions);
     e.evictions += int(s.evicted_blocks);
+    e.windowFreed += int(s.window_freed_blocks);
     e.hits += s.prefix_hits;
     e.queries += s.prefix_queries;
     e.kvUsed = mLastKv.kvUsed = s.kv_used;
@@ -139,7 +140,7 @@ QString MetricsHistory::toCsv() const {
           "kv_cached_blocks,kv_free_blocks,flops_utilization,bandwidth_utilization,device_busy_perc,"
           "prefix_cache_queries,prefix_cache_hits,prefix_hit_rate,recomputed_tok_s,num_preemptions,"
           "kv_evicted_blocks,steps,ttft_p50_s,ttft_p99_s,tpot_p50_s,tpot_p99_s,prefix_hit_rate_rolling,"
-          "recomputed_tok_s_rolling\n";
+          "recomputed_tok_s_rolling,kv_window_freed_blocks\n";
     auto num = [&ts](double v, bool last = false) {
         if (!std::isnan(v)) ts << QString::number(v, 'g', 8);
         ts << (last ? '\n' : ',');
@@ -169,7 +170,8 @@ QString MetricsHistory::toCsv() const {
         num(b.tpotP50);
         num(b.tpotP99);
         num(b.rollingHitRate);
-        num(b.rollingRecomputedTokS, true);
+        num(b.rollingRecomputedTokS);
+        num(b.windowFreed, true);
     }
     return out;
 }

@@ -31,7 +31,7 @@ struct HistoryBin {
     double flopsUtil = 0, bwUtil = 0;
     double kvUsed = 0, kvCached = 0, kvFree = 0;
     double hits = 0, queries = 0;
-    int preemptions = 0, evictions = 0, steps = 0;
+    int preemptions = 0, evictions = 0, windowFreed = 0, steps = 0;
     double hitRate() const { return queries > 0 ? hits / queries : kNaN; }
     // From the snapshot (NaN: no request in the latency window yet).
     double ttftP50 = kNaN, ttftP99 = kNaN, tpotP50 = kNaN, tpotP99 = kNaN;

@@ -25,6 +25,7 @@ inline QColor kvUsed() { return QColor(0x2C, 0x7F, 0xB8); }
 inline QColor kvCached() { return QColor(0x9E, 0xCA, 0xE1); }
 inline QColor eviction() { return QColor(0xD6, 0x27, 0x28); }   // red
 inline QColor preemption() { return QColor(0xFF, 0x9F, 0x1C); } // amber
+inline QColor windowFreed() { return QColor(0x17, 0x9C, 0x9C); } // teal
 // Queue, utilisation, latency.
 inline QColor running() { return QColor(0x2C, 0x7F, 0xB8); }
 inline QColor waiting() { return QColor(0xD6, 0x27, 0x28); }

@@ -121,6 +121,11 @@ void PlotsPanel::buildPlots() {
                  [](const HistoryBin& b) { return b.preemptions / MetricsHistory::kBinS; },
                  O().right().dashed().groupedBy(kPerSecond).withTip([](const HistoryBin& b) { return double(b.preemptions); })
                      .withUnit(perBin));
+    // Blocks a sliding window left behind go back to the pool (Mistral): zero for other models.
+    p->addSeries(QStringLiteral("kv_window_freed_blocks"), PlotStyle::windowFreed(),
+                 [](const HistoryBin& b) { return b.windowFreed / MetricsHistory::kBinS; },
+                 O().right().dashed().groupedBy(kPerSecond).withTip([](const HistoryBin& b) { return double(b.windowFreed); })
+                     .withUnit(tr("blocks ") + perBin));
     p->setRightAxisLabel(tr("per second"));
     for (const char* name : {"kvMarkers", "kvUsedLayer", "kvCachedLayer"})
         p->addLayer(QString::fromLatin1(name), p->layer(QStringLiteral("main")), QCustomPlot::limAbove);
@@ -133,6 +138,8 @@ void PlotsPanel::buildPlots() {
     p->graph(0)->setLayer(QStringLiteral("kvUsedLayer"));
     p->graph(3)->setLayer(QStringLiteral("kvMarkers"));
     p->graph(4)->setLayer(QStringLiteral("kvMarkers"));
+    p->graph(5)->setLayer(QStringLiteral("kvMarkers"));
+    p->graph(5)->removeFromLegend();  // joins the legend once a window frees a block (onFrame)
     p->setFixedLeftRange(0, 100);
     p->setFitToSeries(1, 1.0);   // the top of used + cached (see mKvZoom)
     p->setLegendColumns(3);
@@ -264,6 +271,9 @@ void PlotsPanel::onFrame(const MetricsFrame& frame) {
     }
     for (LivePlot* p : mPlots) p->sync(mHistory, from);
     const rl::metrics_snapshot& s = mHistory.latest();
+    LivePlot* kv = mPlots[KvCache];
+    if (s.kv_window_freed_blocks > 0 && kv->graphCount() > 5 && !kv->legend->hasItemWithPlottable(kv->graph(5)))
+        kv->graph(5)->addToLegend();
     mStatus->setText(tr("t = %1 s · %2 steps · %3 bins").arg(s.t_s, 0, 'f', 1).arg(s.steps).arg(mHistory.size()));
     markDirty();
 }
