@@ -59,6 +59,7 @@ model2)
   ;;
 tests)
   json=/tmp/rl/json
+  [ -d .carry-json ] && mkdir -p $json && cp -r .carry-json/. $json/   # a first call without model1
   if [ -d .carry-tiny ] && [ ! -f /tmp/rl/tiny/tiny-mixtral.gguf ]; then   # numpy comes with PyTorch there
     PYTHONPATH=.carry-tiny/py python3 tests/golden/make_tiny_models.py --vocab-dir .carry-tiny/vocab \
       --out-dir /tmp/rl/tiny 2>&1 | tail -3
@@ -70,6 +71,14 @@ tests)
   tail -3 /tmp/rl/build.log; echo "build rc=$rc"
   mkdir -p models && ln -sf $m models/SmolLM2-135M-Instruct.Q4_1.gguf
   [ -e models/tiny ] || ln -sfn /tmp/rl/tiny models/tiny
+  if [ "${GPU_TESTS:-1}" = families ]; then   # the families alone (no SmolLM2 needed)
+    (cd build-gpu && ctest -R '^test_gpu_families$' --output-on-failure -V) 2>&1 |
+      tee "$out/ctest-gpu-families.log" | grep -E "rel L2 [0-9.e-]+ \(bound|FAIL|PASS|tests passed|Passed|Failed|Totals" | tail -24
+    timeout 120 compute-sanitizer --tool memcheck --error-exitcode 3 build-gpu/tests/test_gpu_families mistral_swa qwen3moe \
+      >"$out/memcheck-families.log" 2>&1
+    echo "memcheck test_gpu_families rc=$?"; grep -E "ERROR SUMMARY" "$out/memcheck-families.log" | tail -1
+    exit 0
+  fi
   if [ "${GPU_TESTS:-1}" = quick ]; then   # the gate before a soak: the GPU against the CPU
     (cd build-gpu && ctest -R '^test_gpu_(backend|families)$' --output-on-failure -V) 2>&1 |
       tee "$out/ctest-gpu-backend.log" | grep -E "rel L2 [0-9.e-]+ \(bound|FAIL|PASS|tests passed|Passed|Failed" | tail -24

@@ -140,12 +140,15 @@ void block_manager::evict(int32_t id) {
 }
 
 void block_manager::commit_full_blocks(const std::vector<int32_t>& table, const std::vector<int32_t>& tokens,
-                                       int n_computed) {
+                                       int n_computed, commit_cursor* cursor) {
     if (!prefix_caching_) return;
     const int full = std::min<int>(n_computed / block_size_, int(table.size()));
-    uint64_t parent = 0;
-    bool chained = true;   // parent is the hash of the blocks before i
-    for (int i = 0; i < full; ++i) {
+    commit_cursor c;
+    if (cursor && cursor->blocks <= full) c = *cursor;  // else (a table rebuilt shorter) walk it all
+    uint64_t parent = c.parent;
+    bool chained = c.chained;   // parent is the hash of the blocks before i
+    int i = c.blocks;
+    for (; i < full; ++i) {
         const int32_t* t = tokens.data() + size_t(i) * size_t(block_size_);
         if (table[size_t(i)] < 0) {   // released behind a sliding window
             chained = false;
@@ -162,6 +165,7 @@ void block_manager::commit_full_blocks(const std::vector<int32_t>& table, const 
         }
         parent = h;
     }
+    if (cursor) *cursor = commit_cursor{i, parent, chained};
 }
 
 void block_manager::drop_ref(int32_t id) {

@@ -40,10 +40,18 @@ public:
     int available() const { return free_count() + lru_size_; }
 
     /// Registers the full blocks among the first n_computed tokens so later requests can reuse them.
-    /// After a released (-1) entry only blocks registered before it can be chained: an
-    /// unregistered block there stays unshared (its parent's hash is gone).
+    /// After a released (-1) entry a call without a cursor can chain only blocks registered
+    /// before it (the parent's hash is gone); a cursor keeps the hash, so the chain goes on.
+    /// With a cursor (one per sequence, reset whenever its table is emptied) a call resumes where
+    /// the last one stopped instead of walking the whole table again, so a long context costs
+    /// per step only its newly full blocks.
+    struct commit_cursor {
+        int blocks = 0;       // table entries already walked
+        uint64_t parent = 0;  // the hash chained up to there
+        bool chained = true;  // whether parent is still the hash of every block before
+    };
     void commit_full_blocks(const std::vector<int32_t>& table, const std::vector<int32_t>& tokens,
-                            int n_computed);
+                            int n_computed, commit_cursor* cursor = nullptr);
 
     /// Drops the sequence's references. Hashed blocks become cached (most recent), others free.
     /// Entries already released by release_front (-1) are skipped.

@@ -53,6 +53,7 @@ void scheduler::preempt(size_t i) {
     running_.erase(running_.begin() + long(i));
     s->computed_before = s->n_computed;
     blocks_.release(s->block_table);  // full blocks stay cached: re-admission may hit them
+    s->committed = {};
     s->n_computed = 0;
     s->scheduled = 0;
     ++s->preemptions;
@@ -73,6 +74,7 @@ int scheduler::victim_for(const sequence& needy, size_t from) const {
 }
 
 void scheduler::admit_prefix(sequence& s) {
+    s.committed = {};  // a new table: the walk starts again
     s.n_computed = blocks_.match_prefix(s.tokens, s.block_table, s.owner());
 }
 
@@ -204,7 +206,7 @@ void scheduler::on_computed(const scheduled_step& step) {
     for (sequence* s : step.seqs) {
         s->n_computed += s->scheduled;
         s->scheduled = 0;
-        blocks_.commit_full_blocks(s->block_table, s->tokens, s->n_computed);
+        blocks_.commit_full_blocks(s->block_table, s->tokens, s->n_computed, &s->committed);
         if (kv_window_ > 0) {   // the next query, at n_computed, sees positions > n_computed - window
             const int first_needed = std::max(0, s->n_computed - kv_window_ + 1);
             counters_.window_freed_blocks +=

@@ -1,6 +1,7 @@
 // sequence: one request's life inside the engine thread: its tokens (prompt, then generated),
 // how many have KV in the cache, its block table, sampler and stream decoder, and its timings.
 #pragma once
+#include "serving/block_manager.h"
 #include "serving/request.h"
 #include "backend/row_sampling.h"
 #include "serving/sampler.h"
@@ -91,6 +92,7 @@ struct sequence {
     int computed_before = 0;           // tokens that had KV before the last preemption (recompute cost)
     bool admitted_once = false;
     std::vector<int32_t> block_table;
+    block_manager::commit_cursor committed;  // reset whenever block_table is emptied
     finish_reason pending_finish = finish_reason::none;
     sampler smp;
     token_logprobs last_logprobs;      // of the latest host draw, when req.logprobs >= 0
