@@ -10,8 +10,9 @@
 // near tie cannot make the rest incomparable). Decode steps repeat, so the CUDA graph path
 // (record, then replay) runs too, except for the expert models (eager by design). Where a window
 // covers every layer, blocks behind it are freed (-1 in the tables, step_input::kv_window), as
-// the scheduler does. Every logit row must agree within MAX_REL_L2, and the top-1 tokens must
-// agree except at a near tie (the CPU's logits of the two picks within TIE_MARGIN).
+// the scheduler does. Every logit row must agree within MAX_REL_L2 (expert models: 1 row in 20 may
+// reach 0.25, where a router near tie picks another expert), and the top-1 tokens must agree
+// except at a near tie (the CPU's logits of the two picks within TIE_MARGIN).
 // Without a CUDA device every test skips; without the tiny models it fails.
 #include "gpu_test.h"
 
@@ -32,6 +33,7 @@ using json = nlohmann::json;
 // bf16 weights, activations and KV against fp32 everywhere: the logits (about 30 in size) differ
 // by the rounding of each sublayer's inputs and outputs.
 constexpr double max_rel_l2 = 5e-2;
+constexpr double max_rel_l2_expert_flip = 0.25;  // and for at most 1 row in 20 of an expert model
 constexpr float tie_margin = 0.5f;
 constexpr int block_size = 8, n_blocks = 64, table_len = 12;
 
@@ -66,7 +68,7 @@ struct seq {
 
 struct tally {
     double worst = 0;
-    int rows = 0, ties = 0, steps = 0;
+    int rows = 0, ties = 0, steps = 0, over = 0;  // over: rows past max_rel_l2 (experts only, below)
     std::string error;
 };
 
@@ -92,8 +94,15 @@ void run_both(pair_of_models& m, const rl::step_input& in, const std::string& wh
         const double rel = finite ? std::sqrt(num / den) : INFINITY;
         t.worst = std::max(t.worst, rel);
         ++t.rows;
-        if (!(rel < max_rel_l2) && t.error.empty())
-            t.error = what + " row " + std::to_string(row) + ": logits rel L2 " + std::to_string(rel);
+        if (!(rel < max_rel_l2)) {
+            // A router near tie can pick another expert under bf16 rounding (test_moe_route: the
+            // CPU and GPU route by the same rule, on logits that differ by rounding), which moves
+            // that row further than rounding does: expert models may have a few such rows.
+            ++t.over;
+            std::printf("%s row %zu: logits rel L2 %.3g\n", what.c_str(), row, rel);
+            if ((!m.mc->config().is_moe() || !(rel < max_rel_l2_expert_flip)) && t.error.empty())
+                t.error = what + " row " + std::to_string(row) + ": logits rel L2 " + std::to_string(rel);
+        }
         const size_t tc = size_t(std::max_element(c, c + V) - c), tg = size_t(std::max_element(g, g + V) - g);
         if (tc == tg) continue;
         if (c[tc] - c[tg] > tie_margin && t.error.empty())
@@ -170,9 +179,12 @@ std::string check_family(const std::string& family) {
         for (seq* s : in_step) ++s->cached;
         free_behind_window(seqs, window);
     }
-    std::printf("%s: %d steps, %d logit rows, worst rel L2 %.3g (bound %.3g), %d near ties accepted%s\n",
-                family.c_str(), t.steps, t.rows, t.worst, max_rel_l2, t.ties,
+    std::printf("%s: %d steps, %d logit rows, worst rel L2 %.3g (bound %.3g, %d rows past it), %d near ties accepted%s\n",
+                family.c_str(), t.steps, t.rows, t.worst, max_rel_l2, t.over, t.ties,
                 window > 0 ? (", window " + std::to_string(window) + " with freed blocks").c_str() : "");
+    if (t.error.empty() && t.over * 20 > t.rows)
+        t.error = family + ": " + std::to_string(t.over) + " of " + std::to_string(t.rows) + " rows past rel L2 " +
+                  std::to_string(max_rel_l2);
     if (t.error.empty() && t.ties * 10 > t.rows)
         t.error = family + ": " + std::to_string(t.ties) + " of " + std::to_string(t.rows) +
                   " rows pick another token (near ties should be rare)";

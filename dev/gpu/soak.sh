@@ -73,7 +73,7 @@ tests)
   [ -e models/tiny ] || ln -sfn /tmp/rl/tiny models/tiny
   if [ "${GPU_TESTS:-1}" = families ]; then   # the families alone (no SmolLM2 needed)
     (cd build-gpu && ctest -R '^test_gpu_families$' --output-on-failure -V) 2>&1 |
-      tee "$out/ctest-gpu-families.log" | grep -E "rel L2 [0-9.e-]+ \(bound|FAIL|PASS|tests passed|Passed|Failed|Totals" | tail -24
+      tee "$out/ctest-gpu-families.log" | grep -E "rel L2 [0-9.e-]+ \(bound|logits rel L2|FAIL|PASS|tests passed|Passed|Failed|Totals" | tail -24
     timeout 120 compute-sanitizer --tool memcheck --error-exitcode 3 build-gpu/tests/test_gpu_families mistral_swa qwen3moe \
       >"$out/memcheck-families.log" 2>&1
     echo "memcheck test_gpu_families rc=$?"; grep -E "ERROR SUMMARY" "$out/memcheck-families.log" | tail -1
