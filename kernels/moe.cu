@@ -26,7 +26,7 @@ __global__ void moe_combine_kernel(const uint16_t* __restrict__ ys, const int32_
                 acc = __int_as_float(0x7fc00000);
                 break;
             }
-            acc += w[r * k + j] * bf16_to_f32(ys[int64_t(s) * d + c]);
+            acc += w[s] * bf16_to_f32(ys[int64_t(s) * d + c]);  // entry s: its row of ys, its weight
         }
         out[r * d + c] = f32_to_bf16(acc);
     }

@@ -12,6 +12,8 @@
 #include <numeric>
 #include <random>
 #include <set>
+#include <string>
+#include <utility>
 
 namespace {
 
@@ -62,7 +64,7 @@ private slots:
                     if (j > 0) QVERIFY(r.weights[size_t(at)] <= r.weights[size_t(r.slot_of[size_t(row * k + j - 1)])]);
                 }
                 QCOMPARE(int(got_experts.size()), k);
-                QVERIFY2(std::fabs(wsum - 1.0) < 1e-5, qPrintable(QString::number(wsum, 'g', 10)));
+                QVERIFY2(std::fabs(wsum - 1.0) < 1e-5, ("weights sum to " + std::to_string(wsum)).c_str());
             }
         }
     }
@@ -82,8 +84,15 @@ private slots:
     void badCountsThrow() {
         const float l[2] = {0.f, 0.f};
         rl::moe_routes r;
-        QVERIFY_THROWS_EXCEPTION(rl::engine_error, rl::moe_route(l, 1, 2, 3, true, r));
-        QVERIFY_THROWS_EXCEPTION(rl::engine_error, rl::moe_route(l, 1, 0, 1, true, r));
+        for (auto [E, k] : {std::pair{2, 3}, std::pair{0, 1}}) {
+            bool threw = false;
+            try {
+                rl::moe_route(l, 1, E, k, true, r);
+            } catch (const rl::engine_error&) {
+                threw = true;
+            }
+            QVERIFY2(threw, ("no error for " + std::to_string(k) + " of " + std::to_string(E) + " experts").c_str());
+        }
     }
 };
 
