@@ -357,6 +357,11 @@ private:
             for (sequence* s : st.seqs) finish(*sched_->remove(s->id), finish_reason::error, e.what());
             return;
         }
+        // A step that wants no logits (prefill chunks only) returns once its work is queued on an
+        // asynchronous backend; wait for it, so that its duration (the roofline's FLOP/s, tok/s,
+        // the step strip) is its own device time and not the launch time, with the work charged
+        // to the next step.
+        if (st.input.logit_rows.empty()) be_->synchronize();
         sched_->on_computed(st);
         const int vocab = model_->config().vocab_size;
         size_t row = 0;
