@@ -57,6 +57,7 @@ private slots:
     void plotsGainData();
     void kvPlotSharesAcrossPoolRestart();
     void kvPlotZoomsToUsed();
+    void windowFreedBlocksJoinTheLegend();
     void tickLabelsFitSmallPlots();
     void eventLabelsLeaveWithTheirLines();
     void pauseFreezesView();
@@ -283,6 +284,52 @@ void TestWorkbenchPlots::kvPlotSharesAcrossPoolRestart() {
 // A GPU's pool of 205,096 blocks at 0.5 % used: the axis ends just above used + cached, says it is
 // zoomed, follows the fill, and shows the whole pool once the used part passes half of it or
 // the box is unticked.
+// Blocks freed behind a sliding window: a rate on the KV plot's right axis and a CSV column, in the
+// legend only once a window has freed one (other models keep the legend as it was).
+void TestWorkbenchPlots::windowFreedBlocksJoinTheLegend() {
+    PlotsPanel panel;
+    panel.resize(1000, 700);
+    LivePlot* kv = panel.plot(PlotsPanel::KvCache);
+    QCPGraph* freed = nullptr;
+    for (int g = 0; g < kv->graphCount(); ++g)
+        if (kv->graph(g)->name() == QStringLiteral("kv_window_freed_blocks")) freed = kv->graph(g);
+    QVERIFY(freed);
+    int64_t index = 0;
+    uint64_t total = 0;
+    double t = 0;
+    auto feed = [&](double seconds, uint32_t perStep) {
+        for (const double end = t + seconds; t < end - 1e-9; t += 0.1) {
+            rl::step_record s = step(t, 0.1, 0, 4, 4, 0);
+            s.index = ++index;
+            s.kv_used = 100, s.kv_cached = 0, s.kv_free = 156;
+            s.window_freed_blocks = perStep;
+            total += perStep;
+            MetricsFrame f;
+            f.snap.t_s = t + 0.1;
+            f.snap.kv_total = 256;
+            f.snap.kv_window_freed_blocks = total;
+            f.snap.new_steps = {s};
+            panel.onFrame(f);
+        }
+        panel.flush();
+    };
+    feed(5, 0);
+    QVERIFY(!kv->legend->hasItemWithPlottable(freed));
+    feed(5, 3);   // 3 blocks a 0.1 s step: 30 a second
+    QVERIFY(kv->legend->hasItemWithPlottable(freed));
+    QVERIFY(!freed->data()->isEmpty());
+    const double last = (freed->data()->constEnd() - 2)->value;   // a whole second, not the one filling
+    QVERIFY2(std::fabs(last - 30.0) < 1e-6, qPrintable(QString::number(last)));
+    QTemporaryDir dir;
+    QString error;
+    QVERIFY2(panel.saveCsv(dir.filePath(QStringLiteral("plots.csv")), &error), qPrintable(error));
+    QFile f(dir.filePath(QStringLiteral("plots.csv")));
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QStringList lines = QString::fromUtf8(f.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+    QVERIFY(lines.size() > 10 && lines.front().endsWith(QStringLiteral(",kv_window_freed_blocks")));
+    QCOMPARE(lines.back().section(QLatin1Char(','), -1), QStringLiteral("3"));   // the last bin's step
+}
+
 void TestWorkbenchPlots::kvPlotZoomsToUsed() {
     PlotsPanel panel;
     panel.resize(1000, 700);
