@@ -352,16 +352,16 @@ private:
             if (how.path == sample_path::device_greedy) model_->forward_greedy(st.input, ids);
             else if (how.path == sample_path::device_draw) model_->forward_sample(st.input, how.draws, ids);
             else model_->forward(st.input, logits);
+            // A step that wants no logits (prefill chunks only) returns once its work is queued on
+            // an asynchronous backend; wait for it (here, so a device error ends this step's
+            // requests), so that its duration (the roofline's FLOP/s, tok/s, the step strip) is
+            // its own device time and not the launch time, with the work charged to the next step.
+            if (st.input.logit_rows.empty()) be_->synchronize();
         } catch (const std::exception& e) {
             // The step failed as a whole: its requests end with the error; the engine keeps running.
             for (sequence* s : st.seqs) finish(*sched_->remove(s->id), finish_reason::error, e.what());
             return;
         }
-        // A step that wants no logits (prefill chunks only) returns once its work is queued on an
-        // asynchronous backend; wait for it, so that its duration (the roofline's FLOP/s, tok/s,
-        // the step strip) is its own device time and not the launch time, with the work charged
-        // to the next step.
-        if (st.input.logit_rows.empty()) be_->synchronize();
         sched_->on_computed(st);
         const int vocab = model_->config().vocab_size;
         size_t row = 0;
