@@ -9,6 +9,7 @@
 // through 8-token blocks in a shuffled order, give the same tokens (sliding windows and expert
 // routing across a mixed batch). Also checks what model_config read for each family.
 #include "rl_test.h"
+#include "step_rows.h"
 #include "token_text.h"
 
 #include "backend/cpu_backend.h"
@@ -58,25 +59,8 @@ struct fixture {
 
 int argmax(const float* v, int n) { return int(std::max_element(v, v + n) - v); }
 
-struct seq_state {
-    std::vector<int32_t> ids;    // prompt + generated
-    std::vector<int32_t> table;  // block table
-    int cached = 0;              // positions in the KV pool
-};
-
-int add_to_step(step_input& in, const seq_state& s, int n) {
-    seq_slice q;
-    q.token_begin = in.n_tokens();
-    q.n_tokens = n;
-    q.start_pos = s.cached;
-    q.block_table = s.table;
-    for (int i = 0; i < n; ++i) {
-        in.tokens.push_back(s.ids[size_t(s.cached + i)]);
-        in.positions.push_back(s.cached + i);
-    }
-    in.seqs.push_back(q);
-    return q.token_begin + n - 1;
-}
+using rl_test_steps::add_to_step;
+using rl_test_steps::seq_state;
 
 // Greedy decode of all sequences together: the prompts in `chunks` prefill steps, then one row
 // per sequence per step, until each has n_new new tokens.

@@ -5,6 +5,7 @@
 // Then the native block weights (integer products) against that fp32 path, token for token up to the
 // first near tie. Prints decode ms/token and prefill tokens/s for both.
 #include "rl_test.h"
+#include "step_rows.h"
 #include "token_text.h"
 
 #include "backend/cpu_backend.h"
@@ -62,27 +63,8 @@ int argmax(const float* v, int n) {
     return b;
 }
 
-// One sequence being decoded greedily inside a (possibly shared) batch.
-struct seq_state {
-    std::vector<int32_t> ids;       // prompt + generated
-    std::vector<int32_t> table;     // block table
-    int cached = 0;                 // positions already in the KV pool
-};
-
-// Appends rows [s.cached, s.cached + n) of s to the step; returns the row of its last token.
-int add_to_step(step_input& in, const seq_state& s, int n) {
-    seq_slice q;
-    q.token_begin = in.n_tokens();
-    q.n_tokens = n;
-    q.start_pos = s.cached;
-    q.block_table = s.table;
-    for (int i = 0; i < n; ++i) {
-        in.tokens.push_back(s.ids[size_t(s.cached + i)]);
-        in.positions.push_back(s.cached + i);
-    }
-    in.seqs.push_back(q);
-    return q.token_begin + n - 1;
-}
+using rl_test_steps::add_to_step;
+using rl_test_steps::seq_state;
 
 // Greedy-decodes n_new tokens for every sequence together: prefill (in `chunks` pieces), then
 // one decode row per sequence per step. Never stops at EOS.

@@ -10,6 +10,7 @@
 // recorded (CUDA graph) path: the first runs eagerly, the second records, later ones replay.
 // Without a CUDA device every test skips with the reason; without the model file it fails.
 #include "gpu_test.h"
+#include "step_rows.h"
 
 #include "backend/cpu_backend.h"
 #include "backend/cuda/cuda_backend.h"
@@ -74,14 +75,7 @@ step_check run_both(pair_of_models& m, const rl::step_input& in, const std::stri
     for (size_t row = 0; row < in.logit_rows.size(); ++row) {
         const float* c = lc.data() + row * size_t(V);
         const float* g = lg.data() + row * size_t(V);
-        double num = 0, den = 0;
-        bool finite = true;
-        for (int i = 0; i < V; ++i) {
-            finite = finite && std::isfinite(g[i]);
-            num += double(g[i] - c[i]) * double(g[i] - c[i]);
-            den += double(c[i]) * double(c[i]);
-        }
-        const double rel = finite ? std::sqrt(num / den) : INFINITY;
+        const double rel = rl_test_steps::logits_rel_l2(g, c, V);
         r.worst = std::max(r.worst, rel);
         const size_t tc = argmax(c, V), tg = argmax(g, V);
         r.next.push_back(int32_t(tc));

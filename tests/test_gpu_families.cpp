@@ -15,6 +15,7 @@
 // except at a near tie (the CPU's logits of the two picks within TIE_MARGIN).
 // Without a CUDA device every test skips; without the tiny models it fails.
 #include "gpu_test.h"
+#include "step_rows.h"
 
 #include "backend/cpu_backend.h"
 #include "common/engine_error.h"
@@ -59,11 +60,8 @@ struct pair_of_models {
     }
 };
 
-struct seq {
-    std::vector<int32_t> ids;  // prompt, then the golden continuation
+struct seq : rl_test_steps::seq_state {  // ids: the prompt, then the golden continuation
     int prompt = 0;
-    int cached = 0;
-    std::vector<int32_t> table;
 };
 
 struct tally {
@@ -84,14 +82,7 @@ void run_both(pair_of_models& m, const rl::step_input& in, const std::string& wh
     for (size_t row = 0; row < in.logit_rows.size(); ++row) {
         const float* c = lc.data() + row * size_t(V);
         const float* g = lg.data() + row * size_t(V);
-        double num = 0, den = 0;
-        bool finite = true;
-        for (int i = 0; i < V; ++i) {
-            finite = finite && std::isfinite(g[i]);
-            num += double(g[i] - c[i]) * double(g[i] - c[i]);
-            den += double(c[i]) * double(c[i]);
-        }
-        const double rel = finite ? std::sqrt(num / den) : INFINITY;
+        const double rel = rl_test_steps::logits_rel_l2(g, c, V);
         t.worst = std::max(t.worst, rel);
         ++t.rows;
         if (!(rel < max_rel_l2)) {
@@ -110,20 +101,6 @@ void run_both(pair_of_models& m, const rl::step_input& in, const std::string& wh
                       std::to_string(c[tc]) + ") vs gpu " + std::to_string(tg) + " (cpu logit " + std::to_string(c[tg]) + ")";
         ++t.ties;
     }
-}
-
-int add_rows(rl::step_input& in, const seq& s, int n) {
-    rl::seq_slice q;
-    q.token_begin = in.n_tokens();
-    q.n_tokens = n;
-    q.start_pos = s.cached;
-    q.block_table = s.table;
-    for (int i = 0; i < n; ++i) {
-        in.tokens.push_back(s.ids[size_t(s.cached + i)]);
-        in.positions.push_back(s.cached + i);
-    }
-    in.seqs.push_back(q);
-    return q.token_begin + n - 1;
 }
 
 // Frees (-1) the blocks wholly before the window of each sequence's next query, as the scheduler
@@ -159,7 +136,7 @@ std::string check_family(const std::string& family) {
         std::vector<int> sizes;
         for (seq& s : seqs) {
             sizes.push_back(s.prompt * (chunk + 1) / 2 - s.cached);
-            in.logit_rows.push_back(add_rows(in, s, sizes.back()));
+            in.logit_rows.push_back(rl_test_steps::add_to_step(in, s, sizes.back()));
         }
         run_both(m, in, family + " prefill chunk " + std::to_string(chunk), t);
         for (size_t i = 0; i < seqs.size(); ++i) seqs[i].cached += sizes[i];
@@ -171,7 +148,7 @@ std::string check_family(const std::string& family) {
         std::vector<seq*> in_step;
         for (seq& s : seqs)
             if (s.cached < int(s.ids.size()) - 1) {
-                in.logit_rows.push_back(add_rows(in, s, 1));
+                in.logit_rows.push_back(rl_test_steps::add_to_step(in, s, 1));
                 in_step.push_back(&s);
             }
         if (in_step.empty()) break;
