@@ -5,22 +5,22 @@
 #   ninja -C build ridgeline-soak && bash ../shared/tools/bundle-window-for-gpu build/app/ridgeline-soak .carry-soak/soak.tar.xz
 #   split -n 2 -d -a 2 models/SmolLM2-135M-Instruct.Q4_1.gguf modelpart. -> .carry1/modelpart.00, .carry2/modelpart.01
 #   mkdir -p .carry-json && cp -r /usr/include/nlohmann /usr/include/CLI .carry-json/
+#   .carry-tiny/py: the gguf package and its imports from models/.venv-gguf; .carry-tiny/vocab:
+#   models/vocab/ggml-vocab-{qwen2,llama-spm}.gguf (the tiny family models, 212 MB, are made on
+#   the machine; with a model half they would pass the 64 MiB a call may carry)
 # Calls, each within 30 s of the last (a machine goes cold 30 s after a call):
-#   mkdir -p .carry-tiny/py .carry-tiny/vocab: the gguf package and its imports from
-#            models/.venv-gguf, and models/vocab/ggml-vocab-{qwen2,llama-spm}.gguf (the tiny family
-#            models, 212 MB, are made on the machine: they do not fit a call's 64 MiB)
-#   1 model1 (carry .carry1 .carry-json): the model's first half to /tmp. (.carry-tiny goes with
-#            a tests call: with a model half it passes what a call may carry.)
+#   1 model1 (carry .carry1 .carry-json): the model's first half to /tmp.
 #   2 model2 (carry .carry2): joins the model; with GPU_TESTS=1 (the default) builds the headless
 #            tree in the foreground (about a minute) and runs every GPU test on it, memcheck on
 #            test_gpu_quant and the kv-pressure story; GPU_TESTS=quick builds and runs
-#            test_gpu_backend only (the gate before a soak), GPU_TESTS=0 nothing. (A build
+#            test_gpu_backend and test_gpu_families (the gate before a soak), GPU_TESTS=families
+#            test_gpu_families and its memcheck alone (no model needed), GPU_TESTS=0 nothing. (A build
 #            started in the background in model1 raced model2's copy of the tree.)
 #   3 start  (carry .carry-soak): unpacks the bundle and starts the soak in its own session
 #            (setsid: it outlives the call), then watches it for WATCH_S seconds.
 #   4 watch  (no carry): watches for WATCH_S seconds more (repeat until it ends).
-#   tests    (carry .carry-tiny the first time: makes the tiny family models): the GPU tests, beside the soak or after it, on the build
-#            model2 made.
+#   tests    (carry .carry-tiny .carry-json the first time: makes the tiny family models): the
+#            GPU tests as model2 runs them, beside the soak or after it.
 #   5 finish (no carry): waits for the end; the CSV, the log and analyze.py's verdict to OUT.
 set -uo pipefail
 phase=${1:?usage: soak.sh model1|model2|start|watch|finish OUT}

@@ -310,10 +310,7 @@ void cpu_backend::attention(int layer, const tensor& q, tensor& out, int n_heads
     check_f32(out, "attention out");
     check_kv_ready(layer);
     check_attention_args(q, out, n_heads, n_kv_heads, head_dim, step_.n_tokens(), kv_);
-    RL_CHECK(step_.kv_window == 0 || (window > 0 && window <= step_.kv_window),
-             "attention: the step freed KV blocks outside a " + std::to_string(step_.kv_window) +
-                 "-token window, but this layer attends over " +
-                 (window > 0 ? std::to_string(window) + " positions" : std::string("the whole context")));
+    op_checks::attention_window(step_, window);
     const attn_args a{f32(q), f32(out), k_block(layer, 0), v_block(layer, 0), n_heads, n_kv_heads, head_dim,
                       kv_.block_size, scale};
     pool_->parallel_for(q.rows * n_heads, 1, [&](int64_t b, int64_t e) {

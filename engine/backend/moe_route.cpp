@@ -14,7 +14,6 @@ void moe_route(const float* logits, int64_t n, int n_experts, int n_used, bool n
     const int E = n_experts, k = n_used;
     RL_CHECK(E > 0 && k > 0 && k <= E && n >= 0, "moe_route: " + std::to_string(k) + " of " + std::to_string(E) +
                                                      " experts for " + std::to_string(n) + " rows");
-    out.n_experts = E, out.n_used = k;
     std::vector<int> order(static_cast<size_t>(E));
     std::vector<double> prob(static_cast<size_t>(E));
     std::vector<int32_t> chosen(size_t(n * k));  // [n, k] expert ids

@@ -12,8 +12,6 @@
 namespace rl {
 
 struct moe_routes {
-    int n_experts = 0;
-    int n_used = 0;
     std::vector<int32_t> rows;     // [n * n_used] batch rows, grouped by expert, ascending within one
     std::vector<float> weights;    // [n * n_used] the routing weight of each entry of rows
     std::vector<int64_t> offsets;  // [n_experts + 1] expert e's entries are [offsets[e], offsets[e+1])

@@ -55,6 +55,13 @@ void silu_mul(const tensor& gate, const tensor& up, const tensor& out, const cha
              std::string(op) + ": gate " + shape_of(gate) + ", up " + shape_of(up) + ", out " + shape_of(out));
 }
 
+void attention_window(const step_input& step, int window) {
+    RL_CHECK(step.kv_window == 0 || (window > 0 && window <= step.kv_window),
+             "attention: the step freed KV blocks outside a " + std::to_string(step.kv_window) +
+                 "-token window, but this layer attends over " +
+                 (window > 0 ? std::to_string(window) + " positions" : std::string("the whole context")));
+}
+
 void moe_ffn(const tensor& x, const tensor& gate_inp, const tensor& gate_exps, const tensor& up_exps,
              const tensor& down_exps, const backend::moe_params& p, const tensor& out) {
     const int64_t n = x.rows, d = x.cols, E = p.n_experts, ff = p.d_ff;

@@ -17,6 +17,8 @@ void kv_store(const tensor& k, const tensor& v, int n_tokens, const kv_cache_lay
 /// The gated activations (silu_mul, gelu_mul): gate, up and out of one shape.
 void silu_mul(const tensor& gate, const tensor& up, const tensor& out, const char* op = "silu_mul");
 void gather_logit_rows(const tensor& x, const tensor& out, const step_input& step);
+/// A step whose tables may lack blocks behind its kv_window must attend within that window.
+void attention_window(const step_input& step, int window);
 /// moe_ffn's shapes: x [n, d], router [E, d], stacked experts, out [n, d]; counts in range.
 void moe_ffn(const tensor& x, const tensor& gate_inp, const tensor& gate_exps, const tensor& up_exps,
              const tensor& down_exps, const backend::moe_params& p, const tensor& out);

@@ -53,7 +53,6 @@ void scheduler::preempt(size_t i) {
     running_.erase(running_.begin() + long(i));
     s->computed_before = s->n_computed;
     blocks_.release(s->block_table);  // full blocks stay cached: re-admission may hit them
-    s->committed = {};
     s->n_computed = 0;
     s->scheduled = 0;
     ++s->preemptions;

@@ -92,7 +92,7 @@ struct sequence {
     int computed_before = 0;           // tokens that had KV before the last preemption (recompute cost)
     bool admitted_once = false;
     std::vector<int32_t> block_table;
-    block_manager::commit_cursor committed;  // reset whenever block_table is emptied
+    block_manager::commit_cursor committed;  // reset with each new table (scheduler::admit_prefix)
     finish_reason pending_finish = finish_reason::none;
     sampler smp;
     token_logprobs last_logprobs;      // of the latest host draw, when req.logprobs >= 0

@@ -231,9 +231,7 @@ void cuda_backend::attention(int layer, const tensor& q, tensor& out, int n_head
     check_bf16(out, "attention out");
     check_step_kv(layer);
     check_attention_args(q, out, n_heads, n_kv_heads, head_dim, step_.n_tokens(), kv_);
-    RL_CHECK(step_.kv_window <= 0 || (window > 0 && window <= step_.kv_window),
-             "attention: the step's tables may lack blocks before a window of " + std::to_string(step_.kv_window) +
-                 "; this layer asks for " + (window > 0 ? std::to_string(window) : std::string("none")));
+    op_checks::attention_window(step_, window);
     const kernels::paged_kv kv = layer_kv(layer);
     if (window > 0 || !kernels::attention_tuned_head_dim(head_dim)) {  // the general kernel, every row
         kernels::attention_window_bf16(bf(q), bf(out), kv, meta_, n_heads, scale, window, stream_);
