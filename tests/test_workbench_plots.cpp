@@ -90,7 +90,7 @@ void TestWorkbenchPlots::widgetsBuild() {
         QVERIFY(QTest::qWaitForWindowExposed(w));
     }
     QCOMPARE(plots.plot(PlotsPanel::PlotCount - 1) != nullptr, true);
-    QCOMPARE(plots.plot(PlotsPanel::Utilization)->graph(2)->name(), QStringLiteral("busy % (misleading)"));
+    QCOMPARE(plots.plot(PlotsPanel::Utilization)->seriesName(2), QStringLiteral("busy % (misleading)"));
     QCOMPARE(plots.plot(PlotsPanel::Utilization)->graph(2)->pen().style(), Qt::DashLine);
     Synth s;
     const MetricsFrame f = s.frame(1.0, {});
@@ -292,7 +292,7 @@ void TestWorkbenchPlots::windowFreedBlocksJoinTheLegend() {
     LivePlot* kv = panel.plot(PlotsPanel::KvCache);
     QCPGraph* freed = nullptr;
     for (int g = 0; g < kv->graphCount(); ++g)
-        if (kv->graph(g)->name() == QStringLiteral("kv_window_freed_blocks")) freed = kv->graph(g);
+        if (kv->seriesName(g) == QStringLiteral("kv_window_freed_blocks")) freed = kv->graph(g);
     QVERIFY(freed);
     int64_t index = 0;
     uint64_t total = 0;
@@ -377,18 +377,22 @@ void TestWorkbenchPlots::kvPlotZoomsToUsed() {
 // axis now asks for as many ticks as its labels have room for.
 void TestWorkbenchPlots::tickLabelsFitSmallPlots() {
     PlotsPanel panel;
-    panel.resize(690, 330);
+    panel.resize(690, 400);
     panel.show();
     int64_t index = 0;
+    uint64_t freed = 0;
     double t = 0;
     for (; t < 20; t += 0.1) {
         rl::step_record s = step(t, 0.1, 16, 4, 4, 0);
         s.index = ++index;
         s.kv_used = 40 + int(t) % 7, s.kv_cached = 10, s.kv_free = 206 - s.kv_used;
         s.evicted_blocks = uint32_t(index % 50), s.preemptions = uint32_t(index % 3);
+        s.window_freed_blocks = uint32_t(index % 2);   // a sliding-window model: six KV series
+        freed += s.window_freed_blocks;
         MetricsFrame f;
         f.snap.t_s = t + 0.1;
         f.snap.kv_total = 256;
+        f.snap.kv_window_freed_blocks = freed;
         f.snap.new_steps = {s};
         panel.onFrame(f);
     }
@@ -411,6 +415,23 @@ void TestWorkbenchPlots::tickLabelsFitSmallPlots() {
     };
     LivePlot* kv = panel.plot(PlotsPanel::KvCache);
     QVERIFY(kv->axisRect()->height() < 120);   // small, as at 1280x720
+    // Six legend entries in full names took one column of six rows there and left the plot
+    // 15 px: the short names keep the legend within a third of the plot's height.
+    kv->replot();
+    int entries = 0;
+    for (int i = 0; i < kv->legend->itemCount(); ++i) entries += kv->legend->item(i) ? 1 : 0;
+    QCOMPARE(entries, 6);
+    QVERIFY(kv->legendShortNames());
+    QVERIFY2(kv->legend->outerRect().height() <= kv->height() / 3 + 2,
+             qPrintable(QStringLiteral("legend %1 px of %2").arg(kv->legend->outerRect().height()).arg(kv->height())));
+    QVERIFY2(kv->axisRect()->height() >= kv->height() / 5, qPrintable(QStringLiteral("axis rect %1 px of %2").arg(kv->axisRect()->height()).arg(kv->height())));
+    QCOMPARE(kv->graph(3)->name(), QStringLiteral("evicted"));
+    panel.resize(1800, 900);   // room again: the full names (the metrics' own) come back
+    QCoreApplication::processEvents();
+    QVERIFY(!kv->legendShortNames());
+    QCOMPARE(kv->graph(3)->name(), QStringLiteral("kv_evicted_blocks"));
+    panel.resize(690, 400);
+    QCoreApplication::processEvents();
     fits(kv, kv->yAxis, "KV left");
     if (QTest::currentTestFailed()) return;
     fits(kv, kv->yAxis2, "KV right");

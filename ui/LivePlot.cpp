@@ -88,7 +88,7 @@ int LivePlot::addSeries(const QString& name, const QColor& color, ValueFn value,
         g->setBrush(fill);
         if (opt.fillBelow >= 0) g->setChannelFillGraph(mSeries[size_t(opt.fillBelow)].graph);
     }
-    mSeries.push_back({g, std::move(value), opt});
+    mSeries.push_back({g, name, std::move(value), opt});
     if (opt.paletteColor) restyle();
     return int(mSeries.size()) - 1;
 }
@@ -179,6 +179,13 @@ void LivePlot::setLegendColumns(int columns) {
     fitLegend();
 }
 
+void LivePlot::setInLegend(int series, bool shown) {
+    if (series < 0 || series >= graphCount() || legend->hasItemWithPlottable(graph(series)) == shown) return;
+    if (shown) graph(series)->addToLegend();
+    else graph(series)->removeFromLegend();
+    fitLegend();
+}
+
 void LivePlot::resizeEvent(QResizeEvent* event) {
     fitLegend();
     QCustomPlot::resizeEvent(event);
@@ -187,15 +194,26 @@ void LivePlot::resizeEvent(QResizeEvent* event) {
 void LivePlot::fitLegend() {
     // QCustomPlot squeezes a legend wider than its cell and clips the names; a small plot (three
     // columns on a 1366-px screen) would read "num_requ". Instead: the widest arrangement that
-    // fits, beside the title first, then on a row of its own under it.
+    // fits, beside the title first, then on a row of its own under it. Where that takes more
+    // rows than a third of the plot's height (six KV series at 1280x720 took six rows and left
+    // the plot 15 px), the series' short names instead.
     auto* top = qobject_cast<QCPLayoutGrid*>(plotLayout()->element(0, 0));
     if (!top || width() <= 0) return;
     const int avail = width() - 8;
     const int title = QFontMetrics(mTitle->font()).horizontalAdvance(mTitle->text()) + 16;
-    // Beside the title only as one row: a short plot squeezed a taller legend into the title's row.
-    const bool below = title + PlotStyle::fitLegend(legend, avail - title, mLegendMaxColumns) > avail ||
-                       legend->rowCount() > 1;
-    if (below) PlotStyle::fitLegend(legend, avail, mLegendMaxColumns);
+    const int rowH = QFontMetrics(legend->font()).height() + 3;
+    const int maxRows = std::max(1, height() / 3 / std::max(1, rowH));
+    bool below = false;
+    for (const bool shortNames : {false, true}) {
+        mLegendShort = shortNames;
+        for (const Series& s : mSeries)
+            s.graph->setName(shortNames && !s.opt.shortName.isEmpty() ? s.opt.shortName : s.name);
+        // Beside the title only as one row: a short plot squeezed a taller legend into the title's row.
+        below = title + PlotStyle::fitLegend(legend, avail - title, mLegendMaxColumns) > avail ||
+                legend->rowCount() > 1;
+        if (below) PlotStyle::fitLegend(legend, avail, mLegendMaxColumns);
+        if (!below || legend->rowCount() <= maxRows) break;
+    }
     if (below == mLegendBelow && top->hasElement(below ? 1 : 0, below ? 0 : 1)) return;
     mLegendBelow = below;
     top->take(legend);
@@ -435,7 +453,7 @@ void LivePlot::mouseMoveEvent(QMouseEvent* event) {
         const QString shown = std::isnan(v) ? QStringLiteral("–") : QString::number(v, 'g', 4);
         if (s.opt.marker && !(v > 0)) continue;
         text += QStringLiteral("<br><span style='color:%1'>■</span> %2: %3 %4")
-                    .arg(s.graph->pen().color().name(), s.graph->name(), shown, s.opt.unit);
+                    .arg(s.graph->pen().color().name(), s.name, shown, s.opt.unit);
     }
     QToolTip::showText(event->globalPosition().toPoint(), text, this);
 }

@@ -4,7 +4,8 @@
 // It never replots by itself: PlotsPanel's 40 ms timer calls refresh() on dirty plots.
 // Pen width 1; the only fills are the stacked KV areas (fillBelow). Hover shows the values of the
 // bin under the cursor. The legend stays whole: beside the title when both fit, else under it,
-// wrapped to the plot's width (fitLegend). Exercise: tests/test_workbench_plots.cpp (plotsGainData).
+// wrapped to the plot's width, in short names where the full ones would
+// take more rows than a small plot can spare (fitLegend). Exercise: tests/test_workbench_plots.cpp (plotsGainData).
 #pragma once
 #include "MetricsHistory.h"
 
@@ -23,6 +24,7 @@ struct LiveSeriesOptions {
     bool marker = false;  ///< event marker: a full-height line at bins where value > 0
     int group = 1;        ///< drawn as the mean over fixed groups of this many bins (a rate per second: 10)
     std::function<QColor(const QPalette&)> paletteColor;   ///< colour that follows the palette
+    QString shortName;    ///< the legend's name when the full ones would need more rows than fit
     LiveSeriesOptions& dashed() { style = Qt::DashLine; return *this; }
     LiveSeriesOptions& right() { rightAxis = true; return *this; }
     LiveSeriesOptions& withTip(std::function<double(const HistoryBin&)> f) { tip = std::move(f); return *this; }
@@ -30,6 +32,7 @@ struct LiveSeriesOptions {
     LiveSeriesOptions& fillTo(int series) { fillBelow = series; return *this; }
     LiveSeriesOptions& asMarker() { marker = true; return *this; }
     LiveSeriesOptions& groupedBy(int bins) { group = bins; return *this; }
+    LiveSeriesOptions& shortly(const QString& name) { shortName = name; return *this; }
     LiveSeriesOptions& colorFrom(std::function<QColor(const QPalette&)> f) { paletteColor = std::move(f); return *this; }
 };
 
@@ -56,6 +59,9 @@ public:
     void setPreferredTop(double cap, double top) { mCap = cap, mCapTop = top; }
     /// At most this many legend entries per row (default 4); fewer when the plot is narrow.
     void setLegendColumns(int columns);
+    /// Shows or hides a series' legend entry and fits the legend again (an entry added later
+    /// must not wrap into a row the plot has no room for).
+    void setInLegend(int series, bool shown);
     /// A line in the middle of the plot while no series has a value in view ("no finished
     /// requests yet"): an empty plot says why it is empty.
     void setEmptyText(const QString& text);
@@ -78,6 +84,7 @@ public:
     static constexpr int kMaxEvents = 40;
     /// Whether the legend sits under the title (the plot is too narrow for both on one row).
     bool legendBelowTitle() const { return mLegendBelow; }
+    bool legendShortNames() const { return mLegendShort; }
 
     /// Brings the graphs in line with the history's bins from `from` (absolute index) on.
     void sync(const MetricsHistory& history, int64_t from);
@@ -89,6 +96,8 @@ public:
     void refresh(double now, double windowS, bool follow);
     void setHistory(const MetricsHistory* h) { mHistory = h; }
     int seriesCount() const { return int(mSeries.size()); }
+    /// A series' full name (the legend may show its short one).
+    QString seriesName(int series) const { return mSeries.at(size_t(series)).name; }
 
 signals:
     void saveRequested(LivePlot* plot);
@@ -104,6 +113,7 @@ private:
     void fitLegend();
     struct Series {
         QCPGraph* graph;
+        QString name;   ///< the full name (hover); the graph's name is what the legend shows
         ValueFn value;
         SeriesOptions opt;
     };
@@ -130,6 +140,7 @@ private:
     bool mNoteCentered = false;
     bool mMilliseconds = false;
     bool mLegendBelow = false;
+    bool mLegendShort = false;
     struct Event {
         double t;
         QCPItemLine* line;

@@ -92,8 +92,8 @@ void PlotsPanel::buildPlots() {
     const QString tokS = QStringLiteral("tok/s"), pct = QStringLiteral("%"), ms = QStringLiteral("ms");
 
     LivePlot* p = make(tr("Token throughput"), tr("tokens/s"));
-    p->addSeries(QStringLiteral("prefill_tok_s"), PlotStyle::prefill(), [](const HistoryBin& b) { return b.prefillTokS; }, O().withUnit(tokS));
-    p->addSeries(QStringLiteral("decode_tok_s"), PlotStyle::decode(), [](const HistoryBin& b) { return b.decodeTokS; }, O().withUnit(tokS));
+    p->addSeries(QStringLiteral("prefill_tok_s"), PlotStyle::prefill(), [](const HistoryBin& b) { return b.prefillTokS; }, O().withUnit(tokS).shortly(tr("prefill")));
+    p->addSeries(QStringLiteral("decode_tok_s"), PlotStyle::decode(), [](const HistoryBin& b) { return b.decodeTokS; }, O().withUnit(tokS).shortly(tr("decode")));
 
     // Each bin as a share of its own pool, so a pool restart (1,456 blocks -> 40) does not leave
     // the new pool a sliver under the old one's axis; hover gives the blocks. Evictions and
@@ -107,25 +107,25 @@ void PlotsPanel::buildPlots() {
     };
     const QString blocks = tr("blocks"), perBin = tr("in this 0.1 s");
     p->addSeries(tr("used (running)"), PlotStyle::kvUsed(), [share](const HistoryBin& b) { return share(b.kvUsed, b); },
-                 O().withTip([](const HistoryBin& b) { return b.kvUsed; }).withUnit(blocks).fillTo(-2));
+                 O().withTip([](const HistoryBin& b) { return b.kvUsed; }).withUnit(blocks).fillTo(-2).shortly(tr("used")));
     p->addSeries(tr("cached idle"), PlotStyle::kvCached(), [share](const HistoryBin& b) { return share(b.kvUsed + b.kvCached, b); },
-                 O().withTip([](const HistoryBin& b) { return b.kvCached; }).withUnit(blocks).fillTo(-2));
+                 O().withTip([](const HistoryBin& b) { return b.kvCached; }).withUnit(blocks).fillTo(-2).shortly(tr("cached")));
     p->addSeries(tr("free"), freeColor(palette()), [share](const HistoryBin& b) { return share(b.kvUsed + b.kvCached + b.kvFree, b); },
                  O().withTip([](const HistoryBin& b) { return b.kvFree; }).withUnit(blocks).fillTo(-2).colorFrom(freeColor));
     constexpr int kPerSecond = int(1 / MetricsHistory::kBinS + 0.5);
     p->addSeries(QStringLiteral("kv_evicted_blocks"), PlotStyle::eviction(),
                  [](const HistoryBin& b) { return b.evictions / MetricsHistory::kBinS; },
                  O().right().groupedBy(kPerSecond).withTip([](const HistoryBin& b) { return double(b.evictions); })
-                     .withUnit(tr("blocks ") + perBin));
+                     .withUnit(tr("blocks ") + perBin).shortly(tr("evicted")));
     p->addSeries(QStringLiteral("num_preemptions"), PlotStyle::preemption(),
                  [](const HistoryBin& b) { return b.preemptions / MetricsHistory::kBinS; },
                  O().right().dashed().groupedBy(kPerSecond).withTip([](const HistoryBin& b) { return double(b.preemptions); })
-                     .withUnit(perBin));
+                     .withUnit(perBin).shortly(tr("preempted")));
     // Blocks a sliding window left behind go back to the pool (Mistral): zero for other models.
     p->addSeries(QStringLiteral("kv_window_freed_blocks"), PlotStyle::windowFreed(),
                  [](const HistoryBin& b) { return b.windowFreed / MetricsHistory::kBinS; },
                  O().right().dashed().groupedBy(kPerSecond).withTip([](const HistoryBin& b) { return double(b.windowFreed); })
-                     .withUnit(tr("blocks ") + perBin));
+                     .withUnit(tr("blocks ") + perBin).shortly(tr("window-freed")));
     p->setRightAxisLabel(tr("per second"));
     for (const char* name : {"kvMarkers", "kvUsedLayer", "kvCachedLayer"})
         p->addLayer(QString::fromLatin1(name), p->layer(QStringLiteral("main")), QCustomPlot::limAbove);
@@ -139,20 +139,20 @@ void PlotsPanel::buildPlots() {
     p->graph(3)->setLayer(QStringLiteral("kvMarkers"));
     p->graph(4)->setLayer(QStringLiteral("kvMarkers"));
     p->graph(5)->setLayer(QStringLiteral("kvMarkers"));
-    p->graph(5)->removeFromLegend();  // joins the legend once a window frees a block (onFrame)
+    p->setInLegend(5, false);  // joins the legend once a window frees a block (onFrame)
     p->setFixedLeftRange(0, 100);
     p->setFitToSeries(1, 1.0);   // the top of used + cached (see mKvZoom)
     p->setLegendColumns(3);
 
     p = make(tr("Batch and queue"), tr("requests"));
-    p->addSeries(QStringLiteral("num_requests_running"), PlotStyle::running(), [](const HistoryBin& b) { return b.batch; });
-    p->addSeries(QStringLiteral("num_requests_waiting"), PlotStyle::waiting(), [](const HistoryBin& b) { return b.waiting; });
+    p->addSeries(QStringLiteral("num_requests_running"), PlotStyle::running(), [](const HistoryBin& b) { return b.batch; }, O().shortly(tr("running")));
+    p->addSeries(QStringLiteral("num_requests_waiting"), PlotStyle::waiting(), [](const HistoryBin& b) { return b.waiting; }, O().shortly(tr("waiting")));
 
     p = make(tr("Utilization of measured peak"), tr("% of peak"));   // short enough for a 1280-px screen's plot
-    p->addSeries(QStringLiteral("flops_utilization"), PlotStyle::flops(), [](const HistoryBin& b) { return 100 * b.flopsUtil; }, O().withUnit(pct));
-    p->addSeries(QStringLiteral("bandwidth_utilization"), PlotStyle::bandwidth(), [](const HistoryBin& b) { return 100 * b.bwUtil; }, O().withUnit(pct));
+    p->addSeries(QStringLiteral("flops_utilization"), PlotStyle::flops(), [](const HistoryBin& b) { return 100 * b.flopsUtil; }, O().withUnit(pct).shortly(tr("FLOP/s")));
+    p->addSeries(QStringLiteral("bandwidth_utilization"), PlotStyle::bandwidth(), [](const HistoryBin& b) { return 100 * b.bwUtil; }, O().withUnit(pct).shortly(tr("bandwidth")));
     p->addSeries(tr("busy % (misleading)"), PlotStyle::neutral(palette()), [](const HistoryBin& b) { return 100 * b.busy; },
-                 O().dashed().withUnit(pct).colorFrom(PlotStyle::neutral));
+                 O().dashed().withUnit(pct).colorFrom(PlotStyle::neutral).shortly(tr("busy (misleading)")));
     p->setPreferredTop(100, 105);
 
     p = make(tr("Latency (60 s window)"), tr("TTFT (ms)"));
@@ -166,9 +166,9 @@ void PlotsPanel::buildPlots() {
     p->setEmptyText(tr("no finished\nrequests yet"));   // two lines fit a small plot
 
     p = make(tr("Prefix cache (5 s window)"), tr("hit rate (%)"));
-    p->addSeries(QStringLiteral("prefix_hit_rate"), PlotStyle::hitRate(), [](const HistoryBin& b) { return 100 * b.rollingHitRate; }, O().withUnit(pct));
+    p->addSeries(QStringLiteral("prefix_hit_rate"), PlotStyle::hitRate(), [](const HistoryBin& b) { return 100 * b.rollingHitRate; }, O().withUnit(pct).shortly(tr("hit rate")));
     p->addSeries(QStringLiteral("recomputed_tok_s"), PlotStyle::recomputed(), [](const HistoryBin& b) { return b.rollingRecomputedTokS; },
-                 O().right().withUnit(tokS));
+                 O().right().withUnit(tokS).shortly(tr("recomputed")));
     p->setFixedLeftRange(0, 105);
     p->setRightAxisLabel(tr("recomputed tok/s"));
     for (LivePlot* lp : mPlots) lp->refresh(0, mWindowS, true);
@@ -272,8 +272,7 @@ void PlotsPanel::onFrame(const MetricsFrame& frame) {
     for (LivePlot* p : mPlots) p->sync(mHistory, from);
     const rl::metrics_snapshot& s = mHistory.latest();
     LivePlot* kv = mPlots[KvCache];
-    if (s.kv_window_freed_blocks > 0 && kv->graphCount() > 5 && !kv->legend->hasItemWithPlottable(kv->graph(5)))
-        kv->graph(5)->addToLegend();
+    if (s.kv_window_freed_blocks > 0) kv->setInLegend(5, true);
     mStatus->setText(tr("t = %1 s · %2 steps · %3 bins").arg(s.t_s, 0, 'f', 1).arg(s.steps).arg(mHistory.size()));
     markDirty();
 }
