@@ -126,7 +126,7 @@ void PlotsPanel::buildPlots() {
                  [](const HistoryBin& b) { return b.windowFreed / MetricsHistory::kBinS; },
                  O().right().dashed().groupedBy(kPerSecond).withTip([](const HistoryBin& b) { return double(b.windowFreed); })
                      .withUnit(tr("blocks ") + perBin).shortly(tr("window-freed")));
-    p->setRightAxisLabel(tr("per second"));
+    p->setRightAxisLabel(tr("per s"));   // "per second" outgrew the axis of a 1280x720 window's plot
     for (const char* name : {"kvMarkers", "kvUsedLayer", "kvCachedLayer"})
         p->addLayer(QString::fromLatin1(name), p->layer(QStringLiteral("main")), QCustomPlot::limAbove);
     for (int g = 0; g < 3; ++g) {
