@@ -11,9 +11,10 @@
 #   rest   OUT (no carry): 1280x720 and 1366x768 side by side, each from a copy of that folder, so
 #          they reuse the measured peaks. Run beside the soak, their tok/s are those of a shared GPU.
 #   all    OUT (carry .carry-window): the three one after another on an otherwise idle GPU.
+#   one    OUT (carry .carry-window): SIZE alone (default 1280x720), measuring its own peaks.
 set -uo pipefail
-phase=${1:?usage: window-shots.sh first|rest|all OUT}
-out=${2:?usage: window-shots.sh first|rest|all OUT}
+phase=${1:?usage: window-shots.sh first|rest|all|one OUT}
+out=${2:?usage: window-shots.sh first|rest|all|one OUT}
 cd "$(dirname "$0")/../.."
 mkdir -p "$out"
 m=${MODEL:-/tmp/rl/SmolLM2-135M-Instruct.Q4_1.gguf}   # or synthetic:smollm2-135m (no transfer)
@@ -43,6 +44,9 @@ first|all)
   if [ "$phase" = all ]; then
     for s in 1280x720 1366x768; do rm -rf "/tmp/w$s" && cp -r /tmp/w1080 "/tmp/w$s" && shot "$s" "/tmp/w$s"; done
   fi
+  ;;
+one)
+  rm -rf /tmp/wone && mkdir -p /tmp/wone && shot "${SIZE:-1280x720}" /tmp/wone
   ;;
 rest)
   for s in 1280x720 1366x768; do rm -rf "/tmp/w$s" && cp -r /tmp/w1080 "/tmp/w$s"; done
