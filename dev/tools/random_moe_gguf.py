@@ -155,7 +155,7 @@ def main():
     for i, (name, shape, ty) in enumerate(tensors):
         start = fout.tell()
         n = int(np.prod(shape))
-        if name == "ffn_gate_inp.weight" or name.endswith("ffn_gate_inp.weight"):
+        if name.endswith("ffn_gate_inp.weight"):
             # router rows spread like a trained router's logits (std ~1 over d inputs)
             (rng.standard_normal(n, dtype=np.float32) / np.float32(np.sqrt(d))).tofile(fout)
         elif ty == T.F32:
