@@ -186,6 +186,10 @@ void LivePlot::setInLegend(int series, bool shown) {
     fitLegend();
 }
 
+bool LivePlot::legendShortNames() const {
+    return std::any_of(mSeries.begin(), mSeries.end(), [](const Series& s) { return s.graph->name() != s.name; });
+}
+
 void LivePlot::resizeEvent(QResizeEvent* event) {
     fitLegend();
     QCustomPlot::resizeEvent(event);
@@ -205,7 +209,6 @@ void LivePlot::fitLegend() {
     const int maxRows = std::max(1, height() / 3 / std::max(1, rowH));
     bool below = false;
     for (const bool shortNames : {false, true}) {
-        mLegendShort = shortNames;
         for (const Series& s : mSeries)
             s.graph->setName(shortNames && !s.opt.shortName.isEmpty() ? s.opt.shortName : s.name);
         // Beside the title only as one row: a short plot squeezed a taller legend into the title's row.

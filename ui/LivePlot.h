@@ -4,8 +4,8 @@
 // It never replots by itself: PlotsPanel's 40 ms timer calls refresh() on dirty plots.
 // Pen width 1; the only fills are the stacked KV areas (fillBelow). Hover shows the values of the
 // bin under the cursor. The legend stays whole: beside the title when both fit, else under it,
-// wrapped to the plot's width, in short names where the full ones would
-// take more rows than a small plot can spare (fitLegend). Exercise: tests/test_workbench_plots.cpp (plotsGainData).
+// wrapped to the plot's width, in the series' short names where the full ones would take more
+// rows than a small plot can spare (fitLegend). Exercise: tests/test_workbench_plots.cpp.
 #pragma once
 #include "MetricsHistory.h"
 
@@ -84,7 +84,8 @@ public:
     static constexpr int kMaxEvents = 40;
     /// Whether the legend sits under the title (the plot is too narrow for both on one row).
     bool legendBelowTitle() const { return mLegendBelow; }
-    bool legendShortNames() const { return mLegendShort; }
+    /// Whether the legend shows any series by its short name.
+    bool legendShortNames() const;
 
     /// Brings the graphs in line with the history's bins from `from` (absolute index) on.
     void sync(const MetricsHistory& history, int64_t from);
@@ -140,7 +141,6 @@ private:
     bool mNoteCentered = false;
     bool mMilliseconds = false;
     bool mLegendBelow = false;
-    bool mLegendShort = false;
     struct Event {
         double t;
         QCPItemLine* line;

@@ -25,6 +25,9 @@ from pathlib import Path
 import numpy as np
 import gguf
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "golden"))
+from make_tiny_models import tokenizer_fields  # noqa: E402  the tiny models' copy of tokenizer.* keys
+
 T = gguf.GGMLQuantizationType
 # block elements, block bytes, and where the f16 scale fields go: (offset, value / amp) pairs
 BLOCKS = {
@@ -57,18 +60,6 @@ def parse():
     return a
 
 
-def tokenizer_fields(path):
-    r = gguf.GGUFReader(path)
-    out = []
-    for k, f in r.fields.items():
-        if k.startswith("tokenizer."):
-            vt = f.types[0]
-            out.append((k, f.contents(), vt, f.types[-1] if vt == gguf.GGUFValueType.ARRAY else None))
-    if not any(k == "tokenizer.ggml.tokens" for k, *_ in out):
-        sys.exit(f"{path}: no tokenizer.ggml.tokens")
-    return out
-
-
 def more_bits(layer, n_layers):  # llama.cpp's use_more_bits
     return layer < n_layers // 8 or layer >= 7 * n_layers // 8 or (layer - n_layers // 8) % 3 == 2
 
@@ -85,8 +76,11 @@ def random_blocks(rng, ty, n_elems, amp):
 
 def main():
     a = parse()
-    tok = tokenizer_fields(a.vocab_from)
-    n_vocab = len(next(v for k, v, *_ in tok if k == "tokenizer.ggml.tokens"))
+    tok = tokenizer_fields(Path(a.vocab_from))
+    tokens = [v for k, v, *_ in tok if k == "tokenizer.ggml.tokens"]
+    if not tokens:
+        sys.exit(f"{a.vocab_from}: no tokenizer.ggml.tokens")
+    n_vocab = len(tokens[0])
     d, L, hd, E, fe = a.hidden, a.layers, a.head_dim, a.experts, a.expert_ffn
     q, kvd = a.heads * hd, a.kv_heads * hd
     main_t = T.Q4_K if a.quant == "q4_k_m" else T.Q8_0
